@@ -1,0 +1,109 @@
+/**
+ * Typed errors. Every error a user can meet has a stable `code` (listed in the README) and an
+ * `exitCode` from the command-line contract in DESIGN.md, and a message written for the user:
+ * what is wrong and what to do about it.
+ */
+
+/** Exit codes of the `cloudy` command (DESIGN.md, "The command line"). */
+export const EXIT = {
+  OK: 0,
+  FAILED: 1,
+  USAGE: 2,
+  WRONG_PASSWORD: 3,
+  NO_VAULT: 4,
+  PROVIDER: 5,
+  PARTIAL: 6,
+  INTEGRITY: 7,
+} as const
+
+export class CloudyError extends Error {
+  /** Stable machine-readable code, e.g. `ECONFIG`. */
+  readonly code: string
+  /** Process exit code when this error ends a command. */
+  readonly exitCode: number
+  constructor(code: string, exitCode: number, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+    this.exitCode = exitCode
+    this.name = new.target.name
+  }
+}
+
+/** Bad command-line usage. */
+export class UsageError extends CloudyError {
+  constructor(message: string) {
+    super('EUSAGE', EXIT.USAGE, message)
+  }
+}
+
+/** config.toml (or another local setting) is malformed or names something impossible. */
+export class ConfigError extends CloudyError {
+  readonly file: string | undefined
+  readonly line: number | undefined
+  readonly key: string | undefined
+  constructor(message: string, where: { file?: string; line?: number; key?: string } = {}) {
+    const at = where.file ? `${where.file}${where.line ? `:${where.line}` : ''}: ` : ''
+    super('ECONFIG', EXIT.USAGE, at + message)
+    this.file = where.file
+    this.line = where.line
+    this.key = where.key
+  }
+}
+
+/** The password does not open any key slot of the vault. */
+export class WrongPasswordError extends CloudyError {
+  constructor(message = 'wrong password: it opens none of the key slots of this vault. Nothing was changed.') {
+    super('EPASSWORD', EXIT.WRONG_PASSWORD, message)
+  }
+}
+
+/** There is no vault at the configured place, or this computer has not joined one. */
+export class NoVaultError extends CloudyError {
+  constructor(message: string) {
+    super('ENOVAULT', EXIT.NO_VAULT, message)
+  }
+}
+
+/** The storage provider is unreachable or refused the request (auth, bucket, quota). */
+export class ProviderError extends CloudyError {
+  readonly provider: string
+  constructor(provider: string, message: string, options?: { cause?: unknown }) {
+    super('EPROVIDER', EXIT.PROVIDER, `${provider}: ${message}`, options)
+    this.provider = provider
+  }
+}
+
+/** An object the caller asked for does not exist on the provider. */
+export class NotFoundError extends CloudyError {
+  readonly key: string
+  constructor(provider: string, key: string) {
+    super('ENOTFOUND', EXIT.FAILED, `${provider}: no object at ${key}`)
+    this.key = key
+  }
+}
+
+/** A put with `ifAbsent` found the key already taken. */
+export class AlreadyExistsError extends CloudyError {
+  readonly key: string
+  constructor(provider: string, key: string) {
+    super('EEXIST', EXIT.FAILED, `${provider}: an object already exists at ${key}`)
+    this.key = key
+  }
+}
+
+/** Stored data failed authentication or does not match what refers to it. */
+export class IntegrityError extends CloudyError {
+  /** The provider key of the damaged object. */
+  readonly object: string
+  constructor(object: string, message: string, options?: { cause?: unknown }) {
+    super('EINTEGRITY', EXIT.INTEGRITY, `integrity damage in ${object}: ${message}`, options)
+    this.object = object
+  }
+}
+
+/** A head pointer went backwards: a storage account replaying an old state. */
+export class RollbackError extends CloudyError {
+  constructor(message: string) {
+    super('EROLLBACK', EXIT.INTEGRITY, message)
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The local state database (SQLite through better-sqlite3, WAL). It holds nothing that cannot
+ * be rebuilt from the vault: a copy of the blob index (so dedup needs no download), the file
+ * cache that makes an unchanged file cost one `stat`, and the highest head sequence seen per
+ * device (so a storage account replaying an old head is caught).
+ */
+import Database from 'better-sqlite3'
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+
+const SCHEMA_VERSION = 1
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blobs (
+  space TEXT NOT NULL, id BLOB NOT NULL, type INTEGER NOT NULL, pack TEXT NOT NULL,
+  offset INTEGER NOT NULL, length INTEGER NOT NULL, raw_length INTEGER NOT NULL,
+  PRIMARY KEY (space, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS index_files (space TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (space, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS files (
+  space TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns TEXT NOT NULL,
+  ctime_ns TEXT NOT NULL, ino INTEGER NOT NULL, mode INTEGER NOT NULL, content BLOB NOT NULL,
+  PRIMARY KEY (space, path)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS heads_seen (
+  space TEXT NOT NULL, device TEXT NOT NULL, seq INTEGER NOT NULL, commit_id TEXT NOT NULL,
+  PRIMARY KEY (space, device)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS spaces (
+  space TEXT PRIMARY KEY, own_commit TEXT, own_seq INTEGER NOT NULL DEFAULT 0, applied TEXT) WITHOUT ROWID;
+`
+
+/** A blob's place in the vault, as the index files say. */
+export interface BlobLocation {
+  type: number
+  pack: string
+  offset: number
+  length: number
+  rawLength: number
+}
+
+/** What the file cache remembers of a file as it was at its last sync. */
+export interface CachedFile {
+  size: number
+  mtimeNs: bigint
+  ctimeNs: bigint
+  ino: number
+  mode: number
+  /** Concatenated 32-byte chunk ids. */
+  content: Buffer
+}
+
+export class StateDb {
+  readonly db: Database.Database
+  #stmt: ReturnType<StateDb['prepare']>
+
+  constructor(file: string) {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
+    this.db = new Database(file)
+    this.db.pragma('journal_mode = WAL')
+    this.db.pragma('synchronous = NORMAL')
+    this.db.pragma('busy_timeout = 10000')
+    this.db.exec(SCHEMA)
+    const v = this.getMeta('schema')
+    if (v === undefined) this.setMeta('schema', String(SCHEMA_VERSION))
+    this.#stmt = this.prepare()
+  }
+
+  private prepare() {
+    const d = this.db
+    return {
+      getMeta: d.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      setMeta: d.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      getBlob: d.prepare<[string, Buffer], { type: number; pack: string; offset: number; length: number; raw_length: number }>(
+        'SELECT type, pack, offset, length, raw_length FROM blobs WHERE space = ? AND id = ?',
+      ),
+      putBlob: d.prepare('INSERT OR IGNORE INTO blobs (space, id, type, pack, offset, length, raw_length) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      hasIndex: d.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM index_files WHERE space = ? AND name = ?'),
+      addIndex: d.prepare('INSERT OR IGNORE INTO index_files (space, name) VALUES (?, ?)'),
+      files: d.prepare<[string], { path: string; size: number; mtime_ns: string; ctime_ns: string; ino: number; mode: number; content: Buffer }>(
+        'SELECT path, size, mtime_ns, ctime_ns, ino, mode, content FROM files WHERE space = ?',
+      ),
+      putFile: d.prepare(
+        'INSERT INTO files (space, path, size, mtime_ns, ctime_ns, ino, mode, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ' +
+          'ON CONFLICT (space, path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, ' +
+          'ino = excluded.ino, mode = excluded.mode, content = excluded.content',
+      ),
+      delFile: d.prepare('DELETE FROM files WHERE space = ? AND path = ?'),
+      headSeen: d.prepare<[string, string], { seq: number; commit_id: string }>('SELECT seq, commit_id FROM heads_seen WHERE space = ? AND device = ?'),
+      setHeadSeen: d.prepare(
+        'INSERT INTO heads_seen (space, device, seq, commit_id) VALUES (?, ?, ?, ?) ON CONFLICT (space, device) DO UPDATE SET seq = excluded.seq, commit_id = excluded.commit_id',
+      ),
+      space: d.prepare<[string], { own_commit: string | null; own_seq: number; applied: string | null }>(
+        'SELECT own_commit, own_seq, applied FROM spaces WHERE space = ?',
+      ),
+      setOwn: d.prepare(
+        'INSERT INTO spaces (space, own_commit, own_seq) VALUES (?, ?, ?) ON CONFLICT (space) DO UPDATE SET own_commit = excluded.own_commit, own_seq = excluded.own_seq',
+      ),
+      setApplied: d.prepare('INSERT INTO spaces (space, applied) VALUES (?, ?) ON CONFLICT (space) DO UPDATE SET applied = excluded.applied'),
+    }
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(key)?.value
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value)
+  }
+
+  getBlob(space: string, id: Buffer): BlobLocation | undefined {
+    const r = this.#stmt.getBlob.get(space, id)
+    return r && { type: r.type, pack: r.pack, offset: r.offset, length: r.length, rawLength: r.raw_length }
+  }
+
+  /** Record the blobs of one index file, and the file itself, in one transaction. */
+  addIndex(space: string, name: string, entries: Iterable<{ id: Buffer } & BlobLocation>): void {
+    this.db.transaction(() => {
+      for (const e of entries) this.#stmt.putBlob.run(space, e.id, e.type, e.pack, e.offset, e.length, e.rawLength)
+      this.#stmt.addIndex.run(space, name)
+    })()
+  }
+
+  hasIndex(space: string, name: string): boolean {
+    return this.#stmt.hasIndex.get(space, name) !== undefined
+  }
+
+  /** Forget the blob index of a space (it is rebuilt from the vault's index files). */
+  resetIndex(space: string): void {
+    this.db.prepare('DELETE FROM blobs WHERE space = ?').run(space)
+    this.db.prepare('DELETE FROM index_files WHERE space = ?').run(space)
+  }
+
+  /** The whole file cache of a space, by path. */
+  files(space: string): Map<string, CachedFile> {
+    const m = new Map<string, CachedFile>()
+    for (const r of this.#stmt.files.iterate(space)) {
+      m.set(r.path, { size: r.size, mtimeNs: BigInt(r.mtime_ns), ctimeNs: BigInt(r.ctime_ns), ino: r.ino, mode: r.mode, content: r.content })
+    }
+    return m
+  }
+
+  /** Apply changes to the file cache in one transaction (`undefined` deletes the path). */
+  updateFiles(space: string, changes: Iterable<[string, CachedFile | undefined]>): void {
+    this.db.transaction(() => {
+      for (const [path, f] of changes) {
+        if (f) this.#stmt.putFile.run(space, path, f.size, String(f.mtimeNs), String(f.ctimeNs), f.ino, f.mode, f.content)
+        else this.#stmt.delFile.run(space, path)
+      }
+    })()
+  }
+
+  headSeen(space: string, device: string): { seq: number; commit: string } | undefined {
+    const r = this.#stmt.headSeen.get(space, device)
+    return r && { seq: r.seq, commit: r.commit_id }
+  }
+
+  setHeadSeen(space: string, device: string, seq: number, commit: string): void {
+    this.#stmt.setHeadSeen.run(space, device, seq, commit)
+  }
+
+  space(space: string): { ownCommit?: string; ownSeq: number; applied?: string } {
+    const r = this.#stmt.space.get(space)
+    return { ownCommit: r?.own_commit ?? undefined, ownSeq: r?.own_seq ?? 0, applied: r?.applied ?? undefined }
+  }
+
+  setOwnCommit(space: string, commit: string, seq: number): void {
+    this.#stmt.setOwn.run(space, commit, seq)
+  }
+
+  setApplied(space: string, commit: string): void {
+    this.#stmt.setApplied.run(space, commit)
+  }
+
+  close(): void {
+    this.db.close()
+  }
+}

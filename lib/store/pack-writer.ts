@@ -1,0 +1,90 @@
+/**
+ * Streams one pack to the provider while blobs are still being added: the pack is never held
+ * whole in memory, and the upload overlaps with chunking and encryption of what comes next.
+ */
+import type { Provider } from '../../providers/provider.js'
+import { BlobType, seal } from '../vault/aead.js'
+import { randomBytes } from '../vault/sodium.js'
+import { encodeHeader, packKey, type PackEntry } from './pack.js'
+
+/** Bytes queued for the provider before `add` waits for the upload to catch up. */
+const QUEUE_LIMIT = 8 * 1024 * 1024
+
+export class PackWriter {
+  readonly id: string
+  readonly key: string
+  readonly entries: PackEntry[] = []
+  /** Bytes written so far (sealed blobs only). */
+  size = 0
+  #queue: Uint8Array[] = []
+  #queued = 0
+  #ended = false
+  #wakeReader: (() => void) | undefined
+  #wakeWriter: (() => void) | undefined
+  #failed: unknown
+  readonly #upload: Promise<void>
+
+  constructor(
+    provider: Provider,
+    spaceTag: string,
+    private readonly blobKey: Uint8Array,
+  ) {
+    this.id = randomBytes(32).toString('hex')
+    this.key = packKey(spaceTag, this.id)
+    this.#upload = provider.put(this.key, this.#drain(), { ifAbsent: true }).catch((e: unknown) => {
+      this.#failed = e
+      this.#wakeWriter?.()
+      throw e
+    })
+    // The caller awaits `finish()`; this keeps an early failure from being reported as unhandled.
+    this.#upload.catch(() => {})
+  }
+
+  async *#drain(): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      const next = this.#queue.shift()
+      if (next) {
+        this.#queued -= next.length
+        if (this.#queued < QUEUE_LIMIT) this.#wakeWriter?.()
+        yield next
+      } else if (this.#ended) {
+        return
+      } else {
+        await new Promise<void>((r) => (this.#wakeReader = r))
+        this.#wakeReader = undefined
+      }
+    }
+  }
+
+  #push(buf: Uint8Array): void {
+    this.#queue.push(buf)
+    this.#queued += buf.length
+    this.#wakeReader?.()
+  }
+
+  /** Append a sealed blob (already encoded payload `payload`, plaintext length `rawLength`). */
+  async add(type: BlobType, id: Buffer, payload: Uint8Array, rawLength: number): Promise<void> {
+    if (this.#failed) throw this.#failed
+    const sealed = seal(this.blobKey, type, id, payload)
+    this.entries.push({ type, id, offset: this.size, length: sealed.length, rawLength })
+    this.size += sealed.length
+    this.#push(sealed)
+    if (this.#queued >= QUEUE_LIMIT) {
+      await new Promise<void>((r) => (this.#wakeWriter = r))
+      this.#wakeWriter = undefined
+      if (this.#failed) throw this.#failed
+    }
+  }
+
+  /** Write the sealed header and trailer, and wait until the provider has the whole pack. */
+  async finish(): Promise<void> {
+    const header = seal(this.blobKey, BlobType.packHeader, Buffer.from(this.id, 'hex'), encodeHeader(this.entries))
+    const trailer = Buffer.allocUnsafe(4)
+    trailer.writeUInt32LE(header.length, 0)
+    this.#push(header)
+    this.#push(trailer)
+    this.#ended = true
+    this.#wakeReader?.()
+    await this.#upload
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * One space's content-addressed store on the provider: blobs in packs, index files, trees,
+ * commits and heads under `s/<spaceTag>/`. Dedup is by blob id within the space only.
+ */
+import type { Provider } from '../../providers/provider.js'
+import { IntegrityError, NotFoundError, RollbackError } from '../errors.js'
+import type { BlobLocation, StateDb } from '../state/db.js'
+import { BlobType, SEAL_OVERHEAD, open, seal } from '../vault/aead.js'
+import { blobId, type SpaceKeys } from '../vault/keys.js'
+import { randomBytes } from '../vault/sodium.js'
+import { decodePayload, encodePayload } from './codec.js'
+import { decodeIndex, encodeIndex, type IndexEntry } from './index-file.js'
+import { decodeJson, encodeTree, isCommit, isHead, isTree, type Commit, type Head, type Tree } from './objects.js'
+import { packKey } from './pack.js'
+import { PackWriter } from './pack-writer.js'
+
+/** Options of a SpaceStore. */
+export interface SpaceStoreOptions {
+  /** Target pack size in bytes; a pack is closed once it reaches it. Default 16 MiB. */
+  packSize?: number
+  /** Packs written before an index file is flushed (bounds re-upload after a crash). Default 32. */
+  packsPerIndex?: number
+}
+
+/** What an up-sync sent, for progress and tests. */
+export interface StoreStats {
+  blobsAdded: number
+  blobsDeduped: number
+  packsWritten: number
+  /** Bytes of packs uploaded, headers included. */
+  packBytes: number
+  /** Plaintext bytes of the blobs added. */
+  plainBytes: number
+}
+
+export class SpaceStore {
+  readonly keys: SpaceKeys
+  readonly stats: StoreStats = { blobsAdded: 0, blobsDeduped: 0, packsWritten: 0, packBytes: 0, plainBytes: 0 }
+  #provider: Provider
+  #db: StateDb
+  #packSize: number
+  #packsPerIndex: number
+  #pack: PackWriter | undefined
+  /** Blobs added in this session, not yet in an index file: id hex -> location (pack may be in flight). */
+  #pending = new Map<string, IndexEntry>()
+  #unindexed: IndexEntry[] = []
+  #unindexedPacks = 0
+  #uploads = new Set<Promise<void>>()
+  #treeCache = new Map<string, Tree>()
+
+  constructor(provider: Provider, keys: SpaceKeys, db: StateDb, options: SpaceStoreOptions = {}) {
+    this.#provider = provider
+    this.keys = keys
+    this.#db = db
+    this.#packSize = options.packSize ?? 16 * 1024 * 1024
+    this.#packsPerIndex = options.packsPerIndex ?? 32
+  }
+
+  get prefix(): string {
+    return `s/${this.keys.tag}/`
+  }
+
+  /** Bring the local copy of the blob index up to date with the vault's index files. */
+  async open(): Promise<void> {
+    const names: string[] = []
+    for await (const o of this.#provider.list(`${this.prefix}index/`)) {
+      const name = o.key.slice(this.prefix.length + 'index/'.length)
+      if (/^[0-9a-f]{64}$/.test(name) && !this.#db.hasIndex(this.keys.name, name)) names.push(name)
+    }
+    // A few reads in parallel: on a remote provider each is a round trip.
+    let next = 0
+    const worker = async () => {
+      while (next < names.length) {
+        const name = names[next++]!
+        const key = `${this.prefix}index/${name}`
+        const plain = await this.#readSealed(key, BlobType.index, Buffer.from(name, 'hex'))
+        const entries = decodeIndex(plain)
+        if (!entries) throw new IntegrityError(key, 'index file is malformed')
+        this.#db.addIndex(this.keys.name, name, entries)
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(8, names.length) }, worker))
+  }
+
+  has(id: Buffer): boolean {
+    return this.#pending.has(id.toString('hex')) || this.#db.getBlob(this.keys.name, id) !== undefined
+  }
+
+  locate(id: Buffer): BlobLocation | undefined {
+    return this.#db.getBlob(this.keys.name, id) ?? this.#pending.get(id.toString('hex'))
+  }
+
+  /** Store a blob unless the space already has it; returns its id. */
+  async addBlob(type: BlobType, plain: Uint8Array, options: { compress?: boolean; id?: Buffer } = {}): Promise<Buffer> {
+    const id = options.id ?? blobId(this.keys, plain)
+    if (this.has(id)) {
+      this.stats.blobsDeduped++
+      return id
+    }
+    const payload = encodePayload(plain, options.compress ?? true)
+    this.#pack ??= new PackWriter(this.#provider, this.keys.tag, this.keys.blobKey)
+    const pack = this.#pack
+    // Recorded before the first await, so a concurrent add of the same content dedups.
+    this.#pending.set(id.toString('hex'), { id, type, pack: pack.id, offset: pack.size, length: payload.length + SEAL_OVERHEAD, rawLength: plain.length })
+    await pack.add(type, id, payload, plain.length)
+    this.stats.blobsAdded++
+    this.stats.plainBytes += plain.length
+    if (pack.size >= this.#packSize) await this.#closePack()
+    return id
+  }
+
+  async #closePack(): Promise<void> {
+    const pack = this.#pack
+    if (!pack) return
+    this.#pack = undefined
+    // One pack finishes uploading while the next fills; never more than two in flight.
+    while (this.#uploads.size >= 1) await Promise.race(this.#uploads)
+    const done = pack.finish().then(() => {
+      this.stats.packsWritten++
+      this.stats.packBytes += pack.size
+      for (const e of pack.entries) this.#unindexed.push({ ...e, pack: pack.id })
+      this.#unindexedPacks++
+    })
+    const tracked = done.finally(() => this.#uploads.delete(tracked))
+    this.#uploads.add(tracked)
+    tracked.catch(() => {})
+    if (this.#unindexedPacks >= this.#packsPerIndex) {
+      await tracked
+      await this.#writeIndex()
+    }
+  }
+
+  /** Finish the open pack, wait for every upload, and publish an index file for them. */
+  async flush(): Promise<void> {
+    await this.#closePack()
+    await Promise.all(this.#uploads)
+    await this.#writeIndex()
+  }
+
+  async #writeIndex(): Promise<void> {
+    if (this.#unindexed.length === 0) return
+    const entries = this.#unindexed
+    this.#unindexed = []
+    this.#unindexedPacks = 0
+    const name = randomBytes(32).toString('hex')
+    await this.#writeSealed(`${this.prefix}index/${name}`, BlobType.index, Buffer.from(name, 'hex'), encodeIndex(entries))
+    this.#db.addIndex(this.keys.name, name, entries)
+    for (const e of entries) this.#pending.delete(e.id.toString('hex'))
+  }
+
+  /** Read and authenticate one blob. */
+  async readBlob(type: BlobType, id: Buffer): Promise<Buffer> {
+    const loc = this.locate(id)
+    if (!loc) throw new IntegrityError(`blob ${id.toString('hex')}`, 'no index entry: the blob is missing from the vault')
+    const key = packKey(this.keys.tag, loc.pack)
+    const sealed = await this.#provider.get(key, { offset: loc.offset, length: loc.length })
+    return this.openBlob(key, type, id, sealed)
+  }
+
+  /** Authenticate and decode a sealed blob read from pack `key`. */
+  openBlob(key: string, type: BlobType, id: Buffer, sealed: Uint8Array): Buffer {
+    const payload = open(this.keys.blobKey, type, id, sealed)
+    const plain = payload && decodePayload(payload)
+    if (!plain) throw new IntegrityError(key, `blob ${id.toString('hex')} fails authentication`)
+    return plain
+  }
+
+  async putTree(tree: Tree): Promise<string> {
+    const id = await this.addBlob(BlobType.tree, encodeTree(tree))
+    return id.toString('hex')
+  }
+
+  async readTree(idHex: string): Promise<Tree> {
+    const cached = this.#treeCache.get(idHex)
+    if (cached) return cached
+    const tree = decodeJson<Tree>(await this.readBlob(BlobType.tree, Buffer.from(idHex, 'hex')))
+    if (!isTree(tree)) throw new IntegrityError(`tree ${idHex}`, 'not a valid tree')
+    if (this.#treeCache.size > 4096) this.#treeCache.clear()
+    this.#treeCache.set(idHex, tree)
+    return tree
+  }
+
+  /** Publish an immutable commit object; returns its id. */
+  async putCommit(commit: Commit): Promise<string> {
+    const plain = Buffer.from(JSON.stringify(commit))
+    const id = blobId(this.keys, plain)
+    const hex = id.toString('hex')
+    await this.#writeSealed(`${this.prefix}commits/${hex}`, BlobType.commit, id, plain)
+    return hex
+  }
+
+  async readCommit(idHex: string): Promise<Commit> {
+    const key = `${this.prefix}commits/${idHex}`
+    const c = decodeJson<Commit>(await this.#readSealed(key, BlobType.commit, Buffer.from(idHex, 'hex')))
+    if (!isCommit(c)) throw new IntegrityError(key, 'not a valid commit')
+    return c
+  }
+
+  async putHead(deviceTag: string, head: Head): Promise<void> {
+    await this.#writeSealed(`${this.prefix}heads/${deviceTag}`, BlobType.head, Buffer.from(deviceTag, 'hex'), Buffer.from(JSON.stringify(head)))
+  }
+
+  /**
+   * Every device's head in this space. A head whose sequence number is lower than one seen
+   * before from the same device is refused: the storage is replaying an old state.
+   */
+  async readHeads(): Promise<Map<string, Head>> {
+    const heads = new Map<string, Head>()
+    for await (const o of this.#provider.list(`${this.prefix}heads/`)) {
+      const device = o.key.slice(this.prefix.length + 'heads/'.length)
+      if (!/^[0-9a-f]{32}$/.test(device)) continue
+      let plain: Buffer
+      try {
+        plain = await this.#readSealed(o.key, BlobType.head, Buffer.from(device, 'hex'))
+      } catch (e) {
+        if (e instanceof NotFoundError) continue
+        throw e
+      }
+      const head = decodeJson<Head>(plain)
+      if (!isHead(head)) throw new IntegrityError(o.key, 'not a valid head')
+      const seen = this.#db.headSeen(this.keys.name, device)
+      if (seen && head.seq < seen.seq) {
+        throw new RollbackError(
+          `the head of device ${device.slice(0, 8)} in space ${this.keys.name} went back from #${seen.seq} to #${head.seq}: ` +
+            'the storage account is serving an old state (a rollback). Nothing was applied; check the storage account.',
+        )
+      }
+      this.#db.setHeadSeen(this.keys.name, device, head.seq, head.commit)
+      heads.set(device, head)
+    }
+    return heads
+  }
+
+  async #writeSealed(key: string, type: BlobType, id: Buffer, plain: Uint8Array): Promise<void> {
+    await this.#provider.put(key, seal(this.keys.blobKey, type, id, encodePayload(plain)))
+  }
+
+  async #readSealed(key: string, type: BlobType, id: Buffer): Promise<Buffer> {
+    const sealed = await this.#provider.get(key)
+    return this.openBlob(key, type, id, sealed)
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The Provider interface: the one seam between Cloudy and a storage account.
+ *
+ * Keys are `/`-separated relative paths (`s/ab12/packs/3f/3f9c…`), never starting with `/`,
+ * made only of `[A-Za-z0-9._-]` segments. A provider maps them below its own root folder.
+ * The doc comments here are the contract; `test/contract/suite.ts` checks every provider
+ * against it.
+ */
+
+/** A byte range: `length` bytes from `offset`. */
+export interface ByteRange {
+  /** First byte, counted from 0. */
+  offset: number
+  /** Number of bytes; a range reaching past the end is cut at the end. */
+  length: number
+}
+
+/** What `stat` and `list` tell of an object. */
+export interface ObjectInfo {
+  /** The key, relative to the provider root. */
+  key: string
+  /** Size in bytes. */
+  size: number
+  /** Last modification time in ms since the epoch, when the provider knows it. */
+  mtimeMs?: number
+}
+
+/** Options of `put`. */
+export interface PutOptions {
+  /**
+   * Store only if nothing exists at the key yet; otherwise reject with `AlreadyExistsError`
+   * and leave the existing object untouched. Two concurrent if-absent puts of one key: exactly
+   * one succeeds.
+   */
+  ifAbsent?: boolean
+}
+
+/** Bytes to store: whole, or streamed (never held whole in memory by the provider). */
+export type PutBody = Uint8Array | AsyncIterable<Uint8Array>
+
+export interface Provider {
+  /** Short human name used in messages, e.g. `local:/srv/vault`; no credentials. */
+  readonly name: string
+
+  /**
+   * Read an object, or `range` of it. Rejects with `NotFoundError` when the key does not
+   * exist. A range past the end returns the bytes that exist (possibly none).
+   */
+  get(key: string, range?: ByteRange): Promise<Uint8Array>
+
+  /**
+   * Store an object atomically: readers see the old object or the whole new one, never a part;
+   * a failed or interrupted put leaves no object at the key (nor a partial one).
+   * Overwrites unless `options.ifAbsent`.
+   */
+  put(key: string, body: PutBody, options?: PutOptions): Promise<void>
+
+  /**
+   * Every object whose key starts with `prefix` (a folder prefix ends with `/`), in no set
+   * order, each once. Temporary files of in-flight puts are never listed.
+   */
+  list(prefix: string): AsyncIterable<ObjectInfo>
+
+  /** Remove an object. Deleting a missing key is not an error. */
+  delete(key: string): Promise<void>
+
+  /** Size and time of an object, or `undefined` when it does not exist. */
+  stat(key: string): Promise<ObjectInfo | undefined>
+
+  /** Release connections and handles. The provider is unusable afterwards. */
+  close(): Promise<void>
+}
