@@ -35,6 +35,8 @@ export interface Commit {
   deviceName: string
   /** OS user name on the author device. */
   username: string
+  /** Host name of the author computer. */
+  hostname: string
   /** Home folder on the author device; paths in the tree are relative to it. */
   home: string
   /** ISO time of the commit. */

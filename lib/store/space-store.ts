@@ -36,7 +36,7 @@ export interface StoreStats {
 export class SpaceStore {
   readonly keys: SpaceKeys
   readonly stats: StoreStats = { blobsAdded: 0, blobsDeduped: 0, packsWritten: 0, packBytes: 0, plainBytes: 0 }
-  #provider: Provider
+  readonly provider: Provider
   #db: StateDb
   #packSize: number
   #packsPerIndex: number
@@ -49,7 +49,7 @@ export class SpaceStore {
   #treeCache = new Map<string, Tree>()
 
   constructor(provider: Provider, keys: SpaceKeys, db: StateDb, options: SpaceStoreOptions = {}) {
-    this.#provider = provider
+    this.provider = provider
     this.keys = keys
     this.#db = db
     this.#packSize = options.packSize ?? 16 * 1024 * 1024
@@ -63,7 +63,7 @@ export class SpaceStore {
   /** Bring the local copy of the blob index up to date with the vault's index files. */
   async open(): Promise<void> {
     const names: string[] = []
-    for await (const o of this.#provider.list(`${this.prefix}index/`)) {
+    for await (const o of this.provider.list(`${this.prefix}index/`)) {
       const name = o.key.slice(this.prefix.length + 'index/'.length)
       if (/^[0-9a-f]{64}$/.test(name) && !this.#db.hasIndex(this.keys.name, name)) names.push(name)
     }
@@ -98,7 +98,7 @@ export class SpaceStore {
       return id
     }
     const payload = encodePayload(plain, options.compress ?? true)
-    this.#pack ??= new PackWriter(this.#provider, this.keys.tag, this.keys.blobKey)
+    this.#pack ??= new PackWriter(this.provider, this.keys.tag, this.keys.blobKey)
     const pack = this.#pack
     // Recorded before the first await, so a concurrent add of the same content dedups.
     this.#pending.set(id.toString('hex'), { id, type, pack: pack.id, offset: pack.size, length: payload.length + SEAL_OVERHEAD, rawLength: plain.length })
@@ -153,7 +153,7 @@ export class SpaceStore {
     const loc = this.locate(id)
     if (!loc) throw new IntegrityError(`blob ${id.toString('hex')}`, 'no index entry: the blob is missing from the vault')
     const key = packKey(this.keys.tag, loc.pack)
-    const sealed = await this.#provider.get(key, { offset: loc.offset, length: loc.length })
+    const sealed = await this.provider.get(key, { offset: loc.offset, length: loc.length })
     return this.openBlob(key, type, id, sealed)
   }
 
@@ -206,7 +206,7 @@ export class SpaceStore {
    */
   async readHeads(): Promise<Map<string, Head>> {
     const heads = new Map<string, Head>()
-    for await (const o of this.#provider.list(`${this.prefix}heads/`)) {
+    for await (const o of this.provider.list(`${this.prefix}heads/`)) {
       const device = o.key.slice(this.prefix.length + 'heads/'.length)
       if (!/^[0-9a-f]{32}$/.test(device)) continue
       let plain: Buffer
@@ -232,11 +232,11 @@ export class SpaceStore {
   }
 
   async #writeSealed(key: string, type: BlobType, id: Buffer, plain: Uint8Array): Promise<void> {
-    await this.#provider.put(key, seal(this.keys.blobKey, type, id, encodePayload(plain)))
+    await this.provider.put(key, seal(this.keys.blobKey, type, id, encodePayload(plain)))
   }
 
   async #readSealed(key: string, type: BlobType, id: Buffer): Promise<Buffer> {
-    const sealed = await this.#provider.get(key)
+    const sealed = await this.provider.get(key)
     return this.openBlob(key, type, id, sealed)
   }
 }

@@ -1,0 +1,36 @@
+/** `cloudy check [--read-data]`: verify the vault; exit 7 naming every damaged object. */
+import { EXIT } from '../../errors.js'
+import { checkSpace, type CheckReport } from '../../store/check.js'
+import { openSession } from '../context.js'
+import { formatBytes, type CliIo } from '../io.js'
+import { KNOWN_SPACES } from '../spaces.js'
+
+export interface CheckArgs {
+  readData?: boolean
+  passwordFile?: string
+  json?: boolean
+}
+
+export async function check(io: CliIo, args: CheckArgs): Promise<number> {
+  const s = await openSession(io, args)
+  try {
+    const report: CheckReport = { spaces: 0, packs: 0, blobs: 0, commits: 0, bytesRead: 0, problems: [] }
+    for (const space of KNOWN_SPACES) {
+      await checkSpace(s.provider, s.vault.space(space), report, {
+        readData: args.readData,
+        onProgress: io.stderr.isTTY ? (what) => io.stderr.write(`\rchecking ${what}\x1b[K`) : undefined,
+      })
+    }
+    if (io.stderr.isTTY) io.stderr.write('\r\x1b[K')
+    if (args.json) io.stdout.write(JSON.stringify(report) + '\n')
+    else {
+      const read = args.readData ? `, ${formatBytes(report.bytesRead)} of data read and verified` : ''
+      io.stdout.write(`Checked ${report.packs} packs, ${report.blobs} blobs, ${report.commits} commits${read}.\n`)
+      for (const p of report.problems) io.stdout.write(`DAMAGED ${p.object}: ${p.message}\n`)
+      io.stdout.write(report.problems.length ? `${report.problems.length} problem(s) found.\n` : 'No problems found.\n')
+    }
+    return report.problems.length ? EXIT.INTEGRITY : EXIT.OK
+  } finally {
+    await s.close()
+  }
+}

@@ -1,0 +1,68 @@
+/** `cloudy init`: create a vault on the chosen provider and set this computer up as its first device. */
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { describeProvider, openProvider } from '../../../providers/index.js'
+import { defaultSettingsInclude, loadConfig, writeConfig, type Config } from '../../config.js'
+import { CloudyError, EXIT } from '../../errors.js'
+import { cloudyPaths } from '../../paths.js'
+import { randomBytes } from '../../vault/sodium.js'
+import { Vault } from '../../vault/vault.js'
+import type { CliIo } from '../io.js'
+import { readPassword } from '../password.js'
+
+export interface InitArgs {
+  provider?: string
+  root?: string
+  kdf?: string
+  passwordFile?: string
+  json?: boolean
+}
+
+/** The local folder a vault goes to when no provider is named. */
+export function defaultProvider(env: NodeJS.ProcessEnv, home: string): string {
+  const data = env.XDG_DATA_HOME || join(home, '.local', 'share')
+  return `local:${join(data, 'cloudy', 'vault')}`
+}
+
+export async function init(io: CliIo, args: InitArgs): Promise<number> {
+  const paths = cloudyPaths(io.env)
+  const existing = await loadConfig(paths.configFile)
+  if (existing?.vault.provider) {
+    throw new CloudyError(
+      'EALREADY',
+      EXIT.USAGE,
+      `this computer is already set up with the vault at ${describeProvider(existing.vault.provider)} (${paths.configFile}); nothing was changed`,
+    )
+  }
+  const url = args.provider ?? defaultProvider(io.env, paths.home)
+  const root = args.root ?? 'Cloudy'
+  const provider = await openProvider(url, { root })
+  try {
+    const password = await readPassword({
+      passwordFile: args.passwordFile,
+      env: io.env,
+      prompt: 'New master password: ',
+      confirm: true,
+      stdin: io.stdin,
+      stderr: io.stderr as NodeJS.WriteStream,
+    })
+    const vault = await Vault.create(provider, password, { kdf: args.kdf })
+    const config: Config = {
+      ...(existing ?? {}),
+      vault: { provider: url, root },
+      device: { id: randomBytes(16).toString('hex'), name: existing?.device.name ?? hostname() },
+      settings: existing?.settings ?? { include: defaultSettingsInclude(), exclude: [] },
+      sync: existing?.sync ?? { allow_username_mismatch: false },
+    } as Config
+    await writeConfig(paths.configFile, config)
+    if (args.json) io.stdout.write(JSON.stringify({ vaultId: vault.info.vaultId, provider: describeProvider(url), root, config: paths.configFile }) + '\n')
+    else {
+      io.stdout.write(`Created vault ${vault.info.vaultId} at ${describeProvider(url)} (folder ${root}).\n`)
+      io.stdout.write(`Settings to sync are listed in ${paths.configFile}; run "cloudy sync up" to send them.\n`)
+    }
+    vault.close()
+    return EXIT.OK
+  } finally {
+    await provider.close()
+  }
+}

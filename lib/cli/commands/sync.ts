@@ -1,0 +1,106 @@
+/** `cloudy sync up` and `cloudy sync down`. */
+import { createInterface } from 'node:readline/promises'
+import { providerFolder } from '../../../providers/index.js'
+import { EXIT, UsageError } from '../../errors.js'
+import { downSync, selects, type DownSyncResult } from '../../sync/down.js'
+import type { PlanItem } from '../../sync/plan.js'
+import { upSync } from '../../sync/up.js'
+import type { SyncWarning } from '../../sync/warnings.js'
+import { openSession } from '../context.js'
+import { formatBytes, Progress, type CliIo } from '../io.js'
+import { settingsSource } from '../spaces.js'
+
+export interface SyncUpArgs {
+  only?: string[]
+  passwordFile?: string
+  json?: boolean
+}
+
+export interface SyncDownArgs {
+  preview?: boolean
+  only?: string[]
+  yes?: boolean
+  passwordFile?: string
+  json?: boolean
+}
+
+function printWarnings(io: CliIo, warnings: readonly SyncWarning[]): void {
+  for (const w of warnings) io.stderr.write(`warning: ${w.message}\n`)
+}
+
+export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
+  const s = await openSession(io, args)
+  try {
+    const source = settingsSource(s.config, s.paths, providerFolder(s.config.vault.provider!, s.config.vault.root))
+    if (args.only?.length && !args.only.includes(source.space)) throw new UsageError(`--only: unknown space "${args.only.join(', ')}"; spaces: settings`)
+    const progress = new Progress(io, `up-sync ${source.space}`)
+    const r = await upSync({ vault: s.vault, db: s.db, device: s.device, space: source.space, include: source.include, excluded: source.excluded, onBytes: progress.add })
+    progress.done()
+    if (args.json) io.stdout.write(JSON.stringify({ spaces: [r] }) + '\n')
+    else {
+      const what = r.commit ? `published ${r.commit.slice(0, 12)}` : 'no change'
+      io.stdout.write(
+        `${r.space}: ${what}; ${r.stats.blobsAdded} new blobs (${formatBytes(r.stats.plainBytes)}), ${r.stats.packsWritten} packs (${formatBytes(r.stats.packBytes)}) uploaded\n`,
+      )
+    }
+    printWarnings(io, r.warnings)
+    return r.warnings.length ? EXIT.PARTIAL : EXIT.OK
+  } finally {
+    await s.close()
+  }
+}
+
+function planTable(items: readonly PlanItem[]): string {
+  if (items.length === 0) return 'Nothing to do: this computer is up to date.\n'
+  const rows = items.map((it) => [
+    it.op,
+    it.item,
+    it.local ? `${formatBytes(it.local.size)} ${new Date(it.local.mtimeMs).toISOString().slice(0, 19)}` : '-',
+    it.incoming ? `${formatBytes(it.incoming.size)} ${new Date(it.incoming.mtimeMs).toISOString().slice(0, 19)} ${it.incoming.device}` : '-',
+  ])
+  const head = ['ACTION', 'ITEM', 'LOCAL', 'INCOMING']
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd() + '\n'
+  return line(head) + rows.map(line).join('')
+}
+
+function planJson(r: DownSyncResult) {
+  return { space: r.space, commit: r.commit, items: r.plan.map(({ entry: _entry, ...rest }) => rest) }
+}
+
+export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
+  const s = await openSession(io, args)
+  try {
+    const base = { vault: s.vault, db: s.db, space: 'settings', home: s.paths.home, deviceId: s.device.id }
+    const only = args.only?.map((p) => p.replace(/\/+$/, ''))
+    let r = await downSync({ ...base, preview: true })
+    const chosen = r.plan.filter((it) => selects(only, it.item))
+    if (args.preview) {
+      io.stdout.write(args.json ? JSON.stringify({ spaces: [planJson({ ...r, plan: chosen })] }) + '\n' : planTable(chosen))
+      return EXIT.OK
+    }
+    if (chosen.length === 0) {
+      io.stdout.write(args.json ? JSON.stringify({ spaces: [planJson(r)], applied: [] }) + '\n' : planTable([]))
+      return EXIT.OK
+    }
+    if (!args.yes && io.stdin.isTTY && !args.json) {
+      io.stdout.write(planTable(chosen))
+      const rl = createInterface({ input: io.stdin, output: io.stderr })
+      const answer = await rl.question('Apply these changes? [y/N] ')
+      rl.close()
+      if (!/^y(es)?$/i.test(answer.trim())) {
+        io.stdout.write('Nothing was changed.\n')
+        return EXIT.OK
+      }
+    }
+    const progress = new Progress(io, 'down-sync settings')
+    r = await downSync({ ...base, only, onBytes: progress.add })
+    progress.done()
+    if (args.json) io.stdout.write(JSON.stringify({ spaces: [planJson(r)], applied: r.applied.map((it) => it.item) }) + '\n')
+    else io.stdout.write(`settings: applied ${r.applied.length} of ${r.plan.length} items\n`)
+    printWarnings(io, r.warnings)
+    return r.warnings.length ? EXIT.PARTIAL : EXIT.OK
+  } finally {
+    await s.close()
+  }
+}

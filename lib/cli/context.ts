@@ -1,0 +1,74 @@
+/**
+ * Shared set-up of the commands: where local state lives, the config, the provider, the
+ * password and the unlocked vault. Each step fails with the error of its kind (exit code).
+ */
+import { hostname, userInfo } from 'node:os'
+import { openProvider } from '../../providers/index.js'
+import type { Provider } from '../../providers/provider.js'
+import { loadConfig, type Config } from '../config.js'
+import { NoVaultError } from '../errors.js'
+import { cloudyPaths, type CloudyPaths } from '../paths.js'
+import { StateDb } from '../state/db.js'
+import type { DeviceIdentity } from '../sync/up.js'
+import { Vault } from '../vault/vault.js'
+import { readPassword } from './password.js'
+import type { CliIo } from './io.js'
+
+export interface Session {
+  paths: CloudyPaths
+  config: Config
+  provider: Provider
+  vault: Vault
+  db: StateDb
+  device: DeviceIdentity
+  close(): Promise<void>
+}
+
+/** Config of an initialised computer, or exit 4 telling how to set one up. */
+export async function requireConfig(paths: CloudyPaths): Promise<Config> {
+  const config = await loadConfig(paths.configFile)
+  if (!config?.vault.provider || !config.device.id) {
+    throw new NoVaultError(
+      `this computer is not set up for Cloudy (no vault in ${paths.configFile}): run "cloudy init" to create a vault or "cloudy join" to join one`,
+    )
+  }
+  return config
+}
+
+export function deviceIdentity(config: Config, paths: CloudyPaths): DeviceIdentity {
+  return {
+    id: config.device.id!,
+    name: config.device.name ?? hostname(),
+    username: userInfo().username,
+    hostname: hostname(),
+    home: paths.home,
+  }
+}
+
+/** Open everything a vault command needs. The caller must `close()` it. */
+export async function openSession(io: CliIo, argv: { passwordFile?: string }): Promise<Session> {
+  const paths = cloudyPaths(io.env)
+  const config = await requireConfig(paths)
+  const provider = await openProvider(config.vault.provider!, { root: config.vault.root })
+  try {
+    const password = await readPassword({ passwordFile: argv.passwordFile, env: io.env, prompt: 'Master password: ', stdin: io.stdin, stderr: io.stderr as NodeJS.WriteStream })
+    const vault = await Vault.unlock(provider, password)
+    const db = new StateDb(paths.stateDb)
+    return {
+      paths,
+      config,
+      provider,
+      vault,
+      db,
+      device: deviceIdentity(config, paths),
+      async close() {
+        vault.close()
+        db.close()
+        await provider.close()
+      },
+    }
+  } catch (e) {
+    await provider.close()
+    throw e
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * What a command talks to: streams and environment, injectable so tests drive `main()` in
+ * process, and a progress line that shows on a terminal and stays silent in a pipe.
+ */
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean }
+  stderr: NodeJS.WritableStream & { isTTY?: boolean }
+  stdin: NodeJS.ReadStream
+  env: NodeJS.ProcessEnv
+}
+
+export function defaultIo(): CliIo {
+  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env }
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let i = 0
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024
+    i++
+  }
+  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`
+}
+
+/** A one-line byte counter on stderr, redrawn at most 5 times a second; a no-op off a terminal. */
+export class Progress {
+  #io: CliIo
+  #label: string
+  #bytes = 0
+  #start = Date.now()
+  #last = 0
+  #shown = false
+
+  constructor(io: CliIo, label: string) {
+    this.#io = io
+    this.#label = label
+  }
+
+  get enabled(): boolean {
+    return !!this.#io.stderr.isTTY
+  }
+
+  add = (n: number): void => {
+    this.#bytes += n
+    if (!this.enabled) return
+    const now = Date.now()
+    if (now - this.#last < 200) return
+    this.#last = now
+    const secs = Math.max(0.001, (now - this.#start) / 1000)
+    this.#io.stderr.write(`\r${this.#label}: ${formatBytes(this.#bytes)} (${formatBytes(this.#bytes / secs)}/s)\x1b[K`)
+    this.#shown = true
+  }
+
+  done(): void {
+    if (this.#shown) this.#io.stderr.write('\r\x1b[K')
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The `cloudy` command line. `main(argv, io)` parses, runs one command and returns its exit
+ * code (DESIGN.md): it never calls `process.exit`, so tests drive it in process.
+ */
+import yargs, { type Argv } from 'yargs'
+import { CloudyError, EXIT } from '../errors.js'
+import { check } from './commands/check.js'
+import { init } from './commands/init.js'
+import { passwd } from './commands/passwd.js'
+import { syncDown, syncUp } from './commands/sync.js'
+import { defaultIo, type CliIo } from './io.js'
+
+const passwordOption = {
+  'password-file': { type: 'string', describe: 'read the master password from the first line of this file' },
+} as const
+
+function withJson<T>(y: Argv<T>) {
+  return y.options({ ...passwordOption, json: { type: 'boolean', describe: 'print one JSON document on stdout' } })
+}
+
+export async function main(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {
+  let run: (() => Promise<number>) | undefined
+  let usageError: string | undefined
+  let output = ''
+  const parser = yargs([...argv])
+    .scriptName('cloudy')
+    .usage('$0 <command>\n\nEnd-to-end encrypted sync of your settings and application data.')
+    .env(false)
+    .strict()
+    .exitProcess(false)
+    .wrap(Math.min(100, process.stdout.columns ?? 100))
+    .fail((msg, err) => {
+      if (err) throw err
+      usageError = msg
+    })
+    .command(
+      'init',
+      'create a vault on a storage account and make this computer its first device',
+      (y) =>
+        withJson(y).options({
+          provider: { type: 'string', describe: 'where the vault lives: /abs/path, local:/abs/path, memory:NAME (default: a local folder)' },
+          root: { type: 'string', describe: 'folder of the vault inside the storage account', default: 'Cloudy' },
+          kdf: { choices: ['interactive', 'moderate', 'sensitive'] as const, default: 'moderate', describe: 'Argon2id cost' },
+        }),
+      (a) => {
+        run = () => init(io, { provider: a.provider, root: a.root, kdf: a.kdf, passwordFile: a['password-file'], json: a.json })
+      },
+    )
+    .command(
+      'passwd',
+      'change the master password (the old one stops working; data is untouched)',
+      (y) =>
+        y.options({
+          ...passwordOption,
+          'new-password-file': { type: 'string', describe: 'read the new password from this file' },
+          kdf: { choices: ['interactive', 'moderate', 'sensitive'] as const, default: 'moderate', describe: 'Argon2id cost of the new slot' },
+        }),
+      (a) => {
+        run = () => passwd(io, { kdf: a.kdf, passwordFile: a['password-file'], newPasswordFile: a['new-password-file'] })
+      },
+    )
+    .command(
+      'check',
+      'verify the vault; exit 7 naming any damaged object',
+      (y) => withJson(y).options({ 'read-data': { type: 'boolean', describe: 'read and authenticate every byte of every pack' } }),
+      (a) => {
+        run = () => check(io, { readData: a['read-data'], passwordFile: a['password-file'], json: a.json })
+      },
+    )
+    .command('sync', 'send changes up or bring the chain\'s changes down', (y) =>
+      y
+        .command(
+          'up',
+          'send what changed here to the vault',
+          (yy) => withJson(yy).options({ only: { type: 'string', array: true, describe: 'only these spaces' } }),
+          (a) => {
+        run = () => syncUp(io, { only: a.only, passwordFile: a['password-file'], json: a.json })
+      },
+        )
+        .command(
+          'down',
+          'apply the chain\'s changes here',
+          (yy) =>
+            withJson(yy).options({
+              preview: { type: 'boolean', describe: 'show what would change, change nothing' },
+              only: { type: 'string', array: true, describe: 'only these items (as the plan names them) or folders' },
+              yes: { type: 'boolean', describe: 'do not ask before applying' },
+            }),
+          (a) => {
+        run = () => syncDown(io, { preview: a.preview, only: a.only, yes: a.yes, passwordFile: a['password-file'], json: a.json })
+      },
+        )
+        .demandCommand(1, 'say "sync up" or "sync down"'),
+    )
+    .demandCommand(1, 'name a command')
+    .help()
+    .version(false)
+  try {
+    await parser.parseAsync([...argv], {}, (_err, _argv, out) => {
+      output = out
+    })
+  } catch (e) {
+    return report(io, e)
+  }
+  if (usageError) {
+    io.stderr.write(`cloudy: ${usageError}\nRun "cloudy --help" for usage.\n`)
+    return EXIT.USAGE
+  }
+  if (output) io.stdout.write(output + '\n')
+  if (!run) return EXIT.OK
+  try {
+    return await run()
+  } catch (e) {
+    return report(io, e)
+  }
+}
+
+function report(io: CliIo, e: unknown): number {
+  if (e instanceof CloudyError) {
+    io.stderr.write(`cloudy: ${e.message}\n`)
+    if (io.env.CLOUDY_DEBUG) io.stderr.write(`${e.stack}\n`)
+    return e.exitCode
+  }
+  io.stderr.write(`cloudy: unexpected error: ${(e as Error)?.stack ?? String(e)}\n`)
+  return EXIT.FAILED
+}

@@ -1,0 +1,82 @@
+/**
+ * Where the master password comes from, in order: `--password-file`, `CLOUDY_PASSWORD_FILE`,
+ * `CLOUDY_PASSWORD` (least safe: other processes of the user can read the environment), and
+ * else a prompt on the terminal without echo. It is never written anywhere.
+ */
+import { readFile } from 'node:fs/promises'
+import { UsageError } from '../errors.js'
+
+export interface ReadPasswordOptions {
+  passwordFile?: string
+  env?: NodeJS.ProcessEnv
+  prompt: string
+  /** Ask twice and require the same answer (new passwords). */
+  confirm?: boolean
+  stdin?: NodeJS.ReadStream
+  stderr?: NodeJS.WriteStream
+}
+
+async function fromFile(file: string, what: string): Promise<string> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (e) {
+    throw new UsageError(`${what} ${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+  }
+  return text.split(/\r?\n/)[0] ?? ''
+}
+
+function nonEmpty(p: string, from: string): string {
+  if (p === '') throw new UsageError(`the master password from ${from} is empty`)
+  return p
+}
+
+export async function readPassword(o: ReadPasswordOptions): Promise<string> {
+  const env = o.env ?? process.env
+  if (o.passwordFile) return nonEmpty(await fromFile(o.passwordFile, '--password-file'), `--password-file ${o.passwordFile}`)
+  if (env.CLOUDY_PASSWORD_FILE) return nonEmpty(await fromFile(env.CLOUDY_PASSWORD_FILE, 'CLOUDY_PASSWORD_FILE'), 'CLOUDY_PASSWORD_FILE')
+  if (env.CLOUDY_PASSWORD !== undefined) return nonEmpty(env.CLOUDY_PASSWORD, 'CLOUDY_PASSWORD')
+  const stdin = o.stdin ?? process.stdin
+  const stderr = o.stderr ?? process.stderr
+  if (!stdin.isTTY) {
+    throw new UsageError(
+      'no master password given and no terminal to ask on: use --password-file FILE, CLOUDY_PASSWORD_FILE=FILE, ' +
+        'or CLOUDY_PASSWORD (the least safe: the environment can be read by other processes of this user)',
+    )
+  }
+  const first = nonEmpty(await prompt(stdin, stderr, o.prompt), 'the terminal')
+  if (o.confirm) {
+    const again = await prompt(stdin, stderr, 'Repeat it: ')
+    if (again !== first) throw new UsageError('the two passwords differ; nothing was changed')
+  }
+  return first
+}
+
+/** Read one line from a terminal in raw mode, echoing nothing. */
+export function prompt(stdin: NodeJS.ReadStream, stderr: NodeJS.WritableStream, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    stderr.write(text)
+    let value = ''
+    const wasRaw = stdin.isRaw
+    stdin.setRawMode?.(true)
+    stdin.resume()
+    const done = (err?: Error) => {
+      stdin.off('data', onData)
+      stdin.setRawMode?.(wasRaw ?? false)
+      stdin.pause()
+      stderr.write('\n')
+      if (err) reject(err)
+      else resolve(value)
+    }
+    const onData = (data: Buffer | string) => {
+      for (const ch of data.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') return done()
+        if (ch === '\u0003') return done(new UsageError('cancelled; nothing was changed'))
+        if (ch === '\u0004' && value === '') return done(new UsageError('cancelled; nothing was changed'))
+        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1)
+        else if (ch >= ' ') value += ch
+      }
+    }
+    stdin.on('data', onData)
+  })
+}

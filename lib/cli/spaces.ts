@@ -1,0 +1,59 @@
+/**
+ * What each space collects, from config.toml. Only `settings` is collected so far; the other
+ * spaces of DESIGN.md (system, inventory, app/<id>) come with their collectors.
+ */
+import { relative, resolve, sep } from 'node:path'
+import type { Config } from '../config.js'
+import { ConfigError } from '../errors.js'
+import type { CloudyPaths } from '../paths.js'
+import { expandHome } from '../paths.js'
+
+export interface SpaceSource {
+  space: string
+  /** HOME-relative paths to collect. */
+  include: string[]
+  excluded: (rel: string) => boolean
+}
+
+function globToRegExp(glob: string): RegExp {
+  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')
+  return new RegExp(`(^|/)${body}$`)
+}
+
+/** HOME-relative form of a path under HOME, or undefined. */
+function underHome(home: string, abs: string): string | undefined {
+  const rel = relative(home, resolve(abs))
+  if (rel === '' || rel.startsWith('..' + sep) || rel === '..' || rel.startsWith(sep)) return rel === '' ? '' : undefined
+  return rel.split(sep).join('/')
+}
+
+export function settingsSource(config: Config, paths: CloudyPaths, vaultFolder?: string): SpaceSource {
+  const home = paths.home
+  const include: string[] = []
+  for (const p of config.settings.include) {
+    const rel = underHome(home, expandHome(p, home))
+    if (rel === undefined) throw new ConfigError(`settings.include: ${p} is not under HOME (${home})`, { file: paths.configFile, key: 'settings.include' })
+    include.push(rel)
+  }
+  const exactOut = new Set<string>()
+  const globs: RegExp[] = []
+  for (const p of config.settings.exclude ?? []) {
+    if (p.startsWith('~') || p.startsWith('/')) {
+      const rel = underHome(home, expandHome(p, home))
+      if (rel !== undefined) exactOut.add(rel)
+    } else globs.push(globToRegExp(p))
+  }
+  // Cloudy never collects its own state, nor a local vault that lives under HOME.
+  for (const own of [paths.configDir, paths.stateDir, paths.cacheDir, vaultFolder]) {
+    const rel = own && underHome(home, own)
+    if (rel) exactOut.add(rel)
+  }
+  return {
+    space: 'settings',
+    include,
+    excluded: (rel) => exactOut.has(rel) || globs.some((g) => g.test(rel)),
+  }
+}
+
+/** Spaces every vault may hold; `check` walks each of them. */
+export const KNOWN_SPACES = ['settings', 'system', 'inventory'] as const

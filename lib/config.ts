@@ -1,0 +1,189 @@
+/**
+ * config.toml: what this computer syncs and where the vault is. Every key is checked where it
+ * enters; a mistake is reported with the key and the line it stands on, since a typo must never
+ * silently turn sync off.
+ */
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { parse, TomlError } from 'smol-toml'
+import { ConfigError } from './errors.js'
+
+export interface Config {
+  vault: {
+    /** Provider URL of the vault (DESIGN.md, "Provider URLs"). */
+    provider?: string
+    /** Folder of the vault inside the storage account. Default `Cloudy`. */
+    root: string
+  }
+  device: {
+    /** Random id of this computer+user in the chain; written by init/join. */
+    id?: string
+    /** Human name of this computer. Default: the host name. */
+    name?: string
+  }
+  settings: {
+    /** Paths under HOME (`~/…` or absolute) collected into the settings space. */
+    include: string[]
+    /** Paths (`~/…`) or globs of names (`*`, `?`) left out. */
+    exclude: string[]
+  }
+  sync: {
+    /** Allow down-sync of commits made by another OS user name (paths are mapped to this HOME). Default false. */
+    allow_username_mismatch: boolean
+  }
+}
+
+type Kind = 'string' | 'string[]' | 'boolean'
+const SCHEMA: Record<string, Record<string, Kind>> = {
+  vault: { provider: 'string', root: 'string' },
+  device: { id: 'string', name: 'string' },
+  settings: { include: 'string[]', exclude: 'string[]' },
+  sync: { allow_username_mismatch: 'boolean' },
+}
+
+export function defaultSettingsInclude(): string[] {
+  return ['~/.bashrc', '~/.profile', '~/.bash_aliases', '~/.zshrc', '~/.gitconfig', '~/.vimrc', '~/.tmux.conf', '~/.ssh/config', '~/.config/git', '~/.config/nvim', '~/.config/fish']
+}
+
+export function defaultConfig(): Config {
+  return { vault: { root: 'Cloudy' }, device: {}, settings: { include: defaultSettingsInclude(), exclude: [] }, sync: { allow_username_mismatch: false } }
+}
+
+/** The line (1-based) where `table.key` is set in TOML `text`, if it can be found. */
+export function lineOf(text: string, table: string, key?: string): number | undefined {
+  const lines = text.split('\n')
+  let current = ''
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!.trim()
+    const header = /^\[\s*([A-Za-z0-9_.-]+)\s*\]/.exec(l)
+    if (header) {
+      current = header[1]!
+      if (!key && current === table) return i + 1
+      continue
+    }
+    const m = /^([A-Za-z0-9_."-]+)\s*=/.exec(l)
+    if (!m || !key) continue
+    const full = (current ? current + '.' : '') + m[1]!.replace(/"/g, '').trim()
+    if (full === `${table}.${key}`) return i + 1
+  }
+  return undefined
+}
+
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)] as number[])
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+  return d[a.length]![b.length]!
+}
+
+function suggest(word: string, choices: string[]): string {
+  const best = choices.map((c) => [c, distance(word, c)] as const).sort((x, y) => x[1] - y[1])[0]
+  return best && best[1] <= 3 ? ` (did you mean "${best[0]}"?)` : ''
+}
+
+const typeName = (v: unknown) => (Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v === 'object' ? 'a table' : `a ${typeof v}`)
+
+/** Parse and check config text; `file` is named in errors. */
+export function parseConfig(text: string, file: string): Config {
+  let raw: Record<string, unknown>
+  try {
+    raw = parse(text) as Record<string, unknown>
+  } catch (e) {
+    if (e instanceof TomlError) {
+      throw new ConfigError(`${e.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '')} (TOML syntax, column ${e.column})`, { file, line: e.line })
+    }
+    throw e
+  }
+  const config = defaultConfig()
+  for (const [table, value] of Object.entries(raw)) {
+    const schema = SCHEMA[table]
+    if (!schema) {
+      throw new ConfigError(`unknown section [${table}]${suggest(table, Object.keys(SCHEMA))}; known: ${Object.keys(SCHEMA).join(', ')}`, {
+        file,
+        line: lineOf(text, table) ?? lineOf(text, '', table),
+        key: table,
+      })
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new ConfigError(`${table} must be a table ([${table}]), found ${typeName(value)}`, { file, line: lineOf(text, '', table), key: table })
+    }
+    for (const [key, v] of Object.entries(value)) {
+      const where = { file, line: lineOf(text, table, key), key: `${table}.${key}` }
+      const kind = schema[key]
+      if (!kind) throw new ConfigError(`unknown key ${table}.${key}${suggest(key, Object.keys(schema))}`, where)
+      const ok = kind === 'string[]' ? Array.isArray(v) && v.every((x) => typeof x === 'string') : typeof v === kind
+      if (!ok) {
+        const expected = kind === 'string[]' ? 'an array of strings, e.g. ["~/.bashrc"]' : `a ${kind}`
+        throw new ConfigError(`${table}.${key} must be ${expected}, found ${typeName(v)}`, where)
+      }
+      ;(config as unknown as Record<string, Record<string, unknown>>)[table]![key] = v
+    }
+  }
+  for (const p of config.settings.include) {
+    if (!p.startsWith('~/') && p !== '~' && !p.startsWith('/')) {
+      throw new ConfigError(`settings.include: "${p}" must start with ~/ (a path under HOME)`, { file, line: lineOf(text, 'settings', 'include'), key: 'settings.include' })
+    }
+  }
+  return config
+}
+
+/** Load config.toml; `undefined` when it does not exist yet. */
+export async function loadConfig(file: string): Promise<Config | undefined> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new ConfigError(`cannot read: ${(e as Error).message}`, { file })
+  }
+  return parseConfig(text, file)
+}
+
+const str = (s: string) => JSON.stringify(s)
+
+export function renderConfig(c: Config): string {
+  const list = (a: string[]) => (a.length ? `[\n${a.map((x) => `  ${str(x)},`).join('\n')}\n]` : '[]')
+  return [
+    '# Cloudy configuration. Paths under HOME are written ~/…',
+    '',
+    '# Where the encrypted vault lives (provider URL) and its folder there.',
+    '[vault]',
+    ...(c.vault.provider ? [`provider = ${str(c.vault.provider)}`] : []),
+    `root = ${str(c.vault.root)}`,
+    '',
+    '# This computer in the synchronization chain.',
+    '[device]',
+    ...(c.device.id ? [`id = ${str(c.device.id)}`] : []),
+    ...(c.device.name ? [`name = ${str(c.device.name)}`] : []),
+    '',
+    '# User settings: files and folders collected into the settings space (missing ones are skipped).',
+    '[settings]',
+    `include = ${list(c.settings.include)}`,
+    `exclude = ${list(c.settings.exclude)}`,
+    '',
+    '[sync]',
+    '# Allow down-sync of changes made by another OS user name (paths are mapped to this HOME).',
+    `allow_username_mismatch = ${c.sync.allow_username_mismatch}`,
+    '',
+  ].join('\n')
+}
+
+/** Write config.toml atomically, mode 0600. */
+export async function writeConfig(file: string, config: Config): Promise<void> {
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 })
+  const tmp = `${file}.tmp-${process.pid}`
+  try {
+    const fh = await open(tmp, 'w', 0o600)
+    try {
+      await fh.writeFile(renderConfig(config))
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    await rename(tmp, file)
+  } catch (e) {
+    await rm(tmp, { force: true })
+    throw e
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * `cloudy check`: proves the vault is whole. Structure always (index files open, every pack
+ * named by an index exists and its header agrees with the index, every head -> commit -> tree
+ * -> chunk reference resolves); with `readData`, every byte of every pack is read and every
+ * blob authenticated and re-hashed against its id.
+ */
+import type { Provider } from '../../providers/provider.js'
+import { CloudyError, NotFoundError } from '../errors.js'
+import { BlobType, open } from '../vault/aead.js'
+import { blobId, type SpaceKeys } from '../vault/keys.js'
+import { decodePayload } from './codec.js'
+import { decodeIndex, type IndexEntry } from './index-file.js'
+import { decodeJson, isCommit, isHead, isTree, type Commit, type Head, type Tree } from './objects.js'
+import { decodeHeader, packKey, type PackEntry } from './pack.js'
+
+export interface CheckProblem {
+  /** Provider key of the damaged or missing object. */
+  object: string
+  message: string
+}
+
+export interface CheckReport {
+  spaces: number
+  packs: number
+  blobs: number
+  commits: number
+  /** Bytes of pack data read and verified (read-data only). */
+  bytesRead: number
+  problems: CheckProblem[]
+}
+
+export interface CheckOptions {
+  readData?: boolean
+  onProgress?: (what: string) => void
+}
+
+function openObject(keys: SpaceKeys, type: BlobType, id: Buffer, sealed: Uint8Array): Buffer | undefined {
+  const payload = open(keys.blobKey, type, id, sealed)
+  return payload && decodePayload(payload)
+}
+
+/** Check one space; problems are collected, not thrown. */
+export async function checkSpace(provider: Provider, keys: SpaceKeys, report: CheckReport, options: CheckOptions = {}): Promise<void> {
+  const prefix = `s/${keys.tag}/`
+  const problem = (object: string, message: string) => report.problems.push({ object, message })
+  const get = async (key: string): Promise<Uint8Array | undefined> => {
+    try {
+      return await provider.get(key)
+    } catch (e) {
+      if (e instanceof NotFoundError) return undefined
+      throw e
+    }
+  }
+  report.spaces++
+
+  // 1. Index files.
+  const index = new Map<string, IndexEntry>()
+  const byPack = new Map<string, IndexEntry[]>()
+  for await (const o of provider.list(`${prefix}index/`)) {
+    const name = o.key.slice(`${prefix}index/`.length)
+    const sealed = await get(o.key)
+    const plain = sealed && openObject(keys, BlobType.index, Buffer.from(name, 'hex'), sealed)
+    const entries = plain && decodeIndex(plain)
+    if (!entries) {
+      problem(o.key, 'index file fails authentication or is malformed')
+      continue
+    }
+    for (const e of entries) {
+      index.set(e.id.toString('hex'), e)
+      let l = byPack.get(e.pack)
+      if (!l) byPack.set(e.pack, (l = []))
+      l.push(e)
+    }
+  }
+
+  // 2. Packs: header against index; with readData, every blob.
+  const packsOnDisk = new Map<string, number>()
+  for await (const o of provider.list(`${prefix}packs/`)) packsOnDisk.set(o.key.slice(o.key.lastIndexOf('/') + 1), o.size)
+  for (const [pack, entries] of byPack) {
+    const key = packKey(keys.tag, pack)
+    const size = packsOnDisk.get(pack)
+    if (size === undefined) {
+      problem(key, `pack is missing, but the index lists ${entries.length} blobs in it`)
+      continue
+    }
+    report.packs++
+    options.onProgress?.(key)
+    const header = await readPackHeader(provider, keys, key, pack, size, options.readData)
+    if ('error' in header) {
+      problem(key, header.error)
+      continue
+    }
+    const inPack = new Map(header.entries.map((e) => [e.id.toString('hex'), e]))
+    for (const e of entries) {
+      const h = inPack.get(e.id.toString('hex'))
+      if (!h || h.offset !== e.offset || h.length !== e.length || h.type !== e.type) {
+        problem(key, `blob ${e.id.toString('hex')} is not where the index says`)
+      }
+    }
+    if (options.readData && header.data) {
+      for (const e of header.entries) {
+        report.blobs++
+        report.bytesRead += e.length
+        const plain = openObject(keys, e.type, e.id, header.data.subarray(e.offset, e.offset + e.length))
+        if (!plain) problem(key, `blob ${e.id.toString('hex')} at offset ${e.offset} fails authentication (damaged or moved)`)
+        else if ((e.type === BlobType.data || e.type === BlobType.tree) && !blobId(keys, plain).equals(e.id)) {
+          problem(key, `blob ${e.id.toString('hex')} does not hash to its id`)
+        } else if (plain.length !== e.rawLength) problem(key, `blob ${e.id.toString('hex')} has the wrong length`)
+      }
+    } else report.blobs += header.entries.length
+  }
+
+  // 3. Heads -> commits -> trees -> chunks.
+  const seenTrees = new Set<string>()
+  const readTree = async (id: string, from: string): Promise<Tree | undefined> => {
+    const loc = index.get(id)
+    if (!loc) {
+      problem(from, `refers to tree ${id}, which no index lists`)
+      return undefined
+    }
+    const key = packKey(keys.tag, loc.pack)
+    let sealed: Uint8Array
+    try {
+      sealed = await provider.get(key, { offset: loc.offset, length: loc.length })
+    } catch (e) {
+      if (e instanceof NotFoundError) return undefined // reported with the pack
+      throw e
+    }
+    const plain = openObject(keys, BlobType.tree, Buffer.from(id, 'hex'), sealed)
+    const tree = plain && decodeJson<Tree>(plain)
+    if (!isTree(tree)) {
+      problem(key, `tree ${id} fails authentication or is malformed`)
+      return undefined
+    }
+    return tree
+  }
+  const walk = async (id: string, from: string): Promise<void> => {
+    if (seenTrees.has(id)) return
+    seenTrees.add(id)
+    const tree = await readTree(id, from)
+    if (!tree) return
+    for (const e of tree.entries) {
+      if (e.type === 'dir' && e.subtree) await walk(e.subtree, `tree ${id}`)
+      for (const c of e.content ?? []) if (!index.has(c)) problem(`tree ${id}`, `file "${e.name}" refers to chunk ${c}, which no index lists`)
+    }
+  }
+  const seenCommits = new Set<string>()
+  const commitQueue: { id: string; from: string }[] = []
+  for await (const o of provider.list(`${prefix}heads/`)) {
+    const device = o.key.slice(`${prefix}heads/`.length)
+    const sealed = await get(o.key)
+    const plain = sealed && openObject(keys, BlobType.head, Buffer.from(device, 'hex'), sealed)
+    const head = plain && decodeJson<Head>(plain)
+    if (!isHead(head)) problem(o.key, 'head fails authentication or is malformed')
+    else commitQueue.push({ id: head.commit, from: o.key })
+  }
+  while (commitQueue.length) {
+    const { id, from } = commitQueue.pop()!
+    if (seenCommits.has(id)) continue
+    seenCommits.add(id)
+    const key = `${prefix}commits/${id}`
+    const sealed = await get(key)
+    if (!sealed) {
+      problem(key, `commit is missing (referred to by ${from})`)
+      continue
+    }
+    const plain = openObject(keys, BlobType.commit, Buffer.from(id, 'hex'), sealed)
+    const commit = plain && decodeJson<Commit>(plain)
+    if (!isCommit(commit)) {
+      problem(key, 'commit fails authentication or is malformed')
+      continue
+    }
+    report.commits++
+    await walk(commit.tree, key)
+    for (const p of commit.parents) commitQueue.push({ id: p, from: key })
+  }
+}
+
+async function readPackHeader(
+  provider: Provider,
+  keys: SpaceKeys,
+  key: string,
+  pack: string,
+  size: number,
+  whole?: boolean,
+): Promise<{ entries: PackEntry[]; data?: Uint8Array } | { error: string }> {
+  if (size < 4) return { error: `pack is truncated (${size} bytes)` }
+  let data: Uint8Array | undefined
+  let trailer: Uint8Array
+  if (whole) {
+    data = await provider.get(key)
+    if (data.length !== size) return { error: 'pack changed size while being read' }
+    trailer = data.subarray(size - 4)
+  } else trailer = await provider.get(key, { offset: size - 4, length: 4 })
+  const hlen = Buffer.from(trailer).readUInt32LE(0)
+  if (hlen + 4 > size) return { error: 'pack is truncated: its trailer points before its start' }
+  const sealed = data ? data.subarray(size - 4 - hlen, size - 4) : await provider.get(key, { offset: size - 4 - hlen, length: hlen })
+  // Pack headers are sealed without the payload codec byte (see pack.ts).
+  const plain = open(keys.blobKey, BlobType.packHeader, Buffer.from(pack, 'hex'), sealed)
+  const entries = plain && decodeHeader(plain)
+  if (!entries) return { error: 'pack header fails authentication (pack truncated or damaged)' }
+  const last = entries[entries.length - 1]
+  if ((last ? last.offset + last.length : 0) !== size - 4 - hlen) return { error: 'pack length does not match its header' }
+  return { entries, data }
+}
+
+/** An IntegrityError-like result for the command line. */
+export class CheckFailed extends CloudyError {
+  constructor(report: CheckReport) {
+    super('EINTEGRITY', 7, `check found ${report.problems.length} problem(s): ${report.problems.map((p) => `${p.object}: ${p.message}`).join('; ')}`)
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The down-sync plan: what applying an incoming tree would do here, item by item. The plan is
+ * the preview (nothing is touched while making it) and the exact list `apply` works from.
+ */
+import { lstat, readlink } from 'node:fs/promises'
+import type { BigIntStats } from 'node:fs'
+import { join } from 'node:path'
+import type { CachedFile } from '../state/db.js'
+import type { TreeEntry } from '../store/objects.js'
+import type { SpaceStore } from '../store/space-store.js'
+import { idsToHex, sameFile } from '../sources/walk.js'
+
+export type PlanOp = 'add' | 'update' | 'delete' | 'conflict'
+
+/** What is known of one side of an item. */
+export interface ItemSide {
+  size: number
+  /** Modification time, ms since the epoch. */
+  mtimeMs: number
+  kind: 'file' | 'dir' | 'symlink' | 'other'
+}
+
+export interface PlanItem {
+  op: PlanOp
+  /** The item as the plan names it: `<space>/<path>`, e.g. `settings/.gitconfig`. */
+  item: string
+  /** HOME-relative path. */
+  path: string
+  local?: ItemSide
+  incoming?: ItemSide & { device: string }
+  /** Why a conflict is one. */
+  reason?: string
+  /** The incoming tree entry (absent for deletes). */
+  entry?: TreeEntry
+}
+
+export interface PlanOptions {
+  store: SpaceStore
+  home: string
+  cache: Map<string, CachedFile>
+  /** Name of the device whose commit is incoming, for the preview. */
+  device: string
+}
+
+function side(st: BigIntStats): ItemSide {
+  return {
+    size: Number(st.size),
+    mtimeMs: Number(st.mtimeNs / 1_000_000n),
+    kind: st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other',
+  }
+}
+
+function incomingSide(e: TreeEntry, device: string): ItemSide & { device: string } {
+  return { size: e.size ?? 0, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n), kind: e.type, device }
+}
+
+/** Walk the incoming tree against the local disk and yield every item that would change. */
+export async function* planTree(o: PlanOptions, treeId: string, rel = ''): AsyncGenerator<PlanItem> {
+  const tree = await o.store.readTree(treeId)
+  for (const e of tree.entries) {
+    const path = rel ? `${rel}/${e.name}` : e.name
+    const abs = join(o.home, path)
+    let st: BigIntStats | undefined
+    try {
+      st = await lstat(abs, { bigint: true })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
+    const item = `${o.store.keys.name}/${path}`
+    const incoming = incomingSide(e, o.device)
+    if (!st) {
+      yield { op: 'add', item, path, incoming, entry: e }
+      if (e.type === 'dir') yield* planTree(o, e.subtree!, path)
+      continue
+    }
+    const local = side(st)
+    if (e.type === 'dir') {
+      if (st.isDirectory()) yield* planTree(o, e.subtree!, path)
+      else yield { op: 'conflict', item, path, local, incoming, entry: e, reason: `a folder is incoming where this computer has a ${local.kind}` }
+      continue
+    }
+    if (e.type === 'symlink') {
+      if (st.isSymbolicLink() && (await readlink(abs)) === e.target) continue
+      if (st.isSymbolicLink() || st.isFile()) {
+        yield { op: 'conflict', item, path, local, incoming, entry: e, reason: 'a different local version exists that was never synced' }
+      } else {
+        yield { op: 'conflict', item, path, local, incoming, entry: e, reason: `a symlink is incoming where this computer has a ${local.kind}` }
+      }
+      continue
+    }
+    if (!st.isFile()) {
+      yield { op: 'conflict', item, path, local, incoming, entry: e, reason: `a file is incoming where this computer has a ${local.kind}` }
+      continue
+    }
+    const cached = o.cache.get(path)
+    const content = e.content ?? []
+    if (cached && sameFile(cached, st)) {
+      // Unchanged here since the last sync: safe to replace, or nothing to do if identical.
+      if (sameContent(cached.content, content)) {
+        if (cached.mode !== e.mode) yield { op: 'update', item, path, local, incoming, entry: e }
+        continue
+      }
+      yield { op: 'update', item, path, local, incoming, entry: e }
+      continue
+    }
+    if (Number(st.size) === e.size && String(st.mtimeNs) === e.mtimeNs) continue
+    yield {
+      op: 'conflict',
+      item,
+      path,
+      local,
+      incoming,
+      entry: e,
+      reason: cached ? 'changed here since the last sync and changed in the chain' : 'a different local version exists that was never synced',
+    }
+  }
+}
+
+function sameContent(content: Buffer, ids: readonly string[]): boolean {
+  const hex = idsToHex(content)
+  return hex.length === ids.length && hex.every((h, i) => h === ids[i])
+}

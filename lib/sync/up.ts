@@ -1,0 +1,92 @@
+/**
+ * Up-sync of one space: scan, store new chunks and trees, then publish a commit and move this
+ * device's head. Nothing is published unless the tree changed. The order — packs, index, commit,
+ * head — means a crash at any point leaves a valid vault (at worst some unreferenced packs).
+ */
+import type { StateDb } from '../state/db.js'
+import { SpaceStore, type StoreStats } from '../store/space-store.js'
+import type { Vault } from '../vault/vault.js'
+import { collectIncluded } from '../sources/settings.js'
+import { Walker } from '../sources/walk.js'
+import { Warnings, type SyncWarning } from './warnings.js'
+
+/** Who is publishing: this computer and OS user. */
+export interface DeviceIdentity {
+  /** Random id of this computer+user in the chain (config.toml `[device] id`). */
+  id: string
+  /** Human name (config.toml `[device] name`). */
+  name: string
+  username: string
+  hostname: string
+  /** HOME of this user; tree paths are relative to it. */
+  home: string
+}
+
+export interface UpSyncOptions {
+  vault: Vault
+  db: StateDb
+  device: DeviceIdentity
+  /** Space name, e.g. `settings`. */
+  space: string
+  /** HOME-relative paths to collect (`''` = all of HOME). */
+  include: readonly string[]
+  /** True for HOME-relative paths to leave out. */
+  excluded: (rel: string) => boolean
+  onBytes?: (n: number) => void
+}
+
+export interface UpSyncResult {
+  space: string
+  /** The new commit id, when something changed. */
+  commit?: string
+  tree: string
+  stats: StoreStats
+  warnings: SyncWarning[]
+}
+
+export function treeMetaKey(space: string): string {
+  return `tree:${space}`
+}
+
+export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
+  const keys = o.vault.space(o.space)
+  const store = new SpaceStore(o.vault.provider, keys, o.db)
+  await store.open()
+  const warnings = new Warnings()
+  const cache = o.db.files(o.space)
+  const walker = new Walker({ store, cache, warnings, excluded: o.excluded, onBytes: o.onBytes })
+  const tree = await collectIncluded(o.device.home, o.include, walker)
+  await store.flush()
+
+  let commit: string | undefined
+  if (o.db.getMeta(treeMetaKey(o.space)) !== tree) {
+    const deviceTag = o.vault.deviceTag(o.device.id)
+    const heads = await store.readHeads()
+    const own = heads.get(deviceTag)
+    const state = o.db.space(o.space)
+    // The sequence comes from the vault too: a lost state database must not make it go back.
+    const seq = Math.max(state.ownSeq, own?.seq ?? 0) + 1
+    const parents = [...new Set([own?.commit ?? state.ownCommit, state.applied].filter((p): p is string => !!p))]
+    commit = await store.putCommit({
+      format: 1,
+      space: o.space,
+      device: deviceTag,
+      deviceName: o.device.name,
+      username: o.device.username,
+      hostname: o.device.hostname,
+      home: o.device.home,
+      time: new Date().toISOString(),
+      parents,
+      tree,
+      seq,
+    })
+    await store.putHead(deviceTag, { commit, seq, time: new Date().toISOString() })
+    o.db.setOwnCommit(o.space, commit, seq)
+    o.db.setHeadSeen(o.space, deviceTag, seq, commit)
+    o.db.setMeta(treeMetaKey(o.space), tree)
+  }
+  const changes = walker.changes
+  for (const path of cache.keys()) if (!walker.seen.has(path) && !changes.has(path)) changes.set(path, undefined)
+  o.db.updateFiles(o.space, changes)
+  return { space: o.space, commit, tree, stats: store.stats, warnings: warnings.list }
+}

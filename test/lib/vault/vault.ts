@@ -1,0 +1,43 @@
+import t from 'tap'
+import sodiumWasm from 'libsodium-wrappers-sumo'
+import { memory } from '../../../providers/memory.js'
+import { Vault, readVaultInfo } from '../../../lib/vault/vault.js'
+import { WrongPasswordError, NoVaultError } from '../../../lib/errors.js'
+
+t.test('create, unlock, wrong password, change password', async (t) => {
+  const p = memory()
+  const v = await Vault.create(p, 'correct horse', { kdf: 'interactive' })
+  const k1 = Buffer.from(v.space('settings').blobKey)
+  v.close()
+  const info = await readVaultInfo(p)
+  t.match(info.vaultId, /^[0-9a-f]{32}$/)
+  await t.rejects(Vault.unlock(p, 'wrong'), WrongPasswordError)
+  const v2 = await Vault.unlock(p, 'correct horse')
+  t.same(Buffer.from(v2.space('settings').blobKey), k1, 'same master key, same space keys')
+  t.not(v2.space('app/a').tag, v2.space('app/b').tag, 'spaces are apart')
+  await v2.changePassword('correct horse', 'battery staple', { kdf: 'interactive' })
+  await t.rejects(Vault.unlock(p, 'correct horse'), WrongPasswordError, 'old password stops working')
+  const v3 = await Vault.unlock(p, 'battery staple')
+  t.same(Buffer.from(v3.space('settings').blobKey), k1, 'data keys unchanged')
+  await t.rejects(Vault.create(p, 'x', { kdf: 'interactive' }), { code: 'EVAULTEXISTS' })
+  await t.rejects(Vault.unlock(memory(), 'x'), NoVaultError)
+})
+
+t.test('the key slot is plain libsodium: libsodium-wrappers-sumo unwraps it with Argon2id', async (t) => {
+  await sodiumWasm.ready
+  const p = memory()
+  const v = await Vault.create(p, 'pw', { kdf: 'interactive' })
+  const settingsTag = v.space('settings').tag
+  v.close()
+  const info = await readVaultInfo(p)
+  let slotKey = ''
+  for await (const o of p.list('keys/')) slotKey = o.key
+  const slot = JSON.parse(Buffer.from(await p.get(slotKey)).toString())
+  const kek = sodiumWasm.crypto_pwhash(32, 'pw', Buffer.from(slot.kdf.salt, 'base64'), slot.kdf.opslimit, slot.kdf.memlimit, sodiumWasm.crypto_pwhash_ALG_ARGON2ID13)
+  const wrapped = Buffer.from(slot.wrapped, 'base64')
+  const ad = Buffer.concat([Buffer.from('cloudy1'), Buffer.from([7]), Buffer.from(`${info.vaultId}/${slotKey.slice(5)}`)])
+  const master = sodiumWasm.crypto_aead_xchacha20poly1305_ietf_decrypt(null, wrapped.subarray(24), ad, wrapped.subarray(0, 24), kek)
+  const space = sodiumWasm.crypto_generichash(32, Buffer.from('cloudy space v1\0settings'), master)
+  const tag = sodiumWasm.crypto_generichash(16, Buffer.from('tag'), space)
+  t.equal(Buffer.from(tag).toString('hex'), settingsTag, 'the key hierarchy is reproducible with another libsodium binding')
+})
