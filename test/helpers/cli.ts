@@ -1,0 +1,80 @@
+/**
+ * Runs the real `cloudy` command (bin/cloudy.js over dist/, built by `pretest`) as a child
+ * process, the way a user or a script does. A "computer" is a HOME + CLOUDY_HOME pair.
+ */
+import { spawn } from 'node:child_process'
+import { chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import type { Test } from 'tap'
+
+export const BIN = resolve(import.meta.dirname, '..', '..', 'bin', 'cloudy.js')
+
+export interface Computer {
+  home: string
+  cloudyHome: string
+  /** Run as this uid/gid (root only): lets tests meet permission errors that root bypasses. */
+  uid?: number
+  gid?: number
+}
+
+export interface RunResult {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** A fresh temp dir removed at teardown. */
+export function tempDir(t: Test, name = 'cloudy'): string {
+  const dir = mkdtempSync(join(tmpdir(), `${name}-`))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+export function computer(t: Test, options: { uid?: number; gid?: number } = {}): Computer {
+  const root = tempDir(t, 'computer')
+  const c: Computer = { home: join(root, 'home'), cloudyHome: join(root, 'cloudy'), ...options }
+  mkdirSync(c.home)
+  mkdirSync(c.cloudyHome)
+  if (options.uid !== undefined) {
+    for (const d of [root, c.home, c.cloudyHome]) chownSync(d, options.uid, options.gid ?? options.uid)
+  }
+  return c
+}
+
+export function cloudy(c: Computer, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH, HOME: c.home, CLOUDY_HOME: c.cloudyHome, CLOUDY_PASSWORD: 'correct horse', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      uid: c.uid,
+      gid: c.gid,
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000)
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolveRun({ code: code ?? (signal ? 128 : 1), stdout, stderr })
+    })
+  })
+}
+
+/** init a vault at `vault` for computer `c`, with a fast KDF and the given includes. */
+export async function initVault(t: Test, c: Computer, vault: string, include: string[]): Promise<void> {
+  const r = await cloudy(c, ['init', '--provider', vault, '--kdf', 'interactive'])
+  t.equal(r.code, 0, `init: ${r.stderr}`)
+  await setInclude(c, include)
+}
+
+/** Replace the `[settings] include` list of a computer's config.toml. */
+export async function setInclude(c: Computer, include: string[]): Promise<void> {
+  const { readFile, writeFile } = await import('node:fs/promises')
+  const file = join(c.cloudyHome, 'config.toml')
+  const text = await readFile(file, 'utf8')
+  const list = `include = [${include.map((i) => JSON.stringify(i)).join(', ')}]`
+  await writeFile(file, text.replace(/^include = \[[^\]]*\]/m, list))
+}
