@@ -93,9 +93,14 @@ export class SpaceStore {
   /** Store a blob unless the space already has it; returns its id. */
   async addBlob(type: BlobType, plain: Uint8Array, options: { compress?: boolean; id?: Buffer } = {}): Promise<Buffer> {
     const id = options.id ?? blobId(this.keys, plain)
-    if (this.has(id)) {
-      this.stats.blobsDeduped++
-      return id
+    // A full pack is closed first; another caller may store the same content meanwhile.
+    for (;;) {
+      if (this.has(id)) {
+        this.stats.blobsDeduped++
+        return id
+      }
+      if (!this.#pack || this.#pack.size < this.#packSize) break
+      await this.#closePack()
     }
     const payload = encodePayload(plain, options.compress ?? true)
     this.#pack ??= new PackWriter(this.provider, this.keys.tag, this.keys.blobKey)

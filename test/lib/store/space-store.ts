@@ -1,0 +1,85 @@
+import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { memory } from '../../../providers/memory.js'
+import { StateDb } from '../../../lib/state/db.js'
+import { SpaceStore } from '../../../lib/store/space-store.js'
+import { BlobType } from '../../../lib/vault/aead.js'
+import { spaceKeys } from '../../../lib/vault/keys.js'
+import { RollbackError, IntegrityError } from '../../../lib/errors.js'
+
+const keys = spaceKeys('settings', randomBytes(32))
+
+t.test('blobs go into packs of the target size, an index makes them findable from a fresh state', async (t) => {
+  const p = memory()
+  const dir = t.testdir()
+  const db = new StateDb(join(dir, 'a.db'))
+  const store = new SpaceStore(p, keys, db, { packSize: 64 * 1024, packsPerIndex: 3 })
+  const blobs = Array.from({ length: 40 }, () => randomBytes(10_000))
+  const ids = await Promise.all(blobs.map((b) => store.addBlob(BlobType.data, b)))
+  // The same content again, concurrently: stored once.
+  await Promise.all(blobs.slice(0, 10).map((b) => store.addBlob(BlobType.data, b)))
+  await store.flush()
+  t.equal(store.stats.blobsAdded, 40)
+  t.equal(store.stats.blobsDeduped, 10)
+  const packs = []
+  for await (const o of p.list(`s/${keys.tag}/packs/`)) packs.push(o)
+  t.equal(packs.length, store.stats.packsWritten)
+  t.ok(packs.length >= 6, `${packs.length} packs of ~64 KiB`)
+  const indexes = []
+  for await (const o of p.list(`s/${keys.tag}/index/`)) indexes.push(o)
+  t.ok(indexes.length >= 2, 'an index every few packs, bounding re-upload after a crash')
+  db.close()
+
+  const db2 = new StateDb(join(dir, 'b.db'))
+  const fresh = new SpaceStore(p, keys, db2)
+  await fresh.open()
+  for (let i = 0; i < blobs.length; i++) t.same(await fresh.readBlob(BlobType.data, ids[i]!), blobs[i], `blob ${i} reads back`)
+  await t.rejects(fresh.readBlob(BlobType.tree, ids[0]!), IntegrityError, 'read as another type: refused')
+  t.ok(fresh.has(ids[5]!))
+  t.notOk(fresh.has(randomBytes(32)))
+  db2.close()
+})
+
+t.test('compressible blobs are stored compressed, random ones as they are', async (t) => {
+  const p = memory()
+  const db = new StateDb(join(t.testdir(), 's.db'))
+  const store = new SpaceStore(p, keys, db)
+  await store.addBlob(BlobType.data, Buffer.from('key = value\n'.repeat(50_000)))
+  await store.flush()
+  t.ok(store.stats.packBytes < 50_000, `600 KB of text stored in ${store.stats.packBytes} bytes`)
+  const s2 = new SpaceStore(p, keys, db)
+  await s2.addBlob(BlobType.data, randomBytes(600_000))
+  await s2.flush()
+  t.ok(s2.stats.packBytes > 600_000 && s2.stats.packBytes < 601_000, 'random data is not inflated')
+  db.close()
+})
+
+t.test('commits and heads; a head that goes back is refused as a rollback', async (t) => {
+  const p = memory()
+  const db = new StateDb(join(t.testdir(), 's.db'))
+  const store = new SpaceStore(p, keys, db)
+  const tree = await store.putTree({ entries: [] })
+  await store.flush()
+  const commit = {
+    format: 1 as const, space: 'settings', device: 'ab'.repeat(16), deviceName: 'd', username: 'u', hostname: 'h', home: '/home/u',
+    time: new Date().toISOString(), parents: [], tree, seq: 1,
+  }
+  const id1 = await store.putCommit(commit)
+  t.same(await store.readCommit(id1), commit)
+  const dev = 'ab'.repeat(16)
+  const headKey = `s/${keys.tag}/heads/${dev}`
+  await store.putHead(dev, { commit: id1, seq: 1, time: commit.time })
+  const old = await p.get(headKey)
+  const id2 = await store.putCommit({ ...commit, seq: 2, parents: [id1] })
+  await store.putHead(dev, { commit: id2, seq: 2, time: commit.time })
+  t.equal((await store.readHeads()).get(dev)?.commit, id2)
+  // The storage replays the old head.
+  await p.put(headKey, old)
+  await t.rejects(store.readHeads(), RollbackError)
+  // A head copied under another device's name does not authenticate.
+  await store.putHead(dev, { commit: id2, seq: 2, time: commit.time })
+  await p.put(`s/${keys.tag}/heads/${'cd'.repeat(16)}`, old)
+  await t.rejects(store.readHeads(), IntegrityError)
+  db.close()
+})
