@@ -108,7 +108,7 @@ export class Walker {
     }
     await this.#slot()
     try {
-      const content = await this.#readChunks(abs)
+      const content = await this.#readChunks(abs, Number(st.size))
       const after = await lstat(abs, { bigint: true })
       // A file written to while we read it is stored as read, but not cached: the next
       // up-sync reads it again instead of trusting a stat taken before the change.
@@ -130,18 +130,21 @@ export class Walker {
     }
   }
 
-  async #readChunks(abs: string): Promise<Buffer> {
+  async #readChunks(abs: string, size: number): Promise<Buffer> {
     const fh = await openFile(abs, 'r')
     const ids: Buffer[] = []
+    // Sized to the file: a 4 MiB buffer per small file is gigabytes of garbage per 20,000 files.
+    const bufSize = Math.min(READ_BUFFER, size + 1)
     try {
       const chunker = new Chunker(this.#gear)
       for (;;) {
-        const buf = Buffer.allocUnsafe(READ_BUFFER)
-        const { bytesRead } = await fh.read(buf, 0, READ_BUFFER, null)
+        const buf = Buffer.allocUnsafe(bufSize)
+        const { bytesRead } = await fh.read(buf, 0, bufSize, null)
         if (bytesRead === 0) break
         this.#o.onBytes?.(bytesRead)
         for (const chunk of chunker.push(buf.subarray(0, bytesRead))) ids.push(await this.#o.store.addBlob(BlobType.data, chunk))
-        if (bytesRead < READ_BUFFER) break
+        // A regular file reads short only at its end; this saves a read per small file.
+        if (bytesRead < bufSize) break
       }
       const last = chunker.finish()
       if (last) ids.push(await this.#o.store.addBlob(BlobType.data, last))

@@ -20,7 +20,8 @@ export class PackWriter {
   #queued = 0
   #ended = false
   #wakeReader: (() => void) | undefined
-  #wakeWriter: (() => void) | undefined
+  /** Adders waiting for the queue to drain (several files add blobs at once). */
+  #writers: (() => void)[] = []
   #failed: unknown
   readonly #upload: Promise<void>
 
@@ -33,7 +34,7 @@ export class PackWriter {
     this.key = packKey(spaceTag, this.id)
     this.#upload = provider.put(this.key, this.#drain(), { ifAbsent: true }).catch((e: unknown) => {
       this.#failed = e
-      this.#wakeWriter?.()
+      this.#wakeWriters()
       throw e
     })
     // The caller awaits `finish()`; this keeps an early failure from being reported as unhandled.
@@ -45,7 +46,7 @@ export class PackWriter {
       const next = this.#queue.shift()
       if (next) {
         this.#queued -= next.length
-        if (this.#queued < QUEUE_LIMIT) this.#wakeWriter?.()
+        if (this.#queued < QUEUE_LIMIT) this.#wakeWriters()
         yield next
       } else if (this.#ended) {
         return
@@ -54,6 +55,12 @@ export class PackWriter {
         this.#wakeReader = undefined
       }
     }
+  }
+
+  #wakeWriters(): void {
+    const w = this.#writers
+    this.#writers = []
+    for (const r of w) r()
   }
 
   #push(buf: Uint8Array): void {
@@ -70,8 +77,7 @@ export class PackWriter {
     this.size += sealed.length
     this.#push(sealed)
     if (this.#queued >= QUEUE_LIMIT) {
-      await new Promise<void>((r) => (this.#wakeWriter = r))
-      this.#wakeWriter = undefined
+      await new Promise<void>((r) => this.#writers.push(r))
       if (this.#failed) throw this.#failed
     }
   }
