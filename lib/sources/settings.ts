@@ -5,7 +5,7 @@
  */
 import { lstat } from 'node:fs/promises'
 import { join, relative, sep } from 'node:path'
-import type { TreeEntry } from '../store/objects.js'
+import { treeTime, type TreeEntry } from '../store/objects.js'
 import type { Walker } from './walk.js'
 
 interface Node {
@@ -56,7 +56,7 @@ export async function collectIncluded(home: string, includeRel: readonly string[
       const entries = await build(child, childAbs, childRel)
       if (entries.length === 0) continue
       const subtree = await walker.store.putTree({ entries })
-      out.push({ name, type: 'dir', mode: Number(st.mode & 0o7777n), mtimeNs: String(st.mtimeNs), subtree })
+      out.push({ name, type: 'dir', mode: Number(st.mode & 0o7777n), mtimeNs: treeTime(st.mtimeNs), subtree })
     }
     return out
   }

@@ -2,18 +2,23 @@
  * Turns folders under HOME into trees in a space: each file costs one `lstat` when the file
  * cache says it is unchanged; otherwise it is read, cut into chunks and the new chunks stored.
  */
-import { open as openFile, lstat, readdir, readlink } from 'node:fs/promises'
-import type { BigIntStats } from 'node:fs'
+import { open as openFile, readdir, readlink } from 'node:fs/promises'
+import { fstatSync, lstatSync, type BigIntStats } from 'node:fs'
 import { join } from 'node:path'
 import type { CachedFile } from '../state/db.js'
 import { Chunker, gearTable } from '../store/chunker.js'
-import type { TreeEntry } from '../store/objects.js'
+import { treeTime, type TreeEntry } from '../store/objects.js'
 import type { SpaceStore } from '../store/space-store.js'
 import { BlobType } from '../vault/aead.js'
 import type { Warnings } from '../sync/warnings.js'
+import type { FileReaderPool } from './file-reader.js'
 
 /** Files up to this size are read in one call and form one chunk when under the minimum. */
 const READ_BUFFER = 4 * 1024 * 1024
+/** Files below this size are read whole, synchronously; always under the chunker's minimum. */
+const SMALL_FILE = 256 * 1024
+/** Small files sent to the reader pool together. */
+const READ_BATCH = 32
 /** Files processed at once: enough to hide I/O latency of small files, few enough for memory. */
 const FILE_CONCURRENCY = 8
 
@@ -22,6 +27,8 @@ export interface WalkOptions {
   /** File cache of the space from the state database (path relative to HOME -> entry). */
   cache: Map<string, CachedFile>
   warnings: Warnings
+  /** Reads small files on worker threads. */
+  readers: FileReaderPool
   /** Returns true for a HOME-relative path that must be left out. */
   excluded: (rel: string) => boolean
   /** Called per file with bytes read (progress). */
@@ -50,12 +57,14 @@ export class Walker {
   /** The tree entry of `abs` (named `name`), or undefined if it is skipped. */
   async entry(abs: string, rel: string, name: string, st?: BigIntStats): Promise<TreeEntry | undefined> {
     try {
-      st ??= await lstat(abs, { bigint: true })
+      // Synchronous on purpose: a cached lstat costs microseconds, while the promise version
+      // costs a thread-pool round trip and garbage; this is the whole cost of a no-change run.
+      st ??= lstatSync(abs, { bigint: true })
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       return this.#unreadable(rel, name, e)
     }
-    const base = { name, mode: Number(st.mode & 0o7777n), mtimeNs: String(st.mtimeNs) }
+    const base = { name, mode: Number(st.mode & 0o7777n), mtimeNs: treeTime(st.mtimeNs) }
     if (st.isDirectory()) {
       const subtree = await this.dir(abs, rel)
       return subtree === undefined ? this.#unreadable(rel, name, new Error('folder cannot be listed')) : { ...base, type: 'dir', subtree }
@@ -80,60 +89,116 @@ export class Walker {
     } catch {
       return undefined
     }
-    const entries = await Promise.all(
-      names.map(async (name) => {
-        const childRel = rel ? `${rel}/${name}` : name
-        if (this.#o.excluded(childRel)) return undefined
-        return this.entry(join(abs, name), childRel, name)
-      }),
-    )
-    return this.#o.store.putTree({ entries: entries.filter((e): e is TreeEntry => e !== undefined) })
+    const entries: (TreeEntry | undefined | Promise<TreeEntry | undefined>)[] = []
+    const small: SmallFile[] = []
+    for (const name of names) {
+      const childRel = rel ? `${rel}/${name}` : name
+      if (this.#o.excluded(childRel)) continue
+      const childAbs = join(abs, name)
+      let st: BigIntStats
+      try {
+        st = lstatSync(childAbs, { bigint: true })
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.#unreadable(childRel, name, e)
+        continue
+      }
+      if (st.isFile()) {
+        this.seen.add(childRel)
+        const cached = this.#o.cache.get(childRel)
+        // The cache is trusted: entries are written only once their chunks are indexed, and
+        // the store drops the whole cache if an index file ever disappears from the vault.
+        if (cached && sameFile(cached, st)) {
+          entries.push(this.#cachedEntry(childRel, name, st, cached))
+          continue
+        }
+        if (st.size < SMALL_FILE) {
+          small.push({ index: entries.length, abs: childAbs, rel: childRel, name, st })
+          entries.push(undefined)
+          continue
+        }
+      }
+      entries.push(this.entry(childAbs, childRel, name, st))
+    }
+    // Batches of small files fill their places in `entries` as they are read.
+    const reads: Promise<void>[] = []
+    for (let i = 0; i < small.length; i += READ_BATCH) reads.push(this.#readSmall(small.slice(i, i + READ_BATCH), entries))
+    await Promise.all(reads)
+    const resolved = await Promise.all(entries)
+    return this.#o.store.putTree({ entries: resolved.filter((e): e is TreeEntry => e !== undefined) })
   }
 
-  async #file(abs: string, rel: string, name: string, st: BigIntStats): Promise<TreeEntry | undefined> {
-    this.seen.add(rel)
-    const cached = this.#o.cache.get(rel)
+  #cachedEntry(rel: string, name: string, st: BigIntStats, cached: CachedFile): TreeEntry {
     const mode = Number(st.mode & 0o7777n)
-    const entry = (content: Buffer): TreeEntry => ({
-      name,
-      type: 'file',
-      mode,
-      mtimeNs: String(st.mtimeNs),
-      size: Number(st.size),
-      content: idsToHex(content),
-    })
-    if (cached && sameFile(cached, st) && this.#allStored(cached.content)) {
-      if (cached.mode !== mode) this.changes.set(rel, { ...cached, mode })
-      return entry(cached.content)
-    }
+    if (cached.mode !== mode) this.changes.set(rel, { ...cached, mode })
+    return fileEntry(name, st, cached.content)
+  }
+
+  /** Read a batch of small files on the reader pool and store them; fills `entries` in place. */
+  async #readSmall(batch: SmallFile[], entries: (TreeEntry | undefined | Promise<TreeEntry | undefined>)[]): Promise<void> {
     await this.#slot()
     try {
-      const content = await this.#readChunks(abs, Number(st.size))
-      const after = await lstat(abs, { bigint: true })
-      // A file written to while we read it is stored as read, but not cached: the next
-      // up-sync reads it again instead of trusting a stat taken before the change.
-      if (sameStat(after, st)) {
-        this.changes.set(rel, { size: Number(st.size), mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, ino: Number(st.ino), mode, content })
-      } else {
-        this.changes.set(rel, undefined)
+      const results = await this.#o.readers.read(batch.map((f) => f.abs))
+      for (let i = 0; i < batch.length; i++) {
+        const f = batch[i]!
+        const r = results[i]!
+        if (!r.data) {
+          entries[f.index] = this.#readFailed(f.rel, f.name, Object.assign(new Error(r.message), { code: r.error }))
+          continue
+        }
+        this.#o.onBytes?.(r.data.length)
+        const content = r.data.length ? await this.#o.store.addBlob(BlobType.data, r.data) : Buffer.alloc(0)
+        const unchanged = r.size === f.st.size && r.mtimeNs === f.st.mtimeNs && r.ctimeNs === f.st.ctimeNs && r.ino === f.st.ino
+        this.#remember(f.rel, f.st, content, unchanged)
+        entries[f.index] = fileEntry(f.name, unchanged ? f.st : { ...f.st, size: BigInt(r.data.length) } as BigIntStats, content)
       }
-      return entry(content)
-    } catch (e) {
-      if (cached) {
-        // Keep the last synced version rather than telling the chain the file is gone.
-        this.#o.warnings.add('EUNREADABLE', rel, `kept the last synced version of ${rel}: ${errText(e)}`)
-        return { name, type: 'file', mode: cached.mode, mtimeNs: String(cached.mtimeNs), size: cached.size, content: idsToHex(cached.content) }
-      }
-      return this.#unreadable(rel, name, e)
     } finally {
       this.#release()
     }
   }
 
-  async #readChunks(abs: string, size: number): Promise<Buffer> {
+  /**
+   * Cache what was read. A file written to while we read it is stored as read, but not cached:
+   * the next up-sync reads it again instead of trusting a stat taken before the change.
+   */
+  #remember(rel: string, st: BigIntStats, content: Buffer, unchanged: boolean): void {
+    this.changes.set(
+      rel,
+      unchanged ? { size: Number(st.size), mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, ino: Number(st.ino), mode: Number(st.mode & 0o7777n), content } : undefined,
+    )
+  }
+
+  /** A file that could not be read: keep its last synced version if there is one. */
+  #readFailed(rel: string, name: string, e: unknown): TreeEntry | undefined {
+    const cached = this.#o.cache.get(rel)
+    if (cached) {
+      // Keep the last synced version rather than telling the chain the file is gone.
+      this.#o.warnings.add('EUNREADABLE', rel, `kept the last synced version of ${rel}: ${errText(e)}`)
+      return { name, type: 'file', mode: cached.mode, mtimeNs: treeTime(cached.mtimeNs), size: cached.size, content: idsToHex(cached.content) }
+    }
+    return this.#unreadable(rel, name, e)
+  }
+
+  async #file(abs: string, rel: string, name: string, st: BigIntStats): Promise<TreeEntry | undefined> {
+    this.seen.add(rel)
+    const cached = this.#o.cache.get(rel)
+    if (cached && sameFile(cached, st)) return this.#cachedEntry(rel, name, st, cached)
+    await this.#slot()
+    try {
+      const { content, after } = await this.#readChunks(abs, Number(st.size))
+      this.#remember(rel, st, content, sameStat(after, st))
+      return fileEntry(name, st, content)
+    } catch (e) {
+      return this.#readFailed(rel, name, e)
+    } finally {
+      this.#release()
+    }
+  }
+
+  /** Chunk ids of the file, and its stat once read (to catch a change during the read). */
+  async #readChunks(abs: string, size: number): Promise<{ content: Buffer; after: BigIntStats }> {
     const fh = await openFile(abs, 'r')
     const ids: Buffer[] = []
-    // Sized to the file: a 4 MiB buffer per small file is gigabytes of garbage per 20,000 files.
+    // Sized to the file: a 4 MiB buffer per file is gigabytes of garbage per 20,000 files.
     const bufSize = Math.min(READ_BUFFER, size + 1)
     try {
       const chunker = new Chunker(this.#gear)
@@ -143,21 +208,17 @@ export class Walker {
         if (bytesRead === 0) break
         this.#o.onBytes?.(bytesRead)
         for (const chunk of chunker.push(buf.subarray(0, bytesRead))) ids.push(await this.#o.store.addBlob(BlobType.data, chunk))
-        // A regular file reads short only at its end; this saves a read per small file.
+        // A regular file reads short only at its end; this saves a read per file.
         if (bytesRead < bufSize) break
       }
       const last = chunker.finish()
       if (last) ids.push(await this.#o.store.addBlob(BlobType.data, last))
+      return { content: Buffer.concat(ids), after: fstatSync(fh.fd, { bigint: true }) }
     } finally {
       await fh.close()
     }
-    return Buffer.concat(ids)
   }
 
-  #allStored(content: Buffer): boolean {
-    for (let p = 0; p < content.length; p += 32) if (!this.#o.store.has(content.subarray(p, p + 32))) return false
-    return true
-  }
 
   #unreadable(rel: string, _name: string, e: unknown): undefined {
     this.#o.warnings.add('EUNREADABLE', rel, `skipped ${rel}: ${errText(e)}`)
@@ -177,6 +238,18 @@ export class Walker {
     if (next) next()
     else this.#slots++
   }
+}
+
+interface SmallFile {
+  index: number
+  abs: string
+  rel: string
+  name: string
+  st: BigIntStats
+}
+
+function fileEntry(name: string, st: BigIntStats, content: Buffer): TreeEntry {
+  return { name, type: 'file', mode: Number(st.mode & 0o7777n), mtimeNs: treeTime(st.mtimeNs), size: Number(st.size), content: idsToHex(content) }
 }
 
 export function sameFile(c: CachedFile, st: BigIntStats): boolean {

@@ -123,10 +123,32 @@ export class StateDb {
     return this.#stmt.hasIndex.get(space, name) !== undefined
   }
 
-  /** Forget the blob index of a space (it is rebuilt from the vault's index files). */
+  /** Every indexed blob of a space, by hex id. */
+  blobs(space: string): Map<string, BlobLocation> {
+    const m = new Map<string, BlobLocation>()
+    const rows = this.db.prepare<[string], { id: Buffer; type: number; pack: string; offset: number; length: number; raw_length: number }>(
+      'SELECT id, type, pack, offset, length, raw_length FROM blobs WHERE space = ?',
+    )
+    for (const r of rows.iterate(space)) {
+      m.set(r.id.toString('hex'), { type: r.type, pack: r.pack, offset: r.offset, length: r.length, rawLength: r.raw_length })
+    }
+    return m
+  }
+
+  indexNames(space: string): string[] {
+    return this.db.prepare<[string], { name: string }>('SELECT name FROM index_files WHERE space = ?').pluck().all(space) as unknown as string[]
+  }
+
+  /**
+   * Forget the blob index of a space (it is rebuilt from the vault's index files), and the file
+   * cache with it: cached files may name chunks that are gone.
+   */
   resetIndex(space: string): void {
-    this.db.prepare('DELETE FROM blobs WHERE space = ?').run(space)
-    this.db.prepare('DELETE FROM index_files WHERE space = ?').run(space)
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM blobs WHERE space = ?').run(space)
+      this.db.prepare('DELETE FROM index_files WHERE space = ?').run(space)
+      this.db.prepare('DELETE FROM files WHERE space = ?').run(space)
+    })()
   }
 
   /** The whole file cache of a space, by path. */

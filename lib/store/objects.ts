@@ -9,7 +9,10 @@ export interface TreeEntry {
   type: 'file' | 'dir' | 'symlink'
   /** Permission bits (`mode & 0o7777`). */
   mode: number
-  /** Modification time, integer nanoseconds since the epoch, as a decimal string. */
+  /**
+   * Modification time in nanoseconds since the epoch, as a decimal string, whole microseconds
+   * (see `treeTime`).
+   */
   mtimeNs: string
   /** Files: size in bytes. */
   size?: number
@@ -54,6 +57,22 @@ export interface Head {
   commit: string
   seq: number
   time: string
+}
+
+/**
+ * A file time as trees record it: floored to whole microseconds, the finest Node's utimes can
+ * set. A file restored elsewhere then has exactly the recorded time, so re-collecting it yields
+ * the same tree instead of a spurious change.
+ */
+export function treeTime(ns: bigint): string {
+  return String(ns - (ns % 1000n))
+}
+
+/** Seconds for utimes that land exactly on a tree time (libuv truncates to microseconds). */
+export function utimesSeconds(mtimeNs: string): number {
+  const n = BigInt(mtimeNs)
+  // Half a microsecond over, so float rounding can never truncate to the microsecond below.
+  return Number(n / 1_000_000_000n) + (Number(n % 1_000_000_000n) + 500) / 1e9
 }
 
 export function encodeTree(tree: Tree): Buffer {

@@ -9,6 +9,8 @@ import { encodeHeader, packKey, type PackEntry } from './pack.js'
 
 /** Bytes queued for the provider before `add` waits for the upload to catch up. */
 const QUEUE_LIMIT = 8 * 1024 * 1024
+/** Small sealed blobs are gathered into writes of about this size: one write per 8 KiB blob costs. */
+const BATCH = 1024 * 1024
 
 export class PackWriter {
   readonly id: string
@@ -16,6 +18,8 @@ export class PackWriter {
   readonly entries: PackEntry[] = []
   /** Bytes written so far (sealed blobs only). */
   size = 0
+  #batch: Uint8Array[] = []
+  #batchLen = 0
   #queue: Uint8Array[] = []
   #queued = 0
   #ended = false
@@ -64,6 +68,26 @@ export class PackWriter {
   }
 
   #push(buf: Uint8Array): void {
+    if (buf.length < BATCH) {
+      this.#batch.push(buf)
+      this.#batchLen += buf.length
+      if (this.#batchLen < BATCH) return
+    } else this.#flushBatch()
+    this.#enqueue(this.#batchLen ? this.#takeBatch() : buf)
+  }
+
+  #takeBatch(): Uint8Array {
+    const b = this.#batch.length === 1 ? this.#batch[0]! : Buffer.concat(this.#batch, this.#batchLen)
+    this.#batch = []
+    this.#batchLen = 0
+    return b
+  }
+
+  #flushBatch(): void {
+    if (this.#batchLen) this.#enqueue(this.#takeBatch())
+  }
+
+  #enqueue(buf: Uint8Array): void {
     this.#queue.push(buf)
     this.#queued += buf.length
     this.#wakeReader?.()
@@ -89,6 +113,7 @@ export class PackWriter {
     trailer.writeUInt32LE(header.length, 0)
     this.#push(header)
     this.#push(trailer)
+    this.#flushBatch()
     this.#ended = true
     this.#wakeReader?.()
     await this.#upload

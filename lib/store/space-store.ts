@@ -46,7 +46,7 @@ export class SpaceStore {
   #unindexed: IndexEntry[] = []
   #unindexedPacks = 0
   #uploads = new Set<Promise<void>>()
-  #treeCache = new Map<string, Tree>()
+  #treeCache = new Map<string, Promise<Tree>>()
 
   constructor(provider: Provider, keys: SpaceKeys, db: StateDb, options: SpaceStoreOptions = {}) {
     this.provider = provider
@@ -62,11 +62,15 @@ export class SpaceStore {
 
   /** Bring the local copy of the blob index up to date with the vault's index files. */
   async open(): Promise<void> {
-    const names: string[] = []
+    const onProvider = new Set<string>()
     for await (const o of this.provider.list(`${this.prefix}index/`)) {
       const name = o.key.slice(this.prefix.length + 'index/'.length)
-      if (/^[0-9a-f]{64}$/.test(name) && !this.#db.hasIndex(this.keys.name, name)) names.push(name)
+      if (/^[0-9a-f]{64}$/.test(name)) onProvider.add(name)
     }
+    // An index file known here but gone from the vault (pruned, or another vault at the same
+    // place): the local copy of the index, and every cache built on it, is rebuilt.
+    if (this.#db.indexNames(this.keys.name).some((n) => !onProvider.has(n))) this.#db.resetIndex(this.keys.name)
+    const names = [...onProvider].filter((n) => !this.#db.hasIndex(this.keys.name, n))
     // A few reads in parallel: on a remote provider each is a round trip.
     let next = 0
     const worker = async () => {
@@ -80,14 +84,22 @@ export class SpaceStore {
       }
     }
     await Promise.all(Array.from({ length: Math.min(8, names.length) }, worker))
+    this.#known = undefined
   }
 
+  /** Every indexed blob by hex id, loaded on first use: one query instead of one per chunk. */
+  #known: Map<string, BlobLocation> | undefined
+
   has(id: Buffer): boolean {
-    return this.#pending.has(id.toString('hex')) || this.#db.getBlob(this.keys.name, id) !== undefined
+    const hex = id.toString('hex')
+    this.#known ??= this.#db.blobs(this.keys.name)
+    return this.#pending.has(hex) || this.#known.has(hex)
   }
 
   locate(id: Buffer): BlobLocation | undefined {
-    return this.#db.getBlob(this.keys.name, id) ?? this.#pending.get(id.toString('hex'))
+    const hex = id.toString('hex')
+    this.#known ??= this.#db.blobs(this.keys.name)
+    return this.#known.get(hex) ?? this.#pending.get(hex)
   }
 
   /** Store a blob unless the space already has it; returns its id. */
@@ -150,7 +162,11 @@ export class SpaceStore {
     const name = randomBytes(32).toString('hex')
     await this.#writeSealed(`${this.prefix}index/${name}`, BlobType.index, Buffer.from(name, 'hex'), encodeIndex(entries))
     this.#db.addIndex(this.keys.name, name, entries)
-    for (const e of entries) this.#pending.delete(e.id.toString('hex'))
+    for (const e of entries) {
+      const hex = e.id.toString('hex')
+      this.#known?.set(hex, e)
+      this.#pending.delete(hex)
+    }
   }
 
   /** Read and authenticate one blob. */
@@ -175,15 +191,23 @@ export class SpaceStore {
     return id.toString('hex')
   }
 
-  async readTree(idHex: string): Promise<Tree> {
-    const cached = this.#treeCache.get(idHex)
-    if (cached) return cached
-    const tree = decodeJson<Tree>(await this.readBlob(BlobType.tree, Buffer.from(idHex, 'hex')))
-    if (!isTree(tree)) throw new IntegrityError(`tree ${idHex}`, 'not a valid tree')
-    if (this.#treeCache.size > 4096) this.#treeCache.clear()
-    this.#treeCache.set(idHex, tree)
-    return tree
+  /** A tree by id; concurrent and repeated reads of one tree share one fetch. */
+  readTree(idHex: string): Promise<Tree> {
+    let p = this.#treeCache.get(idHex)
+    if (!p) {
+      p = this.readBlob(BlobType.tree, Buffer.from(idHex, 'hex')).then((plain) => {
+        const tree = decodeJson<Tree>(plain)
+        if (!isTree(tree)) throw new IntegrityError(`tree ${idHex}`, 'not a valid tree')
+        return tree
+      })
+      if (this.#treeCache.size > 4096) this.#treeCache.clear()
+      this.#treeCache.set(idHex, p)
+      // A prefetch nobody awaits must not crash the process; whoever awaits it sees the error.
+      p.catch(() => {})
+    }
+    return p
   }
+
 
   /** Publish an immutable commit object; returns its id. */
   async putCommit(commit: Commit): Promise<string> {

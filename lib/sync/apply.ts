@@ -3,17 +3,21 @@
  * place and renamed over it, so a reader (or a crash) sees the old file or the new one, never a
  * mix. Blobs are fetched pack by pack, in offset order, with neighbouring blobs read in one
  * ranged request: restoring 20,000 small files is a few large reads, not 20,000 small ones.
+ * Files of one chunk are written whole on worker threads; larger files chunk by chunk, at their
+ * offsets, as their blobs arrive from whichever pack holds them.
  */
 import { execFile } from 'node:child_process'
-import { lstat, lutimes, mkdir, open as openFile, rename, rm, symlink, chmod, utimes, type FileHandle } from 'node:fs/promises'
-import { dirname, join, basename } from 'node:path'
+import type { BigIntStats } from 'node:fs'
+import { chmod, lstat, lutimes, mkdir, open as openFile, rename, rm, symlink, utimes, type FileHandle } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
 import { promisify } from 'node:util'
-import type { CachedFile } from '../state/db.js'
-import type { TreeEntry } from '../store/objects.js'
+import type { BlobLocation, CachedFile } from '../state/db.js'
+import { utimesSeconds, type TreeEntry } from '../store/objects.js'
 import { packKey } from '../store/pack.js'
 import type { SpaceStore } from '../store/space-store.js'
 import { BlobType } from '../vault/aead.js'
 import { randomBytes } from '../vault/sodium.js'
+import { FileWriterPool, type WriteResult } from './file-writer.js'
 import type { PlanItem } from './plan.js'
 import type { Warnings } from './warnings.js'
 
@@ -29,7 +33,9 @@ interface FileJob {
   entry: TreeEntry
   abs: string
   tmp: string
+  /** Chunks still to write. */
   remaining: number
+  /** Files of more than one chunk are written in place, chunk by chunk. */
   fh?: Promise<FileHandle>
   /** Replacing an existing file: its data must be durable before the rename. */
   replaces: boolean
@@ -48,7 +54,12 @@ export interface ApplyOptions {
   onBytes?: (n: number) => void
 }
 
-/** Apply the items (conflicts are reported, never applied here); returns cache updates. */
+// Unique per process and call; the pid keeps two concurrent runs apart.
+let tmpCounter = 0
+const tmpRun = `${process.pid.toString(36)}-${randomBytes(3).toString('hex')}`
+const tmpName = (abs: string) => join(dirname(abs), `.${basename(abs)}.cloudy-${tmpRun}-${(tmpCounter++).toString(36)}`)
+
+/** Apply the items (conflicts are reported, never applied here); returns file-cache updates. */
 export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): Promise<Map<string, CachedFile | undefined>> {
   const cacheChanges = new Map<string, CachedFile | undefined>()
   const dirs: { abs: string; entry: TreeEntry }[] = []
@@ -64,32 +75,13 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
     const e = it.entry
     if (e.type === 'dir') dirs.push({ abs, entry: e })
     else if (e.type === 'symlink') links.push({ abs, entry: e })
-    else
-      jobs.push({
-        item: it,
-        entry: e,
-        abs,
-        tmp: join(dirname(abs), `.${basename(abs)}.cloudy-${randomBytes(6).toString('hex')}`),
-        remaining: e.content?.length ?? 0,
-        replaces: it.op === 'update',
-        done: false,
-      })
+    else jobs.push({ item: it, entry: e, abs, tmp: tmpName(abs), remaining: e.content?.length ?? 0, replaces: it.op === 'update', done: false })
   }
   // Parents before children (the plan lists them in tree order).
   for (const d of dirs) await mkdir(d.abs, { recursive: true, mode: 0o700 })
-  const finish = async (job: FileJob) => {
+
+  const remember = (job: FileJob, st: { size: bigint; mtimeNs: bigint; ctimeNs: bigint; ino: bigint }) => {
     job.done = true
-    const fh = await (job.fh ?? (job.fh = openFile(job.tmp, 'wx', 0o600)))
-    try {
-      if (job.replaces) await fh.datasync()
-    } finally {
-      await fh.close()
-    }
-    await chmod(job.tmp, job.entry.mode)
-    const mtime = nsToSeconds(job.entry.mtimeNs)
-    await utimes(job.tmp, mtime, mtime)
-    await rename(job.tmp, job.abs)
-    const st = await lstat(job.abs, { bigint: true })
     cacheChanges.set(job.item.path, {
       size: Number(st.size),
       mtimeNs: st.mtimeNs,
@@ -99,24 +91,52 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
       content: Buffer.from((job.entry.content ?? []).join(''), 'hex'),
     })
   }
+  const writers = new FileWriterPool()
+  const failures: unknown[] = []
+  const whole = (job: FileJob, data: Uint8Array) =>
+    writers.add({ tmp: job.tmp, path: job.abs, data, mode: job.entry.mode, mtime: utimesSeconds(job.entry.mtimeNs), durable: job.replaces }, (r: WriteResult) => {
+      if (r.error) failures.push(Object.assign(new Error(`cannot write ${job.abs}: ${r.message}`), { code: r.error }))
+      else remember(job, r as Required<WriteResult>)
+    })
+  const finishInPlace = async (job: FileJob) => {
+    const fh = await job.fh!
+    try {
+      if (job.replaces) await fh.datasync()
+      await fh.chmod(job.entry.mode)
+      const mtime = utimesSeconds(job.entry.mtimeNs)
+      await fh.utimes(mtime, mtime)
+    } finally {
+      await fh.close()
+    }
+    await rename(job.tmp, job.abs)
+    remember(job, (await lstat(job.abs, { bigint: true })) as BigIntStats)
+  }
+
   try {
     // Map every needed blob to the places it goes, then group by pack.
     const targets = new Map<string, Target[]>()
+    const where = new Map<string, BlobLocation>()
     for (const job of jobs) {
+      if (job.remaining === 0) {
+        await whole(job, Buffer.alloc(0))
+        continue
+      }
       let offset = 0
-      for (const id of job.entry.content ?? []) {
-        const loc = o.store.locate(Buffer.from(id, 'hex'))
-        if (!loc) throw new Error(`blob ${id} of ${job.item.item} is not in the vault's index: run "cloudy check"`)
+      for (const id of job.entry.content!) {
+        let loc = where.get(id)
+        if (!loc) {
+          loc = o.store.locate(Buffer.from(id, 'hex'))
+          if (!loc) throw new Error(`blob ${id} of ${job.item.item} is not in the vault's index: run "cloudy check"`)
+          where.set(id, loc)
+        }
         let t = targets.get(id)
         if (!t) targets.set(id, (t = []))
         t.push({ job, offset })
         offset += loc.rawLength
       }
-      if (job.remaining === 0) await finish(job)
     }
     const byPack = new Map<string, { id: string; offset: number; length: number }[]>()
-    for (const id of targets.keys()) {
-      const loc = o.store.locate(Buffer.from(id, 'hex'))!
+    for (const [id, loc] of where) {
       let l = byPack.get(loc.pack)
       if (!l) byPack.set(loc.pack, (l = []))
       l.push({ id, offset: loc.offset, length: loc.length })
@@ -127,36 +147,45 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
       while (next < packs.length) {
         const [pack, blobs] = packs[next++]!
         blobs.sort((a, b) => a.offset - b.offset)
+        const key = packKey(o.store.keys.tag, pack)
         for (const range of mergeRanges(blobs)) {
-          const key = packKey(o.store.keys.tag, pack)
           const bytes = await o.store.provider.get(key, { offset: range.start, length: range.end - range.start })
           for (const b of range.blobs) {
-            const plain = o.store.openBlob(key, BlobType.data, Buffer.from(b.id, 'hex'), bytes.subarray(b.offset - range.start, b.offset - range.start + b.length))
+            const sealed = bytes.subarray(b.offset - range.start, b.offset - range.start + b.length)
+            const plain = o.store.openBlob(key, BlobType.data, Buffer.from(b.id, 'hex'), sealed)
             for (const t of targets.get(b.id)!) {
+              o.onBytes?.(plain.length)
+              if (t.job.entry.content!.length === 1) {
+                await whole(t.job, plain)
+                continue
+              }
               const fh = await (t.job.fh ??= openFile(t.job.tmp, 'wx', 0o600))
               await fh.write(plain, 0, plain.length, t.offset)
-              o.onBytes?.(plain.length)
-              if (--t.job.remaining === 0) await finish(t.job)
+              if (--t.job.remaining === 0) await finishInPlace(t.job)
             }
           }
         }
       }
     }
     await Promise.all(Array.from({ length: Math.min(PACK_CONCURRENCY, packs.length) }, worker))
+    await writers.flush()
+    if (failures.length) throw failures[0]
     for (const l of links) {
-      const tmp = join(dirname(l.abs), `.${basename(l.abs)}.cloudy-${randomBytes(6).toString('hex')}`)
+      const tmp = tmpName(l.abs)
       await symlink(l.entry.target ?? '', tmp)
-      const mtime = nsToSeconds(l.entry.mtimeNs)
+      const mtime = utimesSeconds(l.entry.mtimeNs)
       await lutimes(tmp, mtime, mtime)
       await rename(tmp, l.abs)
     }
     // Folder times last, deepest first: creating their children changed them.
     for (const d of [...dirs].reverse()) {
       await chmod(d.abs, d.entry.mode)
-      const mtime = nsToSeconds(d.entry.mtimeNs)
+      const mtime = utimesSeconds(d.entry.mtimeNs)
       await utimes(d.abs, mtime, mtime)
     }
   } finally {
+    await writers.flush().catch(() => {})
+    await writers.close()
     // Whatever did not finish leaves no temporary file behind.
     for (const job of jobs) {
       if (job.done) continue
@@ -182,12 +211,6 @@ function mergeRanges(blobs: { id: string; offset: number; length: number }[]) {
     }
   }
   return ranges
-}
-
-/** Seconds as a float for utimes; precise to about a microsecond. */
-function nsToSeconds(ns: string): number {
-  const n = BigInt(ns)
-  return Number(n / 1_000_000_000n) + Number(n % 1_000_000_000n) / 1e9
 }
 
 const exec = promisify(execFile)

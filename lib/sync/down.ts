@@ -11,26 +11,27 @@ import { planTree, type PlanItem } from './plan.js'
 import { treeMetaKey } from './up.js'
 import { Warnings, type SyncWarning } from './warnings.js'
 
-export interface DownSyncOptions {
+export interface PlanDownOptions {
   vault: Vault
   db: StateDb
   space: string
   home: string
-  /** This device's id: its own head is not "incoming". */
-  deviceId: string
-  /** Only plan, change nothing. */
-  preview?: boolean
-  /** Apply only items equal to or under one of these (plan names, e.g. `settings/.config`). */
-  only?: readonly string[]
-  onBytes?: (n: number) => void
+}
+
+/** What a down-sync would do: the preview, and the exact list `applyDown` works from. */
+export interface DownPlan {
+  space: string
+  /** The commit planned against (absent when the chain has none yet). */
+  commit?: { id: string; commit: Commit }
+  items: PlanItem[]
+  store: SpaceStore
 }
 
 export interface DownSyncResult {
   space: string
-  /** The commit planned against, if the chain has any. */
   commit?: string
   plan: PlanItem[]
-  /** Items applied (empty on preview). */
+  /** Items applied. */
   applied: PlanItem[]
   warnings: SyncWarning[]
 }
@@ -43,7 +44,8 @@ export function selects(only: readonly string[] | undefined, item: string): bool
   })
 }
 
-export async function downSync(o: DownSyncOptions): Promise<DownSyncResult> {
+/** Plan a down-sync of one space. Changes nothing, here or in the vault. */
+export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
   const store = new SpaceStore(o.vault.provider, o.vault.space(o.space), o.db)
   await store.open()
   const heads = await store.readHeads()
@@ -53,19 +55,26 @@ export async function downSync(o: DownSyncOptions): Promise<DownSyncResult> {
     const commit = await store.readCommit(head.commit)
     if (!best || commit.time > best.commit.time) best = { id: head.commit, commit }
   }
-  if (!best) return { space: o.space, plan: [], applied: [], warnings: [] }
-  const cache = o.db.files(o.space)
-  const plan: PlanItem[] = []
-  for await (const item of planTree({ store, home: o.home, cache, device: best.commit.deviceName }, best.commit.tree)) plan.push(item)
-  const warnings = new Warnings()
-  if (o.preview) return { space: o.space, commit: best.id, plan, applied: [], warnings: warnings.list }
-  const chosen = plan.filter((it) => selects(o.only, it.item))
-  const changes = await applyItems({ store, home: o.home, warnings, onBytes: o.onBytes }, chosen)
-  o.db.updateFiles(o.space, changes)
-  const complete = chosen.length === plan.length && warnings.size === 0
-  if (complete) {
-    o.db.setApplied(o.space, best.id)
-    o.db.setMeta(treeMetaKey(o.space), best.commit.tree)
+  const items: PlanItem[] = []
+  if (best) {
+    const cache = o.db.files(o.space)
+    for await (const item of planTree({ store, home: o.home, cache, device: best.commit.deviceName }, best.commit.tree)) items.push(item)
   }
-  return { space: o.space, commit: best.id, plan, applied: chosen.filter((it) => it.op !== 'conflict'), warnings: warnings.list }
+  return { space: o.space, commit: best, items, store }
+}
+
+/** Apply a plan, or only the items under `only` (plan names). Conflicts are never applied. */
+export async function applyDown(
+  o: { db: StateDb; home: string; only?: readonly string[]; onBytes?: (n: number) => void },
+  plan: DownPlan,
+): Promise<DownSyncResult> {
+  const warnings = new Warnings()
+  const chosen = plan.items.filter((it) => selects(o.only, it.item))
+  const changes = await applyItems({ store: plan.store, home: o.home, warnings, onBytes: o.onBytes }, chosen)
+  o.db.updateFiles(plan.space, changes)
+  if (plan.commit && chosen.length === plan.items.length && warnings.size === 0) {
+    o.db.setApplied(plan.space, plan.commit.id)
+    o.db.setMeta(treeMetaKey(plan.space), plan.commit.commit.tree)
+  }
+  return { space: plan.space, commit: plan.commit?.id, plan: plan.items, applied: chosen.filter((it) => it.op !== 'conflict'), warnings: warnings.list }
 }

@@ -2,11 +2,11 @@
  * The down-sync plan: what applying an incoming tree would do here, item by item. The plan is
  * the preview (nothing is touched while making it) and the exact list `apply` works from.
  */
-import { lstat, readlink } from 'node:fs/promises'
-import type { BigIntStats } from 'node:fs'
+import { readlink } from 'node:fs/promises'
+import { lstatSync, type BigIntStats } from 'node:fs'
 import { join } from 'node:path'
 import type { CachedFile } from '../state/db.js'
-import type { TreeEntry } from '../store/objects.js'
+import { treeTime, type TreeEntry } from '../store/objects.js'
 import type { SpaceStore } from '../store/space-store.js'
 import { idsToHex, sameFile } from '../sources/walk.js'
 
@@ -55,22 +55,28 @@ function incomingSide(e: TreeEntry, device: string): ItemSide & { device: string
 }
 
 /** Walk the incoming tree against the local disk and yield every item that would change. */
-export async function* planTree(o: PlanOptions, treeId: string, rel = ''): AsyncGenerator<PlanItem> {
+export async function* planTree(o: PlanOptions, treeId: string, rel = '', parentMissing = false): AsyncGenerator<PlanItem> {
   const tree = await o.store.readTree(treeId)
+  // Fetch every subtree at once; the walk below then finds them ready.
+  for (const e of tree.entries) if (e.type === 'dir' && e.subtree) void o.store.readTree(e.subtree)
   for (const e of tree.entries) {
     const path = rel ? `${rel}/${e.name}` : e.name
     const abs = join(o.home, path)
     let st: BigIntStats | undefined
-    try {
-      st = await lstat(abs, { bigint: true })
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    // Under a folder that does not exist here, everything is an add: no need to look.
+    if (!parentMissing) {
+      try {
+        // Synchronous: a cached lstat is microseconds, the promise round trip is not.
+        st = lstatSync(abs, { bigint: true })
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      }
     }
     const item = `${o.store.keys.name}/${path}`
     const incoming = incomingSide(e, o.device)
     if (!st) {
       yield { op: 'add', item, path, incoming, entry: e }
-      if (e.type === 'dir') yield* planTree(o, e.subtree!, path)
+      if (e.type === 'dir') yield* planTree(o, e.subtree!, path, true)
       continue
     }
     const local = side(st)
@@ -103,7 +109,7 @@ export async function* planTree(o: PlanOptions, treeId: string, rel = ''): Async
       yield { op: 'update', item, path, local, incoming, entry: e }
       continue
     }
-    if (Number(st.size) === e.size && String(st.mtimeNs) === e.mtimeNs) continue
+    if (Number(st.size) === e.size && treeTime(st.mtimeNs) === e.mtimeNs) continue
     yield {
       op: 'conflict',
       item,

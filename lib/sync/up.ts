@@ -7,6 +7,7 @@ import type { StateDb } from '../state/db.js'
 import { SpaceStore, type StoreStats } from '../store/space-store.js'
 import type { Vault } from '../vault/vault.js'
 import { collectIncluded } from '../sources/settings.js'
+import { FileReaderPool } from '../sources/file-reader.js'
 import { Walker } from '../sources/walk.js'
 import { Warnings, type SyncWarning } from './warnings.js'
 
@@ -54,9 +55,15 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
   await store.open()
   const warnings = new Warnings()
   const cache = o.db.files(o.space)
-  const walker = new Walker({ store, cache, warnings, excluded: o.excluded, onBytes: o.onBytes })
-  const tree = await collectIncluded(o.device.home, o.include, walker)
-  await store.flush()
+  const readers = new FileReaderPool()
+  const walker = new Walker({ store, cache, warnings, readers, excluded: o.excluded, onBytes: o.onBytes })
+  let tree: string
+  try {
+    tree = await collectIncluded(o.device.home, o.include, walker)
+    await store.flush()
+  } finally {
+    await readers.close()
+  }
 
   let commit: string | undefined
   if (o.db.getMeta(treeMetaKey(o.space)) !== tree) {

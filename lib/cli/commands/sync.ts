@@ -2,7 +2,7 @@
 import { createInterface } from 'node:readline/promises'
 import { providerFolder } from '../../../providers/index.js'
 import { EXIT, UsageError } from '../../errors.js'
-import { downSync, selects, type DownSyncResult } from '../../sync/down.js'
+import { applyDown, planDown, selects } from '../../sync/down.js'
 import type { PlanItem } from '../../sync/plan.js'
 import { upSync } from '../../sync/up.js'
 import type { SyncWarning } from '../../sync/warnings.js'
@@ -64,23 +64,15 @@ function planTable(items: readonly PlanItem[]): string {
   return line(head) + rows.map(line).join('')
 }
 
-function planJson(r: DownSyncResult) {
-  return { space: r.space, commit: r.commit, items: r.plan.map(({ entry: _entry, ...rest }) => rest) }
-}
-
 export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
   const s = await openSession(io, args)
   try {
-    const base = { vault: s.vault, db: s.db, space: 'settings', home: s.paths.home, deviceId: s.device.id }
+    const plan = await planDown({ vault: s.vault, db: s.db, space: 'settings', home: s.paths.home })
     const only = args.only?.map((p) => p.replace(/\/+$/, ''))
-    let r = await downSync({ ...base, preview: true })
-    const chosen = r.plan.filter((it) => selects(only, it.item))
-    if (args.preview) {
-      io.stdout.write(args.json ? JSON.stringify({ spaces: [planJson({ ...r, plan: chosen })] }) + '\n' : planTable(chosen))
-      return EXIT.OK
-    }
-    if (chosen.length === 0) {
-      io.stdout.write(args.json ? JSON.stringify({ spaces: [planJson(r)], applied: [] }) + '\n' : planTable([]))
+    const chosen = plan.items.filter((it) => selects(only, it.item))
+    const summary = { space: plan.space, commit: plan.commit?.id, items: chosen.map(({ entry: _entry, ...rest }) => rest) }
+    if (args.preview || chosen.length === 0) {
+      io.stdout.write(args.json ? JSON.stringify({ spaces: [summary] }) + '\n' : planTable(chosen))
       return EXIT.OK
     }
     if (!args.yes && io.stdin.isTTY && !args.json) {
@@ -94,9 +86,9 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
       }
     }
     const progress = new Progress(io, 'down-sync settings')
-    r = await downSync({ ...base, only, onBytes: progress.add })
+    const r = await applyDown({ db: s.db, home: s.paths.home, only, onBytes: progress.add }, plan)
     progress.done()
-    if (args.json) io.stdout.write(JSON.stringify({ spaces: [planJson(r)], applied: r.applied.map((it) => it.item) }) + '\n')
+    if (args.json) io.stdout.write(JSON.stringify({ spaces: [summary], applied: r.applied.map((it) => it.item) }) + '\n')
     else io.stdout.write(`settings: applied ${r.applied.length} of ${r.plan.length} items\n`)
     printWarnings(io, r.warnings)
     return r.warnings.length ? EXIT.PARTIAL : EXIT.OK

@@ -1,0 +1,87 @@
+/**
+ * A small pool of worker threads that run batches of blocking file-system calls. Each batch is
+ * one message each way, and buffers are transferred, not copied: the main thread keeps hashing
+ * and sealing while the disk works on several files at once.
+ */
+import { Worker } from 'node:worker_threads'
+
+interface Job<Res> {
+  batch: unknown[]
+  transfer: ArrayBuffer[]
+  resolve: (r: Res[]) => void
+  reject: (e: unknown) => void
+}
+
+export class WorkerPool<Req, Res> {
+  readonly size: number
+  #source: string
+  #workers: Worker[] = []
+  #idle: Worker[] = []
+  #queue: Job<Res>[] = []
+  #running = new Map<Worker, Job<Res>>()
+
+  /**
+   * @param source CommonJS source of the worker: it receives `{ batch }` messages and answers
+   *   `{ out }` with one result per request, in order. Plain JS so that it runs the same from
+   *   the TypeScript sources (tests) and from dist/.
+   * @param size number of threads, started on demand.
+   */
+  constructor(source: string, size: number) {
+    this.#source = source
+    this.size = size
+  }
+
+  /** Run a batch of requests on one thread; results in order. */
+  run(batch: Req[], transfer: ArrayBuffer[] = []): Promise<Res[]> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ batch, transfer, resolve, reject })
+      this.#pump()
+    })
+  }
+
+  /** Jobs queued or running. */
+  get busy(): number {
+    return this.#queue.length + this.#running.size
+  }
+
+  #spawn(): Worker {
+    const w = new Worker(this.#source, { eval: true })
+    w.on('message', ({ out }: { out: Res[] }) => {
+      const job = this.#running.get(w)
+      this.#running.delete(w)
+      this.#idle.push(w)
+      job?.resolve(out)
+      this.#pump()
+    })
+    w.on('error', (e) => {
+      const job = this.#running.get(w)
+      this.#running.delete(w)
+      this.#workers = this.#workers.filter((x) => x !== w)
+      job?.reject(e)
+      this.#pump()
+    })
+    this.#workers.push(w)
+    return w
+  }
+
+  #pump(): void {
+    while (this.#queue.length) {
+      const w = this.#idle.pop() ?? (this.#workers.length < this.size ? this.#spawn() : undefined)
+      if (!w) return
+      const job = this.#queue.shift()!
+      this.#running.set(w, job)
+      w.postMessage({ batch: job.batch }, job.transfer)
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#workers.map((w) => w.terminate()))
+    this.#workers = []
+    this.#idle = []
+  }
+}
+
+/** Buffers that arrive after a transfer are plain Uint8Array views: make them Buffers again. */
+export function asBuffer(u: Uint8Array): Buffer {
+  return Buffer.from(u.buffer, u.byteOffset, u.byteLength)
+}
