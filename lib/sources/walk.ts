@@ -17,6 +17,8 @@ import type { FileReaderPool } from './file-reader.js'
 const READ_BUFFER = 4 * 1024 * 1024
 /** Files below this size are read whole, synchronously; always under the chunker's minimum. */
 const SMALL_FILE = 256 * 1024
+/** Chunks of one file being sealed at once. */
+const CHUNKS_IN_FLIGHT = 4
 /** Small files sent to the reader pool together. */
 const READ_BATCH = 32
 /** Files processed at once: enough to hide I/O latency of small files, few enough for memory. */
@@ -197,7 +199,8 @@ export class Walker {
   /** Chunk ids of the file, and its stat once read (to catch a change during the read). */
   async #readChunks(abs: string, size: number): Promise<{ content: Buffer; after: BigIntStats }> {
     const fh = await openFile(abs, 'r')
-    const ids: Buffer[] = []
+    // Several chunks of a file are sealed at once (on the seal pool's threads, if any).
+    const ids: Promise<Buffer>[] = []
     // Sized to the file: a 4 MiB buffer per file is gigabytes of garbage per 20,000 files.
     const bufSize = Math.min(READ_BUFFER, size + 1)
     try {
@@ -207,13 +210,16 @@ export class Walker {
         const { bytesRead } = await fh.read(buf, 0, bufSize, null)
         if (bytesRead === 0) break
         this.#o.onBytes?.(bytesRead)
-        for (const chunk of chunker.push(buf.subarray(0, bytesRead))) ids.push(await this.#o.store.addBlob(BlobType.data, chunk))
+        for (const chunk of chunker.push(buf.subarray(0, bytesRead))) {
+          ids.push(this.#o.store.addBlob(BlobType.data, chunk))
+          if (ids.length > CHUNKS_IN_FLIGHT) await ids[ids.length - 1 - CHUNKS_IN_FLIGHT]
+        }
         // A regular file reads short only at its end; this saves a read per file.
         if (bytesRead < bufSize) break
       }
       const last = chunker.finish()
-      if (last) ids.push(await this.#o.store.addBlob(BlobType.data, last))
-      return { content: Buffer.concat(ids), after: fstatSync(fh.fd, { bigint: true }) }
+      if (last) ids.push(this.#o.store.addBlob(BlobType.data, last))
+      return { content: Buffer.concat(await Promise.all(ids)), after: fstatSync(fh.fd, { bigint: true }) }
     } finally {
       await fh.close()
     }

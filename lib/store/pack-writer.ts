@@ -93,10 +93,9 @@ export class PackWriter {
     this.#wakeReader?.()
   }
 
-  /** Append a sealed blob (already encoded payload `payload`, plaintext length `rawLength`). */
-  async add(type: BlobType, id: Buffer, payload: Uint8Array, rawLength: number): Promise<void> {
+  /** Append a sealed blob (plaintext length `rawLength`). */
+  async add(type: BlobType, id: Buffer, sealed: Uint8Array, rawLength: number): Promise<void> {
     if (this.#failed) throw this.#failed
-    const sealed = seal(this.blobKey, type, id, payload)
     this.entries.push({ type, id, offset: this.size, length: sealed.length, rawLength })
     this.size += sealed.length
     this.#push(sealed)

@@ -5,7 +5,7 @@
 import type { Provider } from '../../providers/provider.js'
 import { IntegrityError, NotFoundError, RollbackError } from '../errors.js'
 import type { BlobLocation, StateDb } from '../state/db.js'
-import { BlobType, SEAL_OVERHEAD, open, seal } from '../vault/aead.js'
+import { BlobType, open, seal } from '../vault/aead.js'
 import { blobId, type SpaceKeys } from '../vault/keys.js'
 import { randomBytes } from '../vault/sodium.js'
 import { decodePayload, encodePayload } from './codec.js'
@@ -13,6 +13,7 @@ import { decodeIndex, encodeIndex, type IndexEntry } from './index-file.js'
 import { decodeJson, encodeTree, isCommit, isHead, isTree, type Commit, type Head, type Tree } from './objects.js'
 import { packKey } from './pack.js'
 import { PackWriter } from './pack-writer.js'
+import type { SealPool } from './seal-pool.js'
 
 /** Options of a SpaceStore. */
 export interface SpaceStoreOptions {
@@ -20,7 +21,12 @@ export interface SpaceStoreOptions {
   packSize?: number
   /** Packs written before an index file is flushed (bounds re-upload after a crash). Default 32. */
   packsPerIndex?: number
+  /** Seal large blobs on worker threads. Default: none, all on the calling thread. */
+  sealPool?: SealPool
 }
+
+/** Blobs from this size go to the seal pool, when there is one; smaller ones are not worth a message. */
+const POOL_MIN = 64 * 1024
 
 /** What an up-sync sent, for progress and tests. */
 export interface StoreStats {
@@ -40,6 +46,7 @@ export class SpaceStore {
   #db: StateDb
   #packSize: number
   #packsPerIndex: number
+  #sealPool: SealPool | undefined
   #pack: PackWriter | undefined
   /** Blobs added in this session, not yet in an index file: id hex -> location (pack may be in flight). */
   #pending = new Map<string, IndexEntry>()
@@ -54,6 +61,7 @@ export class SpaceStore {
     this.#db = db
     this.#packSize = options.packSize ?? 16 * 1024 * 1024
     this.#packsPerIndex = options.packsPerIndex ?? 32
+    this.#sealPool = options.sealPool
   }
 
   get prefix(): string {
@@ -103,8 +111,15 @@ export class SpaceStore {
   }
 
   /** Store a blob unless the space already has it; returns its id. */
-  async addBlob(type: BlobType, plain: Uint8Array, options: { compress?: boolean; id?: Buffer } = {}): Promise<Buffer> {
-    const id = options.id ?? blobId(this.keys, plain)
+  async addBlob(type: BlobType, plain: Uint8Array, options: { compress?: boolean } = {}): Promise<Buffer> {
+    const compress = options.compress ?? true
+    let id: Buffer
+    let sealed: Uint8Array | undefined
+    if (this.#sealPool && plain.length >= POOL_MIN) {
+      // Sealed before the dedup check: the worker computes the id with it, and a duplicate
+      // only costs a worker some time.
+      ;({ id, sealed } = await this.#sealPool.seal(type, plain, compress))
+    } else id = blobId(this.keys, plain)
     // A full pack is closed first; another caller may store the same content meanwhile.
     for (;;) {
       if (this.has(id)) {
@@ -114,12 +129,12 @@ export class SpaceStore {
       if (!this.#pack || this.#pack.size < this.#packSize) break
       await this.#closePack()
     }
-    const payload = encodePayload(plain, options.compress ?? true)
+    sealed ??= seal(this.keys.blobKey, type, id, encodePayload(plain, compress))
     this.#pack ??= new PackWriter(this.provider, this.keys.tag, this.keys.blobKey)
     const pack = this.#pack
     // Recorded before the first await, so a concurrent add of the same content dedups.
-    this.#pending.set(id.toString('hex'), { id, type, pack: pack.id, offset: pack.size, length: payload.length + SEAL_OVERHEAD, rawLength: plain.length })
-    await pack.add(type, id, payload, plain.length)
+    this.#pending.set(id.toString('hex'), { id, type, pack: pack.id, offset: pack.size, length: sealed.length, rawLength: plain.length })
+    await pack.add(type, id, sealed, plain.length)
     this.stats.blobsAdded++
     this.stats.plainBytes += plain.length
     if (pack.size >= this.#packSize) await this.#closePack()

@@ -4,6 +4,7 @@
  * head — means a crash at any point leaves a valid vault (at worst some unreferenced packs).
  */
 import type { StateDb } from '../state/db.js'
+import { SealPool } from '../store/seal-pool.js'
 import { SpaceStore, type StoreStats } from '../store/space-store.js'
 import type { Vault } from '../vault/vault.js'
 import { collectIncluded } from '../sources/settings.js'
@@ -51,7 +52,8 @@ export function treeMetaKey(space: string): string {
 
 export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
   const keys = o.vault.space(o.space)
-  const store = new SpaceStore(o.vault.provider, keys, o.db)
+  const sealPool = SealPool.create(keys)
+  const store = new SpaceStore(o.vault.provider, keys, o.db, { sealPool })
   await store.open()
   const warnings = new Warnings()
   const cache = o.db.files(o.space)
@@ -63,6 +65,7 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
     await store.flush()
   } finally {
     await readers.close()
+    await sealPool?.close()
   }
 
   let commit: string | undefined

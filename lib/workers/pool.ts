@@ -15,6 +15,7 @@ interface Job<Res> {
 export class WorkerPool<Req, Res> {
   readonly size: number
   #source: string
+  #workerData: unknown
   #workers: Worker[] = []
   #idle: Worker[] = []
   #queue: Job<Res>[] = []
@@ -25,10 +26,12 @@ export class WorkerPool<Req, Res> {
    *   `{ out }` with one result per request, in order. Plain JS so that it runs the same from
    *   the TypeScript sources (tests) and from dist/.
    * @param size number of threads, started on demand.
+   * @param workerData given to every thread as `workerData`.
    */
-  constructor(source: string, size: number) {
+  constructor(source: string, size: number, workerData?: unknown) {
     this.#source = source
     this.size = size
+    this.#workerData = workerData
   }
 
   /** Run a batch of requests on one thread; results in order. */
@@ -45,7 +48,7 @@ export class WorkerPool<Req, Res> {
   }
 
   #spawn(): Worker {
-    const w = new Worker(this.#source, { eval: true })
+    const w = new Worker(this.#source, { eval: true, workerData: this.#workerData })
     w.on('message', ({ out }: { out: Res[] }) => {
       const job = this.#running.get(w)
       this.#running.delete(w)
