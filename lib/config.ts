@@ -64,7 +64,7 @@ export function lineOf(text: string, table: string, key?: string): number | unde
     const m = /^([A-Za-z0-9_."-]+)\s*=/.exec(l)
     if (!m || !key) continue
     const full = (current ? current + '.' : '') + m[1]!.replace(/"/g, '').trim()
-    if (full === `${table}.${key}`) return i + 1
+    if (full === (table ? `${table}.${key}` : key)) return i + 1
   }
   return undefined
 }

@@ -1,0 +1,22 @@
+import t from 'tap'
+import { readdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { local } from '../../providers/local.js'
+import { providerContract } from './suite.js'
+
+providerContract(t, async (t) => local({ root: join(t.testdir(), 'vault') }))
+
+t.test('local: objects are plain files under the root; failed puts leave no temporary file', async (t) => {
+  const root = join(t.testdir(), 'vault')
+  const p = local({ root })
+  await p.put('s/ab/packs/x', Buffer.from('hello'))
+  t.same(await readdir(join(root, 's', 'ab', 'packs')), ['x'])
+  async function* failing() {
+    yield Buffer.from('part')
+    throw new Error('boom')
+  }
+  await t.rejects(p.put('s/ab/packs/y', failing()))
+  t.same(await readdir(join(root, '.tmp')), [], 'no temporary file left')
+  t.same(await readdir(join(root, 's', 'ab', 'packs')), ['x'], 'no partial object')
+  t.throws(() => local({ root: 'relative/path' }), /root must be an absolute path/)
+})

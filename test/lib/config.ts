@@ -1,0 +1,51 @@
+import t from 'tap'
+import { readFile, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { defaultConfig, loadConfig, parseConfig, writeConfig, lineOf } from '../../lib/config.js'
+import { ConfigError } from '../../lib/errors.js'
+
+t.test('write then load: same config, mode 0600, comments kept for people', async (t) => {
+  const file = join(t.testdir(), 'sub', 'config.toml')
+  const c = defaultConfig()
+  c.vault.provider = 'local:/srv/v'
+  c.device.id = 'ab'.repeat(16)
+  c.settings.include = ['~/.bashrc', '~/.config/git']
+  c.settings.exclude = ['*.tmp']
+  await writeConfig(file, c)
+  t.same(await loadConfig(file), c)
+  t.equal((await stat(file)).mode & 0o777, 0o600)
+  t.match(await readFile(file, 'utf8'), /# Where the encrypted vault lives/)
+  t.equal(await loadConfig(join(t.testdir(), 'absent.toml')), undefined, 'no file yet: undefined')
+})
+
+t.test('errors name the key and the line', async (t) => {
+  const text = ['[vault]', 'root = "Cloudy"', '', '[settings]', 'exclude = []', '', 'include = 5', ''].join('\n')
+  const e = t.throws(() => parseConfig(text, '/x/config.toml')) as ConfigError
+  t.type(e, ConfigError)
+  t.equal(e.line, 7)
+  t.equal(e.key, 'settings.include')
+  t.match(e.message, '/x/config.toml:7: settings.include must be an array of strings')
+  t.equal(e.exitCode, 2)
+  t.throws(() => parseConfig('[settings]\ninclud = []\n', 'c'), /c:2: unknown key settings.includ \(did you mean "include"\?\)/)
+  t.throws(() => parseConfig('[setings]\n', 'c'), /c:1: unknown section \[setings\] \(did you mean "settings"\?\)/)
+  t.throws(() => parseConfig('[sync]\nallow_username_mismatch = "yes"\n', 'c'), /c:2: sync.allow_username_mismatch must be a boolean, found a string/)
+  t.throws(() => parseConfig('[settings]\ninclude = ["/etc/passwd", 3]\n', 'c'), /c:2: settings.include must be an array of strings/)
+  t.throws(() => parseConfig('[settings]\ninclude = ["relative/path"]\n', 'c'), /c:2: settings.include: "relative\/path" must start with ~\//)
+  t.throws(() => parseConfig('[vault\nroot = 1', 'c'), /c:1: .*TOML syntax/)
+  t.throws(() => parseConfig('vault = 3\n', 'c'), /c:1: vault must be a table/)
+})
+
+t.test('lineOf finds keys in tables, dotted keys and multi-line arrays', async (t) => {
+  const text = '# c\n[a]\nx = [\n  1,\n]\ny = 2\n[b]\n"q" = 1\n'
+  t.equal(lineOf(text, 'a', 'x'), 3)
+  t.equal(lineOf(text, 'a', 'y'), 6)
+  t.equal(lineOf(text, 'b', 'q'), 8)
+  t.equal(lineOf(text, 'b'), 7)
+  t.equal(lineOf(text, 'c', 'z'), undefined)
+})
+
+t.test('a malformed file on disk', async (t) => {
+  const file = join(t.testdir(), 'config.toml')
+  await writeFile(file, '[settings]\ninclude = [\n"~/a",\n')
+  await t.rejects(loadConfig(file), ConfigError)
+})
