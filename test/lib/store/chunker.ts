@@ -1,12 +1,12 @@
 import t from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
-import { Chunker, chunkStream, gearTable } from '../../../lib/store/chunker.js'
+import { Chunker, chunkStream, gearTable, type ChunkerOptions } from '../../../lib/store/chunker.js'
 
 const small = { min: 2048, avg: 8192, max: 65536 }
 const gear = gearTable(Buffer.alloc(32, 1))
 const hashes = (chunks: Uint8Array[]) => chunks.map((c) => createHash('sha256').update(c).digest('hex'))
 
-function cut(data: Uint8Array, opts = small, g = gear, step = data.length): Uint8Array[] {
+function cut(data: Uint8Array, opts: ChunkerOptions = small, g = gear, step = data.length): Uint8Array[] {
   const c = new Chunker(g, opts)
   const out: Uint8Array[] = []
   for (let p = 0; p < data.length; p += step) out.push(...c.push(data.subarray(p, p + step)))
