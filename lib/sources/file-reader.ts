@@ -4,18 +4,11 @@
  * already arrived.
  */
 import { cpus } from 'node:os'
-import { asBuffer, WorkerPool } from '../workers/pool.js'
+import { asBuffer, WorkerPool, type FileOutcome } from '../workers/pool.js'
 
-/** What a worker tells of one file: its bytes and the fstat taken after reading them. */
-export interface ReadResult {
+/** One file read by a worker: its bytes and the fstat taken after reading them. */
+export interface ReadResult extends FileOutcome {
   data?: Buffer
-  size?: bigint
-  mtimeNs?: bigint
-  ctimeNs?: bigint
-  ino?: bigint
-  /** errno code when the file could not be read. */
-  error?: string
-  message?: string
 }
 
 const WORKER_SOURCE = `

@@ -10,6 +10,7 @@ import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { BlobType } from '../vault/aead.js'
 import type { SpaceKeys } from '../vault/keys.js'
+import { wipe } from '../vault/sodium.js'
 import { asBuffer, WorkerPool } from '../workers/pool.js'
 
 /** A chunk sealed by a worker. */
@@ -55,12 +56,15 @@ parentPort.on('message', async ({ batch }) => {
 
 export class SealPool {
   #pool: WorkerPool<{ type: BlobType; plain: Uint8Array; compress: boolean }, { id: Uint8Array; sealed: Uint8Array }>
+  /** The copies of the keys handed to the threads (which move them into secure memory). */
+  #keyCopies: Uint8Array[]
 
   private constructor(keys: SpaceKeys, threads: number) {
+    this.#keyCopies = [new Uint8Array(keys.blobKey), new Uint8Array(keys.idKey)]
     const data = {
       ...Object.fromEntries(Object.entries(MODULES).map(([k, u]) => [k, u.href])),
-      blobKey: new Uint8Array(keys.blobKey),
-      idKey: new Uint8Array(keys.idKey),
+      blobKey: this.#keyCopies[0],
+      idKey: this.#keyCopies[1],
     }
     this.#pool = new WorkerPool(WORKER_SOURCE, threads, data)
   }
@@ -78,7 +82,8 @@ export class SealPool {
     return { id: asBuffer(r!.id), sealed: asBuffer(r!.sealed) }
   }
 
-  close(): Promise<void> {
-    return this.#pool.close()
+  async close(): Promise<void> {
+    for (const k of this.#keyCopies) wipe(k)
+    await this.#pool.close()
   }
 }

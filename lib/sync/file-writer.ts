@@ -3,7 +3,7 @@
  * then the stat the file cache needs. One message per batch instead of seven thread-pool round
  * trips per file.
  */
-import { WorkerPool } from '../workers/pool.js'
+import { WorkerPool, type FileOutcome } from '../workers/pool.js'
 
 export interface WriteRequest {
   /** Temporary name, in the same folder as `path`. */
@@ -17,14 +17,8 @@ export interface WriteRequest {
   durable: boolean
 }
 
-export interface WriteResult {
-  size?: bigint
-  mtimeNs?: bigint
-  ctimeNs?: bigint
-  ino?: bigint
-  error?: string
-  message?: string
-}
+/** One file written by a worker: its stat once in place, or the error. */
+export type WriteResult = FileOutcome
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads')

@@ -88,3 +88,14 @@ export class WorkerPool<Req, Res> {
 export function asBuffer(u: Uint8Array): Buffer {
   return Buffer.from(u.buffer, u.byteOffset, u.byteLength)
 }
+
+/** What a file worker answers for one file: its stat after the operation, or the error. */
+export interface FileOutcome {
+  size?: bigint
+  mtimeNs?: bigint
+  ctimeNs?: bigint
+  ino?: bigint
+  /** errno code when the operation failed. */
+  error?: string
+  message?: string
+}

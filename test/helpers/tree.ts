@@ -38,3 +38,14 @@ export async function describeTree(root: string, rel = ''): Promise<Described[]>
   }
   return out
 }
+
+/** Every regular file under `dir` (recursively), optionally only those whose path contains `part`. */
+export async function listFiles(dir: string, part = ''): Promise<string[]> {
+  const out: string[] = []
+  for (const d of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, d.name)
+    if (d.isDirectory()) out.push(...(await listFiles(p, part)))
+    else if (p.includes(part)) out.push(p)
+  }
+  return out
+}

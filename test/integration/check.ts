@@ -4,26 +4,14 @@
  */
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
-import { cp, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises'
+import { cp, readFile, stat, truncate, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { local } from '../../providers/local.js'
 import { Vault } from '../../lib/vault/vault.js'
 import { open, BlobType } from '../../lib/vault/aead.js'
 import { decodeHeader } from '../../lib/store/pack.js'
 import { cloudy, computer, initVault, tempDir, type Computer } from '../helpers/cli.js'
-
-async function packFiles(dir: string): Promise<string[]> {
-  const out: string[] = []
-  const walk = async (d: string) => {
-    for (const e of await readdir(d, { withFileTypes: true })) {
-      const p = join(d, e.name)
-      if (e.isDirectory()) await walk(p)
-      else if (p.includes('/packs/')) out.push(p)
-    }
-  }
-  await walk(dir)
-  return out
-}
+import { listFiles } from '../helpers/tree.js'
 
 t.test('check finds damage and names it', async (t) => {
   const a = computer(t)
@@ -45,7 +33,7 @@ t.test('check finds damage and names it', async (t) => {
     const c = computer(t)
     const cfg = await readFile(join(a.cloudyHome, 'config.toml'), 'utf8')
     await writeFile(join(c.cloudyHome, 'config.toml'), cfg.replace(good, copy))
-    const [pack] = await packFiles(copy)
+    const [pack] = await listFiles(copy, '/packs/')
     await harm(pack!, c)
     const r = await cloudy(c, args)
     t.equal(r.code, 7, `${name}: exit 7`)

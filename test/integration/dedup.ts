@@ -4,21 +4,14 @@
  */
 import t from 'tap'
 import { randomFillSync } from 'node:crypto'
-import { readdir, stat, writeFile, readFile } from 'node:fs/promises'
+import { stat, writeFile, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { cloudy, computer, initVault, tempDir } from '../helpers/cli.js'
+import { listFiles } from '../helpers/tree.js'
 
 async function packs(vault: string): Promise<Map<string, number>> {
-  const out = new Map<string, number>()
-  const walk = async (d: string) => {
-    for (const e of await readdir(d, { withFileTypes: true })) {
-      const p = join(d, e.name)
-      if (e.isDirectory()) await walk(p)
-      else if (p.includes('/packs/')) out.set(p, (await stat(p)).size)
-    }
-  }
-  await walk(vault)
-  return out
+  const files = await listFiles(vault, '/packs/')
+  return new Map(await Promise.all(files.map(async (p) => [p, (await stat(p)).size] as [string, number])))
 }
 
 function added(before: Map<string, number>, after: Map<string, number>): number {

@@ -1,20 +1,14 @@
 /** Acceptance: wrong password is exit 3 with nothing written; after passwd the old password is exit 3. */
 import t from 'tap'
-import { readdir, stat, writeFile } from 'node:fs/promises'
+import { stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { cloudy, computer, initVault, tempDir } from '../helpers/cli.js'
+import { listFiles } from '../helpers/tree.js'
 
+/** Every file under `dir` with its size and time: equal snapshots mean nothing was written. */
 async function snapshot(dir: string): Promise<string[]> {
-  const out: string[] = []
-  const walk = async (d: string) => {
-    for (const e of await readdir(d, { withFileTypes: true })) {
-      const p = join(d, e.name)
-      if (e.isDirectory()) await walk(p)
-      else out.push(`${p} ${(await stat(p)).size} ${(await stat(p)).mtimeMs}`)
-    }
-  }
-  await walk(dir)
-  return out.sort()
+  const files = await listFiles(dir)
+  return Promise.all(files.sort().map(async (p) => `${p} ${(await stat(p)).size} ${(await stat(p)).mtimeMs}`))
 }
 
 t.test('wrong password, then passwd', async (t) => {

@@ -3,18 +3,11 @@
  * Canary strings are planted in names and contents; every object of the vault is scanned.
  */
 import t from 'tap'
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { cloudy, computer, initVault, tempDir } from '../helpers/cli.js'
-
-async function* files(dir: string): AsyncGenerator<string> {
-  for (const d of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, d.name)
-    if (d.isDirectory()) yield* files(p)
-    else yield p
-  }
-}
+import { listFiles } from '../helpers/tree.js'
 
 t.test('canaries in names and contents never reach the provider in clear', async (t) => {
   const a = computer(t)
@@ -33,7 +26,7 @@ t.test('canaries in names and contents never reach the provider in clear', async
     .filter(Boolean)
     .flatMap((s) => [Buffer.from(s), Buffer.from(s, 'utf16le')])
   let scanned = 0
-  for await (const f of files(vaultDir)) {
+  for (const f of await listFiles(vaultDir)) {
     const bytes = await readFile(f)
     scanned++
     for (const n of needles) t.notOk(bytes.includes(n) || f.includes(n.toString()), `${f} holds no canary`, { diagnostic: false })
