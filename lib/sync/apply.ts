@@ -51,6 +51,8 @@ export interface ApplyOptions {
   store: SpaceStore
   home: string
   warnings: Warnings
+  /** Incoming folders by HOME-relative path: the times of those written into are put back. */
+  dirs?: Map<string, TreeEntry>
   onBytes?: (n: number) => void
 }
 
@@ -77,8 +79,10 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
     else if (e.type === 'symlink') links.push({ abs, entry: e })
     else jobs.push({ item: it, entry: e, abs, tmp: tmpName(abs), remaining: e.content?.length ?? 0, replaces: it.op === 'update', done: false })
   }
-  // Parents before children (the plan lists them in tree order).
+  // Parents before children (the plan lists them in tree order); a partial apply (--only) may
+  // hold files whose new folders were not selected: those are made too.
   for (const d of dirs) await mkdir(d.abs, { recursive: true, mode: 0o700 })
+  for (const parent of new Set([...jobs, ...links].map((j) => dirname(j.abs)))) await mkdir(parent, { recursive: true, mode: 0o700 })
 
   const remember = (job: FileJob, st: { size: bigint; mtimeNs: bigint; ctimeNs: bigint; ino: bigint }) => {
     job.done = true
@@ -177,11 +181,21 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
       await lutimes(tmp, mtime, mtime)
       await rename(tmp, l.abs)
     }
-    // Folder times last, deepest first: creating their children changed them.
+    // Folder modes and times last, deepest first: writing their children changed the times.
     for (const d of [...dirs].reverse()) {
       await chmod(d.abs, d.entry.mode)
       const mtime = utimesSeconds(d.entry.mtimeNs)
       await utimes(d.abs, mtime, mtime)
+    }
+    const made = new Set(dirs.map((d) => d.abs))
+    const touched = new Set<string>()
+    for (const it of items) if (it.op !== 'conflict') for (let p = it.path; p.includes('/'); ) touched.add((p = p.slice(0, p.lastIndexOf('/'))))
+    for (const rel of [...touched].sort().reverse()) {
+      const e = o.dirs?.get(rel)
+      const abs = join(o.home, rel)
+      if (!e || made.has(abs)) continue
+      const mtime = utimesSeconds(e.mtimeNs)
+      await utimes(abs, mtime, mtime)
     }
   } finally {
     await writers.flush().catch(() => {})

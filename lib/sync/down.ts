@@ -4,7 +4,7 @@
  */
 import type { StateDb } from '../state/db.js'
 import { SpaceStore } from '../store/space-store.js'
-import type { Commit } from '../store/objects.js'
+import type { Commit, TreeEntry } from '../store/objects.js'
 import type { Vault } from '../vault/vault.js'
 import { applyItems } from './apply.js'
 import { planTree, type PlanItem } from './plan.js'
@@ -24,6 +24,8 @@ export interface DownPlan {
   /** The commit planned against (absent when the chain has none yet). */
   commit?: { id: string; commit: Commit }
   items: PlanItem[]
+  /** Every incoming folder by HOME-relative path. */
+  dirs: Map<string, TreeEntry>
   store: SpaceStore
 }
 
@@ -44,6 +46,18 @@ export function selects(only: readonly string[] | undefined, item: string): bool
   })
 }
 
+/**
+ * The items `only` selects, with the folders they need: a new folder above a selected item is
+ * applied too (made, with its mode and time), or it would appear here with made-up metadata.
+ */
+export function chooseItems(items: readonly PlanItem[], only: readonly string[] | undefined): PlanItem[] {
+  if (!only || only.length === 0) return [...items]
+  const chosen = items.filter((it) => selects(only, it.item))
+  const needed = new Set<string>()
+  for (const it of chosen) for (let p = it.item; p.includes('/'); ) needed.add((p = p.slice(0, p.lastIndexOf('/'))))
+  return items.filter((it) => selects(only, it.item) || (it.op === 'add' && it.entry?.type === 'dir' && needed.has(it.item)))
+}
+
 /** Plan a down-sync of one space. Changes nothing, here or in the vault. */
 export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
   const store = new SpaceStore(o.vault.provider, o.vault.space(o.space), o.db)
@@ -56,11 +70,12 @@ export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
     if (!best || commit.time > best.commit.time) best = { id: head.commit, commit }
   }
   const items: PlanItem[] = []
+  const dirs = new Map<string, TreeEntry>()
   if (best) {
     const cache = o.db.files(o.space)
-    for await (const item of planTree({ store, home: o.home, cache, device: best.commit.deviceName }, best.commit.tree)) items.push(item)
+    for await (const item of planTree({ store, home: o.home, cache, device: best.commit.deviceName, dirs }, best.commit.tree)) items.push(item)
   }
-  return { space: o.space, commit: best, items, store }
+  return { space: o.space, commit: best, items, dirs, store }
 }
 
 /** Apply a plan, or only the items under `only` (plan names). Conflicts are never applied. */
@@ -69,8 +84,8 @@ export async function applyDown(
   plan: DownPlan,
 ): Promise<DownSyncResult> {
   const warnings = new Warnings()
-  const chosen = plan.items.filter((it) => selects(o.only, it.item))
-  const changes = await applyItems({ store: plan.store, home: o.home, warnings, onBytes: o.onBytes }, chosen)
+  const chosen = chooseItems(plan.items, o.only)
+  const changes = await applyItems({ store: plan.store, home: o.home, warnings, dirs: plan.dirs, onBytes: o.onBytes }, chosen)
   o.db.updateFiles(plan.space, changes)
   if (plan.commit && chosen.length === plan.items.length && warnings.size === 0) {
     o.db.setApplied(plan.space, plan.commit.id)

@@ -40,6 +40,8 @@ export interface PlanOptions {
   cache: Map<string, CachedFile>
   /** Name of the device whose commit is incoming, for the preview. */
   device: string
+  /** Filled with every incoming folder by HOME-relative path: apply puts their times back. */
+  dirs?: Map<string, TreeEntry>
 }
 
 function side(st: BigIntStats): ItemSide {
@@ -74,6 +76,7 @@ export async function* planTree(o: PlanOptions, treeId: string, rel = '', parent
     }
     const item = `${o.store.keys.name}/${path}`
     const incoming = incomingSide(e, o.device)
+    if (e.type === 'dir') o.dirs?.set(path, e)
     if (!st) {
       yield { op: 'add', item, path, incoming, entry: e }
       if (e.type === 'dir') yield* planTree(o, e.subtree!, path, true)

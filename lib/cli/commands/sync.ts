@@ -1,8 +1,9 @@
 /** `cloudy sync up` and `cloudy sync down`. */
+import { isAbsolute, relative, sep } from 'node:path'
 import { createInterface } from 'node:readline/promises'
 import { providerFolder } from '../../../providers/index.js'
 import { EXIT, UsageError } from '../../errors.js'
-import { applyDown, planDown, selects } from '../../sync/down.js'
+import { applyDown, chooseItems, planDown } from '../../sync/down.js'
 import type { PlanItem } from '../../sync/plan.js'
 import { upSync } from '../../sync/up.js'
 import type { SyncWarning } from '../../sync/warnings.js'
@@ -64,12 +65,21 @@ function planTable(items: readonly PlanItem[]): string {
   return line(head) + rows.map(line).join('')
 }
 
+/** An `--only` argument as the plan names items: plan names as they are, local paths mapped. */
+function planName(arg: string, home: string): string {
+  const p = arg.replace(/\/+$/, '')
+  if (!isAbsolute(p)) return p
+  const rel = relative(home, p)
+  if (rel.startsWith('..') || isAbsolute(rel)) throw new UsageError(`--only ${arg}: not under HOME (${home}), so no space holds it`)
+  return rel ? `settings/${rel.split(sep).join('/')}` : 'settings'
+}
+
 export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
   const s = await openSession(io, args)
   try {
     const plan = await planDown({ vault: s.vault, db: s.db, space: 'settings', home: s.paths.home })
-    const only = args.only?.map((p) => p.replace(/\/+$/, ''))
-    const chosen = plan.items.filter((it) => selects(only, it.item))
+    const only = args.only?.map((p) => planName(p, s.paths.home))
+    const chosen = chooseItems(plan.items, only)
     const summary = { space: plan.space, commit: plan.commit?.id, items: chosen.map(({ entry: _entry, ...rest }) => rest) }
     if (args.preview || chosen.length === 0) {
       io.stdout.write(args.json ? JSON.stringify({ spaces: [summary] }) + '\n' : planTable(chosen))

@@ -1,0 +1,44 @@
+/** Down-sync preview (table and JSON) changes nothing; --only applies just the items asked for. */
+import t from 'tap'
+import { copyFile, mkdir, writeFile, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { cloudy, computer, initVault, tempDir } from '../helpers/cli.js'
+import { describeTree } from '../helpers/tree.js'
+
+t.test('preview, partial apply, then the rest', async (t) => {
+  const a = computer(t)
+  await mkdir(join(a.home, 'cfg/sub'), { recursive: true })
+  await writeFile(join(a.home, 'cfg/one'), '1')
+  await writeFile(join(a.home, 'cfg/sub/two'), '2')
+  await writeFile(join(a.home, 'cfg/sub/three'), '3')
+  await writeFile(join(a.home, '.rc'), 'rc')
+  await initVault(t, a, tempDir(t, 'vault'), ['~/cfg', '~/.rc'])
+  t.equal((await cloudy(a, ['sync', 'up'])).code, 0)
+
+  const b = computer(t)
+  await copyFile(join(a.cloudyHome, 'config.toml'), join(b.cloudyHome, 'config.toml'))
+  const preview = await cloudy(b, ['sync', 'down', '--preview', '--json'])
+  t.equal(preview.code, 0, preview.stderr)
+  const plan = JSON.parse(preview.stdout).spaces[0]
+  t.same(
+    plan.items.map((i: { op: string; item: string }) => `${i.op} ${i.item}`),
+    ['add settings/.rc', 'add settings/cfg', 'add settings/cfg/one', 'add settings/cfg/sub', 'add settings/cfg/sub/three', 'add settings/cfg/sub/two'],
+  )
+  t.same(await describeTree(b.home), [], 'the preview changed nothing')
+  const table = await cloudy(b, ['sync', 'down', '--preview'])
+  t.match(table.stdout, /ACTION\s+ITEM\s+LOCAL\s+INCOMING/)
+  t.match(table.stdout, /add\s+settings\/cfg\/sub\/two\s+-\s+1 B/)
+
+  // One plan name of a file in a folder not selected, one local absolute path.
+  const part = await cloudy(b, ['sync', 'down', '--only', 'settings/cfg/sub/two', join(b.home, '.rc'), '--yes'])
+  t.equal(part.code, 0, part.stderr)
+  t.same((await describeTree(b.home)).filter((e) => e.type === 'file').map((e) => e.path), ['.rc', 'cfg/sub/two'], 'only those two')
+  t.equal(await readFile(join(b.home, 'cfg/sub/two'), 'utf8'), '2')
+
+  const rest = await cloudy(b, ['sync', 'down', '--preview', '--json'])
+  t.same(JSON.parse(rest.stdout).spaces[0].items.map((i: { item: string }) => i.item), ['settings/cfg', 'settings/cfg/one', 'settings/cfg/sub', 'settings/cfg/sub/three'].filter((i) => i !== 'settings/cfg' && i !== 'settings/cfg/sub'))
+  t.equal((await cloudy(b, ['sync', 'down', '--yes'])).code, 0)
+  t.same(await describeTree(b.home), await describeTree(a.home), 'after the rest, B equals A')
+  const bad = await cloudy(b, ['sync', 'down', '--only', '/etc/passwd'])
+  t.equal(bad.code, 2)
+})
