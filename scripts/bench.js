@@ -1,0 +1,199 @@
+// npm run bench: Cloudy against restic on the same data, in the same run, on this machine.
+// For each case (many small files; a few big incompressible files) and tool: MB/s of the first
+// up-sync, seconds of a no-change re-run, MB/s of a full down-sync into an empty folder, peak
+// RSS and repository size; then the ratios Cloudy/restic. A benchmark, never a test.
+//
+//   node scripts/bench.js [--small-files N] [--big-mib M] [--fresh] [--json]
+import { execFileSync, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, readdirSync, readFileSync, lstatSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { makeDataSet } from './bench-data.js'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
+const CLOUDY = join(ROOT, 'bin', 'cloudy.js')
+const PASSWORD = 'bench password'
+
+const argv = process.argv.slice(2)
+const num = (name, dflt) => (argv.includes(name) ? Number(argv[argv.indexOf(name) + 1]) : dflt)
+const options = { smallFiles: num('--small-files', 20000), bigMiB: num('--big-mib', 600), fresh: argv.includes('--fresh'), json: argv.includes('--json') }
+const say = (...a) => options.json ? console.error(...a) : console.log(...a)
+
+/** Install a Debian package when its command is missing (the bench may; tests never do). */
+function ensure(command, pkg) {
+  if (spawnSync('sh', ['-c', `command -v ${command}`]).status === 0) return
+  say(`${command} not found: installing Debian package ${pkg}`)
+  let r = spawnSync('apt-get', ['install', '-y', pkg], { stdio: 'ignore' })
+  if (r.status !== 0) {
+    spawnSync('apt-get', ['update'], { stdio: 'ignore' })
+    r = spawnSync('apt-get', ['install', '-y', pkg], { stdio: 'inherit' })
+  }
+  if (r.status !== 0) throw new Error(`cannot install ${pkg}: install it and run the bench again`)
+}
+
+let canDrop = true
+/** Empty the page cache (root only) so that every measured step starts cold, for both tools. */
+function dropCaches() {
+  if (!canDrop) return
+  try {
+    execFileSync('sync')
+    writeFileSync('/proc/sys/vm/drop_caches', '3')
+  } catch {
+    canDrop = false
+  }
+}
+
+/** Run a command under /usr/bin/time: seconds and peak RSS in MiB. Fails loudly. */
+function measure(label, cmd, args, env) {
+  const out = join(tmpdir(), `cloudy-bench-time-${process.pid}`)
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', '-o', out, cmd, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 })
+  if (r.status !== 0) throw new Error(`${label} failed (exit ${r.status}):\n${r.stderr}\n${r.stdout}`)
+  const [secs, kib] = readFileSync(out, 'utf8').trim().split('\n').pop().split(' ').map(Number)
+  rmSync(out, { force: true })
+  return { secs, rssMiB: kib / 1024 }
+}
+
+function duBytes(dir) {
+  return Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0])
+}
+
+/** File count, total bytes, and a hash over the names, sizes and contents of every 97th file. */
+function fingerprint(dir) {
+  const files = []
+  const walk = (d) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name)
+      if (lstatSync(p).isDirectory()) walk(p)
+      else files.push(p)
+    }
+  }
+  walk(dir)
+  const h = createHash('sha256')
+  let bytes = 0
+  files.forEach((p, i) => {
+    const size = lstatSync(p).size
+    bytes += size
+    h.update(`${relative(dir, p)} ${size}\n`)
+    if (i % 97 === 0) h.update(readFileSync(p))
+  })
+  return { files: files.length, bytes, hash: h.digest('hex') }
+}
+
+const tools = {
+  cloudy: {
+    version: () => `cloudy ${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version}`,
+    init(w, data, sub) {
+      const env = { HOME: data, CLOUDY_HOME: w.state, CLOUDY_PASSWORD: PASSWORD }
+      const r = spawnSync(process.execPath, [CLOUDY, 'init', '--provider', w.repo, '--kdf', 'interactive'], { env: { ...process.env, ...env }, encoding: 'utf8' })
+      if (r.status !== 0) throw new Error(`cloudy init failed: ${r.stderr}`)
+      const cfg = join(w.state, 'config.toml')
+      writeFileSync(cfg, readFileSync(cfg, 'utf8').replace(/^include = \[[^\]]*\]/m, `include = ["~/${sub}"]`))
+      return env
+    },
+    up: (env) => [process.execPath, [CLOUDY, 'sync', 'up'], env],
+    // A computer with nothing: no state database, an empty HOME.
+    down(env, w, target) {
+      rmSync(join(w.state, 'state.db'), { force: true })
+      rmSync(join(w.state, 'state.db-wal'), { force: true })
+      rmSync(join(w.state, 'state.db-shm'), { force: true })
+      return [process.execPath, [CLOUDY, 'sync', 'down', '--yes'], { ...env, HOME: target }]
+    },
+    restored: (target, _data, sub) => join(target, sub),
+  },
+  restic: {
+    version: () => execFileSync('restic', ['version'], { encoding: 'utf8' }).trim().split(' ').slice(0, 2).join(' '),
+    init(w) {
+      const env = { RESTIC_PASSWORD: PASSWORD, RESTIC_REPOSITORY: w.repo, RESTIC_CACHE_DIR: w.state }
+      execFileSync('restic', ['init', '-q'], { env: { ...process.env, ...env } })
+      return env
+    },
+    up: (env, _w, data, sub) => ['restic', ['backup', '-q', join(data, sub)], env],
+    down: (env, _w, target) => ['restic', ['restore', '-q', 'latest', '--target', target], env],
+    restored: (target, data, sub) => join(target, data, sub),
+  },
+}
+
+function runCase(toolName, caseName, data, sub, bytes) {
+  const tool = tools[toolName]
+  const w = { root: mkdtempSync(join(tmpdir(), `cloudy-bench-${toolName}-`)) }
+  w.repo = join(w.root, 'repo')
+  w.state = join(w.root, 'state')
+  mkdirSync(w.state)
+  try {
+    const env = tool.init(w, data, sub)
+    dropCaches()
+    const [c1, a1, e1] = tool.up(env, w, data, sub)
+    const up = measure(`${toolName} ${caseName} up-sync`, c1, a1, e1)
+    const rerun = measure(`${toolName} ${caseName} re-run`, c1, a1, e1)
+    const repoBytes = duBytes(w.repo)
+    const target = join(w.root, 'restore')
+    mkdirSync(target)
+    const [c2, a2, e2] = tool.down(env, w, target)
+    dropCaches()
+    const down = measure(`${toolName} ${caseName} down-sync`, c2, a2, e2)
+    const got = fingerprint(tool.restored(target, data, sub))
+    const want = fingerprint(join(data, sub))
+    if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`${toolName} ${caseName}: the restored tree differs from the source`)
+    return {
+      tool: toolName,
+      case: caseName,
+      upMBps: bytes / 1e6 / up.secs,
+      rerunSecs: rerun.secs,
+      downMBps: bytes / 1e6 / down.secs,
+      upSecs: up.secs,
+      downSecs: down.secs,
+      peakRssMiB: Math.max(up.rssMiB, rerun.rssMiB, down.rssMiB),
+      repoMiB: repoBytes / 1048576,
+    }
+  } finally {
+    rmSync(w.root, { recursive: true, force: true })
+  }
+}
+
+ensure('restic', 'restic')
+ensure('/usr/bin/time', 'time')
+say(`Generating or reusing the data set (${options.smallFiles} small files, ${options.bigMiB} MiB of big files)…`)
+const data = makeDataSet(options)
+const cases = [
+  { name: `${options.smallFiles} small files`, sub: 'small' },
+  { name: `${options.bigMiB} MiB big files`, sub: 'big' },
+].map((c) => ({ ...c, bytes: fingerprint(join(data, c.sub)).bytes }))
+
+const results = []
+for (const c of cases) {
+  for (const tool of Object.keys(tools)) {
+    say(`  ${tool}: ${c.name}…`)
+    results.push(runCase(tool, c.name, data, c.sub, c.bytes))
+  }
+}
+
+const ratios = cases.map((c) => {
+  const a = results.find((r) => r.tool === 'cloudy' && r.case === c.name)
+  const b = results.find((r) => r.tool === 'restic' && r.case === c.name)
+  return {
+    case: c.name,
+    up: a.upMBps / b.upMBps,
+    rerun: a.rerunSecs / b.rerunSecs,
+    down: a.downMBps / b.downMBps,
+    rss: a.peakRssMiB / b.peakRssMiB,
+    repo: a.repoMiB / b.repoMiB,
+  }
+})
+
+const versions = Object.fromEntries(Object.entries(tools).map(([k, t]) => [k, t.version()]))
+if (options.json) {
+  console.log(JSON.stringify({ versions, cachesDropped: canDrop, results, ratios }, null, 1))
+} else {
+  const f = (n, d = 1) => n.toFixed(d)
+  console.log(`\n${Object.values(versions).join(', ')}; page cache dropped before up- and down-syncs: ${canDrop ? 'yes' : 'no (not root)'}\n`)
+  const rows = [['tool', 'case', 'up MB/s', 're-run s', 'down MB/s', 'peak RSS MiB', 'repo MiB']]
+  for (const r of results) rows.push([r.tool, r.case, f(r.upMBps), f(r.rerunSecs, 2), f(r.downMBps), f(r.peakRssMiB, 0), f(r.repoMiB, 0)])
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)))
+  for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i])).join('  '))
+  console.log('\nCloudy / restic (up and down: above 1 means Cloudy is faster; re-run, RSS and size: below 1 means Cloudy is smaller)')
+  for (const r of ratios) {
+    console.log(`  ${r.case.padEnd(w[1])}  up ${f(r.up, 2)}  re-run ${f(r.rerun, 2)}  down ${f(r.down, 2)}  RSS ${f(r.rss, 2)}  repo ${f(r.repo, 2)}`)
+  }
+}
