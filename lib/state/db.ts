@@ -18,8 +18,8 @@ CREATE TABLE IF NOT EXISTS blobs (
   PRIMARY KEY (space, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS index_files (space TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (space, name)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS files (
-  space TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns TEXT NOT NULL,
-  ctime_ns TEXT NOT NULL, ino INTEGER NOT NULL, mode INTEGER NOT NULL, content BLOB NOT NULL,
+  space TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+  ctime_ns INTEGER NOT NULL, ino INTEGER NOT NULL, mode INTEGER NOT NULL, content BLOB NOT NULL,
   PRIMARY KEY (space, path)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS heads_seen (
   space TEXT NOT NULL, device TEXT NOT NULL, seq INTEGER NOT NULL, commit_id TEXT NOT NULL,
@@ -75,9 +75,11 @@ export class StateDb {
       putBlob: d.prepare('INSERT OR IGNORE INTO blobs (space, id, type, pack, offset, length, raw_length) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       hasIndex: d.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM index_files WHERE space = ? AND name = ?'),
       addIndex: d.prepare('INSERT OR IGNORE INTO index_files (space, name) VALUES (?, ?)'),
-      files: d.prepare<[string], { path: string; size: number; mtime_ns: string; ctime_ns: string; ino: number; mode: number; content: Buffer }>(
-        'SELECT path, size, mtime_ns, ctime_ns, ino, mode, content FROM files WHERE space = ?',
-      ),
+      // Times come back as BigInt (nanoseconds overflow a double); the rest as numbers.
+      files: d
+        .prepare<[string], { path: string; size: number; mtime_ns: bigint; ctime_ns: bigint; ino: number; mode: number; content: Buffer }>(
+          'SELECT path, size, mtime_ns, ctime_ns, ino, mode, content FROM files WHERE space = ?',
+        ),
       putFile: d.prepare(
         'INSERT INTO files (space, path, size, mtime_ns, ctime_ns, ino, mode, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ' +
           'ON CONFLICT (space, path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, ' +
@@ -154,8 +156,8 @@ export class StateDb {
   /** The whole file cache of a space, by path. */
   files(space: string): Map<string, CachedFile> {
     const m = new Map<string, CachedFile>()
-    for (const r of this.#stmt.files.iterate(space)) {
-      m.set(r.path, { size: r.size, mtimeNs: BigInt(r.mtime_ns), ctimeNs: BigInt(r.ctime_ns), ino: r.ino, mode: r.mode, content: r.content })
+    for (const r of this.#stmt.files.safeIntegers(true).iterate(space)) {
+      m.set(r.path, { size: Number(r.size), mtimeNs: r.mtime_ns, ctimeNs: r.ctime_ns, ino: Number(r.ino), mode: Number(r.mode), content: r.content })
     }
     return m
   }
@@ -164,7 +166,7 @@ export class StateDb {
   updateFiles(space: string, changes: Iterable<[string, CachedFile | undefined]>): void {
     this.db.transaction(() => {
       for (const [path, f] of changes) {
-        if (f) this.#stmt.putFile.run(space, path, f.size, String(f.mtimeNs), String(f.ctimeNs), f.ino, f.mode, f.content)
+        if (f) this.#stmt.putFile.run(space, path, f.size, f.mtimeNs, f.ctimeNs, f.ino, f.mode, f.content)
         else this.#stmt.delFile.run(space, path)
       }
     })()

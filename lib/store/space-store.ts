@@ -95,19 +95,24 @@ export class SpaceStore {
     this.#known = undefined
   }
 
-  /** Every indexed blob by hex id, loaded on first use: one query instead of one per chunk. */
+  /**
+   * Every indexed blob by hex id. Loaded once lookups are many (an up-sync of new files, a
+   * restore); a few lookups (the trees of a no-change run) ask the database one by one.
+   */
   #known: Map<string, BlobLocation> | undefined
-
-  has(id: Buffer): boolean {
-    const hex = id.toString('hex')
-    this.#known ??= this.#db.blobs(this.keys.name)
-    return this.#pending.has(hex) || this.#known.has(hex)
-  }
+  #lookups = 0
 
   locate(id: Buffer): BlobLocation | undefined {
     const hex = id.toString('hex')
+    const pending = this.#pending.get(hex)
+    if (pending) return pending
+    if (!this.#known && ++this.#lookups < 2000) return this.#db.getBlob(this.keys.name, id)
     this.#known ??= this.#db.blobs(this.keys.name)
-    return this.#known.get(hex) ?? this.#pending.get(hex)
+    return this.#known.get(hex)
+  }
+
+  has(id: Buffer): boolean {
+    return this.locate(id) !== undefined
   }
 
   /** Store a blob unless the space already has it; returns its id. */

@@ -68,15 +68,27 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
     await sealPool?.close()
   }
 
+  const commit = o.db.getMeta(treeMetaKey(o.space)) !== tree ? await publish(o, store, tree) : undefined
+  const changes = walker.changes
+  for (const path of cache.keys()) if (!walker.seen.has(path) && !changes.has(path)) changes.set(path, undefined)
+  o.db.updateFiles(o.space, changes)
+  return { space: o.space, commit, tree, stats: store.stats, warnings: warnings.list }
+}
+
+/** Publish a commit of `tree` unless this device's head already points at it; the new commit id. */
+async function publish(o: UpSyncOptions, store: SpaceStore, tree: string): Promise<string | undefined> {
+  const deviceTag = o.vault.deviceTag(o.device.id)
+  const own = (await store.readHeads()).get(deviceTag)
+  const state = o.db.space(o.space)
   let commit: string | undefined
-  if (o.db.getMeta(treeMetaKey(o.space)) !== tree) {
-    const deviceTag = o.vault.deviceTag(o.device.id)
-    const heads = await store.readHeads()
-    const own = heads.get(deviceTag)
-    const state = o.db.space(o.space)
+  // The state database may be new (lost, or deleted): the vault says what was published.
+  if (own && (await store.readCommit(own.commit)).tree === tree) {
+    o.db.setOwnCommit(o.space, own.commit, own.seq)
+  } else {
     // The sequence comes from the vault too: a lost state database must not make it go back.
     const seq = Math.max(state.ownSeq, own?.seq ?? 0) + 1
     const parents = [...new Set([own?.commit ?? state.ownCommit, state.applied].filter((p): p is string => !!p))]
+    const time = new Date().toISOString()
     commit = await store.putCommit({
       format: 1,
       space: o.space,
@@ -85,18 +97,15 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
       username: o.device.username,
       hostname: o.device.hostname,
       home: o.device.home,
-      time: new Date().toISOString(),
+      time,
       parents,
       tree,
       seq,
     })
-    await store.putHead(deviceTag, { commit, seq, time: new Date().toISOString() })
+    await store.putHead(deviceTag, { commit, seq, time })
     o.db.setOwnCommit(o.space, commit, seq)
     o.db.setHeadSeen(o.space, deviceTag, seq, commit)
-    o.db.setMeta(treeMetaKey(o.space), tree)
   }
-  const changes = walker.changes
-  for (const path of cache.keys()) if (!walker.seen.has(path) && !changes.has(path)) changes.set(path, undefined)
-  o.db.updateFiles(o.space, changes)
-  return { space: o.space, commit, tree, stats: store.stats, warnings: warnings.list }
+  o.db.setMeta(treeMetaKey(o.space), tree)
+  return commit
 }
