@@ -36,6 +36,11 @@ t.test('dedup and content-defined chunking', async (t) => {
   t.equal(again.code, 0)
   t.same(await packs(vault), p1, 'an unchanged re-run uploads no new pack')
   t.equal(JSON.parse(again.stdout).spaces[0].commit, undefined, 'and publishes no commit')
+  const { rm } = await import('node:fs/promises')
+  await rm(join(a.cloudyHome, 'state.db'))
+  const lost = await cloudy(a, ['sync', 'up', '--json'])
+  t.same(await packs(vault), p1, 'with the state database lost, still no new pack')
+  t.equal(JSON.parse(lost.stdout).spaces[0].commit, undefined, 'nor a commit: the vault says it is published')
 
   // Same content under another name: nothing new either (dedup by content).
   await writeFile(join(a.home, 'small'), await readFile(join(a.home, 'big')))
