@@ -42,11 +42,28 @@ const SCHEMA: Record<string, Record<string, Kind>> = {
 }
 
 export function defaultSettingsInclude(): string[] {
-  return ['~/.bashrc', '~/.profile', '~/.bash_aliases', '~/.zshrc', '~/.gitconfig', '~/.vimrc', '~/.tmux.conf', '~/.ssh/config', '~/.config/git', '~/.config/nvim', '~/.config/fish']
+  return [
+    '~/.bashrc',
+    '~/.profile',
+    '~/.bash_aliases',
+    '~/.zshrc',
+    '~/.gitconfig',
+    '~/.vimrc',
+    '~/.tmux.conf',
+    '~/.ssh/config',
+    '~/.config/git',
+    '~/.config/nvim',
+    '~/.config/fish',
+  ]
 }
 
 export function defaultConfig(): Config {
-  return { vault: { root: 'Cloudy' }, device: {}, settings: { include: defaultSettingsInclude(), exclude: [] }, sync: { allow_username_mismatch: false } }
+  return {
+    vault: { root: 'Cloudy' },
+    device: {},
+    settings: { include: defaultSettingsInclude(), exclude: [] },
+    sync: { allow_username_mismatch: false },
+  }
 }
 
 /** The line (1-based) where `table.key` is set in TOML `text`, if it can be found. */
@@ -73,7 +90,8 @@ function distance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)] as number[])
   for (let j = 1; j <= b.length; j++) d[0]![j] = j
   for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    for (let j = 1; j <= b.length; j++)
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
   return d[a.length]![b.length]!
 }
 
@@ -91,7 +109,10 @@ export function parseConfig(text: string, file: string): Config {
     raw = parse(text) as Record<string, unknown>
   } catch (e) {
     if (e instanceof TomlError) {
-      throw new ConfigError(`${e.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '')} (TOML syntax, column ${e.column})`, { file, line: e.line })
+      throw new ConfigError(`${e.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '')} (TOML syntax, column ${e.column})`, {
+        file,
+        line: e.line,
+      })
     }
     throw e
   }
@@ -106,7 +127,11 @@ export function parseConfig(text: string, file: string): Config {
       })
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new ConfigError(`${table} must be a table ([${table}]), found ${typeName(value)}`, { file, line: lineOf(text, '', table), key: table })
+      throw new ConfigError(`${table} must be a table ([${table}]), found ${typeName(value)}`, {
+        file,
+        line: lineOf(text, '', table),
+        key: table,
+      })
     }
     for (const [key, v] of Object.entries(value)) {
       const where = { file, line: lineOf(text, table, key), key: `${table}.${key}` }
@@ -122,7 +147,11 @@ export function parseConfig(text: string, file: string): Config {
   }
   for (const p of config.settings.include) {
     if (!p.startsWith('~/') && p !== '~' && !p.startsWith('/')) {
-      throw new ConfigError(`settings.include: "${p}" must start with ~/ (a path under HOME)`, { file, line: lineOf(text, 'settings', 'include'), key: 'settings.include' })
+      throw new ConfigError(`settings.include: "${p}" must start with ~/ (a path under HOME)`, {
+        file,
+        line: lineOf(text, 'settings', 'include'),
+        key: 'settings.include',
+      })
     }
   }
   return config

@@ -22,7 +22,7 @@ function localPath(url: string): string | undefined {
 }
 
 function checkRoot(root: string): string {
-  if (root.split('/').some((s) => s === '..' ) || root.startsWith('/')) {
+  if (root.split('/').some((s) => s === '..') || root.startsWith('/')) {
     throw new UsageError(`--root: "${root}" must be a relative folder inside the storage account, without ".."`)
   }
   return root
@@ -40,7 +40,9 @@ export async function openProvider(url: string, options: OpenOptions = {}): Prom
   }
   const scheme = /^([a-z0-9]+):/.exec(url)?.[1]
   if (scheme && ['s3', 'sftp', 'dropbox', 'gdrive'].includes(scheme)) {
-    throw new UsageError(`--provider ${describeProvider(url)}: the ${scheme} provider is not available in this build yet; use a local folder`)
+    throw new UsageError(
+      `--provider ${describeProvider(url)}: the ${scheme} provider is not available in this build yet; use a local folder`,
+    )
   }
   throw new UsageError(
     `--provider "${describeProvider(url)}" is not a provider URL; use /abs/path or local:/abs/path ` +

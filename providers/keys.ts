@@ -8,7 +8,11 @@ export function assertKey(provider: string, key: string, allowPrefix = false): v
   if (allowPrefix && parts[parts.length - 1] === '') parts.pop()
   if (key === '' && allowPrefix) return
   if (parts.length === 0 || parts.some((p) => !SEGMENT.test(p) || p === '.' || p === '..')) {
-    throw new CloudyError('EKEY', EXIT.FAILED, `${provider}: invalid object key "${key}" (internal error: keys are relative paths of plain names)`)
+    throw new CloudyError(
+      'EKEY',
+      EXIT.FAILED,
+      `${provider}: invalid object key "${key}" (internal error: keys are relative paths of plain names)`,
+    )
   }
 }
 

@@ -26,7 +26,8 @@ export function memory(name = 'memory'): Provider {
     },
     async *list(prefix: string): AsyncIterable<ObjectInfo> {
       assertKey(label, prefix, true)
-      for (const [key, o] of [...objects]) if (key.startsWith(prefix)) yield { key, size: o.data.length, mtimeMs: o.mtimeMs }
+      // A snapshot: puts during the listing must not disturb it.
+      for (const [key, o] of Array.from(objects)) if (key.startsWith(prefix)) yield { key, size: o.data.length, mtimeMs: o.mtimeMs }
     },
     async delete(key: string): Promise<void> {
       assertKey(label, key)

@@ -66,7 +66,8 @@ export function makeDataSet({ smallFiles = 20000, bigMiB = 600, fresh = false } 
     sizes.forEach((mib, n) => {
       const fd = openSync(join(dir, 'big', `blob${n}.bin`), 'w')
       const ks = randomStream(1_000_000 + n)
-      for (let left = mib * 1024 * 1024; left > 0; left -= block.length) writeSync(fd, ks.update(block.subarray(0, Math.min(block.length, left))))
+      for (let left = mib * 1024 * 1024; left > 0; left -= block.length)
+        writeSync(fd, ks.update(block.subarray(0, Math.min(block.length, left))))
       closeSync(fd)
     })
     writeFileSync(marker, JSON.stringify({ smallFiles, smallBytes, bigMiB }))
@@ -79,6 +80,10 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     const i = process.argv.indexOf(name)
     return i > 0 ? Number(process.argv[i + 1]) : dflt
   }
-  const dir = makeDataSet({ smallFiles: arg('--small-files', 20000), bigMiB: arg('--big-mib', 600), fresh: process.argv.includes('--fresh') })
+  const dir = makeDataSet({
+    smallFiles: arg('--small-files', 20000),
+    bigMiB: arg('--big-mib', 600),
+    fresh: process.argv.includes('--fresh'),
+  })
   console.log(dir)
 }

@@ -18,8 +18,13 @@ const PASSWORD = 'bench password'
 
 const argv = process.argv.slice(2)
 const num = (name, dflt) => (argv.includes(name) ? Number(argv[argv.indexOf(name) + 1]) : dflt)
-const options = { smallFiles: num('--small-files', 20000), bigMiB: num('--big-mib', 600), fresh: argv.includes('--fresh'), json: argv.includes('--json') }
-const say = (...a) => options.json ? console.error(...a) : console.log(...a)
+const options = {
+  smallFiles: num('--small-files', 20000),
+  bigMiB: num('--big-mib', 600),
+  fresh: argv.includes('--fresh'),
+  json: argv.includes('--json'),
+}
+const say = (...a) => (options.json ? console.error(...a) : console.log(...a))
 
 /** Install a Debian package when its command is missing (the bench may; tests never do). */
 function ensure(command, pkg) {
@@ -48,7 +53,11 @@ function dropCaches() {
 /** Run a command under /usr/bin/time: seconds and peak RSS in MiB. Fails loudly. */
 function measure(label, cmd, args, env) {
   const out = join(tmpdir(), `cloudy-bench-time-${process.pid}`)
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', '-o', out, cmd, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 })
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', '-o', out, cmd, ...args], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  })
   if (r.status !== 0) throw new Error(`${label} failed (exit ${r.status}):\n${r.stderr}\n${r.stdout}`)
   const [secs, kib] = readFileSync(out, 'utf8').trim().split('\n').pop().split(' ').map(Number)
   rmSync(out, { force: true })
@@ -86,7 +95,10 @@ const tools = {
     version: () => `cloudy ${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version}`,
     init(w, data, sub) {
       const env = { HOME: data, CLOUDY_HOME: w.state, CLOUDY_PASSWORD: PASSWORD }
-      const r = spawnSync(process.execPath, [CLOUDY, 'init', '--provider', w.repo, '--kdf', 'interactive'], { env: { ...process.env, ...env }, encoding: 'utf8' })
+      const r = spawnSync(process.execPath, [CLOUDY, 'init', '--provider', w.repo, '--kdf', 'interactive'], {
+        env: { ...process.env, ...env },
+        encoding: 'utf8',
+      })
       if (r.status !== 0) throw new Error(`cloudy init failed: ${r.stderr}`)
       const cfg = join(w.state, 'config.toml')
       writeFileSync(cfg, readFileSync(cfg, 'utf8').replace(/^include = \[[^\]]*\]/m, `include = ["~/${sub}"]`))
@@ -187,13 +199,17 @@ if (options.json) {
   console.log(JSON.stringify({ versions, cachesDropped: canDrop, results, ratios }, null, 1))
 } else {
   const f = (n, d = 1) => n.toFixed(d)
-  console.log(`\n${Object.values(versions).join(', ')}; page cache dropped before up- and down-syncs: ${canDrop ? 'yes' : 'no (not root)'}\n`)
+  console.log(
+    `\n${Object.values(versions).join(', ')}; page cache dropped before up- and down-syncs: ${canDrop ? 'yes' : 'no (not root)'}\n`,
+  )
   const rows = [['tool', 'case', 'up MB/s', 're-run s', 'down MB/s', 'peak RSS MiB', 'repo MiB']]
   for (const r of results) rows.push([r.tool, r.case, f(r.upMBps), f(r.rerunSecs, 2), f(r.downMBps), f(r.peakRssMiB, 0), f(r.repoMiB, 0)])
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)))
   for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i])).join('  '))
   console.log('\nCloudy / restic (up and down: above 1 means Cloudy is faster; re-run, RSS and size: below 1 means Cloudy is smaller)')
   for (const r of ratios) {
-    console.log(`  ${r.case.padEnd(w[1])}  up ${f(r.up, 2)}  re-run ${f(r.rerun, 2)}  down ${f(r.down, 2)}  RSS ${f(r.rss, 2)}  repo ${f(r.repo, 2)}`)
+    console.log(
+      `  ${r.case.padEnd(w[1])}  up ${f(r.up, 2)}  re-run ${f(r.rerun, 2)}  down ${f(r.down, 2)}  RSS ${f(r.rss, 2)}  repo ${f(r.repo, 2)}`,
+    )
   }
 }

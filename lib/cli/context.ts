@@ -51,7 +51,13 @@ export async function openSession(io: CliIo, argv: { passwordFile?: string }): P
   const config = await requireConfig(paths)
   const provider = await openProvider(config.vault.provider!, { root: config.vault.root })
   try {
-    const password = await readPassword({ passwordFile: argv.passwordFile, env: io.env, prompt: 'Master password: ', stdin: io.stdin, stderr: io.stderr as NodeJS.WriteStream })
+    const password = await readPassword({
+      passwordFile: argv.passwordFile,
+      env: io.env,
+      prompt: 'Master password: ',
+      stdin: io.stdin,
+      stderr: io.stderr as NodeJS.WriteStream,
+    })
     const vault = await Vault.unlock(provider, password)
     const db = new StateDb(paths.stateDb)
     return {

@@ -38,7 +38,10 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
       'create a vault on a storage account and make this computer its first device',
       (y) =>
         withJson(y).options({
-          provider: { type: 'string', describe: 'where the vault lives: /abs/path, local:/abs/path, memory:NAME (default: a local folder)' },
+          provider: {
+            type: 'string',
+            describe: 'where the vault lives: /abs/path, local:/abs/path, memory:NAME (default: a local folder)',
+          },
           root: { type: 'string', describe: 'folder of the vault inside the storage account', default: 'Cloudy' },
           kdf: { choices: ['interactive', 'moderate', 'sensitive'] as const, default: 'moderate', describe: 'Argon2id cost' },
         }),
@@ -53,7 +56,11 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         y.options({
           ...passwordOption,
           'new-password-file': { type: 'string', describe: 'read the new password from this file' },
-          kdf: { choices: ['interactive', 'moderate', 'sensitive'] as const, default: 'moderate', describe: 'Argon2id cost of the new slot' },
+          kdf: {
+            choices: ['interactive', 'moderate', 'sensitive'] as const,
+            default: 'moderate',
+            describe: 'Argon2id cost of the new slot',
+          },
         }),
       (a) => {
         run = () => passwd(io, { kdf: a.kdf, passwordFile: a['password-file'], newPasswordFile: a['new-password-file'] })
@@ -67,19 +74,19 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         run = () => check(io, { readData: a['read-data'], passwordFile: a['password-file'], json: a.json })
       },
     )
-    .command('sync', 'send changes up or bring the chain\'s changes down', (y) =>
+    .command('sync', "send changes up or bring the chain's changes down", (y) =>
       y
         .command(
           'up',
           'send what changed here to the vault',
           (yy) => withJson(yy).options({ only: { type: 'string', array: true, describe: 'only these spaces' } }),
           (a) => {
-        run = () => syncUp(io, { only: a.only, passwordFile: a['password-file'], json: a.json })
-      },
+            run = () => syncUp(io, { only: a.only, passwordFile: a['password-file'], json: a.json })
+          },
         )
         .command(
           'down',
-          'apply the chain\'s changes here',
+          "apply the chain's changes here",
           (yy) =>
             withJson(yy).options({
               preview: { type: 'boolean', describe: 'show what would change, change nothing' },
@@ -87,8 +94,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
               yes: { type: 'boolean', describe: 'do not ask before applying' },
             }),
           (a) => {
-        run = () => syncDown(io, { preview: a.preview, only: a.only, yes: a.yes, passwordFile: a['password-file'], json: a.json })
-      },
+            run = () => syncDown(io, { preview: a.preview, only: a.only, yes: a.yes, passwordFile: a['password-file'], json: a.json })
+          },
         )
         .demandCommand(1, 'say "sync up" or "sync down"'),
     )

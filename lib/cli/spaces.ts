@@ -16,7 +16,10 @@ export interface SpaceSource {
 }
 
 function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '[^/]*')
+    .replace(/\?/g, '[^/]')
   return new RegExp(`(^|/)${body}$`)
 }
 
@@ -32,7 +35,8 @@ export function settingsSource(config: Config, paths: CloudyPaths, vaultFolder?:
   const include: string[] = []
   for (const p of config.settings.include) {
     const rel = underHome(home, expandHome(p, home))
-    if (rel === undefined) throw new ConfigError(`settings.include: ${p} is not under HOME (${home})`, { file: paths.configFile, key: 'settings.include' })
+    if (rel === undefined)
+      throw new ConfigError(`settings.include: ${p} is not under HOME (${home})`, { file: paths.configFile, key: 'settings.include' })
     include.push(rel)
   }
   const exactOut = new Set<string>()

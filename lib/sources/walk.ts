@@ -125,6 +125,8 @@ export class Walker {
     const reads: Promise<void>[] = []
     for (let i = 0; i < small.length; i += READ_BATCH) reads.push(this.#readSmall(small.slice(i, i + READ_BATCH), entries))
     await Promise.all(reads)
+    // Ready entries and pending ones side by side, in name order.
+    // oxlint-disable-next-line typescript/await-thenable
     const resolved = await Promise.all(entries)
     return this.#o.store.putTree({ entries: resolved.filter((e): e is TreeEntry => e !== undefined) })
   }
@@ -151,7 +153,7 @@ export class Walker {
         const content = r.data.length ? await this.#o.store.addBlob(BlobType.data, r.data) : Buffer.alloc(0)
         const unchanged = r.size === f.st.size && r.mtimeNs === f.st.mtimeNs && r.ctimeNs === f.st.ctimeNs && r.ino === f.st.ino
         this.#remember(f.rel, f.st, content, unchanged)
-        entries[f.index] = fileEntry(f.name, unchanged ? f.st : { ...f.st, size: BigInt(r.data.length) } as BigIntStats, content)
+        entries[f.index] = fileEntry(f.name, unchanged ? f.st : ({ ...f.st, size: BigInt(r.data.length) } as BigIntStats), content)
       }
     } finally {
       this.#release()
@@ -165,7 +167,9 @@ export class Walker {
   #remember(rel: string, st: BigIntStats, content: Buffer, unchanged: boolean): void {
     this.changes.set(
       rel,
-      unchanged ? { size: Number(st.size), mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, ino: Number(st.ino), mode: Number(st.mode & 0o7777n), content } : undefined,
+      unchanged
+        ? { size: Number(st.size), mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, ino: Number(st.ino), mode: Number(st.mode & 0o7777n), content }
+        : undefined,
     )
   }
 
@@ -175,7 +179,14 @@ export class Walker {
     if (cached) {
       // Keep the last synced version rather than telling the chain the file is gone.
       this.#o.warnings.add('EUNREADABLE', rel, `kept the last synced version of ${rel}: ${errText(e)}`)
-      return { name, type: 'file', mode: cached.mode, mtimeNs: treeTime(cached.mtimeNs), size: cached.size, content: idsToHex(cached.content) }
+      return {
+        name,
+        type: 'file',
+        mode: cached.mode,
+        mtimeNs: treeTime(cached.mtimeNs),
+        size: cached.size,
+        content: idsToHex(cached.content),
+      }
     }
     return this.#unreadable(rel, name, e)
   }
@@ -225,7 +236,6 @@ export class Walker {
     }
   }
 
-
   #unreadable(rel: string, _name: string, e: unknown): undefined {
     this.#o.warnings.add('EUNREADABLE', rel, `skipped ${rel}: ${errText(e)}`)
     return undefined
@@ -255,7 +265,14 @@ interface SmallFile {
 }
 
 function fileEntry(name: string, st: BigIntStats, content: Buffer): TreeEntry {
-  return { name, type: 'file', mode: Number(st.mode & 0o7777n), mtimeNs: treeTime(st.mtimeNs), size: Number(st.size), content: idsToHex(content) }
+  return {
+    name,
+    type: 'file',
+    mode: Number(st.mode & 0o7777n),
+    mtimeNs: treeTime(st.mtimeNs),
+    size: Number(st.size),
+    content: idsToHex(content),
+  }
 }
 
 export function sameFile(c: CachedFile, st: BigIntStats): boolean {

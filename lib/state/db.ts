@@ -76,17 +76,19 @@ export class StateDb {
       hasIndex: d.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM index_files WHERE space = ? AND name = ?'),
       addIndex: d.prepare('INSERT OR IGNORE INTO index_files (space, name) VALUES (?, ?)'),
       // Times come back as BigInt (nanoseconds overflow a double); the rest as numbers.
-      files: d
-        .prepare<[string], { path: string; size: number; mtime_ns: bigint; ctime_ns: bigint; ino: number; mode: number; content: Buffer }>(
-          'SELECT path, size, mtime_ns, ctime_ns, ino, mode, content FROM files WHERE space = ?',
-        ),
+      files: d.prepare<
+        [string],
+        { path: string; size: number; mtime_ns: bigint; ctime_ns: bigint; ino: number; mode: number; content: Buffer }
+      >('SELECT path, size, mtime_ns, ctime_ns, ino, mode, content FROM files WHERE space = ?'),
       putFile: d.prepare(
         'INSERT INTO files (space, path, size, mtime_ns, ctime_ns, ino, mode, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ' +
           'ON CONFLICT (space, path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, ' +
           'ino = excluded.ino, mode = excluded.mode, content = excluded.content',
       ),
       delFile: d.prepare('DELETE FROM files WHERE space = ? AND path = ?'),
-      headSeen: d.prepare<[string, string], { seq: number; commit_id: string }>('SELECT seq, commit_id FROM heads_seen WHERE space = ? AND device = ?'),
+      headSeen: d.prepare<[string, string], { seq: number; commit_id: string }>(
+        'SELECT seq, commit_id FROM heads_seen WHERE space = ? AND device = ?',
+      ),
       setHeadSeen: d.prepare(
         'INSERT INTO heads_seen (space, device, seq, commit_id) VALUES (?, ?, ?, ?) ON CONFLICT (space, device) DO UPDATE SET seq = excluded.seq, commit_id = excluded.commit_id',
       ),
@@ -96,7 +98,9 @@ export class StateDb {
       setOwn: d.prepare(
         'INSERT INTO spaces (space, own_commit, own_seq) VALUES (?, ?, ?) ON CONFLICT (space) DO UPDATE SET own_commit = excluded.own_commit, own_seq = excluded.own_seq',
       ),
-      setApplied: d.prepare('INSERT INTO spaces (space, applied) VALUES (?, ?) ON CONFLICT (space) DO UPDATE SET applied = excluded.applied'),
+      setApplied: d.prepare(
+        'INSERT INTO spaces (space, applied) VALUES (?, ?) ON CONFLICT (space) DO UPDATE SET applied = excluded.applied',
+      ),
     }
   }
 
@@ -138,7 +142,10 @@ export class StateDb {
   }
 
   indexNames(space: string): string[] {
-    return this.db.prepare<[string], { name: string }>('SELECT name FROM index_files WHERE space = ?').pluck().all(space) as unknown as string[]
+    return this.db
+      .prepare<[string], { name: string }>('SELECT name FROM index_files WHERE space = ?')
+      .pluck()
+      .all(space) as unknown as string[]
   }
 
   /**
@@ -157,7 +164,14 @@ export class StateDb {
   files(space: string): Map<string, CachedFile> {
     const m = new Map<string, CachedFile>()
     for (const r of this.#stmt.files.safeIntegers(true).iterate(space)) {
-      m.set(r.path, { size: Number(r.size), mtimeNs: r.mtime_ns, ctimeNs: r.ctime_ns, ino: Number(r.ino), mode: Number(r.mode), content: r.content })
+      m.set(r.path, {
+        size: Number(r.size),
+        mtimeNs: r.mtime_ns,
+        ctimeNs: r.ctime_ns,
+        ino: Number(r.ino),
+        mode: Number(r.mode),
+        content: r.content,
+      })
     }
     return m
   }

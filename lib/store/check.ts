@@ -141,7 +141,8 @@ export async function checkSpace(provider: Provider, keys: SpaceKeys, report: Ch
     if (!tree) return
     for (const e of tree.entries) {
       if (e.type === 'dir' && e.subtree) await walk(e.subtree, `tree ${id}`)
-      for (const c of e.content ?? []) if (!index.has(c)) problem(`tree ${id}`, `file "${e.name}" refers to chunk ${c}, which no index lists`)
+      for (const c of e.content ?? [])
+        if (!index.has(c)) problem(`tree ${id}`, `file "${e.name}" refers to chunk ${c}, which no index lists`)
     }
   }
   const seenCommits = new Set<string>()
@@ -207,6 +208,10 @@ async function readPackHeader(
 /** An IntegrityError-like result for the command line. */
 export class CheckFailed extends CloudyError {
   constructor(report: CheckReport) {
-    super('EINTEGRITY', 7, `check found ${report.problems.length} problem(s): ${report.problems.map((p) => `${p.object}: ${p.message}`).join('; ')}`)
+    super(
+      'EINTEGRITY',
+      7,
+      `check found ${report.problems.length} problem(s): ${report.problems.map((p) => `${p.object}: ${p.message}`).join('; ')}`,
+    )
   }
 }

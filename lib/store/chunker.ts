@@ -27,7 +27,11 @@ export function gearTable(seed: Uint8Array): Uint32Array {
   for (let i = 0; i < 32; i++) {
     const counter = Buffer.alloc(4)
     counter.writeUInt32BE(i, 0)
-    createHmac('sha256', seed).update('cloudy gear v1').update(counter).digest().copy(bytes, i * 32)
+    createHmac('sha256', seed)
+      .update('cloudy gear v1')
+      .update(counter)
+      .digest()
+      .copy(bytes, i * 32)
   }
   const gear = new Uint32Array(256)
   for (let i = 0; i < 256; i++) gear[i] = bytes.readUInt32LE(i * 4)
@@ -38,8 +42,10 @@ function validate(o: ChunkerOptions): { min: number; avg: number; max: number } 
   const min = o.min ?? DEFAULT_CHUNKING.min
   const avg = o.avg ?? DEFAULT_CHUNKING.avg
   const max = o.max ?? DEFAULT_CHUNKING.max
-  if (!Number.isInteger(avg) || avg < 64 || (avg & (avg - 1)) !== 0) throw new RangeError(`chunker avg: ${avg} must be a power of two >= 64`)
-  if (!Number.isInteger(min) || min < 1 || min >= avg) throw new RangeError(`chunker min: ${min} must be a positive integer below avg (${avg})`)
+  if (!Number.isInteger(avg) || avg < 64 || (avg & (avg - 1)) !== 0)
+    throw new RangeError(`chunker avg: ${avg} must be a power of two >= 64`)
+  if (!Number.isInteger(min) || min < 1 || min >= avg)
+    throw new RangeError(`chunker min: ${min} must be a positive integer below avg (${avg})`)
   if (!Number.isInteger(max) || max <= avg) throw new RangeError(`chunker max: ${max} must be an integer above avg (${avg})`)
   return { min, avg, max }
 }
@@ -141,7 +147,11 @@ function spreadMask(bits: number): number {
 }
 
 /** Chunks of a stream of buffers. */
-export async function* chunkStream(source: AsyncIterable<Uint8Array>, gear: Uint32Array, options?: ChunkerOptions): AsyncGenerator<Uint8Array> {
+export async function* chunkStream(
+  source: AsyncIterable<Uint8Array>,
+  gear: Uint32Array,
+  options?: ChunkerOptions,
+): AsyncGenerator<Uint8Array> {
   const c = new Chunker(gear, options)
   for await (const buf of source) yield* c.push(buf)
   const last = c.finish()

@@ -228,7 +228,6 @@ export class SpaceStore {
     return p
   }
 
-
   /** Publish an immutable commit object; returns its id. */
   async putCommit(commit: Commit): Promise<string> {
     const plain = Buffer.from(JSON.stringify(commit))
@@ -246,7 +245,12 @@ export class SpaceStore {
   }
 
   async putHead(deviceTag: string, head: Head): Promise<void> {
-    await this.#writeSealed(`${this.prefix}heads/${deviceTag}`, BlobType.head, Buffer.from(deviceTag, 'hex'), Buffer.from(JSON.stringify(head)))
+    await this.#writeSealed(
+      `${this.prefix}heads/${deviceTag}`,
+      BlobType.head,
+      Buffer.from(deviceTag, 'hex'),
+      Buffer.from(JSON.stringify(head)),
+    )
   }
 
   /**

@@ -77,7 +77,16 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
     const e = it.entry
     if (e.type === 'dir') dirs.push({ abs, entry: e })
     else if (e.type === 'symlink') links.push({ abs, entry: e })
-    else jobs.push({ item: it, entry: e, abs, tmp: tmpName(abs), remaining: e.content?.length ?? 0, replaces: it.op === 'update', done: false })
+    else
+      jobs.push({
+        item: it,
+        entry: e,
+        abs,
+        tmp: tmpName(abs),
+        remaining: e.content?.length ?? 0,
+        replaces: it.op === 'update',
+        done: false,
+      })
   }
   // Parents before children (the plan lists them in tree order); a partial apply (--only) may
   // hold files whose new folders were not selected: those are made too.
@@ -98,10 +107,13 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
   const writers = new FileWriterPool()
   const failures: unknown[] = []
   const whole = (job: FileJob, data: Uint8Array) =>
-    writers.add({ tmp: job.tmp, path: job.abs, data, mode: job.entry.mode, mtime: utimesSeconds(job.entry.mtimeNs), durable: job.replaces }, (r: WriteResult) => {
-      if (r.error) failures.push(Object.assign(new Error(`cannot write ${job.abs}: ${r.message}`), { code: r.error }))
-      else remember(job, r as Required<WriteResult>)
-    })
+    writers.add(
+      { tmp: job.tmp, path: job.abs, data, mode: job.entry.mode, mtime: utimesSeconds(job.entry.mtimeNs), durable: job.replaces },
+      (r: WriteResult) => {
+        if (r.error) failures.push(Object.assign(new Error(`cannot write ${job.abs}: ${r.message}`), { code: r.error }))
+        else remember(job, r as Required<WriteResult>)
+      },
+    )
   const finishInPlace = async (job: FileJob) => {
     const fh = await job.fh!
     try {
@@ -189,7 +201,8 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
     }
     const made = new Set(dirs.map((d) => d.abs))
     const touched = new Set<string>()
-    for (const it of items) if (it.op !== 'conflict') for (let p = it.path; p.includes('/'); ) touched.add((p = p.slice(0, p.lastIndexOf('/'))))
+    for (const it of items)
+      if (it.op !== 'conflict') for (let p = it.path; p.includes('/');) touched.add((p = p.slice(0, p.lastIndexOf('/'))))
     for (const rel of [...touched].sort().reverse()) {
       const e = o.dirs?.get(rel)
       const abs = join(o.home, rel)

@@ -54,7 +54,7 @@ export function chooseItems(items: readonly PlanItem[], only: readonly string[] 
   if (!only || only.length === 0) return [...items]
   const chosen = items.filter((it) => selects(only, it.item))
   const needed = new Set<string>()
-  for (const it of chosen) for (let p = it.item; p.includes('/'); ) needed.add((p = p.slice(0, p.lastIndexOf('/'))))
+  for (const it of chosen) for (let p = it.item; p.includes('/');) needed.add((p = p.slice(0, p.lastIndexOf('/'))))
   return items.filter((it) => selects(only, it.item) || (it.op === 'add' && it.entry?.type === 'dir' && needed.has(it.item)))
 }
 
@@ -73,7 +73,8 @@ export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
   const dirs = new Map<string, TreeEntry>()
   if (best) {
     const cache = o.db.files(o.space)
-    for await (const item of planTree({ store, home: o.home, cache, device: best.commit.deviceName, dirs }, best.commit.tree)) items.push(item)
+    for await (const item of planTree({ store, home: o.home, cache, device: best.commit.deviceName, dirs }, best.commit.tree))
+      items.push(item)
   }
   return { space: o.space, commit: best, items, dirs, store }
 }
@@ -91,5 +92,11 @@ export async function applyDown(
     o.db.setApplied(plan.space, plan.commit.id)
     o.db.setMeta(treeMetaKey(plan.space), plan.commit.commit.tree)
   }
-  return { space: plan.space, commit: plan.commit?.id, plan: plan.items, applied: chosen.filter((it) => it.op !== 'conflict'), warnings: warnings.list }
+  return {
+    space: plan.space,
+    commit: plan.commit?.id,
+    plan: plan.items,
+    applied: chosen.filter((it) => it.op !== 'conflict'),
+    warnings: warnings.list,
+  }
 }

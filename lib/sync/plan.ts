@@ -85,7 +85,16 @@ export async function* planTree(o: PlanOptions, treeId: string, rel = '', parent
     const local = side(st)
     if (e.type === 'dir') {
       if (st.isDirectory()) yield* planTree(o, e.subtree!, path)
-      else yield { op: 'conflict', item, path, local, incoming, entry: e, reason: `a folder is incoming where this computer has a ${local.kind}` }
+      else
+        yield {
+          op: 'conflict',
+          item,
+          path,
+          local,
+          incoming,
+          entry: e,
+          reason: `a folder is incoming where this computer has a ${local.kind}`,
+        }
       continue
     }
     if (e.type === 'symlink') {
@@ -93,7 +102,15 @@ export async function* planTree(o: PlanOptions, treeId: string, rel = '', parent
       if (st.isSymbolicLink() || st.isFile()) {
         yield { op: 'conflict', item, path, local, incoming, entry: e, reason: 'a different local version exists that was never synced' }
       } else {
-        yield { op: 'conflict', item, path, local, incoming, entry: e, reason: `a symlink is incoming where this computer has a ${local.kind}` }
+        yield {
+          op: 'conflict',
+          item,
+          path,
+          local,
+          incoming,
+          entry: e,
+          reason: `a symlink is incoming where this computer has a ${local.kind}`,
+        }
       }
       continue
     }
@@ -120,7 +137,9 @@ export async function* planTree(o: PlanOptions, treeId: string, rel = '', parent
       local,
       incoming,
       entry: e,
-      reason: cached ? 'changed here since the last sync and changed in the chain' : 'a different local version exists that was never synced',
+      reason: cached
+        ? 'changed here since the last sync and changed in the chain'
+        : 'a different local version exists that was never synced',
     }
   }
 }

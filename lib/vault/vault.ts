@@ -98,7 +98,11 @@ export class Vault {
     } catch (e) {
       await provider.delete(`keys/${slotId}`)
       if (e instanceof AlreadyExistsError) {
-        throw new CloudyError('EVAULTEXISTS', EXIT.USAGE, `a Cloudy vault was created at ${provider.name} at the same moment: use "cloudy join"`)
+        throw new CloudyError(
+          'EVAULTEXISTS',
+          EXIT.USAGE,
+          `a Cloudy vault was created at ${provider.name} at the same moment: use "cloudy join"`,
+        )
       }
       throw e
     }

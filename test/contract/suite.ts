@@ -66,21 +66,37 @@ export function providerContract(t: Test, make: (t: Test) => Promise<Provider>):
     const keys: string[] = []
     for (let i = 0; i < 1200; i++) keys.push(`s/${(i % 7).toString(16)}${(i % 3).toString(16)}/packs/${i.toString(16).padStart(4, '0')}`)
     let next = 0
-    await Promise.all(Array.from({ length: 16 }, async () => {
-      while (next < keys.length) {
-        const k = keys[next++]!
-        await p.put(k, Buffer.alloc(k.length))
-      }
-    }))
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < keys.length) {
+          const k = keys[next++]!
+          await p.put(k, Buffer.alloc(k.length))
+        }
+      }),
+    )
     await p.put('sx/other', Buffer.alloc(1))
     const all = await listAll(p, 's/')
     t.equal(all.length, 1200, 'each key once, nothing else')
-    t.same(all.map((o) => o.key), [...keys].sort())
-    t.ok(all.every((o) => o.size === o.key.length), 'sizes')
+    t.same(
+      all.map((o) => o.key),
+      [...keys].sort(),
+    )
+    t.ok(
+      all.every((o) => o.size === o.key.length),
+      'sizes',
+    )
     const sub = await listAll(p, 's/00/')
-    t.same(sub.map((o) => o.key), keys.filter((k) => k.startsWith('s/00/')).sort(), 'a folder prefix')
+    t.same(
+      sub.map((o) => o.key),
+      keys.filter((k) => k.startsWith('s/00/')).sort(),
+      'a folder prefix',
+    )
     const partial = await listAll(p, 's/0')
-    t.same(partial.map((o) => o.key), keys.filter((k) => k.startsWith('s/0')).sort(), 'a partial name prefix')
+    t.same(
+      partial.map((o) => o.key),
+      keys.filter((k) => k.startsWith('s/0')).sort(),
+      'a partial name prefix',
+    )
   })
 
   each('overwrite, if-absent, delete', async (t, p) => {
@@ -96,11 +112,16 @@ export function providerContract(t: Test, make: (t: Test) => Promise<Provider>):
   })
 
   each('20 concurrent if-absent puts of one key: exactly one wins', async (t, p) => {
-    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => p.put('c/k', Buffer.from(`writer ${i}`), { ifAbsent: true })))
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => p.put('c/k', Buffer.from(`writer ${i}`), { ifAbsent: true })),
+    )
     const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []))
     t.equal(won.length, 1, 'one winner')
-    t.ok(results.every((r) => r.status === 'fulfilled' || r.reason instanceof AlreadyExistsError), 'the others are told why')
-    t.same(Buffer.from(await p.get('c/k')).toString(), `writer ${won[0]}`, 'the stored object is the winner\'s')
+    t.ok(
+      results.every((r) => r.status === 'fulfilled' || r.reason instanceof AlreadyExistsError),
+      'the others are told why',
+    )
+    t.same(Buffer.from(await p.get('c/k')).toString(), `writer ${won[0]}`, "the stored object is the winner's")
   })
 
   each('200 concurrent writers of distinct keys all land', async (t, p) => {
@@ -124,6 +145,7 @@ export function providerContract(t: Test, make: (t: Test) => Promise<Provider>):
   })
 
   each('invalid keys are refused', async (t, p) => {
-    for (const k of ['/abs', 'a/../b', 'a//b', '', 'a/b c', '..']) await t.rejects(p.put(k, Buffer.alloc(1)), { code: 'EKEY' }, JSON.stringify(k))
+    for (const k of ['/abs', 'a/../b', 'a//b', '', 'a/b c', '..'])
+      await t.rejects(p.put(k, Buffer.alloc(1)), { code: 'EKEY' }, JSON.stringify(k))
   })
 }

@@ -72,15 +72,23 @@ t.test('an unreadable file and a FIFO are warned about and skipped, the rest is 
   await copyFile(join(a.cloudyHome, 'config.toml'), join(b.cloudyHome, 'config.toml'))
   const d = await cloudy(b, ['sync', 'down', '--yes'])
   t.equal(d.code, 0, d.stderr)
-  t.same((await describeTree(b.home)).map((e) => e.path), ['cfg', 'cfg/ok.conf'], 'the rest was synced')
+  t.same(
+    (await describeTree(b.home)).map((e) => e.path),
+    ['cfg', 'cfg/ok.conf'],
+    'the rest was synced',
+  )
 })
 
-t.test('a vault folder this user cannot write: exit 5, naming the provider and the fix', { skip: process.getuid?.() !== 0 && 'needs root to act as another user' }, async (t) => {
-  const a = computer(t, { uid: 65534, gid: 65534 })
-  const locked = tempDir(t, 'locked')
-  const r = await cloudy(a, ['init', '--provider', join(locked, 'v'), '--kdf', 'interactive'])
-  t.equal(r.code, 5)
-  t.match(r.stderr, `local:${join(locked, 'v')}`)
-  t.match(r.stderr, /permission denied on the vault folder: make it writable by this user/)
-  t.same(await describeTree(a.cloudyHome), [], 'no config written')
-})
+t.test(
+  'a vault folder this user cannot write: exit 5, naming the provider and the fix',
+  { skip: process.getuid?.() !== 0 && 'needs root to act as another user' },
+  async (t) => {
+    const a = computer(t, { uid: 65534, gid: 65534 })
+    const locked = tempDir(t, 'locked')
+    const r = await cloudy(a, ['init', '--provider', join(locked, 'v'), '--kdf', 'interactive'])
+    t.equal(r.code, 5)
+    t.match(r.stderr, `local:${join(locked, 'v')}`)
+    t.match(r.stderr, /permission denied on the vault folder: make it writable by this user/)
+    t.same(await describeTree(a.cloudyHome), [], 'no config written')
+  },
+)

@@ -22,7 +22,14 @@ t.test('preview, partial apply, then the rest', async (t) => {
   const plan = JSON.parse(preview.stdout).spaces[0]
   t.same(
     plan.items.map((i: { op: string; item: string }) => `${i.op} ${i.item}`),
-    ['add settings/.rc', 'add settings/cfg', 'add settings/cfg/one', 'add settings/cfg/sub', 'add settings/cfg/sub/three', 'add settings/cfg/sub/two'],
+    [
+      'add settings/.rc',
+      'add settings/cfg',
+      'add settings/cfg/one',
+      'add settings/cfg/sub',
+      'add settings/cfg/sub/three',
+      'add settings/cfg/sub/two',
+    ],
   )
   t.same(await describeTree(b.home), [], 'the preview changed nothing')
   const table = await cloudy(b, ['sync', 'down', '--preview'])
@@ -32,11 +39,20 @@ t.test('preview, partial apply, then the rest', async (t) => {
   // One plan name of a file in a folder not selected, one local absolute path.
   const part = await cloudy(b, ['sync', 'down', '--only', 'settings/cfg/sub/two', join(b.home, '.rc'), '--yes'])
   t.equal(part.code, 0, part.stderr)
-  t.same((await describeTree(b.home)).filter((e) => e.type === 'file').map((e) => e.path), ['.rc', 'cfg/sub/two'], 'only those two')
+  t.same(
+    (await describeTree(b.home)).filter((e) => e.type === 'file').map((e) => e.path),
+    ['.rc', 'cfg/sub/two'],
+    'only those two',
+  )
   t.equal(await readFile(join(b.home, 'cfg/sub/two'), 'utf8'), '2')
 
   const rest = await cloudy(b, ['sync', 'down', '--preview', '--json'])
-  t.same(JSON.parse(rest.stdout).spaces[0].items.map((i: { item: string }) => i.item), ['settings/cfg', 'settings/cfg/one', 'settings/cfg/sub', 'settings/cfg/sub/three'].filter((i) => i !== 'settings/cfg' && i !== 'settings/cfg/sub'))
+  t.same(
+    JSON.parse(rest.stdout).spaces[0].items.map((i: { item: string }) => i.item),
+    ['settings/cfg', 'settings/cfg/one', 'settings/cfg/sub', 'settings/cfg/sub/three'].filter(
+      (i) => i !== 'settings/cfg' && i !== 'settings/cfg/sub',
+    ),
+  )
   t.equal((await cloudy(b, ['sync', 'down', '--yes'])).code, 0)
   t.same(await describeTree(b.home), await describeTree(a.home), 'after the rest, B equals A')
   const bad = await cloudy(b, ['sync', 'down', '--only', '/etc/passwd'])

@@ -28,9 +28,15 @@ t.test('errors name the key and the line', async (t) => {
   t.equal(e.exitCode, 2)
   t.throws(() => parseConfig('[settings]\ninclud = []\n', 'c'), /c:2: unknown key settings.includ \(did you mean "include"\?\)/)
   t.throws(() => parseConfig('[setings]\n', 'c'), /c:1: unknown section \[setings\] \(did you mean "settings"\?\)/)
-  t.throws(() => parseConfig('[sync]\nallow_username_mismatch = "yes"\n', 'c'), /c:2: sync.allow_username_mismatch must be a boolean, found a string/)
+  t.throws(
+    () => parseConfig('[sync]\nallow_username_mismatch = "yes"\n', 'c'),
+    /c:2: sync.allow_username_mismatch must be a boolean, found a string/,
+  )
   t.throws(() => parseConfig('[settings]\ninclude = ["/etc/passwd", 3]\n', 'c'), /c:2: settings.include must be an array of strings/)
-  t.throws(() => parseConfig('[settings]\ninclude = ["relative/path"]\n', 'c'), /c:2: settings.include: "relative\/path" must start with ~\//)
+  t.throws(
+    () => parseConfig('[settings]\ninclude = ["relative/path"]\n', 'c'),
+    /c:2: settings.include: "relative\/path" must start with ~\//,
+  )
   t.throws(() => parseConfig('[vault\nroot = 1', 'c'), /c:1: .*TOML syntax/)
   t.throws(() => parseConfig('vault = 3\n', 'c'), /c:1: vault must be a table/)
 })

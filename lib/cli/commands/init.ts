@@ -48,14 +48,17 @@ export async function init(io: CliIo, args: InitArgs): Promise<number> {
     })
     const vault = await Vault.create(provider, password, { kdf: args.kdf })
     const config: Config = {
-      ...(existing ?? {}),
+      ...existing,
       vault: { provider: url, root },
       device: { id: randomBytes(16).toString('hex'), name: existing?.device.name ?? hostname() },
       settings: existing?.settings ?? { include: defaultSettingsInclude(), exclude: [] },
       sync: existing?.sync ?? { allow_username_mismatch: false },
     } as Config
     await writeConfig(paths.configFile, config)
-    if (args.json) io.stdout.write(JSON.stringify({ vaultId: vault.info.vaultId, provider: describeProvider(url), root, config: paths.configFile }) + '\n')
+    if (args.json)
+      io.stdout.write(
+        JSON.stringify({ vaultId: vault.info.vaultId, provider: describeProvider(url), root, config: paths.configFile }) + '\n',
+      )
     else {
       io.stdout.write(`Created vault ${vault.info.vaultId} at ${describeProvider(url)} (folder ${root}).\n`)
       io.stdout.write(`Settings to sync are listed in ${paths.configFile}; run "cloudy sync up" to send them.\n`)

@@ -19,7 +19,13 @@ export async function passwd(io: CliIo, args: PasswdArgs): Promise<number> {
   const provider = await openProvider(config.vault.provider!, { root: config.vault.root })
   try {
     const stderr = io.stderr as NodeJS.WriteStream
-    const old = await readPassword({ passwordFile: args.passwordFile, env: io.env, prompt: 'Current master password: ', stdin: io.stdin, stderr })
+    const old = await readPassword({
+      passwordFile: args.passwordFile,
+      env: io.env,
+      prompt: 'Current master password: ',
+      stdin: io.stdin,
+      stderr,
+    })
     const vault = await Vault.unlock(provider, old)
     try {
       // The new password never comes from CLOUDY_PASSWORD: that one is the current password.

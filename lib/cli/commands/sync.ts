@@ -33,9 +33,18 @@ export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
   const s = await openSession(io, args)
   try {
     const source = settingsSource(s.config, s.paths, providerFolder(s.config.vault.provider!, s.config.vault.root))
-    if (args.only?.length && !args.only.includes(source.space)) throw new UsageError(`--only: unknown space "${args.only.join(', ')}"; spaces: settings`)
+    if (args.only?.length && !args.only.includes(source.space))
+      throw new UsageError(`--only: unknown space "${args.only.join(', ')}"; spaces: settings`)
     const progress = new Progress(io, `up-sync ${source.space}`)
-    const r = await upSync({ vault: s.vault, db: s.db, device: s.device, space: source.space, include: source.include, excluded: source.excluded, onBytes: progress.add })
+    const r = await upSync({
+      vault: s.vault,
+      db: s.db,
+      device: s.device,
+      space: source.space,
+      include: source.include,
+      excluded: source.excluded,
+      onBytes: progress.add,
+    })
     progress.done()
     if (args.json) io.stdout.write(JSON.stringify({ spaces: [r] }) + '\n')
     else {
@@ -57,11 +66,17 @@ function planTable(items: readonly PlanItem[]): string {
     it.op,
     it.item,
     it.local ? `${formatBytes(it.local.size)} ${new Date(it.local.mtimeMs).toISOString().slice(0, 19)}` : '-',
-    it.incoming ? `${formatBytes(it.incoming.size)} ${new Date(it.incoming.mtimeMs).toISOString().slice(0, 19)} ${it.incoming.device}` : '-',
+    it.incoming
+      ? `${formatBytes(it.incoming.size)} ${new Date(it.incoming.mtimeMs).toISOString().slice(0, 19)} ${it.incoming.device}`
+      : '-',
   ])
   const head = ['ACTION', 'ITEM', 'LOCAL', 'INCOMING']
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd() + '\n'
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(w[i]!))
+      .join('  ')
+      .trimEnd() + '\n'
   return line(head) + rows.map(line).join('')
 }
 

@@ -18,7 +18,12 @@ function fakeTty() {
   })
   let written = ''
   const stderr = { write: (s: string) => ((written += s), true) }
-  return { stdin: stdin as unknown as NodeJS.ReadStream, stderr: stderr as unknown as NodeJS.WriteStream, type: (s: string) => stdin.emit('data', Buffer.from(s)), written: () => written }
+  return {
+    stdin: stdin as unknown as NodeJS.ReadStream,
+    stderr: stderr as unknown as NodeJS.WriteStream,
+    type: (s: string) => stdin.emit('data', Buffer.from(s)),
+    written: () => written,
+  }
 }
 
 t.test('sources in order: file option, file env, env, terminal', async (t) => {
@@ -30,7 +35,10 @@ t.test('sources in order: file option, file env, env, terminal', async (t) => {
   await t.rejects(readPassword({ env: { CLOUDY_PASSWORD: '' }, prompt: '' }), /is empty/)
   await t.rejects(readPassword({ passwordFile: join(t.testdir(), 'nope'), prompt: '' }), /--password-file .* cannot be read: ENOENT/)
   const notTty = Object.assign(new EventEmitter(), { isTTY: false }) as unknown as NodeJS.ReadStream
-  await t.rejects(readPassword({ env: {}, prompt: '', stdin: notTty }), /no terminal to ask on: use --password-file FILE, CLOUDY_PASSWORD_FILE=FILE, or CLOUDY_PASSWORD \(the least safe/)
+  await t.rejects(
+    readPassword({ env: {}, prompt: '', stdin: notTty }),
+    /no terminal to ask on: use --password-file FILE, CLOUDY_PASSWORD_FILE=FILE, or CLOUDY_PASSWORD \(the least safe/,
+  )
 })
 
 t.test('the terminal prompt echoes nothing, handles backspace, confirms', async (t) => {

@@ -24,7 +24,10 @@ t.test('chunks cover the input exactly, within bounds', async (t) => {
   t.ok(avg > small.avg * 0.7 && avg < small.avg * 1.5, `average ${avg.toFixed(0)} near ${small.avg}`)
   t.same(cut(Buffer.alloc(0)), [], 'empty input, no chunk')
   t.equal(cut(randomBytes(1000)).length, 1, 'below min: one chunk')
-  t.ok(cut(Buffer.alloc(1024 * 1024)).every((c, i, a) => i === a.length - 1 || c.length === small.max), 'no content boundaries: cuts at max')
+  t.ok(
+    cut(Buffer.alloc(1024 * 1024)).every((c, i, a) => i === a.length - 1 || c.length === small.max),
+    'no content boundaries: cuts at max',
+  )
 })
 
 t.test('deterministic per seed, independent of how the input is fed', async (t) => {
@@ -33,7 +36,7 @@ t.test('deterministic per seed, independent of how the input is fed', async (t) 
   for (const step of [1, 7, 4096, 65537, 300_000]) t.same(hashes(cut(data, small, gear, step)), ref, `fed ${step} bytes at a time`)
   const c = new Chunker(gear, small)
   const out: Uint8Array[] = []
-  for (let p = 0; p < data.length; ) {
+  for (let p = 0; p < data.length;) {
     const n = 1 + Math.floor(Math.random() * 50_000)
     out.push(...c.push(data.subarray(p, p + n)))
     p += n

@@ -6,7 +6,12 @@ import { decodeHeader, encodeHeader } from '../../../lib/store/pack.js'
 t.test('index and pack header round trip, malformed input refused', async (t) => {
   const packs = [randomBytes(32).toString('hex'), randomBytes(32).toString('hex')]
   const entries = Array.from({ length: 100 }, (_, i) => ({
-    id: randomBytes(32), type: 1 as const, pack: packs[i % 2]!, offset: i * 1000, length: 1000, rawLength: 900 + i,
+    id: randomBytes(32),
+    type: 1 as const,
+    pack: packs[i % 2]!,
+    offset: i * 1000,
+    length: 1000,
+    rawLength: 900 + i,
   }))
   const idx = encodeIndex(entries)
   t.same(decodeIndex(idx), entries)
@@ -14,7 +19,13 @@ t.test('index and pack header round trip, malformed input refused', async (t) =>
   t.equal(decodeIndex(Buffer.from([2, 0, 0, 0, 0, 0, 0, 0, 0])), undefined, 'unknown version')
 
   let off = 0
-  const he = entries.map((e) => ({ type: e.type, id: e.id, offset: (off += e.length) - e.length, length: e.length, rawLength: e.rawLength }))
+  const he = entries.map((e) => ({
+    type: e.type,
+    id: e.id,
+    offset: (off += e.length) - e.length,
+    length: e.length,
+    rawLength: e.rawLength,
+  }))
   const h = encodeHeader(he)
   t.same(decodeHeader(h), he)
   t.equal(decodeHeader(h.subarray(0, 10)), undefined)

@@ -62,8 +62,17 @@ t.test('commits and heads; a head that goes back is refused as a rollback', asyn
   const tree = await store.putTree({ entries: [] })
   await store.flush()
   const commit = {
-    format: 1 as const, space: 'settings', device: 'ab'.repeat(16), deviceName: 'd', username: 'u', hostname: 'h', home: '/home/u',
-    time: new Date().toISOString(), parents: [], tree, seq: 1,
+    format: 1 as const,
+    space: 'settings',
+    device: 'ab'.repeat(16),
+    deviceName: 'd',
+    username: 'u',
+    hostname: 'h',
+    home: '/home/u',
+    time: new Date().toISOString(),
+    parents: [],
+    tree,
+    seq: 1,
   }
   const id1 = await store.putCommit(commit)
   t.same(await store.readCommit(id1), commit)

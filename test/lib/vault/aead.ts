@@ -27,7 +27,13 @@ t.test('a blob sealed by sodium-native opens with libsodium-wrappers-sumo (the f
   const plain = randomBytes(100_000)
   const sealed = seal(key, BlobType.data, id, plain)
   const nonce = sealed.subarray(0, 24)
-  const out = sodiumWasm.crypto_aead_xchacha20poly1305_ietf_decrypt(null, sealed.subarray(24), associatedData(BlobType.data, id), nonce, key)
+  const out = sodiumWasm.crypto_aead_xchacha20poly1305_ietf_decrypt(
+    null,
+    sealed.subarray(24),
+    associatedData(BlobType.data, id),
+    nonce,
+    key,
+  )
   t.same(Buffer.from(out), plain)
   // And the other way: the WASM build seals, we open.
   const nonce2 = sodiumWasm.randombytes_buf(24)

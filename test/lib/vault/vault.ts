@@ -33,7 +33,14 @@ t.test('the key slot is plain libsodium: libsodium-wrappers-sumo unwraps it with
   let slotKey = ''
   for await (const o of p.list('keys/')) slotKey = o.key
   const slot = JSON.parse(Buffer.from(await p.get(slotKey)).toString())
-  const kek = sodiumWasm.crypto_pwhash(32, 'pw', Buffer.from(slot.kdf.salt, 'base64'), slot.kdf.opslimit, slot.kdf.memlimit, sodiumWasm.crypto_pwhash_ALG_ARGON2ID13)
+  const kek = sodiumWasm.crypto_pwhash(
+    32,
+    'pw',
+    Buffer.from(slot.kdf.salt, 'base64'),
+    slot.kdf.opslimit,
+    slot.kdf.memlimit,
+    sodiumWasm.crypto_pwhash_ALG_ARGON2ID13,
+  )
   const wrapped = Buffer.from(slot.wrapped, 'base64')
   const ad = Buffer.concat([Buffer.from('cloudy1'), Buffer.from([7]), Buffer.from(`${info.vaultId}/${slotKey.slice(5)}`)])
   const master = sodiumWasm.crypto_aead_xchacha20poly1305_ietf_decrypt(null, wrapped.subarray(24), ad, wrapped.subarray(0, 24), kek)
