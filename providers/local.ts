@@ -49,6 +49,19 @@ export function local(options: LocalOptions): Provider {
     made.add(dir)
   }
   const path = (key: string) => join(root, ...key.split('/'))
+  // Temporary files of puts killed mid-way (kill -9, power loss) are swept once per process,
+  // on the first write; a day's grace leaves concurrent writers' files alone.
+  let swept: Promise<void> | undefined
+  const sweep = async () => {
+    const dir = join(root, TMP)
+    const names = await readdir(dir).catch(() => [] as string[])
+    const dayAgo = Date.now() - 24 * 3600 * 1000
+    for (const n of names) {
+      const p = join(dir, n)
+      const st = await stat(p).catch(() => undefined)
+      if (st && st.mtimeMs < dayAgo) await rm(p, { force: true })
+    }
+  }
 
   return {
     name,
@@ -84,6 +97,7 @@ export function local(options: LocalOptions): Provider {
       const tmpDir = join(root, TMP)
       const tmp = join(tmpDir, `${randomBytes(12).toString('hex')}`)
       try {
+        await (swept ??= sweep())
         await ensureDir(tmpDir)
         await ensureDir(dirname(final))
         if (opts.ifAbsent) {

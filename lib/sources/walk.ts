@@ -5,6 +5,7 @@
 import { open as openFile, readdir, readlink } from 'node:fs/promises'
 import { fstatSync, lstatSync, type BigIntStats } from 'node:fs'
 import { join } from 'node:path'
+import { isTempName } from '../fs/temp-name.js'
 import type { CachedFile } from '../state/db.js'
 import { Chunker, gearTable } from '../store/chunker.js'
 import { treeTime, type TreeEntry } from '../store/objects.js'
@@ -95,7 +96,7 @@ export class Walker {
     const small: SmallFile[] = []
     for (const name of names) {
       const childRel = rel ? `${rel}/${name}` : name
-      if (this.#o.excluded(childRel)) continue
+      if (isTempName(name) || this.#o.excluded(childRel)) continue
       const childAbs = join(abs, name)
       let st: BigIntStats
       try {

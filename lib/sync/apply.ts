@@ -9,14 +9,14 @@
 import { execFile } from 'node:child_process'
 import type { BigIntStats } from 'node:fs'
 import { chmod, lstat, lutimes, mkdir, open as openFile, rename, rm, symlink, utimes, type FileHandle } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import type { BlobLocation, CachedFile } from '../state/db.js'
 import { utimesSeconds, type TreeEntry } from '../store/objects.js'
 import { packKey } from '../store/pack.js'
 import type { SpaceStore } from '../store/space-store.js'
 import { BlobType } from '../vault/aead.js'
-import { randomBytes } from '../vault/sodium.js'
+import { tempNameFor } from '../fs/temp-name.js'
 import { FileWriterPool, type WriteResult } from './file-writer.js'
 import type { PlanItem } from './plan.js'
 import type { Warnings } from './warnings.js'
@@ -56,11 +56,6 @@ export interface ApplyOptions {
   onBytes?: (n: number) => void
 }
 
-// Unique per process and call; the pid keeps two concurrent runs apart.
-let tmpCounter = 0
-const tmpRun = `${process.pid.toString(36)}-${randomBytes(3).toString('hex')}`
-const tmpName = (abs: string) => join(dirname(abs), `.${basename(abs)}.cloudy-${tmpRun}-${(tmpCounter++).toString(36)}`)
-
 /** Apply the items (conflicts are reported, never applied here); returns file-cache updates. */
 export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): Promise<Map<string, CachedFile | undefined>> {
   const cacheChanges = new Map<string, CachedFile | undefined>()
@@ -82,7 +77,7 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
         item: it,
         entry: e,
         abs,
-        tmp: tmpName(abs),
+        tmp: tempNameFor(abs),
         remaining: e.content?.length ?? 0,
         replaces: it.op === 'update',
         done: false,
@@ -187,7 +182,7 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
     await writers.flush()
     if (failures.length) throw failures[0]
     for (const l of links) {
-      const tmp = tmpName(l.abs)
+      const tmp = tempNameFor(l.abs)
       await symlink(l.entry.target ?? '', tmp)
       const mtime = utimesSeconds(l.entry.mtimeNs)
       await lutimes(tmp, mtime, mtime)

@@ -20,3 +20,14 @@ t.test('local: objects are plain files under the root; failed puts leave no temp
   t.same(await readdir(join(root, 's', 'ab', 'packs')), ['x'], 'no partial object')
   t.throws(() => local({ root: 'relative/path' }), /root must be an absolute path/)
 })
+
+t.test('local: temporary files left by a killed put are swept after a day', async (t) => {
+  const root = join(t.testdir(), 'vault')
+  const { mkdir, utimes, writeFile } = await import('node:fs/promises')
+  await mkdir(join(root, '.tmp'), { recursive: true })
+  await writeFile(join(root, '.tmp', 'old'), 'debris')
+  await writeFile(join(root, '.tmp', 'recent'), 'a put in flight elsewhere')
+  await utimes(join(root, '.tmp', 'old'), new Date(Date.now() - 2 * 86400_000), new Date(Date.now() - 2 * 86400_000))
+  await local({ root }).put('k', Buffer.from('x'))
+  t.same(await readdir(join(root, '.tmp')), ['recent'])
+})
