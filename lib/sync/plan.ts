@@ -44,6 +44,8 @@ export interface PlanOptions {
   dirs?: Map<string, TreeEntry>
 }
 
+const KIND_NAME = { file: 'file', dir: 'folder', symlink: 'symlink', other: 'special file' } as const
+
 function side(st: BigIntStats): ItemSide {
   return {
     size: Number(st.size),
@@ -83,64 +85,30 @@ export async function* planTree(o: PlanOptions, treeId: string, rel = '', parent
       continue
     }
     const local = side(st)
+    const conflict = (reason: string): PlanItem => ({ op: 'conflict', item, path, local, incoming, entry: e, reason })
+    if (local.kind !== e.type) {
+      yield conflict(`a ${KIND_NAME[e.type]} is incoming where this computer has a ${KIND_NAME[local.kind]}`)
+      continue
+    }
     if (e.type === 'dir') {
-      if (st.isDirectory()) yield* planTree(o, e.subtree!, path)
-      else
-        yield {
-          op: 'conflict',
-          item,
-          path,
-          local,
-          incoming,
-          entry: e,
-          reason: `a folder is incoming where this computer has a ${local.kind}`,
-        }
+      yield* planTree(o, e.subtree!, path)
       continue
     }
     if (e.type === 'symlink') {
-      if (st.isSymbolicLink() && (await readlink(abs)) === e.target) continue
-      if (st.isSymbolicLink() || st.isFile()) {
-        yield { op: 'conflict', item, path, local, incoming, entry: e, reason: 'a different local version exists that was never synced' }
-      } else {
-        yield {
-          op: 'conflict',
-          item,
-          path,
-          local,
-          incoming,
-          entry: e,
-          reason: `a symlink is incoming where this computer has a ${local.kind}`,
-        }
-      }
-      continue
-    }
-    if (!st.isFile()) {
-      yield { op: 'conflict', item, path, local, incoming, entry: e, reason: `a file is incoming where this computer has a ${local.kind}` }
+      if ((await readlink(abs)) !== e.target) yield conflict('a different local version exists that was never synced')
       continue
     }
     const cached = o.cache.get(path)
     const content = e.content ?? []
     if (cached && sameFile(cached, st)) {
       // Unchanged here since the last sync: safe to replace, or nothing to do if identical.
-      if (sameContent(cached.content, content)) {
-        if (cached.mode !== e.mode) yield { op: 'update', item, path, local, incoming, entry: e }
-        continue
-      }
-      yield { op: 'update', item, path, local, incoming, entry: e }
+      if (!sameContent(cached.content, content) || cached.mode !== e.mode) yield { op: 'update', item, path, local, incoming, entry: e }
       continue
     }
     if (Number(st.size) === e.size && treeTime(st.mtimeNs) === e.mtimeNs) continue
-    yield {
-      op: 'conflict',
-      item,
-      path,
-      local,
-      incoming,
-      entry: e,
-      reason: cached
-        ? 'changed here since the last sync and changed in the chain'
-        : 'a different local version exists that was never synced',
-    }
+    yield conflict(
+      cached ? 'changed here since the last sync and changed in the chain' : 'a different local version exists that was never synced',
+    )
   }
 }
 
