@@ -57,7 +57,8 @@ t.test('preview, partial apply, then the rest', async (t) => {
   )
   t.equal((await cloudy(b, ['sync', 'down', '--yes'])).code, 0)
   const { rm, stat, utimes } = await import('node:fs/promises')
-  const cfgTime = (await stat(join(a.home, 'cfg'))).mtime
+  // Seconds as a float, not a Date: Node rounds a Date to the nearest millisecond.
+  const cfgTime = (await stat(join(a.home, 'cfg'))).mtimeMs / 1000
   await rm(join(a.home, 'cfg/.one.cloudy-k2j4-a1b2c3-0'))
   await utimes(join(a.home, 'cfg'), cfgTime, cfgTime)
   t.same(await describeTree(b.home), await describeTree(a.home), 'after the rest, B equals A (less the debris)')
