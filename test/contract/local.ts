@@ -1,13 +1,14 @@
 import t from 'tap'
+import { tempDir } from '../helpers/temp.js'
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { local } from '../../providers/local.js'
 import { providerContract } from './suite.js'
 
-providerContract(t, async (t) => local({ root: join(t.testdir(), 'vault') }))
+providerContract(t, async (t) => local({ root: join(tempDir(t, 'local'), 'vault') }))
 
 t.test('local: objects are plain files under the root; failed puts leave no temporary file', async (t) => {
-  const root = join(t.testdir(), 'vault')
+  const root = join(tempDir(t, 'local'), 'vault')
   const p = local({ root })
   await p.put('s/ab/packs/x', Buffer.from('hello'))
   t.same(await readdir(join(root, 's', 'ab', 'packs')), ['x'])
@@ -22,7 +23,7 @@ t.test('local: objects are plain files under the root; failed puts leave no temp
 })
 
 t.test('local: temporary files left by a killed put are swept after a day', async (t) => {
-  const root = join(t.testdir(), 'vault')
+  const root = join(tempDir(t, 'local'), 'vault')
   const { mkdir, utimes, writeFile } = await import('node:fs/promises')
   await mkdir(join(root, '.tmp'), { recursive: true })
   await writeFile(join(root, '.tmp', 'old'), 'debris')

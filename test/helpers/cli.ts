@@ -3,10 +3,12 @@
  * process, the way a user or a script does. A "computer" is a HOME + CLOUDY_HOME pair.
  */
 import { spawn } from 'node:child_process'
-import { chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { chownSync, mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Test } from 'tap'
+import { tempDir } from './temp.js'
+
+export { tempDir }
 
 export const BIN = resolve(import.meta.dirname, '..', '..', 'bin', 'cloudy.js')
 
@@ -22,13 +24,6 @@ export interface RunResult {
   code: number
   stdout: string
   stderr: string
-}
-
-/** A fresh temp dir removed at teardown. */
-export function tempDir(t: Test, name = 'cloudy'): string {
-  const dir = mkdtempSync(join(tmpdir(), `${name}-`))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
 }
 
 export function computer(t: Test, options: { uid?: number; gid?: number } = {}): Computer {

@@ -1,11 +1,12 @@
 import t from 'tap'
+import { tempDir } from '../helpers/temp.js'
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { defaultConfig, loadConfig, parseConfig, writeConfig, lineOf } from '../../lib/config.js'
 import { ConfigError } from '../../lib/errors.js'
 
 t.test('write then load: same config, mode 0600, comments kept for people', async (t) => {
-  const file = join(t.testdir(), 'sub', 'config.toml')
+  const file = join(tempDir(t), 'sub', 'config.toml')
   const c = defaultConfig()
   c.vault.provider = 'local:/srv/v'
   c.device.id = 'ab'.repeat(16)
@@ -15,7 +16,7 @@ t.test('write then load: same config, mode 0600, comments kept for people', asyn
   t.same(await loadConfig(file), c)
   t.equal((await stat(file)).mode & 0o777, 0o600)
   t.match(await readFile(file, 'utf8'), /# Where the encrypted vault lives/)
-  t.equal(await loadConfig(join(t.testdir(), 'absent.toml')), undefined, 'no file yet: undefined')
+  t.equal(await loadConfig(join(tempDir(t), 'absent.toml')), undefined, 'no file yet: undefined')
 })
 
 t.test('errors name the key and the line', async (t) => {
@@ -51,7 +52,7 @@ t.test('lineOf finds keys in tables, dotted keys and multi-line arrays', async (
 })
 
 t.test('a malformed file on disk', async (t) => {
-  const file = join(t.testdir(), 'config.toml')
+  const file = join(tempDir(t), 'config.toml')
   await writeFile(file, '[settings]\ninclude = [\n"~/a",\n')
   await t.rejects(loadConfig(file), ConfigError)
 })

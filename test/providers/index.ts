@@ -1,8 +1,9 @@
 import t from 'tap'
+import { tempDir } from '../helpers/temp.js'
 import { describeProvider, openProvider, providerFolder } from '../../providers/index.js'
 
 t.test('provider URLs', async (t) => {
-  const dir = t.testdir()
+  const dir = tempDir(t)
   t.equal((await openProvider(dir)).name, `local:${dir}/Cloudy`)
   t.equal((await openProvider(`local:${dir}`, { root: 'V' })).name, `local:${dir}/V`)
   const m1 = await openProvider('memory:x')

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { tempDir } from '../../helpers/temp.js'
 import { EventEmitter } from 'node:events'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -27,13 +28,13 @@ function fakeTty() {
 }
 
 t.test('sources in order: file option, file env, env, terminal', async (t) => {
-  const f = join(t.testdir(), 'pw')
+  const f = join(tempDir(t), 'pw')
   await writeFile(f, 'from file\nsecond line\n')
   t.equal(await readPassword({ passwordFile: f, env: { CLOUDY_PASSWORD: 'env' }, prompt: '' }), 'from file')
   t.equal(await readPassword({ env: { CLOUDY_PASSWORD_FILE: f, CLOUDY_PASSWORD: 'env' }, prompt: '' }), 'from file')
   t.equal(await readPassword({ env: { CLOUDY_PASSWORD: 'env' }, prompt: '' }), 'env')
   await t.rejects(readPassword({ env: { CLOUDY_PASSWORD: '' }, prompt: '' }), /is empty/)
-  await t.rejects(readPassword({ passwordFile: join(t.testdir(), 'nope'), prompt: '' }), /--password-file .* cannot be read: ENOENT/)
+  await t.rejects(readPassword({ passwordFile: join(tempDir(t), 'nope'), prompt: '' }), /--password-file .* cannot be read: ENOENT/)
   const notTty = Object.assign(new EventEmitter(), { isTTY: false }) as unknown as NodeJS.ReadStream
   await t.rejects(
     readPassword({ env: {}, prompt: '', stdin: notTty }),

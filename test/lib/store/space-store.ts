@@ -1,4 +1,5 @@
 import t from 'tap'
+import { tempDir } from '../../helpers/temp.js'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { memory } from '../../../providers/memory.js'
@@ -12,7 +13,7 @@ const keys = spaceKeys('settings', randomBytes(32))
 
 t.test('blobs go into packs of the target size, an index makes them findable from a fresh state', async (t) => {
   const p = memory()
-  const dir = t.testdir()
+  const dir = tempDir(t)
   const db = new StateDb(join(dir, 'a.db'))
   const store = new SpaceStore(p, keys, db, { packSize: 64 * 1024, packsPerIndex: 3 })
   const blobs = Array.from({ length: 40 }, () => randomBytes(10_000))
@@ -43,7 +44,7 @@ t.test('blobs go into packs of the target size, an index makes them findable fro
 
 t.test('compressible blobs are stored compressed, random ones as they are', async (t) => {
   const p = memory()
-  const db = new StateDb(join(t.testdir(), 's.db'))
+  const db = new StateDb(join(tempDir(t), 's.db'))
   const store = new SpaceStore(p, keys, db)
   await store.addBlob(BlobType.data, Buffer.from('key = value\n'.repeat(50_000)))
   await store.flush()
@@ -57,7 +58,7 @@ t.test('compressible blobs are stored compressed, random ones as they are', asyn
 
 t.test('commits and heads; a head that goes back is refused as a rollback', async (t) => {
   const p = memory()
-  const db = new StateDb(join(t.testdir(), 's.db'))
+  const db = new StateDb(join(tempDir(t), 's.db'))
   const store = new SpaceStore(p, keys, db)
   const tree = await store.putTree({ entries: [] })
   await store.flush()
