@@ -5,7 +5,9 @@
 import yargs, { type Argv } from 'yargs'
 import { CloudyError, EXIT } from '../errors.js'
 import { check } from './commands/check.js'
+import { chainList, chainRemove } from './commands/chain.js'
 import { init } from './commands/init.js'
+import { join } from './commands/join.js'
 import { passwd } from './commands/passwd.js'
 import { syncDown, syncUp } from './commands/sync.js'
 import { defaultIo, type CliIo } from './io.js'
@@ -44,10 +46,45 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
           },
           root: { type: 'string', describe: 'folder of the vault inside the storage account', default: 'Cloudy' },
           kdf: { choices: ['interactive', 'moderate', 'sensitive'] as const, default: 'moderate', describe: 'Argon2id cost' },
+          name: { type: 'string', describe: "this computer's name in the chain (default: the host name)" },
         }),
       (a) => {
-        run = () => init(io, { provider: a.provider, root: a.root, kdf: a.kdf, passwordFile: a['password-file'], json: a.json })
+        run = () =>
+          init(io, { provider: a.provider, root: a.root, kdf: a.kdf, name: a.name, passwordFile: a['password-file'], json: a.json })
       },
+    )
+    .command(
+      'join',
+      "add this computer (and OS user) to an existing vault's chain",
+      (y) =>
+        withJson(y).options({
+          provider: { type: 'string', demandOption: true, describe: 'where the vault lives (as given to init)' },
+          root: { type: 'string', describe: 'folder of the vault inside the storage account', default: 'Cloudy' },
+          name: { type: 'string', describe: "this computer's name in the chain (default: the host name)" },
+        }),
+      (a) => {
+        run = () => join(io, { provider: a.provider, root: a.root, name: a.name, passwordFile: a['password-file'], json: a.json })
+      },
+    )
+    .command('chain', 'the computers of the synchronization chain', (y) =>
+      y
+        .command(
+          'list',
+          'every device: name, OS user, last up-sync, last seen',
+          (yy) => withJson(yy),
+          (a) => {
+            run = () => chainList(io, { passwordFile: a['password-file'], json: a.json })
+          },
+        )
+        .command(
+          'remove <device>',
+          'take a device out of the chain (by name or tag): its up-syncs are ignored from then on',
+          (yy) => withJson(yy).positional('device', { type: 'string', demandOption: true }),
+          (a) => {
+            run = () => chainRemove(io, { device: a.device, passwordFile: a['password-file'], json: a.json })
+          },
+        )
+        .demandCommand(1, 'say "chain list" or "chain remove DEVICE"'),
     )
     .command(
       'passwd',

@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS heads_seen (
   space TEXT NOT NULL, device TEXT NOT NULL, seq INTEGER NOT NULL, commit_id TEXT NOT NULL,
   PRIMARY KEY (space, device)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS commits (space TEXT NOT NULL, id TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (space, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS spaces (
   space TEXT PRIMARY KEY, own_commit TEXT, own_seq INTEGER NOT NULL DEFAULT 0, applied TEXT) WITHOUT ROWID;
 `
@@ -46,6 +47,18 @@ export interface CachedFile {
   mode: number
   /** Concatenated 32-byte chunk ids. */
   content: Buffer
+}
+
+/** The applied heads: a JSON list (an older database holds one bare commit id). */
+function parseApplied(v: string | null | undefined): string[] {
+  if (!v) return []
+  if (!v.startsWith('[')) return [v]
+  try {
+    const list = JSON.parse(v) as unknown
+    return Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : []
+  } catch {
+    return []
+  }
 }
 
 export class StateDb {
@@ -195,17 +208,30 @@ export class StateDb {
     this.#stmt.setHeadSeen.run(space, device, seq, commit)
   }
 
-  space(space: string): { ownCommit?: string; ownSeq: number; applied?: string } {
+  /**
+   * What this computer knows of a space: its own last commit and sequence number, and the chain
+   * heads (commit ids) it last applied in full.
+   */
+  space(space: string): { ownCommit?: string; ownSeq: number; applied: string[] } {
     const r = this.#stmt.space.get(space)
-    return { ownCommit: r?.own_commit ?? undefined, ownSeq: r?.own_seq ?? 0, applied: r?.applied ?? undefined }
+    return { ownCommit: r?.own_commit ?? undefined, ownSeq: r?.own_seq ?? 0, applied: parseApplied(r?.applied) }
+  }
+
+  /** A commit seen before (commits are immutable: the vault is asked once). */
+  getCommit(space: string, id: string): string | undefined {
+    return this.db.prepare<[string, string], { json: string }>('SELECT json FROM commits WHERE space = ? AND id = ?').get(space, id)?.json
+  }
+
+  putCommit(space: string, id: string, json: string): void {
+    this.db.prepare('INSERT OR IGNORE INTO commits (space, id, json) VALUES (?, ?, ?)').run(space, id, json)
   }
 
   setOwnCommit(space: string, commit: string, seq: number): void {
     this.#stmt.setOwn.run(space, commit, seq)
   }
 
-  setApplied(space: string, commit: string): void {
-    this.#stmt.setApplied.run(space, commit)
+  setApplied(space: string, heads: readonly string[]): void {
+    this.#stmt.setApplied.run(space, JSON.stringify([...heads].sort()))
   }
 
   close(): void {

@@ -54,6 +54,8 @@ export class SpaceStore {
   #unindexedPacks = 0
   #uploads = new Set<Promise<void>>()
   #treeCache = new Map<string, Promise<Tree>>()
+  /** Trees made in memory (merge results): readable by id, stored only by `storeVirtualTrees`. */
+  #virtual = new Map<string, Tree>()
 
   constructor(provider: Provider, keys: SpaceKeys, db: StateDb, options: SpaceStoreOptions = {}) {
     this.provider = provider
@@ -211,8 +213,28 @@ export class SpaceStore {
     return id.toString('hex')
   }
 
+  /**
+   * Name a tree made in memory without storing it: the id is the one `putTree` would give, so a
+   * merge result equal to a stored tree is that tree. A preview can then plan against it and
+   * leave the vault untouched.
+   */
+  virtualTree(tree: Tree): string {
+    const id = blobId(this.keys, encodeTree(tree))
+    const hex = id.toString('hex')
+    if (!this.has(id)) this.#virtual.set(hex, tree)
+    return hex
+  }
+
+  /** Store the trees named by `virtualTree` (the caller flushes). */
+  async storeVirtualTrees(): Promise<void> {
+    for (const tree of this.#virtual.values()) await this.putTree(tree)
+    this.#virtual.clear()
+  }
+
   /** A tree by id; concurrent and repeated reads of one tree share one fetch. */
   readTree(idHex: string): Promise<Tree> {
+    const made = this.#virtual.get(idHex)
+    if (made) return Promise.resolve(made)
     let p = this.#treeCache.get(idHex)
     if (!p) {
       p = this.readBlob(BlobType.tree, Buffer.from(idHex, 'hex')).then((plain) => {

@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process'
 import type { BigIntStats } from 'node:fs'
-import { chmod, lstat, lutimes, mkdir, open as openFile, rename, rm, symlink, utimes, type FileHandle } from 'node:fs/promises'
+import { chmod, lstat, lutimes, mkdir, open as openFile, rename, rm, rmdir, symlink, utimes, type FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import type { BlobLocation, CachedFile } from '../state/db.js'
@@ -30,6 +30,8 @@ const PACK_CONCURRENCY = 3
 
 interface FileJob {
   item: PlanItem
+  /** HOME-relative path written (a conflict may write the incoming version to its copy). */
+  path: string
   entry: TreeEntry
   abs: string
   tmp: string
@@ -54,32 +56,67 @@ export interface ApplyOptions {
   /** Incoming folders by HOME-relative path: the times of those written into are put back. */
   dirs?: Map<string, TreeEntry>
   onBytes?: (n: number) => void
+  /** Maps an incoming symlink target to this computer. */
+  mapTarget?: (target: string) => string
 }
 
-/** Apply the items (conflicts are reported, never applied here); returns file-cache updates. */
+/** Move a local version aside to its conflict name; never over an existing file. */
+async function moveAside(from: string, to: string): Promise<void> {
+  try {
+    await lstat(to)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return rename(from, to)
+    throw e
+  }
+  throw Object.assign(new Error(`${to} already exists`), { code: 'EEXIST' })
+}
+
+/**
+ * Apply the items; returns file-cache updates. A conflict keeps both versions as its
+ * resolution says; a delete removes only what is still as planned (a folder only once empty).
+ */
 export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): Promise<Map<string, CachedFile | undefined>> {
   const cacheChanges = new Map<string, CachedFile | undefined>()
   const dirs: { abs: string; entry: TreeEntry }[] = []
   const jobs: FileJob[] = []
   const links: { abs: string; entry: TreeEntry }[] = []
+  const deletes: PlanItem[] = []
+  const mapTarget = o.mapTarget ?? ((t: string) => t)
   for (const it of items) {
-    if (it.op === 'conflict') {
-      o.warnings.add('ECONFLICT', it.item, `left ${it.item} as it is here: ${it.reason ?? 'conflict'}`)
+    if (it.op === 'delete') {
+      deletes.push(it)
       continue
     }
-    if (it.op === 'delete' || !it.entry) continue
-    const abs = join(o.home, it.path)
+    if (!it.entry) continue
+    let path = it.path
+    let replaces = it.op === 'update' || (it.resolution?.keep === 'merged' && it.local !== undefined)
+    if (it.resolution?.keep === 'local') {
+      // The local version stays; the incoming one goes beside it.
+      path = it.resolution.copy
+      replaces = false
+    } else if (it.resolution?.keep === 'incoming') {
+      try {
+        await moveAside(join(o.home, it.path), join(o.home, it.resolution.copy))
+      } catch (e) {
+        o.warnings.add('ECONFLICT', it.item, `left ${it.item} as it is here: cannot keep the local version aside (${(e as Error).message})`)
+        continue
+      }
+      cacheChanges.set(it.path, undefined)
+      replaces = false
+    }
+    const abs = join(o.home, path)
     const e = it.entry
     if (e.type === 'dir') dirs.push({ abs, entry: e })
     else if (e.type === 'symlink') links.push({ abs, entry: e })
     else
       jobs.push({
         item: it,
+        path,
         entry: e,
         abs,
         tmp: tempNameFor(abs),
         remaining: e.content?.length ?? 0,
-        replaces: it.op === 'update',
+        replaces,
         done: false,
       })
   }
@@ -90,7 +127,7 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
 
   const remember = (job: FileJob, st: { size: bigint; mtimeNs: bigint; ctimeNs: bigint; ino: bigint }) => {
     job.done = true
-    cacheChanges.set(job.item.path, {
+    cacheChanges.set(job.path, {
       size: Number(st.size),
       mtimeNs: st.mtimeNs,
       ctimeNs: st.ctimeNs,
@@ -183,7 +220,7 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
     if (failures.length) throw failures[0]
     for (const l of links) {
       const tmp = tempNameFor(l.abs)
-      await symlink(l.entry.target ?? '', tmp)
+      await symlink(mapTarget(l.entry.target ?? ''), tmp)
       const mtime = utimesSeconds(l.entry.mtimeNs)
       await lutimes(tmp, mtime, mtime)
       await rename(tmp, l.abs)
@@ -194,16 +231,21 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
       const mtime = utimesSeconds(d.entry.mtimeNs)
       await utimes(d.abs, mtime, mtime)
     }
+    await applyDeletes(o, deletes, cacheChanges)
     const made = new Set(dirs.map((d) => d.abs))
     const touched = new Set<string>()
-    for (const it of items)
-      if (it.op !== 'conflict') for (let p = it.path; p.includes('/');) touched.add((p = p.slice(0, p.lastIndexOf('/'))))
+    for (const it of items) {
+      for (let p = it.path; p.includes('/');) touched.add((p = p.slice(0, p.lastIndexOf('/'))))
+      if (it.resolution) for (let p = it.resolution.copy; p.includes('/');) touched.add((p = p.slice(0, p.lastIndexOf('/'))))
+    }
     for (const rel of [...touched].sort().reverse()) {
       const e = o.dirs?.get(rel)
       const abs = join(o.home, rel)
       if (!e || made.has(abs)) continue
       const mtime = utimesSeconds(e.mtimeNs)
-      await utimes(abs, mtime, mtime)
+      await utimes(abs, mtime, mtime).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err
+      })
     }
   } finally {
     await writers.flush().catch(() => {})
@@ -219,6 +261,38 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
   // before the state database records them as applied.
   await syncFs(o.home)
   return cacheChanges
+}
+
+/**
+ * Deletions: files and links only if still as planned (a change made meanwhile is kept), then
+ * folders deepest first, each only if nothing is left in it.
+ */
+async function applyDeletes(o: ApplyOptions, deletes: readonly PlanItem[], cacheChanges: Map<string, CachedFile | undefined>) {
+  for (const it of deletes) {
+    if (it.removes === 'dir') continue
+    const abs = join(o.home, it.path)
+    try {
+      const st = await lstat(abs)
+      if (it.local && (st.size !== it.local.size || Math.trunc(st.mtimeMs) !== it.local.mtimeMs)) {
+        o.warnings.add('ECHANGED', it.item, `kept ${it.item}: it changed here while the down-sync ran`)
+        continue
+      }
+      await rm(abs)
+      cacheChanges.set(it.path, undefined)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+      cacheChanges.set(it.path, undefined)
+    }
+  }
+  const folders = deletes.filter((it) => it.removes === 'dir').sort((a, b) => b.path.length - a.path.length)
+  for (const it of folders) {
+    try {
+      await rmdir(join(o.home, it.path))
+    } catch (e) {
+      // Something the chain did not delete is still in it: the folder stays.
+      if (!['ENOTEMPTY', 'EEXIST', 'ENOENT'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e
+    }
+  }
 }
 
 function mergeRanges(blobs: { id: string; offset: number; length: number }[]) {

@@ -4,29 +4,45 @@
  */
 import type { StateDb } from '../state/db.js'
 import { SpaceStore } from '../store/space-store.js'
-import type { Commit, TreeEntry } from '../store/objects.js'
+import type { Commit, Head, TreeEntry } from '../store/objects.js'
 import type { Vault } from '../vault/vault.js'
 import { applyItems } from './apply.js'
-import { planTree, type PlanItem } from './plan.js'
-import { treeMetaKey } from './up.js'
+import { planDiff, type PlanItem } from './plan.js'
+import { removedDevices } from './chain.js'
+import { CommitGraph, type CommitRef } from './graph.js'
+import { mergeHeads } from './merge.js'
+import { UsageError } from '../errors.js'
+import { treeMetaKey, type DeviceIdentity } from './up.js'
 import { Warnings, type SyncWarning } from './warnings.js'
 
 export interface PlanDownOptions {
   vault: Vault
   db: StateDb
   space: string
-  home: string
+  device: DeviceIdentity
+  /** config.toml `sync.allow_username_mismatch`. */
+  allowUsernameMismatch?: boolean
+  /** Named in the username refusal, where the setting goes. */
+  configFile?: string
 }
 
 /** What a down-sync would do: the preview, and the exact list `applyDown` works from. */
 export interface DownPlan {
   space: string
-  /** The commit planned against (absent when the chain has none yet). */
-  commit?: { id: string; commit: Commit }
+  /** The merged tree of the chain (absent when the chain has no commit yet). */
+  target?: string
+  /** The tree this computer last synced. */
+  base?: string
+  /** The heads merged (ids), recorded as applied once the whole plan is. */
+  heads: string[]
+  /** The newest commit merged, for display. */
+  commit?: CommitRef
   items: PlanItem[]
   /** Every incoming folder by HOME-relative path. */
   dirs: Map<string, TreeEntry>
   store: SpaceStore
+  /** Maps incoming symlink targets to this computer (the username rule). */
+  mapTarget?: (target: string) => string
 }
 
 export interface DownSyncResult {
@@ -35,6 +51,8 @@ export interface DownSyncResult {
   plan: PlanItem[]
   /** Items applied. */
   applied: PlanItem[]
+  /** Conflicts resolved by keeping both versions. */
+  conflicts: PlanItem[]
   warnings: SyncWarning[]
 }
 
@@ -58,45 +76,115 @@ export function chooseItems(items: readonly PlanItem[], only: readonly string[] 
   return items.filter((it) => selects(only, it.item) || (it.op === 'add' && it.entry?.type === 'dir' && needed.has(it.item)))
 }
 
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  const sa = new Set(a)
+  return sa.size === new Set(b).size && b.every((x) => sa.has(x))
+}
+
+/** The heads of the chain that count: every device's, except those taken out of the chain. */
+export async function chainHeads(vault: Vault, store: SpaceStore): Promise<Map<string, Head>> {
+  const [heads, removed] = await Promise.all([store.readHeads(), removedDevices(vault)])
+  for (const tag of removed) heads.delete(tag)
+  return heads
+}
+
+/**
+ * The username rule: commits made by another OS user are refused unless allowed; when allowed
+ * (or when only the home folder differs), absolute link targets under the author's home are
+ * mapped to this home.
+ */
+function usernameRule(o: PlanDownOptions, commits: readonly Commit[]): (target: string) => string {
+  const foreign = commits.find((c) => c.username !== o.device.username)
+  if (foreign && !o.allowUsernameMismatch) {
+    throw new UsageError(
+      `the chain holds ${o.space} of OS user "${foreign.username}" (home ${foreign.home}, computer ${foreign.deviceName}) and this is user ` +
+        `"${o.device.username}": down-sync refused, so that one user's files never land in another's home. Nothing was changed. ` +
+        `If both accounts are you, set "allow_username_mismatch = true" under [sync] in ${o.configFile ?? 'config.toml'}; ` +
+        `paths under ${foreign.home} are then mapped to ${o.device.home}.`,
+    )
+  }
+  const homes = [...new Set(commits.map((c) => c.home))].filter((h) => h !== o.device.home && h.startsWith('/'))
+  if (homes.length === 0) return (t) => t
+  return (t) => {
+    for (const h of homes) if (t === h || t.startsWith(h + '/')) return o.device.home + t.slice(h.length)
+    return t
+  }
+}
+
 /** Plan a down-sync of one space. Changes nothing, here or in the vault. */
 export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
   const store = new SpaceStore(o.vault.provider, o.vault.space(o.space), o.db)
   await store.open()
-  const heads = await store.readHeads()
-  // The newest commit of the chain. (Merging several devices' heads comes with the sync engine.)
-  let best: { id: string; commit: Commit } | undefined
-  for (const head of heads.values()) {
-    const commit = await store.readCommit(head.commit)
-    if (!best || commit.time > best.commit.time) best = { id: head.commit, commit }
-  }
-  const items: PlanItem[] = []
+  const heads = await chainHeads(o.vault, store)
+  const headIds = [...new Set([...heads.values()].map((h) => h.commit))]
+  const state = o.db.space(o.space)
+  const base = o.db.getMeta(treeMetaKey(o.space))
   const dirs = new Map<string, TreeEntry>()
-  if (best) {
-    const cache = o.db.files(o.space)
-    for await (const item of planTree({ store, home: o.home, cache, device: best.commit.deviceName, dirs }, best.commit.tree))
-      items.push(item)
-  }
-  return { space: o.space, commit: best, items, dirs, store }
+  const plan: DownPlan = { space: o.space, base, heads: headIds, items: [], dirs, store }
+  // The same heads as at the last complete down-sync: nothing came in since. (Changes made
+  // here are up-sync's business.) This is what makes a no-change down-sync cost a listing.
+  if (headIds.length === 0 || sameSet(headIds, state.applied)) return plan
+  const graph = new CommitGraph(store, o.db)
+  const merged = await mergeHeads(store, graph, headIds)
+  const ownTag = o.vault.deviceTag(o.device.id)
+  const others = await Promise.all(headIds.map((id) => graph.get(id)))
+  const mapTarget = usernameRule(
+    o,
+    others.filter((c) => c.device !== ownTag),
+  )
+  const newest = merged.heads[merged.heads.length - 1]
+  plan.mapTarget = mapTarget
+  plan.target = merged.tree
+  plan.commit = newest
+  const device = merged.heads.length > 1 ? merged.heads.map((h) => h.commit.deviceName).join('+') : (newest?.commit.deviceName ?? '')
+  const mergedConflicts = new Map(merged.conflicts.map((c) => [c.path, { reason: c.reason, copy: c.copy }]))
+  for await (const item of planDiff(
+    {
+      store,
+      home: o.device.home,
+      cache: o.db.files(o.space),
+      device,
+      thisDevice: o.device.name,
+      merged: mergedConflicts,
+      mapTarget,
+      dirs,
+    },
+    base,
+    merged.tree,
+  ))
+    plan.items.push(item)
+  return plan
 }
 
-/** Apply a plan, or only the items under `only` (plan names). Conflicts are never applied. */
+/** Apply a plan, or only the items under `only` (plan names). Conflicts keep both versions. */
 export async function applyDown(
   o: { db: StateDb; home: string; only?: readonly string[]; onBytes?: (n: number) => void },
   plan: DownPlan,
 ): Promise<DownSyncResult> {
   const warnings = new Warnings()
   const chosen = chooseItems(plan.items, o.only)
-  const changes = await applyItems({ store: plan.store, home: o.home, warnings, dirs: plan.dirs, onBytes: o.onBytes }, chosen)
+  const complete = chosen.length === plan.items.length
+  // The merged tree is stored first: once this computer records it as its base, the next
+  // down-sync reads it from the vault. (Immutable blobs: storing it twice costs nothing.)
+  if (complete && plan.target) {
+    await plan.store.storeVirtualTrees()
+    await plan.store.flush()
+  }
+  const changes = await applyItems(
+    { store: plan.store, home: o.home, warnings, dirs: plan.dirs, onBytes: o.onBytes, mapTarget: plan.mapTarget },
+    chosen,
+  )
   o.db.updateFiles(plan.space, changes)
-  if (plan.commit && chosen.length === plan.items.length && warnings.size === 0) {
-    o.db.setApplied(plan.space, plan.commit.id)
-    o.db.setMeta(treeMetaKey(plan.space), plan.commit.commit.tree)
+  if (complete && warnings.size === 0 && plan.heads.length) {
+    if (plan.target) o.db.setMeta(treeMetaKey(plan.space), plan.target)
+    o.db.setApplied(plan.space, plan.heads)
   }
   return {
     space: plan.space,
     commit: plan.commit?.id,
     plan: plan.items,
-    applied: chosen.filter((it) => it.op !== 'conflict'),
+    applied: chosen,
+    conflicts: chosen.filter((it) => it.op === 'conflict'),
     warnings: warnings.list,
   }
 }

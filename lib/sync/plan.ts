@@ -1,14 +1,27 @@
 /**
- * The down-sync plan: what applying an incoming tree would do here, item by item. The plan is
+ * The down-sync plan: what bringing this computer from the last state it synced (the base
+ * tree) to the chain's merged state (the target tree) would do here, item by item. The plan is
  * the preview (nothing is touched while making it) and the exact list `apply` works from.
+ *
+ * Only what the chain changed since the base is looked at (identical subtrees are skipped by
+ * id), and for each such item the local disk decides:
+ *  - unchanged here since the last sync (or absent): the chain's change is applied
+ *    (`add`, `update`, `delete`);
+ *  - already as incoming: nothing;
+ *  - changed here too (or a local version that was never synced): a `conflict`, and both
+ *    versions are kept. The newer modification time keeps the name; the other version goes
+ *    beside it as `NAME.conflict-<device>-<YYYYMMDD-HHMMSS>[.ext]` (see merge.ts). Where the
+ *    kinds differ (a folder against a file), the local one always stays.
+ * A change made here to something the chain deleted is kept (the next up-sync sends it back).
  */
 import { readlink } from 'node:fs/promises'
 import { lstatSync, type BigIntStats } from 'node:fs'
 import { join } from 'node:path'
 import type { CachedFile } from '../state/db.js'
-import { treeTime, type TreeEntry } from '../store/objects.js'
+import { treeTime, type Tree, type TreeEntry } from '../store/objects.js'
 import type { SpaceStore } from '../store/space-store.js'
 import { idsToHex, sameFile } from '../sources/walk.js'
+import { freeConflictName, sameEntry } from './merge.js'
 
 export type PlanOp = 'add' | 'update' | 'delete' | 'conflict'
 
@@ -20,6 +33,18 @@ export interface ItemSide {
   kind: 'file' | 'dir' | 'symlink' | 'other'
 }
 
+/** How a conflict is resolved: both versions are kept. */
+export interface Resolution {
+  /**
+   * Which version stays at the path: `incoming` (the local one is first renamed to `copy`),
+   * `local` (the incoming one is written at `copy`), or `merged` (the chain's merge already
+   * placed both versions; the item applies as it is).
+   */
+  keep: 'incoming' | 'local' | 'merged'
+  /** HOME-relative path of the copy (for `merged`: the merge's copy of the other version). */
+  copy: string
+}
+
 export interface PlanItem {
   op: PlanOp
   /** The item as the plan names it: `<space>/<path>`, e.g. `settings/.gitconfig`. */
@@ -28,23 +53,33 @@ export interface PlanItem {
   path: string
   local?: ItemSide
   incoming?: ItemSide & { device: string }
-  /** Why a conflict is one. */
+  /** Why a conflict is one, and how it is resolved. */
   reason?: string
+  resolution?: Resolution
   /** The incoming tree entry (absent for deletes). */
   entry?: TreeEntry
+  /** Deletes: what is removed (a folder goes only once empty of anything the chain did not delete). */
+  removes?: 'file' | 'dir' | 'symlink'
 }
 
 export interface PlanOptions {
   store: SpaceStore
   home: string
   cache: Map<string, CachedFile>
-  /** Name of the device whose commit is incoming, for the preview. */
+  /** Name of the device the incoming state comes from, for the preview. */
   device: string
+  /** This computer's name, for the copies of local versions. */
+  thisDevice: string
+  /** Conflicts the chain's merge resolved, by the path that keeps the winner and by the copy. */
+  merged?: Map<string, { reason: string; copy: string }>
+  /** Maps an incoming symlink target to this computer (the uploader's home to this one). */
+  mapTarget?: (target: string) => string
   /** Filled with every incoming folder by HOME-relative path: apply puts their times back. */
   dirs?: Map<string, TreeEntry>
 }
 
 const KIND_NAME = { file: 'file', dir: 'folder', symlink: 'symlink', other: 'special file' } as const
+const EMPTY: Tree = { entries: [] }
 
 function side(st: BigIntStats): ItemSide {
   return {
@@ -58,61 +93,137 @@ function incomingSide(e: TreeEntry, device: string): ItemSide & { device: string
   return { size: e.size ?? 0, mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n), kind: e.type, device }
 }
 
-/** Walk the incoming tree against the local disk and yield every item that would change. */
-export async function* planTree(o: PlanOptions, treeId: string, rel = '', parentMissing = false): AsyncGenerator<PlanItem> {
-  const tree = await o.store.readTree(treeId)
-  // Fetch every subtree at once; the walk below then finds them ready.
-  for (const e of tree.entries) if (e.type === 'dir' && e.subtree) void o.store.readTree(e.subtree)
-  for (const e of tree.entries) {
-    const path = rel ? `${rel}/${e.name}` : e.name
-    const abs = join(o.home, path)
-    let st: BigIntStats | undefined
-    // Under a folder that does not exist here, everything is an add: no need to look.
-    if (!parentMissing) {
-      try {
-        // Synchronous: a cached lstat is microseconds, the promise round trip is not.
-        st = lstatSync(abs, { bigint: true })
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-      }
-    }
-    const item = `${o.store.keys.name}/${path}`
-    const incoming = incomingSide(e, o.device)
-    if (e.type === 'dir') o.dirs?.set(path, e)
-    if (!st) {
-      yield { op: 'add', item, path, incoming, entry: e }
-      if (e.type === 'dir') yield* planTree(o, e.subtree!, path, true)
-      continue
-    }
-    const local = side(st)
-    const conflict = (reason: string): PlanItem => ({ op: 'conflict', item, path, local, incoming, entry: e, reason })
-    if (local.kind !== e.type) {
-      yield conflict(`a ${KIND_NAME[e.type]} is incoming where this computer has a ${KIND_NAME[local.kind]}`)
-      continue
-    }
-    if (e.type === 'dir') {
-      yield* planTree(o, e.subtree!, path)
-      continue
-    }
-    if (e.type === 'symlink') {
-      if ((await readlink(abs)) !== e.target) yield conflict('a different local version exists that was never synced')
-      continue
-    }
-    const cached = o.cache.get(path)
-    const content = e.content ?? []
-    if (cached && sameFile(cached, st)) {
-      // Unchanged here since the last sync: safe to replace, or nothing to do if identical.
-      if (!sameContent(cached.content, content) || cached.mode !== e.mode) yield { op: 'update', item, path, local, incoming, entry: e }
-      continue
-    }
-    if (Number(st.size) === e.size && treeTime(st.mtimeNs) === e.mtimeNs) continue
-    yield conflict(
-      cached ? 'changed here since the last sync and changed in the chain' : 'a different local version exists that was never synced',
-    )
+function lstatOrUndefined(abs: string): BigIntStats | undefined {
+  try {
+    // Synchronous: a cached lstat is microseconds, the promise round trip is not.
+    return lstatSync(abs, { bigint: true })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && (err as NodeJS.ErrnoException).code !== 'ENOTDIR') throw err
+    return undefined
   }
 }
 
-function sameContent(content: Buffer, ids: readonly string[]): boolean {
+function sameContent(content: Buffer, ids: readonly string[] | undefined): boolean {
   const hex = idsToHex(content)
-  return hex.length === ids.length && hex.every((h, i) => h === ids[i])
+  const want = ids ?? []
+  return hex.length === want.length && hex.every((h, i) => h === want[i])
+}
+
+/** Whether a local file is the version `e` describes (the cache knows its content; else size and time). */
+function fileIs(st: BigIntStats, cached: CachedFile | undefined, e: TreeEntry): boolean {
+  if (cached && sameFile(cached, st)) return sameContent(cached.content, e.content)
+  return Number(st.size) === e.size && treeTime(st.mtimeNs) === e.mtimeNs
+}
+
+/**
+ * Walk what changed from `base` to `target` (tree ids; undefined = empty) against the local
+ * disk, and yield every item a down-sync would change.
+ */
+export async function* planDiff(
+  o: PlanOptions,
+  base: string | undefined,
+  target: string | undefined,
+  rel = '',
+  parentMissing = false,
+): AsyncGenerator<PlanItem> {
+  if (base === target) return
+  const mapTarget = o.mapTarget ?? ((x: string) => x)
+  const [b, t] = await Promise.all([base ? o.store.readTree(base) : EMPTY, target ? o.store.readTree(target) : EMPTY])
+  // Fetch every changed subtree at once; the walk below then finds them ready.
+  for (const e of t.entries) if (e.type === 'dir' && e.subtree) void o.store.readTree(e.subtree)
+  const mb = new Map(b.entries.map((e) => [e.name, e]))
+  const mt = new Map(t.entries.map((e) => [e.name, e]))
+  const names = [...new Set([...mt.keys(), ...mb.keys()])].sort()
+  const taken = (n: string) => mt.has(n) || mb.has(n)
+  for (const name of names) {
+    const eb = mb.get(name)
+    const e = mt.get(name)
+    if (sameEntry(eb, e)) continue
+    const path = rel ? `${rel}/${name}` : name
+    const abs = join(o.home, path)
+    const item = `${o.store.keys.name}/${path}`
+    // Under a folder that does not exist here, nothing exists: no need to look.
+    const st = parentMissing ? undefined : lstatOrUndefined(abs)
+    const local = st && side(st)
+    if (e?.type === 'dir') o.dirs?.set(path, e)
+    const baseSub = eb?.type === 'dir' ? eb.subtree : undefined
+
+    if (!e) {
+      // Deleted in the chain: removed here only if unchanged since the last sync.
+      if (!st || !eb) continue
+      if (eb.type === 'dir' && st.isDirectory()) {
+        yield* planDiff(o, baseSub, undefined, path)
+        yield { op: 'delete', item, path, local, removes: 'dir' }
+      } else if (eb.type === 'file' && st.isFile() && fileIs(st, o.cache.get(path), eb)) {
+        yield { op: 'delete', item, path, local, removes: 'file' }
+      } else if (eb.type === 'symlink' && st.isSymbolicLink() && (await readlink(abs)) === mapTarget(eb.target ?? '')) {
+        yield { op: 'delete', item, path, local, removes: 'symlink' }
+      }
+      continue
+    }
+
+    const incoming = incomingSide(e, o.device)
+    const merged = o.merged?.get(path)
+    const plain = (op: 'add' | 'update'): PlanItem =>
+      merged
+        ? {
+            op: 'conflict',
+            item,
+            path,
+            local,
+            incoming,
+            entry: e,
+            reason: merged.reason,
+            resolution: { keep: 'merged', copy: merged.copy },
+          }
+        : { op, item, path, local, incoming, entry: e }
+    const conflict = (reason: string, keep: 'incoming' | 'local'): PlanItem => {
+      const versionMs = keep === 'incoming' ? local!.mtimeMs : incoming.mtimeMs
+      const device = keep === 'incoming' ? o.thisDevice : o.device
+      const copyName = freeConflictName(name, device, versionMs, taken)
+      const copy = rel ? `${rel}/${copyName}` : copyName
+      const what = keep === 'incoming' ? `the local version is kept as ${copyName}` : `the incoming version is kept as ${copyName}`
+      return { op: 'conflict', item, path, local, incoming, entry: e, reason: `${reason}: ${what}`, resolution: { keep, copy } }
+    }
+
+    if (!st) {
+      yield plain('add')
+      if (e.type === 'dir') yield* planDiff(o, baseSub, e.subtree, path, true)
+      continue
+    }
+    if (local!.kind !== e.type) {
+      const c = conflict(`a ${KIND_NAME[e.type]} is incoming where this computer has a ${KIND_NAME[local!.kind]}`, 'local')
+      yield c
+      // An incoming folder is restored whole under the copy's name.
+      if (e.type === 'dir') yield* planDiff(o, undefined, e.subtree, c.resolution!.copy, true)
+      continue
+    }
+    if (e.type === 'dir') {
+      yield* planDiff(o, baseSub, e.subtree, path)
+      continue
+    }
+    // The newer version keeps the name; a tie goes to the incoming one.
+    const newer = BigInt(e.mtimeNs) >= BigInt(treeTime(st.mtimeNs))
+    if (e.type === 'symlink') {
+      const current = await readlink(abs)
+      if (current === mapTarget(e.target ?? '')) continue
+      if (eb?.type === 'symlink' && current === mapTarget(eb.target ?? '')) yield plain('update')
+      else yield conflict('a different local link exists that was never synced', newer ? 'incoming' : 'local')
+      continue
+    }
+    const cached = o.cache.get(path)
+    if (fileIs(st, cached, e)) {
+      // The same content; only the mode may differ.
+      if (cached && sameFile(cached, st) && cached.mode !== e.mode) yield plain('update')
+      continue
+    }
+    if (eb?.type === 'file' && fileIs(st, cached, eb)) {
+      yield plain('update')
+      continue
+    }
+    const reason = eb
+      ? 'changed here since the last sync and changed in the chain'
+      : 'a different local version exists that was never synced'
+    yield conflict(reason, newer ? 'incoming' : 'local')
+  }
 }

@@ -87,7 +87,9 @@ async function publish(o: UpSyncOptions, store: SpaceStore, tree: string): Promi
   } else {
     // The sequence comes from the vault too: a lost state database must not make it go back.
     const seq = Math.max(state.ownSeq, own?.seq ?? 0) + 1
-    const parents = [...new Set([own?.commit ?? state.ownCommit, state.applied].filter((p): p is string => !!p))]
+    // The device's previous commit and the chain heads it last applied: the history says what
+    // this state was built on, which is what lets other computers merge it 3-way.
+    const parents = [...new Set([own?.commit ?? state.ownCommit, ...state.applied].filter((p): p is string => !!p))]
     const time = new Date().toISOString()
     commit = await store.putCommit({
       format: 1,

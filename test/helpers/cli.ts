@@ -59,10 +59,25 @@ export function cloudy(c: Computer, args: string[], env: NodeJS.ProcessEnv = {})
 }
 
 /** init a vault at `vault` for computer `c`, with a fast KDF and the given includes. */
-export async function initVault(t: Test, c: Computer, vault: string, include: string[]): Promise<void> {
-  const r = await cloudy(c, ['init', '--provider', vault, '--kdf', 'interactive'])
+export async function initVault(t: Test, c: Computer, vault: string, include: string[], name?: string): Promise<void> {
+  const r = await cloudy(c, ['init', '--provider', vault, '--kdf', 'interactive', ...(name ? ['--name', name] : [])])
   t.equal(r.code, 0, `init: ${r.stderr}`)
   await setInclude(c, include)
+}
+
+/** join computer `c` to the vault at `vault` as device `name`, collecting `include`. */
+export async function joinVault(t: Test, c: Computer, vault: string, include: string[], name: string): Promise<void> {
+  const r = await cloudy(c, ['join', '--provider', vault, '--name', name])
+  t.equal(r.code, 0, `join: ${r.stderr}`)
+  await setInclude(c, include)
+}
+
+/** The items of a `sync down --preview --json`, as "op item" strings, sorted. */
+export async function previewOps(c: Computer, extra: string[] = []): Promise<string[]> {
+  const r = await cloudy(c, ['sync', 'down', '--preview', '--json', ...extra])
+  if (r.code !== 0) throw new Error(`preview failed (${r.code}): ${r.stderr}`)
+  const doc = JSON.parse(r.stdout) as { spaces: { items: { op: string; item: string }[] }[] }
+  return doc.spaces.flatMap((s) => s.items.map((i) => `${i.op} ${i.item}`)).sort()
 }
 
 /** Replace the `[settings] include` list of a computer's config.toml. */

@@ -4,7 +4,9 @@ import { join } from 'node:path'
 import { describeProvider, openProvider } from '../../../providers/index.js'
 import { defaultSettingsInclude, loadConfig, writeConfig, type Config } from '../../config.js'
 import { CloudyError, EXIT } from '../../errors.js'
-import { cloudyPaths } from '../../paths.js'
+import { cloudyPaths, type CloudyPaths } from '../../paths.js'
+import { touchDevice } from '../../sync/chain.js'
+import { deviceIdentity } from '../context.js'
 import { randomBytes } from '../../vault/sodium.js'
 import { Vault } from '../../vault/vault.js'
 import type { CliIo } from '../io.js'
@@ -14,6 +16,8 @@ export interface InitArgs {
   provider?: string
   root?: string
   kdf?: string
+  /** This device's name in the chain (default: the host name). */
+  name?: string
   passwordFile?: string
   json?: boolean
 }
@@ -24,8 +28,8 @@ export function defaultProvider(env: NodeJS.ProcessEnv, home: string): string {
   return `local:${join(data, 'cloudy', 'vault')}`
 }
 
-export async function init(io: CliIo, args: InitArgs): Promise<number> {
-  const paths = cloudyPaths(io.env)
+/** A computer is set up once: init and join refuse to overwrite an existing set-up. */
+export async function refuseIfSetUp(paths: CloudyPaths): Promise<Config | undefined> {
   const existing = await loadConfig(paths.configFile)
   if (existing?.vault.provider) {
     throw new CloudyError(
@@ -34,6 +38,23 @@ export async function init(io: CliIo, args: InitArgs): Promise<number> {
       `this computer is already set up with the vault at ${describeProvider(existing.vault.provider)} (${paths.configFile}); nothing was changed`,
     )
   }
+  return existing
+}
+
+/** The config of a computer that just became a device of the vault at `url`. */
+export function deviceConfig(existing: Config | undefined, url: string, root: string, name?: string): Config {
+  return {
+    ...existing,
+    vault: { provider: url, root },
+    device: { id: randomBytes(16).toString('hex'), name: name ?? existing?.device.name ?? hostname() },
+    settings: existing?.settings ?? { include: defaultSettingsInclude(), exclude: [] },
+    sync: existing?.sync ?? { allow_username_mismatch: false },
+  } as Config
+}
+
+export async function init(io: CliIo, args: InitArgs): Promise<number> {
+  const paths = cloudyPaths(io.env)
+  const existing = await refuseIfSetUp(paths)
   const url = args.provider ?? defaultProvider(io.env, paths.home)
   const root = args.root ?? 'Cloudy'
   const provider = await openProvider(url, { root })
@@ -47,23 +68,21 @@ export async function init(io: CliIo, args: InitArgs): Promise<number> {
       stderr: io.stderr as NodeJS.WriteStream,
     })
     const vault = await Vault.create(provider, password, { kdf: args.kdf })
-    const config: Config = {
-      ...existing,
-      vault: { provider: url, root },
-      device: { id: randomBytes(16).toString('hex'), name: existing?.device.name ?? hostname() },
-      settings: existing?.settings ?? { include: defaultSettingsInclude(), exclude: [] },
-      sync: existing?.sync ?? { allow_username_mismatch: false },
-    } as Config
-    await writeConfig(paths.configFile, config)
-    if (args.json)
-      io.stdout.write(
-        JSON.stringify({ vaultId: vault.info.vaultId, provider: describeProvider(url), root, config: paths.configFile }) + '\n',
-      )
-    else {
-      io.stdout.write(`Created vault ${vault.info.vaultId} at ${describeProvider(url)} (folder ${root}).\n`)
-      io.stdout.write(`Settings to sync are listed in ${paths.configFile}; run "cloudy sync up" to send them.\n`)
+    try {
+      const config = deviceConfig(existing, url, root, args.name)
+      await touchDevice(vault, deviceIdentity(config, paths), 'join')
+      await writeConfig(paths.configFile, config)
+      if (args.json)
+        io.stdout.write(
+          JSON.stringify({ vaultId: vault.info.vaultId, provider: describeProvider(url), root, config: paths.configFile }) + '\n',
+        )
+      else {
+        io.stdout.write(`Created vault ${vault.info.vaultId} at ${describeProvider(url)} (folder ${root}).\n`)
+        io.stdout.write(`Settings to sync are listed in ${paths.configFile}; run "cloudy sync up" to send them.\n`)
+      }
+    } finally {
+      vault.close()
     }
-    vault.close()
     return EXIT.OK
   } finally {
     await provider.close()

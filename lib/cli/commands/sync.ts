@@ -6,10 +6,12 @@ import { EXIT, UsageError } from '../../errors.js'
 import { applyDown, chooseItems, planDown } from '../../sync/down.js'
 import type { PlanItem } from '../../sync/plan.js'
 import { upSync } from '../../sync/up.js'
+import { assertInChain, touchDevice } from '../../sync/chain.js'
 import type { SyncWarning } from '../../sync/warnings.js'
 import { openSession } from '../context.js'
 import { formatBytes, Progress, type CliIo } from '../io.js'
 import { settingsSource } from '../spaces.js'
+import { table } from '../table.js'
 
 export interface SyncUpArgs {
   only?: string[]
@@ -32,6 +34,7 @@ function printWarnings(io: CliIo, warnings: readonly SyncWarning[]): void {
 export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
   const s = await openSession(io, args)
   try {
+    await assertInChain(s.vault, s.device)
     const source = settingsSource(s.config, s.paths, providerFolder(s.config.vault.provider!, s.config.vault.root))
     if (args.only?.length && !args.only.includes(source.space))
       throw new UsageError(`--only: unknown space "${args.only.join(', ')}"; spaces: settings`)
@@ -46,6 +49,7 @@ export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
       onBytes: progress.add,
     })
     progress.done()
+    await touchDevice(s.vault, s.device, r.commit ? 'up' : 'seen')
     if (args.json) io.stdout.write(JSON.stringify({ spaces: [r] }) + '\n')
     else {
       const what = r.commit ? `published ${r.commit.slice(0, 12)}` : 'no change'
@@ -60,24 +64,25 @@ export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
   }
 }
 
-function planTable(items: readonly PlanItem[]): string {
+const time = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ')
+
+export function planTable(items: readonly PlanItem[]): string {
   if (items.length === 0) return 'Nothing to do: this computer is up to date.\n'
   const rows = items.map((it) => [
     it.op,
     it.item,
-    it.local ? `${formatBytes(it.local.size)} ${new Date(it.local.mtimeMs).toISOString().slice(0, 19)}` : '-',
-    it.incoming
-      ? `${formatBytes(it.incoming.size)} ${new Date(it.incoming.mtimeMs).toISOString().slice(0, 19)} ${it.incoming.device}`
-      : '-',
+    it.local ? `${formatBytes(it.local.size)} ${time(it.local.mtimeMs)}` : '-',
+    it.incoming ? `${formatBytes(it.incoming.size)} ${time(it.incoming.mtimeMs)} ${it.incoming.device}` : '-',
   ])
-  const head = ['ACTION', 'ITEM', 'LOCAL', 'INCOMING']
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-  const line = (r: string[]) =>
-    r
-      .map((c, i) => c.padEnd(w[i]!))
-      .join('  ')
-      .trimEnd() + '\n'
-  return line(head) + rows.map(line).join('')
+  const notes = items.filter((it) => it.op === 'conflict').map((it) => `conflict: ${it.item}: ${it.reason}\n`)
+  const count = (op: string) => items.filter((it) => it.op === op).length
+  const summary = `${items.length} items: ${count('add')} to add, ${count('update')} to update, ${count('delete')} to delete, ${count('conflict')} in conflict\n`
+  return table(['ACTION', 'ITEM', 'LOCAL', 'INCOMING'], rows) + notes.join('') + summary
+}
+
+/** A plan item as `--json` prints it. */
+function itemJson({ entry: _entry, ...rest }: PlanItem) {
+  return rest
 }
 
 /** An `--only` argument as the plan names items: plan names as they are, local paths mapped. */
@@ -92,15 +97,23 @@ function planName(arg: string, home: string): string {
 export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
   const s = await openSession(io, args)
   try {
-    const plan = await planDown({ vault: s.vault, db: s.db, space: 'settings', home: s.paths.home })
+    await assertInChain(s.vault, s.device)
+    const plan = await planDown({
+      vault: s.vault,
+      db: s.db,
+      space: 'settings',
+      device: s.device,
+      allowUsernameMismatch: s.config.sync.allow_username_mismatch,
+      configFile: s.paths.configFile,
+    })
     const only = args.only?.map((p) => planName(p, s.paths.home))
     const chosen = chooseItems(plan.items, only)
-    const summary = { space: plan.space, commit: plan.commit?.id, items: chosen.map(({ entry: _entry, ...rest }) => rest) }
-    if (args.preview || chosen.length === 0) {
+    const summary = { space: plan.space, commit: plan.commit?.id, items: chosen.map(itemJson) }
+    if (args.preview) {
       io.stdout.write(args.json ? JSON.stringify({ spaces: [summary] }) + '\n' : planTable(chosen))
       return EXIT.OK
     }
-    if (!args.yes && io.stdin.isTTY && !args.json) {
+    if (chosen.length > 0 && !args.yes && io.stdin.isTTY && !args.json) {
       io.stdout.write(planTable(chosen))
       const rl = createInterface({ input: io.stdin, output: io.stderr })
       const answer = await rl.question('Apply these changes? [y/N] ')
@@ -113,10 +126,15 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
     const progress = new Progress(io, 'down-sync settings')
     const r = await applyDown({ db: s.db, home: s.paths.home, only, onBytes: progress.add }, plan)
     progress.done()
-    if (args.json) io.stdout.write(JSON.stringify({ spaces: [summary], applied: r.applied.map((it) => it.item) }) + '\n')
-    else io.stdout.write(`settings: applied ${r.applied.length} of ${r.plan.length} items\n`)
+    if (chosen.length > 0) await touchDevice(s.vault, s.device, 'seen')
+    if (args.json) io.stdout.write(JSON.stringify({ spaces: [{ ...summary, applied: r.applied.map((it) => it.item) }] }) + '\n')
+    else if (chosen.length === 0) io.stdout.write(planTable(chosen))
+    else {
+      io.stdout.write(`settings: applied ${r.applied.length} of ${r.plan.length} items\n`)
+      for (const c of r.conflicts) io.stdout.write(`conflict: ${c.item}: ${c.reason}\n`)
+    }
     printWarnings(io, r.warnings)
-    return r.warnings.length ? EXIT.PARTIAL : EXIT.OK
+    return r.warnings.length || r.conflicts.length ? EXIT.PARTIAL : EXIT.OK
   } finally {
     await s.close()
   }

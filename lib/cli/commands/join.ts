@@ -1,0 +1,57 @@
+/** `cloudy join`: make this computer (and OS user) a device of an existing vault's chain. */
+import { describeProvider, openProvider } from '../../../providers/index.js'
+import { writeConfig } from '../../config.js'
+import { EXIT } from '../../errors.js'
+import { cloudyPaths } from '../../paths.js'
+import { listChain, touchDevice } from '../../sync/chain.js'
+import { Vault } from '../../vault/vault.js'
+import { deviceIdentity } from '../context.js'
+import type { CliIo } from '../io.js'
+import { readPassword } from '../password.js'
+import { deviceConfig, refuseIfSetUp } from './init.js'
+
+export interface JoinArgs {
+  provider?: string
+  root?: string
+  name?: string
+  passwordFile?: string
+  json?: boolean
+}
+
+export async function join(io: CliIo, args: JoinArgs): Promise<number> {
+  const paths = cloudyPaths(io.env)
+  const existing = await refuseIfSetUp(paths)
+  const url = args.provider!
+  const root = args.root ?? 'Cloudy'
+  const provider = await openProvider(url, { root })
+  try {
+    // Unlocking proves the password (exit 3) and that a vault is there (exit 4) before anything is written.
+    const password = await readPassword({
+      passwordFile: args.passwordFile,
+      env: io.env,
+      prompt: 'Master password: ',
+      stdin: io.stdin,
+      stderr: io.stderr as NodeJS.WriteStream,
+    })
+    const vault = await Vault.unlock(provider, password)
+    try {
+      const config = deviceConfig(existing, url, root, args.name)
+      const device = deviceIdentity(config, paths)
+      const record = await touchDevice(vault, device, 'join')
+      await writeConfig(paths.configFile, config)
+      const devices = await listChain(vault)
+      if (args.json) io.stdout.write(JSON.stringify({ vaultId: vault.info.vaultId, device: record, devices: devices.length }) + '\n')
+      else {
+        io.stdout.write(
+          `Joined vault ${vault.info.vaultId} at ${describeProvider(url)} as "${record.name}" (${devices.length} devices in the chain).\n`,
+        )
+        io.stdout.write(`Run "cloudy sync down --preview" to see what the chain would bring here.\n`)
+      }
+    } finally {
+      vault.close()
+    }
+    return EXIT.OK
+  } finally {
+    await provider.close()
+  }
+}
