@@ -5,7 +5,7 @@
  */
 import { lstat } from 'node:fs/promises'
 import { join, relative, sep } from 'node:path'
-import { treeTime, type TreeEntry } from '../store/objects.js'
+import { treeTime, type Tree, type TreeEntry } from '../store/objects.js'
 import type { Walker } from './walk.js'
 
 interface Node {
@@ -21,8 +21,13 @@ export function homeRelative(home: string, abs: string): string | undefined {
   return rel.split(sep).join('/')
 }
 
-/** Collect the included paths; returns the root tree id. */
-export async function collectIncluded(home: string, includeRel: readonly string[], walker: Walker): Promise<string> {
+/**
+ * Collect the included paths; returns the root tree id. Whatever the last synced tree (`base`)
+ * holds outside the included paths is carried over as it is: another computer of the chain may
+ * collect more than this one, and what this computer does not collect it must not report as
+ * deleted.
+ */
+export async function collectIncluded(home: string, includeRel: readonly string[], walker: Walker, base?: Tree): Promise<string> {
   const root: Node = { children: new Map(), included: false }
   for (const rel of includeRel) {
     let node = root
@@ -36,8 +41,12 @@ export async function collectIncluded(home: string, includeRel: readonly string[
     node.included = true
     node.children.clear()
   }
-  const build = async (node: Node, abs: string, rel: string): Promise<TreeEntry[]> => {
+  const subtree = async (e: TreeEntry | undefined) => (e?.type === 'dir' && e.subtree ? walker.store.readTree(e.subtree) : undefined)
+  const build = async (node: Node, abs: string, rel: string, previous: Tree | undefined): Promise<TreeEntry[]> => {
     const out: TreeEntry[] = []
+    const before = new Map((previous?.entries ?? []).map((e) => [e.name, e]))
+    // Not collected here: kept as last synced.
+    for (const [name, e] of before) if (!node.children.has(name)) out.push(e)
     for (const [name, child] of node.children) {
       const childAbs = join(abs, name)
       const childRel = rel ? `${rel}/${name}` : name
@@ -50,15 +59,16 @@ export async function collectIncluded(home: string, includeRel: readonly string[
       try {
         st = await lstat(childAbs, { bigint: true })
       } catch {
-        continue
+        st = undefined
       }
-      if (!st.isDirectory()) continue
-      const entries = await build(child, childAbs, childRel)
+      const prev = before.get(name)
+      const entries = await build(child, childAbs, childRel, await subtree(prev))
       if (entries.length === 0) continue
-      const subtree = await walker.store.putTree({ entries })
-      out.push({ name, type: 'dir', mode: Number(st.mode & 0o7777n), mtimeNs: treeTime(st.mtimeNs), subtree })
+      const subtreeId = await walker.store.putTree({ entries })
+      if (st?.isDirectory()) out.push({ name, type: 'dir', mode: Number(st.mode & 0o7777n), mtimeNs: treeTime(st.mtimeNs), subtree: subtreeId })
+      else if (prev?.type === 'dir') out.push({ ...prev, subtree: subtreeId })
     }
     return out
   }
-  return walker.store.putTree({ entries: await build(root, home, '') })
+  return walker.store.putTree({ entries: await build(root, home, '', base) })
 }

@@ -36,6 +36,8 @@ export interface WalkOptions {
   excluded: (rel: string) => boolean
   /** Called per file with bytes read (progress). */
   onBytes?: (n: number) => void
+  /** The last synced entry at a HOME-relative path: kept when the path cannot be read now. */
+  previous?: (rel: string) => Promise<TreeEntry | undefined>
 }
 
 /** Changes to write into the file cache after the commit is published. */
@@ -50,6 +52,8 @@ export class Walker {
   #gear: Uint32Array
   #slots = FILE_CONCURRENCY
   #waiting: (() => void)[] = []
+  /** Why the last folder that could not be listed could not be. */
+  #listError: unknown
 
   constructor(options: WalkOptions) {
     this.#o = options
@@ -65,12 +69,12 @@ export class Walker {
       st ??= lstatSync(abs, { bigint: true })
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-      return this.#unreadable(rel, name, e)
+      return this.#keepPrevious(rel, name, e)
     }
     const base = { name, mode: Number(st.mode & 0o7777n), mtimeNs: treeTime(st.mtimeNs) }
     if (st.isDirectory()) {
       const subtree = await this.dir(abs, rel)
-      return subtree === undefined ? this.#unreadable(rel, name, new Error('folder cannot be listed')) : { ...base, type: 'dir', subtree }
+      return subtree === undefined ? this.#keepPrevious(rel, name, this.#listError) : { ...base, type: 'dir', subtree }
     }
     if (st.isSymbolicLink()) {
       try {
@@ -89,7 +93,8 @@ export class Walker {
     let names: string[]
     try {
       names = (await readdir(abs)).sort()
-    } catch {
+    } catch (e) {
+      this.#listError = e
       return undefined
     }
     const entries: (TreeEntry | undefined | Promise<TreeEntry | undefined>)[] = []
@@ -102,7 +107,7 @@ export class Walker {
       try {
         st = lstatSync(childAbs, { bigint: true })
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.#unreadable(childRel, name, e)
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') entries.push(this.#keepPrevious(childRel, name, e))
         continue
       }
       if (st.isFile()) {
@@ -235,6 +240,14 @@ export class Walker {
     } finally {
       await fh.close()
     }
+  }
+
+  /** A path that cannot be read now: its last synced version stays in the tree, if there is one. */
+  async #keepPrevious(rel: string, name: string, e: unknown): Promise<TreeEntry | undefined> {
+    const previous = await this.#o.previous?.(rel)
+    if (!previous) return this.#unreadable(rel, name, e)
+    this.#o.warnings.add('EUNREADABLE', rel, `kept the last synced version of ${rel}: ${errText(e)}`)
+    return { ...previous, name }
   }
 
   #unreadable(rel: string, _name: string, e: unknown): undefined {

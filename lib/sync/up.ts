@@ -11,6 +11,7 @@ import { collectIncluded } from '../sources/settings.js'
 import { FileReaderPool } from '../sources/file-reader.js'
 import { Walker } from '../sources/walk.js'
 import { Warnings, type SyncWarning } from './warnings.js'
+import { entryAt } from './merge.js'
 
 /** Who is publishing: this computer and OS user. */
 export interface DeviceIdentity {
@@ -58,10 +59,13 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
   const warnings = new Warnings()
   const cache = o.db.files(o.space)
   const readers = new FileReaderPool()
-  const walker = new Walker({ store, cache, warnings, readers, excluded: o.excluded, onBytes: o.onBytes })
+  const base = o.db.getMeta(treeMetaKey(o.space))
+  // A folder that cannot be listed now keeps its last synced version, like an unreadable file.
+  const previous = (rel: string) => entryAt(store, base, rel)
+  const walker = new Walker({ store, cache, warnings, readers, excluded: o.excluded, onBytes: o.onBytes, previous })
   let tree: string
   try {
-    tree = await collectIncluded(o.device.home, o.include, walker)
+    tree = await collectIncluded(o.device.home, o.include, walker, base ? await store.readTree(base) : undefined)
     await store.flush()
   } finally {
     await readers.close()
