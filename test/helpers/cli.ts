@@ -18,6 +18,8 @@ export interface Computer {
   /** Run as this uid/gid (root only): lets tests meet permission errors that root bypasses. */
   uid?: number
   gid?: number
+  /** Run every command as this OS user through `runuser` (root only): another user of the machine. */
+  user?: string
 }
 
 export interface RunResult {
@@ -39,12 +41,12 @@ export function computer(t: Test, options: { uid?: number; gid?: number } = {}):
 
 export function cloudy(c: Computer, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH, HOME: c.home, CLOUDY_HOME: c.cloudyHome, CLOUDY_PASSWORD: 'correct horse', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      uid: c.uid,
-      gid: c.gid,
-    })
+    const vars = { PATH: process.env.PATH, HOME: c.home, CLOUDY_HOME: c.cloudyHome, CLOUDY_PASSWORD: 'correct horse', ...env }
+    // runuser sets HOME from the password database; `env` puts the computer's own back.
+    const [cmd, argv] = c.user
+      ? ['runuser', ['-u', c.user, '--', 'env', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), process.execPath, BIN, ...args]]
+      : [process.execPath, [BIN, ...args]]
+    const child = spawn(cmd, argv, { env: vars, stdio: ['ignore', 'pipe', 'pipe'], uid: c.uid, gid: c.gid })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
