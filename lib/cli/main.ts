@@ -9,6 +9,8 @@ import { chainList, chainRemove } from './commands/chain.js'
 import { init } from './commands/init.js'
 import { join } from './commands/join.js'
 import { passwd } from './commands/passwd.js'
+import { history, restore } from './commands/history.js'
+import { status } from './commands/status.js'
 import { syncDown, syncUp } from './commands/sync.js'
 import { defaultIo, type CliIo } from './io.js'
 
@@ -85,6 +87,33 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
           },
         )
         .demandCommand(1, 'say "chain list" or "chain remove DEVICE"'),
+    )
+    .command(
+      'status',
+      'per space: last up-sync, local changes not yet sent, incoming changes, conflicts',
+      (y) => withJson(y),
+      (a) => {
+        run = () => status(io, { passwordFile: a['password-file'], json: a.json })
+      },
+    )
+    .command(
+      'history [path]',
+      'list the commits, or the versions of one file or folder',
+      (y) => withJson(y).positional('path', { type: 'string', describe: 'a plan name (settings/…) or a local path' }),
+      (a) => {
+        run = () => history(io, { path: a.path, passwordFile: a['password-file'], json: a.json })
+      },
+    )
+    .command(
+      'restore <path>',
+      'bring a file or folder back as it was at a time (a local unsynced version is kept beside it)',
+      (y) =>
+        withJson(y)
+          .positional('path', { type: 'string', demandOption: true, describe: 'a plan name (settings/…) or a local path' })
+          .options({ at: { type: 'string', demandOption: true, describe: 'a time (2026-11-24T18:00:00Z, 2026-11-24) or a commit id' } }),
+      (a) => {
+        run = () => restore(io, { at: a.at, path: a.path, passwordFile: a['password-file'], json: a.json })
+      },
     )
     .command(
       'passwd',

@@ -65,7 +65,8 @@ export async function collectIncluded(home: string, includeRel: readonly string[
       const entries = await build(child, childAbs, childRel, await subtree(prev))
       if (entries.length === 0) continue
       const subtreeId = await walker.store.putTree({ entries })
-      if (st?.isDirectory()) out.push({ name, type: 'dir', mode: Number(st.mode & 0o7777n), mtimeNs: treeTime(st.mtimeNs), subtree: subtreeId })
+      if (st?.isDirectory())
+        out.push({ name, type: 'dir', mode: Number(st.mode & 0o7777n), mtimeNs: treeTime(st.mtimeNs), subtree: subtreeId })
       else if (prev?.type === 'dir') out.push({ ...prev, subtree: subtreeId })
     }
     return out

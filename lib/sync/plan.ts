@@ -72,6 +72,8 @@ export interface PlanOptions {
   thisDevice: string
   /** Conflicts the chain's merge resolved, by the path that keeps the winner and by the copy. */
   merged?: Map<string, { reason: string; copy: string }>
+  /** Which version keeps the name in a conflict: the newer (down-sync) or always the incoming (restore). */
+  prefer?: 'newer' | 'incoming'
   /** Maps an incoming symlink target to this computer (the uploader's home to this one). */
   mapTarget?: (target: string) => string
   /** Filled with every incoming folder by HOME-relative path: apply puts their times back. */
@@ -110,7 +112,7 @@ function sameContent(content: Buffer, ids: readonly string[] | undefined): boole
 }
 
 /** Whether a local file is the version `e` describes (the cache knows its content; else size and time). */
-function fileIs(st: BigIntStats, cached: CachedFile | undefined, e: TreeEntry): boolean {
+export function fileIs(st: BigIntStats, cached: CachedFile | undefined, e: TreeEntry): boolean {
   if (cached && sameFile(cached, st)) return sameContent(cached.content, e.content)
   return Number(st.size) === e.size && treeTime(st.mtimeNs) === e.mtimeNs
 }
@@ -203,7 +205,7 @@ export async function* planDiff(
       continue
     }
     // The newer version keeps the name; a tie goes to the incoming one.
-    const newer = BigInt(e.mtimeNs) >= BigInt(treeTime(st.mtimeNs))
+    const newer = o.prefer === 'incoming' || BigInt(e.mtimeNs) >= BigInt(treeTime(st.mtimeNs))
     if (e.type === 'symlink') {
       const current = await readlink(abs)
       if (current === mapTarget(e.target ?? '')) continue

@@ -1,5 +1,4 @@
 /** `cloudy sync up` and `cloudy sync down`. */
-import { isAbsolute, relative, sep } from 'node:path'
 import { createInterface } from 'node:readline/promises'
 import { providerFolder } from '../../../providers/index.js'
 import { EXIT, UsageError } from '../../errors.js'
@@ -11,6 +10,7 @@ import type { SyncWarning } from '../../sync/warnings.js'
 import { openSession } from '../context.js'
 import { formatBytes, Progress, type CliIo } from '../io.js'
 import { settingsSource } from '../spaces.js'
+import { planName } from '../items.js'
 import { table } from '../table.js'
 
 export interface SyncUpArgs {
@@ -83,15 +83,6 @@ export function planTable(items: readonly PlanItem[]): string {
 /** A plan item as `--json` prints it. */
 function itemJson({ entry: _entry, ...rest }: PlanItem) {
   return rest
-}
-
-/** An `--only` argument as the plan names items: plan names as they are, local paths mapped. */
-function planName(arg: string, home: string): string {
-  const p = arg.replace(/\/+$/, '')
-  if (!isAbsolute(p)) return p
-  const rel = relative(home, p)
-  if (rel.startsWith('..') || isAbsolute(rel)) throw new UsageError(`--only ${arg}: not under HOME (${home}), so no space holds it`)
-  return rel ? `settings/${rel.split(sep).join('/')}` : 'settings'
 }
 
 export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {

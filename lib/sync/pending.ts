@@ -1,0 +1,75 @@
+/**
+ * What an up-sync would send, by `stat` against the last synced tree (no file is read): files
+ * new since the last sync, files changed, and files gone. `cloudy status` shows it.
+ */
+import { lstatSync, readdirSync, type BigIntStats } from 'node:fs'
+import { join } from 'node:path'
+import { isTempName } from '../fs/temp-name.js'
+import type { CachedFile } from '../state/db.js'
+import type { Tree, TreeEntry } from '../store/objects.js'
+import { fileIs } from './plan.js'
+
+/** Every file of a tree by HOME-relative path. */
+export async function treeFiles(readTree: (id: string) => Promise<Tree>, tree: string | undefined): Promise<Map<string, TreeEntry>> {
+  const out = new Map<string, TreeEntry>()
+  const walk = async (id: string, rel: string): Promise<void> => {
+    const entries = (await readTree(id)).entries
+    await Promise.all(
+      entries.map((e) => {
+        const p = rel ? `${rel}/${e.name}` : e.name
+        if (e.type === 'dir' && e.subtree) return walk(e.subtree, p)
+        out.set(p, e)
+        return undefined
+      }),
+    )
+  }
+  if (tree) await walk(tree, '')
+  return out
+}
+
+export interface Pending {
+  added: string[]
+  changed: string[]
+  deleted: string[]
+}
+
+export function pendingChanges(
+  home: string,
+  include: readonly string[],
+  excluded: (rel: string) => boolean,
+  cache: Map<string, CachedFile>,
+  synced: Map<string, TreeEntry>,
+): Pending {
+  const out: Pending = { added: [], changed: [], deleted: [] }
+  const seen = new Set<string>()
+  const visit = (rel: string) => {
+    let st: BigIntStats
+    try {
+      st = lstatSync(join(home, rel), { bigint: true })
+    } catch {
+      return
+    }
+    if (st.isDirectory()) {
+      let names: string[]
+      try {
+        names = readdirSync(join(home, rel))
+      } catch {
+        return
+      }
+      for (const name of names) {
+        const child = rel ? `${rel}/${name}` : name
+        if (!isTempName(name) && !excluded(child)) visit(child)
+      }
+      return
+    }
+    if (!st.isFile() && !st.isSymbolicLink()) return
+    seen.add(rel)
+    const was = synced.get(rel)
+    if (!was) out.added.push(rel)
+    else if (st.isSymbolicLink() ? was.type !== 'symlink' : was.type !== 'file' || !fileIs(st, cache.get(rel), was)) out.changed.push(rel)
+  }
+  for (const rel of include) visit(rel)
+  const under = (p: string) => include.some((i) => i === '' || p === i || p.startsWith(i + '/'))
+  for (const p of synced.keys()) if (!seen.has(p) && under(p)) out.deleted.push(p)
+  return out
+}
