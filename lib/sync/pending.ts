@@ -13,15 +13,13 @@ import { fileIs } from './plan.js'
 export async function treeFiles(readTree: (id: string) => Promise<Tree>, tree: string | undefined): Promise<Map<string, TreeEntry>> {
   const out = new Map<string, TreeEntry>()
   const walk = async (id: string, rel: string): Promise<void> => {
-    const entries = (await readTree(id)).entries
-    await Promise.all(
-      entries.map((e) => {
-        const p = rel ? `${rel}/${e.name}` : e.name
-        if (e.type === 'dir' && e.subtree) return walk(e.subtree, p)
-        out.set(p, e)
-        return undefined
-      }),
-    )
+    const subtrees: Promise<void>[] = []
+    for (const e of (await readTree(id)).entries) {
+      const p = rel ? `${rel}/${e.name}` : e.name
+      if (e.type === 'dir' && e.subtree) subtrees.push(walk(e.subtree, p))
+      else out.set(p, e)
+    }
+    await Promise.all(subtrees)
   }
   if (tree) await walk(tree, '')
   return out
