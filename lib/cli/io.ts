@@ -56,3 +56,8 @@ export class Progress {
     if (this.#shown) this.#io.stderr.write('\r\x1b[K')
   }
 }
+
+/** Recoverable problems of a sync, one line each on stderr. */
+export function printWarnings(io: CliIo, warnings: readonly { message: string }[]): void {
+  for (const w of warnings) io.stderr.write(`warning: ${w.message}\n`)
+}

@@ -4,14 +4,8 @@
  */
 import yargs, { type Argv } from 'yargs'
 import { CloudyError, EXIT } from '../errors.js'
-import { check } from './commands/check.js'
-import { chainList, chainRemove } from './commands/chain.js'
-import { init } from './commands/init.js'
-import { join } from './commands/join.js'
-import { passwd } from './commands/passwd.js'
-import { history, restore } from './commands/history.js'
-import { status } from './commands/status.js'
-import { syncDown, syncUp } from './commands/sync.js'
+// Commands are imported when run: a command loads only the modules it uses (start-up time is
+// most of a no-change run).
 import { defaultIo, type CliIo } from './io.js'
 
 const passwordOption = {
@@ -51,8 +45,15 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
           name: { type: 'string', describe: "this computer's name in the chain (default: the host name)" },
         }),
       (a) => {
-        run = () =>
-          init(io, { provider: a.provider, root: a.root, kdf: a.kdf, name: a.name, passwordFile: a['password-file'], json: a.json })
+        run = async () =>
+          (await import('./commands/init.js')).init(io, {
+            provider: a.provider,
+            root: a.root,
+            kdf: a.kdf,
+            name: a.name,
+            passwordFile: a['password-file'],
+            json: a.json,
+          })
       },
     )
     .command(
@@ -65,7 +66,14 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
           name: { type: 'string', describe: "this computer's name in the chain (default: the host name)" },
         }),
       (a) => {
-        run = () => join(io, { provider: a.provider, root: a.root, name: a.name, passwordFile: a['password-file'], json: a.json })
+        run = async () =>
+          (await import('./commands/join.js')).join(io, {
+            provider: a.provider,
+            root: a.root,
+            name: a.name,
+            passwordFile: a['password-file'],
+            json: a.json,
+          })
       },
     )
     .command('chain', 'the computers of the synchronization chain', (y) =>
@@ -75,7 +83,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
           'every device: name, OS user, last up-sync, last seen',
           (yy) => withJson(yy),
           (a) => {
-            run = () => chainList(io, { passwordFile: a['password-file'], json: a.json })
+            run = async () => (await import('./commands/chain.js')).chainList(io, { passwordFile: a['password-file'], json: a.json })
           },
         )
         .command(
@@ -83,7 +91,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
           'take a device out of the chain (by name or tag): its up-syncs are ignored from then on',
           (yy) => withJson(yy).positional('device', { type: 'string', demandOption: true }),
           (a) => {
-            run = () => chainRemove(io, { device: a.device, passwordFile: a['password-file'], json: a.json })
+            run = async () =>
+              (await import('./commands/chain.js')).chainRemove(io, { device: a.device, passwordFile: a['password-file'], json: a.json })
           },
         )
         .demandCommand(1, 'say "chain list" or "chain remove DEVICE"'),
@@ -93,7 +102,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
       'per space: last up-sync, local changes not yet sent, incoming changes, conflicts',
       (y) => withJson(y),
       (a) => {
-        run = () => status(io, { passwordFile: a['password-file'], json: a.json })
+        run = async () => (await import('./commands/status.js')).status(io, { passwordFile: a['password-file'], json: a.json })
       },
     )
     .command(
@@ -101,7 +110,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
       'list the commits, or the versions of one file or folder',
       (y) => withJson(y).positional('path', { type: 'string', describe: 'a plan name (settings/…) or a local path' }),
       (a) => {
-        run = () => history(io, { path: a.path, passwordFile: a['password-file'], json: a.json })
+        run = async () =>
+          (await import('./commands/history.js')).history(io, { path: a.path, passwordFile: a['password-file'], json: a.json })
       },
     )
     .command(
@@ -112,7 +122,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
           .positional('path', { type: 'string', demandOption: true, describe: 'a plan name (settings/…) or a local path' })
           .options({ at: { type: 'string', demandOption: true, describe: 'a time (2026-11-24T18:00:00Z, 2026-11-24) or a commit id' } }),
       (a) => {
-        run = () => restore(io, { at: a.at, path: a.path, passwordFile: a['password-file'], json: a.json })
+        run = async () =>
+          (await import('./commands/history.js')).restore(io, { at: a.at, path: a.path, passwordFile: a['password-file'], json: a.json })
       },
     )
     .command(
@@ -129,7 +140,12 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
           },
         }),
       (a) => {
-        run = () => passwd(io, { kdf: a.kdf, passwordFile: a['password-file'], newPasswordFile: a['new-password-file'] })
+        run = async () =>
+          (await import('./commands/passwd.js')).passwd(io, {
+            kdf: a.kdf,
+            passwordFile: a['password-file'],
+            newPasswordFile: a['new-password-file'],
+          })
       },
     )
     .command(
@@ -137,7 +153,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
       'verify the vault; exit 7 naming any damaged object',
       (y) => withJson(y).options({ 'read-data': { type: 'boolean', describe: 'read and authenticate every byte of every pack' } }),
       (a) => {
-        run = () => check(io, { readData: a['read-data'], passwordFile: a['password-file'], json: a.json })
+        run = async () =>
+          (await import('./commands/check.js')).check(io, { readData: a['read-data'], passwordFile: a['password-file'], json: a.json })
       },
     )
     .command('sync', "send changes up or bring the chain's changes down", (y) =>
@@ -147,7 +164,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
           'send what changed here to the vault',
           (yy) => withJson(yy).options({ only: { type: 'string', array: true, describe: 'only these spaces' } }),
           (a) => {
-            run = () => syncUp(io, { only: a.only, passwordFile: a['password-file'], json: a.json })
+            run = async () =>
+              (await import('./commands/sync-up.js')).syncUp(io, { only: a.only, passwordFile: a['password-file'], json: a.json })
           },
         )
         .command(
@@ -160,7 +178,14 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
               yes: { type: 'boolean', describe: 'do not ask before applying' },
             }),
           (a) => {
-            run = () => syncDown(io, { preview: a.preview, only: a.only, yes: a.yes, passwordFile: a['password-file'], json: a.json })
+            run = async () =>
+              (await import('./commands/sync-down.js')).syncDown(io, {
+                preview: a.preview,
+                only: a.only,
+                yes: a.yes,
+                passwordFile: a['password-file'],
+                json: a.json,
+              })
           },
         )
         .demandCommand(1, 'say "sync up" or "sync down"'),

@@ -77,6 +77,7 @@ async function moveAside(from: string, to: string): Promise<void> {
  */
 export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): Promise<Map<string, CachedFile | undefined>> {
   const cacheChanges = new Map<string, CachedFile | undefined>()
+  if (items.length === 0) return cacheChanges
   const dirs: { abs: string; entry: TreeEntry }[] = []
   const jobs: FileJob[] = []
   const links: { abs: string; entry: TreeEntry }[] = []

@@ -1,23 +1,13 @@
-/** `cloudy sync up` and `cloudy sync down`. */
+/** `cloudy sync down`: plan, preview, ask, apply. */
 import { createInterface } from 'node:readline/promises'
-import { providerFolder } from '../../../providers/index.js'
-import { EXIT, UsageError } from '../../errors.js'
+import { EXIT } from '../../errors.js'
+import { assertInChain, touchDevice } from '../../sync/chain.js'
 import { applyDown, chooseItems, planDown } from '../../sync/down.js'
 import type { PlanItem } from '../../sync/plan.js'
-import { upSync } from '../../sync/up.js'
-import { assertInChain, touchDevice } from '../../sync/chain.js'
-import type { SyncWarning } from '../../sync/warnings.js'
 import { openSession } from '../context.js'
-import { formatBytes, Progress, type CliIo } from '../io.js'
-import { settingsSource } from '../spaces.js'
+import { formatBytes, printWarnings, Progress, type CliIo } from '../io.js'
 import { planName } from '../items.js'
 import { table } from '../table.js'
-
-export interface SyncUpArgs {
-  only?: string[]
-  passwordFile?: string
-  json?: boolean
-}
 
 export interface SyncDownArgs {
   preview?: boolean
@@ -25,43 +15,6 @@ export interface SyncDownArgs {
   yes?: boolean
   passwordFile?: string
   json?: boolean
-}
-
-function printWarnings(io: CliIo, warnings: readonly SyncWarning[]): void {
-  for (const w of warnings) io.stderr.write(`warning: ${w.message}\n`)
-}
-
-export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
-  const s = await openSession(io, args)
-  try {
-    await assertInChain(s.vault, s.device)
-    const source = settingsSource(s.config, s.paths, providerFolder(s.config.vault.provider!, s.config.vault.root))
-    if (args.only?.length && !args.only.includes(source.space))
-      throw new UsageError(`--only: unknown space "${args.only.join(', ')}"; spaces: settings`)
-    const progress = new Progress(io, `up-sync ${source.space}`)
-    const r = await upSync({
-      vault: s.vault,
-      db: s.db,
-      device: s.device,
-      space: source.space,
-      include: source.include,
-      excluded: source.excluded,
-      onBytes: progress.add,
-    })
-    progress.done()
-    await touchDevice(s.vault, s.device, r.commit ? 'up' : 'seen')
-    if (args.json) io.stdout.write(JSON.stringify({ spaces: [r] }) + '\n')
-    else {
-      const what = r.commit ? `published ${r.commit.slice(0, 12)}` : 'no change'
-      io.stdout.write(
-        `${r.space}: ${what}; ${r.stats.blobsAdded} new blobs (${formatBytes(r.stats.plainBytes)}), ${r.stats.packsWritten} packs (${formatBytes(r.stats.packBytes)}) uploaded\n`,
-      )
-    }
-    printWarnings(io, r.warnings)
-    return r.warnings.length ? EXIT.PARTIAL : EXIT.OK
-  } finally {
-    await s.close()
-  }
 }
 
 const time = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ')
