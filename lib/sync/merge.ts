@@ -5,7 +5,7 @@
  * in a fixed order (oldest commit first, then by id), each 3-way against the best common
  * ancestor, entry by entry:
  *  - changed on one side only: that side;
- *  - changed on both sides the same way: that;
+ *  - changed on both sides the same way (or to the same content): that (the newer);
  *  - both folders: merged recursively;
  *  - changed on one side, deleted on the other: the changed version stays (a deletion never
  *    wins over an edit: nothing is lost);
@@ -124,6 +124,11 @@ export async function mergeTrees(
     // An edit against a deletion: the edit stays.
     if (!eo || !et) {
       out.set(name, (eo ?? et)!)
+      continue
+    }
+    // The same content on both sides (only the time or mode differs): no conflict, the newer one.
+    if (eo.type === et.type && eo.type !== 'dir' && (eo.content ?? []).join() === (et.content ?? []).join() && eo.target === et.target) {
+      out.set(name, BigInt(et.mtimeNs) >= BigInt(eo.mtimeNs) ? et : eo)
       continue
     }
     const theirsWins = eo.type === 'dir' ? false : et.type === 'dir' ? true : BigInt(et.mtimeNs) >= BigInt(eo.mtimeNs)

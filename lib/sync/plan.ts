@@ -14,7 +14,7 @@
  *    kinds differ (a folder against a file), the local one always stays.
  * A change made here to something the chain deleted is kept (the next up-sync sends it back).
  */
-import { readlink } from 'node:fs/promises'
+import { readFile, readlink } from 'node:fs/promises'
 import { lstatSync, type BigIntStats } from 'node:fs'
 import { join } from 'node:path'
 import type { CachedFile } from '../state/db.js'
@@ -22,6 +22,8 @@ import { treeTime, type Tree, type TreeEntry } from '../store/objects.js'
 import type { SpaceStore } from '../store/space-store.js'
 import { idsToHex, sameFile } from '../sources/walk.js'
 import { freeConflictName, sameEntry } from './merge.js'
+import { Chunker, gearTable } from '../store/chunker.js'
+import { blobId } from '../vault/keys.js'
 
 export type PlanOp = 'add' | 'update' | 'delete' | 'conflict'
 
@@ -115,6 +117,25 @@ function sameContent(content: Buffer, ids: readonly string[] | undefined): boole
 export function fileIs(st: BigIntStats, cached: CachedFile | undefined, e: TreeEntry): boolean {
   if (cached && sameFile(cached, st)) return sameContent(cached.content, e.content)
   return Number(st.size) === e.size && treeTime(st.mtimeNs) === e.mtimeNs
+}
+
+/** Files up to this size are read to tell a real conflict from an identical copy. */
+const COMPARE_LIMIT = 64 * 1024 * 1024
+
+/** Whether a local file has exactly the content of chunk ids `ids` (chunked and hashed as an up-sync would). */
+async function sameBytes(store: SpaceStore, abs: string, ids: readonly string[]): Promise<boolean> {
+  let data: Buffer
+  try {
+    if (lstatSync(abs).size > COMPARE_LIMIT) return false
+    data = await readFile(abs)
+  } catch {
+    return false
+  }
+  const chunker = new Chunker(gearTable(store.keys.gearSeed))
+  const chunks = chunker.push(data)
+  const last = chunker.finish()
+  if (last) chunks.push(last)
+  return chunks.length === ids.length && chunks.every((c, i) => blobId(store.keys, c).toString('hex') === ids[i])
 }
 
 /**
@@ -220,6 +241,12 @@ export async function* planDiff(
       continue
     }
     if (eb?.type === 'file' && fileIs(st, cached, eb)) {
+      yield plain('update')
+      continue
+    }
+    // Before calling it a conflict, look at the bytes: the same content (e.g. the same dotfile
+    // made on two computers) only differs in its time or mode.
+    if (Number(st.size) === e.size && (await sameBytes(o.store, abs, e.content ?? []))) {
       yield plain('update')
       continue
     }

@@ -13,6 +13,7 @@ t.test('conflicts keep both versions; an update of a synced file goes through', 
   await writeFile(join(a.home, 'cfg/mine'), 'from A')
   await writeFile(join(a.home, 'cfg/same'), 'same')
   await writeFile(join(a.home, 'cfg/kind'), 'a file on A')
+  await writeFile(join(a.home, 'cfg/twin'), 'the same dotfile on both')
   await initVault(t, a, tempDir(t, 'vault'), ['~/cfg'], 'pc-a')
   t.equal((await cloudy(a, ['sync', 'up'])).code, 0)
 
@@ -23,6 +24,8 @@ t.test('conflicts keep both versions; an update of a synced file goes through', 
   const future = new Date(Date.now() + 3600_000)
   await utimes(join(b.home, 'cfg/mine'), future, future)
   await mkdir(join(b.home, 'cfg/kind'))
+  await writeFile(join(b.home, 'cfg/twin'), 'the same dotfile on both')
+  await utimes(join(b.home, 'cfg/twin'), new Date('2025-01-01'), new Date('2025-01-01'))
   const preview = JSON.parse((await cloudy(b, ['sync', 'down', '--preview', '--json'])).stdout).spaces[0].items
   const byItem = Object.fromEntries(preview.map((i: { item: string; op: string; reason?: string }) => [i.item, i]))
   t.equal(byItem['settings/cfg/mine'].op, 'conflict')
@@ -34,6 +37,7 @@ t.test('conflicts keep both versions; an update of a synced file goes through', 
     /a file is incoming where this computer has a folder: the incoming version is kept as kind\.conflict-pc-a-/,
   )
   t.equal(byItem['settings/cfg/same'].op, 'add')
+  t.equal(byItem['settings/cfg/twin'].op, 'update', 'the same bytes with another time: no conflict')
 
   const down = await cloudy(b, ['sync', 'down', '--yes'])
   t.equal(down.code, 6, 'done, with items in conflict')
