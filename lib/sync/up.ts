@@ -3,6 +3,7 @@
  * device's head. Nothing is published unless the tree changed. The order — packs, index, commit,
  * head — means a crash at any point leaves a valid vault (at worst some unreferenced packs).
  */
+import { UsageError } from '../errors.js'
 import type { StateDb } from '../state/db.js'
 import { SealPool } from '../store/seal-pool.js'
 import { SpaceStore, type StoreStats } from '../store/space-store.js'
@@ -85,8 +86,25 @@ async function publish(o: UpSyncOptions, store: SpaceStore, tree: string): Promi
   const own = (await store.readHeads()).get(deviceTag)
   const state = o.db.space(o.space)
   let commit: string | undefined
+  // This device's head moved on without this computer: another computer uses the same device
+  // id (a copied config.toml). Publishing would fork one device's history; refuse.
+  // (The same host and home is this computer after a crash between the head and the database.)
+  const head = own && (await store.readCommit(own.commit))
+  if (
+    own &&
+    head &&
+    state.ownCommit &&
+    own.commit !== state.ownCommit &&
+    (head.hostname !== o.device.hostname || head.home !== o.device.home)
+  ) {
+    throw new UsageError(
+      `another computer (${head.hostname}, home ${head.home}) publishes as this device: config.toml [device] id is shared, ` +
+        'probably copied. Nothing was published. Give this computer its own id: remove the [vault] and [device] settings from ' +
+        'config.toml and run "cloudy join".',
+    )
+  }
   // The state database may be new (lost, or deleted): the vault says what was published.
-  if (own && (await store.readCommit(own.commit)).tree === tree) {
+  if (own && head?.tree === tree) {
     o.db.setOwnCommit(o.space, own.commit, own.seq)
   } else {
     // The sequence comes from the vault too: a lost state database must not make it go back.

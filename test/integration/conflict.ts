@@ -3,9 +3,9 @@
  * says), a folder is never replaced by a file, and the command exits 6 listing them.
  */
 import t from 'tap'
-import { copyFile, mkdir, readFile, readdir, symlink, utimes, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, readdir, symlink, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { cloudy, computer, initVault, tempDir } from '../helpers/cli.js'
+import { cloudy, computer, initVault, joinVault, tempDir } from '../helpers/cli.js'
 
 t.test('conflicts keep both versions; an update of a synced file goes through', async (t) => {
   const a = computer(t)
@@ -14,11 +14,12 @@ t.test('conflicts keep both versions; an update of a synced file goes through', 
   await writeFile(join(a.home, 'cfg/same'), 'same')
   await writeFile(join(a.home, 'cfg/kind'), 'a file on A')
   await writeFile(join(a.home, 'cfg/twin'), 'the same dotfile on both')
-  await initVault(t, a, tempDir(t, 'vault'), ['~/cfg'], 'pc-a')
+  const vault = tempDir(t, 'vault')
+  await initVault(t, a, vault, ['~/cfg'], 'pc-a')
   t.equal((await cloudy(a, ['sync', 'up'])).code, 0)
 
   const b = computer(t)
-  await copyFile(join(a.cloudyHome, 'config.toml'), join(b.cloudyHome, 'config.toml'))
+  await joinVault(t, b, vault, ['~/cfg'], 'pc-b')
   await mkdir(join(b.home, 'cfg'))
   await writeFile(join(b.home, 'cfg/mine'), 'from B, never synced')
   const future = new Date(Date.now() + 3600_000)

@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { cloudy, computer, initVault, joinVault, previewOps, tempDir } from '../helpers/cli.js'
 
@@ -52,3 +52,21 @@ t.test(
     t.equal(await readFile(join(b.home, 'cfg/open'), 'utf8'), 'v2')
   },
 )
+
+t.test('a config.toml copied to another computer is caught before two computers share one history', async (t) => {
+  const vault = tempDir(t, 'vault')
+  const a = computer(t)
+  await mkdir(join(a.home, 'cfg'))
+  await writeFile(join(a.home, 'cfg/x'), 'x')
+  await initVault(t, a, vault, ['~/cfg'], 'a')
+  t.equal((await cloudy(a, ['sync', 'up'])).code, 0)
+  const copy = computer(t)
+  await copyFile(join(a.cloudyHome, 'config.toml'), join(copy.cloudyHome, 'config.toml'))
+  await mkdir(join(copy.home, 'cfg'))
+  await writeFile(join(copy.home, 'cfg/y'), 'y')
+  t.equal((await cloudy(copy, ['sync', 'up'])).code, 0)
+  await writeFile(join(a.home, 'cfg/x'), 'x2')
+  const r = await cloudy(a, ['sync', 'up'])
+  t.equal(r.code, 2)
+  t.match(r.stderr, /publishes as this device: config.toml \[device\] id is shared/)
+})

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline/promises'
 import { EXIT } from '../../errors.js'
 import { assertInChain, touchDevice } from '../../sync/chain.js'
 import { applyDown, chooseItems, planDown } from '../../sync/down.js'
-import type { PlanItem } from '../../sync/plan.js'
+import type { ItemSide, PlanItem } from '../../sync/plan.js'
 import { openSession } from '../context.js'
 import { formatBytes, printWarnings, Progress, type CliIo } from '../io.js'
 import { planName } from '../items.js'
@@ -17,6 +17,8 @@ export interface SyncDownArgs {
   json?: boolean
 }
 
+const size = (side: ItemSide) =>
+  side.kind === 'file' ? formatBytes(side.size) : side.kind === 'dir' ? 'folder' : side.kind === 'symlink' ? 'link' : 'special'
 const time = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ')
 
 export function planTable(items: readonly PlanItem[]): string {
@@ -24,8 +26,8 @@ export function planTable(items: readonly PlanItem[]): string {
   const rows = items.map((it) => [
     it.op,
     it.item,
-    it.local ? `${formatBytes(it.local.size)} ${time(it.local.mtimeMs)}` : '-',
-    it.incoming ? `${formatBytes(it.incoming.size)} ${time(it.incoming.mtimeMs)} ${it.incoming.device}` : '-',
+    it.local ? `${size(it.local)} ${time(it.local.mtimeMs)}` : '-',
+    it.incoming ? `${size(it.incoming)} ${time(it.incoming.mtimeMs)} ${it.incoming.device}` : '-',
   ])
   const notes = items.filter((it) => it.op === 'conflict').map((it) => `conflict: ${it.item}: ${it.reason}\n`)
   const count = (op: string) => items.filter((it) => it.op === op).length
