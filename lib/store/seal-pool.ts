@@ -19,9 +19,11 @@ export interface Sealed {
   sealed: Buffer
 }
 
+// Each path goes up to lib/ first, so they hold from any lib/<folder>/, the bundled command
+// line (lib/cli/cloudy.mjs) included.
 const MODULES = {
   keys: new URL('../vault/keys.js', import.meta.url),
-  codec: new URL('./codec.js', import.meta.url),
+  codec: new URL('../store/codec.js', import.meta.url),
   aead: new URL('../vault/aead.js', import.meta.url),
   sodium: new URL('../vault/sodium.js', import.meta.url),
 }
