@@ -1,6 +1,7 @@
 /**
  * What each space collects, from config.toml. Only `settings` is collected so far; the other
- * spaces of DESIGN.md (system, inventory, app/<id>) come with their collectors.
+ * spaces of DESIGN.md (system, inventory, app/<id>) come with their collectors, as more
+ * entries of `spaceSources`: the sync commands go through that list.
  */
 import { relative, resolve, sep } from 'node:path'
 import type { Config } from '../config.js'
@@ -10,6 +11,8 @@ import { expandHome } from '../paths.js'
 
 export interface SpaceSource {
   space: string
+  /** The folder the space's paths are relative to (HOME for settings). */
+  root: string
   /** HOME-relative paths to collect. */
   include: string[]
   excluded: (rel: string) => boolean
@@ -54,6 +57,7 @@ export function settingsSource(config: Config, paths: CloudyPaths, vaultFolder?:
   }
   return {
     space: 'settings',
+    root: home,
     include,
     excluded: (rel) => exactOut.has(rel) || globs.some((g) => g.test(rel)),
   }
@@ -61,3 +65,8 @@ export function settingsSource(config: Config, paths: CloudyPaths, vaultFolder?:
 
 /** Spaces every vault may hold; `check` walks each of them. */
 export const KNOWN_SPACES = ['settings', 'system', 'inventory'] as const
+
+/** Every space this computer collects and restores, from its config. */
+export function spaceSources(config: Config, paths: CloudyPaths, vaultFolder?: string): SpaceSource[] {
+  return [settingsSource(config, paths, vaultFolder)]
+}

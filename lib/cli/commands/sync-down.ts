@@ -2,11 +2,13 @@
 import { createInterface } from 'node:readline/promises'
 import { EXIT } from '../../errors.js'
 import { assertInChain, touchDevice } from '../../sync/chain.js'
-import { applyDown, chooseItems, planDown } from '../../sync/down.js'
+import { applyDown, chooseItems, planDown, type DownPlan, type DownSyncResult } from '../../sync/down.js'
 import type { ItemSide, PlanItem } from '../../sync/plan.js'
 import { openSession } from '../context.js'
 import { formatBytes, printWarnings, Progress, type CliIo } from '../io.js'
 import { planName } from '../items.js'
+import { spaceSources } from '../spaces.js'
+import { providerFolder } from '../../../providers/index.js'
 import { table } from '../table.js'
 
 export interface SyncDownArgs {
@@ -44,23 +46,30 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
   const s = await openSession(io, args)
   try {
     await assertInChain(s.vault, s.device)
-    const plan = await planDown({
-      vault: s.vault,
-      db: s.db,
-      space: 'settings',
-      device: s.device,
-      allowUsernameMismatch: s.config.sync.allow_username_mismatch,
-      configFile: s.paths.configFile,
-    })
+    const sources = spaceSources(s.config, s.paths, providerFolder(s.config.vault.provider!, s.config.vault.root))
+    const plans: DownPlan[] = []
+    for (const source of sources) {
+      plans.push(
+        await planDown({
+          vault: s.vault,
+          db: s.db,
+          space: source.space,
+          device: { ...s.device, home: source.root },
+          allowUsernameMismatch: s.config.sync.allow_username_mismatch,
+          configFile: s.paths.configFile,
+        }),
+      )
+    }
     const only = args.only?.map((p) => planName(p, s.paths.home))
-    const chosen = chooseItems(plan.items, only)
-    const summary = { space: plan.space, commit: plan.commit?.id, items: chosen.map(itemJson) }
+    const chosen = plans.map((plan) => chooseItems(plan.items, only))
+    const all = chosen.flat()
+    const summary = plans.map((plan, i) => ({ space: plan.space, commit: plan.commit?.id, items: chosen[i]!.map(itemJson) }))
     if (args.preview) {
-      io.stdout.write(args.json ? JSON.stringify({ spaces: [summary] }) + '\n' : planTable(chosen))
+      io.stdout.write(args.json ? JSON.stringify({ spaces: summary }) + '\n' : planTable(all))
       return EXIT.OK
     }
-    if (chosen.length > 0 && !args.yes && io.stdin.isTTY && !args.json) {
-      io.stdout.write(planTable(chosen))
+    if (all.length > 0 && !args.yes && io.stdin.isTTY && !args.json) {
+      io.stdout.write(planTable(all))
       const rl = createInterface({ input: io.stdin, output: io.stderr })
       const answer = await rl.question('Apply these changes? [y/N] ')
       rl.close()
@@ -69,18 +78,26 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
         return EXIT.OK
       }
     }
-    const progress = new Progress(io, 'down-sync settings')
-    const r = await applyDown({ db: s.db, home: s.paths.home, only, onBytes: progress.add }, plan)
-    progress.done()
-    if (chosen.length > 0) await touchDevice(s.vault, s.device, 'seen')
-    if (args.json) io.stdout.write(JSON.stringify({ spaces: [{ ...summary, applied: r.applied.map((it) => it.item) }] }) + '\n')
-    else if (chosen.length === 0) io.stdout.write(planTable(chosen))
-    else {
-      io.stdout.write(`settings: applied ${r.applied.length} of ${r.plan.length} items\n`)
-      for (const c of r.conflicts) io.stdout.write(`conflict: ${c.item}: ${c.reason}\n`)
+    const results: DownSyncResult[] = []
+    for (const [i, plan] of plans.entries()) {
+      const progress = new Progress(io, `down-sync ${plan.space}`)
+      results.push(await applyDown({ db: s.db, home: sources[i]!.root, only, onBytes: progress.add }, plan))
+      progress.done()
     }
-    printWarnings(io, r.warnings)
-    return r.warnings.length || r.conflicts.length ? EXIT.PARTIAL : EXIT.OK
+    if (all.length > 0) await touchDevice(s.vault, s.device, 'seen')
+    if (args.json)
+      io.stdout.write(
+        JSON.stringify({ spaces: summary.map((sp, i) => ({ ...sp, applied: results[i]!.applied.map((it) => it.item) })) }) + '\n',
+      )
+    else if (all.length === 0) io.stdout.write(planTable(all))
+    else
+      for (const r of results) {
+        io.stdout.write(`${r.space}: applied ${r.applied.length} of ${r.plan.length} items\n`)
+        for (const c of r.conflicts) io.stdout.write(`conflict: ${c.item}: ${c.reason}\n`)
+      }
+    const warnings = results.flatMap((r) => r.warnings)
+    printWarnings(io, warnings)
+    return warnings.length || results.some((r) => r.conflicts.length) ? EXIT.PARTIAL : EXIT.OK
   } finally {
     await s.close()
   }
