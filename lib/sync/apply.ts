@@ -107,6 +107,8 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
     }
     const abs = join(o.home, path)
     const e = it.entry
+    // A synced file or link the chain turned into a folder goes first (renames replace the rest).
+    if (e.type === 'dir' && it.op === 'update' && it.local && it.local.kind !== 'dir') await rm(abs, { force: true })
     if (e.type === 'dir') dirs.push({ abs, entry: e })
     else if (e.type === 'symlink') links.push({ abs, entry: e })
     else

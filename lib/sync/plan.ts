@@ -157,7 +157,8 @@ export async function* planDiff(
   const mb = new Map(b.entries.map((e) => [e.name, e]))
   const mt = new Map(t.entries.map((e) => [e.name, e]))
   const names = [...new Set([...mt.keys(), ...mb.keys()])].sort()
-  const taken = (n: string) => mt.has(n) || mb.has(n)
+  // A copy's name must be free in both trees and on this disk.
+  const taken = (n: string) => mt.has(n) || mb.has(n) || (!parentMissing && lstatOrUndefined(join(o.home, rel, n)) !== undefined)
   for (const name of names) {
     const eb = mb.get(name)
     const e = mt.get(name)
@@ -215,6 +216,20 @@ export async function* planDiff(
       continue
     }
     if (local!.kind !== e.type) {
+      // The chain changed a file or link into something else, and this one is the synced
+      // version (safe in the vault): replaced.
+      const synced =
+        eb?.type === local!.kind &&
+        ((eb.type === 'file' && fileIs(st, o.cache.get(path), eb)) ||
+          (eb.type === 'symlink' && (await readlink(abs)) === mapTarget(eb.target ?? '')))
+      if (synced) {
+        yield plain('update')
+        if (e.type === 'dir') yield* planDiff(o, undefined, e.subtree, path, true)
+        continue
+      }
+      // A folder is never replaced by a file: what the chain deleted in it goes (if unchanged
+      // here), the folder stays, and the incoming version goes beside it.
+      if (local!.kind === 'dir' && baseSub) yield* planDiff(o, baseSub, undefined, path)
       const c = conflict(`a ${KIND_NAME[e.type]} is incoming where this computer has a ${KIND_NAME[local!.kind]}`, 'local')
       yield c
       // An incoming folder is restored whole under the copy's name.
