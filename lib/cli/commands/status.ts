@@ -1,12 +1,12 @@
 /** `cloudy status`: per space, the last up-sync, local changes not yet sent, incoming changes, conflicts. */
 import { providerFolder } from '../../../providers/index.js'
 import { EXIT } from '../../errors.js'
-import { planDown } from '../../sync/down.js'
 import { pendingChanges, treeFiles } from '../../sync/pending.js'
 import { treeMetaKey } from '../../sync/up.js'
 import { openSession } from '../context.js'
 import type { CliIo } from '../io.js'
 import { spaceSources } from '../spaces.js'
+import { planSpace } from '../plan-space.js'
 import { table } from '../table.js'
 
 export interface StatusArgs {
@@ -20,14 +20,7 @@ export async function status(io: CliIo, args: StatusArgs): Promise<number> {
     const sources = spaceSources(s.config, s.paths, providerFolder(s.config.vault.provider!, s.config.vault.root))
     const spaces = []
     for (const source of sources) {
-      const plan = await planDown({
-        vault: s.vault,
-        db: s.db,
-        space: source.space,
-        device: { ...s.device, home: source.root },
-        allowUsernameMismatch: s.config.sync.allow_username_mismatch,
-        configFile: s.paths.configFile,
-      })
+      const plan = await planSpace(s, source)
       const own = (await plan.store.readHeads()).get(s.vault.deviceTag(s.device.id))
       const synced = await treeFiles((id) => plan.store.readTree(id), s.db.getMeta(treeMetaKey(source.space)))
       const pending = pendingChanges(source.root, source.include, source.excluded, s.db.files(source.space), synced)

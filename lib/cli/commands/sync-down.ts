@@ -2,12 +2,13 @@
 import { createInterface } from 'node:readline/promises'
 import { EXIT } from '../../errors.js'
 import { assertInChain, touchDevice } from '../../sync/chain.js'
-import { applyDown, chooseItems, planDown, type DownPlan, type DownSyncResult } from '../../sync/down.js'
+import { applyDown, chooseItems, type DownPlan, type DownSyncResult } from '../../sync/down.js'
 import type { ItemSide, PlanItem } from '../../sync/plan.js'
 import { openSession } from '../context.js'
 import { formatBytes, printWarnings, Progress, type CliIo } from '../io.js'
 import { planName } from '../items.js'
 import { spaceSources } from '../spaces.js'
+import { planSpace } from '../plan-space.js'
 import { providerFolder } from '../../../providers/index.js'
 import { table } from '../table.js'
 
@@ -49,16 +50,7 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
     const sources = spaceSources(s.config, s.paths, providerFolder(s.config.vault.provider!, s.config.vault.root))
     const plans: DownPlan[] = []
     for (const source of sources) {
-      plans.push(
-        await planDown({
-          vault: s.vault,
-          db: s.db,
-          space: source.space,
-          device: { ...s.device, home: source.root },
-          allowUsernameMismatch: s.config.sync.allow_username_mismatch,
-          configFile: s.paths.configFile,
-        }),
-      )
+      plans.push(await planSpace(s, source))
     }
     const only = args.only?.map((p) => planName(p, s.paths.home))
     const chosen = plans.map((plan) => chooseItems(plan.items, only))
