@@ -3,12 +3,14 @@
  * password and the unlocked vault. Each step fails with the error of its kind (exit code).
  */
 import { hostname, userInfo } from 'node:os'
+import { join } from 'node:path'
 import { openProvider } from '../../providers/index.js'
 import type { Provider } from '../../providers/provider.js'
 import { loadConfig, type Config } from '../config.js'
 import { NoVaultError } from '../errors.js'
 import { cloudyPaths, type CloudyPaths } from '../paths.js'
 import { StateDb } from '../state/db.js'
+import { acquireSyncLock } from '../state/lock.js'
 import type { DeviceIdentity } from '../sync/up.js'
 import { Vault } from '../vault/vault.js'
 import { readPassword } from './password.js'
@@ -45,8 +47,11 @@ export function deviceIdentity(config: Config, paths: CloudyPaths): DeviceIdenti
   }
 }
 
-/** Open everything a vault command needs. The caller must `close()` it. */
-export async function openSession(io: CliIo, argv: { passwordFile?: string }): Promise<Session> {
+/**
+ * Open everything a vault command needs. The caller must `close()` it. `exclusive`: the command
+ * changes this computer's files or sync state (sync, restore) and runs alone on this computer.
+ */
+export async function openSession(io: CliIo, argv: { passwordFile?: string }, options: { exclusive?: boolean } = {}): Promise<Session> {
   const paths = cloudyPaths(io.env)
   const config = await requireConfig(paths)
   const provider = await openProvider(config.vault.provider!, { root: config.vault.root })
@@ -59,6 +64,11 @@ export async function openSession(io: CliIo, argv: { passwordFile?: string }): P
       stderr: io.stderr as NodeJS.WriteStream,
     })
     const vault = await Vault.unlock(provider, password)
+    const lock = options.exclusive
+      ? await acquireSyncLock(join(paths.stateDir, 'sync.lock'), () =>
+          io.stderr.write('Waiting for another sync or restore on this computer to finish...\n'),
+        )
+      : undefined
     const db = new StateDb(paths.stateDb)
     return {
       paths,
@@ -70,6 +80,7 @@ export async function openSession(io: CliIo, argv: { passwordFile?: string }): P
       async close() {
         vault.close()
         db.close()
+        lock?.release()
         await provider.close()
       },
     }

@@ -88,7 +88,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         )
         .command(
           'remove <device>',
-          'take a device out of the chain (by name or tag): its up-syncs are ignored from then on',
+          'take a device out of the chain (by name or tag): what it up-syncs from then on is ignored',
           (yy) => withJson(yy).positional('device', { type: 'string', demandOption: true }),
           (a) => {
             run = async () =>

@@ -11,5 +11,6 @@ export function planSpace(s: Session, source: SpaceSource): Promise<DownPlan> {
     device: { ...s.device, home: source.root },
     allowUsernameMismatch: s.config.sync.allow_username_mismatch,
     configFile: s.paths.configFile,
+    excluded: source.excluded,
   })
 }

@@ -85,7 +85,13 @@ export class Walker {
     }
     if (st.isFile()) return this.#file(abs, rel, name, st)
     this.#o.warnings.add('ESPECIAL', rel, `skipped ${rel}: ${kind(st)} cannot be synced (only files, folders and symlinks are)`)
-    return undefined
+    return this.#carry(rel, name)
+  }
+
+  /** The last synced entry at `rel`, renamed `name`, for a path this scan does not collect. */
+  async #carry(rel: string, name: string): Promise<TreeEntry | undefined> {
+    const previous = await this.#o.previous?.(rel)
+    return previous && { ...previous, name }
   }
 
   /** Store the tree of folder `abs`; undefined if it cannot be listed. */
@@ -101,7 +107,12 @@ export class Walker {
     const small: SmallFile[] = []
     for (const name of names) {
       const childRel = rel ? `${rel}/${name}` : name
-      if (isTempName(name) || this.#o.excluded(childRel)) continue
+      if (isTempName(name)) continue
+      if (this.#o.excluded(childRel)) {
+        // Left out here, not deleted: what the chain has at this path stays as it was.
+        entries.push(this.#carry(childRel, name))
+        continue
+      }
       const childAbs = join(abs, name)
       let st: BigIntStats
       try {

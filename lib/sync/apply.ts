@@ -17,7 +17,7 @@ import { packKey } from '../store/pack.js'
 import type { SpaceStore } from '../store/space-store.js'
 import { BlobType } from '../vault/aead.js'
 import { tempNameFor } from '../fs/temp-name.js'
-import { FileWriterPool, type WriteResult } from './file-writer.js'
+import { FileWriterPool, type Expected, type WriteResult } from './file-writer.js'
 import type { PlanItem } from './plan.js'
 import type { Warnings } from './warnings.js'
 
@@ -41,6 +41,8 @@ interface FileJob {
   fh?: Promise<FileHandle>
   /** Replacing an existing file: its data must be durable before the rename. */
   replaces: boolean
+  /** What must be at the path when the file is renamed there (see `WriteRequest.expect`). */
+  expect: Expected
   done: boolean
 }
 
@@ -71,6 +73,23 @@ async function moveAside(from: string, to: string): Promise<void> {
   throw Object.assign(new Error(`${to} already exists`), { code: 'EEXIST' })
 }
 
+/** The local file as the plan saw it: what a write may replace. */
+function seen(it: PlanItem): Expected {
+  return it.local ? { size: it.local.size, mtimeMs: it.local.mtimeMs } : null
+}
+
+/** Whether `abs` is still as the plan saw it (absent for `null`). */
+async function asPlanned(abs: string, expect: Expected): Promise<boolean> {
+  let st: BigIntStats | undefined
+  try {
+    st = await lstat(abs, { bigint: true })
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+  }
+  if (expect === null) return st === undefined
+  return st !== undefined && Number(st.size) === expect.size && Number(st.mtimeNs / 1_000_000n) === expect.mtimeMs
+}
+
 /**
  * Apply the items; returns file-cache updates. A conflict keeps both versions as its
  * resolution says; a delete removes only what is still as planned (a folder only once empty).
@@ -80,7 +99,7 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
   if (items.length === 0) return cacheChanges
   const dirs: { abs: string; entry: TreeEntry }[] = []
   const jobs: FileJob[] = []
-  const links: { abs: string; entry: TreeEntry }[] = []
+  const links: { abs: string; entry: TreeEntry; expect: Expected; item: PlanItem }[] = []
   const deletes: PlanItem[] = []
   const mapTarget = o.mapTarget ?? ((t: string) => t)
   for (const it of items) {
@@ -108,9 +127,17 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
     const abs = join(o.home, path)
     const e = it.entry
     // A synced file or link the chain turned into a folder goes first (renames replace the rest).
-    if (e.type === 'dir' && it.op === 'update' && it.local && it.local.kind !== 'dir') await rm(abs, { force: true })
+    if (e.type === 'dir' && replaces && it.local && it.local.kind !== 'dir') {
+      if (!(await asPlanned(abs, seen(it)))) {
+        o.warnings.add('ECHANGED', it.item, `kept ${it.item}: it changed here while the down-sync ran`)
+        continue
+      }
+      await rm(abs, { force: true })
+    }
+    // Only what the plan saw is replaced: the local file (an update) or nothing (an add, a copy).
+    const expect = replaces ? seen(it) : null
     if (e.type === 'dir') dirs.push({ abs, entry: e })
-    else if (e.type === 'symlink') links.push({ abs, entry: e })
+    else if (e.type === 'symlink') links.push({ abs, entry: e, expect, item: it })
     else
       jobs.push({
         item: it,
@@ -120,6 +147,7 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
         tmp: tempNameFor(abs),
         remaining: e.content?.length ?? 0,
         replaces,
+        expect,
         done: false,
       })
   }
@@ -141,11 +169,26 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
   }
   const writers = new FileWriterPool()
   const failures: unknown[] = []
+  // A local change made after the plan was made is kept; the next down-sync plans it again.
+  const changedMeanwhile = (job: { item: PlanItem }) => {
+    o.warnings.add('ECHANGED', job.item.item, `kept ${job.item.item}: it changed here while the down-sync ran; run the down-sync again`)
+  }
   const whole = (job: FileJob, data: Uint8Array) =>
     writers.add(
-      { tmp: job.tmp, path: job.abs, data, mode: job.entry.mode, mtime: utimesSeconds(job.entry.mtimeNs), durable: job.replaces },
+      {
+        tmp: job.tmp,
+        path: job.abs,
+        data,
+        mode: job.entry.mode,
+        mtime: utimesSeconds(job.entry.mtimeNs),
+        durable: job.replaces,
+        expect: job.expect,
+      },
       (r: WriteResult) => {
-        if (r.error) failures.push(Object.assign(new Error(`cannot write ${job.abs}: ${r.message}`), { code: r.error }))
+        if (r.error === 'ECHANGED') {
+          job.done = true
+          changedMeanwhile(job)
+        } else if (r.error) failures.push(Object.assign(new Error(`cannot write ${job.abs}: ${r.message}`), { code: r.error }))
         else remember(job, r as Required<WriteResult>)
       },
     )
@@ -158,6 +201,12 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
       await fh.utimes(mtime, mtime)
     } finally {
       await fh.close()
+    }
+    if (!(await asPlanned(job.abs, job.expect))) {
+      await rm(job.tmp, { force: true })
+      job.done = true
+      changedMeanwhile(job)
+      return
     }
     await rename(job.tmp, job.abs)
     remember(job, (await lstat(job.abs, { bigint: true })) as BigIntStats)
@@ -226,6 +275,11 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
       await symlink(mapTarget(l.entry.target ?? ''), tmp)
       const mtime = utimesSeconds(l.entry.mtimeNs)
       await lutimes(tmp, mtime, mtime)
+      if (!(await asPlanned(l.abs, l.expect))) {
+        await rm(tmp, { force: true })
+        changedMeanwhile(l)
+        continue
+      }
       await rename(tmp, l.abs)
     }
     // Folder modes and times last, deepest first: writing their children changed the times.
@@ -275,8 +329,8 @@ async function applyDeletes(o: ApplyOptions, deletes: readonly PlanItem[], cache
     if (it.removes === 'dir') continue
     const abs = join(o.home, it.path)
     try {
-      const st = await lstat(abs)
-      if (it.local && (st.size !== it.local.size || Math.trunc(st.mtimeMs) !== it.local.mtimeMs)) {
+      const st = await lstat(abs, { bigint: true })
+      if (it.local && (Number(st.size) !== it.local.size || Number(st.mtimeNs / 1_000_000n) !== it.local.mtimeMs)) {
         o.warnings.add('ECHANGED', it.item, `kept ${it.item}: it changed here while the down-sync ran`)
         continue
       }

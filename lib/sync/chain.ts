@@ -3,12 +3,13 @@
  * `devices/<deviceTag>`, written only by that device, and a separate sealed removal marker
  * `devices/<deviceTag>.removed` written by whoever takes a device out. Keeping the marker apart
  * means a removed device that is still running can never undo its removal by rewriting its own
- * record; the chain ignores its heads from then on.
+ * record. The marker records the device's heads at that moment: what it published before stays
+ * part of the chain's state, what it publishes after is ignored.
  */
 import { NotFoundError, UsageError } from '../errors.js'
 import type { Provider } from '../../providers/provider.js'
 import { decodePayload, encodePayload } from '../store/codec.js'
-import { decodeJson } from '../store/objects.js'
+import { decodeJson, type Head } from '../store/objects.js'
 import { BlobType, open, seal } from '../vault/aead.js'
 import type { Vault } from '../vault/vault.js'
 import type { DeviceIdentity } from './up.js'
@@ -38,6 +39,11 @@ export interface RemovalRecord {
   by: string
   byName: string
   time: string
+  /**
+   * The device's head in each space when it was removed (space name -> commit id). What it
+   * published before stays part of the chain's state; only what it publishes later is ignored.
+   */
+  heads?: Record<string, string>
 }
 
 export interface ChainDevice extends DeviceRecord {
@@ -94,14 +100,28 @@ export async function listChain(vault: Vault): Promise<ChainDevice[]> {
   return [...records.values()].sort((a, b) => a.joined.localeCompare(b.joined) || a.tag.localeCompare(b.tag))
 }
 
-/** Tags of the devices taken out of the chain. */
-export async function removedDevices(vault: Vault): Promise<Set<string>> {
-  const out = new Set<string>()
+/** The devices taken out of the chain, by tag. */
+export async function removedDevices(vault: Vault): Promise<Map<string, RemovalRecord>> {
+  const out = new Map<string, RemovalRecord>()
   for await (const o of vault.provider.list(PREFIX)) {
     const m = /^([0-9a-f]{32})\.removed$/.exec(o.key.slice(PREFIX.length))
-    if (m) out.add(m[1]!)
+    if (!m) continue
+    const sealed = await getOptional(vault.provider, o.key)
+    const r = sealed && openRecord<RemovalRecord>(vault, m[1]!, true, sealed)
+    // A marker that does not open still removes the device (its later heads are not trusted).
+    out.set(m[1]!, r || { format: 1, by: '', byName: '?', time: '' })
   }
   return out
+}
+
+/**
+ * The head of a removed device that still counts in `space`: the one recorded at its removal,
+ * else (a space the remover did not know) the head if it is older than the removal.
+ */
+export function frozenHead(removal: RemovalRecord, space: string, head: Head | undefined): Head | undefined {
+  const frozen = removal.heads?.[space]
+  if (frozen) return { commit: frozen, seq: 0, time: removal.time }
+  return head && removal.time && head.time <= removal.time ? head : undefined
 }
 
 /** The removal of this device, if another device took it out of the chain. */
@@ -161,11 +181,19 @@ export function findDevice(devices: readonly ChainDevice[], which: string): Chai
   return found[0]!
 }
 
-/** Take a device out of the chain: its heads are ignored by every down-sync from now on. */
-export async function removeDevice(vault: Vault, self: DeviceIdentity, target: ChainDevice): Promise<RemovalRecord> {
+/**
+ * Take a device out of the chain: what it publishes from now on is ignored by every down-sync.
+ * `heads` are its heads now, per space: what it already published stays.
+ */
+export async function removeDevice(
+  vault: Vault,
+  self: DeviceIdentity,
+  target: ChainDevice,
+  heads: Record<string, string>,
+): Promise<RemovalRecord> {
   const selfTag = vault.deviceTag(self.id)
   if (target.tag === selfTag) throw new UsageError('that is this computer; remove it from another computer of the chain')
-  const removal: RemovalRecord = { format: 1, by: selfTag, byName: self.name, time: new Date().toISOString() }
+  const removal: RemovalRecord = { format: 1, by: selfTag, byName: self.name, time: new Date().toISOString(), heads }
   await vault.provider.put(`${PREFIX}${target.tag}${REMOVED}`, sealRecord(vault, target.tag, true, removal))
   return removal
 }

@@ -8,7 +8,7 @@ import type { Commit, Head, TreeEntry } from '../store/objects.js'
 import type { Vault } from '../vault/vault.js'
 import { applyItems } from './apply.js'
 import { planDiff, type PlanItem } from './plan.js'
-import { removedDevices } from './chain.js'
+import { frozenHead, removedDevices } from './chain.js'
 import { CommitGraph, type CommitRef } from './graph.js'
 import { mergeHeads } from './merge.js'
 import { UsageError } from '../errors.js'
@@ -24,6 +24,8 @@ export interface PlanDownOptions {
   allowUsernameMismatch?: boolean
   /** Named in the username refusal, where the setting goes. */
   configFile?: string
+  /** Paths this computer leaves out: the chain's versions are not written here. */
+  excluded?: (rel: string) => boolean
 }
 
 /** What a down-sync would do: the preview, and the exact list `applyDown` works from. */
@@ -71,9 +73,15 @@ export function selects(only: readonly string[] | undefined, item: string): bool
 export function chooseItems(items: readonly PlanItem[], only: readonly string[] | undefined): PlanItem[] {
   if (!only || only.length === 0) return [...items]
   const chosen = items.filter((it) => selects(only, it.item))
+  // A conflict the merge resolved writes the winner at the path; the other version (maybe the
+  // one on this disk) is the copy's item, which must come along or it would be lost.
+  const copies = new Set<string>()
+  for (const it of chosen) if (it.resolution?.keep === 'merged') copies.add(it.resolution.copy)
   const needed = new Set<string>()
   for (const it of chosen) for (let p = it.item; p.includes('/');) needed.add((p = p.slice(0, p.lastIndexOf('/'))))
-  return items.filter((it) => selects(only, it.item) || (it.op === 'add' && it.entry?.type === 'dir' && needed.has(it.item)))
+  return items.filter(
+    (it) => selects(only, it.item) || copies.has(it.path) || (it.op === 'add' && it.entry?.type === 'dir' && needed.has(it.item)),
+  )
 }
 
 function sameSet(a: readonly string[], b: readonly string[]): boolean {
@@ -81,10 +89,14 @@ function sameSet(a: readonly string[], b: readonly string[]): boolean {
   return sa.size === new Set(b).size && b.every((x) => sa.has(x))
 }
 
-/** The heads of the chain that count: every device's, except those taken out of the chain. */
+/** The heads of the chain that count: every device's, those taken out of the chain as they were then. */
 export async function chainHeads(vault: Vault, store: SpaceStore): Promise<Map<string, Head>> {
   const [heads, removed] = await Promise.all([store.readHeads(), removedDevices(vault)])
-  for (const tag of removed) heads.delete(tag)
+  for (const [tag, removal] of removed) {
+    const head = frozenHead(removal, store.keys.name, heads.get(tag))
+    if (head) heads.set(tag, head)
+    else heads.delete(tag)
+  }
   return heads
 }
 
@@ -148,6 +160,7 @@ export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
       merged: mergedConflicts,
       mapTarget,
       dirs,
+      excluded: o.excluded,
     },
     base,
     merged.tree,

@@ -15,7 +15,15 @@ export interface WriteRequest {
   mtime: number
   /** fdatasync before the rename: the file replaces an existing one. */
   durable: boolean
+  /**
+   * What must be at `path` for the rename to happen: nothing (`null`), or the local file the
+   * plan saw (size and mtime in ms). Anything else is a change made while the down-sync ran;
+   * the write is dropped with code `ECHANGED` rather than replacing it.
+   */
+  expect?: Expected
 }
+
+export type Expected = { size: number; mtimeMs: number } | null
 
 /** One file written by a worker: its stat once in place, or the error. */
 export type WriteResult = FileOutcome
@@ -37,6 +45,12 @@ parentPort.on('message', ({ batch }) => {
       // open() applied the umask; only a mode it cut needs the extra call.
       if ((r.mode & umask) !== 0) fs.fchmodSync(fd, r.mode)
       fs.futimesSync(fd, r.mtime, r.mtime)
+      if (r.expect !== undefined) {
+        let st
+        try { st = fs.lstatSync(r.path, { bigint: true }) } catch (e) { if (e.code !== 'ENOENT') throw e }
+        const as = r.expect === null ? !st : !!st && Number(st.size) === r.expect.size && Number(st.mtimeNs / 1000000n) === r.expect.mtimeMs
+        if (!as) throw Object.assign(new Error(r.path + ' changed here while the down-sync ran'), { code: 'ECHANGED' })
+      }
       fs.renameSync(r.tmp, r.path)
       renamed = true
       // fstat after the rename: the ctime the file cache must see is the one rename set.

@@ -80,6 +80,8 @@ export interface PlanOptions {
   mapTarget?: (target: string) => string
   /** Filled with every incoming folder by HOME-relative path: apply puts their times back. */
   dirs?: Map<string, TreeEntry>
+  /** Paths this computer leaves out (config `exclude`, Cloudy's own folders): never written here. */
+  excluded?: (rel: string) => boolean
 }
 
 const KIND_NAME = { file: 'file', dir: 'folder', symlink: 'symlink', other: 'special file' } as const
@@ -164,6 +166,7 @@ export async function* planDiff(
     const e = mt.get(name)
     if (sameEntry(eb, e)) continue
     const path = rel ? `${rel}/${name}` : name
+    if (o.excluded?.(path)) continue
     const abs = join(o.home, path)
     const item = `${o.store.keys.name}/${path}`
     // Under a folder that does not exist here, nothing exists: no need to look.

@@ -73,7 +73,7 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
     await sealPool?.close()
   }
 
-  const commit = o.db.getMeta(treeMetaKey(o.space)) !== tree ? await publish(o, store, tree) : undefined
+  const commit = base !== tree ? await publish(o, store, tree, base) : undefined
   const changes = walker.changes
   for (const path of cache.keys()) if (!walker.seen.has(path) && !changes.has(path)) changes.set(path, undefined)
   o.db.updateFiles(o.space, changes)
@@ -81,7 +81,7 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
 }
 
 /** Publish a commit of `tree` unless this device's head already points at it; the new commit id. */
-async function publish(o: UpSyncOptions, store: SpaceStore, tree: string): Promise<string | undefined> {
+async function publish(o: UpSyncOptions, store: SpaceStore, tree: string, base: string | undefined): Promise<string | undefined> {
   const deviceTag = o.vault.deviceTag(o.device.id)
   const own = (await store.readHeads()).get(deviceTag)
   const state = o.db.space(o.space)
@@ -103,15 +103,20 @@ async function publish(o: UpSyncOptions, store: SpaceStore, tree: string): Promi
         'config.toml and run "cloudy join".',
     )
   }
-  // The state database may be new (lost, or deleted): the vault says what was published.
-  if (own && head?.tree === tree) {
+  // The state database may be new (lost, or deleted): the vault says what was published. (Only
+  // when that commit already covers every head applied here: else a local undoing of what the
+  // chain brought would go unsaid, and come back at the next down-sync.)
+  if (own && head?.tree === tree && state.applied.every((a) => a === own.commit || head.parents.includes(a))) {
     o.db.setOwnCommit(o.space, own.commit, own.seq)
   } else {
     // The sequence comes from the vault too: a lost state database must not make it go back.
     const seq = Math.max(state.ownSeq, own?.seq ?? 0) + 1
     // The device's previous commit and the chain heads it last applied: the history says what
     // this state was built on, which is what lets other computers merge it 3-way.
-    const parents = [...new Set([own?.commit ?? state.ownCommit, ...state.applied].filter((p): p is string => !!p))]
+    // Without a base (a state database lost or new, no down-sync yet) this computer does not
+    // know what it synced: its files are published as a new root, so the merge adds them to
+    // the chain's state and nothing missing here counts as deleted.
+    const parents = base ? [...new Set([own?.commit ?? state.ownCommit, ...state.applied].filter((p): p is string => !!p))] : []
     const time = new Date().toISOString()
     commit = await store.putCommit({
       format: 1,

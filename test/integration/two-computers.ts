@@ -180,8 +180,13 @@ t.test('join, preview, partial and full down-sync, then edits and deletions prop
     t.same(await synced(a), await synced(b))
   })
 
-  await t.test('a device taken out of the chain is ignored', async (t) => {
-    await ok(t, a, ['chain', 'remove', 'bravo-pc'], 'remove B')
+  await t.test('a device taken out of the chain: what it published stays, it is refused from then on', async (t) => {
+    await writeFile(join(b.home, 'cfg/from-b.txt'), 'B, before its removal')
+    await ok(t, b, ['sync', 'up'], 'up B')
+    await ok(t, a, ['chain', 'remove', 'bravo-pc'], 'remove B (before A down-synced its last up-sync)')
+    await ok(t, a, ['sync', 'down', '--yes'], 'down A')
+    t.equal(await readFile(join(a.home, 'cfg/from-b.txt'), 'utf8'), 'B, before its removal', "B's last up-sync still reaches A")
+    t.equal(await readFile(join(a.home, 'cfg/m.txt'), 'utf8'), 'merge B', "B's earlier work is not undone")
     const list = JSON.parse((await ok(t, a, ['chain', 'list', '--json'], 'list')).stdout)
     t.ok(list.devices.find((d: { name: string }) => d.name === 'bravo-pc').removed, 'listed as removed')
     const r = await cloudy(b, ['sync', 'up'])

@@ -1,7 +1,9 @@
 /** `cloudy chain list` and `cloudy chain remove DEVICE`. */
 import { EXIT } from '../../errors.js'
 import { findDevice, listChain, removeDevice, type ChainDevice } from '../../sync/chain.js'
+import { SpaceStore } from '../../store/space-store.js'
 import { openSession } from '../context.js'
+import { KNOWN_SPACES } from '../spaces.js'
 import type { CliIo } from '../io.js'
 import { table } from '../table.js'
 
@@ -44,9 +46,18 @@ export async function chainRemove(io: CliIo, args: ChainArgs & { device: string 
       io.stdout.write(`${target.name} (${target.tag.slice(0, 8)}) was already removed by ${target.removed.byName}.\n`)
       return EXIT.OK
     }
-    const removal = await removeDevice(s.vault, s.device, target)
+    // Its heads now: what it already published stays in the chain's state.
+    const heads: Record<string, string> = {}
+    for (const space of KNOWN_SPACES) {
+      const head = (await new SpaceStore(s.vault.provider, s.vault.space(space), s.db).readHeads()).get(target.tag)
+      if (head) heads[space] = head.commit
+    }
+    const removal = await removeDevice(s.vault, s.device, target, heads)
     if (args.json) io.stdout.write(JSON.stringify({ removed: target.tag, ...removal }) + '\n')
-    else io.stdout.write(`Removed ${target.name} (${target.tag.slice(0, 8)}) from the chain: its up-syncs are ignored from now on.\n`)
+    else
+      io.stdout.write(
+        `Removed ${target.name} (${target.tag.slice(0, 8)}) from the chain: what it up-syncs from now on is ignored; what it up-synced before stays.\n`,
+      )
     return EXIT.OK
   } finally {
     await s.close()

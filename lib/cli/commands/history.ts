@@ -95,7 +95,7 @@ export async function history(io: CliIo, args: HistoryArgs): Promise<number> {
  * conflict name. Nothing is deleted. The next up-sync sends the restored version to the chain.
  */
 export async function restore(io: CliIo, args: RestoreArgs): Promise<number> {
-  const s = await openSession(io, args)
+  const s = await openSession(io, args, { exclusive: true })
   try {
     await assertInChain(s.vault, s.device)
     const { store, commits } = await settingsHistory(s)

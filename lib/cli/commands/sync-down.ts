@@ -44,7 +44,7 @@ function itemJson({ entry: _entry, ...rest }: PlanItem) {
 }
 
 export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
-  const s = await openSession(io, args)
+  const s = await openSession(io, args, { exclusive: !args.preview })
   try {
     await assertInChain(s.vault, s.device)
     const sources = spaceSources(s.config, s.paths, providerFolder(s.config.vault.provider!, s.config.vault.root))

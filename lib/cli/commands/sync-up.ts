@@ -14,7 +14,7 @@ export interface SyncUpArgs {
 }
 
 export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
-  const s = await openSession(io, args)
+  const s = await openSession(io, args, { exclusive: true })
   try {
     await assertInChain(s.vault, s.device)
     const sources = spaceSources(s.config, s.paths, providerFolder(s.config.vault.provider!, s.config.vault.root))
