@@ -126,6 +126,22 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
     }
     const abs = join(o.home, path)
     const e = it.entry
+    // A folder the chain turned into a file (and that held only what the chain deleted) goes
+    // first; if something else appeared in it meanwhile, it stays and so does the item.
+    if (e.type !== 'dir' && replaces && it.local?.kind === 'dir') {
+      await applyDeletes(
+        o,
+        deletes.filter((d) => d.path.startsWith(it.path + '/')),
+        cacheChanges,
+      )
+      try {
+        await rmdir(abs)
+      } catch (err) {
+        if (!['ENOTEMPTY', 'EEXIST'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err
+        o.warnings.add('ECHANGED', it.item, `kept the folder ${it.item}: something in it is not in the chain`)
+        continue
+      }
+    }
     // A synced file or link the chain turned into a folder goes first (renames replace the rest).
     if (e.type === 'dir' && replaces && it.local && it.local.kind !== 'dir') {
       if (!(await asPlanned(abs, seen(it)))) {
@@ -134,8 +150,9 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
       }
       await rm(abs, { force: true })
     }
-    // Only what the plan saw is replaced: the local file (an update) or nothing (an add, a copy).
-    const expect = replaces ? seen(it) : null
+    // Only what the plan saw is replaced: the local file (an update) or nothing (an add, a copy,
+    // or a folder removed just above).
+    const expect = replaces && it.local?.kind !== 'dir' ? seen(it) : null
     if (e.type === 'dir') dirs.push({ abs, entry: e })
     else if (e.type === 'symlink') links.push({ abs, entry: e, expect, item: it })
     else
@@ -337,7 +354,8 @@ async function applyDeletes(o: ApplyOptions, deletes: readonly PlanItem[], cache
       await rm(abs)
       cacheChanges.set(it.path, undefined)
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+      // Already gone (with its folder, maybe replaced by a file).
+      if (!['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e
       cacheChanges.set(it.path, undefined)
     }
   }
@@ -347,7 +365,7 @@ async function applyDeletes(o: ApplyOptions, deletes: readonly PlanItem[], cache
       await rmdir(join(o.home, it.path))
     } catch (e) {
       // Something the chain did not delete is still in it: the folder stays.
-      if (!['ENOTEMPTY', 'EEXIST', 'ENOENT'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e
+      if (!['ENOTEMPTY', 'EEXIST', 'ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e
     }
   }
 }

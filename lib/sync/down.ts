@@ -77,10 +77,16 @@ export function chooseItems(items: readonly PlanItem[], only: readonly string[] 
   // one on this disk) is the copy's item, which must come along or it would be lost.
   const copies = new Set<string>()
   for (const it of chosen) if (it.resolution?.keep === 'merged') copies.add(it.resolution.copy)
+  // A folder the chain turned into a file is emptied of what the chain deleted first.
+  const emptied = chosen.filter((it) => it.local?.kind === 'dir' && it.entry && it.entry.type !== 'dir').map((it) => it.path + '/')
   const needed = new Set<string>()
   for (const it of chosen) for (let p = it.item; p.includes('/');) needed.add((p = p.slice(0, p.lastIndexOf('/'))))
   return items.filter(
-    (it) => selects(only, it.item) || copies.has(it.path) || (it.op === 'add' && it.entry?.type === 'dir' && needed.has(it.item)),
+    (it) =>
+      selects(only, it.item) ||
+      copies.has(it.path) ||
+      (it.op === 'delete' && emptied.some((p) => it.path.startsWith(p))) ||
+      (it.op === 'add' && it.entry?.type === 'dir' && needed.has(it.item)),
   )
 }
 

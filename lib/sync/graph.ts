@@ -69,13 +69,18 @@ export class CommitGraph {
   /**
    * The best common ancestor of the commits `ours` (one merged state) and `theirs`: among the
    * common ancestors, one that no other common ancestor descends from; of several such (a
-   * criss-cross), the newest, then the smallest id, so every computer picks the same one.
+   * criss-cross), the newest, then the smallest id. (The merge itself uses all of them.)
    */
   async mergeBase(ours: readonly string[], theirs: string): Promise<CommitRef | undefined> {
+    return (await this.mergeBases(ours, theirs))[0]
+  }
+
+  /** Every best common ancestor (several after a criss-cross), newest first, then by id. */
+  async mergeBases(ours: readonly string[], theirs: string): Promise<CommitRef[]> {
     const mine = new Set<string>()
     for (const o of ours) for (const a of await this.ancestors(o)) mine.add(a)
     const common = [...(await this.ancestors(theirs))].filter((a) => mine.has(a))
-    if (common.length === 0) return undefined
+    if (common.length === 0) return []
     // Everything strictly below a common ancestor is not a best one; each commit is marked once.
     const below = new Set<string>()
     for (const c of common) {
@@ -90,6 +95,6 @@ export class CommitGraph {
     const best: CommitRef[] = []
     for (const c of common) if (!below.has(c)) best.push(await this.ref(c))
     best.sort((x, y) => (x.commit.time === y.commit.time ? (x.id < y.id ? -1 : 1) : x.commit.time > y.commit.time ? -1 : 1))
-    return best[0]
+    return best
   }
 }

@@ -3,7 +3,7 @@
  *
  * Heads that another head descends from drop out (fast-forward). The rest are merged one by one
  * in a fixed order (oldest commit first, then by id), each 3-way against the best common
- * ancestor, entry by entry:
+ * ancestor (several after a criss-cross: merged first), entry by entry:
  *  - changed on one side only: that side;
  *  - changed on both sides the same way (or to the same content): that (the newer);
  *  - both folders: merged recursively;
@@ -147,6 +147,23 @@ export async function mergeTrees(
   return store.virtualTree({ entries: [...out.values()] })
 }
 
+/**
+ * Tree `ours` plus every entry of `theirs` it lacks (inside folders both have, too), stored.
+ * Where both have a path, `ours` wins.
+ */
+export async function unionTrees(store: SpaceStore, ours: string, theirs: string | undefined): Promise<string> {
+  if (!theirs || ours === theirs) return ours
+  const [o, t] = await Promise.all([store.readTree(ours), store.readTree(theirs)])
+  const out = new Map(o.entries.map((e) => [e.name, e]))
+  for (const e of t.entries) {
+    const mine = out.get(e.name)
+    if (!mine) out.set(e.name, e)
+    else if (mine.type === 'dir' && e.type === 'dir')
+      out.set(e.name, { ...mine, subtree: await unionTrees(store, mine.subtree!, e.subtree) })
+  }
+  return store.putTree({ entries: [...out.values()].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0)) })
+}
+
 /** The entry at a HOME-relative path of a tree, if any. */
 export async function entryAt(store: SpaceStore, tree: string | undefined, path: string): Promise<TreeEntry | undefined> {
   let current = tree
@@ -158,6 +175,29 @@ export async function entryAt(store: SpaceStore, tree: string | undefined, path:
     current = found.type === 'dir' ? found.subtree : undefined
   }
   return found
+}
+
+/**
+ * The tree two states are merged against: their best common ancestor's; with several (after a
+ * criss-cross, when two computers merged each other's work at once), the merge of those, as
+ * git's recursive strategy does. Picking one of them would show what the other already holds
+ * as a change made on both sides, and call conflicts where there are none. No conflict copy of
+ * this inner merge reaches the result: each is in neither side, so it stays out.
+ */
+async function baseTree(store: SpaceStore, graph: CommitGraph, ours: readonly string[], theirs: string): Promise<string | undefined> {
+  const bases = await graph.mergeBases(ours, theirs)
+  if (bases.length === 0) return undefined
+  let tree = bases[0]!.commit.tree
+  for (let i = 1; i < bases.length; i++) {
+    const under = await baseTree(
+      store,
+      graph,
+      bases.slice(0, i).map((b) => b.id),
+      bases[i]!.id,
+    )
+    tree = await mergeTrees(store, under, tree, bases[i]!.commit.tree, () => Promise.resolve('base'), [])
+  }
+  return tree
 }
 
 /**
@@ -178,7 +218,9 @@ export async function mergeHeads(store: SpaceStore, graph: CommitGraph, headIds:
   let tree = tips[0]!.commit.tree
   const merged: CommitRef[] = [tips[0]!]
   for (const theirs of tips.slice(1)) {
-    const base = await graph.mergeBase(
+    const base = await baseTree(
+      store,
+      graph,
       merged.map((m) => m.id),
       theirs.id,
     )
@@ -189,7 +231,7 @@ export async function mergeHeads(store: SpaceStore, graph: CommitGraph, headIds:
       for (const m of [...sideOf].reverse()) if (sameEntry(await entryAt(store, m.commit.tree, path), entry)) return m.commit.deviceName
       return sideOf[0]!.commit.deviceName
     }
-    tree = await mergeTrees(store, base?.commit.tree, tree, theirs.commit.tree, deviceOf, conflicts)
+    tree = await mergeTrees(store, base, tree, theirs.commit.tree, deviceOf, conflicts)
     merged.push(theirs)
   }
   return { tree, heads: merged, conflicts }

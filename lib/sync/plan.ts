@@ -15,7 +15,7 @@
  * A change made here to something the chain deleted is kept (the next up-sync sends it back).
  */
 import { readFile, readlink } from 'node:fs/promises'
-import { lstatSync, type BigIntStats } from 'node:fs'
+import { lstatSync, readdirSync, type BigIntStats } from 'node:fs'
 import { join } from 'node:path'
 import type { CachedFile } from '../state/db.js'
 import { treeTime, type Tree, type TreeEntry } from '../store/objects.js'
@@ -119,6 +119,17 @@ function sameContent(content: Buffer, ids: readonly string[] | undefined): boole
 export function fileIs(st: BigIntStats, cached: CachedFile | undefined, e: TreeEntry): boolean {
   if (cached && sameFile(cached, st)) return sameContent(cached.content, e.content)
   return Number(st.size) === e.size && treeTime(st.mtimeNs) === e.mtimeNs
+}
+
+/** Entries under folder `abs`, at any depth (infinite if it cannot be listed: nothing is then known to be deletable). */
+function countEntries(abs: string): number {
+  let n = 0
+  try {
+    for (const d of readdirSync(abs, { withFileTypes: true })) n += 1 + (d.isDirectory() ? countEntries(join(abs, d.name)) : 0)
+  } catch {
+    return Number.POSITIVE_INFINITY
+  }
+  return n
 }
 
 /** Files up to this size are read to tell a real conflict from an identical copy. */
@@ -231,8 +242,17 @@ export async function* planDiff(
         continue
       }
       // A folder is never replaced by a file: what the chain deleted in it goes (if unchanged
-      // here), the folder stays, and the incoming version goes beside it.
-      if (local!.kind === 'dir' && baseSub) yield* planDiff(o, baseSub, undefined, path)
+      // here). If that is all it holds, the chain's file takes its place; else the folder
+      // stays and the incoming version goes beside it.
+      if (local!.kind === 'dir' && baseSub) {
+        const deletes: PlanItem[] = []
+        for await (const d of planDiff(o, baseSub, undefined, path)) deletes.push(d)
+        yield* deletes
+        if (deletes.length === countEntries(abs)) {
+          yield plain('update')
+          continue
+        }
+      }
       const c = conflict(`a ${KIND_NAME[e.type]} is incoming where this computer has a ${KIND_NAME[local!.kind]}`, 'local')
       yield c
       // An incoming folder is restored whole under the copy's name.
@@ -240,7 +260,18 @@ export async function* planDiff(
       continue
     }
     if (e.type === 'dir') {
-      yield* planDiff(o, baseSub, e.subtree, path)
+      let inside = 0
+      for await (const d of planDiff(o, baseSub, e.subtree, path)) {
+        inside++
+        yield d
+      }
+      // The folder's own mode and time: taken from the chain if this one is as last synced
+      // (else the local change is up-sync's to send). Its time alone is put back anyway when
+      // something inside it is written.
+      const mode = Number(st.mode & 0o7777n)
+      const mtime = treeTime(st.mtimeNs)
+      const asSynced = eb?.type === 'dir' && eb.mode === mode && eb.mtimeNs === mtime
+      if (asSynced && (mode !== e.mode || (mtime !== e.mtimeNs && inside === 0))) yield plain('update')
       continue
     }
     // The newer version keeps the name; a tie goes to the incoming one.

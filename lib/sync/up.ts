@@ -12,7 +12,7 @@ import { collectIncluded } from '../sources/settings.js'
 import { FileReaderPool } from '../sources/file-reader.js'
 import { Walker } from '../sources/walk.js'
 import { Warnings, type SyncWarning } from './warnings.js'
-import { entryAt } from './merge.js'
+import { entryAt, unionTrees } from './merge.js'
 
 /** Who is publishing: this computer and OS user. */
 export interface DeviceIdentity {
@@ -61,27 +61,46 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
   const cache = o.db.files(o.space)
   const readers = new FileReaderPool()
   const base = o.db.getMeta(treeMetaKey(o.space))
+  // Without a base (the state database was lost) what this device last published stands in:
+  // what is missing here is then kept, not published as deleted (it may never have been here).
+  const published = base ? undefined : await lastPublished(o, store)
+  const known = base ?? published
   // A folder that cannot be listed now keeps its last synced version, like an unreadable file.
-  const previous = (rel: string) => entryAt(store, base, rel)
+  const previous = (rel: string) => entryAt(store, known, rel)
   const walker = new Walker({ store, cache, warnings, readers, excluded: o.excluded, onBytes: o.onBytes, previous })
+  // `scanned`: what is here (the next base); `tree`: what is published (with a lost base, plus
+  // what this device published before and is missing here).
+  let scanned: string
   let tree: string
   try {
-    tree = await collectIncluded(o.device.home, o.include, walker, base ? await store.readTree(base) : undefined)
+    tree = scanned = await collectIncluded(o.device.home, o.include, walker, known ? await store.readTree(known) : undefined)
+    if (published) {
+      // The scan's trees are read back: they must be in the vault first.
+      await store.flush()
+      tree = await unionTrees(store, tree, published)
+    }
     await store.flush()
   } finally {
     await readers.close()
     await sealPool?.close()
   }
 
-  const commit = base !== tree ? await publish(o, store, tree, base) : undefined
+  const commit = base !== scanned ? await publish(o, store, tree) : undefined
+  o.db.setMeta(treeMetaKey(o.space), scanned)
   const changes = walker.changes
   for (const path of cache.keys()) if (!walker.seen.has(path) && !changes.has(path)) changes.set(path, undefined)
   o.db.updateFiles(o.space, changes)
   return { space: o.space, commit, tree, stats: store.stats, warnings: warnings.list }
 }
 
+/** The tree of this device's head in the space, if it published there. */
+async function lastPublished(o: UpSyncOptions, store: SpaceStore): Promise<string | undefined> {
+  const head = (await store.readHeads()).get(o.vault.deviceTag(o.device.id))
+  return head && (await store.readCommit(head.commit)).tree
+}
+
 /** Publish a commit of `tree` unless this device's head already points at it; the new commit id. */
-async function publish(o: UpSyncOptions, store: SpaceStore, tree: string, base: string | undefined): Promise<string | undefined> {
+async function publish(o: UpSyncOptions, store: SpaceStore, tree: string): Promise<string | undefined> {
   const deviceTag = o.vault.deviceTag(o.device.id)
   const own = (await store.readHeads()).get(deviceTag)
   const state = o.db.space(o.space)
@@ -113,10 +132,7 @@ async function publish(o: UpSyncOptions, store: SpaceStore, tree: string, base: 
     const seq = Math.max(state.ownSeq, own?.seq ?? 0) + 1
     // The device's previous commit and the chain heads it last applied: the history says what
     // this state was built on, which is what lets other computers merge it 3-way.
-    // Without a base (a state database lost or new, no down-sync yet) this computer does not
-    // know what it synced: its files are published as a new root, so the merge adds them to
-    // the chain's state and nothing missing here counts as deleted.
-    const parents = base ? [...new Set([own?.commit ?? state.ownCommit, ...state.applied].filter((p): p is string => !!p))] : []
+    const parents = [...new Set([own?.commit ?? state.ownCommit, ...state.applied].filter((p): p is string => !!p))]
     const time = new Date().toISOString()
     commit = await store.putCommit({
       format: 1,
@@ -135,6 +151,5 @@ async function publish(o: UpSyncOptions, store: SpaceStore, tree: string, base: 
     o.db.setOwnCommit(o.space, commit, seq)
     o.db.setHeadSeen(o.space, deviceTag, seq, commit)
   }
-  o.db.setMeta(treeMetaKey(o.space), tree)
   return commit
 }

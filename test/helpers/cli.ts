@@ -82,11 +82,15 @@ export async function previewOps(c: Computer, extra: string[] = []): Promise<str
   return doc.spaces.flatMap((s) => s.items.map((i) => `${i.op} ${i.item}`)).sort()
 }
 
-/** Replace the `[settings] include` list of a computer's config.toml. */
-export async function setInclude(c: Computer, include: string[]): Promise<void> {
+/** Replace a `[settings]` list (`include` or `exclude`) of a computer's config.toml. */
+export async function setSettingsList(c: Computer, key: 'include' | 'exclude', values: string[]): Promise<void> {
   const { readFile, writeFile } = await import('node:fs/promises')
   const file = join(c.cloudyHome, 'config.toml')
   const text = await readFile(file, 'utf8')
-  const list = `include = [${include.map((i) => JSON.stringify(i)).join(', ')}]`
-  await writeFile(file, text.replace(/^include = \[[^\]]*\]/m, list))
+  const list = `${key} = [${values.map((i) => JSON.stringify(i)).join(', ')}]`
+  await writeFile(file, text.replace(new RegExp(`^${key} = \\[[^\\]]*\\]`, 'm'), list))
+}
+
+export function setInclude(c: Computer, include: string[]): Promise<void> {
+  return setSettingsList(c, 'include', include)
 }

@@ -148,6 +148,37 @@ t.test('heads: fast-forward, then merges that every computer computes alike', as
   t.equal(await entryAt(store, m.tree, 'g/x'), undefined)
 })
 
+t.test('criss-cross: two best common ancestors are merged into the base, no spurious conflict', async (t) => {
+  const { db, store, tree, read } = await setup(t)
+  const commit = async (deviceName: string, second: number, parents: string[], spec: Record<string, unknown>) =>
+    store.putCommit({
+      format: 1,
+      space: 'settings',
+      device: deviceName.padEnd(32, '0'),
+      deviceName,
+      username: 'u',
+      hostname: 'h',
+      home: '/home/u',
+      time: new Date(second * 1000).toISOString(),
+      parents,
+      tree: await tree(spec),
+      seq: second,
+    })
+  const c0 = await commit('a', 1, [], { f: '0', g: '0' })
+  const a1 = await commit('a', 2, [c0], { f: ['A', 2], g: '0' })
+  const b1 = await commit('b', 3, [c0], { f: '0', g: ['B', 3] })
+  // Each merged the other's work at the same moment.
+  const a2 = await commit('a', 4, [a1, b1], { f: ['A', 2], g: ['B', 3] })
+  const b2 = await commit('b', 5, [b1, a1], { f: ['A', 2], g: ['B', 3] })
+  const a3 = await commit('a', 6, [a2], { f: ['A3', 6], g: ['B', 3] })
+  const b3 = await commit('b', 7, [b2], { f: ['A', 2], g: ['B3', 7] })
+  const graph = new CommitGraph(store, db)
+  t.same((await graph.mergeBases([a3], b3)).map((b) => b.id).sort(), [a1, b1].sort(), 'two best common ancestors')
+  const m = await mergeHeads(store, graph, [a3, b3])
+  t.same(m.conflicts, [], 'no conflict: each side changed only what the other did not')
+  t.same(await read(m.tree!), { f: 'A3', g: 'B3' })
+})
+
 t.test('the same new content on both sides is no conflict: the newer time is kept', async (t) => {
   const { store, tree } = await setup(t)
   const conflicts: MergeConflict[] = []
