@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { memory } from '../../../providers/memory.js'
 import { StateDb } from '../../../lib/state/db.js'
-import type { Commit, TreeEntry } from '../../../lib/store/objects.js'
+import type { TreeEntry } from '../../../lib/store/objects.js'
 import { SpaceStore } from '../../../lib/store/space-store.js'
 import { spaceKeys } from '../../../lib/vault/keys.js'
 import { CommitGraph } from '../../../lib/sync/graph.js'
@@ -53,7 +53,22 @@ async function setup(t: Test) {
       out[e.name] = e.type === 'dir' ? await read(e.subtree!) : e.content![0]!.replace(/0+$/, '')
     return out
   }
-  return { db, store, tree, read }
+  /** A commit of `deviceName` at `second`, its tree from a nested description. */
+  const commit = async (deviceName: string, second: number, parents: string[], spec: Record<string, unknown>) =>
+    store.putCommit({
+      format: 1,
+      space: 'settings',
+      device: deviceName.padEnd(32, '0'),
+      deviceName,
+      username: 'u',
+      hostname: 'h',
+      home: '/home/u',
+      time: new Date(second * 1000).toISOString(),
+      parents,
+      tree: await tree(spec),
+      seq: second,
+    })
+  return { db, store, tree, read, commit }
 }
 
 const deviceOf = async (side: 'ours' | 'theirs') => (side === 'ours' ? 'pc-ours' : 'pc-theirs')
@@ -109,23 +124,7 @@ t.test('a folder keeps its name against a file; a folder deleted on one side kee
 })
 
 t.test('heads: fast-forward, then merges that every computer computes alike', async (t) => {
-  const { db, store, tree, read } = await setup(t)
-  const commit = async (deviceName: string, second: number, parents: string[], spec: Record<string, unknown>) => {
-    const c: Commit = {
-      format: 1,
-      space: 'settings',
-      device: deviceName.padEnd(32, '0'),
-      deviceName,
-      username: 'u',
-      hostname: 'h',
-      home: '/home/u',
-      time: new Date(second * 1000).toISOString(),
-      parents,
-      tree: await tree(spec),
-      seq: second,
-    }
-    return store.putCommit(c)
-  }
+  const { db, store, read, commit } = await setup(t)
   const c1 = await commit('a', 1, [], { f: 'v1' })
   const c2 = await commit('b', 2, [c1], { f: 'v1', g: 'from b' })
   const graph = new CommitGraph(store, db)
@@ -149,21 +148,7 @@ t.test('heads: fast-forward, then merges that every computer computes alike', as
 })
 
 t.test('criss-cross: two best common ancestors are merged into the base, no spurious conflict', async (t) => {
-  const { db, store, tree, read } = await setup(t)
-  const commit = async (deviceName: string, second: number, parents: string[], spec: Record<string, unknown>) =>
-    store.putCommit({
-      format: 1,
-      space: 'settings',
-      device: deviceName.padEnd(32, '0'),
-      deviceName,
-      username: 'u',
-      hostname: 'h',
-      home: '/home/u',
-      time: new Date(second * 1000).toISOString(),
-      parents,
-      tree: await tree(spec),
-      seq: second,
-    })
+  const { db, store, read, commit } = await setup(t)
   const c0 = await commit('a', 1, [], { f: '0', g: '0' })
   const a1 = await commit('a', 2, [c0], { f: ['A', 2], g: '0' })
   const b1 = await commit('b', 3, [c0], { f: '0', g: ['B', 3] })
