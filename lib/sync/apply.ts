@@ -86,6 +86,11 @@ async function asPlanned(abs: string, expect: Expected): Promise<boolean> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
   }
+  return matches(st, expect)
+}
+
+/** Whether a stat (undefined: nothing there) is what `expect` says. */
+function matches(st: BigIntStats | undefined, expect: Expected): boolean {
   if (expect === null) return st === undefined
   return st !== undefined && Number(st.size) === expect.size && Number(st.mtimeNs / 1_000_000n) === expect.mtimeMs
 }
@@ -347,7 +352,7 @@ async function applyDeletes(o: ApplyOptions, deletes: readonly PlanItem[], cache
     const abs = join(o.home, it.path)
     try {
       const st = await lstat(abs, { bigint: true })
-      if (it.local && (Number(st.size) !== it.local.size || Number(st.mtimeNs / 1_000_000n) !== it.local.mtimeMs)) {
+      if (it.local && !matches(st, seen(it))) {
         o.warnings.add('ECHANGED', it.item, `kept ${it.item}: it changed here while the down-sync ran`)
         continue
       }
