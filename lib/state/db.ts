@@ -125,6 +125,10 @@ export class StateDb {
     this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value)
   }
 
+  deleteMeta(key: string): void {
+    this.db.prepare('DELETE FROM meta WHERE key = ?').run(key)
+  }
+
   getBlob(space: string, id: Buffer): BlobLocation | undefined {
     const r = this.#stmt.getBlob.get(space, id)
     return r && { type: r.type, pack: r.pack, offset: r.offset, length: r.length, rawLength: r.raw_length }

@@ -12,7 +12,7 @@ import { frozenHead, removedDevices } from './chain.js'
 import { CommitGraph, type CommitRef } from './graph.js'
 import { mergeHeads } from './merge.js'
 import { UsageError } from '../errors.js'
-import { treeMetaKey, type DeviceIdentity } from './up.js'
+import { keptMetaKey, treeMetaKey, type DeviceIdentity } from './up.js'
 import { Warnings, type SyncWarning } from './warnings.js'
 
 export interface PlanDownOptions {
@@ -196,6 +196,7 @@ export async function applyDown(
   o.db.updateFiles(plan.space, changes)
   if (complete && warnings.size === 0 && plan.heads.length) {
     if (plan.target) o.db.setMeta(treeMetaKey(plan.space), plan.target)
+    o.db.deleteMeta(keptMetaKey(plan.space))
     o.db.setApplied(plan.space, plan.heads)
   }
   return {

@@ -52,6 +52,14 @@ export function treeMetaKey(space: string): string {
   return `tree:${space}`
 }
 
+/**
+ * What this device had published when its state database was lost, kept in every up-sync of the
+ * space until a complete down-sync (which brings back what is missing here) clears it.
+ */
+export function keptMetaKey(space: string): string {
+  return `kept:${space}`
+}
+
 export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
   const keys = o.vault.space(o.space)
   const sealPool = SealPool.create(keys)
@@ -62,8 +70,13 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
   const readers = new FileReaderPool()
   const base = o.db.getMeta(treeMetaKey(o.space))
   // Without a base (the state database was lost) what this device last published stands in:
-  // what is missing here is then kept, not published as deleted (it may never have been here).
-  const published = base ? undefined : await lastPublished(o, store)
+  // what is missing here is then kept, not published as deleted (it may never have been here),
+  // in this up-sync and the next ones until a down-sync brings it back.
+  let published = o.db.getMeta(keptMetaKey(o.space))
+  if (!base) {
+    published ??= await lastPublished(o, store)
+    if (published) o.db.setMeta(keptMetaKey(o.space), published)
+  }
   const known = base ?? published
   // A folder that cannot be listed now keeps its last synced version, like an unreadable file.
   const previous = (rel: string) => entryAt(store, known, rel)
