@@ -3,10 +3,10 @@
  * enters; a mistake is reported with the key and the line it stands on, since a typo must never
  * silently turn sync off.
  */
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { readFile } from 'node:fs/promises'
 import { parse, TomlError } from 'smol-toml'
 import { ConfigError } from './errors.js'
+import { writeFileAtomic } from './fs/atomic-file.js'
 
 export interface Config {
   vault: {
@@ -200,19 +200,5 @@ export function renderConfig(c: Config): string {
 
 /** Write config.toml atomically, mode 0600. */
 export async function writeConfig(file: string, config: Config): Promise<void> {
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 })
-  const tmp = `${file}.tmp-${process.pid}`
-  try {
-    const fh = await open(tmp, 'w', 0o600)
-    try {
-      await fh.writeFile(renderConfig(config))
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-    await rename(tmp, file)
-  } catch (e) {
-    await rm(tmp, { force: true })
-    throw e
-  }
+  await writeFileAtomic(file, renderConfig(config))
 }

@@ -64,12 +64,40 @@ export class NoVaultError extends CloudyError {
   }
 }
 
+/**
+ * Why a provider refused: decides the advice, and whether a retry can help (none of these can;
+ * a retryable failure is a `TransientError`).
+ *  - `auth`: credentials wrong, expired or revoked;
+ *  - `missing`: the bucket, folder or account named in the URL does not exist;
+ *  - `quota`: the account is full;
+ *  - `hostkey`: an SFTP server's host key is unknown or changed;
+ *  - `unreachable`: no answer (after retries);
+ *  - `refused`: any other refusal (permissions, bad request).
+ */
+export type ProviderErrorKind = 'auth' | 'missing' | 'quota' | 'hostkey' | 'unreachable' | 'refused'
+
 /** The storage provider is unreachable or refused the request (auth, bucket, quota). */
 export class ProviderError extends CloudyError {
   readonly provider: string
-  constructor(provider: string, message: string, options?: { cause?: unknown }) {
+  readonly kind: ProviderErrorKind
+  constructor(provider: string, message: string, options?: { cause?: unknown; kind?: ProviderErrorKind }) {
     super('EPROVIDER', EXIT.PROVIDER, `${provider}: ${message}`, options)
     this.provider = provider
+    this.kind = options?.kind ?? 'refused'
+  }
+}
+
+/**
+ * A failure that trying again may cure: a dropped connection, a timeout, a 5xx, a 429. Providers
+ * throw it; the retry policy (`providers/retry.ts`) retries it and, once out of tries, reports
+ * a `ProviderError` of kind `unreachable`.
+ */
+export class TransientError extends CloudyError {
+  /** The server asked to wait this long (Retry-After), in ms. */
+  readonly retryAfterMs: number | undefined
+  constructor(provider: string, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+    super('ETRANSIENT', EXIT.PROVIDER, `${provider}: ${message}`, options)
+    this.retryAfterMs = options?.retryAfterMs
   }
 }
 

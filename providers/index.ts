@@ -1,17 +1,46 @@
 /**
  * Provider URLs (DESIGN.md): `/abs/path` or `local:/abs/path`; `memory:NAME` (tests, one
- * process); `s3://…`, `sftp://…`, `dropbox:/…`, `gdrive:/…` come with their providers.
+ * process); `s3://bucket/prefix?endpoint=URL&region=R`; `sftp://user@host:port/path`;
+ * `dropbox:/path`; `gdrive:/path`. Remote providers are loaded on demand (their SDKs are large
+ * and most commands of a local vault never need them) and always come wrapped in the retry
+ * policy.
  */
 import { isAbsolute, join } from 'node:path'
+import { CredentialStore } from '../lib/credentials.js'
 import { UsageError } from '../lib/errors.js'
 import { local } from './local.js'
 import { memory } from './memory.js'
 import type { Provider } from './provider.js'
+import { withRetries, type RetryOptions } from './retry.js'
 
 /** Options of `openProvider`. */
 export interface OpenOptions {
   /** Folder of the vault inside the storage account. Default `Cloudy`. */
   root?: string
+  /** This computer's credentials.toml; a remote provider needs it. */
+  credentials?: CredentialStore
+  /** The retry policy (tests make it quick). */
+  retry?: RetryOptions
+  /** Environment (the AWS SDK's credential chain, SSH_AUTH_SOCK). Default `process.env`. */
+  env?: NodeJS.ProcessEnv
+}
+
+/** What a remote provider's opener is given. */
+export interface RemoteContext {
+  /** Folder of the vault inside the storage account (already checked). */
+  root: string
+  credentials: CredentialStore
+  env: NodeJS.ProcessEnv
+}
+
+/** A remote provider's module: parses its own URLs and connects. */
+type Opener = (url: string, context: RemoteContext) => Promise<Provider>
+
+const REMOTE: Record<string, () => Promise<Opener>> = {
+  s3: async () => (await import('./s3.js')).openS3,
+  sftp: async () => (await import('./sftp.js')).openSftp,
+  dropbox: async () => (await import('./dropbox.js')).openDropbox,
+  gdrive: async () => (await import('./gdrive.js')).openGdrive,
 }
 
 const shared = new Map<string, Provider>()
@@ -39,15 +68,33 @@ export async function openProvider(url: string, options: OpenOptions = {}): Prom
     return p
   }
   const scheme = /^([a-z0-9]+):/.exec(url)?.[1]
-  if (scheme && ['s3', 'sftp', 'dropbox', 'gdrive'].includes(scheme)) {
+  const load = scheme ? REMOTE[scheme] : undefined
+  if (!load) {
     throw new UsageError(
-      `--provider ${describeProvider(url)}: the ${scheme} provider is not available in this build yet; use a local folder`,
+      `--provider "${describeProvider(url)}" is not a provider URL; use /abs/path or local:/abs/path, ` +
+        's3://bucket/prefix?endpoint=URL&region=R, sftp://user@host:port/path, dropbox:/path or gdrive:/path',
     )
   }
-  throw new UsageError(
-    `--provider "${describeProvider(url)}" is not a provider URL; use /abs/path or local:/abs/path ` +
-      '(s3://bucket/prefix, sftp://user@host:port/path, dropbox:/path and gdrive:/path come later)',
-  )
+  if (!options.credentials) throw new Error(`openProvider(${scheme}): the credential store is required`)
+  const open = await load()
+  const provider = await open(url, { root, credentials: options.credentials, env: options.env ?? process.env })
+  return withRetries(provider, options.retry)
+}
+
+/** The query parameters of a provider URL, refusing any not in `allowed`. */
+export function urlParams(url: string, allowed: readonly string[]): Map<string, string> {
+  const q = url.indexOf('?')
+  const params = new URLSearchParams(q < 0 ? '' : url.slice(q + 1))
+  const out = new Map<string, string>()
+  for (const [k, v] of params) {
+    if (!allowed.includes(k)) {
+      throw new UsageError(
+        `--provider ${describeProvider(url)}: unknown option "${k}"; ${allowed.length ? `known: ${allowed.join(', ')}` : 'it takes none'}`,
+      )
+    }
+    out.set(k, v)
+  }
+  return out
 }
 
 /** A form of the URL fit for messages: no password, no query secrets. */

@@ -25,7 +25,7 @@ function failure(name: string, e: unknown): unknown {
   switch (code) {
     case 'ENOSPC':
     case 'EDQUOT':
-      return new ProviderError(name, 'the disk holding the vault is full: free some space or move the vault', { cause: e })
+      return new ProviderError(name, 'the disk holding the vault is full: free some space or move the vault', { cause: e, kind: 'quota' })
     case 'EACCES':
     case 'EPERM':
       return new ProviderError(name, 'permission denied on the vault folder: make it writable by this user', { cause: e })

@@ -5,6 +5,7 @@
 import { hostname, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { openProvider } from '../../providers/index.js'
+import { CredentialStore } from '../credentials.js'
 import type { Provider } from '../../providers/provider.js'
 import { loadConfig, type Config } from '../config.js'
 import { NoVaultError } from '../errors.js'
@@ -47,6 +48,11 @@ export function deviceIdentity(config: Config, paths: CloudyPaths): DeviceIdenti
   }
 }
 
+/** The provider at `url`, with this computer's credentials. */
+export function connect(io: CliIo, paths: CloudyPaths, url: string, root: string | undefined): Promise<Provider> {
+  return openProvider(url, { root, credentials: new CredentialStore(paths.credentialsFile), env: io.env })
+}
+
 /**
  * Open everything a vault command needs. The caller must `close()` it. `exclusive`: the command
  * changes this computer's files or sync state (sync, restore) and runs alone on this computer.
@@ -54,7 +60,7 @@ export function deviceIdentity(config: Config, paths: CloudyPaths): DeviceIdenti
 export async function openSession(io: CliIo, argv: { passwordFile?: string }, options: { exclusive?: boolean } = {}): Promise<Session> {
   const paths = cloudyPaths(io.env)
   const config = await requireConfig(paths)
-  const provider = await openProvider(config.vault.provider!, { root: config.vault.root })
+  const provider = await connect(io, paths, config.vault.provider!, config.vault.root)
   try {
     const password = await readPassword({
       passwordFile: argv.passwordFile,

@@ -3,10 +3,11 @@
  * process, the way a user or a script does. A "computer" is a HOME + CLOUDY_HOME pair.
  */
 import { spawn } from 'node:child_process'
-import { chownSync, mkdirSync } from 'node:fs'
+import { chownSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Test } from 'tap'
 import { tempDir } from './temp.js'
+import type { TestServer } from '../../scripts/servers/test-server.js'
 
 export { tempDir }
 
@@ -20,6 +21,8 @@ export interface Computer {
   gid?: number
   /** Run every command as this OS user through `runuser` (root only): another user of the machine. */
   user?: string
+  /** Environment every command of this computer gets (a test server's addresses). */
+  env?: Record<string, string>
 }
 
 export interface RunResult {
@@ -41,7 +44,7 @@ export function computer(t: Test, options: { uid?: number; gid?: number } = {}):
 
 export function cloudy(c: Computer, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
   return new Promise((resolveRun, reject) => {
-    const vars = { PATH: process.env.PATH, HOME: c.home, CLOUDY_HOME: c.cloudyHome, CLOUDY_PASSWORD: 'correct horse', ...env }
+    const vars = { PATH: process.env.PATH, HOME: c.home, CLOUDY_HOME: c.cloudyHome, CLOUDY_PASSWORD: 'correct horse', ...c.env, ...env }
     // runuser sets HOME from the password database; `env` puts the computer's own back.
     const [cmd, argv] = c.user
       ? ['runuser', ['-u', c.user, '--', 'env', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), process.execPath, BIN, ...args]]
@@ -58,6 +61,14 @@ export function cloudy(c: Computer, args: string[], env: NodeJS.ProcessEnv = {})
       resolveRun({ code: code ?? (signal ? 128 : 1), stdout, stderr })
     })
   })
+}
+
+/** Set computer `c` up to use a test storage server: its credentials.toml (0600) and environment. */
+export async function useServer(c: Computer, server: TestServer): Promise<void> {
+  const { stringify } = await import('smol-toml')
+  writeFileSync(join(c.cloudyHome, 'credentials.toml'), stringify(server.credentials) + '\n', { mode: 0o600 })
+  if (c.uid !== undefined) chownSync(join(c.cloudyHome, 'credentials.toml'), c.uid, c.gid ?? c.uid)
+  c.env = { ...c.env, ...server.env }
 }
 
 /** init a vault at `vault` for computer `c`, with a fast KDF and the given includes. */

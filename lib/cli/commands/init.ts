@@ -1,12 +1,12 @@
 /** `cloudy init`: create a vault on the chosen provider and set this computer up as its first device. */
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { describeProvider, openProvider } from '../../../providers/index.js'
+import { describeProvider } from '../../../providers/index.js'
 import { defaultSettingsInclude, loadConfig, writeConfig, type Config } from '../../config.js'
 import { CloudyError, EXIT } from '../../errors.js'
 import { cloudyPaths, type CloudyPaths } from '../../paths.js'
 import { touchDevice } from '../../sync/chain.js'
-import { deviceIdentity } from '../context.js'
+import { connect, deviceIdentity } from '../context.js'
 import { randomBytes } from '../../vault/sodium.js'
 import { Vault } from '../../vault/vault.js'
 import type { CliIo } from '../io.js'
@@ -57,7 +57,7 @@ export async function init(io: CliIo, args: InitArgs): Promise<number> {
   const existing = await refuseIfSetUp(paths)
   const url = args.provider ?? defaultProvider(io.env, paths.home)
   const root = args.root ?? 'Cloudy'
-  const provider = await openProvider(url, { root })
+  const provider = await connect(io, paths, url, root)
   try {
     const password = await readPassword({
       passwordFile: args.passwordFile,

@@ -1,11 +1,11 @@
 /** `cloudy join`: make this computer (and OS user) a device of an existing vault's chain. */
-import { describeProvider, openProvider } from '../../../providers/index.js'
+import { describeProvider } from '../../../providers/index.js'
 import { writeConfig } from '../../config.js'
 import { EXIT } from '../../errors.js'
 import { cloudyPaths } from '../../paths.js'
 import { listChain, touchDevice } from '../../sync/chain.js'
 import { Vault } from '../../vault/vault.js'
-import { deviceIdentity } from '../context.js'
+import { connect, deviceIdentity } from '../context.js'
 import type { CliIo } from '../io.js'
 import { readPassword } from '../password.js'
 import { deviceConfig, refuseIfSetUp } from './init.js'
@@ -23,7 +23,7 @@ export async function join(io: CliIo, args: JoinArgs): Promise<number> {
   const existing = await refuseIfSetUp(paths)
   const url = args.provider!
   const root = args.root ?? 'Cloudy'
-  const provider = await openProvider(url, { root })
+  const provider = await connect(io, paths, url, root)
   try {
     // Unlocking proves the password (exit 3) and that a vault is there (exit 4) before anything is written.
     const password = await readPassword({

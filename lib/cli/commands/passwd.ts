@@ -1,9 +1,8 @@
 /** `cloudy passwd`: re-wrap the master key under a new password; data is not touched. */
-import { openProvider } from '../../../providers/index.js'
 import { EXIT } from '../../errors.js'
 import { cloudyPaths } from '../../paths.js'
 import { Vault } from '../../vault/vault.js'
-import { requireConfig } from '../context.js'
+import { connect, requireConfig } from '../context.js'
 import type { CliIo } from '../io.js'
 import { readPassword } from '../password.js'
 
@@ -16,7 +15,7 @@ export interface PasswdArgs {
 export async function passwd(io: CliIo, args: PasswdArgs): Promise<number> {
   const paths = cloudyPaths(io.env)
   const config = await requireConfig(paths)
-  const provider = await openProvider(config.vault.provider!, { root: config.vault.root })
+  const provider = await connect(io, paths, config.vault.provider!, config.vault.root)
   try {
     const stderr = io.stderr as NodeJS.WriteStream
     const old = await readPassword({

@@ -1,0 +1,123 @@
+/**
+ * A provider that misbehaves on purpose, for tests: at a set rate an operation is dropped before
+ * it reaches the provider, done but its answer lost, delayed, left hanging, refused with a 503
+ * and a Retry-After, or (a put) broken off mid-body; a listing breaks off mid-way. What it throws
+ * is what real providers throw for these cases (`TransientError`, a reset connection), so the
+ * retry policy in front of it sees what it would see in the field.
+ */
+import { TransientError } from '../lib/errors.js'
+import type { ByteRange, ObjectInfo, Provider, PutBody, PutOptions } from './provider.js'
+
+export type Fault = 'drop' | 'lost-answer' | 'delay' | 'hang' | 'busy' | 'cut'
+
+export interface FaultOptions {
+  /** Share of operations that meet a fault, 0..1. */
+  rate: number
+  /** Faults to draw from (default: all). */
+  faults?: readonly Fault[]
+  /** Longest `delay`, in ms. */
+  delayMs?: number
+  /** How long a `hang` lasts before it fails (longer than the retry policy's timeout). */
+  hangMs?: number
+  /** Deterministic draws: a seed for the generator (default: random). */
+  seed?: number
+}
+
+export interface FaultStats {
+  operations: number
+  faults: Record<Fault, number>
+}
+
+/** mulberry32: small, seedable, good enough to spread faults. */
+function generator(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const ALL: readonly Fault[] = ['drop', 'lost-answer', 'delay', 'hang', 'busy', 'cut']
+
+export function faulty(provider: Provider, options: FaultOptions): Provider & { stats: FaultStats } {
+  const random = generator(options.seed ?? Math.floor(Math.random() * 2 ** 32))
+  const faults = options.faults ?? ALL
+  const delayMs = options.delayMs ?? 50
+  const hangMs = options.hangMs ?? 5_000
+  const stats: FaultStats = { operations: 0, faults: { drop: 0, 'lost-answer': 0, delay: 0, hang: 0, busy: 0, cut: 0 } }
+  const name = provider.name
+  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+  const draw = (): Fault | undefined => {
+    stats.operations++
+    if (random() >= options.rate) return undefined
+    const f = faults[Math.floor(random() * faults.length)]!
+    stats.faults[f]++
+    return f
+  }
+  const reset = () => Object.assign(new Error(`${name}: connection reset (injected)`), { code: 'ECONNRESET' })
+
+  /** Apply a drawn fault around `op`. `cut` is a put's own; elsewhere it is a drop. */
+  async function around<T>(fault: Fault | undefined, op: () => Promise<T>): Promise<T> {
+    switch (fault) {
+      case undefined:
+        return op()
+      case 'drop':
+      case 'cut':
+        throw reset()
+      case 'lost-answer':
+        await op()
+        throw reset()
+      case 'delay':
+        await sleep(random() * delayMs)
+        return op()
+      case 'hang':
+        await sleep(hangMs)
+        throw reset()
+      case 'busy':
+        throw new TransientError(name, 'HTTP 503 Slow Down (injected)', { retryAfterMs: Math.ceil(random() * delayMs) })
+    }
+  }
+
+  /** The body, broken off after about half of it. */
+  async function* cut(body: PutBody): AsyncGenerator<Uint8Array> {
+    if (body instanceof Uint8Array) {
+      yield body.subarray(0, body.length >> 1)
+      throw reset()
+    }
+    let n = 0
+    for await (const part of body) {
+      yield part
+      if (++n >= 2) break
+    }
+    throw reset()
+  }
+
+  return {
+    name,
+    stats,
+    get: (key: string, range?: ByteRange) => around(draw(), () => provider.get(key, range)),
+    put: (key: string, body: PutBody, opts?: PutOptions) => {
+      const fault = draw()
+      if (fault === 'cut') return provider.put(key, cut(body), opts)
+      return around(fault, () => provider.put(key, body, opts))
+    },
+    async *list(prefix: string): AsyncIterable<ObjectInfo> {
+      const fault = draw()
+      if (fault === 'hang' || fault === 'delay') await sleep(fault === 'hang' ? hangMs : random() * delayMs)
+      if (fault === 'drop' || fault === 'busy' || fault === 'hang') throw reset()
+      let n = 0
+      for await (const o of provider.list(prefix)) {
+        // A broken listing: part of it arrives, then the connection goes.
+        if ((fault === 'cut' || fault === 'lost-answer') && n++ > 0 && random() < 0.5) throw reset()
+        yield o
+      }
+    },
+    delete: (key: string) => around(draw(), () => provider.delete(key)),
+    stat: (key: string) => around(draw(), () => provider.stat(key)),
+    close: () => provider.close(),
+  }
+}

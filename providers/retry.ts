@@ -1,0 +1,287 @@
+/**
+ * One retry policy for every remote provider: each provider only says which failures are worth
+ * another try (a `TransientError`, or a dropped connection), and this wrapper decides when:
+ *  - exponential backoff with full jitter (AWS's "Exponential Backoff and Jitter"), never less
+ *    than what a server asked for with Retry-After (429, 503);
+ *  - a bounded number of operations in flight per provider;
+ *  - an attempt that makes no progress for `timeoutMs` is abandoned and tried again (a put is
+ *    timed by its body: as long as the provider keeps taking bytes, it is not stalled);
+ *  - once out of tries, a `ProviderError` of kind `unreachable` that says what to do.
+ *
+ * Retrying is safe because objects are immutable or whole: a streamed put keeps the bytes it
+ * has passed on and replays them; an if-absent put whose first try landed but whose answer was
+ * lost finds its own bytes there, and that counts as done; a listing that breaks mid-way is
+ * listed again without repeating a key.
+ */
+import { AlreadyExistsError, ProviderError, TransientError } from '../lib/errors.js'
+import type { ByteRange, ObjectInfo, Provider, PutBody, PutOptions } from './provider.js'
+
+export interface RetryOptions {
+  /** Tries after the first. */
+  retries?: number
+  /** The first backoff's ceiling; each retry doubles it. */
+  baseMs?: number
+  /** The largest backoff. */
+  maxMs?: number
+  /** An attempt that makes no progress for this long is abandoned. */
+  timeoutMs?: number
+  /** Operations in flight at once (a listing being read does not count). */
+  concurrency?: number
+  /** Called before each retry: what failed and how long until the next try. */
+  onRetry?: (info: { op: string; attempt: number; delayMs: number; error: unknown }) => void
+  /** For tests: waiting and chance. */
+  sleep?: (ms: number) => Promise<void>
+  random?: () => number
+}
+
+/** Longest wait a Retry-After may impose; a server asking for more is reported, not obeyed. */
+const RETRY_AFTER_LIMIT = 5 * 60_000
+
+const DEFAULTS = { retries: 8, baseMs: 250, maxMs: 30_000, timeoutMs: 60_000, concurrency: 16 }
+
+/** Network failures Node reports as plain errors: all worth another try. */
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ENOTCONN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+])
+
+export function isTransient(e: unknown): boolean {
+  if (e instanceof TransientError) return true
+  const code = (e as { code?: unknown } | null)?.code
+  return typeof code === 'string' && NETWORK_CODES.has(code)
+}
+
+/** Runs at most `max` tasks at once, the others in arrival order. */
+export class Limiter {
+  #active = 0
+  readonly #waiting: (() => void)[] = []
+  constructor(readonly max: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#active >= this.max) await new Promise<void>((r) => this.#waiting.push(r))
+    else this.#active++
+    try {
+      return await task()
+    } finally {
+      const next = this.#waiting.shift()
+      if (next) next()
+      else this.#active--
+    }
+  }
+}
+
+/** A stall timer: `touch()` restarts it; `expired` rejects once it runs out. */
+class Watchdog {
+  #timer: NodeJS.Timeout | undefined
+  #reject!: (e: Error) => void
+  readonly expired: Promise<never>
+  constructor(
+    private readonly ms: number,
+    private readonly error: () => Error,
+  ) {
+    this.expired = new Promise<never>((_, reject) => (this.#reject = reject))
+    this.expired.catch(() => {})
+    this.touch()
+  }
+  touch(): void {
+    clearTimeout(this.#timer)
+    this.#timer = setTimeout(() => this.#reject(this.error()), this.ms)
+    this.#timer.unref()
+  }
+  stop(): void {
+    clearTimeout(this.#timer)
+  }
+}
+
+/**
+ * A put body that can be read again from the start: what the source gave is kept (an object is
+ * at most a pack, which the provider may hold anyway), the rest is read on demand. Attempts
+ * may overlap (an abandoned one still reading): reads of the source are one at a time and
+ * every reader sees the same sequence.
+ */
+class ReplayableBody {
+  readonly #seen: Uint8Array[] = []
+  readonly #source: AsyncIterator<Uint8Array> | undefined
+  #ended: boolean
+  #pulling: Promise<void> | undefined
+
+  constructor(body: PutBody) {
+    if (body instanceof Uint8Array) {
+      this.#seen.push(body)
+      this.#ended = true
+    } else {
+      this.#source = body[Symbol.asyncIterator]()
+      this.#ended = false
+    }
+  }
+
+  get whole(): boolean {
+    return this.#ended
+  }
+
+  /** The bytes, once the source has ended. */
+  bytes(): Buffer {
+    return Buffer.concat(this.#seen)
+  }
+
+  /**
+   * The body for one attempt. The watchdog restarts whenever the provider takes bytes, and
+   * waits while the source is slow to give them (that is the caller's time, not a stall).
+   */
+  async *read(watchdog: Watchdog): AsyncGenerator<Uint8Array> {
+    for (let i = 0; ; i++) {
+      if (i >= this.#seen.length && !this.#ended) {
+        watchdog.stop()
+        while (i >= this.#seen.length && !this.#ended) await (this.#pulling ??= this.#pull())
+      }
+      watchdog.touch()
+      if (i >= this.#seen.length) return
+      yield this.#seen[i]!
+    }
+  }
+
+  async #pull(): Promise<void> {
+    try {
+      const r = await this.#source!.next()
+      if (r.done) this.#ended = true
+      else this.#seen.push(r.value)
+    } finally {
+      this.#pulling = undefined
+    }
+  }
+}
+
+/** `provider` with the retry policy, bounded concurrency and stall timeouts. */
+export function withRetries(provider: Provider, options: RetryOptions = {}): Provider {
+  const o = { ...DEFAULTS, ...options }
+  const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
+  const random = o.random ?? Math.random
+  const limiter = new Limiter(o.concurrency)
+  const name = provider.name
+
+  const stalled = (op: string) => () => new TransientError(name, `${op}: no answer for ${Math.round(o.timeoutMs / 1000)} s`)
+
+  /** The wait before retry number `attempt` (1 = the first retry). */
+  const backoff = (attempt: number, e: unknown): number => {
+    const ceiling = Math.min(o.maxMs, o.baseMs * 2 ** (attempt - 1))
+    const jitter = random() * ceiling
+    const asked = e instanceof TransientError ? (e.retryAfterMs ?? 0) : 0
+    if (asked > RETRY_AFTER_LIMIT) {
+      throw new ProviderError(
+        name,
+        `the service asks to wait ${Math.ceil(asked / 60_000)} min before trying again (rate limit); run again later: nothing stored so far is lost`,
+        { cause: e, kind: 'unreachable' },
+      )
+    }
+    return Math.max(jitter, asked)
+  }
+
+  const giveUp = (op: string, tries: number, e: unknown) => {
+    const reason = e instanceof Error ? e.message.replace(`${name}: `, '') : String(e)
+    return new ProviderError(
+      name,
+      `${op} failed ${tries} times (last: ${reason}); check the network and the service's status, then run again: nothing stored so far is lost`,
+      { cause: e, kind: 'unreachable' },
+    )
+  }
+
+  /** Run `attempt` until it succeeds, fails for good, or the tries run out. */
+  async function retrying<T>(op: string, attempt: (watchdog: Watchdog, n: number) => Promise<T>): Promise<T> {
+    for (let n = 0; ; n++) {
+      try {
+        // Timed from when it runs, not while it waits for its turn.
+        return await limiter.run(async () => {
+          const watchdog = new Watchdog(o.timeoutMs, stalled(op))
+          try {
+            return await Promise.race([attempt(watchdog, n), watchdog.expired])
+          } finally {
+            watchdog.stop()
+          }
+        })
+      } catch (e) {
+        if (!isTransient(e)) throw e
+        if (n >= o.retries) throw giveUp(op, n + 1, e)
+        const delayMs = backoff(n + 1, e)
+        o.onRetry?.({ op, attempt: n + 1, delayMs, error: e })
+        await sleep(delayMs)
+      }
+    }
+  }
+
+  return {
+    name,
+
+    get(key: string, range?: ByteRange): Promise<Uint8Array> {
+      return retrying(`reading ${key}`, () => provider.get(key, range))
+    },
+
+    async put(key: string, body: PutBody, opts: PutOptions = {}): Promise<void> {
+      const replay = new ReplayableBody(body)
+      await retrying(`writing ${key}`, async (watchdog, n) => {
+        try {
+          await provider.put(key, replay.read(watchdog), opts)
+        } catch (e) {
+          // An earlier try stored it and its answer was lost: the object there is ours.
+          if (e instanceof AlreadyExistsError && n > 0 && replay.whole) {
+            const stored = await provider.get(key)
+            if (Buffer.from(stored).equals(replay.bytes())) return
+          }
+          throw e
+        }
+      })
+    },
+
+    async *list(prefix: string): AsyncIterable<ObjectInfo> {
+      const listed = new Set<string>()
+      const op = `listing ${prefix || 'the vault'}`
+      for (let n = 0; ; n++) {
+        const it = provider.list(prefix)[Symbol.asyncIterator]()
+        let failure: unknown
+        for (;;) {
+          const watchdog = new Watchdog(o.timeoutMs, stalled(op))
+          let r: IteratorResult<ObjectInfo>
+          try {
+            r = await Promise.race([it.next(), watchdog.expired])
+          } catch (e) {
+            failure = e
+            // An abandoned listing is let go without waiting for it.
+            void it.return?.()?.catch(() => {})
+            break
+          } finally {
+            watchdog.stop()
+          }
+          if (r.done) return
+          if (listed.has(r.value.key)) continue
+          listed.add(r.value.key)
+          yield r.value
+        }
+        if (!isTransient(failure)) throw failure
+        if (n >= o.retries) throw giveUp(op, n + 1, failure)
+        const delayMs = backoff(n + 1, failure)
+        o.onRetry?.({ op, attempt: n + 1, delayMs, error: failure })
+        await sleep(delayMs)
+      }
+    },
+
+    delete(key: string): Promise<void> {
+      return retrying(`deleting ${key}`, () => provider.delete(key))
+    },
+
+    stat(key: string): Promise<ObjectInfo | undefined> {
+      return retrying(`looking up ${key}`, () => provider.stat(key))
+    },
+
+    close(): Promise<void> {
+      return provider.close()
+    },
+  }
+}

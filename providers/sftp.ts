@@ -1,0 +1,8 @@
+// Placeholder while the sftp provider is being written (issue 4); replaced by the real module.
+import { UsageError } from '../lib/errors.js'
+import type { RemoteContext } from './index.js'
+import type { Provider } from './provider.js'
+
+export function openSftp(url: string, _context: RemoteContext): Promise<Provider> {
+  return Promise.reject(new UsageError(`--provider ${url}: the sftp provider is not available in this build yet`))
+}
