@@ -2,7 +2,12 @@
 import { UsageError } from '../lib/errors.js'
 import type { RemoteContext } from './index.js'
 import type { Provider } from './provider.js'
+import type { LoginContext } from './oauth.js'
 
 export function openDropbox(url: string, _context: RemoteContext): Promise<Provider> {
   return Promise.reject(new UsageError(`--provider ${url}: the dropbox provider is not available in this build yet`))
+}
+
+export function loginDropbox(_context: LoginContext): Promise<void> {
+  return Promise.reject(new UsageError('the dropbox provider is not available in this build yet'))
 }

@@ -38,7 +38,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         withJson(y).options({
           provider: {
             type: 'string',
-            describe: 'where the vault lives: /abs/path, local:/abs/path, memory:NAME (default: a local folder)',
+            describe:
+              'where the vault lives: /abs/path, local:/abs/path, s3://bucket/prefix?endpoint=URL&region=R, sftp://user@host:port/path, dropbox:/path, gdrive:/path (default: a local folder)',
           },
           root: { type: 'string', describe: 'folder of the vault inside the storage account', default: 'Cloudy' },
           kdf: { choices: ['interactive', 'moderate', 'sensitive'] as const, default: 'moderate', describe: 'Argon2id cost' },
@@ -96,6 +97,27 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
           },
         )
         .demandCommand(1, 'say "chain list" or "chain remove DEVICE"'),
+    )
+    .command('provider', "this computer's access to the storage account", (y) =>
+      y
+        .command(
+          'login <kind>',
+          'connect this computer to a Dropbox or Google Drive account (OAuth in the browser; tokens go to credentials.toml)',
+          (yy) =>
+            yy.positional('kind', { choices: ['dropbox', 'gdrive'] as const, demandOption: true }).options({
+              'app-key': { type: 'string', describe: "Dropbox: the app key of your Dropbox app (default: Cloudy's)" },
+              'client-id': { type: 'string', describe: 'Google Drive: the OAuth client id of your Google Cloud project' },
+              'client-secret': { type: 'string', describe: "Google Drive: that client's secret (installed-app clients have one)" },
+            }),
+          (a) => {
+            run = async () =>
+              (await import('./commands/provider-login.js')).providerLogin(io, {
+                kind: a.kind,
+                options: { 'app-key': a['app-key'], 'client-id': a['client-id'], 'client-secret': a['client-secret'] },
+              })
+          },
+        )
+        .demandCommand(1, 'say "provider login dropbox" or "provider login gdrive"'),
     )
     .command(
       'status',
