@@ -95,7 +95,6 @@ class Watchdog {
   touch(): void {
     clearTimeout(this.#timer)
     this.#timer = setTimeout(() => this.#reject(this.error()), this.ms)
-    this.#timer.unref()
   }
   stop(): void {
     clearTimeout(this.#timer)

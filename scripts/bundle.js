@@ -1,16 +1,25 @@
-// The command line as one ES module (dist/lib/cli/cloudy.mjs), built after tsc: Node 20 spends
+// The command line as one ES module (dist/lib/cli/cloudy.mjs, plus chunks loaded on demand), built after tsc: Node 20 spends
 // more time resolving and loading ~150 small modules (yargs and its helpers, then ours) than
 // running a no-change sync, and one file loads in a fraction of that. Native addons stay
 // outside (they find their binaries next to their own package). The modules worker threads
 // load (seal-pool) are found relative to lib/<folder>/, which this bundle sits in too.
 import { build } from 'esbuild'
+import { rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+// Chunk names carry hashes: old ones would pile up.
+rmSync(join(root, 'dist/lib/cli/chunks'), { recursive: true, force: true })
 await build({
   entryPoints: [join(root, 'dist/lib/cli/main.js')],
-  outfile: join(root, 'dist/lib/cli/cloudy.mjs'),
+  outdir: join(root, 'dist/lib/cli'),
+  entryNames: 'cloudy',
+  // Provider SDKs are big and most runs never need them: each is a chunk loaded by the import()
+  // of its provider, not part of what every command loads.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
+  outExtension: { '.js': '.mjs' },
   bundle: true,
   platform: 'node',
   format: 'esm',
