@@ -5,7 +5,8 @@
  * is what real providers throw for these cases (`TransientError`, a reset connection), so the
  * retry policy in front of it sees what it would see in the field.
  */
-import { TransientError } from '../lib/errors.js'
+import { ProviderError, TransientError, UsageError } from '../lib/errors.js'
+import { collect } from './keys.js'
 import type { ByteRange, ObjectInfo, Provider, PutBody, PutOptions } from './provider.js'
 
 export type Fault = 'drop' | 'lost-answer' | 'delay' | 'hang' | 'busy' | 'cut'
@@ -21,6 +22,11 @@ export interface FaultOptions {
   hangMs?: number
   /** Deterministic draws: a seed for the generator (default: random). */
   seed?: number
+  /**
+   * The account is full once this many bytes were stored: every later put fails with a
+   * `quota` error, as a full storage account does (nothing retries that away).
+   */
+  quotaBytes?: number
 }
 
 export interface FaultStats {
@@ -49,6 +55,7 @@ export function faulty(provider: Provider, options: FaultOptions): Provider & { 
   const hangMs = options.hangMs ?? 5_000
   const stats: FaultStats = { operations: 0, faults: { drop: 0, 'lost-answer': 0, delay: 0, hang: 0, busy: 0, cut: 0 } }
   const name = provider.name
+  let stored = 0
   const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
   const draw = (): Fault | undefined => {
@@ -96,11 +103,22 @@ export function faulty(provider: Provider, options: FaultOptions): Provider & { 
     throw reset()
   }
 
+  /** A put against the byte budget: refused whole once the budget is spent (a put never lands in part). */
+  async function quota(key: string, body: PutBody, opts?: PutOptions): Promise<void> {
+    const data = await collect(body)
+    if (stored + data.length > options.quotaBytes!) {
+      throw new ProviderError(name, 'the storage account is full (injected): free space, then run again', { kind: 'quota' })
+    }
+    stored += data.length
+    return provider.put(key, data, opts)
+  }
+
   return {
     name,
     stats,
     get: (key: string, range?: ByteRange) => around(draw(), () => provider.get(key, range)),
     put: (key: string, body: PutBody, opts?: PutOptions) => {
+      if (options.quotaBytes !== undefined) return quota(key, body, opts)
       const fault = draw()
       if (fault === 'cut') return provider.put(key, cut(body), opts)
       return around(fault, () => provider.put(key, body, opts))
@@ -120,4 +138,27 @@ export function faulty(provider: Provider, options: FaultOptions): Provider & { 
     stat: (key: string) => around(draw(), () => provider.stat(key)),
     close: () => provider.close(),
   }
+}
+
+/**
+ * Faults from a `CLOUDY_FAULT_INJECTION` value, for tests of the whole command line:
+ * `rate=0.2,delay=50,hang=2000,seed=7,quota=BYTES` (and `timeout=MS`, the retry policy's stall
+ * timeout, so that hangs end quickly). Returns the fault options and the retry timeout.
+ */
+export function parseFaults(spec: string): { faults: FaultOptions; timeoutMs?: number } {
+  const faults: FaultOptions = { rate: 0 }
+  let timeoutMs: number | undefined
+  for (const part of spec.split(',').filter(Boolean)) {
+    const [k, v] = part.split('=')
+    const n = Number(v)
+    if (!Number.isFinite(n) || n < 0) throw new UsageError(`CLOUDY_FAULT_INJECTION: "${part}" needs a number (e.g. rate=0.2)`)
+    if (k === 'rate') faults.rate = n
+    else if (k === 'delay') faults.delayMs = n
+    else if (k === 'hang') faults.hangMs = n
+    else if (k === 'seed') faults.seed = n
+    else if (k === 'quota') faults.quotaBytes = n
+    else if (k === 'timeout') timeoutMs = n
+    else throw new UsageError(`CLOUDY_FAULT_INJECTION: unknown setting "${k}" (rate, delay, hang, seed, quota, timeout)`)
+  }
+  return { faults, timeoutMs }
 }

@@ -58,14 +58,31 @@ function checkRoot(root: string): string {
 }
 
 export async function openProvider(url: string, options: OpenOptions = {}): Promise<Provider> {
+  const env = options.env ?? process.env
+  const { provider, remote } = await connectProvider(url, { ...options, env })
+  // Tests of the whole command line make the storage misbehave on purpose (providers/faulty.ts).
+  if (env.CLOUDY_FAULT_INJECTION) {
+    const { faulty, parseFaults } = await import('./faulty.js')
+    const { faults, timeoutMs } = parseFaults(env.CLOUDY_FAULT_INJECTION)
+    return withRetries(faulty(provider, faults), { ...options.retry, timeoutMs: timeoutMs ?? options.retry?.timeoutMs })
+  }
+  // A local folder answers or fails for good: only remote providers are retried.
+  return remote ? withRetries(provider, options.retry) : provider
+}
+
+/** The provider at `url` as it is, and whether it is reached over a network. */
+async function connectProvider(
+  url: string,
+  options: OpenOptions & { env: NodeJS.ProcessEnv },
+): Promise<{ provider: Provider; remote: boolean }> {
   const root = checkRoot(options.root ?? 'Cloudy')
   const path = localPath(url)
-  if (path !== undefined) return local({ root: join(path, root) })
+  if (path !== undefined) return { provider: local({ root: join(path, root) }), remote: false }
   if (url.startsWith('memory:')) {
     const key = `${url}/${root}`
     let p = shared.get(key)
     if (!p) shared.set(key, (p = memory(key.slice('memory:'.length))))
-    return p
+    return { provider: p, remote: false }
   }
   const scheme = /^([a-z0-9]+):/.exec(url)?.[1]
   const load = scheme ? REMOTE[scheme] : undefined
@@ -77,8 +94,7 @@ export async function openProvider(url: string, options: OpenOptions = {}): Prom
   }
   if (!options.credentials) throw new Error(`openProvider(${scheme}): the credential store is required`)
   const open = await load()
-  const provider = await open(url, { root, credentials: options.credentials, env: options.env ?? process.env })
-  return withRetries(provider, options.retry)
+  return { provider: await open(url, { root, credentials: options.credentials, env: options.env }), remote: true }
 }
 
 /** The query parameters of a provider URL, refusing any not in `allowed`. */
