@@ -64,7 +64,16 @@ export async function openProvider(url: string, options: OpenOptions = {}): Prom
   if (env.CLOUDY_FAULT_INJECTION) {
     const { faulty, parseFaults } = await import('./faulty.js')
     const { faults, timeoutMs } = parseFaults(env.CLOUDY_FAULT_INJECTION)
-    return withRetries(faulty(provider, faults), { ...options.retry, timeoutMs: timeoutMs ?? options.retry?.timeoutMs })
+    const injected = faulty(provider, faults)
+    const wrapped = withRetries(injected, { ...options.retry, timeoutMs: timeoutMs ?? options.retry?.timeoutMs })
+    // What was injected, for the test that asked: said once the command lets go of the provider.
+    return {
+      ...wrapped,
+      async close() {
+        process.stderr.write(`cloudy: fault injection: ${JSON.stringify(injected.stats)}\n`)
+        await wrapped.close()
+      },
+    }
   }
   // A local folder answers or fails for good: only remote providers are retried.
   return remote ? withRetries(provider, options.retry) : provider

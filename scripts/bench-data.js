@@ -40,9 +40,8 @@ export function dataSetDir(smallFiles, bigMiB) {
   return join(tmpdir(), `cloudy-bench-data-${smallFiles}-${bigMiB}`)
 }
 
-/** Make the data set (unless already complete); returns its folder and totals. */
-export function makeDataSet({ smallFiles = 20000, bigMiB = 600, fresh = false } = {}) {
-  const dir = dataSetDir(smallFiles, bigMiB)
+/** Make the data set (unless already complete) in `dir` (default: a shared one in tmp); returns its folder. */
+export function makeDataSet({ smallFiles = 20000, bigMiB = 600, fresh = false, dir = dataSetDir(smallFiles, bigMiB) } = {}) {
   const marker = join(dir, '.complete')
   if (fresh) rmSync(dir, { recursive: true, force: true })
   if (!existsSync(marker)) {

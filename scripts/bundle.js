@@ -24,7 +24,8 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['sodium-native', 'better-sqlite3'],
+  // ssh2 loads native crypto bindings by path: it stays a package of its own (loaded with the SFTP chunk).
+  external: ['sodium-native', 'better-sqlite3', 'ssh2', 'ssh2-sftp-client', 'cpu-features'],
   // Bundled CommonJS (yargs' helpers) may call require(); give the module one.
   banner: { js: "import { createRequire as __cloudyRequire } from 'node:module'; const require = __cloudyRequire(import.meta.url);" },
   logLevel: 'warning',

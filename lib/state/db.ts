@@ -158,6 +158,16 @@ export class StateDb {
     return m
   }
 
+  /** The packs the index of a space knows. */
+  packIds(space: string): Set<string> {
+    return new Set(
+      this.db
+        .prepare<[string], { pack: string }>('SELECT DISTINCT pack FROM blobs WHERE space = ?')
+        .pluck()
+        .all(space) as unknown as string[],
+    )
+  }
+
   indexNames(space: string): string[] {
     return this.db
       .prepare<[string], { name: string }>('SELECT name FROM index_files WHERE space = ?')

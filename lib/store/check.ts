@@ -11,7 +11,7 @@ import { blobId, type SpaceKeys } from '../vault/keys.js'
 import { decodePayload } from './codec.js'
 import { decodeIndex, type IndexEntry } from './index-file.js'
 import { decodeJson, isCommit, isHead, isTree, type Commit, type Head, type Tree } from './objects.js'
-import { decodeHeader, packKey, type PackEntry } from './pack.js'
+import { packKey, readPackHeader } from './pack.js'
 
 export interface CheckProblem {
   /** Provider key of the damaged or missing object. */
@@ -85,7 +85,7 @@ export async function checkSpace(provider: Provider, keys: SpaceKeys, report: Ch
     }
     report.packs++
     options.onProgress?.(key)
-    const header = await readPackHeader(provider, keys, key, pack, size, options.readData)
+    const header = await readPackHeader(provider, keys.blobKey, key, pack, size, options.readData)
     if ('error' in header) {
       problem(key, header.error)
       continue
@@ -175,34 +175,6 @@ export async function checkSpace(provider: Provider, keys: SpaceKeys, report: Ch
     await walk(commit.tree, key)
     for (const p of commit.parents) commitQueue.push({ id: p, from: key })
   }
-}
-
-async function readPackHeader(
-  provider: Provider,
-  keys: SpaceKeys,
-  key: string,
-  pack: string,
-  size: number,
-  whole?: boolean,
-): Promise<{ entries: PackEntry[]; data?: Uint8Array } | { error: string }> {
-  if (size < 4) return { error: `pack is truncated (${size} bytes)` }
-  let data: Uint8Array | undefined
-  let trailer: Uint8Array
-  if (whole) {
-    data = await provider.get(key)
-    if (data.length !== size) return { error: 'pack changed size while being read' }
-    trailer = data.subarray(size - 4)
-  } else trailer = await provider.get(key, { offset: size - 4, length: 4 })
-  const hlen = Buffer.from(trailer).readUInt32LE(0)
-  if (hlen + 4 > size) return { error: 'pack is truncated: its trailer points before its start' }
-  const sealed = data ? data.subarray(size - 4 - hlen, size - 4) : await provider.get(key, { offset: size - 4 - hlen, length: hlen })
-  // Pack headers are sealed without the payload codec byte (see pack.ts).
-  const plain = open(keys.blobKey, BlobType.packHeader, Buffer.from(pack, 'hex'), sealed)
-  const entries = plain && decodeHeader(plain)
-  if (!entries) return { error: 'pack header fails authentication (pack truncated or damaged)' }
-  const last = entries[entries.length - 1]
-  if ((last ? last.offset + last.length : 0) !== size - 4 - hlen) return { error: 'pack length does not match its header' }
-  return { entries, data }
 }
 
 /** An IntegrityError-like result for the command line. */

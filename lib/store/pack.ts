@@ -10,7 +10,8 @@
  * moved onto another pack. Pack ids are random (writes stream out before the end is known);
  * integrity comes from the AEAD of every blob and of the header, which `check` verifies.
  */
-import type { BlobType } from '../vault/aead.js'
+import type { Provider } from '../../providers/provider.js'
+import { BlobType, open } from '../vault/aead.js'
 
 export const ID_BYTES = 32
 const ENTRY_BYTES = 1 + ID_BYTES + 4 + 4
@@ -64,4 +65,36 @@ export function decodeHeader(buf: Buffer): PackEntry[] | undefined {
 
 export function packKey(spaceTag: string, packId: string): string {
   return `s/${spaceTag}/packs/${packId.slice(0, 2)}/${packId}`
+}
+
+/**
+ * Read and authenticate the header of pack `pack` (at `key`, `size` bytes): its blobs, or what is
+ * wrong with it. `whole`: read the whole pack (returned as `data`) instead of two ranges.
+ */
+export async function readPackHeader(
+  provider: Provider,
+  blobKey: Uint8Array,
+  key: string,
+  pack: string,
+  size: number,
+  whole?: boolean,
+): Promise<{ entries: PackEntry[]; data?: Uint8Array } | { error: string }> {
+  if (size < 4) return { error: `pack is truncated (${size} bytes)` }
+  let data: Uint8Array | undefined
+  let trailer: Uint8Array
+  if (whole) {
+    data = await provider.get(key)
+    if (data.length !== size) return { error: 'pack changed size while being read' }
+    trailer = data.subarray(size - 4)
+  } else trailer = await provider.get(key, { offset: size - 4, length: 4 })
+  const hlen = Buffer.from(trailer).readUInt32LE(0)
+  if (hlen + 4 > size) return { error: 'pack is truncated: its trailer points before its start' }
+  const sealed = data ? data.subarray(size - 4 - hlen, size - 4) : await provider.get(key, { offset: size - 4 - hlen, length: hlen })
+  // Pack headers are sealed without the payload codec byte (see pack.ts).
+  const plain = open(blobKey, BlobType.packHeader, Buffer.from(pack, 'hex'), sealed)
+  const entries = plain && decodeHeader(plain)
+  if (!entries) return { error: 'pack header fails authentication (pack truncated or damaged)' }
+  const last = entries[entries.length - 1]
+  if ((last ? last.offset + last.length : 0) !== size - 4 - hlen) return { error: 'pack length does not match its header' }
+  return { entries, data }
 }

@@ -11,7 +11,7 @@ import { randomBytes } from '../vault/sodium.js'
 import { decodePayload, encodePayload } from './codec.js'
 import { decodeIndex, encodeIndex, type IndexEntry } from './index-file.js'
 import { decodeJson, encodeTree, isCommit, isHead, isTree, type Commit, type Head, type Tree } from './objects.js'
-import { packKey } from './pack.js'
+import { packKey, readPackHeader } from './pack.js'
 import { PackWriter } from './pack-writer.js'
 import type { SealPool } from './seal-pool.js'
 
@@ -189,6 +189,33 @@ export class SpaceStore {
       this.#known?.set(hex, e)
       this.#pending.delete(hex)
     }
+  }
+
+  /**
+   * Take into the index the packs of this space that no index lists: those an up-sync stored
+   * before it was stopped (killed, or refused by a full or locked account) without writing
+   * their index. Their blobs then count as stored, and are not sent again; the next index file
+   * lists them. A pack whose header does not authenticate is left alone (`check` reports it).
+   * Returns the number of packs taken in.
+   */
+  async adoptOrphanPacks(): Promise<number> {
+    const known = this.#db.packIds(this.keys.name)
+    let adopted = 0
+    for await (const o of this.provider.list(`${this.prefix}packs/`)) {
+      const pack = o.key.slice(o.key.lastIndexOf('/') + 1)
+      if (known.has(pack) || !/^[0-9a-f]{64}$/.test(pack)) continue
+      const header = await readPackHeader(this.provider, this.keys.blobKey, o.key, pack, o.size)
+      if ('error' in header) continue
+      for (const e of header.entries) {
+        if (this.has(e.id)) continue
+        const entry = { ...e, pack }
+        this.#pending.set(e.id.toString('hex'), entry)
+        this.#unindexed.push(entry)
+      }
+      this.#unindexedPacks++
+      adopted++
+    }
+    return adopted
   }
 
   /** Read and authenticate one blob. */

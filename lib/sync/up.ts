@@ -60,11 +60,20 @@ export function keptMetaKey(space: string): string {
   return `kept:${space}`
 }
 
+/** Set while an up-sync of the space runs: still set at the next start, the last one was stopped. */
+function runningMetaKey(space: string): string {
+  return `up-running:${space}`
+}
+
 export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
   const keys = o.vault.space(o.space)
   const sealPool = SealPool.create(keys)
   const store = new SpaceStore(o.vault.provider, keys, o.db, { sealPool })
   await store.open()
+  // The last up-sync was stopped (killed, or refused by the account): what it stored is taken
+  // in, not sent again.
+  if (o.db.getMeta(runningMetaKey(o.space))) await store.adoptOrphanPacks()
+  o.db.setMeta(runningMetaKey(o.space), new Date().toISOString())
   const warnings = new Warnings()
   const cache = o.db.files(o.space)
   const readers = new FileReaderPool()
@@ -103,6 +112,7 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
   const changes = walker.changes
   for (const path of cache.keys()) if (!walker.seen.has(path) && !changes.has(path)) changes.set(path, undefined)
   o.db.updateFiles(o.space, changes)
+  o.db.deleteMeta(runningMetaKey(o.space))
   return { space: o.space, commit, tree, stats: store.stats, warnings: warnings.list }
 }
 
