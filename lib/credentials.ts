@@ -56,7 +56,8 @@ export class CredentialStore {
       }
       const section: CredentialSection = {}
       for (const [k, v] of Object.entries(values)) {
-        if (typeof v !== 'string') throw new ConfigError(`${table}.${k} must be a string (in quotes)`, { file: this.file, key: `${table}.${k}` })
+        if (typeof v !== 'string')
+          throw new ConfigError(`${table}.${k} must be a string (in quotes)`, { file: this.file, key: `${table}.${k}` })
         section[k] = v
       }
       out[table] = section
