@@ -43,6 +43,12 @@ export interface Provider {
   readonly name: string
 
   /**
+   * How many large transfers (packs) at once serve this provider best: a remote one hides its
+   * round trips behind several; a local disk gains nothing from more than one. Default 1.
+   */
+  readonly parallelism?: number
+
+  /**
    * Read an object, or `range` of it. Rejects with `NotFoundError` when the key does not
    * exist. A range past the end returns the bytes that exist (possibly none).
    */

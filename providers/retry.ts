@@ -218,6 +218,7 @@ export function withRetries(provider: Provider, options: RetryOptions = {}): Pro
 
   return {
     name,
+    parallelism: provider.parallelism,
 
     get(key: string, range?: ByteRange): Promise<Uint8Array> {
       return retrying(`reading ${key}`, () => provider.get(key, range))

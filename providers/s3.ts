@@ -32,7 +32,7 @@ import type { ByteRange, ObjectInfo, Provider, PutBody, PutOptions } from './pro
 import { isTransient } from './retry.js'
 
 /** Multipart part size: large enough for few requests, small enough to keep a few in memory. */
-const PART_SIZE = 8 * 1024 * 1024
+const PART_SIZE = 32 * 1024 * 1024
 /** Parts of one object uploaded at once. */
 const PART_QUEUE = 4
 
@@ -202,6 +202,7 @@ export async function s3(loc: S3Location, context: Pick<RemoteContext, 'credenti
 
   const provider: Provider = {
     name,
+    parallelism: 4,
 
     async get(key: string, range?: ByteRange): Promise<Uint8Array> {
       assertKey(name, key)

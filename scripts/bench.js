@@ -4,7 +4,10 @@
 // RSS and repository size; then the ratios Cloudy/restic; and Cloudy's no-change down-sync
 // against its full one. A benchmark, never a test.
 //
-//   node scripts/bench.js [--small-files N] [--big-mib M] [--fresh] [--json]
+//   node scripts/bench.js [--small-files N] [--big-mib M] [--fresh] [--json] [--providers-only | --no-providers]
+//
+// Then the providers: the big files up and down through each provider on loopback (the S3 and
+// SFTP test servers of scripts/servers/), beside `rclone copy` to the same servers, with ratios.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync, lstatSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
@@ -24,6 +27,9 @@ const options = {
   bigMiB: num('--big-mib', 600),
   fresh: argv.includes('--fresh'),
   json: argv.includes('--json'),
+  // --providers-only: skip the restic comparison; --no-providers: skip the provider one.
+  restic: !argv.includes('--providers-only'),
+  providers: !argv.includes('--no-providers'),
 }
 const say = (...a) => (options.json ? console.error(...a) : console.log(...a))
 
@@ -175,6 +181,123 @@ function runCase(toolName, caseName, data, sub, bytes) {
   }
 }
 
+/** The servers of scripts/servers/, as built into dist/ (npm run bench builds first). */
+async function startServers() {
+  const { startS3Server } = await import('../dist/scripts/servers/s3.js')
+  const { startSftpServer } = await import('../dist/scripts/servers/sftp.js')
+  return [
+    { name: 's3', server: await startS3Server() },
+    { name: 'sftp', server: await startSftpServer() },
+  ]
+}
+
+/** rclone's remote for a test server, as RCLONE_CONFIG_* variables, and the path of a fresh place on it. */
+function rcloneRemote(name, server) {
+  if (name === 's3') {
+    return {
+      env: {
+        RCLONE_CONFIG_BENCH_TYPE: 's3',
+        RCLONE_CONFIG_BENCH_PROVIDER: 'Other',
+        RCLONE_CONFIG_BENCH_ACCESS_KEY_ID: server.credentials.s3.access_key_id,
+        RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY: server.credentials.s3.secret_access_key,
+        RCLONE_CONFIG_BENCH_ENDPOINT: server.endpoint,
+        RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE: 'true',
+        // A CA bundle set for the machine's own proxy makes rclone refuse a plain-http endpoint.
+        AWS_CA_BUNDLE: undefined,
+      },
+      path: `bench:${server.bucket}/rclone-${process.pid}`,
+    }
+  }
+  return {
+    env: {
+      RCLONE_CONFIG_BENCH_TYPE: 'sftp',
+      RCLONE_CONFIG_BENCH_HOST: server.host,
+      RCLONE_CONFIG_BENCH_PORT: String(server.port),
+      RCLONE_CONFIG_BENCH_USER: server.user,
+      RCLONE_CONFIG_BENCH_KEY_FILE: server.identityFile,
+      RCLONE_CONFIG_BENCH_KNOWN_HOSTS_FILE: server.knownHosts,
+      // internal-sftp runs no shell commands: no remote md5sum.
+      RCLONE_CONFIG_BENCH_SHELL_TYPE: 'none',
+    },
+    path: `bench:${server.dataDir}/rclone-${process.pid}`,
+  }
+}
+
+/** Cloudy and rclone moving the big files up to, and down from, each provider. */
+async function benchProviders(data, bigCase) {
+  ensure('rclone', 'rclone')
+  const servers = await startServers()
+  const out = []
+  try {
+    for (const { name, server } of servers) {
+      say(`  ${name}: cloudy and rclone, ${bigCase.name}…`)
+      const w = mkdtempSync(join(tmpdir(), `cloudy-bench-${name}-`))
+      try {
+        // Cloudy: a computer with the data, then an empty one down-syncing it all.
+        const state = join(w, 'state')
+        mkdirSync(state)
+        writeFileSync(join(state, 'credentials.toml'), tomlOf(server.credentials), { mode: 0o600 })
+        const env = { ...server.env, HOME: data, CLOUDY_HOME: state, CLOUDY_PASSWORD: PASSWORD }
+        const init = spawnSync(process.execPath, [CLOUDY, 'init', '--provider', server.newUrl(), '--kdf', 'interactive'], {
+          env: { ...process.env, ...env },
+          encoding: 'utf8',
+        })
+        if (init.status !== 0) throw new Error(`cloudy init on ${name} failed: ${init.stderr}`)
+        const cfg = join(state, 'config.toml')
+        writeFileSync(cfg, readFileSync(cfg, 'utf8').replace(/^include = \[[^\]]*\]/m, `include = ["~/${bigCase.sub}"]`))
+        dropCaches()
+        const up = measure(`cloudy up to ${name}`, process.execPath, [CLOUDY, 'sync', 'up'], env)
+        const target = join(w, 'cloudy-down')
+        mkdirSync(target)
+        for (const f of ['state.db', 'state.db-wal', 'state.db-shm']) rmSync(join(state, f), { force: true })
+        dropCaches()
+        const down = measure(`cloudy down from ${name}`, process.execPath, [CLOUDY, 'sync', 'down', '--yes'], { ...env, HOME: target })
+        if (JSON.stringify(fingerprint(join(target, bigCase.sub))) !== JSON.stringify(fingerprint(join(data, bigCase.sub)))) {
+          throw new Error(`cloudy over ${name}: the restored files differ`)
+        }
+        rmSync(target, { recursive: true, force: true })
+
+        // rclone: the same files copied up, then down into an empty folder.
+        const remote = rcloneRemote(name, server)
+        const rtarget = join(w, 'rclone-down')
+        dropCaches()
+        const rup = measure(`rclone copy to ${name}`, 'rclone', ['copy', join(data, bigCase.sub), remote.path], remote.env)
+        dropCaches()
+        const rdown = measure(`rclone copy from ${name}`, 'rclone', ['copy', remote.path, rtarget], remote.env)
+        if (JSON.stringify(fingerprint(rtarget)) !== JSON.stringify(fingerprint(join(data, bigCase.sub)))) {
+          throw new Error(`rclone over ${name}: the copied files differ`)
+        }
+        const mbps = (secs) => bigCase.bytes / 1e6 / secs
+        out.push({
+          provider: name,
+          cloudy: { upMBps: mbps(up.secs), downMBps: mbps(down.secs), peakRssMiB: Math.max(up.rssMiB, down.rssMiB) },
+          rclone: { upMBps: mbps(rup.secs), downMBps: mbps(rdown.secs), peakRssMiB: Math.max(rup.rssMiB, rdown.rssMiB) },
+        })
+      } finally {
+        rmSync(w, { recursive: true, force: true })
+      }
+    }
+  } finally {
+    for (const { server } of servers) await server.stop()
+  }
+  return out
+}
+
+/** A credentials.toml of plain string tables. */
+function tomlOf(tables) {
+  return (
+    Object.entries(tables)
+      .map(
+        ([t, kv]) =>
+          `[${t}]\n` +
+          Object.entries(kv)
+            .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
+            .join('\n'),
+      )
+      .join('\n\n') + '\n'
+  )
+}
+
 ensure('restic', 'restic')
 ensure('/usr/bin/time', 'time')
 say(`Generating or reusing the data set (${options.smallFiles} small files, ${options.bigMiB} MiB of big files)…`)
@@ -185,14 +308,15 @@ const cases = [
 ].map((c) => ({ ...c, bytes: fingerprint(join(data, c.sub)).bytes }))
 
 const results = []
-for (const c of cases) {
+for (const c of options.restic ? cases : []) {
   for (const tool of Object.keys(tools)) {
     say(`  ${tool}: ${c.name}…`)
     results.push(runCase(tool, c.name, data, c.sub, c.bytes))
   }
 }
+const providerResults = options.providers ? await benchProviders(data, cases[1]) : []
 
-const ratios = cases.map((c) => {
+const ratios = (options.restic ? cases : []).map((c) => {
   const a = results.find((r) => r.tool === 'cloudy' && r.case === c.name)
   const b = results.find((r) => r.tool === 'restic' && r.case === c.name)
   return {
@@ -206,8 +330,9 @@ const ratios = cases.map((c) => {
 })
 
 const versions = Object.fromEntries(Object.entries(tools).map(([k, t]) => [k, t.version()]))
+if (options.providers) versions.rclone = execFileSync('rclone', ['version'], { encoding: 'utf8' }).split('\n')[0].trim()
 if (options.json) {
-  console.log(JSON.stringify({ versions, cachesDropped: canDrop, results, ratios }, null, 1))
+  console.log(JSON.stringify({ versions, cachesDropped: canDrop, results, ratios, providers: providerResults }, null, 1))
 } else {
   const f = (n, d = 1) => n.toFixed(d)
   console.log(
@@ -228,5 +353,14 @@ if (options.json) {
     console.log(
       `  ${r.case.padEnd(w[1])}  ${f(r.noChangeDownSecs, 2)} s vs ${f(r.downSecs, 2)} s full = ${f((100 * r.noChangeDownSecs) / r.downSecs, 1)}%`,
     )
+  }
+  if (providerResults.length) {
+    console.log(`\nProviders on loopback, ${cases[1].name} (MB/s; ratio Cloudy/rclone above 1 means Cloudy is faster)`)
+    for (const r of providerResults) {
+      const vs = r.rclone
+        ? `   rclone up ${f(r.rclone.upMBps)} down ${f(r.rclone.downMBps)}   ratio up ${f(r.cloudy.upMBps / r.rclone.upMBps, 2)} down ${f(r.cloudy.downMBps / r.rclone.downMBps, 2)}`
+        : ''
+      console.log(`  ${r.provider.padEnd(6)}  cloudy up ${f(r.cloudy.upMBps)} down ${f(r.cloudy.downMBps)}${vs}`)
+    }
   }
 }

@@ -152,8 +152,9 @@ export class SpaceStore {
     const pack = this.#pack
     if (!pack) return
     this.#pack = undefined
-    // One pack finishes uploading while the next fills; never more than two in flight.
-    while (this.#uploads.size >= 1) await Promise.race(this.#uploads)
+    // Packs upload while the next fills: one at a time to a local disk, several to a remote
+    // provider, whose round trips would otherwise set the pace.
+    while (this.#uploads.size >= (this.provider.parallelism ?? 1)) await Promise.race(this.#uploads)
     const done = pack.finish().then(() => {
       this.stats.packsWritten++
       this.stats.packBytes += pack.size

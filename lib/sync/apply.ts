@@ -289,7 +289,7 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
         }
       }
     }
-    await Promise.all(Array.from({ length: Math.min(PACK_CONCURRENCY, packs.length) }, worker))
+    await Promise.all(Array.from({ length: Math.min(Math.max(PACK_CONCURRENCY, o.store.provider.parallelism ?? 1), packs.length) }, worker))
     await writers.flush()
     if (failures.length) throw failures[0]
     for (const l of links) {
