@@ -1,0 +1,13 @@
+#!/bin/sh
+# The Debian packages the test suite uses beyond Node.js: openssh-server (the SFTP tests start a
+# private sshd on 127.0.0.1, never the system one) and openssh-client (ssh-keygen). Installs
+# only what is missing; as root directly, else through sudo.
+set -eu
+missing=""
+[ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
+command -v ssh-keygen >/dev/null 2>&1 || missing="$missing openssh-client"
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+$sudo apt-get update
+# shellcheck disable=SC2086
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing
