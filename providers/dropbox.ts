@@ -21,7 +21,7 @@ import { AlreadyExistsError, CloudyError, NotFoundError, ProviderError, Transien
 import { urlParams, type RemoteContext } from './index.js'
 import { assertKey } from './keys.js'
 import { loopbackLogin, type LoginContext, type OAuthTokens } from './oauth.js'
-import type { ByteRange, ObjectInfo, Provider, PutBody, PutOptions } from './provider.js'
+import type { ByteRange, ListOptions, ObjectInfo, Provider, PutBody, PutOptions } from './provider.js'
 import { isTransient } from './retry.js'
 
 /**
@@ -553,14 +553,27 @@ export async function dropbox(options: DropboxOptions): Promise<DropboxProvider>
       }
     },
 
-    async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    async *list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo> {
       assertKey(name, prefix, true)
       // The deepest folder the prefix names in full; the rest is filtered here.
       const dir = prefix.slice(0, prefix.lastIndexOf('/') + 1).replace(/\/$/, '')
       const lowerPrefix = prefix.toLowerCase()
       let page: files.ListFolderResult
+      // The cursor that fetched a page is where a broken listing picks up again ('' = the first).
+      let fetchedWith = options?.resume ?? ''
+      const first = async () => (await call(() => client.filesListFolder({ path: dir ? pathOf(dir) : folder, recursive: true }))).result
       try {
-        page = (await call(() => client.filesListFolder({ path: dir ? pathOf(dir) : folder, recursive: true }))).result
+        // A cursor Dropbox has reset: the listing starts over.
+        page = fetchedWith
+          ? await call(() => client.filesListFolderContinue({ cursor: fetchedWith })).then(
+              (r) => r.result,
+              (e: unknown) => {
+                if (!(isApiError(e, 409) && has(summaryOf(e), 'reset'))) throw e
+                fetchedWith = ''
+                return first()
+              },
+            )
+          : await first()
       } catch (e) {
         // No folder yet is an empty vault: Dropbox makes folders only when a file goes in.
         if (notFound(e)) return
@@ -578,10 +591,11 @@ export async function dropbox(options: DropboxOptions): Promise<DropboxProvider>
           } catch {
             continue // not one of Cloudy's objects (a file some other app or the user put there)
           }
-          yield info(key, entry)
+          yield { ...info(key, entry), resume: fetchedWith }
         }
         if (!page.has_more) return
         const cursor = page.cursor
+        fetchedWith = cursor
         try {
           page = (await call(() => client.filesListFolderContinue({ cursor }))).result
         } catch (e) {

@@ -7,7 +7,7 @@
  */
 import { ProviderError, TransientError, UsageError } from '../lib/errors.js'
 import { collect } from './keys.js'
-import type { ByteRange, ObjectInfo, Provider, PutBody, PutOptions } from './provider.js'
+import type { ByteRange, ListOptions, ObjectInfo, Provider, PutBody, PutOptions } from './provider.js'
 
 export type Fault = 'drop' | 'lost-answer' | 'delay' | 'hang' | 'busy' | 'cut'
 
@@ -124,12 +124,12 @@ export function faulty(provider: Provider, options: FaultOptions): Provider & { 
       if (fault === 'cut') return provider.put(key, cut(body), opts)
       return around(fault, () => provider.put(key, body, opts))
     },
-    async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    async *list(prefix: string, listOptions?: ListOptions): AsyncIterable<ObjectInfo> {
       const fault = draw()
       if (fault === 'hang' || fault === 'delay') await sleep(fault === 'hang' ? hangMs : random() * delayMs)
       if (fault === 'drop' || fault === 'busy' || fault === 'hang') throw reset()
       let n = 0
-      for await (const o of provider.list(prefix)) {
+      for await (const o of provider.list(prefix, listOptions)) {
         // A broken listing: part of it arrives, then the connection goes.
         if ((fault === 'cut' || fault === 'lost-answer') && n++ > 0 && random() < 0.5) throw reset()
         yield o

@@ -23,6 +23,19 @@ export interface ObjectInfo {
   size: number
   /** Last modification time in ms since the epoch, when the provider knows it. */
   mtimeMs?: number
+  /**
+   * Where a listing broken off after this object may pick up again, for providers that list
+   * by pages: given back as `list(prefix, { resume })`, the listing goes on from the page this
+   * object was on (so objects of that page may come again). Opaque; absent when the provider
+   * can only list from the start.
+   */
+  resume?: string
+}
+
+/** Options of `list`. */
+export interface ListOptions {
+  /** Go on from a `resume` token of an earlier listing of the same prefix. */
+  resume?: string
 }
 
 /** Options of `put`. */
@@ -65,7 +78,7 @@ export interface Provider {
    * Every object whose key starts with `prefix` (a folder prefix ends with `/`), in no set
    * order, each once. Temporary files of in-flight puts are never listed.
    */
-  list(prefix: string): AsyncIterable<ObjectInfo>
+  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>
 
   /** Remove an object. Deleting a missing key is not an error. */
   delete(key: string): Promise<void>

@@ -14,7 +14,7 @@
  * listed again without repeating a key.
  */
 import { AlreadyExistsError, ProviderError, TransientError } from '../lib/errors.js'
-import type { ByteRange, ObjectInfo, Provider, PutBody, PutOptions } from './provider.js'
+import type { ByteRange, ListOptions, ObjectInfo, Provider, PutBody, PutOptions } from './provider.js'
 
 export interface RetryOptions {
   /** Tries after the first. */
@@ -240,11 +240,14 @@ export function withRetries(provider: Provider, options: RetryOptions = {}): Pro
       })
     },
 
-    async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    async *list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo> {
       const listed = new Set<string>()
       const op = `listing ${prefix || 'the vault'}`
+      // A listing that breaks goes on from its last page where the provider can say where that
+      // is; else it starts over (keys already given are not given again).
+      let resume = options?.resume
       for (let n = 0; ; n++) {
-        const it = provider.list(prefix)[Symbol.asyncIterator]()
+        const it = provider.list(prefix, resume === undefined ? undefined : { resume })[Symbol.asyncIterator]()
         let failure: unknown
         for (;;) {
           const watchdog = new Watchdog(o.timeoutMs, stalled(op))
@@ -260,6 +263,7 @@ export function withRetries(provider: Provider, options: RetryOptions = {}): Pro
             watchdog.stop()
           }
           if (r.done) return
+          if (r.value.resume !== undefined) resume = r.value.resume
           if (listed.has(r.value.key)) continue
           listed.add(r.value.key)
           yield r.value

@@ -28,7 +28,7 @@ import { Upload } from '@aws-sdk/lib-storage'
 import { AlreadyExistsError, NotFoundError, ProviderError, TransientError, UsageError } from '../lib/errors.js'
 import { describeProvider, urlParams, type RemoteContext } from './index.js'
 import { assertKey } from './keys.js'
-import type { ByteRange, ObjectInfo, Provider, PutBody, PutOptions } from './provider.js'
+import type { ByteRange, ListOptions, ObjectInfo, Provider, PutBody, PutOptions } from './provider.js'
 import { isTransient } from './retry.js'
 
 /** Multipart part size: large enough for few requests, small enough to keep a few in memory. */
@@ -265,11 +265,12 @@ export async function s3(loc: S3Location, context: Pick<RemoteContext, 'credenti
       }
     },
 
-    async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    async *list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo> {
       assertKey(name, prefix, true)
       await ready()
       const base = loc.prefix ? `${loc.prefix}/` : ''
-      let token: string | undefined
+      // The continuation token of a page is where a broken listing picks up again.
+      let token: string | undefined = options?.resume || undefined
       do {
         let page
         try {
@@ -279,7 +280,7 @@ export async function s3(loc: S3Location, context: Pick<RemoteContext, 'credenti
         }
         for (const o of page.Contents ?? []) {
           if (!o.Key?.startsWith(base)) continue
-          yield { key: o.Key.slice(base.length), size: o.Size ?? 0, mtimeMs: o.LastModified?.getTime() }
+          yield { key: o.Key.slice(base.length), size: o.Size ?? 0, mtimeMs: o.LastModified?.getTime(), resume: token ?? '' }
         }
         token = page.IsTruncated ? page.NextContinuationToken : undefined
       } while (token)

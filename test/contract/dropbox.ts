@@ -31,10 +31,9 @@ t.test('dropbox provider', async (t) => {
 t.test('dropbox provider under the retry policy, 20% of calls rate-limited', async (t) => {
   fake.rateLimit = 0.2
   fake.retryAfterSeconds = 0
-  // The policy restarts a broken listing from its first page, so a listing of n pages gets
-  // through one try with 0.8^n: 12 pages of 100 would almost never make it in 13 tries.
-  // Dropbox's own pages hold up to 2,000 entries; 500 keeps the 1,200-key listing multi-page.
-  fake.pageSize = 500
+  // Small pages: the 1,200-key listing takes 12 pages, and one of them failing must not send
+  // the listing back to its start (the policy goes on from the page's cursor).
+  fake.pageSize = 100
   t.teardown(() => {
     fake.rateLimit = 0
     fake.retryAfterSeconds = 1

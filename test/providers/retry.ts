@@ -184,3 +184,26 @@ t.test('a listing broken off mid-way is listed again, each key once', async (t) 
   t.equal(new Set(keys).size, 10)
   t.equal(runs, 3)
 })
+
+t.test('a paged listing broken off goes on from its page, not from the start', async (t) => {
+  const pages = [['a', 'b'], ['c', 'd'], ['e', 'f'], ['g']]
+  const starts: (string | undefined)[] = []
+  let broken = 0
+  const paged: Provider = {
+    ...memory(),
+    async *list(_prefix, options) {
+      starts.push(options?.resume)
+      for (let p = Number(options?.resume ?? 0); p < pages.length; p++) {
+        for (const key of pages[p]!) {
+          // Page 2 breaks twice, after its first key.
+          if (p === 2 && key === 'f' && broken++ < 2) throw Object.assign(new Error('reset'), { code: 'ECONNRESET' })
+          yield { key, size: 1, resume: String(p) }
+        }
+      }
+    },
+  }
+  const keys: string[] = []
+  for await (const o of withRetries(paged, recorded()).list('')) keys.push(o.key)
+  t.same(keys, ['a', 'b', 'c', 'd', 'e', 'f', 'g'], 'each key once, in order')
+  t.same(starts, [undefined, '2', '2'], 'the retries start at the broken page')
+})
