@@ -38,6 +38,15 @@ export interface ListOptions {
   resume?: string
 }
 
+/** A change a provider's change feed reports (`watch`). */
+export type ProviderChange =
+  /** An object was stored (new or replaced). */
+  | { type: 'put'; key: string; size: number; mtimeMs?: number }
+  /** An object was deleted; the key may be a folder's, then everything under `key/` is gone too. */
+  | { type: 'delete'; key: string }
+  /** The feed cannot say what changed (it was reset): list the prefix again. */
+  | { type: 'resync' }
+
 /** Options of `put`. */
 export interface PutOptions {
   /**
@@ -85,6 +94,13 @@ export interface Provider {
 
   /** Size and time of an object, or `undefined` when it does not exist. */
   stat(key: string): Promise<ObjectInfo | undefined>
+
+  /**
+   * The provider's own change feed, where it has one (Dropbox's longpoll, Drive's changes):
+   * calls `onChange` for changes under `prefix` made from now on, until `signal` aborts (then
+   * resolves). Without it, a watcher polls `list`. Transient failures are ridden out inside.
+   */
+  watch?(prefix: string, onChange: (change: ProviderChange) => void | Promise<void>, signal: AbortSignal): Promise<void>
 
   /** Release connections and handles. The provider is unusable afterwards. */
   close(): Promise<void>

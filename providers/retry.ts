@@ -284,6 +284,9 @@ export function withRetries(provider: Provider, options: RetryOptions = {}): Pro
       return retrying(`looking up ${key}`, () => provider.stat(key))
     },
 
+    // The change feed retries inside itself (it runs for hours): passed through as it is.
+    watch: provider.watch?.bind(provider),
+
     close(): Promise<void> {
       return provider.close()
     },

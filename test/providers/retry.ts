@@ -207,3 +207,22 @@ t.test('a paged listing broken off goes on from its page, not from the start', a
   t.same(keys, ['a', 'b', 'c', 'd', 'e', 'f', 'g'], 'each key once, in order')
   t.same(starts, [undefined, '2', '2'], 'the retries start at the broken page')
 })
+
+t.test("the provider's change feed and parallelism come through the policy", async (t) => {
+  const calls: string[] = []
+  const feeding: Provider = {
+    ...memory(),
+    parallelism: 4,
+    async watch(prefix, onChange, signal) {
+      calls.push(prefix)
+      await onChange({ type: 'put', key: `${prefix}x`, size: 1 })
+      t.notOk(signal.aborted)
+    },
+  }
+  const r = withRetries(feeding)
+  t.equal(r.parallelism, 4)
+  const seen: unknown[] = []
+  await r.watch!('s/', (c) => void seen.push(c), new AbortController().signal)
+  t.same(seen, [{ type: 'put', key: 's/x', size: 1 }])
+  t.notOk(withRetries(memory()).watch, 'none where the provider has none')
+})
