@@ -21,7 +21,7 @@ import { AlreadyExistsError, CloudyError, NotFoundError, ProviderError, Transien
 import { urlParams, type RemoteContext } from './index.js'
 import { assertKey } from './keys.js'
 import { loopbackLogin, type LoginContext, type OAuthTokens } from './oauth.js'
-import type { ByteRange, ListOptions, ObjectInfo, Provider, PutBody, PutOptions } from './provider.js'
+import type { ByteRange, ListOptions, ObjectInfo, Provider, ProviderChange, PutBody, PutOptions } from './provider.js'
 import { isTransient } from './retry.js'
 
 /**
@@ -49,15 +49,6 @@ const REFRESH_MARGIN_MS = 5 * 60_000
 const LONGPOLL_SECONDS = 120
 
 const LOGIN_HINT = 'run "cloudy provider login dropbox" to connect this computer to Dropbox again'
-
-/** A change reported by `watch`. */
-export type ProviderChange =
-  /** An object was stored (new or replaced). */
-  | { type: 'put'; key: string; size: number; mtimeMs?: number }
-  /** An object was deleted; the key may be a folder's, then everything under `key/` is gone too. */
-  | { type: 'delete'; key: string }
-  /** Dropbox could not say what changed (the feed was reset): list the prefix again. */
-  | { type: 'resync' }
 
 export interface DropboxProvider extends Provider {
   /**

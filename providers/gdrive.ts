@@ -39,7 +39,7 @@ import { AlreadyExistsError, CloudyError, ConfigError, NotFoundError, ProviderEr
 import { urlParams, type RemoteContext } from './index.js'
 import { assertKey } from './keys.js'
 import { loopbackLogin, type LoginContext, type OAuthTokens } from './oauth.js'
-import type { ByteRange, ObjectInfo, Provider, PutBody, PutOptions } from './provider.js'
+import type { ByteRange, ObjectInfo, Provider, ProviderChange, PutBody, PutOptions } from './provider.js'
 import { isTransient } from './retry.js'
 
 /** Environment variable: one base address serving the Drive API, uploads and OAuth (tests, proxies). */
@@ -52,7 +52,7 @@ const FOLDER = 'application/vnd.google-apps.folder'
 const CONTENT_TYPE = 'application/octet-stream'
 /** Resumable chunks other than the last are multiples of this (Drive's rule). */
 const CHUNK_UNIT = 256 * 1024
-/** An access token this close to its expiry is refreshed before use. */
+/** An access token this close to its expiry is refreshed before use (a short-lived one at half its life). */
 const REFRESH_MARGIN_MS = 5 * 60_000
 /** Broken requests of one resumable chunk resumed before the whole put is given up (to the retry policy). */
 const CHUNK_RESUMES = 5
@@ -102,15 +102,6 @@ export function gdriveEndpoints(env: NodeJS.ProcessEnv): GdriveEndpoints {
     authorize: 'https://accounts.google.com/o/oauth2/v2/auth',
   }
 }
-
-/** A change reported by `watch` (the same shape as the Dropbox provider's). */
-export type ProviderChange =
-  /** An object was stored (new or replaced). */
-  | { type: 'put'; key: string; size: number; mtimeMs?: number }
-  /** An object was deleted. */
-  | { type: 'delete'; key: string }
-  /** The feed lost its place (its page token expired): list the prefix again. */
-  | { type: 'resync' }
 
 export interface GdriveProvider extends Provider {
   /**
@@ -271,6 +262,7 @@ async function tokenRequest(provider: string, url: string, form: Record<string, 
 class Tokens {
   #access: string | undefined
   #expiresAt: number
+  #margin = REFRESH_MARGIN_MS
   #refreshing: Promise<string> | undefined
   readonly #refused = new Set<string>()
 
@@ -285,7 +277,7 @@ class Tokens {
   }
 
   async get(): Promise<string> {
-    if (this.#access && this.#expiresAt - REFRESH_MARGIN_MS > Date.now()) return this.#access
+    if (this.#access && this.#expiresAt - this.#margin > Date.now()) return this.#access
     return (this.#refreshing ??= this.#refresh().finally(() => (this.#refreshing = undefined)))
   }
 
@@ -320,7 +312,9 @@ class Tokens {
       `Google refused this computer's sign-in to Drive (it was revoked or has expired); ${LOGIN_HINT}`,
     )
     this.#access = tokens.access_token
-    this.#expiresAt = Date.now() + (tokens.expires_in ?? 3600) * 1000
+    const lifetime = (tokens.expires_in ?? 3600) * 1000
+    this.#expiresAt = Date.now() + lifetime
+    this.#margin = Math.min(REFRESH_MARGIN_MS, lifetime / 2)
     await this.store.update('gdrive', {
       access_token: tokens.access_token,
       expires_at: new Date(this.#expiresAt).toISOString(),
@@ -354,7 +348,7 @@ class Lru<V> {
     this.#map.delete(k)
   }
   deleteUnder(prefix: string): void {
-    for (const k of [...this.#map.keys()]) if (k.startsWith(prefix)) this.#map.delete(k)
+    for (const k of this.#map.keys()) if (k.startsWith(prefix)) this.#map.delete(k)
   }
 }
 
@@ -551,12 +545,14 @@ class Gdrive implements GdriveProvider {
   /** What a failure means for Cloudy. */
   #classify(what: string, e: unknown, f: HttpFailure | undefined): Error {
     if (e instanceof CloudyError) return e
+    // The client's error holds the request (its token redacted, but still): only the facts go on.
     if (!f) {
-      if (isConnectionFailure(e))
-        return new TransientError(this.name, `${what}: no answer from Google Drive (${connectionCode(e)})`, { cause: e })
+      if (isConnectionFailure(e)) {
+        const cause = new Error(`${connectionCode(e)}: ${e instanceof Error ? e.message : String(e)}`)
+        return new TransientError(this.name, `${what}: no answer from Google Drive (${connectionCode(e)})`, { cause })
+      }
       return e instanceof Error ? e : new Error(String(e))
     }
-    // The client's error holds the request (token redacted, but still): only the facts go on.
     const cause = new Error(`HTTP ${f.status}${f.reason ? ` ${f.reason}` : ''}${f.message ? `: ${f.message}` : ''}`)
     const said = f.message ? `: ${f.message}` : ''
     switch (f.reason) {
@@ -1079,7 +1075,12 @@ class Gdrive implements GdriveProvider {
                   },
                   this.#options(t),
                 ),
-              )
+              ).catch((e: unknown) => {
+                if (!(e instanceof Missing)) throw e
+                // A folder went away under the listing (cached ids are stale): list again from scratch.
+                this.#forgetFolder(this.#full(baseRel ? baseRel.split('/') : []))
+                throw new TransientError(this.name, `${what}: a folder of the vault was deleted meanwhile`)
+              })
             ).data
             memo.set(at, page)
           }
