@@ -455,6 +455,8 @@ export async function gdrive(options: GdriveOptions): Promise<GdriveProvider> {
 }
 
 class Gdrive implements GdriveProvider {
+  /** Packs at once: each upload is a few round trips that others can overlap. */
+  readonly parallelism = 4
   readonly #api: string
   readonly #drive: drive_v3.Drive
   readonly #tokens: Tokens
