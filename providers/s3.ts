@@ -143,6 +143,18 @@ export async function s3(loc: S3Location, context: Pick<RemoteContext, 'credenti
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: { httpAgent: new HttpAgent(keepAlive), httpsAgent: new Agent(keepAlive), connectionTimeout: 15_000 },
   })
+  // Packs are sealed blob by blob and checked on every read: a SHA-256 of each upload for its
+  // signature only costs CPU (over HTTPS the SDK already skips it; over plain HTTP it would not).
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { headers?: Record<string, string>; body?: unknown }
+      if (request.headers && request.body instanceof Uint8Array && request.body.length >= 64 * 1024) {
+        request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD'
+      }
+      return next(args)
+    },
+    { step: 'build', name: 'cloudyUnsignedPayload' },
+  )
   const full = (key: string) => (loc.prefix ? `${loc.prefix}/${key}` : key)
 
   /** What went wrong, as the rest of Cloudy understands it. */

@@ -4,13 +4,15 @@
 // outside (they find their binaries next to their own package). The modules worker threads
 // load (seal-pool) are found relative to lib/<folder>/, which this bundle sits in too.
 import { build } from 'esbuild'
-import { rmSync } from 'node:fs'
+import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 // Chunk names carry hashes: old ones would pile up.
-rmSync(join(root, 'dist/lib/cli/chunks'), { recursive: true, force: true })
+const out = join(root, 'dist/lib/cli')
+rmSync(join(out, 'chunks'), { recursive: true, force: true })
+for (const f of existsSync(out) ? readdirSync(out) : []) if (/^chunk-.*\.mjs$/.test(f)) rmSync(join(out, f))
 await build({
   entryPoints: [join(root, 'dist/lib/cli/main.js')],
   outdir: join(root, 'dist/lib/cli'),
@@ -18,7 +20,9 @@ await build({
   // Provider SDKs are big and most runs never need them: each is a chunk loaded by the import()
   // of its provider, not part of what every command loads.
   splitting: true,
-  chunkNames: 'chunks/[name]-[hash]',
+  // Beside the entry, not in a subfolder: modules that worker threads load are found relative
+  // to the code that starts them (`../vault/keys.js` from lib/<folder>/), wherever it landed.
+  chunkNames: 'chunk-[name]-[hash]',
   outExtension: { '.js': '.mjs' },
   bundle: true,
   platform: 'node',
