@@ -4,7 +4,7 @@
 // outside (they find their binaries next to their own package). The modules worker threads
 // load (seal-pool) are found relative to lib/<folder>/, which this bundle sits in too.
 import { build } from 'esbuild'
-import { existsSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -35,3 +35,13 @@ await build({
   logLevel: 'warning',
   legalComments: 'none',
 })
+
+// Modules that worker threads load are named by `new URL('../x/y.js', import.meta.url)`: each
+// must exist relative to where its code landed, or the workers silently go unused.
+for (const f of readdirSync(out, { recursive: true }).filter((n) => String(n).endsWith('.mjs'))) {
+  const file = join(out, String(f))
+  for (const m of readFileSync(file, 'utf8').matchAll(/new URL\("(\.[^"]+)", import\.meta\.url\)/g)) {
+    const target = join(dirname(file), m[1])
+    if (!existsSync(target)) throw new Error(`bundle: ${f} refers to ${m[1]}, which is not at ${target}`)
+  }
+}
