@@ -38,8 +38,8 @@ await build({
 
 // Modules that worker threads load are named by `new URL('../x/y.js', import.meta.url)`: each
 // must exist relative to where its code landed, or the workers silently go unused.
-for (const f of readdirSync(out, { recursive: true }).filter((n) => String(n).endsWith('.mjs'))) {
-  const file = join(out, String(f))
+for (const f of readdirSync(out, { recursive: true, encoding: 'utf8' }).filter((n) => n.endsWith('.mjs'))) {
+  const file = join(out, f)
   for (const m of readFileSync(file, 'utf8').matchAll(/new URL\("(\.[^"]+)", import\.meta\.url\)/g)) {
     const target = join(dirname(file), m[1])
     if (!existsSync(target)) throw new Error(`bundle: ${f} refers to ${m[1]}, which is not at ${target}`)

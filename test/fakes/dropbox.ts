@@ -18,6 +18,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { TestServer } from '../../scripts/servers/test-server.js'
+import { readRange } from './http-range.js'
 
 export interface DropboxFakeOptions {
   /** The app key of the one registered app. Default `cloudy-test-app`. */
@@ -631,25 +632,14 @@ export class DropboxFake implements TestServer {
     if (e.tag !== 'file') throw notFound(lookup('not_file'))
     const size = e.content.length
     const headers = { 'content-type': 'application/octet-stream', 'dropbox-api-result': headerJson(this.#meta(e)), etag: `W/"${e.rev}"` }
-    const range = req.headers.range
-    if (!range) {
+    const range = readRange(req.headers.range, size)
+    if (range.kind === 'malformed') throw new ApiError(400, `Invalid Range header: ${req.headers.range}`)
+    if (range.kind === 'unsatisfiable') throw new ApiError(416, '', { 'content-range': `bytes */${size}` })
+    if (range.kind === 'whole') {
       res.writeHead(200, { ...headers, 'content-length': String(size) }).end(e.content)
       return 200
     }
-    const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim())
-    if (!m || (m[1] === '' && m[2] === '')) throw new ApiError(400, `Invalid Range header: ${range}`)
-    let start: number
-    let end: number
-    if (m[1] === '') {
-      start = Math.max(0, size - Number(m[2]))
-      end = size - 1
-    } else {
-      start = Number(m[1])
-      end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1)
-    }
-    if (start >= size || end < start) {
-      throw new ApiError(416, '', { 'content-range': `bytes */${size}` })
-    }
+    const { start, end } = range
     res
       .writeHead(206, { ...headers, 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': String(end - start + 1) })
       .end(e.content.subarray(start, end + 1))

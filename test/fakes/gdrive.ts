@@ -27,6 +27,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { TestServer } from '../../scripts/servers/test-server.js'
+import { readRange } from './http-range.js'
 
 export const FOLDER = 'application/vnd.google-apps.folder'
 /** Resumable chunks other than the last must be multiples of this (Drive's documented rule). */
@@ -933,29 +934,17 @@ export class GdriveFake implements TestServer {
       )
     }
     const size = f.data.length
-    const range = req.headers.range
-    if (range === undefined) {
+    // Drive serves a header it cannot read as no Range at all.
+    const range = readRange(req.headers.range, size)
+    if (range.kind === 'whole' || range.kind === 'malformed') {
       res.writeHead(200, { 'content-type': f.mimeType, 'content-length': size }).end(f.data)
       return
     }
-    const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim())
-    if (!m || (m[1] === '' && m[2] === '')) {
-      res.writeHead(200, { 'content-type': f.mimeType, 'content-length': size }).end(f.data)
-      return
-    }
-    let start: number
-    let end: number
-    if (m[1] === '') {
-      start = Math.max(0, size - Number(m[2]))
-      end = size - 1
-    } else {
-      start = Number(m[1])
-      end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1)
-    }
-    if (start >= size || end < start) {
+    if (range.kind === 'unsatisfiable') {
       res.writeHead(416, { 'content-range': `bytes */${size}`, 'content-type': 'text/plain' }).end('Requested range not satisfiable')
       return
     }
+    const { start, end } = range
     res
       .writeHead(206, { 'content-type': f.mimeType, 'content-length': end - start + 1, 'content-range': `bytes ${start}-${end}/${size}` })
       .end(f.data.subarray(start, end + 1))

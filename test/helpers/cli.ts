@@ -85,6 +85,16 @@ export async function joinVault(t: Test, c: Computer, vault: string, include: st
   await setInclude(c, include)
 }
 
+/** A second computer: joined to the vault at `url` (through `server`, if any) and down-synced. */
+export async function joinedComputer(t: Test, url: string, include: string[], name: string, server?: TestServer): Promise<Computer> {
+  const b = computer(t)
+  if (server) await useServer(b, server)
+  await joinVault(t, b, url, include, name)
+  const down = await cloudy(b, ['sync', 'down', '--yes'])
+  t.equal(down.code, 0, `down-sync on ${name}: ${down.stderr}`)
+  return b
+}
+
 /** The items of a `sync down --preview --json`, as "op item" strings, sorted. */
 export async function previewOps(c: Computer, extra: string[] = []): Promise<string[]> {
   const r = await cloudy(c, ['sync', 'down', '--preview', '--json', ...extra])

@@ -18,7 +18,7 @@ import type { ProviderChange } from '../../providers/provider.js'
 import { openProvider } from '../../providers/index.js'
 import { withRetries } from '../../providers/retry.js'
 import { startDropboxFake } from '../fakes/dropbox.js'
-import { BIN, cloudy, computer, initVault, joinVault, useServer } from '../helpers/cli.js'
+import { BIN, cloudy, computer, initVault, joinedComputer } from '../helpers/cli.js'
 import { tempDir } from '../helpers/temp.js'
 import { describeTree } from '../helpers/tree.js'
 
@@ -379,11 +379,7 @@ t.test('the command line: login, two computers over Dropbox, and a revoked login
   const up = await cloudy(a, ['sync', 'up'])
   t.equal(up.code, 0, up.stderr)
 
-  const b = computer(t)
-  await useServer(b, fake)
-  await joinVault(t, b, url, ['~/cfg'], 'b')
-  const down = await cloudy(b, ['sync', 'down', '--yes'])
-  t.equal(down.code, 0, down.stderr)
+  const b = await joinedComputer(t, url, ['~/cfg'], 'b', fake)
   t.equal(readFileSync(join(b.home, 'cfg/one.txt'), 'utf8'), 'one', 'the second computer has it')
 
   // The user disconnects Cloudy in Dropbox's settings: exit 5, the provider and the fix named.

@@ -7,7 +7,7 @@ import { CredentialStore } from '../../lib/credentials.js'
 import { ProviderError } from '../../lib/errors.js'
 import { openS3, parseS3Url } from '../../providers/s3.js'
 import { startS3Server } from '../../scripts/servers/s3.js'
-import { cloudy, computer, initVault, joinVault, useServer } from '../helpers/cli.js'
+import { cloudy, computer, initVault, joinedComputer, useServer } from '../helpers/cli.js'
 import { tempDir } from '../helpers/temp.js'
 import { describeTree } from '../helpers/tree.js'
 
@@ -89,11 +89,7 @@ t.test('the command line over S3: two computers, and refusals that change nothin
 
   const up = await cloudy(a, ['sync', 'up'])
   t.equal(up.code, 0, up.stderr)
-  const b = computer(t)
-  await useServer(b, server)
-  await joinVault(t, b, url, ['~/cfg'], 'b')
-  const down = await cloudy(b, ['sync', 'down', '--yes'])
-  t.equal(down.code, 0, down.stderr)
+  const b = await joinedComputer(t, url, ['~/cfg'], 'b', server)
   t.equal(readFileSync(join(b.home, 'cfg/two.txt'), 'utf8'), 'two', 'what failed to go up went at the next run')
   t.same(await describeTree(join(b.home, 'cfg')), await describeTree(join(a.home, 'cfg')))
 })

@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { stringify } from 'smol-toml'
 import { startSftpServer } from '../../scripts/servers/sftp.js'
-import { cloudy, computer, initVault, joinVault, tempDir, useServer } from '../helpers/cli.js'
+import { cloudy, computer, initVault, joinedComputer, tempDir, useServer } from '../helpers/cli.js'
 import { describeTree } from '../helpers/tree.js'
 
 const server = await startSftpServer()
@@ -29,11 +29,7 @@ t.test('two computers over SFTP; an unknown host key changes nothing', async (t)
   const up = await cloudy(a, ['sync', 'up'])
   t.equal(up.code, 0, up.stderr)
 
-  const b = computer(t)
-  await useServer(b, server)
-  await joinVault(t, b, url, ['~/cfg'], 'b')
-  const down = await cloudy(b, ['sync', 'down', '--yes'])
-  t.equal(down.code, 0, down.stderr)
+  const b = await joinedComputer(t, url, ['~/cfg'], 'b', server)
   t.same(await describeTree(join(b.home, 'cfg')), await describeTree(join(a.home, 'cfg')), 'B has what A sent')
 
   // A known_hosts without the server's key: refused before anything is sent or changed.
