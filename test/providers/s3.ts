@@ -79,6 +79,17 @@ t.test('the command line over S3: two computers, and refusals that change nothin
   t.match(bad.stderr, /s3:\/\/cloudy-test\/.*refused the credentials.*credentials\.toml/)
   t.same(await describeTree(a.home), before, 'the home folder is untouched')
 
+  // A bucket that does not exist: exit 5, which bucket and how to make it, nothing here touched.
+  writeFileSync(creds, good)
+  const config = join(a.cloudyHome, 'config.toml')
+  const configText = readFileSync(config, 'utf8')
+  writeFileSync(config, configText.replace('s3://cloudy-test/', 's3://no-such-bucket/'))
+  const missing = await cloudy(a, ['sync', 'up'])
+  t.equal(missing.code, 5, missing.stderr)
+  t.match(missing.stderr, /s3:\/\/no-such-bucket\/.*the bucket "no-such-bucket" does not exist on http:\/\/127\.0\.0\.1:\d+: create it/)
+  t.same(await describeTree(a.home), before, 'the home folder is untouched')
+  writeFileSync(config, configText)
+
   // A looser credentials file is refused before use.
   writeFileSync(creds, good)
   chmodSync(creds, 0o644)
