@@ -27,7 +27,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage'
 import { AlreadyExistsError, NotFoundError, ProviderError, TransientError, UsageError } from '../lib/errors.js'
 import { describeProvider, urlParams, type RemoteContext } from './index.js'
-import { assertKey } from './keys.js'
+import { assertKey, collect } from './keys.js'
 import type { ByteRange, ListOptions, ObjectInfo, Provider, PutBody, PutOptions } from './provider.js'
 import { isTransient } from './retry.js'
 
@@ -110,6 +110,23 @@ const TRANSIENT = new Set([
   'ConditionalRequestConflict',
   'TimeoutError',
 ])
+
+/**
+ * A response body read into one buffer of the announced length (packs are tens of MiB: no list
+ * of pieces to join afterwards, no second copy); a body of another length is a broken transfer.
+ */
+async function readBody(name: string, body: AsyncIterable<Uint8Array>, length: number | undefined): Promise<Uint8Array> {
+  if (length === undefined) return collect(body)
+  const out = Buffer.allocUnsafe(length)
+  let at = 0
+  for await (const piece of body) {
+    if (at + piece.length > length) throw new TransientError(name, `the response ran past its announced ${length} bytes`)
+    out.set(piece, at)
+    at += piece.length
+  }
+  if (at !== length) throw new TransientError(name, `the response ended after ${at} of ${length} bytes`)
+  return out
+}
 
 export function openS3(url: string, context: RemoteContext): Promise<Provider> {
   return Promise.resolve(s3(parseS3Url(url, context.root), context))
@@ -231,7 +248,7 @@ export async function s3(loc: S3Location, context: Pick<RemoteContext, 'credenti
             Range: range ? `bytes=${range.offset}-${range.offset + range.length - 1}` : undefined,
           }),
         )
-        return await res.Body!.transformToByteArray()
+        return await readBody(name, res.Body as AsyncIterable<Uint8Array>, res.ContentLength)
       } catch (e) {
         // A range starting at or past the end: nothing there, if the object is.
         if (range && (codeOf(e).code === 'InvalidRange' || codeOf(e).status === 416)) {
