@@ -360,7 +360,8 @@ if (options.json) {
       const vs = r.rclone
         ? `   rclone up ${f(r.rclone.upMBps)} down ${f(r.rclone.downMBps)}   ratio up ${f(r.cloudy.upMBps / r.rclone.upMBps, 2)} down ${f(r.cloudy.downMBps / r.rclone.downMBps, 2)}`
         : ''
-      console.log(`  ${r.provider.padEnd(6)}  cloudy up ${f(r.cloudy.upMBps)} down ${f(r.cloudy.downMBps)}${vs}`)
+      const rss = r.rclone ? ` (peak RSS MiB: cloudy ${f(r.cloudy.peakRssMiB, 0)}, rclone ${f(r.rclone.peakRssMiB, 0)})` : ''
+      console.log(`  ${r.provider.padEnd(6)}  cloudy up ${f(r.cloudy.upMBps)} down ${f(r.cloudy.downMBps)}${vs}${rss}`)
     }
   }
 }

@@ -289,7 +289,9 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
         }
       }
     }
-    await Promise.all(Array.from({ length: Math.min(Math.max(PACK_CONCURRENCY, o.store.provider.parallelism ?? 1), packs.length) }, worker))
+    // A remote provider is read with twice its upload parallelism: a read's round trip is the cost.
+    const readers = Math.max(PACK_CONCURRENCY, 2 * (o.store.provider.parallelism ?? 1))
+    await Promise.all(Array.from({ length: Math.min(readers, packs.length) }, worker))
     await writers.flush()
     if (failures.length) throw failures[0]
     for (const l of links) {
