@@ -4,16 +4,17 @@
  *  - exponential backoff with full jitter (AWS's "Exponential Backoff and Jitter"), never less
  *    than what a server asked for with Retry-After (429, 503);
  *  - a bounded number of operations in flight per provider;
- *  - an attempt that makes no progress for `timeoutMs` is abandoned and tried again (a put is
- *    timed by its body: as long as the provider keeps taking bytes, it is not stalled);
+ *  - an attempt that takes longer than `timeoutMs` without an answer is abandoned and tried
+ *    again;
  *  - once out of tries, a `ProviderError` of kind `unreachable` that says what to do.
  *
- * Retrying is safe because objects are immutable or whole: a streamed put keeps the bytes it
- * has passed on and replays them; an if-absent put whose first try landed but whose answer was
+ * Retrying is safe because objects are immutable or whole: a put's body is gathered once and
+ * every try sends the same bytes; an if-absent put whose first try landed but whose answer was
  * lost finds its own bytes there, and that counts as done; a listing that breaks mid-way is
  * listed again without repeating a key.
  */
 import { AlreadyExistsError, ProviderError, TransientError } from '../lib/errors.js'
+import { collect } from './keys.js'
 import type { ByteRange, ListOptions, ObjectInfo, Provider, PutBody, PutOptions } from './provider.js'
 
 export interface RetryOptions {
@@ -36,6 +37,9 @@ export interface RetryOptions {
 
 /** Longest wait a Retry-After may impose; a server asking for more is reported, not obeyed. */
 const RETRY_AFTER_LIMIT = 5 * 60_000
+
+/** Bytes per second of the slowest upload a put must be given time for. */
+const SLOWEST_LINE = 32 * 1024
 
 const DEFAULTS = { retries: 8, baseMs: 250, maxMs: 30_000, timeoutMs: 60_000, concurrency: 16 }
 
@@ -79,83 +83,18 @@ export class Limiter {
   }
 }
 
-/** A stall timer: `touch()` restarts it; `expired` rejects once it runs out. */
-class Watchdog {
-  #timer: NodeJS.Timeout | undefined
-  #reject!: (e: Error) => void
+/** A deadline: `expired` rejects once it passes, unless stopped first. */
+class Deadline {
+  readonly #timer: NodeJS.Timeout
   readonly expired: Promise<never>
-  constructor(
-    private readonly ms: number,
-    private readonly error: () => Error,
-  ) {
-    this.expired = new Promise<never>((_, reject) => (this.#reject = reject))
+  constructor(ms: number, error: () => Error) {
+    let reject!: (e: Error) => void
+    this.expired = new Promise<never>((_, r) => (reject = r))
     this.expired.catch(() => {})
-    this.touch()
-  }
-  touch(): void {
-    clearTimeout(this.#timer)
-    this.#timer = setTimeout(() => this.#reject(this.error()), this.ms)
+    this.#timer = setTimeout(() => reject(error()), ms)
   }
   stop(): void {
     clearTimeout(this.#timer)
-  }
-}
-
-/**
- * A put body that can be read again from the start: what the source gave is kept (an object is
- * at most a pack, which the provider may hold anyway), the rest is read on demand. Attempts
- * may overlap (an abandoned one still reading): reads of the source are one at a time and
- * every reader sees the same sequence.
- */
-class ReplayableBody {
-  readonly #seen: Uint8Array[] = []
-  readonly #source: AsyncIterator<Uint8Array> | undefined
-  #ended: boolean
-  #pulling: Promise<void> | undefined
-
-  constructor(body: PutBody) {
-    if (body instanceof Uint8Array) {
-      this.#seen.push(body)
-      this.#ended = true
-    } else {
-      this.#source = body[Symbol.asyncIterator]()
-      this.#ended = false
-    }
-  }
-
-  get whole(): boolean {
-    return this.#ended
-  }
-
-  /** The bytes, once the source has ended. */
-  bytes(): Buffer {
-    return Buffer.concat(this.#seen)
-  }
-
-  /**
-   * The body for one attempt. The watchdog restarts whenever the provider takes bytes, and
-   * waits while the source is slow to give them (that is the caller's time, not a stall).
-   */
-  async *read(watchdog: Watchdog): AsyncGenerator<Uint8Array> {
-    for (let i = 0; ; i++) {
-      if (i >= this.#seen.length && !this.#ended) {
-        watchdog.stop()
-        while (i >= this.#seen.length && !this.#ended) await (this.#pulling ??= this.#pull())
-      }
-      watchdog.touch()
-      if (i >= this.#seen.length) return
-      yield this.#seen[i]!
-    }
-  }
-
-  async #pull(): Promise<void> {
-    try {
-      const r = await this.#source!.next()
-      if (r.done) this.#ended = true
-      else this.#seen.push(r.value)
-    } finally {
-      this.#pulling = undefined
-    }
   }
 }
 
@@ -167,7 +106,10 @@ export function withRetries(provider: Provider, options: RetryOptions = {}): Pro
   const limiter = new Limiter(o.concurrency)
   const name = provider.name
 
-  const stalled = (op: string) => () => new TransientError(name, `${op}: no answer for ${Math.round(o.timeoutMs / 1000)} s`)
+  const stalled =
+    (op: string, ms = o.timeoutMs) =>
+    () =>
+      new TransientError(name, `${op}: no answer for ${Math.round(ms / 1000)} s`)
 
   /** The wait before retry number `attempt` (1 = the first retry). */
   const backoff = (attempt: number, e: unknown): number => {
@@ -194,14 +136,14 @@ export function withRetries(provider: Provider, options: RetryOptions = {}): Pro
   }
 
   /** Run `attempt` until it succeeds, fails for good, or the tries run out. */
-  async function retrying<T>(op: string, attempt: (watchdog: Watchdog, n: number) => Promise<T>): Promise<T> {
+  async function retrying<T>(op: string, attempt: (n: number) => Promise<T>, timeoutMs = o.timeoutMs): Promise<T> {
     for (let n = 0; ; n++) {
       try {
         // Timed from when it runs, not while it waits for its turn.
         return await limiter.run(async () => {
-          const watchdog = new Watchdog(o.timeoutMs, stalled(op))
+          const watchdog = new Deadline(timeoutMs, stalled(op, timeoutMs))
           try {
-            return await Promise.race([attempt(watchdog, n), watchdog.expired])
+            return await Promise.race([attempt(n), watchdog.expired])
           } finally {
             watchdog.stop()
           }
@@ -225,19 +167,27 @@ export function withRetries(provider: Provider, options: RetryOptions = {}): Pro
     },
 
     async put(key: string, body: PutBody, opts: PutOptions = {}): Promise<void> {
-      const replay = new ReplayableBody(body)
-      await retrying(`writing ${key}`, async (watchdog, n) => {
-        try {
-          await provider.put(key, replay.read(watchdog), opts)
-        } catch (e) {
-          // An earlier try stored it and its answer was lost: the object there is ours.
-          if (e instanceof AlreadyExistsError && n > 0 && replay.whole) {
-            const stored = await provider.get(key)
-            if (Buffer.from(stored).equals(replay.bytes())) return
+      // Gathered once (an object is at most a pack), so that every try sends the same bytes:
+      // one copy in memory, which S3 and Drive would make anyway to know the length.
+      const bytes = body instanceof Uint8Array ? body : await collect(body)
+      // Sending takes time on a slow line: the wait grows with the size, as if at 32 KiB/s.
+      const timeoutMs = o.timeoutMs + (bytes.length / SLOWEST_LINE) * 1000
+      await retrying(
+        `writing ${key}`,
+        async (n) => {
+          try {
+            await provider.put(key, bytes, opts)
+          } catch (e) {
+            // An earlier try stored it and its answer was lost: the object there is ours.
+            if (e instanceof AlreadyExistsError && n > 0) {
+              const stored = await provider.get(key)
+              if (Buffer.from(stored).equals(bytes)) return
+            }
+            throw e
           }
-          throw e
-        }
-      })
+        },
+        timeoutMs,
+      )
     },
 
     async *list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo> {
@@ -250,7 +200,7 @@ export function withRetries(provider: Provider, options: RetryOptions = {}): Pro
         const it = provider.list(prefix, resume === undefined ? undefined : { resume })[Symbol.asyncIterator]()
         let failure: unknown
         for (;;) {
-          const watchdog = new Watchdog(o.timeoutMs, stalled(op))
+          const watchdog = new Deadline(o.timeoutMs, stalled(op))
           let r: IteratorResult<ObjectInfo>
           try {
             r = await Promise.race([it.next(), watchdog.expired])
