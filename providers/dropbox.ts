@@ -639,9 +639,16 @@ export async function dropbox(options: DropboxOptions): Promise<DropboxProvider>
               page = (await call(() => c.filesListFolderContinue({ cursor: from }))).result
               for (const entry of page.entries) {
                 const key = keyOf(entry.path_display ?? entry.path_lower ?? '')
-                if (key === '' || !key.toLowerCase().startsWith(lowerPrefix)) continue
+                const lower = key.toLowerCase()
+                if (entry['.tag'] === 'deleted') {
+                  // A folder deleted above the prefix (a whole space, the vault folder) takes
+                  // everything under the prefix with it.
+                  if (lower.startsWith(lowerPrefix) || key === '' || lowerPrefix.startsWith(lower + '/'))
+                    await onChange({ type: 'delete', key })
+                  continue
+                }
+                if (key === '' || !lower.startsWith(lowerPrefix)) continue
                 if (entry['.tag'] === 'file') await onChange({ type: 'put', ...info(key, entry) })
-                else if (entry['.tag'] === 'deleted') await onChange({ type: 'delete', key })
               }
               cursor = page.cursor
             } while (page.has_more)

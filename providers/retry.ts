@@ -163,7 +163,9 @@ export function withRetries(provider: Provider, options: RetryOptions = {}): Pro
     parallelism: provider.parallelism,
 
     get(key: string, range?: ByteRange): Promise<Uint8Array> {
-      return retrying(`reading ${key}`, () => provider.get(key, range))
+      // A range of a pack takes time on a slow line, like a put (a whole object is small).
+      const timeoutMs = o.timeoutMs + ((range?.length ?? 0) / SLOWEST_LINE) * 1000
+      return retrying(`reading ${key}`, () => provider.get(key, range), Number.isFinite(timeoutMs) ? timeoutMs : o.timeoutMs)
     },
 
     async put(key: string, body: PutBody, opts: PutOptions = {}): Promise<void> {
@@ -199,24 +201,32 @@ export function withRetries(provider: Provider, options: RetryOptions = {}): Pro
       for (let n = 0; ; n++) {
         const it = provider.list(prefix, resume === undefined ? undefined : { resume })[Symbol.asyncIterator]()
         let failure: unknown
-        for (;;) {
-          const watchdog = new Deadline(o.timeoutMs, stalled(op))
-          let r: IteratorResult<ObjectInfo>
-          try {
-            r = await Promise.race([it.next(), watchdog.expired])
-          } catch (e) {
-            failure = e
-            // An abandoned listing is let go without waiting for it.
-            void it.return?.()?.catch(() => {})
-            break
-          } finally {
-            watchdog.stop()
+        let ended = false
+        try {
+          for (;;) {
+            const watchdog = new Deadline(o.timeoutMs, stalled(op))
+            let r: IteratorResult<ObjectInfo>
+            try {
+              r = await Promise.race([it.next(), watchdog.expired])
+            } catch (e) {
+              failure = e
+              break
+            } finally {
+              watchdog.stop()
+            }
+            if (r.done) {
+              ended = true
+              return
+            }
+            if (r.value.resume !== undefined) resume = r.value.resume
+            if (listed.has(r.value.key)) continue
+            listed.add(r.value.key)
+            yield r.value
           }
-          if (r.done) return
-          if (r.value.resume !== undefined) resume = r.value.resume
-          if (listed.has(r.value.key)) continue
-          listed.add(r.value.key)
-          yield r.value
+        } finally {
+          // Broken, or left by the caller (a break, a throw): the provider's listing is closed
+          // (its own clean-up runs), without waiting for it.
+          if (!ended) void it.return?.()?.catch(() => {})
         }
         if (!isTransient(failure)) throw failure
         if (n >= o.retries) throw giveUp(op, n + 1, failure)

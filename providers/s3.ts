@@ -46,7 +46,7 @@ export interface S3Location {
 }
 
 /** Parse `s3://bucket/prefix?endpoint=URL&region=R&path_style=true|false`. */
-export function parseS3Url(url: string, root: string): S3Location {
+export function parseS3Url(url: string, root: string, env: NodeJS.ProcessEnv = {}): S3Location {
   const m = /^s3:\/\/([^/?]+)(\/[^?]*)?(\?.*)?$/.exec(url)
   if (!m) throw new UsageError(`--provider ${describeProvider(url)}: an S3 URL looks like s3://bucket/prefix?endpoint=URL&region=R`)
   const bucket = m[1]!
@@ -67,7 +67,7 @@ export function parseS3Url(url: string, root: string): S3Location {
     bucket,
     prefix,
     endpoint,
-    region: params.get('region') ?? 'us-east-1',
+    region: params.get('region') ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
     pathStyle: pathStyle ? pathStyle === 'true' : endpoint !== undefined,
   }
 }
@@ -75,8 +75,10 @@ export function parseS3Url(url: string, root: string): S3Location {
 /** The S3 error code (`NoSuchKey`, `AccessDenied`, ...) and HTTP status of a failure. */
 function codeOf(e: unknown): { code: string; status: number | undefined } {
   if (e instanceof S3ServiceException) return { code: e.name, status: e.$metadata?.httpStatusCode }
-  const err = e as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } }
-  return { code: err?.Code ?? err?.name ?? '', status: err?.$metadata?.httpStatusCode }
+  const err = e as { name?: string; code?: string; Code?: string; $metadata?: { httpStatusCode?: number } }
+  // A socket's failure (no S3 answer at all) says what it is in `code` (ECONNREFUSED...).
+  const name = err?.name && err.name !== 'Error' ? err.name : undefined
+  return { code: err?.Code ?? name ?? err?.code ?? '', status: err?.$metadata?.httpStatusCode }
 }
 
 function retryAfter(e: unknown): number | undefined {
@@ -129,7 +131,7 @@ async function readBody(name: string, body: AsyncIterable<Uint8Array>, length: n
 }
 
 export function openS3(url: string, context: RemoteContext): Promise<Provider> {
-  return Promise.resolve(s3(parseS3Url(url, context.root), context))
+  return Promise.resolve(s3(parseS3Url(url, context.root, context.env), context))
 }
 
 export async function s3(loc: S3Location, context: Pick<RemoteContext, 'credentials'>): Promise<Provider> {
@@ -154,6 +156,8 @@ export async function s3(loc: S3Location, context: Pick<RemoteContext, 'credenti
       : undefined,
     // One retry layer: providers/retry.ts.
     maxAttempts: 1,
+    // A bucket in another region than the one given is followed there (AWS answers 301).
+    followRegionRedirects: true,
     // Checksums only where S3 requires them: streamed puts with the newer default checksum
     // framing are stored framed by some compatible servers (TESTBED.md).
     requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -186,6 +190,25 @@ export async function s3(loc: S3Location, context: Pick<RemoteContext, 'credenti
       )
     }
     if (code === 'NoSuchKey' || code === 'NotFound' || status === 404) return key ? new NotFoundError(name, key) : e
+    if (code === 'ENOTFOUND' || code === 'EAI_NONAME') {
+      return new ProviderError(
+        name,
+        `the storage service's host name does not resolve: fix the address (${loc.endpoint ? 'the endpoint option' : 'the bucket or region'} of the provider URL)`,
+        { cause: e, kind: 'unreachable' },
+      )
+    }
+    if (
+      code === 'PermanentRedirect' ||
+      code === 'AuthorizationHeaderMalformed' ||
+      code === 'IllegalLocationConstraintException' ||
+      status === 301
+    ) {
+      return new ProviderError(
+        name,
+        `the bucket "${loc.bucket}" is in another region than ${loc.region}: add ?region=<its region> to the provider URL (aws s3api get-bucket-location --bucket ${loc.bucket})`,
+        { cause: e, kind: 'refused' },
+      )
+    }
     if (AUTH.has(code) || status === 403 || status === 401) {
       return new ProviderError(
         name,
@@ -206,11 +229,11 @@ export async function s3(loc: S3Location, context: Pick<RemoteContext, 'credenti
       isTransient(e) ||
       (e as Error)?.name === 'TimeoutError'
     ) {
-      return new TransientError(name, `${code || 'HTTP ' + status || (e as Error).message}`, { cause: e, retryAfterMs: retryAfter(e) })
+      return new TransientError(name, code || (status ? `HTTP ${status}` : (e as Error).message), { cause: e, retryAfterMs: retryAfter(e) })
     }
     const msg = (e as Error)?.message ?? String(e)
     // No answer at all: a wrong endpoint or the network.
-    if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|socket hang up|ECONNRESET/.test(msg)) return new TransientError(name, msg, { cause: e })
+    if (/ECONNREFUSED|EAI_AGAIN|socket hang up|ECONNRESET/.test(msg)) return new TransientError(name, msg, { cause: e })
     return new ProviderError(name, `request refused: ${code || msg}`, { cause: e, kind: 'refused' })
   }
 

@@ -890,13 +890,23 @@ export function sftp(options: SftpOptions): Provider {
 
   /** Put the temp file at `final` only if nothing is there: link (or v3 rename) fails on an existing name. */
   async function claim(s: Session, tmp: string, final: string, key: string): Promise<void> {
-    try {
-      if (s.ext.hardlink) {
+    const taken = async (e: unknown) => statusOf(e) === FAILURE && !!(await statOrNone(s, final))
+    if (s.ext.hardlink) {
+      try {
         await request<void>(s, (cb) => s.sftp.ext_openssh_hardlink(tmp, final, cb))
         await unlink(s, tmp).catch(() => {})
-      } else await request<void>(s, (cb) => s.sftp.rename(tmp, final, cb))
+        return
+      } catch (e) {
+        if (await taken(e)) throw new AlreadyExistsError(name, key)
+        // A file system without hard links (FAT, exFAT, some NAS mounts) refuses link(): the
+        // v3 rename below refuses an existing name just the same (OpenSSH tries link, then
+        // checks and renames).
+      }
+    }
+    try {
+      await request<void>(s, (cb) => s.sftp.rename(tmp, final, cb))
     } catch (e) {
-      if (statusOf(e) === FAILURE && (await statOrNone(s, final))) throw new AlreadyExistsError(name, key)
+      if (await taken(e)) throw new AlreadyExistsError(name, key)
       throw e
     }
   }

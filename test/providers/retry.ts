@@ -226,3 +226,27 @@ t.test("the provider's change feed and parallelism come through the policy", asy
   t.same(seen, [{ type: 'put', key: 's/x', size: 1 }])
   t.notOk('watch' in withRetries(memory()) && withRetries(memory()).watch !== undefined, 'none where the provider has none')
 })
+
+t.test("a caller leaving a listing early closes the provider's listing", async (t) => {
+  let closed = 0
+  const counting: Provider = {
+    ...memory(),
+    async *list() {
+      try {
+        for (let i = 0; i < 10; i++) yield { key: `k${i}`, size: 1 }
+      } finally {
+        closed++
+      }
+    },
+  }
+  const r = withRetries(counting, recorded())
+  for await (const o of r.list('')) if (o.key === 'k2') break
+  t.equal(closed, 1, 'after a break')
+  await t.rejects(
+    (async () => {
+      for await (const o of r.list('')) if (o.key === 'k1') throw new Error('the caller failed')
+    })(),
+    /the caller failed/,
+  )
+  t.equal(closed, 2, 'after a throw')
+})

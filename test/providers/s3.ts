@@ -104,3 +104,20 @@ t.test('the command line over S3: two computers, and refusals that change nothin
   t.equal(readFileSync(join(b.home, 'cfg/two.txt'), 'utf8'), 'two', 'what failed to go up went at the next run')
   t.same(await describeTree(join(b.home, 'cfg')), await describeTree(join(a.home, 'cfg')))
 })
+
+t.test('no server at the endpoint: retried, then said with the reason', async (t) => {
+  const { openProvider } = await import('../../providers/index.js')
+  const { createServer } = await import('node:net')
+  // A port that was free a moment ago: nothing listens there.
+  const port = await new Promise<number>((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as { port: number }).port
+      srv.close(() => resolve(p))
+    })
+  })
+  const p = await openProvider(`s3://cloudy-test/x?endpoint=http%3A%2F%2F127.0.0.1%3A${port}`, {
+    credentials: credentials(t),
+    retry: { retries: 2, baseMs: 1, maxMs: 5 },
+  })
+  await t.rejects(p.get('k'), { kind: 'unreachable', message: /failed 3 times \(last: .*ECONNREFUSED.*\); check the network/ })
+})
