@@ -135,6 +135,15 @@ export function withRetries(provider: Provider, options: RetryOptions = {}): Pro
     )
   }
 
+  /** After failure `e` of try `n` (from 0): rethrown if it is for good or the tries ran out, else waited out. */
+  async function orWait(op: string, n: number, e: unknown): Promise<void> {
+    if (!isTransient(e)) throw e
+    if (n >= o.retries) throw giveUp(op, n + 1, e)
+    const delayMs = backoff(n + 1, e)
+    o.onRetry?.({ op, attempt: n + 1, delayMs, error: e })
+    await sleep(delayMs)
+  }
+
   /** Run `attempt` until it succeeds, fails for good, or the tries run out. */
   async function retrying<T>(op: string, attempt: (n: number) => Promise<T>, timeoutMs = o.timeoutMs): Promise<T> {
     for (let n = 0; ; n++) {
@@ -149,11 +158,7 @@ export function withRetries(provider: Provider, options: RetryOptions = {}): Pro
           }
         })
       } catch (e) {
-        if (!isTransient(e)) throw e
-        if (n >= o.retries) throw giveUp(op, n + 1, e)
-        const delayMs = backoff(n + 1, e)
-        o.onRetry?.({ op, attempt: n + 1, delayMs, error: e })
-        await sleep(delayMs)
+        await orWait(op, n, e)
       }
     }
   }
@@ -228,11 +233,7 @@ export function withRetries(provider: Provider, options: RetryOptions = {}): Pro
           // (its own clean-up runs), without waiting for it.
           if (!ended) void it.return?.()?.catch(() => {})
         }
-        if (!isTransient(failure)) throw failure
-        if (n >= o.retries) throw giveUp(op, n + 1, failure)
-        const delayMs = backoff(n + 1, failure)
-        o.onRetry?.({ op, attempt: n + 1, delayMs, error: failure })
-        await sleep(delayMs)
+        await orWait(op, n, failure)
       }
     },
 
