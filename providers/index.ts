@@ -69,7 +69,6 @@ export async function openProvider(url: string, options: OpenOptions = {}): Prom
     // What was injected, for the test that asked: said once the command lets go of the provider.
     return {
       ...wrapped,
-      parallelism: wrapped.parallelism,
       async close() {
         process.stderr.write(`cloudy: fault injection: ${JSON.stringify(injected.stats)}\n`)
         await wrapped.close()

@@ -100,7 +100,9 @@ class Deadline {
 
 /** `provider` with the retry policy, bounded concurrency and stall timeouts. */
 export function withRetries(provider: Provider, options: RetryOptions = {}): Provider {
-  const o = { ...DEFAULTS, ...options }
+  // An option given as undefined keeps its default (a spread would put undefined in its place).
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as RetryOptions
+  const o = { ...DEFAULTS, ...given }
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
   const random = o.random ?? Math.random
   const limiter = new Limiter(o.concurrency)

@@ -250,3 +250,12 @@ t.test("a caller leaving a listing early closes the provider's listing", async (
   )
   t.equal(closed, 2, 'after a throw')
 })
+
+t.test('an option given as undefined keeps its default', async (t) => {
+  const p = scripted(() => new Promise<void>((r) => setTimeout(r, 30)))
+  await p.put('k', Buffer.from('v'))
+  const o = recorded({ timeoutMs: undefined, retries: undefined })
+  t.equal(Buffer.from(await withRetries(p, o).get('k')).toString(), 'v')
+  t.same(o.waits, [], 'a 30 ms answer is not a stall')
+  t.equal(p.calls, 1)
+})
