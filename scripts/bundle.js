@@ -29,7 +29,7 @@ await build({
   format: 'esm',
   target: 'node20',
   // ssh2 loads native crypto bindings by path: it stays a package of its own (loaded with the SFTP chunk).
-  external: ['sodium-native', 'better-sqlite3', 'ssh2', 'ssh2-sftp-client', 'cpu-features'],
+  external: ['sodium-native', 'better-sqlite3', 'ssh2', 'ssh2-sftp-client', 'cpu-features', 'fuse-native'],
   // Bundled CommonJS (yargs' helpers) may call require(); give the module one.
   banner: { js: "import { createRequire as __cloudyRequire } from 'node:module'; const require = __cloudyRequire(import.meta.url);" },
   logLevel: 'warning',

@@ -98,6 +98,14 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         )
         .demandCommand(1, 'say "chain list" or "chain remove DEVICE"'),
     )
+    .command(
+      'mount <dir>',
+      'show the vault as a folder (read-only for now) until Ctrl-C',
+      (y) => y.options(passwordOption).positional('dir', { type: 'string', demandOption: true }),
+      (a) => {
+        run = async () => (await import('./commands/mount.js')).mount(io, { dir: a.dir, passwordFile: a['password-file'] })
+      },
+    )
     .command('provider', "this computer's access to the storage account", (y) =>
       y
         .command(

@@ -1,0 +1,136 @@
+/**
+ * A read-only view of one space as the chain has it now (its heads merged), for the mount:
+ * attributes and listings from trees, file bytes by range from the blobs that hold them. The
+ * mount asks by path; every answer comes from the vault through the store (and its caches).
+ *
+ * Work in progress (issue 5): writes, the journal, `.preview/` and the other spaces come next.
+ */
+import { LRUCache } from 'lru-cache'
+import type { StateDb } from '../state/db.js'
+import type { Tree, TreeEntry } from '../store/objects.js'
+import type { SpaceStore } from '../store/space-store.js'
+import { chainHeads } from '../sync/down.js'
+import { CommitGraph } from '../sync/graph.js'
+import { mergeHeads } from '../sync/merge.js'
+import { BlobType } from '../vault/aead.js'
+import type { Vault } from '../vault/vault.js'
+
+/** What `stat` of a path in the view gives. */
+export interface ViewEntry {
+  type: 'file' | 'dir' | 'symlink'
+  mode: number
+  size: number
+  mtimeMs: number
+  target?: string
+}
+
+/** Decrypted chunks kept, by default: enough for read-ahead of a few files at once. */
+const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
+
+export class SpaceView {
+  #root: string | undefined
+  readonly #chunks: LRUCache<string, Buffer>
+  /** Start offset of each chunk of a file, by its first chunk id (files are read many times). */
+  readonly #offsets = new Map<string, number[]>()
+
+  private constructor(
+    readonly store: SpaceStore,
+    root: string | undefined,
+    cacheBytes: number,
+  ) {
+    this.#root = root
+    this.#chunks = new LRUCache({ maxSize: cacheBytes, sizeCalculation: (b) => Math.max(1, b.length) })
+  }
+
+  /** The view of the chain's current state of `store`'s space. */
+  static async open(vault: Vault, store: SpaceStore, db: StateDb, options: { cacheBytes?: number } = {}): Promise<SpaceView> {
+    const heads = await chainHeads(vault, store)
+    const merged = heads.size
+      ? await mergeHeads(
+          store,
+          new CommitGraph(store, db),
+          [...heads.values()].map((h) => h.commit),
+        )
+      : undefined
+    return new SpaceView(store, merged?.tree, options.cacheBytes ?? DEFAULT_CACHE_BYTES)
+  }
+
+  async #tree(id: string | undefined): Promise<Tree> {
+    return id ? this.store.readTree(id) : { entries: [] }
+  }
+
+  /** The entry at a `/`-separated path relative to the space ('' is its root folder). */
+  async entry(path: string): Promise<TreeEntry | undefined> {
+    if (path === '') return { name: '', type: 'dir', mode: 0o755, mtimeNs: '0', subtree: this.#root }
+    let dir = this.#root
+    let found: TreeEntry | undefined
+    for (const name of path.split('/')) {
+      if (found && found.type !== 'dir') return undefined
+      if (found) dir = found.subtree
+      found = (await this.#tree(dir)).entries.find((e) => e.name === name)
+      if (!found) return undefined
+    }
+    return found
+  }
+
+  async stat(path: string): Promise<ViewEntry | undefined> {
+    const e = await this.entry(path)
+    if (!e) return undefined
+    return {
+      type: e.type,
+      mode: e.mode,
+      size: e.type === 'file' ? (e.size ?? 0) : e.type === 'symlink' ? Buffer.byteLength(e.target ?? '') : 4096,
+      mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n),
+      target: e.target,
+    }
+  }
+
+  /** Names in the folder at `path`, or undefined when it is not a folder. */
+  async list(path: string): Promise<string[] | undefined> {
+    const e = await this.entry(path)
+    if (!e || e.type !== 'dir') return undefined
+    return (await this.#tree(e.subtree)).entries.map((c) => c.name)
+  }
+
+  /** Up to `length` bytes of the file at `path` from `offset`. */
+  async read(path: string, offset: number, length: number): Promise<Buffer> {
+    const e = await this.entry(path)
+    if (!e || e.type !== 'file' || !e.content?.length) return Buffer.alloc(0)
+    const content = e.content
+    const offsets = this.#chunkOffsets(content)
+    const end = Math.min(offset + length, e.size ?? 0)
+    const parts: Buffer[] = []
+    for (let i = 0; i < content.length && offset < end; i++) {
+      const start = offsets[i]!
+      const stop = offsets[i + 1] ?? e.size ?? 0
+      if (stop <= offset) continue
+      const chunk = await this.#chunk(content[i]!)
+      parts.push(chunk.subarray(offset - start, Math.min(end, stop) - start))
+      offset = Math.min(end, stop)
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+  }
+
+  #chunkOffsets(content: string[]): number[] {
+    let offsets = this.#offsets.get(content.join(''))
+    if (!offsets) {
+      offsets = []
+      let at = 0
+      for (const id of content) {
+        offsets.push(at)
+        at += this.store.locate(Buffer.from(id, 'hex'))?.rawLength ?? 0
+      }
+      this.#offsets.set(content.join(''), offsets)
+    }
+    return offsets
+  }
+
+  async #chunk(id: string): Promise<Buffer> {
+    let c = this.#chunks.get(id)
+    if (!c) {
+      c = await this.store.readBlob(BlobType.data, Buffer.from(id, 'hex'))
+      this.#chunks.set(id, c)
+    }
+    return c
+  }
+}

@@ -1,0 +1,40 @@
+/** `cloudy mount`: the vault as a folder, read with ordinary tools from other processes. */
+import t from 'tap'
+import { mkdir, symlink, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { cloudy, computer, initVault, tempDir } from '../helpers/cli.js'
+import { isMounted, sh, startMount } from '../helpers/mount.js'
+
+t.test('the settings space, read through the mount with ls, cat and cmp', async (t) => {
+  const vault = tempDir(t, 'vault')
+  const a = computer(t)
+  await mkdir(join(a.home, 'cfg/sub'), { recursive: true })
+  await writeFile(join(a.home, 'cfg/a.txt'), 'alpha\n')
+  const big = randomBytes(5 * 1024 * 1024 + 123)
+  await writeFile(join(a.home, 'cfg/sub/big.bin'), big)
+  await symlink('a.txt', join(a.home, 'cfg/link'))
+  await initVault(t, a, vault, ['~/cfg'], 'a')
+  t.equal((await cloudy(a, ['sync', 'up'])).code, 0)
+
+  const dir = join(tempDir(t, 'mnt'), 'm')
+  await mkdir(dir)
+  const child = await startMount(t, a, dir)
+  t.same((await sh(`ls ${dir}`)).split('\n').filter(Boolean), ['settings'])
+  t.same((await sh(`ls ${dir}/settings/cfg`)).split('\n').filter(Boolean), ['a.txt', 'link', 'sub'])
+  t.equal(await sh(`cat ${dir}/settings/cfg/a.txt`), 'alpha\n')
+  t.equal(await sh(`readlink ${dir}/settings/cfg/link`), 'a.txt\n')
+  t.equal(
+    await sh(`cmp ${dir}/settings/cfg/sub/big.bin ${join(a.home, 'cfg/sub/big.bin')} && echo same`),
+    'same\n',
+    'a 5 MiB file reads back byte for byte',
+  )
+  t.match(await sh(`stat -c '%s %a' ${dir}/settings/cfg/sub/big.bin`), `${big.length} 644`)
+  await t.rejects(sh(`echo x > ${dir}/settings/cfg/new.txt`), /Read-only file system/, 'read-only for now')
+  await t.rejects(sh(`cat ${dir}/settings/nope`), /No such file/)
+
+  child.kill('SIGTERM')
+  await new Promise((r) => child.once('exit', r))
+  t.equal(child.exitCode, 0, 'SIGTERM unmounts and exits 0')
+  t.notOk(isMounted(dir), 'unmounted')
+})
