@@ -6,7 +6,7 @@
  */
 import Fuse, { type Stat } from 'fuse-native'
 import { getgid, getuid } from 'node:process'
-import type { SpaceView, ViewEntry } from './lib/mount/space-view.js'
+import type { MountView, ViewEntry } from './lib/mount/view.js'
 
 export interface MountHandle {
   unmount(): Promise<void>
@@ -23,7 +23,7 @@ function statOf(e: ViewEntry): Stat {
 }
 
 /** Which view and which path inside it a mount path is; the root is the list of spaces. */
-function route(views: Map<string, SpaceView>, path: string): { view?: SpaceView; rel: string } | undefined {
+function route(views: Map<string, MountView>, path: string): { view?: MountView; rel: string } | undefined {
   const parts = path.split('/').filter(Boolean)
   if (parts.length === 0) return { rel: '' }
   const view = views.get(parts[0]!)
@@ -41,7 +41,7 @@ function reply<T>(cb: (code: number, value?: T) => void, work: () => Promise<T |
   )
 }
 
-export function mountViews(dir: string, views: Map<string, SpaceView>): Promise<MountHandle> {
+export function mountViews(dir: string, views: Map<string, MountView>): Promise<MountHandle> {
   const root: ViewEntry = { type: 'dir', mode: 0o755, size: 4096, mtimeMs: Date.now() }
   const fuse = new Fuse(
     dir,

@@ -14,20 +14,12 @@ import { CommitGraph } from '../sync/graph.js'
 import { mergeHeads } from '../sync/merge.js'
 import { BlobType } from '../vault/aead.js'
 import type { Vault } from '../vault/vault.js'
-
-/** What `stat` of a path in the view gives. */
-export interface ViewEntry {
-  type: 'file' | 'dir' | 'symlink'
-  mode: number
-  size: number
-  mtimeMs: number
-  target?: string
-}
+import type { MountView, ViewEntry } from './view.js'
 
 /** Decrypted chunks kept, by default: enough for read-ahead of a few files at once. */
 const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 
-export class SpaceView {
+export class SpaceView implements MountView {
   #root: string | undefined
   readonly #chunks: LRUCache<string, Buffer>
   /** Start offset of each chunk of a file, by its first chunk id (files are read many times). */

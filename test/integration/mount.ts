@@ -3,7 +3,7 @@ import t from 'tap'
 import { mkdir, symlink, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { cloudy, computer, initVault, tempDir } from '../helpers/cli.js'
+import { cloudy, computer, initVault, joinVault, tempDir } from '../helpers/cli.js'
 import { isMounted, sh, startMount } from '../helpers/mount.js'
 
 t.test('the settings space, read through the mount with ls, cat and cmp', async (t) => {
@@ -37,4 +37,35 @@ t.test('the settings space, read through the mount with ls, cat and cmp', async 
   await new Promise((r) => child.once('exit', r))
   t.equal(child.exitCode, 0, 'SIGTERM unmounts and exits 0')
   t.notOk(isMounted(dir), 'unmounted')
+})
+
+t.test('.preview/: PLAN.txt is the CLI preview; incoming/ and local/ hold the two versions', async (t) => {
+  const vault = tempDir(t, 'vault')
+  const a = computer(t)
+  await mkdir(join(a.home, 'cfg'), { recursive: true })
+  await writeFile(join(a.home, 'cfg/a.txt'), 'base')
+  await writeFile(join(a.home, 'cfg/b.txt'), 'b from A')
+  await initVault(t, a, vault, ['~/cfg'], 'a')
+  t.equal((await cloudy(a, ['sync', 'up'])).code, 0)
+  const b = computer(t)
+  await joinVault(t, b, vault, ['~/cfg'], 'b')
+  t.equal((await cloudy(b, ['sync', 'down', '--yes'])).code, 0)
+  // A changes a.txt and adds c.txt; B changes a.txt too (a conflict) and has never synced d.txt.
+  await writeFile(join(a.home, 'cfg/a.txt'), 'A version')
+  await writeFile(join(a.home, 'cfg/c.txt'), 'new on A')
+  t.equal((await cloudy(a, ['sync', 'up'])).code, 0)
+  await writeFile(join(b.home, 'cfg/a.txt'), 'B version, local')
+
+  const preview = await cloudy(b, ['sync', 'down', '--preview'])
+  t.equal(preview.code, 0, preview.stderr)
+  const dir = join(tempDir(t, 'mnt'), 'm')
+  await mkdir(dir)
+  await startMount(t, b, dir)
+  t.equal(await sh(`cat ${dir}/.preview/PLAN.txt`), preview.stdout, 'PLAN.txt is what sync down --preview prints')
+  t.equal(await sh(`cat ${dir}/.preview/incoming/settings/cfg/a.txt`), 'A version')
+  t.equal(await sh(`cat ${dir}/.preview/local/settings/cfg/a.txt`), 'B version, local')
+  t.equal(await sh(`cat ${dir}/.preview/incoming/settings/cfg/c.txt`), 'new on A')
+  await t.rejects(sh(`cat ${dir}/.preview/local/settings/cfg/c.txt`), /No such file/, 'nothing local to replace for an add')
+  t.same((await sh(`ls ${dir}/.preview/incoming/settings/cfg`)).split('\n').filter(Boolean), ['a.txt', 'c.txt'])
+  t.same((await sh(`ls -A ${dir}`)).split('\n').filter(Boolean), ['.preview', 'settings'])
 })

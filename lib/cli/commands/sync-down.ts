@@ -3,14 +3,14 @@ import { createInterface } from 'node:readline/promises'
 import { EXIT } from '../../errors.js'
 import { assertInChain, touchDevice } from '../../sync/chain.js'
 import { applyDown, chooseItems, type DownPlan, type DownSyncResult } from '../../sync/down.js'
-import type { ItemSide, PlanItem } from '../../sync/plan.js'
+import type { PlanItem } from '../../sync/plan.js'
+import { planTable } from '../plan-table.js'
 import { openSession } from '../context.js'
-import { formatBytes, printWarnings, Progress, type CliIo } from '../io.js'
+import { printWarnings, Progress, type CliIo } from '../io.js'
 import { planName } from '../items.js'
 import { spaceSources } from '../spaces.js'
 import { planSpace } from '../plan-space.js'
 import { providerFolder } from '../../../providers/index.js'
-import { table } from '../table.js'
 
 export interface SyncDownArgs {
   preview?: boolean
@@ -18,24 +18,6 @@ export interface SyncDownArgs {
   yes?: boolean
   passwordFile?: string
   json?: boolean
-}
-
-const size = (side: ItemSide) =>
-  side.kind === 'file' ? formatBytes(side.size) : side.kind === 'dir' ? 'folder' : side.kind === 'symlink' ? 'link' : 'special'
-const time = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ')
-
-export function planTable(items: readonly PlanItem[]): string {
-  if (items.length === 0) return 'Nothing to do: this computer is up to date.\n'
-  const rows = items.map((it) => [
-    it.op,
-    it.item,
-    it.local ? `${size(it.local)} ${time(it.local.mtimeMs)}` : '-',
-    it.incoming ? `${size(it.incoming)} ${time(it.incoming.mtimeMs)} ${it.incoming.device}` : '-',
-  ])
-  const notes = items.filter((it) => it.op === 'conflict').map((it) => `conflict: ${it.item}: ${it.reason}\n`)
-  const count = (op: string) => items.filter((it) => it.op === op).length
-  const summary = `${items.length} items: ${count('add')} to add, ${count('update')} to update, ${count('delete')} to delete, ${count('conflict')} in conflict\n`
-  return table(['ACTION', 'ITEM', 'LOCAL', 'INCOMING'], rows) + notes.join('') + summary
 }
 
 /** A plan item as `--json` prints it. */

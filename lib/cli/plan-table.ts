@@ -1,0 +1,22 @@
+/** A down-sync plan as the table `sync down --preview` prints (and the mount's .preview/PLAN.txt holds). */
+import type { ItemSide, PlanItem } from '../sync/plan.js'
+import { formatBytes } from './io.js'
+import { table } from './table.js'
+
+const size = (side: ItemSide) =>
+  side.kind === 'file' ? formatBytes(side.size) : side.kind === 'dir' ? 'folder' : side.kind === 'symlink' ? 'link' : 'special'
+const time = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ')
+
+export function planTable(items: readonly PlanItem[]): string {
+  if (items.length === 0) return 'Nothing to do: this computer is up to date.\n'
+  const rows = items.map((it) => [
+    it.op,
+    it.item,
+    it.local ? `${size(it.local)} ${time(it.local.mtimeMs)}` : '-',
+    it.incoming ? `${size(it.incoming)} ${time(it.incoming.mtimeMs)} ${it.incoming.device}` : '-',
+  ])
+  const notes = items.filter((it) => it.op === 'conflict').map((it) => `conflict: ${it.item}: ${it.reason}\n`)
+  const count = (op: string) => items.filter((it) => it.op === op).length
+  const summary = `${items.length} items: ${count('add')} to add, ${count('update')} to update, ${count('delete')} to delete, ${count('conflict')} in conflict\n`
+  return table(['ACTION', 'ITEM', 'LOCAL', 'INCOMING'], rows) + notes.join('') + summary
+}

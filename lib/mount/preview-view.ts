@@ -1,0 +1,96 @@
+/**
+ * `.preview/` in the mount: what a down-sync would do now. `PLAN.txt` is the table
+ * `cloudy sync down --preview` prints; `incoming/<item>` is the version the down-sync would
+ * write and `local/<item>` the one it would replace, for every item of the plan.
+ */
+import { open as openFile, lstat, readlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { planTable } from '../cli/plan-table.js'
+import type { PlanItem } from '../sync/plan.js'
+import type { MountView, ViewEntry } from './view.js'
+
+/** One space's plan, with where its incoming versions and local files are read. */
+export interface SpacePlan {
+  items: readonly PlanItem[]
+  /** The chain's state of the space (the incoming versions). */
+  incoming: MountView
+  /** The local folder the space's paths are relative to (HOME for settings). */
+  root: string
+}
+
+type Source = { kind: 'plan' } | { kind: 'incoming'; view: MountView; path: string } | { kind: 'local'; abs: string }
+
+const folder = (mtimeMs: number): ViewEntry => ({ type: 'dir', mode: 0o555, size: 4096, mtimeMs })
+
+export class PreviewView implements MountView {
+  readonly #plan: Buffer
+  readonly #made = Date.now()
+  readonly #files = new Map<string, Source>()
+  readonly #dirs = new Map<string, Set<string>>([['', new Set(['PLAN.txt', 'incoming', 'local'])]])
+
+  constructor(plans: readonly SpacePlan[]) {
+    this.#plan = Buffer.from(planTable(plans.flatMap((p) => p.items)))
+    this.#files.set('PLAN.txt', { kind: 'plan' })
+    this.#dirs.set('incoming', new Set())
+    this.#dirs.set('local', new Set())
+    for (const p of plans) {
+      for (const it of p.items) {
+        if (it.incoming) this.#add(`incoming/${it.item}`, { kind: 'incoming', view: p.incoming, path: it.path })
+        if (it.local) this.#add(`local/${it.item}`, { kind: 'local', abs: join(p.root, it.path) })
+      }
+    }
+  }
+
+  /** Record a file and every folder above it. */
+  #add(path: string, source: Source): void {
+    this.#files.set(path, source)
+    for (let child = path; child.includes('/');) {
+      const parent = child.slice(0, child.lastIndexOf('/'))
+      let names = this.#dirs.get(parent)
+      if (!names) this.#dirs.set(parent, (names = new Set()))
+      names.add(child.slice(child.lastIndexOf('/') + 1))
+      child = parent
+    }
+  }
+
+  async stat(path: string): Promise<ViewEntry | undefined> {
+    const source = this.#files.get(path)
+    if (!source) return this.#dirs.has(path) ? folder(this.#made) : undefined
+    if (source.kind === 'plan') return { type: 'file', mode: 0o444, size: this.#plan.length, mtimeMs: this.#made }
+    if (source.kind === 'incoming') return source.view.stat(source.path)
+    try {
+      const st = await lstat(source.abs)
+      const type = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file'
+      return {
+        type,
+        mode: st.mode & 0o7777,
+        size: type === 'dir' ? 4096 : st.size,
+        mtimeMs: st.mtimeMs,
+        target: type === 'symlink' ? await readlink(source.abs) : undefined,
+      }
+    } catch {
+      return undefined // gone since the plan was made
+    }
+  }
+
+  async list(path: string): Promise<string[] | undefined> {
+    // A folder item lists what the plan holds under it.
+    const names = this.#dirs.get(path)
+    return names && [...names]
+  }
+
+  async read(path: string, offset: number, length: number): Promise<Buffer> {
+    const source = this.#files.get(path)
+    if (!source) return Buffer.alloc(0)
+    if (source.kind === 'plan') return this.#plan.subarray(offset, offset + length)
+    if (source.kind === 'incoming') return source.view.read(source.path, offset, length)
+    const fh = await openFile(source.abs, 'r')
+    try {
+      const buf = Buffer.alloc(length)
+      const { bytesRead } = await fh.read(buf, 0, length, offset)
+      return buf.subarray(0, bytesRead)
+    } finally {
+      await fh.close()
+    }
+  }
+}
