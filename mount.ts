@@ -1,12 +1,12 @@
 /**
- * `cloudy mount`: the vault as a folder. This file only turns the views of lib/mount/ into a
- * fuse-native operations table: every answer comes from them; no logic of its own.
- *
- * Work in progress (issue 5): read-only, the spaces given; writes answer EROFS.
+ * `cloudy mount`: the vault as a folder. This file only turns a view of lib/mount/ into a
+ * fuse-native operations table: every answer comes from the view; no logic of its own beyond
+ * numbering open files and remembering which were written (their close makes them durable).
  */
 import Fuse, { type Stat } from 'fuse-native'
 import { getgid, getuid } from 'node:process'
-import type { MountView, ViewEntry } from './lib/mount/view.js'
+import { FsError } from './lib/mount/journaled-view.js'
+import { isWritable, type MountView, type ViewEntry } from './lib/mount/view.js'
 
 export interface MountHandle {
   unmount(): Promise<void>
@@ -15,6 +15,7 @@ export interface MountHandle {
 const S_IFDIR = 0o040000
 const S_IFREG = 0o100000
 const S_IFLNK = 0o120000
+const O_ACCMODE = 3
 
 function statOf(e: ViewEntry): Stat {
   const kind = e.type === 'dir' ? S_IFDIR : e.type === 'symlink' ? S_IFLNK : S_IFREG
@@ -22,79 +23,126 @@ function statOf(e: ViewEntry): Stat {
   return { mtime: t, atime: t, ctime: t, size: e.size, mode: kind | e.mode, uid: getuid?.() ?? 0, gid: getgid?.() ?? 0, nlink: 1 }
 }
 
-/** Which view and which path inside it a mount path is; the root is the list of spaces. */
-function route(views: Map<string, MountView>, path: string): { view?: MountView; rel: string } | undefined {
-  const parts = path.split('/').filter(Boolean)
-  if (parts.length === 0) return { rel: '' }
-  const view = views.get(parts[0]!)
-  return view ? { view, rel: parts.slice(1).join('/') } : undefined
+/** The errno for a failure: the view's own refusal, else EIO (and said on stderr). */
+function errnoOf(e: unknown): number {
+  if (e instanceof FsError) return (Fuse as unknown as Record<string, number>)[e.errno] ?? Fuse.EIO
+  process.stderr.write(`cloudy mount: ${(e as Error).message}\n`)
+  return Fuse.EIO
 }
 
-/** Answer a FUSE call from a promise; an unexpected failure is EIO (and said on stderr). */
-function reply<T>(cb: (code: number, value?: T) => void, work: () => Promise<T | number>): void {
+/** Answer a FUSE call from a promise: its value, or the errno of what it threw. */
+function reply<T>(cb: (code: number, value?: T) => void, work: () => Promise<T | void>): void {
   work().then(
-    (v) => (typeof v === 'number' ? cb(v) : cb(0, v)),
-    (e: unknown) => {
-      process.stderr.write(`cloudy mount: ${(e as Error).message}\n`)
-      cb(Fuse.EIO)
-    },
+    (v) => (v === undefined ? cb(0) : cb(0, v)),
+    (e: unknown) => cb(errnoOf(e)),
   )
 }
 
-export function mountViews(dir: string, views: Map<string, MountView>): Promise<MountHandle> {
-  const root: ViewEntry = { type: 'dir', mode: 0o755, size: 4096, mtimeMs: Date.now() }
-  const fuse = new Fuse(
-    dir,
-    {
-      getattr: (path, cb) =>
-        reply(cb, async () => {
-          const r = route(views, path)
-          if (!r) return Fuse.ENOENT
-          const e = r.view ? await r.view.stat(r.rel) : root
-          return e ? statOf(e) : Fuse.ENOENT
-        }),
-      readdir: (path, cb) =>
-        reply(cb, async () => {
-          const r = route(views, path)
-          if (!r) return Fuse.ENOENT
-          const names = r.view ? await r.view.list(r.rel) : [...views.keys()]
-          return names ?? Fuse.ENOTDIR
-        }),
-      readlink: (path, cb) =>
-        reply(cb, async () => {
-          const r = route(views, path)
-          const e = r?.view && (await r.view.stat(r.rel))
-          return e?.type === 'symlink' ? e.target! : Fuse.EINVAL
-        }),
-      open: (path, flags, cb) => {
-        // Read-only for now: any write access is refused.
-        if ((flags & 3) !== 0) return cb(Fuse.EROFS)
-        cb(0, 0)
-      },
-      release: (_path, _fd, cb) => cb(0),
-      read: (path, _fd, buffer, length, position, cb) => {
-        const r = route(views, path)
-        if (!r?.view) return cb(Fuse.ENOENT)
-        r.view.read(r.rel, position, length).then(
-          (bytes) => cb(bytes.copy(buffer, 0, 0, Math.min(length, bytes.length))),
-          (e: unknown) => {
-            process.stderr.write(`cloudy mount: ${(e as Error).message}\n`)
-            cb(Fuse.EIO)
-          },
-        )
-      },
-      create: (_path, _mode, cb) => cb(Fuse.EROFS),
-      unlink: (_path, cb) => cb(Fuse.EROFS),
-      mkdir: (_path, _mode, cb) => cb(Fuse.EROFS),
-      rmdir: (_path, cb) => cb(Fuse.EROFS),
-      rename: (_src, _dest, cb) => cb(Fuse.EROFS),
-      truncate: (_path, _size, cb) => cb(Fuse.EROFS),
-      chmod: (_path, _mode, cb) => cb(Fuse.EROFS),
-      utimens: (_path, _a, _m, cb) => cb(Fuse.EROFS),
+/** Paths from FUSE start with '/'; views take them without. */
+const rel = (path: string) => path.slice(1)
+
+export function mountView(dir: string, view: MountView): Promise<MountHandle> {
+  const w = isWritable(view) ? view : undefined
+  /** Open files, by the number given to the kernel; true once written to. */
+  const open = new Map<number, boolean>()
+  let nextFd = 1
+  const handle = () => {
+    const fd = nextFd++
+    open.set(fd, false)
+    return fd
+  }
+  const writable = () => {
+    if (!w) throw new FsError('EROFS')
+    return w
+  }
+  /** An open file written to is made durable at close and fsync. */
+  const durable = async (path: string, fd: number, closing: boolean) => {
+    const dirty = open.get(fd)
+    if (closing) open.delete(fd)
+    else open.set(fd, false)
+    if (dirty && w) await w.sync(rel(path))
+  }
+  const ops: Record<string, unknown> = {
+    getattr: (path: string, cb: (c: number, s?: Stat) => void) =>
+      reply(cb, async () => {
+        const e = await view.stat(rel(path))
+        if (!e) throw new FsError('ENOENT')
+        return statOf(e)
+      }),
+    readdir: (path: string, cb: (c: number, n?: string[]) => void) =>
+      reply(cb, async () => {
+        const names = await view.list(rel(path))
+        if (names) return names
+        throw new FsError((await view.stat(rel(path))) ? 'ENOTDIR' : 'ENOENT')
+      }),
+    readlink: (path: string, cb: (c: number, t?: string) => void) =>
+      reply(cb, async () => {
+        const e = await view.stat(rel(path))
+        if (e?.type === 'symlink') return e.target!
+        throw new FsError(e ? 'EINVAL' : 'ENOENT')
+      }),
+    open: (path: string, flags: number, cb: (c: number, fd?: number) => void) =>
+      reply(cb, async () => {
+        if ((flags & O_ACCMODE) !== 0) writable()
+        const e = await view.stat(rel(path))
+        if (!e) throw new FsError('ENOENT')
+        return handle()
+      }),
+    create: (path: string, mode: number, cb: (c: number, fd?: number) => void) =>
+      reply(cb, async () => {
+        await writable().create(rel(path), mode)
+        return handle()
+      }),
+    read: (path: string, _fd: number, buffer: Buffer, length: number, position: number, cb: (n: number) => void) => {
+      view.read(rel(path), position, length).then(
+        (bytes) => cb(bytes.copy(buffer, 0, 0, Math.min(length, bytes.length))),
+        (e: unknown) => cb(errnoOf(e)),
+      )
     },
+    write: (path: string, fd: number, buffer: Buffer, length: number, position: number, cb: (n: number) => void) => {
+      // fuse-native reuses the buffer once this returns: the bytes are copied before any await.
+      const bytes = Buffer.from(buffer.subarray(0, length))
+      Promise.resolve()
+        .then(() => writable().write(rel(path), bytes, position))
+        .then(
+          (n) => {
+            if (open.has(fd)) open.set(fd, true)
+            cb(n)
+          },
+          (e: unknown) => cb(errnoOf(e)),
+        )
+    },
+    release: (path: string, fd: number, cb: (c: number) => void) => reply(cb, () => durable(path, fd, true)),
+    fsync: (path: string, _datasync: boolean, fd: number, cb: (c: number) => void) => reply(cb, () => durable(path, fd, false)),
+    fsyncdir: (_path: string, _datasync: boolean, _fd: number, cb: (c: number) => void) => reply(cb, async () => w?.sync()),
+    flush: (_path: string, _fd: number, cb: (c: number) => void) => cb(0),
+    truncate: (path: string, size: number, cb: (c: number) => void) => reply(cb, () => writable().truncate(rel(path), size, true)),
+    ftruncate: (path: string, fd: number, size: number, cb: (c: number) => void) =>
+      reply(cb, async () => {
+        await writable().truncate(rel(path), size, false)
+        if (open.has(fd)) open.set(fd, true)
+      }),
+    unlink: (path: string, cb: (c: number) => void) => reply(cb, () => writable().unlink(rel(path))),
+    mkdir: (path: string, mode: number, cb: (c: number) => void) => reply(cb, () => writable().mkdir(rel(path), mode)),
+    rmdir: (path: string, cb: (c: number) => void) => reply(cb, () => writable().rmdir(rel(path))),
+    rename: (src: string, dest: string, cb: (c: number) => void) => reply(cb, () => writable().rename(rel(src), rel(dest))),
+    symlink: (target: string, path: string, cb: (c: number) => void) => reply(cb, () => writable().symlink(target, rel(path))),
+    link: (_src: string, _dest: string, cb: (c: number) => void) => cb(w ? Fuse.EPERM : Fuse.EROFS),
+    chmod: (path: string, mode: number, cb: (c: number) => void) => reply(cb, () => writable().chmod(rel(path), mode)),
+    chown: (_path: string, _uid: number, _gid: number, cb: (c: number) => void) => cb(w ? 0 : Fuse.EROFS),
+    utimens: (path: string, _atime: Date, mtime: Date, cb: (c: number) => void) =>
+      reply(cb, () => writable().utimens(rel(path), mtime.getTime())),
+    statfs: (_path: string, cb: (c: number, s?: object) => void) =>
+      // Free space is the storage account's, which the mount cannot know: generous figures, so
+      // that tools that check before copying go on.
+      cb(0, { bsize: 4096, frsize: 4096, blocks: 2 ** 32, bfree: 2 ** 31, bavail: 2 ** 31, files: 2 ** 24, ffree: 2 ** 23, favail: 2 ** 23, fsid: 0, flag: 0, namemax: 255 }),
+  }
+  const fuse = new Fuse(dir, ops as never, {
+    force: true,
+    mkdir: false,
     // big_writes and max_read: 128 KiB requests instead of 4 KiB (TESTBED.md).
-    { force: true, mkdir: false, fsname: 'cloudy,big_writes,max_read=131072' },
-  )
+    fsname: 'cloudy,big_writes,max_read=131072,max_write=131072',
+  })
   return new Promise((resolve, reject) => {
     fuse.mount((err) => {
       if (err) return reject(err)

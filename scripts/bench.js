@@ -4,10 +4,12 @@
 // RSS and repository size; then the ratios Cloudy/restic; and Cloudy's no-change down-sync
 // against its full one. A benchmark, never a test.
 //
-//   node scripts/bench.js [--small-files N] [--big-mib M] [--fresh] [--json] [--providers-only | --no-providers]
+//   node scripts/bench.js [--small-files N] [--big-mib M] [--fresh] [--json]
+//     [--providers-only | --no-providers] [--mount-only | --no-mount] [--mount-mib M]
 //
 // Then the providers: the big files up and down through each provider on loopback (the S3 and
 // SFTP test servers of scripts/servers/), beside `rclone copy` to the same servers, with ratios.
+// Then the mounts (scripts/bench-mount.js): Cloudy's FUSE mount beside gocryptfs and rclone mount.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync, lstatSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
@@ -15,6 +17,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { makeDataSet } from './bench-data.js'
+import { benchMount, printMount } from './bench-mount.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const CLOUDY = join(ROOT, 'bin', 'cloudy.js')
@@ -27,9 +30,12 @@ const options = {
   bigMiB: num('--big-mib', 600),
   fresh: argv.includes('--fresh'),
   json: argv.includes('--json'),
-  // --providers-only: skip the restic comparison; --no-providers: skip the provider one.
-  restic: !argv.includes('--providers-only'),
-  providers: !argv.includes('--no-providers'),
+  // --providers-only: only the provider comparison; --no-providers: skip it. --mount-only: only
+  // the mounts; --no-mount: skip them. --mount-mib: the size of the file written through each mount.
+  restic: !argv.includes('--providers-only') && !argv.includes('--mount-only'),
+  providers: !argv.includes('--no-providers') && !argv.includes('--mount-only'),
+  mount: !argv.includes('--no-mount') && !argv.includes('--providers-only'),
+  mountMiB: num('--mount-mib', num('--mount-mb', 512)),
 }
 const say = (...a) => (options.json ? console.error(...a) : console.log(...a))
 
@@ -298,7 +304,7 @@ function tomlOf(tables) {
   )
 }
 
-ensure('restic', 'restic')
+if (options.restic) ensure('restic', 'restic')
 ensure('/usr/bin/time', 'time')
 say(`Generating or reusing the data set (${options.smallFiles} small files, ${options.bigMiB} MiB of big files)…`)
 const data = makeDataSet(options)
@@ -315,6 +321,9 @@ for (const c of options.restic ? cases : []) {
   }
 }
 const providerResults = options.providers ? await benchProviders(data, cases[1]) : []
+const mount = options.mount
+  ? await benchMount({ smallDir: join(data, 'small'), mib: options.mountMiB, say, ensure, dropCaches })
+  : undefined
 
 const ratios = (options.restic ? cases : []).map((c) => {
   const a = results.find((r) => r.tool === 'cloudy' && r.case === c.name)
@@ -329,30 +338,37 @@ const ratios = (options.restic ? cases : []).map((c) => {
   }
 })
 
-const versions = Object.fromEntries(Object.entries(tools).map(([k, t]) => [k, t.version()]))
+const versions = Object.fromEntries(
+  Object.entries(tools)
+    .filter(([k]) => options.restic || k === 'cloudy')
+    .map(([k, t]) => [k, t.version()]),
+)
 if (options.providers) versions.rclone = execFileSync('rclone', ['version'], { encoding: 'utf8' }).split('\n')[0].trim()
 if (options.json) {
-  console.log(JSON.stringify({ versions, cachesDropped: canDrop, results, ratios, providers: providerResults }, null, 1))
+  console.log(JSON.stringify({ versions, cachesDropped: canDrop, results, ratios, providers: providerResults, mount }, null, 1))
 } else {
   const f = (n, d = 1) => n.toFixed(d)
   console.log(
     `\n${Object.values(versions).join(', ')}; page cache dropped before up- and down-syncs: ${canDrop ? 'yes' : 'no (not root)'}\n`,
   )
-  const rows = [['tool', 'case', 'up MB/s', 're-run s', 'down MB/s', 'peak RSS MiB', 'repo MiB']]
-  for (const r of results) rows.push([r.tool, r.case, f(r.upMBps), f(r.rerunSecs, 2), f(r.downMBps), f(r.peakRssMiB, 0), f(r.repoMiB, 0)])
-  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)))
-  for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i])).join('  '))
-  console.log('\nCloudy / restic (up and down: above 1 means Cloudy is faster; re-run, RSS and size: below 1 means Cloudy is smaller)')
-  for (const r of ratios) {
-    console.log(
-      `  ${r.case.padEnd(w[1])}  up ${f(r.up, 2)}  re-run ${f(r.rerun, 2)}  down ${f(r.down, 2)}  RSS ${f(r.rss, 2)}  repo ${f(r.repo, 2)}`,
-    )
-  }
-  console.log('\nCloudy no-change down-sync right after the full one (page cache not dropped; goal: under 10% of the full down-sync)')
-  for (const r of results.filter((x) => x.noChangeDownSecs !== undefined)) {
-    console.log(
-      `  ${r.case.padEnd(w[1])}  ${f(r.noChangeDownSecs, 2)} s vs ${f(r.downSecs, 2)} s full = ${f((100 * r.noChangeDownSecs) / r.downSecs, 1)}%`,
-    )
+  // The restic comparison, unless skipped.
+  if (results.length) {
+    const rows = [['tool', 'case', 'up MB/s', 're-run s', 'down MB/s', 'peak RSS MiB', 'repo MiB']]
+    for (const r of results) rows.push([r.tool, r.case, f(r.upMBps), f(r.rerunSecs, 2), f(r.downMBps), f(r.peakRssMiB, 0), f(r.repoMiB, 0)])
+    const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)))
+    for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i])).join('  '))
+    console.log('\nCloudy / restic (up and down: above 1 means Cloudy is faster; re-run, RSS and size: below 1 means Cloudy is smaller)')
+    for (const r of ratios) {
+      console.log(
+        `  ${r.case.padEnd(w[1])}  up ${f(r.up, 2)}  re-run ${f(r.rerun, 2)}  down ${f(r.down, 2)}  RSS ${f(r.rss, 2)}  repo ${f(r.repo, 2)}`,
+      )
+    }
+    console.log('\nCloudy no-change down-sync right after the full one (page cache not dropped; goal: under 10% of the full down-sync)')
+    for (const r of results.filter((x) => x.noChangeDownSecs !== undefined)) {
+      console.log(
+        `  ${r.case.padEnd(w[1])}  ${f(r.noChangeDownSecs, 2)} s vs ${f(r.downSecs, 2)} s full = ${f((100 * r.noChangeDownSecs) / r.downSecs, 1)}%`,
+      )
+    }
   }
   if (providerResults.length) {
     console.log(`\nProviders on loopback, ${cases[1].name} (MB/s; ratio Cloudy/rclone above 1 means Cloudy is faster)`)
@@ -364,4 +380,5 @@ if (options.json) {
       console.log(`  ${r.provider.padEnd(6)}  cloudy up ${f(r.cloudy.upMBps)} down ${f(r.cloudy.downMBps)}${vs}${rss}`)
     }
   }
+  if (mount) printMount(mount)
 }

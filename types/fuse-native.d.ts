@@ -49,5 +49,6 @@ declare module 'fuse-native' {
     static ENOTDIR: number
     static EISDIR: number
     static EINVAL: number
+    static EPERM: number
   }
 }

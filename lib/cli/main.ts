@@ -100,10 +100,27 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
     )
     .command(
       'mount <dir>',
-      'show the vault as a folder (read-only for now) until Ctrl-C',
-      (y) => y.options(passwordOption).positional('dir', { type: 'string', demandOption: true }),
+      'show the vault as a folder until Ctrl-C; apps/<id>/ takes writes, up-synced a few seconds after the last one',
+      (y) =>
+        y
+          .options(passwordOption)
+          .positional('dir', { type: 'string', demandOption: true })
+          .options({
+            app: { type: 'string', describe: "mount one application's folder alone, holding only its key" },
+            'upsync-after': { type: 'number', describe: 'seconds after the last change before up-syncing', default: 3 },
+            poll: { type: 'number', describe: "seconds between looks for other computers' up-syncs", default: 10 },
+            'cache-mb': { type: 'number', describe: 'decrypted data kept in memory, in MiB', default: 64 },
+          }),
       (a) => {
-        run = async () => (await import('./commands/mount.js')).mount(io, { dir: a.dir, passwordFile: a['password-file'] })
+        run = async () =>
+          (await import('./commands/mount.js')).mount(io, {
+            dir: a.dir,
+            app: a.app,
+            passwordFile: a['password-file'],
+            upsyncAfter: a['upsync-after'],
+            poll: a.poll,
+            cacheMb: a['cache-mb'],
+          })
       },
     )
     .command('provider', "this computer's access to the storage account", (y) =>

@@ -1,18 +1,21 @@
 /**
  * The write journal of one space: what was written through the mount and not up-synced yet.
- * An overlay over the vault's tree: a path the journal knows is answered from it (a file, a
- * folder, a link, or `gone`: deleted here), any other path from the vault.
+ * An overlay over the space's base tree (what this computer last synced): a path the journal
+ * knows is answered from it, any other path from the vault.
  *
  * Durability (DESIGN.md: nothing that close/fsync returned is lost): file bytes live in data
- * files of their own; `commit` fsyncs a file's data, then appends the path's new state to an
- * append-only log and fsyncs the log. The log holds whole states, not edits, so replaying it
- * (at the next mount or up-sync) is "the last record of each path wins"; a record torn by a
- * crash can only be the unfinished last line: it is cut off (its commit never resolved).
+ * files of their own; the state of paths is an append-only log of whole states, not edits, so
+ * replaying it (at the next mount or up-sync) is "the last record of each path wins". A change
+ * that spans several paths (a rename) is one record, so it is replayed whole or not at all; a
+ * record torn by a crash can only be the unfinished last line, and is cut off. `sync` fsyncs a
+ * file's data, then the log: every record before it is then durable too. A data file that no
+ * record refers to any more is deleted only after that is durable.
  *
- * Work in progress (issue 5): not wired into the mount yet.
+ * After an up-sync published a snapshot of the journal, a `settle` record drops the paths whose
+ * state is now in the base tree (those not changed again since the snapshot).
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, truncateSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync } from 'node:fs'
 import { open, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 
@@ -22,27 +25,135 @@ export type JournalNode =
   | { kind: 'file'; data: string; size: number; mode: number; mtimeMs: number }
   /** Bytes still those of the vault (renamed or re-moded without being written): its chunks. */
   | { kind: 'vault-file'; content: string[]; size: number; mode: number; mtimeMs: number }
-  | { kind: 'dir'; mode: number; mtimeMs: number }
+  /**
+   * A folder. `opaque`: made here (mkdir, rename): the base's entries at this path are hidden;
+   * else the base's folder with a new mode or time, its entries showing through.
+   */
+  | { kind: 'dir'; opaque: boolean; mode: number; mtimeMs: number }
   | { kind: 'symlink'; target: string; mtimeMs: number }
-  /** Deleted here: the vault's entry (and all under it) is hidden. */
+  /** Deleted here: the base's entry (and all under it) is hidden. */
   | { kind: 'gone' }
 
-interface Record {
-  seq: number
+export interface JournalChange {
   path: string
   node: JournalNode
+  /** Drop what the journal holds under `path` first (a deletion, a rename's target). */
+  clear?: boolean
+}
+
+type LogRecord = { seq: number; changes: JournalChange[] } | { seq: number; settle: [string, number][]; upTo: number }
+
+interface Held {
+  seq: number
+  node: JournalNode
+  /** For an opaque folder: the record that made it opaque (a settle may make it see-through). */
+  opaqueSeq?: number
+}
+
+/** A consistent copy of the journal's state, for an up-sync to publish. */
+export interface JournalSnapshot {
+  seq: number
+  nodes: ReadonlyMap<string, Held>
+  children(dir: string): Map<string, JournalNode>
+  /** True if the journal holds something strictly under `dir`. */
+  touches(dir: string): boolean
+}
+
+const parentOf = (path: string) => (path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '')
+const nameOf = (path: string) => path.slice(path.lastIndexOf('/') + 1)
+
+/** path -> state, with the names under each folder indexed (listings must not scan it all). */
+class NodeMap {
+  readonly nodes = new Map<string, Held>()
+  readonly #names = new Map<string, Set<string>>()
+  /** How many paths refer to each data file. */
+  readonly #refs = new Map<string, number>()
+
+  constructor(readonly onUnused: (data: string) => void = () => {}) {}
+
+  refs(data: string): number {
+    return this.#refs.get(data) ?? 0
+  }
+
+  #ref(node: JournalNode | undefined, by: number): void {
+    if (node?.kind !== 'file') return
+    const n = (this.#refs.get(node.data) ?? 0) + by
+    if (n > 0) this.#refs.set(node.data, n)
+    else {
+      this.#refs.delete(node.data)
+      this.onUnused(node.data)
+    }
+  }
+
+  set(path: string, held: Held): void {
+    this.#ref(held.node, 1)
+    this.#ref(this.nodes.get(path)?.node, -1)
+    this.nodes.set(path, held)
+    const parent = parentOf(path)
+    let names = this.#names.get(parent)
+    if (!names) this.#names.set(parent, (names = new Set()))
+    names.add(nameOf(path))
+  }
+
+  delete(path: string): void {
+    const held = this.nodes.get(path)
+    if (!held) return
+    this.nodes.delete(path)
+    this.#ref(held.node, -1)
+    const parent = parentOf(path)
+    const names = this.#names.get(parent)
+    names?.delete(nameOf(path))
+    if (names?.size === 0) this.#names.delete(parent)
+  }
+
+  /** Every path strictly under `dir`. */
+  under(dir: string): string[] {
+    const out: string[] = []
+    const walk = (d: string) => {
+      for (const name of this.#names.get(d) ?? []) {
+        const p = d ? `${d}/${name}` : name
+        if (this.nodes.has(p)) out.push(p)
+        walk(p)
+      }
+    }
+    walk(dir)
+    return out
+  }
+
+  children(dir: string): Map<string, JournalNode> {
+    const out = new Map<string, JournalNode>()
+    for (const name of this.#names.get(dir) ?? []) {
+      const held = this.nodes.get(dir ? `${dir}/${name}` : name)
+      if (held) out.set(name, held.node)
+    }
+    return out
+  }
+
+  touches(dir: string): boolean {
+    return (this.#names.get(dir)?.size ?? 0) > 0
+  }
+
+  copy(): NodeMap {
+    const c = new NodeMap()
+    for (const [p, h] of this.nodes) c.set(p, { ...h })
+    return c
+  }
 }
 
 export class Journal {
-  readonly #dir: string
-  readonly #nodes = new Map<string, { seq: number; node: JournalNode }>()
+  readonly dir: string
+  #map = new NodeMap((data) => this.#garbage.add(data))
   #seq = 0
   #log: FileHandle | undefined
-  /** Appends, one at a time (each ends with its fsync). */
+  /** Appends run one at a time, in order. */
   #appending: Promise<void> = Promise.resolve()
+  /** Data files read by an up-sync in progress: a write to one copies it first. */
+  readonly frozen = new Set<string>()
+  /** Data files no record refers to any more: deleted once that is durable. */
+  #garbage = new Set<string>()
 
   private constructor(dir: string) {
-    this.#dir = dir
+    this.dir = dir
   }
 
   /** The journal in `dir` (made if missing), its log replayed. */
@@ -58,85 +169,166 @@ export class Journal {
       const lines = text.slice(0, whole).split('\n')
       for (const [i, line] of lines.entries()) {
         if (!line) continue
-        let r: Record
+        let r: LogRecord
         try {
-          r = JSON.parse(line) as Record
+          r = JSON.parse(line) as LogRecord
         } catch (e) {
-          throw new Error(`journal ${file}: line ${i + 1} is damaged: ${(e as Error).message}`)
+          throw new Error(`the write journal ${file} is damaged at line ${i + 1} (${(e as Error).message})`)
         }
-        j.#nodes.set(r.path, { seq: r.seq, node: r.node })
+        if ('settle' in r) j.#settle(r.upTo, r.settle)
+        else j.#apply(r.seq, r.changes)
         j.#seq = Math.max(j.#seq, r.seq)
       }
     }
+    j.#garbage.clear()
+    // Data files cut short or left longer by a crash take the size their record says; files
+    // no record refers to (written, never closed) go.
+    const sizes = new Map<string, number>()
+    for (const { node } of j.#map.nodes.values()) if (node.kind === 'file') sizes.set(node.data, node.size)
+    const present = new Set(readdirSync(join(dir, 'data')))
+    for (const name of present) {
+      const path = join(dir, 'data', name)
+      const size = sizes.get(name)
+      if (size === undefined) await rm(path, { force: true })
+      else if (statSync(path).size !== size) truncateSync(path, size)
+    }
+    // A record whose data file is missing (removed by hand): the path is dropped, not served empty.
+    for (const [path, held] of [...j.#map.nodes]) {
+      if (held.node.kind === 'file' && !present.has(held.node.data)) j.#map.delete(path)
+    }
+    j.#garbage.clear()
     j.#log = await open(file, 'a', 0o600)
     return j
   }
 
-  /** The journal's state of `path`, if it has one (a `gone` ancestor hides it too). */
-  lookup(path: string): JournalNode | undefined {
-    const own = this.#nodes.get(path)?.node
-    if (own) return own
-    for (let p = path; p.includes('/');) {
-      p = p.slice(0, p.lastIndexOf('/'))
-      if (this.#nodes.get(p)?.node.kind === 'gone') return { kind: 'gone' }
-    }
-    return undefined
+  /** True if nothing waits to be up-synced. */
+  get empty(): boolean {
+    return this.#map.nodes.size === 0
   }
 
-  /** The names the journal adds to or hides in folder `dir` ('' is the space root). */
+  /** The journal's own state of `path` (not its ancestors'). */
+  get(path: string): JournalNode | undefined {
+    return this.#map.nodes.get(path)?.node
+  }
+
   children(dir: string): Map<string, JournalNode> {
-    const out = new Map<string, JournalNode>()
-    const prefix = dir ? `${dir}/` : ''
-    for (const [path, { node }] of this.#nodes) {
-      if (!path.startsWith(prefix)) continue
-      const rest = path.slice(prefix.length)
-      if (rest && !rest.includes('/')) out.set(rest, node)
+    return this.#map.children(dir)
+  }
+
+  #apply(seq: number, changes: readonly JournalChange[]): void {
+    for (const c of changes) {
+      if (c.clear) for (const p of this.#map.under(c.path)) this.#map.delete(p)
+      const before = this.#map.nodes.get(c.path)
+      const opaqueSeq = c.node.kind === 'dir' && c.node.opaque ? (before?.node.kind === 'dir' && before.node.opaque ? before.opaqueSeq : seq) : undefined
+      this.#map.set(c.path, { seq, node: c.node, opaqueSeq })
     }
-    return out
   }
 
-  /** A fresh data file for new bytes of a file; the caller writes it, then `commit`s. */
-  async newData(): Promise<{ id: string; path: string }> {
-    const id = randomBytes(16).toString('hex')
-    return { id, path: join(this.#dir, 'data', id) }
-  }
-
-  dataPath(id: string): string {
-    return join(this.#dir, 'data', id)
+  #settle(seq: number, settled: readonly [string, number][]): void {
+    for (const [path, at] of settled) if (this.#map.nodes.get(path)?.seq === at) this.#map.delete(path)
+    // A folder made opaque before the snapshot: the base now holds what it held then.
+    for (const held of this.#map.nodes.values()) {
+      if (held.node.kind === 'dir' && held.node.opaque && (held.opaqueSeq ?? 0) <= seq) {
+        held.node = { ...held.node, opaque: false }
+        held.opaqueSeq = undefined
+      }
+    }
   }
 
   /**
-   * Record `node` as the state of `path`, durably: a file's data is fsynced first, then the
-   * record is appended and the log fsynced. Resolves once both are on disk.
+   * Record changes: in memory at once (the mount shows them), then appended to the log. Not
+   * fsynced: `sync` makes this and every earlier record durable.
    */
-  commit(path: string, node: JournalNode): Promise<void> {
+  record(changes: JournalChange[]): Promise<void> {
     const seq = ++this.#seq
-    const previous = this.#nodes.get(path)?.node
-    this.#nodes.set(path, { seq, node })
-    const line = JSON.stringify({ seq, path, node } satisfies Record) + '\n'
+    this.#apply(seq, changes)
+    return this.#append({ seq, changes })
+  }
+
+  /** Update a file's size, time or data file in memory only (writes); `sync` records it. */
+  touch(path: string, node: JournalNode): void {
+    // A new sequence number: a snapshot taken before must not settle this state away.
+    const held = this.#map.nodes.get(path)
+    if (held) this.#map.set(path, { ...held, node, seq: ++this.#seq })
+  }
+
+  #append(r: LogRecord, durable = false): Promise<void> {
+    const line = JSON.stringify(r) + '\n'
     const done = this.#appending.then(async () => {
-      if (node.kind === 'file') {
-        const fh = await open(this.dataPath(node.data), 'r')
-        try {
-          await fh.datasync()
-        } finally {
-          await fh.close()
-        }
-      }
       await this.#log!.appendFile(line)
-      await this.#log!.datasync()
-      // A file's older data is no longer referred to once the new record is durable.
-      if (previous?.kind === 'file' && (node.kind !== 'file' || node.data !== previous.data)) {
-        await rm(this.dataPath(previous.data), { force: true })
-      }
+      if (durable) await this.#durable()
     })
     this.#appending = done.catch(() => {})
     return done
   }
 
-  /** Every path the journal holds, with the sequence number of its last record. */
-  entries(): [string, { seq: number; node: JournalNode }][] {
-    return [...this.#nodes]
+  async #durable(): Promise<void> {
+    await this.#log!.datasync()
+    // A data file moved to another path (a rename) is referred to again: not garbage.
+    for (const id of this.#garbage) if (this.#map.refs(id) > 0) this.#garbage.delete(id)
+    const garbage = [...this.#garbage].filter((id) => !this.frozen.has(id))
+    for (const id of garbage) this.#garbage.delete(id)
+    await Promise.all(garbage.map((id) => rm(this.dataPath(id), { force: true })))
+  }
+
+  /**
+   * Make the state of `path` durable: its data file (through `data`, the open handle) first,
+   * then its current state as a record, then the log.
+   */
+  async sync(path: string | undefined, data?: FileHandle): Promise<void> {
+    await data?.datasync()
+    const held = path === undefined ? undefined : this.#map.nodes.get(path)
+    if (held) {
+      const seq = ++this.#seq
+      held.seq = seq
+      return this.#append({ seq, changes: [{ path: path!, node: held.node }] }, true)
+    }
+    const done = this.#appending.then(() => this.#durable())
+    this.#appending = done.catch(() => {})
+    return done
+  }
+
+  /** A fresh data file id; its file is made by the caller. */
+  newData(): string {
+    return randomBytes(16).toString('hex')
+  }
+
+  dataPath(id: string): string {
+    return join(this.dir, 'data', id)
+  }
+
+  /** A copy of the state for an up-sync; its data files are frozen until `settle`. */
+  snapshot(): JournalSnapshot {
+    const map = this.#map.copy()
+    for (const { node } of map.nodes.values()) if (node.kind === 'file') this.frozen.add(node.data)
+    return { seq: this.#seq, nodes: map.nodes, children: (d) => map.children(d), touches: (d) => map.touches(d) }
+  }
+
+  /**
+   * The snapshot is now in the base tree: drop what has not changed since, durably. With the
+   * journal empty the log starts over.
+   */
+  async settle(snap: JournalSnapshot): Promise<void> {
+    const settled = [...snap.nodes].map(([p, h]): [string, number] => [p, h.seq])
+    this.#settle(snap.seq, settled)
+    this.thaw(snap)
+    for (const { node } of snap.nodes.values()) if (node.kind === 'file' && this.#map.refs(node.data) === 0) this.#garbage.add(node.data)
+    const seq = ++this.#seq
+    await this.#append({ seq, settle: settled, upTo: snap.seq }, true)
+    if (this.empty) {
+      const done = this.#appending.then(async () => {
+        if (!this.empty) return
+        await this.#log!.truncate(0)
+        await this.#log!.datasync()
+      })
+      this.#appending = done.catch(() => {})
+      await done
+    }
+  }
+
+  /** Give up a snapshot that was not published: its data files are writable again. */
+  thaw(snap: JournalSnapshot): void {
+    for (const { node } of snap.nodes.values()) if (node.kind === 'file') this.frozen.delete(node.data)
   }
 
   async close(): Promise<void> {

@@ -23,16 +23,25 @@ type Source = { kind: 'plan' } | { kind: 'incoming'; view: MountView; path: stri
 const folder = (mtimeMs: number): ViewEntry => ({ type: 'dir', mode: 0o555, size: 4096, mtimeMs })
 
 export class PreviewView implements MountView {
-  readonly #plan: Buffer
-  readonly #made = Date.now()
-  readonly #files = new Map<string, Source>()
-  readonly #dirs = new Map<string, Set<string>>([['', new Set(['PLAN.txt', 'incoming', 'local'])]])
+  #plan = Buffer.alloc(0)
+  #made = Date.now()
+  #files = new Map<string, Source>()
+  #dirs = new Map<string, Set<string>>()
 
   constructor(plans: readonly SpacePlan[]) {
+    this.update(plans)
+  }
+
+  /** Show these plans from now on (the chain or the local files moved). */
+  update(plans: readonly SpacePlan[]): void {
+    this.#made = Date.now()
     this.#plan = Buffer.from(planTable(plans.flatMap((p) => p.items)))
-    this.#files.set('PLAN.txt', { kind: 'plan' })
-    this.#dirs.set('incoming', new Set())
-    this.#dirs.set('local', new Set())
+    this.#files = new Map([['PLAN.txt', { kind: 'plan' }]])
+    this.#dirs = new Map([
+      ['', new Set(['PLAN.txt', 'incoming', 'local'])],
+      ['incoming', new Set()],
+      ['local', new Set()],
+    ])
     for (const p of plans) {
       for (const it of p.items) {
         if (it.incoming) this.#add(`incoming/${it.item}`, { kind: 'incoming', view: p.incoming, path: it.path })

@@ -3,7 +3,7 @@
  * attributes and listings from trees, file bytes by range from the blobs that hold them. The
  * mount asks by path; every answer comes from the vault through the store (and its caches).
  *
- * Work in progress (issue 5): writes, the journal, `.preview/` and the other spaces come next.
+ * The root moves when this computer up-syncs or another one's up-sync lands (`setRoot`).
  */
 import { LRUCache } from 'lru-cache'
 import type { StateDb } from '../state/db.js'
@@ -19,9 +19,13 @@ import type { MountView, ViewEntry } from './view.js'
 /** Decrypted chunks kept, by default: enough for read-ahead of a few files at once. */
 const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 
+/** Trees kept as name maps: a lookup in a folder of thousands of entries must not scan it. */
+const TREE_MAPS = 1024
+
 export class SpaceView implements MountView {
   #root: string | undefined
   readonly #chunks: LRUCache<string, Buffer>
+  readonly #maps = new LRUCache<string, Map<string, TreeEntry>>({ max: TREE_MAPS })
   /** Start offset of each chunk of a file, by its first chunk id (files are read many times). */
   readonly #offsets = new Map<string, number[]>()
 
@@ -36,19 +40,49 @@ export class SpaceView implements MountView {
 
   /** The view of the chain's current state of `store`'s space. */
   static async open(vault: Vault, store: SpaceStore, db: StateDb, options: { cacheBytes?: number } = {}): Promise<SpaceView> {
-    const heads = await chainHeads(vault, store)
-    const merged = heads.size
-      ? await mergeHeads(
-          store,
-          new CommitGraph(store, db),
-          [...heads.values()].map((h) => h.commit),
-        )
-      : undefined
-    return new SpaceView(store, merged?.tree, options.cacheBytes ?? DEFAULT_CACHE_BYTES)
+    const view = new SpaceView(store, undefined, options.cacheBytes ?? DEFAULT_CACHE_BYTES)
+    await view.refresh(vault, db)
+    return view
   }
 
-  async #tree(id: string | undefined): Promise<Tree> {
+  /** The heads the root was merged from, to see whether they moved. */
+  readonly #heads: { heads?: string } = {}
+
+  /** Follow the chain: the merged state of its heads, if they moved; true if the root changed. */
+  async refresh(vault: Vault, db: StateDb): Promise<boolean> {
+    const before = this.#heads.heads
+    const tree = await mergedTree(vault, this.store, db, this.#heads)
+    if (this.#heads.heads === before) return false
+    const changed = tree !== this.#root
+    this.#root = tree
+    return changed
+  }
+
+  /** The view of tree `root` of `store`'s space. */
+  static of(store: SpaceStore, root: string | undefined, options: { cacheBytes?: number } = {}): SpaceView {
+    return new SpaceView(store, root, options.cacheBytes ?? DEFAULT_CACHE_BYTES)
+  }
+
+  get root(): string | undefined {
+    return this.#root
+  }
+
+  setRoot(root: string | undefined): void {
+    this.#root = root
+  }
+
+  async tree(id: string | undefined): Promise<Tree> {
     return id ? this.store.readTree(id) : { entries: [] }
+  }
+
+  async #names(id: string | undefined): Promise<Map<string, TreeEntry>> {
+    if (!id) return new Map()
+    let m = this.#maps.get(id)
+    if (!m) {
+      m = new Map((await this.store.readTree(id)).entries.map((e) => [e.name, e]))
+      this.#maps.set(id, m)
+    }
+    return m
   }
 
   /** The entry at a `/`-separated path relative to the space ('' is its root folder). */
@@ -59,7 +93,7 @@ export class SpaceView implements MountView {
     for (const name of path.split('/')) {
       if (found && found.type !== 'dir') return undefined
       if (found) dir = found.subtree
-      found = (await this.#tree(dir)).entries.find((e) => e.name === name)
+      found = (await this.#names(dir)).get(name)
       if (!found) return undefined
     }
     return found
@@ -67,34 +101,32 @@ export class SpaceView implements MountView {
 
   async stat(path: string): Promise<ViewEntry | undefined> {
     const e = await this.entry(path)
-    if (!e) return undefined
-    return {
-      type: e.type,
-      mode: e.mode,
-      size: e.type === 'file' ? (e.size ?? 0) : e.type === 'symlink' ? Buffer.byteLength(e.target ?? '') : 4096,
-      mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n),
-      target: e.target,
-    }
+    return e && viewEntry(e)
   }
 
   /** Names in the folder at `path`, or undefined when it is not a folder. */
   async list(path: string): Promise<string[] | undefined> {
     const e = await this.entry(path)
     if (!e || e.type !== 'dir') return undefined
-    return (await this.#tree(e.subtree)).entries.map((c) => c.name)
+    return [...(await this.#names(e.subtree)).keys()]
   }
 
   /** Up to `length` bytes of the file at `path` from `offset`. */
   async read(path: string, offset: number, length: number): Promise<Buffer> {
     const e = await this.entry(path)
-    if (!e || e.type !== 'file' || !e.content?.length) return Buffer.alloc(0)
-    const content = e.content
+    if (!e || e.type !== 'file') return Buffer.alloc(0)
+    return this.readContent(e.content ?? [], e.size ?? 0, offset, length)
+  }
+
+  /** Up to `length` bytes from `offset` of the file made of chunks `content` (`size` bytes). */
+  async readContent(content: readonly string[], size: number, offset: number, length: number): Promise<Buffer> {
+    if (!content.length) return Buffer.alloc(0)
     const offsets = this.#chunkOffsets(content)
-    const end = Math.min(offset + length, e.size ?? 0)
+    const end = Math.min(offset + length, size)
     const parts: Buffer[] = []
     for (let i = 0; i < content.length && offset < end; i++) {
       const start = offsets[i]!
-      const stop = offsets[i + 1] ?? e.size ?? 0
+      const stop = offsets[i + 1] ?? size
       if (stop <= offset) continue
       const chunk = await this.#chunk(content[i]!)
       parts.push(chunk.subarray(offset - start, Math.min(end, stop) - start))
@@ -103,7 +135,7 @@ export class SpaceView implements MountView {
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts)
   }
 
-  #chunkOffsets(content: string[]): number[] {
+  #chunkOffsets(content: readonly string[]): number[] {
     let offsets = this.#offsets.get(content.join(''))
     if (!offsets) {
       offsets = []
@@ -125,4 +157,36 @@ export class SpaceView implements MountView {
     }
     return c
   }
+}
+
+/** What the mount shows for a tree entry. */
+export function viewEntry(e: TreeEntry): ViewEntry {
+  return {
+    type: e.type,
+    mode: e.mode,
+    size: e.type === 'file' ? (e.size ?? 0) : e.type === 'symlink' ? Buffer.byteLength(e.target ?? '') : 4096,
+    mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n),
+    target: e.target,
+  }
+}
+
+/**
+ * The tree of the chain's heads of a space merged, as a down-sync would make it. With `since`
+ * (the heads of the last call), undefined when they did not move.
+ */
+export async function mergedTree(vault: Vault, store: SpaceStore, db: StateDb, since?: { heads?: string }): Promise<string | undefined> {
+  const heads = await chainHeads(vault, store)
+  if (since) {
+    const key = [...heads.values()].map((h) => h.commit).sort().join()
+    if (since.heads === key) return undefined
+    if (since.heads !== undefined) await store.open() // index files of the new commits
+    since.heads = key
+  }
+  if (!heads.size) return undefined
+  const merged = await mergeHeads(
+    store,
+    new CommitGraph(store, db),
+    [...heads.values()].map((h) => h.commit),
+  )
+  return merged.tree
 }

@@ -1,4 +1,4 @@
-/** What the mount asks of each top-level folder it shows (a space, `.preview/`). */
+/** What the mount asks of each top-level entry it shows (a space, `.preview/`, a file). */
 export interface ViewEntry {
   type: 'file' | 'dir' | 'symlink'
   mode: number
@@ -14,4 +14,25 @@ export interface MountView {
   list(path: string): Promise<string[] | undefined>
   /** Up to `length` bytes of the file at `path` from `offset`. */
   read(path: string, offset: number, length: number): Promise<Buffer>
+}
+
+/** A view that takes writes (an application's space); any other answers EROFS. */
+export interface WritableView extends MountView {
+  create(path: string, mode: number): Promise<void>
+  mkdir(path: string, mode: number): Promise<void>
+  symlink(target: string, path: string): Promise<void>
+  unlink(path: string): Promise<void>
+  rmdir(path: string): Promise<void>
+  rename(from: string, to: string): Promise<void>
+  chmod(path: string, mode: number): Promise<void>
+  utimens(path: string, mtimeMs: number): Promise<void>
+  /** `recorded` false: through an open file, made durable by its close or fsync. */
+  truncate(path: string, size: number, recorded?: boolean): Promise<void>
+  write(path: string, buf: Buffer, position: number): Promise<number>
+  /** Make the file at `path` durable; without a path, every change so far. */
+  sync(path?: string): Promise<void>
+}
+
+export function isWritable(v: MountView): v is WritableView {
+  return typeof (v as Partial<WritableView>).write === 'function'
 }

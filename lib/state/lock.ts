@@ -28,6 +28,34 @@ function tryLock(db: Database.Database): boolean {
   }
 }
 
+/** Take the lock at `file` if nobody holds it; undefined if somebody does. */
+export function tryAcquireLock(file: string): SyncLock | undefined {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
+  const db = new Database(file)
+  try {
+    db.pragma('busy_timeout = 0')
+    if (!tryLock(db)) {
+      db.close()
+      return undefined
+    }
+  } catch (e) {
+    db.close()
+    throw e
+  }
+  return release(db)
+}
+
+/** The lock held by `db`'s open transaction. */
+function release(db: Database.Database): SyncLock {
+  return {
+    release() {
+      if (!db.open) return
+      db.exec('ROLLBACK')
+      db.close()
+    },
+  }
+}
+
 /**
  * Take the lock at `file`, waiting (without blocking the event loop) while another process
  * holds it; `onWait` is called once if it has to wait.
@@ -48,11 +76,5 @@ export async function acquireSyncLock(file: string, onWait?: () => void): Promis
     db.close()
     throw e
   }
-  return {
-    release() {
-      if (!db.open) return
-      db.exec('ROLLBACK')
-      db.close()
-    },
-  }
+  return release(db)
 }

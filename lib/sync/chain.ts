@@ -15,7 +15,7 @@ import type { Vault } from '../vault/vault.js'
 import type { DeviceIdentity } from './up.js'
 
 /** The space whose keys seal the chain's records (no data lives in it). */
-const CHAIN_SPACE = 'chain'
+export const CHAIN_SPACE = 'chain'
 const PREFIX = 'devices/'
 const REMOVED = '.removed'
 

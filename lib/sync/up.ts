@@ -122,8 +122,11 @@ async function lastPublished(o: UpSyncOptions, store: SpaceStore): Promise<strin
   return head && (await store.readCommit(head.commit)).tree
 }
 
+/** Who publishes in which space. */
+export type PublishOptions = Pick<UpSyncOptions, 'vault' | 'db' | 'device' | 'space'>
+
 /** Publish a commit of `tree` unless this device's head already points at it; the new commit id. */
-async function publish(o: UpSyncOptions, store: SpaceStore, tree: string): Promise<string | undefined> {
+export async function publish(o: PublishOptions, store: SpaceStore, tree: string): Promise<string | undefined> {
   const deviceTag = o.vault.deviceTag(o.device.id)
   const own = (await store.readHeads()).get(deviceTag)
   const state = o.db.space(o.space)

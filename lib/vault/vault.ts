@@ -68,13 +68,32 @@ function slotAd(info: VaultInfo, slotId: string): Buffer {
 export class Vault {
   readonly provider: Provider
   readonly info: VaultInfo
-  #master: Buffer
+  /** Undefined in a vault restricted to some spaces (`restrict`). */
+  #master: Buffer | undefined
   #spaces = new Map<string, SpaceKeys>()
+  /** Device tags known without the master key (a restricted vault). */
+  #deviceTags = new Map<string, string>()
 
-  private constructor(provider: Provider, info: VaultInfo, master: Buffer) {
+  private constructor(provider: Provider, info: VaultInfo, master: Buffer | undefined) {
     this.provider = provider
     this.info = info
     this.#master = master
+  }
+
+  /**
+   * A vault that holds the keys of `spaces` and the tags of `devices` only, and this one
+   * forgotten (master key wiped): what a process that must reach one space alone keeps. Any
+   * other space is out of its reach: it does not have the key.
+   */
+  restrict(spaces: readonly string[], devices: readonly string[]): Vault {
+    const v = new Vault(this.provider, this.info, undefined)
+    for (const name of spaces) {
+      v.#spaces.set(name, this.space(name))
+      this.#spaces.delete(name)
+    }
+    for (const id of devices) v.#deviceTags.set(id, this.deviceTag(id))
+    this.close()
+    return v
   }
 
   /** Create a new vault on `provider`. Fails if one exists there. */
@@ -135,7 +154,7 @@ export class Vault {
     const slotId = randomBytes(16).toString('hex')
     const kek = await deriveKek(password, params)
     try {
-      const wrapped = seal(kek, BlobType.keySlot, slotAd(this.info, slotId), this.#master)
+      const wrapped = seal(kek, BlobType.keySlot, slotAd(this.info, slotId), this.#master!)
       const slot: KeySlot = { format: VAULT_FORMAT, kdf: params, wrapped: Buffer.from(wrapped).toString('base64') }
       await this.provider.put(`keys/${slotId}`, json(slot), { ifAbsent: true })
     } finally {
@@ -148,6 +167,7 @@ export class Vault {
   space(name: string): SpaceKeys {
     let k = this.#spaces.get(name)
     if (!k) {
+      if (!this.#master) throw new Error(`this process holds no key for the space ${name}`)
       const sk = spaceKey(this.#master, name)
       k = spaceKeys(name, sk)
       wipe(sk)
@@ -157,12 +177,16 @@ export class Vault {
   }
 
   deviceTag(deviceId: string): string {
+    const known = this.#deviceTags.get(deviceId)
+    if (known) return known
+    if (!this.#master) throw new Error('this process holds no key to name devices')
     return deviceTag(this.#master, deviceId)
   }
 
   /** Forget every key held in memory. */
   close(): void {
-    wipe(this.#master)
+    if (this.#master) wipe(this.#master)
+    this.#master = undefined
     for (const k of this.#spaces.values()) {
       wipe(k.blobKey)
       wipe(k.idKey)

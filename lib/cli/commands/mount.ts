@@ -1,43 +1,205 @@
-/** `cloudy mount DIR`: the vault as a folder until Ctrl-C (or SIGTERM), then unmounted. */
-import { EXIT } from '../../errors.js'
+/**
+ * `cloudy mount DIR [--app ID]`: the vault as a folder until Ctrl-C (or SIGTERM), then
+ * unmounted. Spaces written through the mount are up-synced a quiet period after the last
+ * change (and when `cloudy sync up` asks); the chain's new state is taken in as it lands.
+ */
+import { execFile } from 'node:child_process'
+import { stat } from 'node:fs/promises'
+import { promisify } from 'node:util'
+import { providerFolder } from '../../../providers/index.js'
+import { CloudyError, EXIT, UsageError } from '../../errors.js'
+import { AppsView } from '../../mount/apps-view.js'
+import { serveControl } from '../../mount/control.js'
+import { InventoryView } from '../../mount/inventory-view.js'
+import { APP_ID, appSpace, APPS_REGISTRY, JournaledSpaces } from '../../mount/journaled-spaces.js'
 import { PreviewView, type SpacePlan } from '../../mount/preview-view.js'
+import { RootView } from '../../mount/root-view.js'
 import { SpaceView } from '../../mount/space-view.js'
 import type { MountView } from '../../mount/view.js'
-import { providerFolder } from '../../../providers/index.js'
+import { SpaceStore } from '../../store/space-store.js'
+import { assertInChain, CHAIN_SPACE } from '../../sync/chain.js'
+import { openSession, type Session } from '../context.js'
+import type { CliIo } from '../io.js'
 import { planSpace } from '../plan-space.js'
 import { spaceSources } from '../spaces.js'
-import { SpaceStore } from '../../store/space-store.js'
-import { openSession } from '../context.js'
-import type { CliIo } from '../io.js'
+
+const run = promisify(execFile)
 
 export interface MountArgs {
   dir: string
+  app?: string
   passwordFile?: string
+  /** Seconds after the last change before an up-sync. */
+  upsyncAfter?: number
+  /** Seconds between looks at the chain's heads. */
+  poll?: number
+  /** Decrypted chunks kept in memory, in MiB. */
+  cacheMb?: number
+}
+
+/** A mount point must be an existing folder; one left by a crashed mount is cleaned first. */
+async function prepareMountPoint(io: CliIo, dir: string): Promise<void> {
+  try {
+    const st = await stat(dir)
+    if (!st.isDirectory()) throw new UsageError(`${dir} is not a folder: give an empty folder to mount on`)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new UsageError(`${dir} does not exist: make it first (mkdir ${dir})`)
+    if (code !== 'ENOTCONN' && code !== 'ECONNABORTED') throw e
+    // A mount whose process died: the kernel still holds it, every access fails.
+    io.stderr.write(`${dir} is a mount left by a Cloudy mount that stopped; unmounting it.\n`)
+    await run('fusermount', ['-uz', dir]).catch(() => run('umount', ['-l', dir]))
+  }
+}
+
+/** The read-only views of the full mount: settings, system (administrators), inventory, preview. */
+async function readOnlyViews(s: Session, cacheBytes: number): Promise<{ views: Map<string, MountView>; refresh: () => Promise<void> }> {
+  const views = new Map<string, MountView>()
+  const opened = new Map<string, SpaceView>()
+  const open = async (space: string) => {
+    const store = new SpaceStore(s.vault.provider, s.vault.space(space), s.db)
+    await store.open()
+    const view = await SpaceView.open(s.vault, store, s.db, { cacheBytes })
+    opened.set(space, view)
+    return view
+  }
+  const sources = spaceSources(s.config, s.paths, providerFolder(s.config.vault.provider!, s.config.vault.root))
+  for (const source of sources) views.set(source.space, await open(source.space))
+  if (process.getuid?.() === 0) views.set('system', views.get('system') ?? (await open('system')))
+  views.set('installed-apps.json', new InventoryView(await open('inventory')))
+  const plans = async (): Promise<SpacePlan[]> =>
+    Promise.all(sources.map(async (src) => ({ items: (await planSpace(s, src)).items, incoming: opened.get(src.space)!, root: src.root })))
+  const preview = new PreviewView(await plans())
+  views.set('.preview', preview)
+  return {
+    views,
+    refresh: async () => {
+      for (const view of opened.values()) await view.refresh(s.vault, s.db)
+      // The plan changes with the local files too: made again at every look.
+      preview.update(await plans())
+    },
+  }
+}
+
+/**
+ * For `--app ID`: make sure the application is in the list of applications (adding it needs
+ * that list's key, which the app mount will not hold).
+ */
+async function registerApp(s: Session, id: string): Promise<void> {
+  const spaces = new JournaledSpaces({ vault: s.vault, db: s.db, device: s.device, stateDir: s.paths.stateDir })
+  try {
+    const registry = await spaces.get(APPS_REGISTRY).catch(() => undefined)
+    // A full mount holds the list: it shows the application once its folder exists there.
+    if (!registry) return
+    await spaces.downSync().catch(() => false)
+    if ((await registry.view.stat(id))?.type === 'dir') return
+    await registry.view.mkdir(id, 0o755)
+    await registry.view.sync()
+    // Unpublished, it waits in the list's journal for the next up-sync.
+    await spaces.upSync().catch(() => [])
+  } finally {
+    await spaces.close()
+  }
 }
 
 export async function mount(io: CliIo, args: MountArgs): Promise<number> {
+  if (args.app !== undefined && !APP_ID.test(args.app))
+    throw new UsageError(`--app ${args.app}: not an application id (letters, digits, ".", "_", "-"; at most 128)`)
+  await prepareMountPoint(io, args.dir)
   const s = await openSession(io, args)
+  const cacheBytes = (args.cacheMb ?? 64) * 1024 * 1024
+  const quietMs = (args.upsyncAfter ?? 3) * 1000
+  const pollMs = (args.poll ?? 10) * 1000
+  let spaces: JournaledSpaces | undefined
   try {
-    const views = new Map<string, MountView>()
-    const plans: SpacePlan[] = []
-    for (const source of spaceSources(s.config, s.paths, providerFolder(s.config.vault.provider!, s.config.vault.root))) {
-      const store = new SpaceStore(s.vault.provider, s.vault.space(source.space), s.db)
-      await store.open()
-      const view = await SpaceView.open(s.vault, store, s.db)
-      views.set(source.space, view)
-      plans.push({ items: (await planSpace(s, source)).items, incoming: view, root: source.root })
+    await assertInChain(s.vault, s.device)
+    let root: MountView
+    let refreshReadOnly = async () => {}
+    if (args.app !== undefined) {
+      await registerApp(s, args.app)
+      // From here on this process holds the application's key and the chain's, nothing else.
+      const vault = s.vault.restrict([appSpace(args.app), CHAIN_SPACE], [s.device.id])
+      spaces = new JournaledSpaces({ vault, db: s.db, device: s.device, stateDir: s.paths.stateDir, cacheBytes })
+      root = (await spaces.get(appSpace(args.app))).view
+    } else {
+      spaces = new JournaledSpaces({ vault: s.vault, db: s.db, device: s.device, stateDir: s.paths.stateDir, cacheBytes })
+      const registry = await spaces.get(APPS_REGISTRY)
+      await spaces.downSync().catch(() => false)
+      for (const id of (await registry.view.list('')) ?? []) await spaces.get(appSpace(id))
+      const ro = await readOnlyViews(s, cacheBytes)
+      refreshReadOnly = ro.refresh
+      root = new RootView(new Map([...ro.views, ['apps', new AppsView(spaces)]]))
     }
-    views.set('.preview', new PreviewView(plans))
-    const { mountViews } = await import('../../../mount.js')
-    const handle = await mountViews(args.dir, views)
+    const sp = spaces
+    // One sync job at a time; a failed one is said and tried again at the next occasion.
+    let work: Promise<unknown> = Promise.resolve()
+    const job = <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
+      const next = work.then(fn).catch((e: unknown) => {
+        io.stderr.write(`cloudy mount: ${what} failed (kept in the journal, tried again later): ${(e as Error).message}\n`)
+        return undefined
+      })
+      work = next
+      return next
+    }
+    const upAndDown = async () => {
+      const commits = await sp.upSync()
+      await sp.downSync()
+      return commits
+    }
+    // Leftovers of a crash are published first, then the chain's state taken in.
+    await job('up-sync', upAndDown)
+
+    const { mountView } = await import('../../../mount.js')
+    const handle = await mountView(args.dir, root)
+    let quiet: NodeJS.Timeout | undefined
+    spaces.onChange = () => {
+      clearTimeout(quiet)
+      quiet = setTimeout(() => void job('up-sync', upAndDown), quietMs)
+    }
+    const poll = setInterval(() => {
+      void job('down-sync', async () => {
+        // Applications made on another computer appear under apps/.
+        if (args.app === undefined) {
+          await sp.downSync()
+          const registry = await sp.get(APPS_REGISTRY)
+          for (const id of (await registry.view.list('')) ?? []) await sp.get(appSpace(id))
+        }
+        await sp.downSync()
+        await refreshReadOnly()
+      })
+    }, pollMs)
+    const control = await serveControl(s.paths.stateDir, async () => {
+      const commits = await job('up-sync', upAndDown)
+      return commits ? { ok: true, commits } : { ok: false, error: 'the up-sync failed: see the mount\'s output' }
+    })
     io.stderr.write(`Mounted at ${args.dir}; Ctrl-C unmounts.\n`)
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve)
       process.once('SIGTERM', resolve)
     })
-    await handle.unmount()
+    clearInterval(poll)
+    clearTimeout(quiet)
+    await control.close()
+    await unmount(io, args.dir, handle.unmount)
+    // What is left in the journals goes now; if that fails it waits there for the next time.
+    await job('up-sync', upAndDown)
     return EXIT.OK
+  } catch (e) {
+    if (e instanceof Error && !(e instanceof CloudyError) && /mount/i.test(e.message))
+      throw new CloudyError('EMOUNT', EXIT.USAGE, `cannot mount on ${args.dir}: ${e.message} (is FUSE installed: /dev/fuse, fusermount?)`)
+    throw e
   } finally {
+    await spaces?.close()
     await s.close()
+  }
+}
+
+/** Unmount; while a program still has files open there, detach lazily (the kernel ends it). */
+async function unmount(io: CliIo, dir: string, clean: () => Promise<void>): Promise<void> {
+  try {
+    await clean()
+  } catch {
+    io.stderr.write(`${dir} is busy; detached, it goes once its last open file closes.\n`)
+    await run('fusermount', ['-uz', dir]).catch(() => run('umount', ['-l', dir]).catch(() => {}))
   }
 }

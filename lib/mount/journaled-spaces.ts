@@ -1,0 +1,141 @@
+/**
+ * The spaces written through the mount on this computer — the `apps` registry (one folder per
+ * application space) and each `app/<id>` — each with its write journal under
+ * `<state dir>/journal/<space tag>/`. A journal has one owner at a time: the process holding
+ * its lock (a mount, or `cloudy sync up` when no mount runs); the kernel drops the lock when
+ * that process dies, so a crash leaves nothing to clean by hand.
+ */
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { UsageError } from '../errors.js'
+import type { StateDb } from '../state/db.js'
+import { tryAcquireLock, type SyncLock } from '../state/lock.js'
+import { SpaceStore } from '../store/space-store.js'
+import type { DeviceIdentity } from '../sync/up.js'
+import type { Vault } from '../vault/vault.js'
+import { Journal } from './journal.js'
+import { baseTree, downSyncJournal, upSyncJournal, type JournaledSpace } from './journal-sync.js'
+import { JournaledView } from './journaled-view.js'
+import { SpaceView } from './space-view.js'
+
+/** The space listing the application spaces: one folder per application id. */
+export const APPS_REGISTRY = 'apps'
+
+/** An application id: a name that is safe as one path component and as a space name. */
+export const APP_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
+
+export function appSpace(id: string): string {
+  return `app/${id}`
+}
+
+export interface JournaledSpacesOptions {
+  vault: Vault
+  db: StateDb
+  device: DeviceIdentity
+  stateDir: string
+  /** Decrypted chunks kept in memory per space, in bytes. */
+  cacheBytes?: number
+}
+
+interface Opened extends JournaledSpace {
+  lock: SyncLock
+}
+
+export class JournaledSpaces {
+  readonly #open = new Map<string, Promise<Opened>>()
+  /** Called after every change in any of the spaces. */
+  onChange: () => void = () => {}
+
+  constructor(readonly o: JournaledSpacesOptions) {}
+
+  static journalRoot(stateDir: string): string {
+    return join(stateDir, 'journal')
+  }
+
+  /** The space, its journal replayed; fails if another process owns the journal. */
+  get(space: string): Promise<JournaledSpace> {
+    let p = this.#open.get(space)
+    if (!p) {
+      p = this.#openSpace(space)
+      this.#open.set(space, p)
+      p.catch(() => this.#open.delete(space))
+    }
+    return p
+  }
+
+  async #openSpace(space: string): Promise<Opened> {
+    const keys = this.o.vault.space(space)
+    const dir = join(JournaledSpaces.journalRoot(this.o.stateDir), keys.tag)
+    const lock = tryAcquireLock(join(dir, 'lock'))
+    if (!lock) {
+      throw new UsageError(
+        `${space === APPS_REGISTRY ? 'the list of applications' : space} is in use by another Cloudy process (a mount, or an up-sync): ` +
+          'unmount the other mount of it first, or wait for the up-sync to end',
+      )
+    }
+    try {
+      // The journal's folder says which space it is: an up-sync without a mount finds it so.
+      if (!existsSync(join(dir, 'space'))) writeFileSync(join(dir, 'space'), space, { mode: 0o600 })
+      const journal = await Journal.open(dir)
+      const store = new SpaceStore(this.o.vault.provider, keys, this.o.db)
+      await store.open()
+      const view = new JournaledView(SpaceView.of(store, baseTree(this.o.db, space), { cacheBytes: this.o.cacheBytes }), journal)
+      view.onChange = () => this.onChange()
+      return { vault: this.o.vault, db: this.o.db, device: this.o.device, space, store, view, lock }
+    } catch (e) {
+      lock.release()
+      throw e
+    }
+  }
+
+  /** The spaces opened so far. */
+  async opened(): Promise<JournaledSpace[]> {
+    return Promise.all(this.#open.values())
+  }
+
+  /** True if some journal holds changes not up-synced yet. */
+  async pending(): Promise<boolean> {
+    return (await this.opened()).some((s) => !s.view.journal.empty)
+  }
+
+  /** Up-sync every journal that holds changes; the new commit ids. */
+  async upSync(): Promise<string[]> {
+    const commits: string[] = []
+    for (const s of await this.opened()) {
+      const c = await upSyncJournal(s)
+      if (c) commits.push(c)
+    }
+    return commits
+  }
+
+  /** Take the chain's state where the journal is empty; true if something changed. */
+  async downSync(): Promise<boolean> {
+    let changed = false
+    for (const s of await this.opened()) if (await downSyncJournal(s)) changed = true
+    return changed
+  }
+
+  /** Close every journal and give up its lock. */
+  async close(): Promise<void> {
+    const all = await Promise.allSettled(this.#open.values())
+    this.#open.clear()
+    for (const r of all) {
+      if (r.status !== 'fulfilled') continue
+      await r.value.view.journal.close()
+      await r.value.view.close()
+      r.value.lock.release()
+    }
+  }
+}
+
+/** The spaces that have a journal on this computer (named in each journal's folder). */
+export function journaledSpaceNames(stateDir: string): string[] {
+  const root = JournaledSpaces.journalRoot(stateDir)
+  if (!existsSync(root)) return []
+  const names: string[] = []
+  for (const tag of readdirSync(root)) {
+    const file = join(root, tag, 'space')
+    if (existsSync(file)) names.push(readFileSync(file, 'utf8'))
+  }
+  return names
+}

@@ -1,0 +1,363 @@
+/**
+ * A read-write view of one space: its base tree (what this computer last synced) with the write
+ * journal over it. Reads come from the journal's data files or the vault; every change goes
+ * into the journal at once, so it is visible at once and survives a crash once synced.
+ *
+ * The answers follow POSIX: a change to a missing path is ENOENT, to a folder where a file is
+ * expected EISDIR, and so on (FsError). Writing a file that is still the vault's copies it into
+ * a data file first; so does writing one an up-sync is reading (`Journal.frozen`).
+ */
+import { copyFile, open, type FileHandle } from 'node:fs/promises'
+import { DataFiles } from './data-files.js'
+import type { Journal, JournalChange, JournalNode, JournalSnapshot } from './journal.js'
+import { viewEntry, type SpaceView } from './space-view.js'
+import type { MountView, ViewEntry } from './view.js'
+
+/** A refusal with the errno the file system answers. */
+export class FsError extends Error {
+  constructor(
+    readonly errno: 'ENOENT' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'ENOTEMPTY' | 'EROFS' | 'EINVAL' | 'EPERM' | 'EXDEV',
+    message: string = errno,
+  ) {
+    super(message)
+  }
+}
+
+/** Bytes copied at a time out of the vault into a data file. */
+const COPY_STEP = 1024 * 1024
+
+/** A path as the view resolves it. */
+interface Found {
+  entry: ViewEntry
+  /** The journal's state, when it has one. */
+  node?: JournalNode
+  /** The vault's chunks of a file the journal has not written. */
+  content?: string[]
+  /** For a folder: true if the base's entries show through. */
+  seeThrough: boolean
+}
+
+const parentOf = (path: string) => (path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '')
+const now = () => Date.now()
+
+export class JournaledView implements MountView {
+  readonly data: DataFiles
+  /** Changes in progress; a snapshot waits for them (`pause`). */
+  #inflight = 0
+  #drained: (() => void)[] = []
+  #gate: Promise<void> | undefined
+  /** One change at a time per file for copies into data files. */
+  readonly #copying = new Map<string, Promise<JournalNode>>()
+  /** Called after every change (the mount's quiet-period timer). */
+  onChange: () => void = () => {}
+
+  constructor(
+    readonly base: SpaceView,
+    readonly journal: Journal,
+  ) {
+    this.data = new DataFiles((id) => journal.dataPath(id))
+  }
+
+  async #resolve(path: string): Promise<Found | undefined> {
+    if (path === '') {
+      const e = await this.base.stat('')
+      return { entry: e!, seeThrough: true }
+    }
+    let seeThrough = true
+    const parts = path.split('/')
+    for (let i = 1; i < parts.length; i++) {
+      const n = this.journal.get(parts.slice(0, i).join('/'))
+      if (!n) continue
+      if (n.kind !== 'dir') return undefined
+      if (n.opaque) seeThrough = false
+    }
+    const node = this.journal.get(path)
+    if (node) {
+      if (node.kind === 'gone') return undefined
+      const entry = nodeEntry(node)
+      if (node.kind === 'vault-file') return { entry, node, content: node.content, seeThrough: false }
+      const through = seeThrough && node.kind === 'dir' && !node.opaque && (await this.base.entry(path))?.type === 'dir'
+      return { entry, node, seeThrough: through }
+    }
+    if (!seeThrough) return undefined
+    const e = await this.base.entry(path)
+    if (!e) return undefined
+    return { entry: viewEntry(e), content: e.type === 'file' ? (e.content ?? []) : undefined, seeThrough: e.type === 'dir' }
+  }
+
+  async stat(path: string): Promise<ViewEntry | undefined> {
+    return (await this.#resolve(path))?.entry
+  }
+
+  async list(path: string): Promise<string[] | undefined> {
+    const f = await this.#resolve(path)
+    if (f?.entry.type !== 'dir') return undefined
+    const names = new Set(f.seeThrough ? await this.base.list(path) : [])
+    for (const [name, node] of this.journal.children(path)) {
+      if (node.kind === 'gone') names.delete(name)
+      else names.add(name)
+    }
+    return [...names]
+  }
+
+  async read(path: string, offset: number, length: number): Promise<Buffer> {
+    const f = await this.#resolve(path)
+    if (!f) throw new FsError('ENOENT')
+    if (f.entry.type === 'dir') throw new FsError('EISDIR')
+    if (f.node?.kind === 'file') {
+      const node = f.node
+      const want = Math.max(0, Math.min(length, node.size - offset))
+      if (want === 0) return Buffer.alloc(0)
+      return this.data.use(node.data, async (fh) => {
+        const buf = Buffer.allocUnsafe(want)
+        const { bytesRead } = await fh.read(buf, 0, want, offset)
+        return buf.subarray(0, bytesRead)
+      })
+    }
+    return this.base.readContent(f.content ?? [], f.entry.size, offset, length)
+  }
+
+  // ---- changes ----
+
+  /** Run a change; a snapshot (`pause`) waits for the ones in progress and holds new ones. */
+  async #change<T>(work: () => Promise<T>): Promise<T> {
+    while (this.#gate) await this.#gate
+    this.#inflight++
+    try {
+      return await work()
+    } finally {
+      if (--this.#inflight === 0) for (const d of this.#drained.splice(0)) d()
+      this.onChange()
+    }
+  }
+
+  /** Take `fn`'s result with no change in progress (an up-sync's snapshot). */
+  async pause<T>(fn: () => T): Promise<T> {
+    while (this.#gate) await this.#gate
+    let open!: () => void
+    this.#gate = new Promise((r) => (open = r))
+    try {
+      if (this.#inflight > 0) await new Promise<void>((r) => this.#drained.push(r))
+      return fn()
+    } finally {
+      this.#gate = undefined
+      open()
+    }
+  }
+
+  /** The folder that is to hold `path`: it must exist and be a folder. */
+  async #parent(path: string): Promise<void> {
+    if (path === '') throw new FsError('EEXIST')
+    const p = await this.#resolve(parentOf(path))
+    if (!p) throw new FsError('ENOENT')
+    if (p.entry.type !== 'dir') throw new FsError('ENOTDIR')
+  }
+
+  create(path: string, mode: number): Promise<void> {
+    return this.#change(async () => {
+      await this.#parent(path)
+      const existing = await this.#resolve(path)
+      if (existing?.entry.type === 'dir') throw new FsError('EISDIR')
+      const id = this.journal.newData()
+      await this.data.use(id, async () => {}, true)
+      await this.journal.record([{ path, node: { kind: 'file', data: id, size: 0, mode: mode & 0o7777, mtimeMs: now() }, clear: true }])
+    })
+  }
+
+  mkdir(path: string, mode: number): Promise<void> {
+    return this.#change(async () => {
+      await this.#parent(path)
+      if (await this.#resolve(path)) throw new FsError('EEXIST')
+      await this.journal.record([{ path, node: { kind: 'dir', opaque: true, mode: mode & 0o7777, mtimeMs: now() }, clear: true }])
+    })
+  }
+
+  symlink(target: string, path: string): Promise<void> {
+    return this.#change(async () => {
+      await this.#parent(path)
+      if (await this.#resolve(path)) throw new FsError('EEXIST')
+      await this.journal.record([{ path, node: { kind: 'symlink', target, mtimeMs: now() }, clear: true }])
+    })
+  }
+
+  unlink(path: string): Promise<void> {
+    return this.#change(async () => {
+      const f = await this.#resolve(path)
+      if (!f) throw new FsError('ENOENT')
+      if (f.entry.type === 'dir') throw new FsError('EISDIR')
+      await this.journal.record([{ path, node: { kind: 'gone' }, clear: true }])
+    })
+  }
+
+  rmdir(path: string): Promise<void> {
+    return this.#change(async () => {
+      const f = await this.#resolve(path)
+      if (!f) throw new FsError('ENOENT')
+      if (f.entry.type !== 'dir') throw new FsError('ENOTDIR')
+      if (path === '') throw new FsError('EPERM')
+      if ((await this.list(path))!.length > 0) throw new FsError('ENOTEMPTY')
+      await this.journal.record([{ path, node: { kind: 'gone' }, clear: true }])
+    })
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return this.#change(async () => {
+      if (from === to) return
+      if (from === '' || to === '' || to.startsWith(from + '/')) throw new FsError('EINVAL')
+      const src = await this.#resolve(from)
+      if (!src) throw new FsError('ENOENT')
+      await this.#parent(to)
+      const dst = await this.#resolve(to)
+      if (dst) {
+        if (src.entry.type === 'dir' && dst.entry.type !== 'dir') throw new FsError('ENOTDIR')
+        if (src.entry.type !== 'dir' && dst.entry.type === 'dir') throw new FsError('EISDIR')
+        if (dst.entry.type === 'dir' && (await this.list(to))!.length > 0) throw new FsError('ENOTEMPTY')
+      }
+      // Whole states at the new paths, so the journal does not depend on the old ones.
+      const moved: JournalChange[] = [{ path: to, node: this.#nodeOf(src), clear: true }]
+      if (src.entry.type === 'dir') await this.#copyTree(from, to, moved)
+      await this.journal.record([{ path: from, node: { kind: 'gone' }, clear: true }, ...moved])
+    })
+  }
+
+  /** The journal state that stands for `f` on its own. */
+  #nodeOf(f: Found): JournalNode {
+    const e = f.entry
+    if (f.node && f.node.kind !== 'dir') return f.node
+    if (e.type === 'dir') return { kind: 'dir', opaque: true, mode: e.mode, mtimeMs: e.mtimeMs }
+    if (e.type === 'symlink') return { kind: 'symlink', target: e.target ?? '', mtimeMs: e.mtimeMs }
+    return { kind: 'vault-file', content: f.content ?? [], size: e.size, mode: e.mode, mtimeMs: e.mtimeMs }
+  }
+
+  async #copyTree(from: string, to: string, out: JournalChange[]): Promise<void> {
+    for (const name of (await this.list(from)) ?? []) {
+      const f = await this.#resolve(`${from}/${name}`)
+      if (!f) continue
+      out.push({ path: `${to}/${name}`, node: this.#nodeOf(f) })
+      if (f.entry.type === 'dir') await this.#copyTree(`${from}/${name}`, `${to}/${name}`, out)
+    }
+  }
+
+  chmod(path: string, mode: number): Promise<void> {
+    return this.#meta(path, (n) => ('mode' in n ? { ...n, mode: mode & 0o7777 } : n))
+  }
+
+  utimens(path: string, mtimeMs: number): Promise<void> {
+    return this.#meta(path, (n) => (n.kind === 'gone' ? n : { ...n, mtimeMs }))
+  }
+
+  #meta(path: string, edit: (n: JournalNode) => JournalNode): Promise<void> {
+    return this.#change(async () => {
+      const f = await this.#resolve(path)
+      if (!f) throw new FsError('ENOENT')
+      if (path === '') return // the space's root folder has no entry of its own
+      let node = f.node ?? this.#nodeOf(f)
+      // The base's folder keeps its entries: only its mode or time changes.
+      if (!f.node && f.entry.type === 'dir') node = { kind: 'dir', opaque: false, mode: f.entry.mode, mtimeMs: f.entry.mtimeMs }
+      await this.journal.record([{ path, node: edit(node) }])
+    })
+  }
+
+  /** Cut or extend the file at `path` to `size` bytes. `recorded`: a truncate(2), not through an open file. */
+  truncate(path: string, size: number, recorded = true): Promise<void> {
+    return this.#change(async () => {
+      const node = await this.#writable(path)
+      await this.data.use(node.data, (fh) => fh.truncate(size))
+      const next: JournalNode = { ...node, size, mtimeMs: now() }
+      if (recorded) await this.journal.record([{ path, node: next }])
+      else this.journal.touch(path, next)
+    })
+  }
+
+  /** Write `buf` at `position` of the file at `path`; the bytes written. */
+  write(path: string, buf: Buffer, position: number): Promise<number> {
+    return this.#change(async () => {
+      const node = await this.#writable(path)
+      const { bytesWritten } = await this.data.use(node.data, (fh) => fh.write(buf, 0, buf.length, position))
+      // The file's state may have moved on while writing (another write extended it).
+      const current = this.journal.get(path)
+      const base = current?.kind === 'file' && current.data === node.data ? current : node
+      this.journal.touch(path, { ...base, size: Math.max(base.size, position + bytesWritten), mtimeMs: now() })
+      return bytesWritten
+    })
+  }
+
+  /** Make the file at `path` durable (close, fsync); without a path, every record so far. */
+  async sync(path?: string): Promise<void> {
+    const node = path === undefined ? undefined : this.journal.get(path)
+    if (node?.kind === 'file') await this.data.use(node.data, (fh) => this.journal.sync(path, fh))
+    else await this.journal.sync(path)
+  }
+
+  /**
+   * The file at `path` as a data file this write may change: a file still the vault's is copied
+   * out of it, one an up-sync is reading is copied aside first.
+   */
+  async #writable(path: string): Promise<Extract<JournalNode, { kind: 'file' }>> {
+    for (;;) {
+      const busy = this.#copying.get(path)
+      if (!busy) break
+      await busy.catch(() => {})
+    }
+    const node = this.journal.get(path)
+    if (node?.kind === 'file' && !this.journal.frozen.has(node.data)) return node
+    // Registered before any await: a second write to the file waits for this copy.
+    const copy = (async () => {
+      const f = await this.#resolve(path)
+      if (!f) throw new FsError('ENOENT')
+      if (f.entry.type === 'dir') throw new FsError('EISDIR')
+      if (f.entry.type !== 'file') throw new FsError('EINVAL')
+      return this.#copyOut(path, f)
+    })()
+    this.#copying.set(path, copy)
+    try {
+      return (await copy) as Extract<JournalNode, { kind: 'file' }>
+    } finally {
+      this.#copying.delete(path)
+    }
+  }
+
+  async #copyOut(path: string, f: Found): Promise<JournalNode> {
+    const id = this.journal.newData()
+    const target = this.journal.dataPath(id)
+    const e = f.entry
+    if (f.node?.kind === 'file') {
+      await copyFile(this.journal.dataPath(f.node.data), target)
+    } else {
+      const fh: FileHandle = await open(target, 'w', 0o600)
+      try {
+        for (let at = 0; at < e.size; at += COPY_STEP) {
+          const bytes = await this.base.readContent(f.content ?? [], e.size, at, COPY_STEP)
+          await fh.write(bytes, 0, bytes.length, at)
+        }
+      } finally {
+        await fh.close()
+      }
+    }
+    const node: JournalNode = { kind: 'file', data: id, size: e.size, mode: e.mode, mtimeMs: e.mtimeMs }
+    // Recorded (not yet synced): after a crash the path is the copy, whole, or the old state.
+    await this.journal.record([{ path, node }])
+    return node
+  }
+
+  /** A consistent snapshot of the journal for an up-sync (no change half-done in it). */
+  snapshot(): Promise<JournalSnapshot> {
+    return this.pause(() => this.journal.snapshot())
+  }
+
+  async close(): Promise<void> {
+    await this.data.close()
+  }
+}
+
+function nodeEntry(node: Exclude<JournalNode, { kind: 'gone' }>): ViewEntry {
+  switch (node.kind) {
+    case 'file':
+    case 'vault-file':
+      return { type: 'file', mode: node.mode, size: node.size, mtimeMs: node.mtimeMs }
+    case 'dir':
+      return { type: 'dir', mode: node.mode, size: 4096, mtimeMs: node.mtimeMs }
+    case 'symlink':
+      return { type: 'symlink', mode: 0o777, size: Buffer.byteLength(node.target), mtimeMs: node.mtimeMs, target: node.target }
+  }
+}

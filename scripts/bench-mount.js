@@ -1,0 +1,372 @@
+// The mount section of `npm run bench`: Cloudy's FUSE mount beside gocryptfs and
+// `rclone mount --vfs-cache-mode writes` (over a local folder), on the same data in the same run.
+// For each: MB/s of a dd write of one big incompressible file (conv=fsync), of its read cold (on a
+// fresh mount, page cache dropped) and warm (again right away), seconds of `cp -r` of the
+// small-file set in, and of `ls -lR` of that tree on a fresh mount. A benchmark, never a test.
+//
+// The bench process never touches a mount itself: a file system call answered by a process that
+// waits on it deadlocks, so every access is a child process (dd, cp, ls) with a timeout. A mount
+// never outlives a tool's run: its process is stopped, the mount forced off, then its temp dir
+// removed (never while still mounted: rm -r would walk into the mount).
+import { spawn, spawnSync } from 'node:child_process'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { once } from 'node:events'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const CLOUDY = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'cloudy.js')
+const PASSWORD = 'bench password'
+const MOUNT_TIMEOUT_MS = 30_000
+const STOP_TIMEOUT_MS = 15_000
+// A measured step gets ten minutes: slow is a result, a hang is an error (and is killed).
+const STEP_TIMEOUT_MS = 600_000
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/** The mountinfo line of the mount at `dir`, split into fields, or undefined. */
+function mountInfo(dir) {
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const f = line.split(' ')
+    if (f[4] === dir) return f
+  }
+  return undefined
+}
+const isMounted = (dir) => mountInfo(dir) !== undefined
+
+/** Run a command (never through a shell) with a timeout; its seconds and stdout, or a thrown error saying why. */
+function timed(label, cmd, args, env = {}) {
+  const t0 = performance.now()
+  // SIGKILL on timeout: a process blocked on a FUSE request still dies of it (the wait is killable).
+  const r = spawnSync(cmd, args, {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    maxBuffer: 256 << 20,
+    timeout: STEP_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
+  })
+  const secs = (performance.now() - t0) / 1000
+  if (r.error?.code === 'ETIMEDOUT') throw new Error(`${label}: no answer in ${STEP_TIMEOUT_MS / 1000} s (killed)`)
+  if (r.status !== 0) throw new Error(`${label}: ${(r.stderr || r.stdout || `exit ${r.status ?? r.signal}`).trim()}`)
+  return { secs, stdout: r.stdout }
+}
+
+/** The big file, random bytes from /dev/urandom, made once per size and reused (like the data set). */
+function prepareDataFile(mib) {
+  const file = join(tmpdir(), `cloudy-bench-mount-${mib}.bin`)
+  if (existsSync(file) && statSync(file).size === mib * 1048576) return file
+  const part = `${file}.part`
+  timed('making the data file', 'dd', ['if=/dev/urandom', `of=${part}`, 'bs=1M', `count=${mib}`, 'status=none'])
+  renameSync(part, file)
+  return file
+}
+
+/** Entries under `dir` (itself excluded), for the table's heading and the ls -lR check. */
+function countEntries(dir) {
+  const kinds = timed('find', 'find', [dir, '-mindepth', '1', '-printf', '%y\n']).stdout.split('\n').filter(Boolean)
+  return { all: kinds.length, files: kinds.filter((k) => k === 'f').length }
+}
+
+/** The source data in the page cache before a write, so every tool's write is timed from memory. */
+function warmSource(bigFile, smallDir) {
+  timed('reading the data file', 'sh', ['-c', 'cat "$1" >/dev/null', 'sh', bigFile])
+  timed('reading the small files', 'sh', ['-c', 'find "$1" -type f -exec cat {} + >/dev/null', 'sh', smallDir])
+}
+
+/**
+ * The three file systems. For each: setup(w) once (a vault, a cipher dir, a remote folder), the
+ * command that serves the mount in the foreground, where writes go (dir inside the mount), and
+ * optionally settle() before a stop (work the tool still does after a write returned) and
+ * coldStart() before a fresh mount (the tool's own cache emptied).
+ */
+const cloudyEnv = (w) => ({ HOME: join(w.root, 'home'), CLOUDY_HOME: join(w.root, 'state') })
+
+const TOOLS = {
+  cloudy: {
+    version: () => `cloudy ${JSON.parse(readFileSync(join(dirname(CLOUDY), '..', 'package.json'), 'utf8')).version}`,
+    setup(w) {
+      mkdirSync(join(w.root, 'home'))
+      mkdirSync(join(w.root, 'state'))
+      // The default provider: a local folder under HOME. --kdf interactive: opening the vault at
+      // each mount is not what is measured.
+      timed('cloudy init', process.execPath, [CLOUDY, 'init', '--password-file', w.password, '--kdf', 'interactive'], cloudyEnv(w))
+      // Only ~/bench is synced: the fallback below puts the data there when the mount refuses writes.
+      const cfg = join(w.root, 'state', 'config.toml')
+      writeFileSync(cfg, readFileSync(cfg, 'utf8').replace(/^include = \[[^\]]*\]/m, 'include = ["~/bench"]'))
+    },
+    command: (w) => [process.execPath, [CLOUDY, 'mount', w.mnt, '--password-file', w.password], cloudyEnv(w)],
+    // Writes go to an application space; the first mkdir in apps/ creates it.
+    writable(w) {
+      timed('mkdir apps/bench', 'mkdir', [join(w.mnt, 'apps', 'bench')])
+      return join(w.mnt, 'apps', 'bench')
+    },
+    // When the mount refuses writes, its read path is still measured: the same data goes into
+    // the vault by `cloudy sync up` and is read through settings/.
+    seed(w, bigFile, smallDir) {
+      const home = join(w.root, 'home', 'bench')
+      mkdirSync(home)
+      // Hard links: no copy of the data, and Cloudy reads the same bytes.
+      timed('linking the data', 'cp', ['-al', bigFile, join(home, 'big.bin')])
+      timed('linking the data', 'cp', ['-al', smallDir, join(home, 'small')])
+      timed('cloudy sync up', process.execPath, [CLOUDY, 'sync', 'up', '--password-file', w.password], cloudyEnv(w))
+      return join(w.mnt, 'settings', 'bench')
+    },
+  },
+  gocryptfs: {
+    version: () => timed('gocryptfs -version', 'gocryptfs', ['-version']).stdout.split(';')[0].trim(),
+    setup(w) {
+      mkdirSync(join(w.root, 'cipher'))
+      timed('gocryptfs -init', 'gocryptfs', ['-init', '-q', '-passfile', w.password, join(w.root, 'cipher')])
+    },
+    // -fg: the mount is served by our child process (by default gocryptfs forks and returns).
+    command: (w) => ['gocryptfs', ['-fg', '-q', '-passfile', w.password, join(w.root, 'cipher'), w.mnt], {}],
+    writable: (w) => w.mnt,
+  },
+  rclone: {
+    version: () => timed('rclone version', 'rclone', ['version']).stdout.split('\n')[0].trim(),
+    setup(w) {
+      mkdirSync(join(w.root, 'remote'))
+    },
+    // -v: the log says when each file's upload is done (settle() waits on it). An absent config
+    // file: nothing from the machine's own rclone config.
+    command: (w) => [
+      'rclone',
+      ['mount', join(w.root, 'remote'), w.mnt, '--vfs-cache-mode', 'writes', '--cache-dir', join(w.root, 'cache'), '-v'],
+      { RCLONE_CONFIG: join(w.root, 'rclone.conf') },
+    ],
+    writable: (w) => w.mnt,
+    // With --vfs-cache-mode writes a closed file is uploaded later, from the cache; rclone
+    // stopped before that keeps it for the next start, so the cold read would not be cold. Wait
+    // until every written file is in the remote folder.
+    async settle(w, files) {
+      const t0 = performance.now()
+      for (;;) {
+        const log = readFileSync(w.log, 'utf8')
+        if (log.split('vfs cache: upload succeeded').length - 1 >= files) return (performance.now() - t0) / 1000
+        if (performance.now() - t0 > STEP_TIMEOUT_MS) throw new Error(`rclone: ${files} uploads not done in ${STEP_TIMEOUT_MS / 1000} s`)
+        await sleep(200)
+      }
+    },
+    coldStart(w) {
+      rmSync(join(w.root, 'cache'), { recursive: true, force: true })
+    },
+  },
+}
+
+/** Start a tool's mount process (output to its log file) and wait until the kernel lists the mount. */
+async function startMount(tool, w) {
+  const [cmd, args, env] = TOOLS[tool].command(w)
+  const log = openSync(w.log, 'a')
+  // The log is a file, not a pipe: a pipe is not drained while spawnSync blocks this process.
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', log, log] })
+  closeSync(log)
+  const exited = once(child, 'exit')
+  const m = { child, exited, dir: w.mnt }
+  const t0 = Date.now()
+  while (!isMounted(w.mnt)) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${tool} mount exited: ${logTail(w)}`)
+    if (Date.now() - t0 > MOUNT_TIMEOUT_MS) {
+      await stopMount(m)
+      throw new Error(`${tool} did not mount in ${MOUNT_TIMEOUT_MS / 1000} s: ${logTail(w)}`)
+    }
+    await sleep(20)
+  }
+  return m
+}
+
+const logTail = (w) => readFileSync(w.log, 'utf8').trim().split('\n').slice(-5).join('\n')
+const running = (child) => child.exitCode === null && child.signalCode === null
+
+/** Wait for a child's exit, at most `ms`; whether it exited. */
+async function exitedWithin(m, ms) {
+  if (!running(m.child)) return true
+  let timer
+  const late = new Promise((r) => (timer = setTimeout(() => r(false), ms)))
+  const ok = await Promise.race([m.exited.then(() => true), late])
+  clearTimeout(timer)
+  return ok
+}
+
+/**
+ * Unmount, whatever state the server is in. First the tool's own way: all three unmount on
+ * SIGTERM (for Cloudy that is its Ctrl-C path, which also finishes what it still has to write).
+ * Then, if the mount is still there: fusermount -u, then a lazy umount, and the FUSE connection
+ * aborted so nothing stays blocked on a hung server; the process is killed last.
+ */
+async function stopMount(m) {
+  if (!m) return
+  if (running(m.child)) m.child.kill('SIGTERM')
+  await exitedWithin(m, STOP_TIMEOUT_MS)
+  if (isMounted(m.dir)) spawnSync('fusermount', ['-u', m.dir], { timeout: 10_000, killSignal: 'SIGKILL' })
+  const info = mountInfo(m.dir)
+  if (info) {
+    // The connection's number is the mount's device minor; read it before umount -l hides the mount.
+    const abort = `/sys/fs/fuse/connections/${info[2].split(':')[1]}/abort`
+    spawnSync('umount', ['-l', m.dir], { timeout: 10_000, killSignal: 'SIGKILL' })
+    if (existsSync(abort)) writeFileSync(abort, '1')
+  }
+  if (running(m.child)) {
+    m.child.kill('SIGKILL')
+    await exitedWithin(m, STOP_TIMEOUT_MS)
+  }
+  if (isMounted(m.dir)) throw new Error(`${m.dir} is still mounted`)
+}
+
+/** One tool through every step; a failing step ends its run with `error` naming that step. */
+async function runTool(tool, ctx) {
+  const t = TOOLS[tool]
+  const root = mkdtempSync(join(tmpdir(), `cloudy-bench-mount-${tool}-`))
+  const w = { root, mnt: join(root, 'mnt'), password: join(root, 'password'), log: join(root, 'mount.log') }
+  mkdirSync(w.mnt)
+  writeFileSync(w.password, `${PASSWORD}\n`, { mode: 0o600 })
+  const r = { tool }
+  let m
+  let step = 'setup'
+  try {
+    t.setup(w)
+    step = 'mount'
+    m = await startMount(tool, w)
+    // Writes: the big file, then the small-file set.
+    let where
+    try {
+      step = 'write'
+      where = t.writable(w)
+      warmSource(ctx.bigFile, ctx.smallDir)
+      r.writeSecs = timed('dd write', 'dd', [
+        `if=${ctx.bigFile}`,
+        `of=${join(where, 'big.bin')}`,
+        'bs=1M',
+        'conv=fsync',
+        'status=none',
+      ]).secs
+      step = 'cp -r'
+      r.cpSecs = timed('cp -r', 'cp', ['-r', ctx.smallDir, join(where, 'small')]).secs
+      if (t.settle) r.settleSecs = await t.settle(w, ctx.small.files + 1)
+    } catch (e) {
+      if (!t.seed) throw e
+      r.writeError = `${step}: ${e.message}`
+      step = 'seed'
+      await stopMount(m)
+      m = undefined
+      where = t.seed(w, ctx.bigFile, ctx.smallDir)
+      r.readVia = 'cloudy sync up, read through settings/'
+    }
+    // Reads on a fresh mount: the tool's own caches start empty, and the page cache too.
+    step = 'remount'
+    await stopMount(m)
+    m = undefined
+    t.coldStart?.(w)
+    ctx.dropCaches()
+    m = await startMount(tool, w)
+    step = 'cold read'
+    const read = () => timed('dd read', 'dd', [`if=${join(where, 'big.bin')}`, 'of=/dev/null', 'bs=1M', 'status=none']).secs
+    r.coldReadSecs = read()
+    step = 'warm read'
+    r.warmReadSecs = read()
+    step = 'check'
+    timed('cmp (the file read back differs)', 'cmp', [ctx.bigFile, join(where, 'big.bin')])
+    step = 'ls -lR'
+    ctx.dropCaches()
+    const ls = timed('ls -lR', 'ls', ['-lR', join(where, 'small')])
+    r.lsSecs = ls.secs
+    r.lsEntries = ls.stdout.split('\n').filter((l) => /^[-dl]/.test(l)).length
+    const files = ls.stdout.split('\n').filter((l) => l.startsWith('-')).length
+    if (files !== ctx.small.files) throw new Error(`ls -lR lists ${files} files, ${ctx.small.files} were copied in`)
+  } catch (e) {
+    r.error = `${step}: ${e.message}`
+  } finally {
+    try {
+      await stopMount(m)
+      rmSync(root, { recursive: true, force: true })
+    } catch (e) {
+      // Not removed: rm -r would walk into a mount still there.
+      r.error = `${r.error ? `${r.error}; ` : ''}cleanup: ${e.message} (left ${root})`
+    }
+  }
+  return r
+}
+
+/** MB/s and seconds of each step from the raw seconds. */
+function rates(r, ctx) {
+  const mbps = (secs) => (secs === undefined ? undefined : ctx.bigBytes / 1e6 / secs)
+  return {
+    ...r,
+    writeMBps: mbps(r.writeSecs),
+    coldReadMBps: mbps(r.coldReadSecs),
+    warmReadMBps: mbps(r.warmReadSecs),
+    cpMBps: r.cpSecs === undefined ? undefined : ctx.smallBytes / 1e6 / r.cpSecs,
+  }
+}
+
+/** Cloudy's speed over another's (their seconds over Cloudy's): above 1, Cloudy is faster. */
+function ratios(a, b) {
+  const q = (k) => (a?.[k] !== undefined && b?.[k] !== undefined ? b[k] / a[k] : undefined)
+  return { write: q('writeSecs'), coldRead: q('coldReadSecs'), warmRead: q('warmReadSecs'), cp: q('cpSecs'), ls: q('lsSecs') }
+}
+
+/**
+ * The mount section. `smallDir` is the data set's small-file tree (20,000 files in 400 folders),
+ * `mib` the size of the big file; ensure and dropCaches are bench.js's.
+ */
+export async function benchMount({ smallDir, mib, say, ensure, dropCaches }) {
+  ensure('fusermount', 'fuse3')
+  ensure('gocryptfs', 'gocryptfs')
+  ensure('rclone', 'rclone')
+  say(`Mount: preparing a ${mib} MiB file from /dev/urandom…`)
+  const bigFile = prepareDataFile(mib)
+  const small = countEntries(smallDir)
+  const smallBytes = Number(timed('du', 'du', ['-sb', '--apparent-size', smallDir]).stdout.split('\t')[0])
+  const ctx = { bigFile, bigBytes: mib * 1048576, smallDir, small, smallBytes, dropCaches }
+  const results = []
+  for (const tool of Object.keys(TOOLS)) {
+    say(`  mount: ${tool}…`)
+    const r = rates(await runTool(tool, ctx), ctx)
+    if (r.error) say(`  mount: ${tool} failed at ${r.error}`)
+    results.push(r)
+  }
+  const by = (name) => results.find((r) => r.tool === name)
+  return {
+    versions: Object.fromEntries(Object.entries(TOOLS).map(([k, t]) => [k, t.version()])),
+    bigMiB: mib,
+    smallFiles: small.files,
+    smallEntries: small.all,
+    smallMB: smallBytes / 1e6,
+    results,
+    ratios: { rclone: ratios(by('cloudy'), by('rclone')), gocryptfs: ratios(by('cloudy'), by('gocryptfs')) },
+  }
+}
+
+/** The section as a table, ratios and notes, on stdout. */
+export function printMount(s) {
+  const f = (n, d = 1) => (n === undefined ? '-' : n.toFixed(d))
+  const both = (mbps, secs) => (secs === undefined ? '-' : `${f(mbps)} (${f(secs, 2)} s)`)
+  console.log(
+    `\nMounts (${Object.values(s.versions).join(', ')}): a ${s.bigMiB} MiB file by dd, ${s.smallFiles} small files ` +
+      `(${f(s.smallMB)} MB, ${s.smallEntries} entries) by cp -r; MB/s (seconds)`,
+  )
+  const rows = [['tool', 'write', 'cold read', 'warm read', 'cp -r', 'ls -lR s']]
+  for (const r of s.results) {
+    rows.push([
+      r.tool,
+      both(r.writeMBps, r.writeSecs),
+      both(r.coldReadMBps, r.coldReadSecs),
+      both(r.warmReadMBps, r.warmReadSecs),
+      both(r.cpMBps, r.cpSecs),
+      f(r.lsSecs, 2),
+    ])
+  }
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)))
+  for (const r of rows) console.log(`  ${r.map((c, i) => c.padEnd(w[i])).join('  ')}`)
+  console.log("Cloudy / other, as speed (the other's seconds over Cloudy's): above 1 means Cloudy is faster")
+  for (const [other, q] of Object.entries(s.ratios)) {
+    console.log(
+      `  vs ${other.padEnd(9)}  write ${f(q.write, 2)}  cold read ${f(q.coldRead, 2)}  warm read ${f(q.warmRead, 2)}  cp -r ${f(q.cp, 2)}  ls -lR ${f(q.ls, 2)}`,
+    )
+  }
+  for (const r of s.results) {
+    if (r.writeError) console.log(`  ${r.tool}: writes failed (${r.writeError}); reads measured on data put in by ${r.readVia}`)
+    if (r.error) console.log(`  ${r.tool}: failed at ${r.error}`)
+    if (r.settleSecs !== undefined)
+      console.log(`  ${r.tool}: dd and cp return before the upload to its remote folder, which took ${f(r.settleSecs, 2)} s more`)
+  }
+}
