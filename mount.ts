@@ -32,7 +32,8 @@ function errnoOf(e: unknown): number {
 
 /** Answer a FUSE call from a promise: its value, or the errno of what it threw. */
 function reply<T>(cb: (code: number, value?: T) => void, work: () => Promise<T | void>): void {
-  work().then(
+  // A synchronous throw is an answer too, never an exception out of the FUSE callback.
+  Promise.resolve().then(work).then(
     (v) => (v === undefined ? cb(0) : cb(0, v)),
     (e: unknown) => cb(errnoOf(e)),
   )
@@ -83,9 +84,9 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
       }),
     open: (path: string, flags: number, cb: (c: number, fd?: number) => void) =>
       reply(cb, async () => {
-        if ((flags & O_ACCMODE) !== 0) writable()
         const e = await view.stat(rel(path))
         if (!e) throw new FsError('ENOENT')
+        if ((flags & O_ACCMODE) !== 0 && !writable().canWrite(rel(path))) throw new FsError('EROFS')
         return handle()
       }),
     create: (path: string, mode: number, cb: (c: number, fd?: number) => void) =>

@@ -33,6 +33,10 @@ export class AppsView implements WritableView {
     return app
   }
 
+  canWrite(path: string): boolean {
+    return path.includes('/')
+  }
+
   async stat(path: string): Promise<ViewEntry | undefined> {
     if (path === '' || !path.includes('/')) return (await this.#registry()).stat(path)
     const app = await this.#app(path)

@@ -5,7 +5,7 @@
  * its lock (a mount, or `cloudy sync up` when no mount runs); the kernel drops the lock when
  * that process dies, so a crash leaves nothing to clean by hand.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { UsageError } from '../errors.js'
 import type { StateDb } from '../state/db.js'
@@ -128,14 +128,15 @@ export class JournaledSpaces {
   }
 }
 
-/** The spaces that have a journal on this computer (named in each journal's folder). */
+/** The spaces whose journal on this computer holds records (named in each journal's folder). */
 export function journaledSpaceNames(stateDir: string): string[] {
   const root = JournaledSpaces.journalRoot(stateDir)
   if (!existsSync(root)) return []
   const names: string[] = []
   for (const tag of readdirSync(root)) {
     const file = join(root, tag, 'space')
-    if (existsSync(file)) names.push(readFileSync(file, 'utf8'))
+    const log = join(root, tag, 'log')
+    if (existsSync(file) && existsSync(log) && statSync(log).size > 0) names.push(readFileSync(file, 'utf8'))
   }
   return names
 }

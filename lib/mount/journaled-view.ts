@@ -85,6 +85,10 @@ export class JournaledView implements MountView {
     return { entry: viewEntry(e), content: e.type === 'file' ? (e.content ?? []) : undefined, seeThrough: e.type === 'dir' }
   }
 
+  canWrite(): boolean {
+    return true
+  }
+
   async stat(path: string): Promise<ViewEntry | undefined> {
     return (await this.#resolve(path))?.entry
   }

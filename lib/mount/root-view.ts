@@ -49,45 +49,50 @@ export class RootView implements WritableView {
     return w
   }
 
-  create(path: string, mode: number): Promise<void> {
+  canWrite(path: string): boolean {
+    const r = this.#route(path)
+    return !!r && r.rel !== '' && isWritable(r.view) && r.view.canWrite(r.rel)
+  }
+
+  async create(path: string, mode: number): Promise<void> {
     const w = this.#inside(path)
     return w.view.create(w.rel, mode)
   }
-  mkdir(path: string, mode: number): Promise<void> {
+  async mkdir(path: string, mode: number): Promise<void> {
     const w = this.#inside(path)
     return w.view.mkdir(w.rel, mode)
   }
-  symlink(target: string, path: string): Promise<void> {
+  async symlink(target: string, path: string): Promise<void> {
     const w = this.#inside(path)
     return w.view.symlink(target, w.rel)
   }
-  unlink(path: string): Promise<void> {
+  async unlink(path: string): Promise<void> {
     const w = this.#inside(path)
     return w.view.unlink(w.rel)
   }
-  rmdir(path: string): Promise<void> {
+  async rmdir(path: string): Promise<void> {
     const w = this.#inside(path)
     return w.view.rmdir(w.rel)
   }
-  rename(from: string, to: string): Promise<void> {
+  async rename(from: string, to: string): Promise<void> {
     const a = this.#inside(from)
     const b = this.#inside(to)
     if (a.view !== b.view) throw new FsError('EXDEV')
     return a.view.rename(a.rel, b.rel)
   }
-  chmod(path: string, mode: number): Promise<void> {
+  async chmod(path: string, mode: number): Promise<void> {
     const w = this.#inside(path)
     return w.view.chmod(w.rel, mode)
   }
-  utimens(path: string, mtimeMs: number): Promise<void> {
+  async utimens(path: string, mtimeMs: number): Promise<void> {
     const w = this.#inside(path)
     return w.view.utimens(w.rel, mtimeMs)
   }
-  truncate(path: string, size: number, recorded?: boolean): Promise<void> {
+  async truncate(path: string, size: number, recorded?: boolean): Promise<void> {
     const w = this.#inside(path)
     return w.view.truncate(w.rel, size, recorded)
   }
-  write(path: string, buf: Buffer, position: number): Promise<number> {
+  async write(path: string, buf: Buffer, position: number): Promise<number> {
     const w = this.#inside(path)
     return w.view.write(w.rel, buf, position)
   }

@@ -18,6 +18,8 @@ export interface MountView {
 
 /** A view that takes writes (an application's space); any other answers EROFS. */
 export interface WritableView extends MountView {
+  /** True if the file at `path` may be opened for writing (else the open answers EROFS). */
+  canWrite(path: string): boolean
   create(path: string, mode: number): Promise<void>
   mkdir(path: string, mode: number): Promise<void>
   symlink(target: string, path: string): Promise<void>

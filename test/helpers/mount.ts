@@ -5,10 +5,11 @@
  * its FUSE connection through /sys/fs/fuse/connections/N/abort.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { Test } from 'tap'
-import { BIN, type Computer } from './cli.js'
+import { BIN, tempDir, type Computer } from './cli.js'
 
 const run = promisify(execFile)
 
@@ -35,12 +36,30 @@ export async function forceUnmount(dir: string): Promise<void> {
   await run('umount', ['-l', dir]).catch(() => run('fusermount', ['-uz', dir]).catch(() => {}))
 }
 
-/** Start `cloudy mount DIR` for computer `c`; resolves once the mount answers. */
-export async function startMount(t: Test, c: Computer, dir: string, args: string[] = []): Promise<ChildProcess> {
+export interface MountProcess extends ChildProcess {
+  /** What the mount printed on stderr so far. */
+  stderrText(): string
+  /** Stop it with `signal` and wait for its exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>
+}
+
+/**
+ * Start `cloudy mount DIR` for computer `c`; resolves once the mount answers. Up-syncs follow
+ * a change after 0.3 s and the chain is looked at every 0.5 s unless `args` say otherwise.
+ */
+export async function startMount(t: Test, c: Computer, dir: string, args: string[] = []): Promise<MountProcess> {
   const env = { PATH: process.env.PATH, HOME: c.home, CLOUDY_HOME: c.cloudyHome, CLOUDY_PASSWORD: 'correct horse', ...c.env }
-  const child = spawn(process.execPath, [BIN, 'mount', dir, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const timing = [...(args.includes('--upsync-after') ? [] : ['--upsync-after', '0.3']), ...(args.includes('--poll') ? [] : ['--poll', '0.5'])]
+  const child = spawn(process.execPath, [BIN, 'mount', dir, ...timing, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }) as MountProcess
   let stderr = ''
   child.stderr!.on('data', (d) => (stderr += d))
+  child.stderrText = () => stderr
+  child.stop = async (signal = 'SIGTERM') => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const exit = new Promise<void>((r) => child.once('exit', () => r()))
+    child.kill(signal)
+    await exit
+  }
   const exited = new Promise<void>((r) => child.once('exit', () => r()))
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -51,8 +70,9 @@ export async function startMount(t: Test, c: Computer, dir: string, args: string
     }
     await forceUnmount(dir)
   })
+  // The mount says so once it answers (a dead mount left at `dir` is mounted, but answers nothing).
   const started = Date.now()
-  while (!isMounted(dir)) {
+  while (!(stderr.includes('Mounted at') && isMounted(dir))) {
     if (child.exitCode !== null) throw new Error(`cloudy mount exited (${child.exitCode}): ${stderr}`)
     if (Date.now() - started > 20_000) throw new Error(`cloudy mount did not mount in 20 s: ${stderr}`)
     await new Promise((r) => setTimeout(r, 50))
@@ -64,4 +84,23 @@ export async function startMount(t: Test, c: Computer, dir: string, args: string
 export async function sh(command: string, cwd?: string): Promise<string> {
   const { stdout } = await run('sh', ['-c', command], { cwd, timeout: 30_000, maxBuffer: 64 << 20 })
   return stdout
+}
+
+/** Run `command` until it prints `expected` (another computer's change arriving), or fail after 20 s. */
+export async function eventually(command: string, expected: string): Promise<string> {
+  const started = Date.now()
+  let last = ''
+  while (Date.now() - started < 20_000) {
+    last = await sh(command).catch((e: Error) => e.message)
+    if (last === expected) return last
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  return last
+}
+
+/** A fresh empty folder to mount on. */
+export function mountPoint(t: Test): string {
+  const dir = join(tempDir(t, 'mnt'), 'm')
+  mkdirSync(dir)
+  return dir
 }

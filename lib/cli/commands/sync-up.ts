@@ -1,9 +1,11 @@
 /** `cloudy sync up`. */
 import { providerFolder } from '../../../providers/index.js'
-import { EXIT, UsageError } from '../../errors.js'
+import { CloudyError, EXIT, UsageError } from '../../errors.js'
+import { askMounts } from '../../mount/control.js'
+import { APPS_REGISTRY, journaledSpaceNames, JournaledSpaces } from '../../mount/journaled-spaces.js'
 import { assertInChain, touchDevice } from '../../sync/chain.js'
 import { upSync, type UpSyncResult } from '../../sync/up.js'
-import { openSession } from '../context.js'
+import { openSession, type Session } from '../context.js'
 import { formatBytes, printWarnings, Progress, type CliIo } from '../io.js'
 import { spaceSources } from '../spaces.js'
 
@@ -11,6 +13,33 @@ export interface SyncUpArgs {
   only?: string[]
   passwordFile?: string
   json?: boolean
+}
+
+/**
+ * What was written through a mount (application spaces): a running mount publishes its own
+ * journals when asked (only the owner of a journal may); a journal no mount holds — left by a
+ * mount that stopped or crashed — is published here.
+ */
+async function upSyncWritten(s: Session): Promise<{ by: string; commits: string[] }[]> {
+  const out: { by: string; commits: string[] }[] = []
+  for (const [pid, reply] of await askMounts(s.paths.stateDir, { op: 'up' })) {
+    if (!reply.ok) throw new CloudyError('EMOUNTSYNC', EXIT.PARTIAL, `the mount (process ${pid}) could not up-sync: ${reply.error}`)
+    out.push({ by: `mount (process ${pid})`, commits: reply.commits ?? [] })
+  }
+  const spaces = new JournaledSpaces({ vault: s.vault, db: s.db, device: s.device, stateDir: s.paths.stateDir })
+  try {
+    for (const name of journaledSpaceNames(s.paths.stateDir)) {
+      // Held by a running mount, which was just asked.
+      await spaces.get(name).catch((e: unknown) => {
+        if (!(e instanceof UsageError)) throw e
+      })
+    }
+    const commits = await spaces.upSync()
+    if ((await spaces.opened()).length) out.push({ by: 'journals of stopped mounts', commits })
+  } finally {
+    await spaces.close()
+  }
+  return out
 }
 
 export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
@@ -38,15 +67,18 @@ export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
       )
       progress.done()
     }
-    await touchDevice(s.vault, s.device, results.some((r) => r.commit) ? 'up' : 'seen')
-    if (args.json) io.stdout.write(JSON.stringify({ spaces: results }) + '\n')
-    else
+    const written = !args.only?.length || args.only.includes(APPS_REGISTRY) ? await upSyncWritten(s) : []
+    await touchDevice(s.vault, s.device, results.some((r) => r.commit) || written.some((w) => w.commits.length) ? 'up' : 'seen')
+    if (args.json) io.stdout.write(JSON.stringify({ spaces: results, written }) + '\n')
+    else {
+      for (const w of written) io.stdout.write(`${w.by}: ${w.commits.length ? `published ${w.commits.map((c) => c.slice(0, 12)).join(', ')}` : 'no change'}\n`)
       for (const r of results) {
         const what = r.commit ? `published ${r.commit.slice(0, 12)}` : 'no change'
         io.stdout.write(
           `${r.space}: ${what}; ${r.stats.blobsAdded} new blobs (${formatBytes(r.stats.plainBytes)}), ${r.stats.packsWritten} packs (${formatBytes(r.stats.packBytes)}) uploaded\n`,
         )
       }
+    }
     const warnings = results.flatMap((r) => r.warnings)
     printWarnings(io, warnings)
     return warnings.length ? EXIT.PARTIAL : EXIT.OK

@@ -48,3 +48,18 @@ t.test('the key slot is plain libsodium: libsodium-wrappers-sumo unwraps it with
   const tag = sodiumWasm.crypto_generichash(16, Buffer.from('tag'), space)
   t.equal(Buffer.from(tag).toString('hex'), settingsTag, 'the key hierarchy is reproducible with another libsodium binding')
 })
+
+t.test('a restricted vault holds the keys it was given and nothing else', async (t) => {
+  const p = memory()
+  const v = await Vault.create(p, 'pw', { kdf: 'interactive' })
+  const alpha = Buffer.from(v.space('app/alpha').blobKey)
+  const tag = v.deviceTag('device-1')
+  const r = v.restrict(['app/alpha', 'chain'], ['device-1'])
+  t.same(Buffer.from(r.space('app/alpha').blobKey), alpha, 'the same key for the space it keeps')
+  t.equal(r.deviceTag('device-1'), tag)
+  for (const other of ['app/beta', 'settings', 'apps', 'inventory'])
+    t.throws(() => r.space(other), /holds no key/, `no key for ${other}`)
+  t.throws(() => r.deviceTag('device-2'), /holds no key/)
+  t.throws(() => v.space('app/beta'), /holds no key/, 'the full vault it came from is forgotten (master key wiped)')
+  r.close()
+})

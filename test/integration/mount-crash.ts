@@ -1,0 +1,60 @@
+/**
+ * A mount killed with SIGKILL right after writes returned: nothing is lost. The stale mount it
+ * leaves is cleaned by the next mount, its journal is replayed there, and the next up-sync (by
+ * `cloudy sync up` with no mount running, or by the next mount) carries it to another computer.
+ */
+import t from 'tap'
+import { cloudy, computer, initVault, joinVault, tempDir } from '../helpers/cli.js'
+import { isMounted, mountPoint, sh, startMount } from '../helpers/mount.js'
+
+t.test('kill -9 after a write returned: remount, the data is there, the next up-sync carries it', async (t) => {
+  const vault = tempDir(t, 'vault')
+  const a = computer(t)
+  await initVault(t, a, vault, [], 'alpha-pc')
+  const dir = mountPoint(t)
+  // No up-sync before the kill: everything is in the journal alone.
+  const first = await startMount(t, a, dir, ['--upsync-after', '600'])
+  await sh(`mkdir ${dir}/apps/crash && printf 'closed' > ${dir}/apps/crash/closed.txt`)
+  await sh(`head -c 2000000 /dev/urandom > ${dir}/apps/crash/big.bin && sqlite3 ${dir}/apps/crash/db "CREATE TABLE t(x); INSERT INTO t VALUES ('committed');"`)
+  const sum = await sh(`sha256sum < ${dir}/apps/crash/big.bin`)
+  await first.stop('SIGKILL')
+  t.ok(isMounted(dir), 'the kernel still holds the dead mount')
+  await t.rejects(sh(`ls ${dir}`), /not connected/, 'which answers nothing')
+
+  // With no mount running, `sync up` publishes the journal the dead mount left.
+  const up = await cloudy(a, ['sync', 'up'])
+  t.equal(up.code, 0, up.stderr)
+  t.match(up.stdout, /journals of stopped mounts: published/)
+
+  const second = await startMount(t, a, dir, ['--upsync-after', '600'])
+  t.match(second.stderrText(), /left by a Cloudy mount that stopped; unmounting it/, 'the stale mount is cleaned first')
+  t.equal(await sh(`cat ${dir}/apps/crash/closed.txt`), 'closed')
+  t.equal(await sh(`sha256sum < ${dir}/apps/crash/big.bin`), sum)
+  t.equal(await sh(`sqlite3 ${dir}/apps/crash/db "SELECT x FROM t;"`), 'committed\n')
+
+  // Killed again, this time remounted straight away: the new mount publishes what it finds.
+  await sh(`printf 'after remount' > ${dir}/apps/crash/second.txt && printf '+appended' >> ${dir}/apps/crash/closed.txt`)
+  await second.stop('SIGKILL')
+  await startMount(t, a, dir)
+  t.equal(await sh(`cat ${dir}/apps/crash/second.txt ${dir}/apps/crash/closed.txt`), 'after remountclosed+appended')
+
+  const b = computer(t)
+  await joinVault(t, b, vault, [], 'bravo-pc')
+  const dirB = mountPoint(t)
+  await startMount(t, b, dirB)
+  t.equal(await sh(`cat ${dirB}/apps/crash/second.txt ${dirB}/apps/crash/closed.txt`), 'after remountclosed+appended', 'the second computer has it all')
+  t.equal(await sh(`sha256sum < ${dirB}/apps/crash/big.bin`), sum)
+  t.equal(await sh(`sqlite3 ${dirB}/apps/crash/db "SELECT x FROM t;"`), 'committed\n')
+})
+
+t.test('two mounts of one application space on one computer: the second is refused', async (t) => {
+  const vault = tempDir(t, 'vault')
+  const a = computer(t)
+  await initVault(t, a, vault, [], 'alpha-pc')
+  const dir = mountPoint(t)
+  await startMount(t, a, dir)
+  await sh(`mkdir ${dir}/apps/one`)
+  const r = await cloudy(a, ['mount', '--app', 'one', mountPoint(t)])
+  t.equal(r.code, 2, r.stderr)
+  t.match(r.stderr, /app\/one is in use by another Cloudy process/)
+})
