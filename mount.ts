@@ -116,7 +116,9 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
     release: (path: string, fd: number, cb: (c: number) => void) => reply(cb, () => durable(path, fd, true)),
     fsync: (path: string, _datasync: boolean, fd: number, cb: (c: number) => void) => reply(cb, () => durable(path, fd, false)),
     fsyncdir: (_path: string, _datasync: boolean, _fd: number, cb: (c: number) => void) => reply(cb, async () => w?.sync()),
-    flush: (_path: string, _fd: number, cb: (c: number) => void) => cb(0),
+    // close(2) returns once FLUSH is answered; RELEASE comes later, unwaited: the durability
+    // promise of close is kept here.
+    flush: (path: string, fd: number, cb: (c: number) => void) => reply(cb, () => durable(path, fd, false)),
     truncate: (path: string, size: number, cb: (c: number) => void) => reply(cb, () => writable().truncate(rel(path), size, true)),
     ftruncate: (path: string, fd: number, size: number, cb: (c: number) => void) =>
       reply(cb, async () => {

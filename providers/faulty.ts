@@ -116,6 +116,7 @@ export function faulty(provider: Provider, options: FaultOptions): Provider & { 
   return {
     name,
     parallelism: provider.parallelism,
+    local: provider.local,
     stats,
     get: (key: string, range?: ByteRange) => around(draw(), () => provider.get(key, range)),
     put: (key: string, body: PutBody, opts?: PutOptions) => {

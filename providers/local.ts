@@ -65,6 +65,7 @@ export function local(options: LocalOptions): Provider {
 
   return {
     name,
+    local: true,
     async get(key: string, range?: ByteRange): Promise<Uint8Array> {
       assertKey(name, key)
       let fh

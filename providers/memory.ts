@@ -11,6 +11,7 @@ export function memory(name = 'memory'): Provider {
   const label = `memory:${name}`
   return {
     name: label,
+    local: true,
     async get(key: string, range?: ByteRange): Promise<Uint8Array> {
       assertKey(label, key)
       const o = objects.get(key)

@@ -70,6 +70,9 @@ export interface Provider {
    */
   readonly parallelism?: number
 
+  /** True when the objects are on this computer's disk: caching them on disk again gains nothing. */
+  readonly local?: boolean
+
   /**
    * Read an object, or `range` of it. Rejects with `NotFoundError` when the key does not
    * exist. A range past the end returns the bytes that exist (possibly none).

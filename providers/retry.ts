@@ -168,6 +168,7 @@ export function withRetries(provider: Provider, options: RetryOptions = {}): Pro
   return {
     name,
     parallelism: provider.parallelism,
+    local: provider.local,
 
     get(key: string, range?: ByteRange): Promise<Uint8Array> {
       // A range of a pack takes time on a slow line, like a put (a whole object is small).

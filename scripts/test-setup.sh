@@ -1,11 +1,15 @@
 #!/bin/sh
 # The Debian packages the test suite uses beyond Node.js: openssh-server (the SFTP tests start a
-# private sshd on 127.0.0.1, never the system one) and openssh-client (ssh-keygen). Installs
-# only what is missing; as root directly, else through sudo.
+# private sshd on 127.0.0.1, never the system one), openssh-client (ssh-keygen), and for the
+# mount tests libfuse2 (loaded by fuse-native), fuse3 (fusermount) and sqlite3. Installs only
+# what is missing; as root directly, else through sudo.
 set -eu
 missing=""
 [ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
 command -v ssh-keygen >/dev/null 2>&1 || missing="$missing openssh-client"
+ls /usr/lib/*/libfuse.so.2 >/dev/null 2>&1 || missing="$missing libfuse2"
+command -v fusermount3 >/dev/null 2>&1 || missing="$missing fuse3"
+command -v sqlite3 >/dev/null 2>&1 || missing="$missing sqlite3"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
 $sudo apt-get update

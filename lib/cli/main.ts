@@ -110,6 +110,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
             'upsync-after': { type: 'number', describe: 'seconds after the last change before up-syncing', default: 3 },
             poll: { type: 'number', describe: "seconds between looks for other computers' up-syncs", default: 10 },
             'cache-mb': { type: 'number', describe: 'decrypted data kept in memory, in MiB', default: 64 },
+            'disk-cache-mb': { type: 'number', describe: 'encrypted data kept on disk per space, in MiB (remote vaults)', default: 1024 },
           }),
       (a) => {
         run = async () =>
@@ -120,6 +121,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
             upsyncAfter: a['upsync-after'],
             poll: a.poll,
             cacheMb: a['cache-mb'],
+            diskCacheMb: a['disk-cache-mb'],
           })
       },
     )

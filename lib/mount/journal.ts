@@ -65,6 +65,11 @@ const nameOf = (path: string) => path.slice(path.lastIndexOf('/') + 1)
 /** path -> state, with the names under each folder indexed (listings must not scan it all). */
 class NodeMap {
   readonly nodes = new Map<string, Held>()
+  /**
+   * Names under each folder that lead to a path held, held themselves or not: a change deep in
+   * a folder of the base (x/y/f with x and x/y not held) must be found from x, by `under` (a
+   * clear of x) and `touches` (the up-sync's rebuild of x).
+   */
   readonly #names = new Map<string, Set<string>>()
   /** How many paths refer to each data file. */
   readonly #refs = new Map<string, number>()
@@ -89,10 +94,13 @@ class NodeMap {
     this.#ref(held.node, 1)
     this.#ref(this.nodes.get(path)?.node, -1)
     this.nodes.set(path, held)
-    const parent = parentOf(path)
-    let names = this.#names.get(parent)
-    if (!names) this.#names.set(parent, (names = new Set()))
-    names.add(nameOf(path))
+    for (let p = path; p !== ''; p = parentOf(p)) {
+      const parent = parentOf(p)
+      let names = this.#names.get(parent)
+      if (!names) this.#names.set(parent, (names = new Set()))
+      if (names.has(nameOf(p))) break
+      names.add(nameOf(p))
+    }
   }
 
   delete(path: string): void {
@@ -100,10 +108,13 @@ class NodeMap {
     if (!held) return
     this.nodes.delete(path)
     this.#ref(held.node, -1)
-    const parent = parentOf(path)
-    const names = this.#names.get(parent)
-    names?.delete(nameOf(path))
-    if (names?.size === 0) this.#names.delete(parent)
+    // A name stays while it leads to something held.
+    for (let p = path; p !== '' && !this.nodes.has(p) && !this.#names.has(p); p = parentOf(p)) {
+      const parent = parentOf(p)
+      const names = this.#names.get(parent)
+      names?.delete(nameOf(p))
+      if (names?.size === 0) this.#names.delete(parent)
+    }
   }
 
   /** Every path strictly under `dir`. */

@@ -13,6 +13,7 @@ import { tryAcquireLock, type SyncLock } from '../state/lock.js'
 import { SpaceStore } from '../store/space-store.js'
 import type { DeviceIdentity } from '../sync/up.js'
 import type { Vault } from '../vault/vault.js'
+import type { DiskChunkCache } from './disk-cache.js'
 import { Journal } from './journal.js'
 import { baseTree, downSyncJournal, upSyncJournal, type JournaledSpace } from './journal-sync.js'
 import { JournaledView } from './journaled-view.js'
@@ -35,6 +36,8 @@ export interface JournaledSpacesOptions {
   stateDir: string
   /** Decrypted chunks kept in memory per space, in bytes. */
   cacheBytes?: number
+  /** The on-disk cache of a space's sealed chunks, by space tag (none for a local provider). */
+  disk?: (tag: string) => DiskChunkCache | undefined
 }
 
 interface Opened extends JournaledSpace {
@@ -79,7 +82,8 @@ export class JournaledSpaces {
       const journal = await Journal.open(dir)
       const store = new SpaceStore(this.o.vault.provider, keys, this.o.db)
       await store.open()
-      const view = new JournaledView(SpaceView.of(store, baseTree(this.o.db, space), { cacheBytes: this.o.cacheBytes }), journal)
+      const base = SpaceView.of(store, baseTree(this.o.db, space), { cacheBytes: this.o.cacheBytes, disk: this.o.disk?.(keys.tag) })
+      const view = new JournaledView(base, journal)
       view.onChange = () => this.onChange()
       return { vault: this.o.vault, db: this.o.db, device: this.o.device, space, store, view, lock }
     } catch (e) {

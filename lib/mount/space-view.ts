@@ -14,6 +14,7 @@ import { CommitGraph } from '../sync/graph.js'
 import { mergeHeads } from '../sync/merge.js'
 import { BlobType } from '../vault/aead.js'
 import type { Vault } from '../vault/vault.js'
+import type { DiskChunkCache } from './disk-cache.js'
 import type { MountView, ViewEntry } from './view.js'
 
 /** Decrypted chunks kept, by default: enough for read-ahead of a few files at once. */
@@ -22,25 +23,41 @@ const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 /** Trees kept as name maps: a lookup in a folder of thousands of entries must not scan it. */
 const TREE_MAPS = 1024
 
+/** Chunks fetched ahead of a sequential reader (a chunk is about 1 MiB). */
+const READ_AHEAD = 4
+
+export interface SpaceViewOptions {
+  /** Decrypted chunks kept in memory, in bytes. */
+  cacheBytes?: number
+  /** Sealed chunks kept on disk (for a remote provider). */
+  disk?: DiskChunkCache
+}
+
 export class SpaceView implements MountView {
   #root: string | undefined
   readonly #chunks: LRUCache<string, Buffer>
+  readonly #disk: DiskChunkCache | undefined
+  /** Chunks being fetched: two readers of one chunk share one fetch. */
+  readonly #fetching = new Map<string, Promise<Buffer>>()
   readonly #maps = new LRUCache<string, Map<string, TreeEntry>>({ max: TREE_MAPS })
-  /** Start offset of each chunk of a file, by its first chunk id (files are read many times). */
-  readonly #offsets = new Map<string, number[]>()
+  /** Start offset of each chunk of a file, by its (tree-cached) list of chunks. */
+  readonly #offsets = new WeakMap<readonly string[], number[]>()
+  /** Where the last read of a file ended: a read starting there is sequential. */
+  readonly #lastEnd = new WeakMap<readonly string[], number>()
 
   private constructor(
     readonly store: SpaceStore,
     root: string | undefined,
-    cacheBytes: number,
+    options: SpaceViewOptions,
   ) {
     this.#root = root
-    this.#chunks = new LRUCache({ maxSize: cacheBytes, sizeCalculation: (b) => Math.max(1, b.length) })
+    this.#chunks = new LRUCache({ maxSize: options.cacheBytes ?? DEFAULT_CACHE_BYTES, sizeCalculation: (b) => Math.max(1, b.length) })
+    this.#disk = options.disk
   }
 
   /** The view of the chain's current state of `store`'s space. */
-  static async open(vault: Vault, store: SpaceStore, db: StateDb, options: { cacheBytes?: number } = {}): Promise<SpaceView> {
-    const view = new SpaceView(store, undefined, options.cacheBytes ?? DEFAULT_CACHE_BYTES)
+  static async open(vault: Vault, store: SpaceStore, db: StateDb, options: SpaceViewOptions = {}): Promise<SpaceView> {
+    const view = new SpaceView(store, undefined, options)
     await view.refresh(vault, db)
     return view
   }
@@ -59,8 +76,8 @@ export class SpaceView implements MountView {
   }
 
   /** The view of tree `root` of `store`'s space. */
-  static of(store: SpaceStore, root: string | undefined, options: { cacheBytes?: number } = {}): SpaceView {
-    return new SpaceView(store, root, options.cacheBytes ?? DEFAULT_CACHE_BYTES)
+  static of(store: SpaceStore, root: string | undefined, options: SpaceViewOptions = {}): SpaceView {
+    return new SpaceView(store, root, options)
   }
 
   get root(): string | undefined {
@@ -123,20 +140,24 @@ export class SpaceView implements MountView {
     if (!content.length) return Buffer.alloc(0)
     const offsets = this.#chunkOffsets(content)
     const end = Math.min(offset + length, size)
+    const sequential = offset > 0 && this.#lastEnd.get(content) === offset
+    this.#lastEnd.set(content, end)
     const parts: Buffer[] = []
-    for (let i = 0; i < content.length && offset < end; i++) {
+    let i = chunkAt(offsets, offset)
+    for (; i < content.length && offset < end; i++) {
       const start = offsets[i]!
       const stop = offsets[i + 1] ?? size
-      if (stop <= offset) continue
       const chunk = await this.#chunk(content[i]!)
       parts.push(chunk.subarray(offset - start, Math.min(end, stop) - start))
       offset = Math.min(end, stop)
     }
+    // A sequential reader will want the next chunks: they are fetched while it reads these.
+    if (sequential) for (let j = i; j < Math.min(content.length, i + READ_AHEAD); j++) this.#chunk(content[j]!).catch(() => {})
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts)
   }
 
   #chunkOffsets(content: readonly string[]): number[] {
-    let offsets = this.#offsets.get(content.join(''))
+    let offsets = this.#offsets.get(content)
     if (!offsets) {
       offsets = []
       let at = 0
@@ -144,19 +165,54 @@ export class SpaceView implements MountView {
         offsets.push(at)
         at += this.store.locate(Buffer.from(id, 'hex'))?.rawLength ?? 0
       }
-      this.#offsets.set(content.join(''), offsets)
+      this.#offsets.set(content, offsets)
     }
     return offsets
   }
 
-  async #chunk(id: string): Promise<Buffer> {
-    let c = this.#chunks.get(id)
-    if (!c) {
-      c = await this.store.readBlob(BlobType.data, Buffer.from(id, 'hex'))
-      this.#chunks.set(id, c)
+  /** A chunk's bytes: from memory, else the disk cache, else the vault. */
+  #chunk(id: string): Promise<Buffer> {
+    const cached = this.#chunks.get(id)
+    if (cached) return Promise.resolve(cached)
+    let p = this.#fetching.get(id)
+    if (!p) {
+      p = this.#fetch(id).finally(() => this.#fetching.delete(id))
+      this.#fetching.set(id, p)
     }
-    return c
+    return p
   }
+
+  async #fetch(id: string): Promise<Buffer> {
+    const bid = Buffer.from(id, 'hex')
+    const kept = await this.#disk?.get(id)
+    let plain: Buffer | undefined
+    if (kept) {
+      try {
+        plain = this.store.openBlob(`cache:${id}`, BlobType.data, bid, kept)
+      } catch {
+        await this.#disk!.drop(id) // damaged on this disk: fetched again
+      }
+    }
+    if (!plain) {
+      const { key, sealed } = await this.store.fetchSealed(bid)
+      plain = this.store.openBlob(key, BlobType.data, bid, sealed)
+      await this.#disk?.put(id, sealed).catch(() => {}) // a full disk only costs the cache
+    }
+    this.#chunks.set(id, plain)
+    return plain
+  }
+}
+
+/** The index of the chunk holding byte `offset` (offsets ascending, the first 0). */
+function chunkAt(offsets: readonly number[], offset: number): number {
+  let lo = 0
+  let hi = offsets.length - 1
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1
+    if (offsets[mid]! <= offset) lo = mid
+    else hi = mid - 1
+  }
+  return lo
 }
 
 /** What the mount shows for a tree entry. */

@@ -221,11 +221,16 @@ export class SpaceStore {
 
   /** Read and authenticate one blob. */
   async readBlob(type: BlobType, id: Buffer): Promise<Buffer> {
+    const { key, sealed } = await this.fetchSealed(id)
+    return this.openBlob(key, type, id, sealed)
+  }
+
+  /** One blob as stored (sealed), and the pack it was read from; `openBlob` opens it. */
+  async fetchSealed(id: Buffer): Promise<{ key: string; sealed: Uint8Array }> {
     const loc = this.locate(id)
     if (!loc) throw new IntegrityError(`blob ${id.toString('hex')}`, 'no index entry: the blob is missing from the vault')
     const key = packKey(this.keys.tag, loc.pack)
-    const sealed = await this.provider.get(key, { offset: loc.offset, length: loc.length })
-    return this.openBlob(key, type, id, sealed)
+    return { key, sealed: await this.provider.get(key, { offset: loc.offset, length: loc.length }) }
   }
 
   /** Authenticate and decode a sealed blob read from pack `key`. */

@@ -35,14 +35,25 @@ t.test('kill -9 after a write returned: remount, the data is there, the next up-
   // Killed again, this time remounted straight away: the new mount publishes what it finds.
   await sh(`printf 'after remount' > ${dir}/apps/crash/second.txt && printf '+appended' >> ${dir}/apps/crash/closed.txt`)
   await second.stop('SIGKILL')
+  // Rounds of a write (new files, appends to files in the vault and in the journal, renames)
+  // and a kill right after it returned.
+  let expected = 'closed+appended'
+  for (let round = 0; round < 4; round++) {
+    const m = await startMount(t, a, dir, ['--upsync-after', round % 2 ? '600' : '0'])
+    await sh(`printf '+${round}' >> ${dir}/apps/crash/closed.txt && echo ${round} > ${dir}/apps/crash/r${round} && mv ${dir}/apps/crash/r${round} ${dir}/apps/crash/round-${round}`)
+    expected += `+${round}`
+    await m.stop('SIGKILL')
+  }
   await startMount(t, a, dir)
-  t.equal(await sh(`cat ${dir}/apps/crash/second.txt ${dir}/apps/crash/closed.txt`), 'after remountclosed+appended')
+  t.equal(await sh(`cat ${dir}/apps/crash/second.txt ${dir}/apps/crash/closed.txt`), `after remount${expected}`)
+  t.equal(await sh(`cat ${dir}/apps/crash/round-*`), '0\n1\n2\n3\n', 'every round is there')
 
   const b = computer(t)
   await joinVault(t, b, vault, [], 'bravo-pc')
   const dirB = mountPoint(t)
   await startMount(t, b, dirB)
-  t.equal(await sh(`cat ${dirB}/apps/crash/second.txt ${dirB}/apps/crash/closed.txt`), 'after remountclosed+appended', 'the second computer has it all')
+  t.equal(await sh(`cat ${dirB}/apps/crash/second.txt ${dirB}/apps/crash/closed.txt`), `after remount${expected}`, 'the second computer has it all')
+  t.equal(await sh(`cat ${dirB}/apps/crash/round-*`), '0\n1\n2\n3\n')
   t.equal(await sh(`sha256sum < ${dirB}/apps/crash/big.bin`), sum)
   t.equal(await sh(`sqlite3 ${dirB}/apps/crash/db "SELECT x FROM t;"`), 'committed\n')
 })

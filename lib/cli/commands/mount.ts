@@ -8,7 +8,9 @@ import { stat } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { providerFolder } from '../../../providers/index.js'
 import { CloudyError, EXIT, UsageError } from '../../errors.js'
+import { join } from 'node:path'
 import { AppsView } from '../../mount/apps-view.js'
+import { DiskChunkCache } from '../../mount/disk-cache.js'
 import { serveControl } from '../../mount/control.js'
 import { InventoryView } from '../../mount/inventory-view.js'
 import { APP_ID, appSpace, APPS_REGISTRY, JournaledSpaces } from '../../mount/journaled-spaces.js'
@@ -35,6 +37,8 @@ export interface MountArgs {
   poll?: number
   /** Decrypted chunks kept in memory, in MiB. */
   cacheMb?: number
+  /** Sealed chunks kept on disk per space, in MiB (remote providers only). */
+  diskCacheMb?: number
 }
 
 /** A mount point must be an existing folder; one left by a crashed mount is cleaned first. */
@@ -52,14 +56,20 @@ async function prepareMountPoint(io: CliIo, dir: string): Promise<void> {
   }
 }
 
+interface Caches {
+  cacheBytes: number
+  disk?: (tag: string) => DiskChunkCache
+}
+
 /** The read-only views of the full mount: settings, system (administrators), inventory, preview. */
-async function readOnlyViews(s: Session, cacheBytes: number): Promise<{ views: Map<string, MountView>; refresh: () => Promise<void> }> {
+async function readOnlyViews(s: Session, cache: Caches): Promise<{ views: Map<string, MountView>; refresh: () => Promise<void> }> {
   const views = new Map<string, MountView>()
   const opened = new Map<string, SpaceView>()
   const open = async (space: string) => {
-    const store = new SpaceStore(s.vault.provider, s.vault.space(space), s.db)
+    const keys = s.vault.space(space)
+    const store = new SpaceStore(s.vault.provider, keys, s.db)
     await store.open()
-    const view = await SpaceView.open(s.vault, store, s.db, { cacheBytes })
+    const view = await SpaceView.open(s.vault, store, s.db, { cacheBytes: cache.cacheBytes, disk: cache.disk?.(keys.tag) })
     opened.set(space, view)
     return view
   }
@@ -107,7 +117,12 @@ export async function mount(io: CliIo, args: MountArgs): Promise<number> {
     throw new UsageError(`--app ${args.app}: not an application id (letters, digits, ".", "_", "-"; at most 128)`)
   await prepareMountPoint(io, args.dir)
   const s = await openSession(io, args)
-  const cacheBytes = (args.cacheMb ?? 64) * 1024 * 1024
+  // A local vault is on this disk already: caching its chunks there again gains nothing.
+  const diskBytes = (args.diskCacheMb ?? 1024) * 1024 * 1024
+  const cache: Caches = {
+    cacheBytes: (args.cacheMb ?? 64) * 1024 * 1024,
+    disk: s.provider.local || diskBytes === 0 ? undefined : (tag) => DiskChunkCache.open(join(s.paths.cacheDir, 'chunks', tag), diskBytes),
+  }
   const quietMs = (args.upsyncAfter ?? 3) * 1000
   const pollMs = (args.poll ?? 10) * 1000
   let spaces: JournaledSpaces | undefined
@@ -119,14 +134,14 @@ export async function mount(io: CliIo, args: MountArgs): Promise<number> {
       await registerApp(s, args.app)
       // From here on this process holds the application's key and the chain's, nothing else.
       const vault = s.vault.restrict([appSpace(args.app), CHAIN_SPACE], [s.device.id])
-      spaces = new JournaledSpaces({ vault, db: s.db, device: s.device, stateDir: s.paths.stateDir, cacheBytes })
+      spaces = new JournaledSpaces({ vault, db: s.db, device: s.device, stateDir: s.paths.stateDir, ...cache })
       root = (await spaces.get(appSpace(args.app))).view
     } else {
-      spaces = new JournaledSpaces({ vault: s.vault, db: s.db, device: s.device, stateDir: s.paths.stateDir, cacheBytes })
+      spaces = new JournaledSpaces({ vault: s.vault, db: s.db, device: s.device, stateDir: s.paths.stateDir, ...cache })
       const registry = await spaces.get(APPS_REGISTRY)
       await spaces.downSync().catch(() => false)
       for (const id of (await registry.view.list('')) ?? []) await spaces.get(appSpace(id))
-      const ro = await readOnlyViews(s, cacheBytes)
+      const ro = await readOnlyViews(s, cache)
       refreshReadOnly = ro.refresh
       root = new RootView(new Map([...ro.views, ['apps', new AppsView(spaces)]]))
     }
