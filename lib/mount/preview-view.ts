@@ -28,12 +28,33 @@ export class PreviewView implements MountView {
   #files = new Map<string, Source>()
   #dirs = new Map<string, Set<string>>()
 
-  constructor(plans: readonly SpacePlan[]) {
-    this.update(plans)
+  /** The plans, made again when `.preview/` is looked at and they are older than a second. */
+  readonly #plans: () => Promise<readonly SpacePlan[]>
+  #making: Promise<void> | undefined
+
+  private constructor(plans: () => Promise<readonly SpacePlan[]>) {
+    this.#plans = plans
   }
 
-  /** Show these plans from now on (the chain or the local files moved). */
-  update(plans: readonly SpacePlan[]): void {
+  /**
+   * The preview of the plans `plans` makes. They follow the chain and the local files: made
+   * again on a look at `.preview/` after a second, so a burst of calls (ls -lR) sees one plan.
+   */
+  static async open(plans: () => Promise<readonly SpacePlan[]>): Promise<PreviewView> {
+    const v = new PreviewView(plans)
+    v.#show(await plans())
+    return v
+  }
+
+  async #fresh(): Promise<void> {
+    if (Date.now() - this.#made < 1000) return
+    this.#making ??= this.#plans()
+      .then((p) => this.#show(p))
+      .finally(() => (this.#making = undefined))
+    await this.#making
+  }
+
+  #show(plans: readonly SpacePlan[]): void {
     this.#made = Date.now()
     this.#plan = Buffer.from(planTable(plans.flatMap((p) => p.items)))
     this.#files = new Map([['PLAN.txt', { kind: 'plan' }]])
@@ -63,6 +84,7 @@ export class PreviewView implements MountView {
   }
 
   async stat(path: string): Promise<ViewEntry | undefined> {
+    await this.#fresh()
     const source = this.#files.get(path)
     if (!source) return this.#dirs.has(path) ? folder(this.#made) : undefined
     if (source.kind === 'plan') return { type: 'file', mode: 0o444, size: this.#plan.length, mtimeMs: this.#made }
@@ -83,6 +105,7 @@ export class PreviewView implements MountView {
   }
 
   async list(path: string): Promise<string[] | undefined> {
+    await this.#fresh()
     // A folder item lists what the plan holds under it.
     const names = this.#dirs.get(path)
     return names && [...names]

@@ -4,7 +4,7 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { cloudy, computer, initVault, joinVault, tempDir } from '../helpers/cli.js'
-import { isMounted, mountPoint, sh, startMount } from '../helpers/mount.js'
+import { eventually, isMounted, mountPoint, sh, startMount } from '../helpers/mount.js'
 
 t.test('the settings space, read through the mount with ls, cat and cmp', async (t) => {
   const vault = tempDir(t, 'vault')
@@ -86,4 +86,11 @@ t.test('.preview/: PLAN.txt is the CLI preview; incoming/ and local/ hold the tw
   await t.rejects(sh(`cat ${dir}/.preview/local/settings/cfg/c.txt`), /No such file/, 'nothing local to replace for an add')
   t.same((await sh(`ls ${dir}/.preview/incoming/settings/cfg`)).split('\n').filter(Boolean), ['a.txt', 'c.txt'])
   t.ok((await sh(`ls -A ${dir}`)).split('\n').includes('.preview'))
+
+  // A's next up-sync shows in the mounted preview and in settings/ without remounting.
+  await writeFile(join(a.home, 'cfg/e.txt'), 'late')
+  t.equal((await cloudy(a, ['sync', 'up'])).code, 0)
+  t.equal(await eventually(`cat ${dir}/.preview/incoming/settings/cfg/e.txt`, 'late'), 'late')
+  t.equal(await eventually(`cat ${dir}/settings/cfg/e.txt`, 'late'), 'late')
+  t.equal(await sh(`cat ${dir}/.preview/PLAN.txt`), (await cloudy(b, ['sync', 'down', '--preview'])).stdout, 'PLAN.txt follows')
 })

@@ -77,18 +77,18 @@ async function readOnlyViews(s: Session, cache: Caches): Promise<{ views: Map<st
   for (const source of sources) views.set(source.space, await open(source.space))
   if (process.getuid?.() === 0) views.set('system', views.get('system') ?? (await open('system')))
   views.set('installed-apps.json', new InventoryView(await open('inventory')))
-  const plans = async (): Promise<SpacePlan[]> =>
-    Promise.all(sources.map(async (src) => ({ items: (await planSpace(s, src)).items, incoming: opened.get(src.space)!, root: src.root })))
-  const preview = new PreviewView(await plans())
-  views.set('.preview', preview)
-  return {
-    views,
-    refresh: async () => {
-      for (const view of opened.values()) await view.refresh(s.vault, s.db)
-      // The plan changes with the local files too: made again at every look.
-      preview.update(await plans())
-    },
+  // The incoming versions are read from the views: brought to the chain's state first.
+  const refresh = async () => {
+    for (const view of opened.values()) await view.refresh(s.vault, s.db)
   }
+  const plans = async (): Promise<SpacePlan[]> => {
+    await refresh()
+    return Promise.all(
+      sources.map(async (src) => ({ items: (await planSpace(s, src)).items, incoming: opened.get(src.space)!, root: src.root })),
+    )
+  }
+  views.set('.preview', await PreviewView.open(plans))
+  return { views, refresh }
 }
 
 /**
@@ -185,7 +185,7 @@ export async function mount(io: CliIo, args: MountArgs): Promise<number> {
     }, pollMs)
     const control = await serveControl(s.paths.stateDir, async () => {
       const commits = await job('up-sync', upAndDown)
-      return commits ? { ok: true, commits } : { ok: false, error: 'the up-sync failed: see the mount\'s output' }
+      return commits ? { ok: true, commits } : { ok: false, error: "the up-sync failed: see the mount's output" }
     })
     io.stderr.write(`Mounted at ${args.dir}; Ctrl-C unmounts.\n`)
     await new Promise<void>((resolve) => {

@@ -71,7 +71,8 @@ export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
     await touchDevice(s.vault, s.device, results.some((r) => r.commit) || written.some((w) => w.commits.length) ? 'up' : 'seen')
     if (args.json) io.stdout.write(JSON.stringify({ spaces: results, written }) + '\n')
     else {
-      for (const w of written) io.stdout.write(`${w.by}: ${w.commits.length ? `published ${w.commits.map((c) => c.slice(0, 12)).join(', ')}` : 'no change'}\n`)
+      for (const w of written)
+        io.stdout.write(`${w.by}: ${w.commits.length ? `published ${w.commits.map((c) => c.slice(0, 12)).join(', ')}` : 'no change'}\n`)
       for (const r of results) {
         const what = r.commit ? `published ${r.commit.slice(0, 12)}` : 'no change'
         io.stdout.write(
