@@ -33,10 +33,12 @@ function errnoOf(e: unknown): number {
 /** Answer a FUSE call from a promise: its value, or the errno of what it threw. */
 function reply<T>(cb: (code: number, value?: T) => void, work: () => Promise<T | void>): void {
   // A synchronous throw is an answer too, never an exception out of the FUSE callback.
-  Promise.resolve().then(work).then(
-    (v) => (v === undefined ? cb(0) : cb(0, v)),
-    (e: unknown) => cb(errnoOf(e)),
-  )
+  Promise.resolve()
+    .then(work)
+    .then(
+      (v) => (v === undefined ? cb(0) : cb(0, v)),
+      (e: unknown) => cb(errnoOf(e)),
+    )
 }
 
 /** Paths from FUSE start with '/'; views take them without. */
@@ -138,7 +140,19 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
     statfs: (_path: string, cb: (c: number, s?: object) => void) =>
       // Free space is the storage account's, which the mount cannot know: generous figures, so
       // that tools that check before copying go on.
-      cb(0, { bsize: 4096, frsize: 4096, blocks: 2 ** 32, bfree: 2 ** 31, bavail: 2 ** 31, files: 2 ** 24, ffree: 2 ** 23, favail: 2 ** 23, fsid: 0, flag: 0, namemax: 255 }),
+      cb(0, {
+        bsize: 4096,
+        frsize: 4096,
+        blocks: 2 ** 32,
+        bfree: 2 ** 31,
+        bavail: 2 ** 31,
+        files: 2 ** 24,
+        ffree: 2 ** 23,
+        favail: 2 ** 23,
+        fsid: 0,
+        flag: 0,
+        namemax: 255,
+      }),
   }
   const fuse = new Fuse(dir, ops as never, {
     force: true,

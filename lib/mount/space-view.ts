@@ -233,7 +233,10 @@ export function viewEntry(e: TreeEntry): ViewEntry {
 export async function mergedTree(vault: Vault, store: SpaceStore, db: StateDb, since?: { heads?: string }): Promise<string | undefined> {
   const heads = await chainHeads(vault, store)
   if (since) {
-    const key = [...heads.values()].map((h) => h.commit).sort().join()
+    const key = [...heads.values()]
+      .map((h) => h.commit)
+      .sort()
+      .join()
     if (since.heads === key) return undefined
     if (since.heads !== undefined) await store.open() // index files of the new commits
     since.heads = key

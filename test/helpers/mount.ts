@@ -49,7 +49,10 @@ export interface MountProcess extends ChildProcess {
  */
 export async function startMount(t: Test, c: Computer, dir: string, args: string[] = []): Promise<MountProcess> {
   const env = { PATH: process.env.PATH, HOME: c.home, CLOUDY_HOME: c.cloudyHome, CLOUDY_PASSWORD: 'correct horse', ...c.env }
-  const timing = [...(args.includes('--upsync-after') ? [] : ['--upsync-after', '0.3']), ...(args.includes('--poll') ? [] : ['--poll', '0.5'])]
+  const timing = [
+    ...(args.includes('--upsync-after') ? [] : ['--upsync-after', '0.3']),
+    ...(args.includes('--poll') ? [] : ['--poll', '0.5']),
+  ]
   const child = spawn(process.execPath, [BIN, 'mount', dir, ...timing, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }) as MountProcess
   let stderr = ''
   child.stderr!.on('data', (d) => (stderr += d))

@@ -13,7 +13,9 @@ t.test('an --app mount reaches its own space and nothing else', async (t) => {
   const full = mountPoint(t)
   const fullMount = await startMount(t, a, full)
   await sh(`mkdir ${full}/apps/alpha ${full}/apps/beta`)
-  await sh(`echo BETA-SECRET > ${full}/apps/beta/secret.txt && mkdir ${full}/apps/beta/dir && echo BETA-SECRET > ${full}/apps/beta/dir/deep.txt`)
+  await sh(
+    `echo BETA-SECRET > ${full}/apps/beta/secret.txt && mkdir ${full}/apps/beta/dir && echo BETA-SECRET > ${full}/apps/beta/dir/deep.txt`,
+  )
   await sh(`echo alpha data > ${full}/apps/alpha/a.txt && mkdir ${full}/apps/alpha/sub`)
   // Links an application might plant to reach its neighbour.
   await sh(
@@ -29,7 +31,11 @@ t.test('an --app mount reaches its own space and nothing else', async (t) => {
 
   const dir = mountPoint(t)
   const app = await startMount(t, a, dir, ['--app', 'alpha'])
-  t.same((await sh(`ls -A ${dir}`)).split('\n').filter(Boolean), ['a.txt', 'abs-link', 'full-link', 'rel-link', 'sub', 'up'], "listing: alpha's files only")
+  t.same(
+    (await sh(`ls -A ${dir}`)).split('\n').filter(Boolean),
+    ['a.txt', 'abs-link', 'full-link', 'rel-link', 'sub', 'up'],
+    "listing: alpha's files only",
+  )
   t.equal(await sh(`cat ${dir}/a.txt`), 'alpha data\n')
   for (const path of [
     `${dir}/../beta/secret.txt`,
@@ -45,7 +51,11 @@ t.test('an --app mount reaches its own space and nothing else', async (t) => {
     `${dir}/settings`,
   ])
     await t.rejects(sh(`cat ${path}`), /No such file|Is a directory/, `opening ${path.slice(dir.length)} finds nothing`)
-  t.same((await sh(`cd ${dir}/.. && ls -A`)).split('\n').filter(Boolean), ['m'], 'traversing .. leaves the mount, into the folder it is mounted on')
+  t.same(
+    (await sh(`cd ${dir}/.. && ls -A`)).split('\n').filter(Boolean),
+    ['m'],
+    'traversing .. leaves the mount, into the folder it is mounted on',
+  )
   t.same((await sh(`cd ${dir}/up && ls -A`)).split('\n').filter(Boolean), ['m'], 'a link to .. leads to the same place')
   await t.rejects(sh(`grep -r BETA-SECRET ${dir}`), /Command failed/, "no byte of beta's data anywhere under the mount")
 

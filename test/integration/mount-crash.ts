@@ -15,7 +15,9 @@ t.test('kill -9 after a write returned: remount, the data is there, the next up-
   // No up-sync before the kill: everything is in the journal alone.
   const first = await startMount(t, a, dir, ['--upsync-after', '600'])
   await sh(`mkdir ${dir}/apps/crash && printf 'closed' > ${dir}/apps/crash/closed.txt`)
-  await sh(`head -c 2000000 /dev/urandom > ${dir}/apps/crash/big.bin && sqlite3 ${dir}/apps/crash/db "CREATE TABLE t(x); INSERT INTO t VALUES ('committed');"`)
+  await sh(
+    `head -c 2000000 /dev/urandom > ${dir}/apps/crash/big.bin && sqlite3 ${dir}/apps/crash/db "CREATE TABLE t(x); INSERT INTO t VALUES ('committed');"`,
+  )
   const sum = await sh(`sha256sum < ${dir}/apps/crash/big.bin`)
   await first.stop('SIGKILL')
   t.ok(isMounted(dir), 'the kernel still holds the dead mount')
@@ -40,7 +42,9 @@ t.test('kill -9 after a write returned: remount, the data is there, the next up-
   let expected = 'closed+appended'
   for (let round = 0; round < 4; round++) {
     const m = await startMount(t, a, dir, ['--upsync-after', round % 2 ? '600' : '0'])
-    await sh(`printf '+${round}' >> ${dir}/apps/crash/closed.txt && echo ${round} > ${dir}/apps/crash/r${round} && mv ${dir}/apps/crash/r${round} ${dir}/apps/crash/round-${round}`)
+    await sh(
+      `printf '+${round}' >> ${dir}/apps/crash/closed.txt && echo ${round} > ${dir}/apps/crash/r${round} && mv ${dir}/apps/crash/r${round} ${dir}/apps/crash/round-${round}`,
+    )
     expected += `+${round}`
     await m.stop('SIGKILL')
   }
@@ -52,7 +56,11 @@ t.test('kill -9 after a write returned: remount, the data is there, the next up-
   await joinVault(t, b, vault, [], 'bravo-pc')
   const dirB = mountPoint(t)
   await startMount(t, b, dirB)
-  t.equal(await sh(`cat ${dirB}/apps/crash/second.txt ${dirB}/apps/crash/closed.txt`), `after remount${expected}`, 'the second computer has it all')
+  t.equal(
+    await sh(`cat ${dirB}/apps/crash/second.txt ${dirB}/apps/crash/closed.txt`),
+    `after remount${expected}`,
+    'the second computer has it all',
+  )
   t.equal(await sh(`cat ${dirB}/apps/crash/round-*`), '0\n1\n2\n3\n')
   t.equal(await sh(`sha256sum < ${dirB}/apps/crash/big.bin`), sum)
   t.equal(await sh(`sqlite3 ${dirB}/apps/crash/db "SELECT x FROM t;"`), 'committed\n')

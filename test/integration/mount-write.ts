@@ -23,8 +23,10 @@ async function makeSet(dir: string): Promise<void> {
 
 /** Tree listing with modes, sizes and contents' hashes: equal listings mean equal trees. */
 const describe = (dir: string) =>
-  sh(`cd ${dir} && find . -mindepth 1 | LC_ALL=C sort | while read -r p; do if [ -L "$p" ]; then echo "$p -> $(readlink "$p")"; ` +
-    `elif [ -d "$p" ]; then echo "$p/ $(stat -c %a "$p")"; else echo "$p $(stat -c '%a %s' "$p") $(sha256sum < "$p" | cut -c1-16)"; fi; done`)
+  sh(
+    `cd ${dir} && find . -mindepth 1 | LC_ALL=C sort | while read -r p; do if [ -L "$p" ]; then echo "$p -> $(readlink "$p")"; ` +
+      `elif [ -d "$p" ]; then echo "$p/ $(stat -c %a "$p")"; else echo "$p $(stat -c '%a %s' "$p") $(sha256sum < "$p" | cut -c1-16)"; fi; done`,
+  )
 
 t.test('apps/<id>/: ordinary tools write, a second computer reads it back', async (t) => {
   const vault = tempDir(t, 'vault')
