@@ -5,6 +5,10 @@
  */
 import { relative, resolve, sep } from 'node:path'
 import type { Config } from '../config.js'
+import { appSpace, APPS_REGISTRY } from '../apps/app-spaces.js'
+import type { StateDb } from '../state/db.js'
+import { SpaceStore } from '../store/space-store.js'
+import type { Vault } from '../vault/vault.js'
 import { ConfigError } from '../errors.js'
 import type { CloudyPaths } from '../paths.js'
 import { expandHome } from '../paths.js'
@@ -65,6 +69,28 @@ export function settingsSource(config: Config, paths: CloudyPaths, vaultFolder?:
 
 /** Spaces every vault may hold; `check` walks each of them. */
 export const KNOWN_SPACES = ['settings', 'system', 'inventory'] as const
+
+/**
+ * Every space of the vault: the known ones, the list of applications and each application
+ * space ever listed in it (by any commit of any device: a removed application's data is still
+ * in the vault).
+ */
+export async function allSpaces(vault: Vault, db: StateDb): Promise<string[]> {
+  const registry = new SpaceStore(vault.provider, vault.space(APPS_REGISTRY), db)
+  await registry.open()
+  const ids = new Set<string>()
+  const seen = new Set<string>()
+  const todo = [...(await registry.readHeads()).values()].map((h) => h.commit)
+  while (todo.length) {
+    const id = todo.pop()!
+    if (seen.has(id)) continue
+    seen.add(id)
+    const commit = await registry.readCommit(id)
+    for (const e of (await registry.readTree(commit.tree)).entries) if (e.type === 'dir') ids.add(e.name)
+    todo.push(...commit.parents)
+  }
+  return [...KNOWN_SPACES, APPS_REGISTRY, ...[...ids].sort().map(appSpace)]
+}
 
 /** Every space this computer collects and restores, from its config. */
 export function spaceSources(config: Config, paths: CloudyPaths, vaultFolder?: string): SpaceSource[] {

@@ -6,7 +6,8 @@
  * it from the list; only folders live at this level.
  */
 import { FsError } from './journaled-view.js'
-import { APP_ID, appSpace, APPS_REGISTRY, type JournaledSpaces } from './journaled-spaces.js'
+import { APP_ID, appSpace, APPS_REGISTRY } from '../apps/app-spaces.js'
+import type { JournaledSpaces } from './journaled-spaces.js'
 import type { ViewEntry, WritableView } from './view.js'
 
 export class AppsView implements WritableView {

@@ -7,6 +7,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { APPS_REGISTRY } from '../apps/app-spaces.js'
 import { UsageError } from '../errors.js'
 import type { StateDb } from '../state/db.js'
 import { tryAcquireLock, type SyncLock } from '../state/lock.js'
@@ -18,16 +19,6 @@ import { Journal } from './journal.js'
 import { baseTree, downSyncJournal, upSyncJournal, type JournaledSpace } from './journal-sync.js'
 import { JournaledView } from './journaled-view.js'
 import { SpaceView } from './space-view.js'
-
-/** The space listing the application spaces: one folder per application id. */
-export const APPS_REGISTRY = 'apps'
-
-/** An application id: a name that is safe as one path component and as a space name. */
-export const APP_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
-
-export function appSpace(id: string): string {
-  return `app/${id}`
-}
 
 export interface JournaledSpacesOptions {
   vault: Vault

@@ -64,6 +64,16 @@ t.test('kill -9 after a write returned: remount, the data is there, the next up-
   t.equal(await sh(`cat ${dirB}/apps/crash/round-*`), '0\n1\n2\n3\n')
   t.equal(await sh(`sha256sum < ${dirB}/apps/crash/big.bin`), sum)
   t.equal(await sh(`sqlite3 ${dirB}/apps/crash/db "SELECT x FROM t;"`), 'committed\n')
+
+  // `check` walks the application spaces too: a damaged pack of one is found.
+  const checked = await cloudy(a, ['check', '--read-data'])
+  t.equal(checked.code, 0, checked.stdout + checked.stderr)
+  const packs = (await sh(`find ${vault} -path '*/packs/*' -type f -size +1000k`)).split('\n').filter(Boolean)
+  t.ok(packs.length > 0, 'the 2 MB file is in a pack of the application space')
+  await sh(`printf 'XXXX' | dd of=${packs[0]} bs=1 seek=500 conv=notrunc status=none`)
+  const damaged = await cloudy(a, ['check', '--read-data'])
+  t.equal(damaged.code, 7, damaged.stdout)
+  t.match(damaged.stdout, /DAMAGED/)
 })
 
 t.test('two mounts of one application space on one computer: the second is refused', async (t) => {

@@ -3,7 +3,7 @@ import { EXIT } from '../../errors.js'
 import { findDevice, listChain, removeDevice, type ChainDevice } from '../../sync/chain.js'
 import { SpaceStore } from '../../store/space-store.js'
 import { openSession } from '../context.js'
-import { KNOWN_SPACES } from '../spaces.js'
+import { allSpaces } from '../spaces.js'
 import type { CliIo } from '../io.js'
 import { table } from '../table.js'
 
@@ -48,7 +48,7 @@ export async function chainRemove(io: CliIo, args: ChainArgs & { device: string 
     }
     // Its heads now: what it already published stays in the chain's state.
     const heads: Record<string, string> = {}
-    for (const space of KNOWN_SPACES) {
+    for (const space of await allSpaces(s.vault, s.db)) {
       const head = (await new SpaceStore(s.vault.provider, s.vault.space(space), s.db).readHeads()).get(target.tag)
       if (head) heads[space] = head.commit
     }

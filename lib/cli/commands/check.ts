@@ -3,7 +3,7 @@ import { EXIT } from '../../errors.js'
 import { checkSpace, type CheckReport } from '../../store/check.js'
 import { openSession } from '../context.js'
 import { formatBytes, type CliIo } from '../io.js'
-import { KNOWN_SPACES } from '../spaces.js'
+import { allSpaces } from '../spaces.js'
 
 export interface CheckArgs {
   readData?: boolean
@@ -15,7 +15,7 @@ export async function check(io: CliIo, args: CheckArgs): Promise<number> {
   const s = await openSession(io, args)
   try {
     const report: CheckReport = { spaces: 0, packs: 0, blobs: 0, commits: 0, bytesRead: 0, problems: [] }
-    for (const space of KNOWN_SPACES) {
+    for (const space of await allSpaces(s.vault, s.db)) {
       await checkSpace(s.provider, s.vault.space(space), report, {
         readData: args.readData,
         onProgress: io.stderr.isTTY ? (what) => io.stderr.write(`\rchecking ${what}\x1b[K`) : undefined,
