@@ -157,8 +157,15 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
   const fuse = new Fuse(dir, ops as never, {
     force: true,
     mkdir: false,
-    // big_writes and max_read: 128 KiB requests instead of 4 KiB (TESTBED.md).
-    fsname: 'cloudy,big_writes,max_read=131072,max_write=131072',
+    // No answer on fuse-native's behalf after 15 s: a pack read from a slow line may take
+    // longer, and the provider layer has its own deadlines. (Its timeout also let a late read
+    // write into a request buffer already given back.) A hung mount is aborted through
+    // /sys/fs/fuse/connections/N/abort.
+    timeout: false,
+    // big_writes and max_read: 128 KiB requests instead of 4 KiB (TESTBED.md). auto_cache: the
+    // kernel keeps a file's pages across opens while its size and time stay the same, so a
+    // warm read never reaches this process.
+    fsname: 'cloudy,big_writes,max_read=131072,max_write=131072,auto_cache',
   })
   return new Promise((resolve, reject) => {
     fuse.mount((err) => {

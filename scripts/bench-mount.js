@@ -34,6 +34,13 @@ function mountInfo(dir) {
 }
 const isMounted = (dir) => mountInfo(dir) !== undefined
 
+/** The line of a command's output that says what went wrong (a Node crash prints its stack around it). */
+function gist(text) {
+  const lines = text.trim().split('\n').filter(Boolean)
+  if (lines.length <= 1) return lines[0] ?? ''
+  return (lines.find((l) => /error/i.test(l)) ?? lines.at(-1)).trim()
+}
+
 /** Run a command (never through a shell) with a timeout; its seconds and stdout, or a thrown error saying why. */
 function timed(label, cmd, args, env = {}) {
   const t0 = performance.now()
@@ -47,7 +54,7 @@ function timed(label, cmd, args, env = {}) {
   })
   const secs = (performance.now() - t0) / 1000
   if (r.error?.code === 'ETIMEDOUT') throw new Error(`${label}: no answer in ${STEP_TIMEOUT_MS / 1000} s (killed)`)
-  if (r.status !== 0) throw new Error(`${label}: ${(r.stderr || r.stdout || `exit ${r.status ?? r.signal}`).trim()}`)
+  if (r.status !== 0) throw new Error(`${label}: ${gist(r.stderr || r.stdout || `exit ${r.status ?? r.signal}`)}`)
   return { secs, stdout: r.stdout }
 }
 
@@ -61,10 +68,11 @@ function prepareDataFile(mib) {
   return file
 }
 
-/** Entries under `dir` (itself excluded), for the table's heading and the ls -lR check. */
+/** Entries under `dir` (itself excluded) and its files' bytes, for the heading, cp -r's MB/s and the ls -lR check. */
 function countEntries(dir) {
-  const kinds = timed('find', 'find', [dir, '-mindepth', '1', '-printf', '%y\n']).stdout.split('\n').filter(Boolean)
-  return { all: kinds.length, files: kinds.filter((k) => k === 'f').length }
+  const lines = timed('find', 'find', [dir, '-mindepth', '1', '-printf', '%y %s\n']).stdout.split('\n').filter(Boolean)
+  const files = lines.filter((l) => l.startsWith('f '))
+  return { all: lines.length, files: files.length, bytes: files.reduce((n, l) => n + Number(l.slice(2)), 0) }
 }
 
 /** The source data in the page cache before a write, so every tool's write is timed from memory. */
@@ -73,14 +81,14 @@ function warmSource(bigFile, smallDir) {
   timed('reading the small files', 'sh', ['-c', 'find "$1" -type f -exec cat {} + >/dev/null', 'sh', smallDir])
 }
 
+const cloudyEnv = (w) => ({ HOME: join(w.root, 'home'), CLOUDY_HOME: join(w.root, 'state') })
+
 /**
  * The three file systems. For each: setup(w) once (a vault, a cipher dir, a remote folder), the
  * command that serves the mount in the foreground, where writes go (dir inside the mount), and
  * optionally settle() before a stop (work the tool still does after a write returned) and
  * coldStart() before a fresh mount (the tool's own cache emptied).
  */
-const cloudyEnv = (w) => ({ HOME: join(w.root, 'home'), CLOUDY_HOME: join(w.root, 'state') })
-
 const TOOLS = {
   cloudy: {
     version: () => `cloudy ${JSON.parse(readFileSync(join(dirname(CLOUDY), '..', 'package.json'), 'utf8')).version}`,
@@ -99,6 +107,17 @@ const TOOLS = {
     writable(w) {
       timed('mkdir apps/bench', 'mkdir', [join(w.mnt, 'apps', 'bench')])
       return join(w.mnt, 'apps', 'bench')
+    },
+    // Written files wait in the mount's journal until an up-sync publishes them to the vault
+    // (after a quiet period, or when `cloudy sync up` asks the running mount): ask, so that the
+    // cold read is a read from the vault, like rclone's from its remote.
+    settle(w) {
+      return timed(
+        'cloudy sync up (the mount publishing its journal)',
+        process.execPath,
+        [CLOUDY, 'sync', 'up', '--password-file', w.password],
+        cloudyEnv(w),
+      ).secs
     },
     // When the mount refuses writes, its read path is still measured: the same data goes into
     // the vault by `cloudy sync up` and is read through settings/.
@@ -174,6 +193,16 @@ async function startMount(tool, w) {
   return m
 }
 
+/** Errors the mount processes said while serving (a step may have passed regardless), at most five. */
+function logErrors(w) {
+  if (!existsSync(w.log)) return []
+  // rclone says every unmount at level ERROR.
+  const lines = readFileSync(w.log, 'utf8')
+    .split('\n')
+    .filter((l) => /error|fail/i.test(l) && !/Unmounted rclone mount/.test(l))
+  return lines.length > 5 ? [...lines.slice(0, 5), `… ${lines.length - 5} more`] : lines
+}
+
 const logTail = (w) => readFileSync(w.log, 'utf8').trim().split('\n').slice(-5).join('\n')
 const running = (child) => child.exitCode === null && child.signalCode === null
 
@@ -241,7 +270,6 @@ async function runTool(tool, ctx) {
       ]).secs
       step = 'cp -r'
       r.cpSecs = timed('cp -r', 'cp', ['-r', ctx.smallDir, join(where, 'small')]).secs
-      if (t.settle) r.settleSecs = await t.settle(w, ctx.small.files + 1)
     } catch (e) {
       if (!t.seed) throw e
       r.writeError = `${step}: ${e.message}`
@@ -250,6 +278,10 @@ async function runTool(tool, ctx) {
       m = undefined
       where = t.seed(w, ctx.bigFile, ctx.smallDir)
       r.readVia = 'cloudy sync up, read through settings/'
+    }
+    if (m && t.settle) {
+      step = 'settle'
+      r.settleSecs = await t.settle(w, ctx.small.files + 1)
     }
     // Reads on a fresh mount: the tool's own caches start empty, and the page cache too.
     step = 'remount'
@@ -274,9 +306,17 @@ async function runTool(tool, ctx) {
     if (files !== ctx.small.files) throw new Error(`ls -lR lists ${files} files, ${ctx.small.files} were copied in`)
   } catch (e) {
     r.error = `${step}: ${e.message}`
+    // A server that died says nothing more in its log than it did (a native crash says nothing).
+    if (m && !running(m.child)) r.error += ` (the mount process had ended: ${m.child.signalCode ?? `exit ${m.child.exitCode}`})`
   } finally {
     try {
       await stopMount(m)
+      r.logErrors = logErrors(w)
+      // The whole log of a failed run is kept for a look (the temp dir goes).
+      if (r.error || r.writeError) {
+        r.log = join(tmpdir(), `cloudy-bench-mount-${tool}-${process.pid}.log`)
+        if (existsSync(w.log)) renameSync(w.log, r.log)
+      }
       rmSync(root, { recursive: true, force: true })
     } catch (e) {
       // Not removed: rm -r would walk into a mount still there.
@@ -315,8 +355,7 @@ export async function benchMount({ smallDir, mib, say, ensure, dropCaches }) {
   say(`Mount: preparing a ${mib} MiB file from /dev/urandom…`)
   const bigFile = prepareDataFile(mib)
   const small = countEntries(smallDir)
-  const smallBytes = Number(timed('du', 'du', ['-sb', '--apparent-size', smallDir]).stdout.split('\t')[0])
-  const ctx = { bigFile, bigBytes: mib * 1048576, smallDir, small, smallBytes, dropCaches }
+  const ctx = { bigFile, bigBytes: mib * 1048576, smallDir, small, smallBytes: small.bytes, dropCaches }
   const results = []
   for (const tool of Object.keys(TOOLS)) {
     say(`  mount: ${tool}…`)
@@ -330,11 +369,14 @@ export async function benchMount({ smallDir, mib, say, ensure, dropCaches }) {
     bigMiB: mib,
     smallFiles: small.files,
     smallEntries: small.all,
-    smallMB: smallBytes / 1e6,
+    smallMB: small.bytes / 1e6,
     results,
     ratios: { rclone: ratios(by('cloudy'), by('rclone')), gocryptfs: ratios(by('cloudy'), by('gocryptfs')) },
   }
 }
+
+/** What a tool still does after the writes returned (see settle()). */
+const SETTLE = { cloudy: 'the up-sync to the vault (cloudy sync up)', rclone: 'the upload to its remote folder' }
 
 /** The section as a table, ratios and notes, on stdout. */
 export function printMount(s) {
@@ -366,7 +408,9 @@ export function printMount(s) {
   for (const r of s.results) {
     if (r.writeError) console.log(`  ${r.tool}: writes failed (${r.writeError}); reads measured on data put in by ${r.readVia}`)
     if (r.error) console.log(`  ${r.tool}: failed at ${r.error}`)
+    if (r.log) console.log(`  ${r.tool}: its mount's output is kept in ${r.log}`)
+    for (const l of r.logErrors ?? []) console.log(`  ${r.tool} said: ${l}`)
     if (r.settleSecs !== undefined)
-      console.log(`  ${r.tool}: dd and cp return before the upload to its remote folder, which took ${f(r.settleSecs, 2)} s more`)
+      console.log(`  ${r.tool}: dd and cp return before ${SETTLE[r.tool]}, which took ${f(r.settleSecs, 2)} s more`)
   }
 }

@@ -165,6 +165,11 @@ export async function mount(io: CliIo, args: MountArgs): Promise<number> {
     // Leftovers of a crash are published first, then the chain's state taken in.
     await job('up-sync', upAndDown)
 
+    // A failure nobody awaited must not take the mount down with every open file on it: it is
+    // said (with its stack, to be reported) and the mount goes on; the journal is durable.
+    process.on('unhandledRejection', (e: unknown) => {
+      io.stderr.write(`cloudy mount: internal error, please report it (the mount goes on): ${(e as Error)?.stack ?? String(e)}\n`)
+    })
     const { mountView } = await import('../../../mount.js')
     const handle = await mountView(args.dir, root)
     let quiet: NodeJS.Timeout | undefined
