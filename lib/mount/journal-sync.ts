@@ -48,7 +48,8 @@ async function buildTree(s: JournaledSpace, snap: JournalSnapshot): Promise<stri
       const mtimeNs = nsOf(node.mtimeMs)
       if (node.kind === 'file') {
         const e = await walker.entry(s.view.journal.dataPath(node.data), path, name)
-        if (!e || warnings.size) throw new Error(`the write journal's copy of ${path} cannot be read: ${warnings.list[0]?.message ?? 'missing'}`)
+        if (!e || warnings.size)
+          throw new Error(`the write journal's copy of ${path} cannot be read: ${warnings.list[0]?.message ?? 'missing'}`)
         entries.set(name, { name, type: 'file', mode: node.mode, mtimeNs, size: e.size, content: e.content })
       } else if (node.kind === 'vault-file') {
         entries.set(name, { name, type: 'file', mode: node.mode, mtimeNs, size: node.size, content: node.content })
@@ -63,7 +64,8 @@ async function buildTree(s: JournaledSpace, snap: JournalSnapshot): Promise<stri
     }
     for (const [name, e] of entries) {
       const path = dir ? `${dir}/${name}` : name
-      if (e.type === 'dir' && !changed.has(name) && snap.touches(path)) entries.set(name, { ...e, subtree: await build(path, e.subtree, true) })
+      if (e.type === 'dir' && !changed.has(name) && snap.touches(path))
+        entries.set(name, { ...e, subtree: await build(path, e.subtree, true) })
     }
     return s.store.putTree({ entries: [...entries.values()] })
   }

@@ -226,17 +226,27 @@ export class Journal {
     return this.#map.children(dir)
   }
 
+  /** The path whose state is data file `data` (a scan: for a file renamed while written). */
+  holderOf(data: string): string | undefined {
+    if (this.#map.refs(data) === 0) return undefined
+    for (const [path, { node }] of this.#map.nodes) if (node.kind === 'file' && node.data === data) return path
+    return undefined
+  }
+
   #apply(seq: number, changes: readonly JournalChange[]): void {
     for (const c of changes) {
       if (c.clear) for (const p of this.#map.under(c.path)) this.#map.delete(p)
       const before = this.#map.nodes.get(c.path)
-      const opaqueSeq = c.node.kind === 'dir' && c.node.opaque ? (before?.node.kind === 'dir' && before.node.opaque ? before.opaqueSeq : seq) : undefined
+      const opaqueSeq =
+        c.node.kind === 'dir' && c.node.opaque ? (before?.node.kind === 'dir' && before.node.opaque ? before.opaqueSeq : seq) : undefined
       this.#map.set(c.path, { seq, node: c.node, opaqueSeq })
     }
   }
 
   #settle(seq: number, settled: readonly [string, number][]): void {
-    for (const [path, at] of settled) if (this.#map.nodes.get(path)?.seq === at) this.#map.delete(path)
+    // At most, not equal: a replay knows only the last record of a path, older than the state
+    // published when that state was a touch (written, not synced). A change since has a larger seq.
+    for (const [path, at] of settled) if ((this.#map.nodes.get(path)?.seq ?? Infinity) <= at) this.#map.delete(path)
     // A folder made opaque before the snapshot: the base now holds what it held then.
     for (const held of this.#map.nodes.values()) {
       if (held.node.kind === 'dir' && held.node.opaque && (held.opaqueSeq ?? 0) <= seq) {

@@ -267,9 +267,11 @@ export class JournaledView implements MountView {
     return this.#change(async () => {
       const node = await this.#writable(path)
       await this.data.use(node.data, (fh) => fh.truncate(size))
-      const next: JournalNode = { ...node, size, mtimeMs: now() }
-      if (recorded) await this.journal.record([{ path, node: next }])
-      else this.journal.touch(path, next)
+      const [at, current] = this.#holding(path, node.data) ?? []
+      if (at === undefined) return
+      const next: JournalNode = { ...current!, size, mtimeMs: now() }
+      if (recorded) await this.journal.record([{ path: at, node: next }])
+      else this.journal.touch(at, next)
     })
   }
 
@@ -278,12 +280,23 @@ export class JournaledView implements MountView {
     return this.#change(async () => {
       const node = await this.#writable(path)
       const { bytesWritten } = await this.data.use(node.data, (fh) => fh.write(buf, 0, buf.length, position))
-      // The file's state may have moved on while writing (another write extended it).
-      const current = this.journal.get(path)
-      const base = current?.kind === 'file' && current.data === node.data ? current : node
-      this.journal.touch(path, { ...base, size: Math.max(base.size, position + bytesWritten), mtimeMs: now() })
+      const [at, current] = this.#holding(path, node.data) ?? []
+      if (at !== undefined) this.journal.touch(at, { ...current!, size: Math.max(current!.size, position + bytesWritten), mtimeMs: now() })
       return bytesWritten
     })
+  }
+
+  /**
+   * Where the data file a write or truncate of `path` changed is now, with its state: the file
+   * may have moved on meanwhile (another write extended it, a rename moved it). None when it was
+   * deleted or replaced: its old state must not come back over that.
+   */
+  #holding(path: string, data: string): [string, Extract<JournalNode, { kind: 'file' }>] | undefined {
+    const here = this.journal.get(path)
+    if (here?.kind === 'file' && here.data === data) return [path, here]
+    const at = this.journal.holderOf(data)
+    const node = at === undefined ? undefined : this.journal.get(at)
+    return node?.kind === 'file' ? [at!, node] : undefined
   }
 
   /** Make the file at `path` durable (close, fsync); without a path, every record so far. */
