@@ -338,21 +338,22 @@ export class JournaledView implements MountView {
     const id = this.journal.newData()
     const target = this.journal.dataPath(id)
     const e = f.entry
-    if (f.node?.kind === 'file') {
-      await copyFile(this.journal.dataPath(f.node.data), target)
-    } else {
-      const fh: FileHandle = await open(target, 'w', 0o600)
-      try {
+    if (f.node?.kind === 'file') await copyFile(this.journal.dataPath(f.node.data), target)
+    const fh: FileHandle = await open(target, f.node?.kind === 'file' ? 'r+' : 'w', 0o600)
+    try {
+      if (f.node?.kind !== 'file') {
         for (let at = 0; at < e.size; at += COPY_STEP) {
           const bytes = await this.base.readContent(f.content ?? [], e.size, at, COPY_STEP)
           await fh.write(bytes, 0, bytes.length, at)
         }
-      } finally {
-        await fh.close()
       }
+      // The record below replaces a state that was durable (closed, or the vault's): the copy
+      // must be durable before it, or a machine crash could leave the path pointing at zeros.
+      await fh.datasync()
+    } finally {
+      await fh.close()
     }
     const node: JournalNode = { kind: 'file', data: id, size: e.size, mode: e.mode, mtimeMs: e.mtimeMs }
-    // Recorded (not yet synced): after a crash the path is the copy, whole, or the old state.
     await this.journal.record([{ path, node }])
     return node
   }

@@ -308,3 +308,33 @@ t.test('a state written (touched) before the snapshot and not synced: settled in
   t.equal(again.get('f'), undefined, 'not the older state of its last record')
   t.same([...again.children('').keys()], ['later'])
 })
+
+t.test('a small file is made durable in its record; a large one by an fsync of its data file', async (t) => {
+  const d = join(tempDir(t), 'j')
+  const j = await Journal.open(d)
+  const small = dataFile(j, 'small bytes')
+  const big = dataFile(j, 'x'.repeat(70 * 1024))
+  await j.record([{ path: 'small.txt', node: small }])
+  await j.record([{ path: 'big.bin', node: big }])
+  const { open: openFile } = await import('node:fs/promises')
+  for (const [path, node] of [
+    ['small.txt', small],
+    ['big.bin', big],
+  ] as const) {
+    const fh = await openFile(j.dataPath(node.data), 'r+')
+    await j.sync(path, fh)
+    await fh.close()
+  }
+  await j.close()
+  const last = logLines(d)
+    .slice(-2)
+    .map((l) => JSON.parse(l) as { changes: { inline?: string; synced?: boolean }[] })
+  t.equal(Buffer.from(last[0]!.changes[0]!.inline!, 'base64').toString(), 'small bytes', 'the bytes are in the record')
+  t.same(last[1]!.changes[0], { path: 'big.bin', node: big, synced: true }, 'over 64 KiB: fsynced, not copied')
+  // A machine crash may lose a data file that was never fsynced: the record brings it back.
+  rmSync(j.dataPath(small.data))
+  writeFileSync(j.dataPath(small.data), '')
+  const again = await opened(t, d)
+  t.equal(readFileSync(again.dataPath(small.data), 'utf8'), 'small bytes')
+  t.equal(statSync(again.dataPath(big.data)).size, 70 * 1024)
+})
