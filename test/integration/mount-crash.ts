@@ -83,7 +83,13 @@ t.test('two mounts of one application space on one computer: the second is refus
   const dir = mountPoint(t)
   await startMount(t, a, dir)
   await sh(`mkdir ${dir}/apps/one`)
+  // Once the full mount has up-synced the list (0.3 s after the change), the application is in it.
+  await new Promise((r) => setTimeout(r, 1500))
   const r = await cloudy(a, ['mount', '--app', 'one', mountPoint(t)])
   t.equal(r.code, 2, r.stderr)
   t.match(r.stderr, /app\/one is in use by another Cloudy process/)
+  // A new application cannot be added to the list the full mount holds.
+  const other = await cloudy(a, ['mount', '--app', 'two', mountPoint(t)])
+  t.equal(other.code, 2, other.stderr)
+  t.match(other.stderr, /application two is not in the list of applications yet, and a running Cloudy mount holds that list/)
 })

@@ -14,6 +14,7 @@ import { DiskChunkCache } from '../../mount/disk-cache.js'
 import { serveControl } from '../../mount/control.js'
 import { InventoryView } from '../../mount/inventory-view.js'
 import { APP_ID, appSpace, APPS_REGISTRY } from '../../apps/app-spaces.js'
+import { baseTree } from '../../mount/journal-sync.js'
 import { JournaledSpaces } from '../../mount/journaled-spaces.js'
 import { PreviewView, type SpacePlan } from '../../mount/preview-view.js'
 import { RootView } from '../../mount/root-view.js'
@@ -99,9 +100,20 @@ async function readOnlyViews(s: Session, cache: Caches): Promise<{ views: Map<st
 async function registerApp(s: Session, id: string): Promise<void> {
   const spaces = new JournaledSpaces({ vault: s.vault, db: s.db, device: s.device, stateDir: s.paths.stateDir })
   try {
-    const registry = await spaces.get(APPS_REGISTRY).catch(() => undefined)
-    // A full mount holds the list: it shows the application once its folder exists there.
-    if (!registry) return
+    const registry = await spaces.get(APPS_REGISTRY).catch((e: unknown) => {
+      if (e instanceof UsageError) return undefined
+      throw e
+    })
+    if (!registry) {
+      // A running mount holds the list: the application must be in it already (as last synced).
+      const store = new SpaceStore(s.vault.provider, s.vault.space(APPS_REGISTRY), s.db)
+      await store.open()
+      if ((await SpaceView.of(store, baseTree(s.db, APPS_REGISTRY)).stat(id))?.type === 'dir') return
+      throw new UsageError(
+        `application ${id} is not in the list of applications yet, and a running Cloudy mount holds that list: ` +
+          `make it there first (mkdir MOUNTPOINT/apps/${id}), then mount it again a few seconds later`,
+      )
+    }
     await spaces.downSync().catch(() => false)
     if ((await registry.view.stat(id))?.type === 'dir') return
     await registry.view.mkdir(id, 0o755)
