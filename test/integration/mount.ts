@@ -3,7 +3,7 @@ import t from 'tap'
 import { mkdir, symlink, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { cloudy, computer, initVault, joinVault, tempDir } from '../helpers/cli.js'
+import { cloudy, computer, initVault, joinedComputer, tempDir } from '../helpers/cli.js'
 import { eventually, isMounted, mountPoint, sh, startMount } from '../helpers/mount.js'
 
 t.test('the settings space, read through the mount with ls, cat and cmp', async (t) => {
@@ -66,9 +66,7 @@ t.test('.preview/: PLAN.txt is the CLI preview; incoming/ and local/ hold the tw
   await writeFile(join(a.home, 'cfg/b.txt'), 'b from A')
   await initVault(t, a, vault, ['~/cfg'], 'a')
   t.equal((await cloudy(a, ['sync', 'up'])).code, 0)
-  const b = computer(t)
-  await joinVault(t, b, vault, ['~/cfg'], 'b')
-  t.equal((await cloudy(b, ['sync', 'down', '--yes'])).code, 0)
+  const b = await joinedComputer(t, vault, ['~/cfg'], 'b')
   // A changes a.txt and adds c.txt; B changes a.txt too (a conflict) and has never synced d.txt.
   await writeFile(join(a.home, 'cfg/a.txt'), 'A version')
   await writeFile(join(a.home, 'cfg/c.txt'), 'new on A')
