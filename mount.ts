@@ -17,10 +17,14 @@ const S_IFREG = 0o100000
 const S_IFLNK = 0o120000
 const O_ACCMODE = 3
 
+// Every file is the mounting user's; asked once (a getattr per entry of an `ls -lR` adds up).
+const UID = getuid?.() ?? 0
+const GID = getgid?.() ?? 0
+
 function statOf(e: ViewEntry): Stat {
   const kind = e.type === 'dir' ? S_IFDIR : e.type === 'symlink' ? S_IFLNK : S_IFREG
   const t = new Date(e.mtimeMs)
-  return { mtime: t, atime: t, ctime: t, size: e.size, mode: kind | e.mode, uid: getuid?.() ?? 0, gid: getgid?.() ?? 0, nlink: 1 }
+  return { mtime: t, atime: t, ctime: t, size: e.size, mode: kind | e.mode, uid: UID, gid: GID, nlink: 1 }
 }
 
 /** The errno for a failure: the view's own refusal, else EIO (and said on stderr). */
