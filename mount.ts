@@ -62,12 +62,13 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
     if (!w) throw new FsError('EROFS')
     return w
   }
-  /** An open file written to is made durable at close and fsync. */
+  /** An open file written to (or made) is made durable at close and fsync. */
   const durable = async (path: string, fd: number, closing: boolean) => {
     const dirty = open.get(fd)
-    if (closing) open.delete(fd)
-    else open.set(fd, false)
     if (dirty && w) await w.sync(rel(path))
+    // Clean only once synced: a failed sync is tried again by the next fsync or close.
+    if (closing) open.delete(fd)
+    else if (dirty && open.has(fd)) open.set(fd, false)
   }
   const ops: Record<string, unknown> = {
     getattr: (path: string, cb: (c: number, s?: Stat) => void) =>
@@ -98,7 +99,10 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
     create: (path: string, mode: number, cb: (c: number, fd?: number) => void) =>
       reply(cb, async () => {
         await writable().create(rel(path), mode)
-        return handle()
+        // A new file, even empty (touch), is durable once closed.
+        const fd = handle()
+        open.set(fd, true)
+        return fd
       }),
     read: (path: string, _fd: number, buffer: Buffer, length: number, position: number, cb: (n: number) => void) => {
       view.read(rel(path), position, length).then(

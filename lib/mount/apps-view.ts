@@ -123,7 +123,13 @@ export class AppsView implements WritableView {
   }
 
   async sync(path?: string): Promise<void> {
-    if (path === undefined || !path.includes('/')) return (await this.#registry()).sync(path)
+    // A folder's fsync (the end of a safe replace: write, fsync, rename, fsync the folder)
+    // must reach every application's journal, not the list's alone.
+    if (path === undefined) {
+      for (const s of await this.spaces.opened()) await s.view.sync()
+      return
+    }
+    if (!path.includes('/')) return (await this.#registry()).sync(path)
     const app = await this.#inside(path)
     return app.view.sync(app.rel)
   }

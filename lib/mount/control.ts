@@ -83,9 +83,16 @@ export async function askMounts(stateDir: string, req: ControlRequest): Promise<
   return out
 }
 
+/** How long a mount may take to answer (an up-sync of large files takes a while). */
+const ANSWER_WITHIN_MS = 10 * 60 * 1000
+
 function ask(path: string, req: ControlRequest): Promise<ControlReply> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(path)
+    socket.setTimeout(ANSWER_WITHIN_MS, () => {
+      socket.destroy()
+      reject(new Error(`the mount at ${path} did not answer within ${ANSWER_WITHIN_MS / 60_000} minutes`))
+    })
     let text = ''
     socket.setEncoding('utf8')
     socket.on('connect', () => socket.write(JSON.stringify(req) + '\n'))

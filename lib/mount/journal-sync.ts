@@ -20,7 +20,7 @@ import { CommitGraph } from '../sync/graph.js'
 import { mergeHeads } from '../sync/merge.js'
 import { publish, treeMetaKey, type PublishOptions } from '../sync/up.js'
 import { Warnings } from '../sync/warnings.js'
-import type { JournalSnapshot } from './journal.js'
+import { isHidden, type JournalSnapshot } from './journal.js'
 import type { JournaledView } from './journaled-view.js'
 
 export interface JournaledSpace extends PublishOptions {
@@ -41,6 +41,8 @@ async function buildTree(s: JournaledSpace, snap: JournalSnapshot): Promise<stri
     const changed = snap.children(dir)
     for (const [name, node] of changed) {
       const path = dir ? `${dir}/${name}` : name
+      // Deleted while open: never published (it goes at its last close).
+      if (isHidden(path)) continue
       if (node.kind === 'gone') {
         entries.delete(name)
         continue
@@ -91,6 +93,10 @@ export async function upSyncJournal(s: JournaledSpace): Promise<string | undefin
     await s.store.flush()
     commit = await publish(s, s.store, tree)
     s.db.setMeta(treeMetaKey(s.space), tree)
+    // The settle below deletes the journal's copy of what is now in the base: the database
+    // that names the base (and this device's commit) must be on disk first, or a power cut
+    // would bring back the old base with nothing over it.
+    s.db.durable()
   } catch (e) {
     journal.thaw(snap)
     throw e
@@ -116,13 +122,17 @@ export async function downSyncJournal(s: JournaledSpace): Promise<boolean> {
   const merged = await mergeHeads(s.store, new CommitGraph(s.store, s.db), ids)
   await s.store.storeVirtualTrees()
   await s.store.flush()
-  // Written while merging: the journal goes first (published at the next up-sync).
-  if (!s.view.journal.empty) return false
-  if (merged.tree) s.db.setMeta(treeMetaKey(s.space), merged.tree)
-  s.db.setApplied(s.space, ids)
-  const changed = s.view.base.root !== merged.tree
-  s.view.base.setRoot(merged.tree)
-  return changed
+  // With no change in progress: one that started before the merge (a file being copied out
+  // of the old base) must be published first, then merged, never laid over the new base.
+  return s.view.pause(() => {
+    // Written while merging: the journal goes first (published at the next up-sync).
+    if (!s.view.journal.empty) return false
+    if (merged.tree) s.db.setMeta(treeMetaKey(s.space), merged.tree)
+    s.db.setApplied(s.space, ids)
+    const changed = s.view.base.root !== merged.tree
+    s.view.base.setRoot(merged.tree)
+    return changed
+  })
 }
 
 /** The base tree of a journaled space as this computer last synced it. */

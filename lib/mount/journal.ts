@@ -70,6 +70,9 @@ export interface JournalSnapshot {
   touches(dir: string): boolean
 }
 
+/** A name the kernel gives a file deleted while still open (FUSE without hard_remove). */
+export const isHidden = (path: string): boolean => path.slice(path.lastIndexOf('/') + 1).startsWith('.fuse_hidden')
+
 const parentOf = (path: string) => (path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '')
 const nameOf = (path: string) => path.slice(path.lastIndexOf('/') + 1)
 
@@ -164,7 +167,7 @@ class NodeMap {
 
 export class Journal {
   readonly dir: string
-  #map = new NodeMap((data) => this.#garbage.add(data))
+  #map = new NodeMap((data) => this.#garbage.set(data, this.#dropSeq))
   #seq = 0
   #log: FileHandle | undefined
   /** Appends run one at a time, in order. */
@@ -172,7 +175,9 @@ export class Journal {
   /** Data files read by an up-sync in progress: a write to one copies it first. */
   readonly frozen = new Set<string>()
   /** Data files no record refers to any more: deleted once that is durable. */
-  #garbage = new Set<string>()
+  #garbage = new Map<string, number>()
+  /** The record that drops what becomes garbage now: the file goes once that record is durable. */
+  #dropSeq = 0
 
   private constructor(dir: string) {
     this.dir = dir
@@ -214,6 +219,9 @@ export class Journal {
     // A small file made durable by its record: its data file may have been lost with the page
     // cache (a machine crash), so it is written again from the record.
     for (const [data, bytes] of vouched) if (j.#map.refs(data) > 0) writeFileSync(j.dataPath(data), bytes, { mode: 0o600 })
+    // A file deleted while open is renamed by the kernel to .fuse_hidden… until its last close;
+    // after a crash it is only what was deleted.
+    for (const path of [...j.#map.nodes.keys()]) if (isHidden(path)) j.#map.delete(path)
     j.#garbage.clear()
     // Data files cut short or left longer by a crash take the size their record says; files
     // no record refers to (written, never closed) go.
@@ -260,8 +268,14 @@ export class Journal {
     for (const c of changes) {
       if (c.clear) for (const p of this.#map.under(c.path)) this.#map.delete(p)
       const before = this.#map.nodes.get(c.path)
+      // A folder stays opaque since it was made; one made again (a rename onto it, `clear`)
+      // is opaque from now: what a settle of the old one lets through is not its content.
       const opaqueSeq =
-        c.node.kind === 'dir' && c.node.opaque ? (before?.node.kind === 'dir' && before.node.opaque ? before.opaqueSeq : seq) : undefined
+        c.node.kind === 'dir' && c.node.opaque
+          ? !c.clear && before?.node.kind === 'dir' && before.node.opaque
+            ? before.opaqueSeq
+            : seq
+          : undefined
       this.#map.set(c.path, { seq, node: c.node, opaqueSeq })
     }
   }
@@ -285,6 +299,7 @@ export class Journal {
    */
   record(changes: JournalChange[]): Promise<void> {
     const seq = ++this.#seq
+    this.#dropSeq = seq
     this.#apply(seq, changes)
     return this.#append({ seq, changes })
   }
@@ -297,22 +312,36 @@ export class Journal {
   }
 
   #append(r: LogRecord, durable = false): Promise<void> {
-    const line = JSON.stringify(r) + '\n'
+    const line = Buffer.from(JSON.stringify(r) + '\n')
     const done = this.#appending.then(async () => {
-      await this.#log!.write(line)
-      if (durable) await this.#durable()
+      // A short write (a full disk) would glue the next record to this one: written whole, or
+      // cut back so the log ends on a whole line.
+      const at = (await this.#log!.stat()).size
+      try {
+        for (let off = 0; off < line.length;) off += (await this.#log!.write(line, off)).bytesWritten
+      } catch (e) {
+        await this.#log!.truncate(at).catch(() => {})
+        throw e
+      }
+      if (durable) await this.#durable(r.seq)
     })
     this.#appending = done.catch(() => {})
     return done
   }
 
-  async #durable(): Promise<void> {
+  /** fsync the log: records up to `upTo` are durable; the data files they dropped can go. */
+  async #durable(upTo: number): Promise<void> {
     await this.#log!.datasync()
-    // A data file moved to another path (a rename) is referred to again: not garbage.
-    for (const id of this.#garbage) if (this.#map.refs(id) > 0) this.#garbage.delete(id)
-    const garbage = [...this.#garbage].filter((id) => !this.frozen.has(id))
-    for (const id of garbage) this.#garbage.delete(id)
-    await Promise.all(garbage.map((id) => rm(this.dataPath(id), { force: true })))
+    const gone: string[] = []
+    for (const [id, seq] of this.#garbage) {
+      // A data file moved to another path (a rename) is referred to again: not garbage.
+      if (this.#map.refs(id) > 0) this.#garbage.delete(id)
+      else if (seq <= upTo && !this.frozen.has(id)) {
+        this.#garbage.delete(id)
+        gone.push(id)
+      }
+    }
+    await Promise.all(gone.map((id) => rm(this.dataPath(id), { force: true })))
   }
 
   /**
@@ -336,7 +365,8 @@ export class Journal {
       held.seq = seq
       return this.#append({ seq, changes: [change] }, true)
     }
-    const done = this.#appending.then(() => this.#durable())
+    const upTo = this.#seq
+    const done = this.#appending.then(() => this.#durable(upTo))
     this.#appending = done.catch(() => {})
     return done
   }
@@ -362,11 +392,14 @@ export class Journal {
    * journal empty the log starts over.
    */
   async settle(snap: JournalSnapshot): Promise<void> {
-    const settled = [...snap.nodes].map(([p, h]): [string, number] => [p, h.seq])
+    // A file deleted while open was not published: it stays until its last close deletes it.
+    const settled = [...snap.nodes].filter(([p, h]) => !isHidden(p) || h.node.kind === 'gone').map(([p, h]): [string, number] => [p, h.seq])
+    const seq = ++this.#seq
+    this.#dropSeq = seq
     this.#settle(snap.seq, settled)
     this.thaw(snap)
-    for (const { node } of snap.nodes.values()) if (node.kind === 'file' && this.#map.refs(node.data) === 0) this.#garbage.add(node.data)
-    const seq = ++this.#seq
+    for (const { node } of snap.nodes.values())
+      if (node.kind === 'file' && this.#map.refs(node.data) === 0) this.#garbage.set(node.data, seq)
     await this.#append({ seq, settle: settled, upTo: snap.seq }, true)
     if (this.empty) {
       const done = this.#appending.then(async () => {

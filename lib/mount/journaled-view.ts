@@ -42,10 +42,8 @@ const now = () => Date.now()
 
 export class JournaledView implements MountView {
   readonly data: DataFiles
-  /** Changes in progress; a snapshot waits for them (`pause`). */
-  #inflight = 0
-  #drained: (() => void)[] = []
-  #gate: Promise<void> | undefined
+  /** The last change queued (`#serial`). */
+  #queue: Promise<void> = Promise.resolve()
   /** One change at a time per file for copies into data files. */
   readonly #copying = new Map<string, Promise<JournalNode>>()
   /** Called after every change (the mount's quiet-period timer). */
@@ -125,28 +123,30 @@ export class JournaledView implements MountView {
 
   /** Run a change; a snapshot (`pause`) waits for the ones in progress and holds new ones. */
   async #change<T>(work: () => Promise<T>): Promise<T> {
-    while (this.#gate) await this.#gate
-    this.#inflight++
     try {
-      return await work()
+      return await this.#serial(work)
     } finally {
-      if (--this.#inflight === 0) for (const d of this.#drained.splice(0)) d()
       this.onChange()
     }
   }
 
-  /** Take `fn`'s result with no change in progress (an up-sync's snapshot). */
-  async pause<T>(fn: () => T): Promise<T> {
-    while (this.#gate) await this.#gate
-    let open!: () => void
-    this.#gate = new Promise((r) => (open = r))
-    try {
-      if (this.#inflight > 0) await new Promise<void>((r) => this.#drained.push(r))
-      return fn()
-    } finally {
-      this.#gate = undefined
-      open()
-    }
+  /**
+   * One change at a time: a change reads the state it builds on (a file's copy out of the
+   * vault, a folder's entries for a rename) across awaits, and a change to the same path in
+   * between would be overwritten with that old state.
+   */
+  #serial<T>(work: () => Promise<T> | T): Promise<T> {
+    const run = this.#queue.then(work)
+    this.#queue = run.then(
+      () => {},
+      () => {},
+    )
+    return run
+  }
+
+  /** Take `fn`'s result with no change in progress (an up-sync's snapshot, a new base). */
+  pause<T>(fn: () => T): Promise<T> {
+    return this.#serial(fn)
   }
 
   /** The folder that is to hold `path`: it must exist and be a folder. */
@@ -304,6 +304,8 @@ export class JournaledView implements MountView {
     const node = path === undefined ? undefined : this.journal.get(path)
     if (node?.kind === 'file') await this.data.use(node.data, (fh) => this.journal.sync(path, fh))
     else await this.journal.sync(path)
+    // A close during an up-sync leaves its state for the next one, which this arms.
+    if (node) this.onChange()
   }
 
   /**

@@ -117,6 +117,20 @@ export class StateDb {
     }
   }
 
+  /**
+   * Make every committed change durable now. WAL with synchronous=NORMAL fsyncs the log only at
+   * checkpoints; one commit with synchronous=FULL fsyncs it, and with it every earlier commit
+   * (a checkpoint would wait for other processes' readers).
+   */
+  durable(): void {
+    this.db.pragma('synchronous = FULL')
+    try {
+      this.setMeta('durable-at', new Date().toISOString())
+    } finally {
+      this.db.pragma('synchronous = NORMAL')
+    }
+  }
+
   getMeta(key: string): string | undefined {
     return this.db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(key)?.value
   }

@@ -110,3 +110,28 @@ t.test('the same file changed on both computers at once: both versions are kept'
   t.equal(await sh(`ls ${dirA}/apps/x`), await sh(`ls ${dirB}/apps/x`), 'under the same names on both')
   t.match(await sh(`ls ${dirA}/apps/x`), /^f\.conflict-(alpha|bravo)-pc-\d{8}-\d{6}\.txt\nf\.txt\n$/)
 })
+
+t.test('a file deleted while open (kept by the kernel as .fuse_hidden…) is never published', async (t) => {
+  const vault = tempDir(t, 'vault')
+  const a = computer(t)
+  await initVault(t, a, vault, [], 'alpha-pc')
+  const dir = mountPoint(t)
+  await startMount(t, a, dir)
+  const app = `${dir}/apps/h`
+  await sh(`mkdir ${app} && echo kept > ${app}/kept.txt`)
+  const b = computer(t)
+  await joinVault(t, b, vault, [], 'bravo-pc')
+  const dirB = mountPoint(t)
+  await startMount(t, b, dirB)
+  t.equal(await eventually(`ls -A ${dirB}/apps/h`, 'kept.txt\n'), 'kept.txt\n')
+  // Open, write, delete, and stay open across up-syncs of A (0.3 s after a change) and looks
+  // of B (every 0.5 s): A shows the hidden name, B never.
+  const during = await sh(
+    `exec 3>${app}/f; echo hi >&3; rm ${app}/f; echo x > ${app}/other; sleep 2; ls -A ${app}; echo /; ls -A ${dirB}/apps/h; exec 3>&-`,
+  )
+  const [onA, onB] = during.split('/\n')
+  t.match(onA, /\.fuse_hidden/, 'the kernel keeps the open file under a hidden name')
+  t.equal(onB, 'kept.txt\nother\n', 'the other computer gets the change made meanwhile, not the hidden file')
+  await new Promise((r) => setTimeout(r, 1000))
+  t.equal(await sh(`ls -A ${app}`), 'kept.txt\nother\n', 'gone at its last close')
+})

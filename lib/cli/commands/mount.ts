@@ -145,8 +145,10 @@ export async function mount(io: CliIo, args: MountArgs): Promise<number> {
     let refreshReadOnly = async () => {}
     if (args.app !== undefined) {
       await registerApp(s, args.app)
-      // From here on this process holds the application's key and the chain's, nothing else.
+      // From here on this process holds the application's key and the chain's, nothing else
+      // (and forgets the password it was given in its environment, as far as Node can).
       const vault = s.vault.restrict([appSpace(args.app), CHAIN_SPACE], [s.device.id])
+      delete process.env.CLOUDY_PASSWORD
       spaces = new JournaledSpaces({ vault, db: s.db, device: s.device, stateDir: s.paths.stateDir, ...cache })
       root = (await spaces.get(appSpace(args.app))).view
     } else {
@@ -184,18 +186,33 @@ export async function mount(io: CliIo, args: MountArgs): Promise<number> {
     })
     const { mountView } = await import('../../../mount.js')
     const handle = await mountView(args.dir, root)
+    // An up-sync a quiet period after the last change; an application that never stops writing
+    // is up-synced at least every `maxWait` all the same.
+    const maxWait = Math.max(30_000, 10 * quietMs)
     let quiet: NodeJS.Timeout | undefined
+    let firstChange: number | undefined
+    const quietUpSync = () =>
+      job('up-sync', async () => {
+        firstChange = undefined
+        const commits = await upAndDown()
+        // Changes made during it (or a close it could not take yet) go at the next one.
+        if (await sp.pending()) sp.onChange()
+        return commits
+      })
     spaces.onChange = () => {
+      const now = Date.now()
+      firstChange ??= now
       clearTimeout(quiet)
-      quiet = setTimeout(() => void job('up-sync', upAndDown), quietMs)
+      quiet = setTimeout(() => void quietUpSync(), Math.min(quietMs, Math.max(0, firstChange + maxWait - now)))
     }
     const poll = setInterval(() => {
       void job('down-sync', async () => {
-        // Applications made on another computer appear under apps/.
+        // Applications made on another computer appear under apps/ (one an --app mount holds
+        // here is left to it).
         if (args.app === undefined) {
           await sp.downSync()
           const registry = await sp.get(APPS_REGISTRY)
-          for (const id of (await registry.view.list('')) ?? []) await sp.get(appSpace(id))
+          for (const id of (await registry.view.list('')) ?? []) await sp.get(appSpace(id)).catch(() => undefined)
         }
         await sp.downSync()
         await refreshReadOnly()
