@@ -221,7 +221,7 @@ export class Journal {
     for (const [data, bytes] of vouched) if (j.#map.refs(data) > 0) writeFileSync(j.dataPath(data), bytes, { mode: 0o600 })
     // A file deleted while open is renamed by the kernel to .fuse_hidden… until its last close;
     // after a crash it is only what was deleted.
-    for (const path of [...j.#map.nodes.keys()]) if (isHidden(path)) j.#map.delete(path)
+    for (const path of j.#map.nodes.keys()) if (isHidden(path)) j.#map.delete(path)
     j.#garbage.clear()
     // Data files cut short or left longer by a crash take the size their record says; files
     // no record refers to (written, never closed) go.
@@ -235,7 +235,7 @@ export class Journal {
       else if (statSync(path).size !== size) truncateSync(path, size)
     }
     // A record whose data file is missing (removed by hand): the path is dropped, not served empty.
-    for (const [path, held] of [...j.#map.nodes]) {
+    for (const [path, held] of j.#map.nodes) {
       if (held.node.kind === 'file' && !present.has(held.node.data)) j.#map.delete(path)
     }
     j.#garbage.clear()

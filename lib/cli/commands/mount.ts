@@ -230,7 +230,7 @@ export async function mount(io: CliIo, args: MountArgs): Promise<number> {
     clearInterval(poll)
     clearTimeout(quiet)
     await control.close()
-    await unmount(io, args.dir, handle.unmount)
+    await unmount(io, args.dir, () => handle.unmount())
     // What is left in the journals goes now; if that fails it waits there for the next time.
     await job('up-sync', upAndDown)
     return EXIT.OK
