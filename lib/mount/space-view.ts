@@ -102,6 +102,25 @@ export class SpaceView implements MountView {
     return m
   }
 
+  /**
+   * Read the folders of the tree ahead, breadth first, as many as the cache keeps: a first
+   * `ls -lR` or `find` then waits on the kernel only. Run in the background after mounting;
+   * the mount is idle between the kernel's requests, one entry at a time.
+   */
+  async prefetch(): Promise<void> {
+    let level = [this.#root]
+    let read = 0
+    while (level.length && read < TREE_MAPS / 2) {
+      const next: (string | undefined)[] = []
+      for (let i = 0; i < level.length && read < TREE_MAPS / 2; i += 8) {
+        const maps = await Promise.all(level.slice(i, i + 8).map((id) => this.#names(id)))
+        read += maps.length
+        for (const m of maps) for (const e of m.values()) if (e.type === 'dir' && e.subtree) next.push(e.subtree)
+      }
+      level = next
+    }
+  }
+
   /** The entry at a `/`-separated path relative to the space ('' is its root folder). */
   async entry(path: string): Promise<TreeEntry | undefined> {
     if (path === '') return { name: '', type: 'dir', mode: 0o755, mtimeNs: '0', subtree: this.#root }

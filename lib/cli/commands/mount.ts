@@ -64,7 +64,10 @@ interface Caches {
 }
 
 /** The read-only views of the full mount: settings, system (administrators), inventory, preview. */
-async function readOnlyViews(s: Session, cache: Caches): Promise<{ views: Map<string, MountView>; refresh: () => Promise<void> }> {
+async function readOnlyViews(
+  s: Session,
+  cache: Caches,
+): Promise<{ views: Map<string, MountView>; refresh: () => Promise<void>; spaces: SpaceView[] }> {
   const views = new Map<string, MountView>()
   const opened = new Map<string, SpaceView>()
   const open = async (space: string) => {
@@ -90,7 +93,7 @@ async function readOnlyViews(s: Session, cache: Caches): Promise<{ views: Map<st
     )
   }
   views.set('.preview', await PreviewView.open(plans))
-  return { views, refresh }
+  return { views, refresh, spaces: [...opened.values()] }
 }
 
 /**
@@ -143,6 +146,7 @@ export async function mount(io: CliIo, args: MountArgs): Promise<number> {
     await assertInChain(s.vault, s.device)
     let root: MountView
     let refreshReadOnly = async () => {}
+    let readOnlySpaces: SpaceView[] = []
     if (args.app !== undefined) {
       await registerApp(s, args.app)
       // From here on this process holds the application's key and the chain's, nothing else
@@ -158,6 +162,7 @@ export async function mount(io: CliIo, args: MountArgs): Promise<number> {
       for (const id of (await registry.view.list('')) ?? []) await spaces.get(appSpace(id))
       const ro = await readOnlyViews(s, cache)
       refreshReadOnly = ro.refresh
+      readOnlySpaces = ro.spaces
       root = new RootView(new Map([...ro.views, ['apps', new AppsView(spaces)]]))
     }
     const sp = spaces
@@ -222,6 +227,8 @@ export async function mount(io: CliIo, args: MountArgs): Promise<number> {
       const commits = await job('up-sync', upAndDown)
       return commits ? { ok: true, commits } : { ok: false, error: "the up-sync failed: see the mount's output" }
     })
+    // Folders read ahead while the first listings come in (a failure only costs the head start).
+    void Promise.all([...(await sp.opened()).map((o) => o.view.base), ...readOnlySpaces].map((v) => v.prefetch())).catch(() => {})
     io.stderr.write(`Mounted at ${args.dir}; Ctrl-C unmounts.\n`)
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve)
