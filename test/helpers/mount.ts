@@ -61,7 +61,13 @@ export async function startMount(t: Test, c: Computer, dir: string, args: string
     if (child.exitCode !== null || child.signalCode !== null) return
     const exit = new Promise<void>((r) => child.once('exit', () => r()))
     child.kill(signal)
+    // A mount that does not stop is a failure to see, not a test left hanging.
+    const stuck = setTimeout(() => {
+      t.fail(`cloudy mount did not stop within 20 s of ${signal}: ${stderr}`)
+      child.kill('SIGKILL')
+    }, 20_000)
     await exit
+    clearTimeout(stuck)
   }
   const exited = new Promise<void>((r) => child.once('exit', () => r()))
   t.teardown(async () => {

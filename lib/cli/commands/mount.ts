@@ -234,6 +234,15 @@ export async function mount(io: CliIo, args: MountArgs): Promise<number> {
       process.once('SIGINT', resolve)
       process.once('SIGTERM', resolve)
     })
+    // A second signal, or a stop that takes over a minute, ends the process at once: what was
+    // closed is in the journal, replayed by the next mount.
+    const force = () => {
+      io.stderr.write('cloudy mount: stopping took too long; exiting (the journal keeps every closed file)\n')
+      process.exit(EXIT.PARTIAL)
+    }
+    process.once('SIGINT', force)
+    process.once('SIGTERM', force)
+    setTimeout(force, 60_000).unref()
     clearInterval(poll)
     clearTimeout(quiet)
     await control.close()
