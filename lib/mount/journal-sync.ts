@@ -15,7 +15,7 @@ import { treeTime } from '../store/objects.js'
 import type { SpaceStore } from '../store/space-store.js'
 import { FileReaderPool } from '../sources/file-reader.js'
 import { Walker } from '../sources/walk.js'
-import { chainHeads } from '../sync/down.js'
+import { chainHeadIds, sameSet } from '../sync/down.js'
 import { CommitGraph } from '../sync/graph.js'
 import { mergeHeads } from '../sync/merge.js'
 import { publish, treeMetaKey, type PublishOptions } from '../sync/up.js'
@@ -113,10 +113,8 @@ export async function upSyncJournal(s: JournaledSpace): Promise<string | undefin
  */
 export async function downSyncJournal(s: JournaledSpace): Promise<boolean> {
   if (!s.view.journal.empty) return false
-  const heads = await chainHeads(s.vault, s.store)
-  const ids = [...new Set([...heads.values()].map((h) => h.commit))]
-  const state = s.db.space(s.space)
-  if (ids.length === 0 || (ids.length === state.applied.length && ids.every((id) => state.applied.includes(id)))) return false
+  const ids = await chainHeadIds(s.vault, s.store)
+  if (ids.length === 0 || sameSet(ids, s.db.space(s.space).applied)) return false
   // Another computer's up-sync brought index files this process has not read yet.
   await s.store.open()
   const merged = await mergeHeads(s.store, new CommitGraph(s.store, s.db), ids)

@@ -257,13 +257,6 @@ export class Journal {
     return this.#map.children(dir)
   }
 
-  /** The path whose state is data file `data` (a scan: for a file renamed while written). */
-  holderOf(data: string): string | undefined {
-    if (this.#map.refs(data) === 0) return undefined
-    for (const [path, { node }] of this.#map.nodes) if (node.kind === 'file' && node.data === data) return path
-    return undefined
-  }
-
   #apply(seq: number, changes: readonly JournalChange[]): void {
     for (const c of changes) {
       if (c.clear) for (const p of this.#map.under(c.path)) this.#map.delete(p)

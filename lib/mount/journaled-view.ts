@@ -44,8 +44,6 @@ export class JournaledView implements MountView {
   readonly data: DataFiles
   /** The last change queued (`#serial`). */
   #queue: Promise<void> = Promise.resolve()
-  /** One change at a time per file for copies into data files. */
-  readonly #copying = new Map<string, Promise<JournalNode>>()
   /** Called after every change (the mount's quiet-period timer). */
   onChange: () => void = () => {}
 
@@ -267,11 +265,9 @@ export class JournaledView implements MountView {
     return this.#change(async () => {
       const node = await this.#writable(path)
       await this.data.use(node.data, (fh) => fh.truncate(size))
-      const [at, current] = this.#holding(path, node.data) ?? []
-      if (at === undefined) return
-      const next: JournalNode = { ...current!, size, mtimeMs: now() }
-      if (recorded) await this.journal.record([{ path: at, node: next }])
-      else this.journal.touch(at, next)
+      const next: JournalNode = { ...node, size, mtimeMs: now() }
+      if (recorded) await this.journal.record([{ path, node: next }])
+      else this.journal.touch(path, next)
     })
   }
 
@@ -280,23 +276,10 @@ export class JournaledView implements MountView {
     return this.#change(async () => {
       const node = await this.#writable(path)
       const { bytesWritten } = await this.data.use(node.data, (fh) => fh.write(buf, 0, buf.length, position))
-      const [at, current] = this.#holding(path, node.data) ?? []
-      if (at !== undefined) this.journal.touch(at, { ...current!, size: Math.max(current!.size, position + bytesWritten), mtimeMs: now() })
+      // Changes run one at a time (#serial): the path still holds this data file.
+      this.journal.touch(path, { ...node, size: Math.max(node.size, position + bytesWritten), mtimeMs: now() })
       return bytesWritten
     })
-  }
-
-  /**
-   * Where the data file a write or truncate of `path` changed is now, with its state: the file
-   * may have moved on meanwhile (another write extended it, a rename moved it). None when it was
-   * deleted or replaced: its old state must not come back over that.
-   */
-  #holding(path: string, data: string): [string, Extract<JournalNode, { kind: 'file' }>] | undefined {
-    const here = this.journal.get(path)
-    if (here?.kind === 'file' && here.data === data) return [path, here]
-    const at = this.journal.holderOf(data)
-    const node = at === undefined ? undefined : this.journal.get(at)
-    return node?.kind === 'file' ? [at!, node] : undefined
   }
 
   /** Make the file at `path` durable (close, fsync); without a path, every record so far. */
@@ -313,30 +296,16 @@ export class JournaledView implements MountView {
    * out of it, one an up-sync is reading is copied aside first.
    */
   async #writable(path: string): Promise<Extract<JournalNode, { kind: 'file' }>> {
-    for (;;) {
-      const busy = this.#copying.get(path)
-      if (!busy) break
-      await busy.catch(() => {})
-    }
     const node = this.journal.get(path)
     if (node?.kind === 'file' && !this.journal.frozen.has(node.data)) return node
-    // Registered before any await: a second write to the file waits for this copy.
-    const copy = (async () => {
-      const f = await this.#resolve(path)
-      if (!f) throw new FsError('ENOENT')
-      if (f.entry.type === 'dir') throw new FsError('EISDIR')
-      if (f.entry.type !== 'file') throw new FsError('EINVAL')
-      return this.#copyOut(path, f)
-    })()
-    this.#copying.set(path, copy)
-    try {
-      return (await copy) as Extract<JournalNode, { kind: 'file' }>
-    } finally {
-      this.#copying.delete(path)
-    }
+    const f = await this.#resolve(path)
+    if (!f) throw new FsError('ENOENT')
+    if (f.entry.type === 'dir') throw new FsError('EISDIR')
+    if (f.entry.type !== 'file') throw new FsError('EINVAL')
+    return this.#copyOut(path, f)
   }
 
-  async #copyOut(path: string, f: Found): Promise<JournalNode> {
+  async #copyOut(path: string, f: Found): Promise<Extract<JournalNode, { kind: 'file' }>> {
     const id = this.journal.newData()
     const target = this.journal.dataPath(id)
     const e = f.entry
@@ -355,7 +324,7 @@ export class JournaledView implements MountView {
     } finally {
       await fh.close()
     }
-    const node: JournalNode = { kind: 'file', data: id, size: e.size, mode: e.mode, mtimeMs: e.mtimeMs }
+    const node = { kind: 'file' as const, data: id, size: e.size, mode: e.mode, mtimeMs: e.mtimeMs }
     await this.journal.record([{ path, node }])
     return node
   }

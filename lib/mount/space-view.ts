@@ -9,7 +9,7 @@ import { LRUCache } from 'lru-cache'
 import type { StateDb } from '../state/db.js'
 import type { Tree, TreeEntry } from '../store/objects.js'
 import type { SpaceStore } from '../store/space-store.js'
-import { chainHeads } from '../sync/down.js'
+import { chainHeadIds, sameSet } from '../sync/down.js'
 import { CommitGraph } from '../sync/graph.js'
 import { mergeHeads } from '../sync/merge.js'
 import { BlobType } from '../vault/aead.js'
@@ -63,13 +63,15 @@ export class SpaceView implements MountView {
   }
 
   /** The heads the root was merged from, to see whether they moved. */
-  readonly #heads: { heads?: string } = {}
+  #heads: string[] | undefined
 
   /** Follow the chain: the merged state of its heads, if they moved; true if the root changed. */
   async refresh(vault: Vault, db: StateDb): Promise<boolean> {
-    const before = this.#heads.heads
-    const tree = await mergedTree(vault, this.store, db, this.#heads)
-    if (this.#heads.heads === before) return false
+    const ids = await chainHeadIds(vault, this.store)
+    if (this.#heads && sameSet(ids, this.#heads)) return false
+    if (this.#heads) await this.store.open() // index files of the new commits
+    this.#heads = ids
+    const tree = ids.length ? (await mergeHeads(this.store, new CommitGraph(this.store, db), ids)).tree : undefined
     const changed = tree !== this.#root
     this.#root = tree
     return changed
@@ -243,28 +245,4 @@ export function viewEntry(e: TreeEntry): ViewEntry {
     mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n),
     target: e.target,
   }
-}
-
-/**
- * The tree of the chain's heads of a space merged, as a down-sync would make it. With `since`
- * (the heads of the last call), undefined when they did not move.
- */
-export async function mergedTree(vault: Vault, store: SpaceStore, db: StateDb, since?: { heads?: string }): Promise<string | undefined> {
-  const heads = await chainHeads(vault, store)
-  if (since) {
-    const key = [...heads.values()]
-      .map((h) => h.commit)
-      .sort()
-      .join()
-    if (since.heads === key) return undefined
-    if (since.heads !== undefined) await store.open() // index files of the new commits
-    since.heads = key
-  }
-  if (!heads.size) return undefined
-  const merged = await mergeHeads(
-    store,
-    new CommitGraph(store, db),
-    [...heads.values()].map((h) => h.commit),
-  )
-  return merged.tree
 }

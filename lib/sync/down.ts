@@ -90,7 +90,8 @@ export function chooseItems(items: readonly PlanItem[], only: readonly string[] 
   )
 }
 
-function sameSet(a: readonly string[], b: readonly string[]): boolean {
+/** True if `a` and `b` hold the same ids (heads compared with those last applied). */
+export function sameSet(a: readonly string[], b: readonly string[]): boolean {
   const sa = new Set(a)
   return sa.size === new Set(b).size && b.every((x) => sa.has(x))
 }
@@ -129,12 +130,16 @@ function usernameRule(o: PlanDownOptions, commits: readonly Commit[]): (target: 
   }
 }
 
+/** The distinct commits the chain's heads of `store`'s space point at. */
+export async function chainHeadIds(vault: Vault, store: SpaceStore): Promise<string[]> {
+  return [...new Set([...(await chainHeads(vault, store)).values()].map((h) => h.commit))]
+}
+
 /** Plan a down-sync of one space. Changes nothing, here or in the vault. */
 export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
   const store = new SpaceStore(o.vault.provider, o.vault.space(o.space), o.db)
   await store.open()
-  const heads = await chainHeads(o.vault, store)
-  const headIds = [...new Set([...heads.values()].map((h) => h.commit))]
+  const headIds = await chainHeadIds(o.vault, store)
   const state = o.db.space(o.space)
   const base = o.db.getMeta(treeMetaKey(o.space))
   const dirs = new Map<string, TreeEntry>()
