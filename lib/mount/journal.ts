@@ -170,6 +170,8 @@ export class Journal {
   #map = new NodeMap((data) => this.#garbage.set(data, this.#dropSeq))
   #seq = 0
   #log: FileHandle | undefined
+  /** The log's length: where the next record starts (a failed append is cut back to it). */
+  #logSize = 0
   /** Appends run one at a time, in order. */
   #appending: Promise<void> = Promise.resolve()
   /** Data files read by an up-sync in progress: a write to one copies it first. */
@@ -240,6 +242,7 @@ export class Journal {
     }
     j.#garbage.clear()
     j.#log = await open(file, 'a', 0o600)
+    j.#logSize = (await j.#log.stat()).size
     return j
   }
 
@@ -309,9 +312,10 @@ export class Journal {
     const done = this.#appending.then(async () => {
       // A short write (a full disk) would glue the next record to this one: written whole, or
       // cut back so the log ends on a whole line.
-      const at = (await this.#log!.stat()).size
+      const at = this.#logSize
       try {
         for (let off = 0; off < line.length;) off += (await this.#log!.write(line, off)).bytesWritten
+        this.#logSize += line.length
       } catch (e) {
         await this.#log!.truncate(at).catch(() => {})
         throw e
@@ -398,6 +402,7 @@ export class Journal {
       const done = this.#appending.then(async () => {
         if (!this.empty) return
         await this.#log!.truncate(0)
+        this.#logSize = 0
         await this.#log!.datasync()
       })
       this.#appending = done.catch(() => {})
