@@ -143,8 +143,11 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
     link: (_src: string, _dest: string, cb: (c: number) => void) => cb(w ? Fuse.EPERM : Fuse.EROFS),
     chmod: (path: string, mode: number, cb: (c: number) => void) => reply(cb, () => writable().chmod(rel(path), mode)),
     chown: (_path: string, _uid: number, _gid: number, cb: (c: number) => void) => cb(w ? 0 : Fuse.EROFS),
-    utimens: (path: string, _atime: Date, mtime: Date, cb: (c: number) => void) =>
-      reply(cb, () => writable().utimens(rel(path), mtime.getTime())),
+    // fuse-native gives times as milliseconds, not Dates (a Date is taken too). Its native side
+    // passes the access time in both places, and libfuse 2.9 passes on only calls that set both
+    // times: the time recorded is the one set when both are set to one value (touch, touch -d).
+    utimens: (path: string, _atime: number, mtime: number | Date, cb: (c: number) => void) =>
+      reply(cb, () => writable().utimens(rel(path), typeof mtime === 'number' ? mtime : mtime.getTime())),
     statfs: (_path: string, cb: (c: number, s?: object) => void) =>
       // Free space is the storage account's, which the mount cannot know: generous figures, so
       // that tools that check before copying go on.

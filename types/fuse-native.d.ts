@@ -27,7 +27,8 @@ declare module 'fuse-native' {
     rename?(src: string, dest: string, cb: Callback): void
     truncate?(path: string, size: number, cb: Callback): void
     chmod?(path: string, mode: number, cb: Callback): void
-    utimens?(path: string, atime: Date, mtime: Date, cb: Callback): void
+    /** Times in milliseconds since the epoch (not Dates, whatever older typings said). */
+    utimens?(path: string, atime: number, mtime: number, cb: Callback): void
   }
   export interface FuseOptions {
     force?: boolean
