@@ -4,13 +4,59 @@
  * numbering open files and remembering which were written (their close makes them durable).
  */
 import Fuse, { type Stat } from 'fuse-native'
+import { execFile } from 'node:child_process'
+import { readFile, realpath } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { dirname } from 'node:path'
 import { getgid, getuid } from 'node:process'
+import { promisify } from 'node:util'
 import { FsError } from './lib/mount/journaled-view.js'
 import { isWritable, type MountView, type ViewEntry } from './lib/mount/view.js'
 
 export interface MountHandle {
-  unmount(): Promise<void>
+  /**
+   * Unmount. While a program has a file open there the mount is detached lazily instead (the
+   * kernel ends it at the last close): 'detached'. 'gone': it was unmounted from outside.
+   */
+  unmount(): Promise<'done' | 'detached' | 'gone'>
+  /** Resolves once the kernel no longer has this mount: unmounted here or from outside. */
+  readonly gone: Promise<void>
 }
+
+/** How often the mount table is read to notice an unmount from outside (fusermount -u, eject). */
+const GONE_POLL_MS = 500
+
+/** A mount point as /proc/self/mountinfo writes it: space, tab, newline and backslash in octal. */
+const unescapeMountPath = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))
+
+/**
+ * The mount ID (mountinfo's first field) of the FUSE mount at `dir`, the last one made there.
+ * Read from the table, never by touching `dir`: this process answers that mount's calls.
+ */
+async function mountIdAt(dir: string): Promise<string | undefined> {
+  let id: string | undefined
+  for (const line of (await readFile('/proc/self/mountinfo', 'utf8')).split('\n')) {
+    const f = line.split(' ')
+    if (f.length > 4 && unescapeMountPath(f[4]!) === dir && / - fuse(\.\S+)? /.test(line)) id = f[0]
+  }
+  return id
+}
+
+async function isMountId(id: string): Promise<boolean> {
+  return (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').some((line) => line.startsWith(`${id} `))
+}
+
+/**
+ * Let go of fuse-native's side of a mount the kernel ended already: its own unmount runs
+ * `fusermount -uz`, which then fails, and skips this step, whose handle keeps the process alive.
+ */
+function releaseNative(fuse: Fuse, dir: string): void {
+  const main = createRequire(import.meta.url).resolve('fuse-native')
+  const binding = createRequire(main)('node-gyp-build')(dirname(main)) as { fuse_native_unmount(dir: string, thread: Buffer): void }
+  binding.fuse_native_unmount(dir, (fuse as unknown as { _thread: Buffer })._thread)
+}
+
+const run = promisify(execFile)
 
 const S_IFDIR = 0o040000
 const S_IFREG = 0o100000
@@ -178,10 +224,67 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
     // two computers' versions of a file can have both, and the other one was then never read.
     fsname: 'cloudy,big_writes,max_read=131072,max_write=131072',
   })
-  return new Promise((resolve, reject) => {
-    fuse.mount((err) => {
-      if (err) return reject(err)
-      resolve({ unmount: () => new Promise<void>((res, rej) => fuse.unmount((e) => (e ? rej(e) : res()))) })
-    })
-  })
+  // The mount point's own path, found before it is mounted (afterwards this process answers it).
+  return realpath(dir).then(
+    (real) =>
+      new Promise((resolve, reject) => {
+        fuse.mount((err) => {
+          if (err) return reject(err)
+          resolve(watch(fuse, dir, real))
+        })
+      }),
+  )
+}
+
+/** The handle of a mount made: its unmount, and a watch of the mount table for its end. */
+async function watch(fuse: Fuse, dir: string, real: string): Promise<MountHandle> {
+  const id = await mountIdAt(real)
+  let released = false
+  const release = () => {
+    if (!released) releaseNative(fuse, dir)
+    released = true
+  }
+  let timer: NodeJS.Timeout | undefined
+  let ended = () => {}
+  const gone = new Promise<void>((resolve) => (ended = resolve))
+  if (id) {
+    timer = setInterval(() => {
+      isMountId(id).then(
+        (mounted) => {
+          if (mounted) return
+          clearInterval(timer)
+          release()
+          ended()
+        },
+        () => {},
+      )
+    }, GONE_POLL_MS)
+    timer.unref()
+  }
+  return {
+    gone,
+    unmount: async () => {
+      clearInterval(timer)
+      if (id && !(await isMountId(id))) {
+        release()
+        ended()
+        return 'gone'
+      }
+      let busy = false
+      await new Promise<void>((res) =>
+        fuse.unmount((e) => {
+          // Still mounted when a program holds a file open there: detached lazily below.
+          if (e) busy = true
+          else released = true
+          res()
+        }),
+      )
+      if (busy) {
+        await run('fusermount', ['-uz', dir]).catch(() => run('umount', ['-l', dir]).catch(() => {}))
+        release()
+      }
+      ended()
+      return busy ? 'detached' : 'done'
+    },
+  }
 }

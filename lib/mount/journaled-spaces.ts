@@ -31,6 +31,27 @@ export interface JournaledSpacesOptions {
   disk?: (tag: string) => DiskChunkCache | undefined
 }
 
+/** The file in a journal's folder naming the process that holds its lock. */
+const HOLDER = 'holder'
+
+/** The process holding the lock of the journal at `dir`, if it says so and still runs. */
+function holderOf(dir: string): number | undefined {
+  let pid: number
+  try {
+    pid = Number(readFileSync(join(dir, HOLDER), 'utf8'))
+  } catch {
+    return undefined
+  }
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined
+  try {
+    process.kill(pid, 0)
+    return pid
+  } catch (e) {
+    // EPERM: it runs, as another user.
+    return (e as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined
+  }
+}
+
 interface Opened extends JournaledSpace {
   lock: SyncLock
 }
@@ -62,12 +83,16 @@ export class JournaledSpaces {
     const dir = join(JournaledSpaces.journalRoot(this.o.stateDir), keys.tag)
     const lock = tryAcquireLock(join(dir, 'lock'))
     if (!lock) {
+      const pid = holderOf(dir)
       throw new UsageError(
-        `${space === APPS_REGISTRY ? 'the list of applications' : space} is in use by another Cloudy process (a mount, or an up-sync): ` +
+        `${space === APPS_REGISTRY ? 'the list of applications' : space} is in use by another Cloudy process` +
+          `${pid ? ` (process ${pid})` : ''} (a mount, or an up-sync): ` +
           'unmount the other mount of it first, or wait for the up-sync to end',
       )
     }
     try {
+      // Who holds it, for the message another process gives when refused.
+      writeFileSync(join(dir, HOLDER), String(process.pid), { mode: 0o600 })
       // The journal's folder says which space it is: an up-sync without a mount finds it so.
       if (!existsSync(join(dir, 'space'))) writeFileSync(join(dir, 'space'), space, { mode: 0o600 })
       const journal = await Journal.open(dir)

@@ -230,10 +230,13 @@ export async function mount(io: CliIo, args: MountArgs): Promise<number> {
     // Folders read ahead while the first listings come in (a failure only costs the head start).
     void Promise.all([...(await sp.opened()).map((o) => o.view.base), ...readOnlySpaces].map((v) => v.prefetch())).catch(() => {})
     io.stderr.write(`Mounted at ${args.dir}; Ctrl-C unmounts.\n`)
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve)
-      process.once('SIGTERM', resolve)
+    // Until Ctrl-C or SIGTERM, or an unmount from outside (fusermount -u, a file manager's eject).
+    const outside = await new Promise<boolean>((resolve) => {
+      process.once('SIGINT', () => resolve(false))
+      process.once('SIGTERM', () => resolve(false))
+      void handle.gone.then(() => resolve(true))
     })
+    if (outside) io.stderr.write(`${args.dir} was unmounted from outside; publishing what the journal holds, then exiting.\n`)
     // A second signal, or a stop that takes over a minute, ends the process at once: what was
     // closed is in the journal, replayed by the next mount.
     const force = () => {
@@ -246,9 +249,10 @@ export async function mount(io: CliIo, args: MountArgs): Promise<number> {
     clearInterval(poll)
     clearTimeout(quiet)
     await control.close()
-    await unmount(io, args.dir, () => handle.unmount())
+    if ((await handle.unmount()) === 'detached') io.stderr.write(`${args.dir} is busy; detached, it goes once its last open file closes.\n`)
     // What is left in the journals goes now; if that fails it waits there for the next time.
     await job('up-sync', upAndDown)
+    if (outside) io.stderr.write(`Unmounted from outside; stopped.\n`)
     return EXIT.OK
   } catch (e) {
     if (e instanceof Error && !(e instanceof CloudyError) && /mount/i.test(e.message))
@@ -257,15 +261,5 @@ export async function mount(io: CliIo, args: MountArgs): Promise<number> {
   } finally {
     await spaces?.close()
     await s.close()
-  }
-}
-
-/** Unmount; while a program still has files open there, detach lazily (the kernel ends it). */
-async function unmount(io: CliIo, dir: string, clean: () => Promise<void>): Promise<void> {
-  try {
-    await clean()
-  } catch {
-    io.stderr.write(`${dir} is busy; detached, it goes once its last open file closes.\n`)
-    await run('fusermount', ['-uz', dir]).catch(() => run('umount', ['-l', dir]).catch(() => {}))
   }
 }
