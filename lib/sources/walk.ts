@@ -2,9 +2,10 @@
  * Turns folders under HOME into trees in a space: each file costs one `lstat` when the file
  * cache says it is unchanged; otherwise it is read, cut into chunks and the new chunks stored.
  */
-import { open as openFile, readdir, readlink } from 'node:fs/promises'
+import { open as openFile, readlink } from 'node:fs/promises'
 import { fstatSync, lstatSync, type BigIntStats } from 'node:fs'
 import { join } from 'node:path'
+import { cacheKey, fsPath, hasRawBytes, listNames, shownName } from '../fs/raw-name.js'
 import { isTempName } from '../fs/temp-name.js'
 import type { CachedFile } from '../state/db.js'
 import { Chunker, gearTable } from '../store/chunker.js'
@@ -27,7 +28,7 @@ const FILE_CONCURRENCY = 8
 
 export interface WalkOptions {
   store: SpaceStore
-  /** File cache of the space from the state database (path relative to HOME -> entry). */
+  /** File cache of the space from the state database (`cacheKey` of the path relative to HOME -> entry). */
   cache: Map<string, CachedFile>
   warnings: Warnings
   /** Reads small files on worker threads. */
@@ -40,12 +41,12 @@ export interface WalkOptions {
   previous?: (rel: string) => Promise<TreeEntry | undefined>
 }
 
-/** Changes to write into the file cache after the commit is published. */
+/** Changes to write into the file cache after the commit is published, by `cacheKey`. */
 export type CacheChanges = Map<string, CachedFile | undefined>
 
 export class Walker {
   readonly changes: CacheChanges = new Map()
-  /** Paths seen in this scan (to drop stale cache entries). */
+  /** Paths seen in this scan, by `cacheKey` (to drop stale cache entries). */
   readonly seen = new Set<string>()
   #o: WalkOptions
   readonly store: SpaceStore
@@ -66,7 +67,7 @@ export class Walker {
     try {
       // Synchronous on purpose: a cached lstat costs microseconds, while the promise version
       // costs a thread-pool round trip and garbage; this is the whole cost of a no-change run.
-      st ??= lstatSync(abs, { bigint: true })
+      st ??= lstatSync(fsPath(abs), { bigint: true })
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       return this.#keepPrevious(rel, name, e)
@@ -78,13 +79,17 @@ export class Walker {
     }
     if (st.isSymbolicLink()) {
       try {
-        return { ...base, type: 'symlink', target: await readlink(abs) }
+        return { ...base, type: 'symlink', target: await readlink(fsPath(abs)) }
       } catch (e) {
         return this.#unreadable(rel, name, e)
       }
     }
     if (st.isFile()) return this.#file(abs, rel, name, st)
-    this.#o.warnings.add('ESPECIAL', rel, `skipped ${rel}: ${kind(st)} cannot be synced (only files, folders and symlinks are)`)
+    this.#o.warnings.add(
+      'ESPECIAL',
+      shownName(rel),
+      `skipped ${shownName(rel)}: ${kind(st)} cannot be synced (only files, folders and symlinks are)`,
+    )
     return this.#carry(rel, name)
   }
 
@@ -98,7 +103,8 @@ export class Walker {
   async dir(abs: string, rel: string): Promise<string | undefined> {
     let names: string[]
     try {
-      names = (await readdir(abs)).sort()
+      // Names that are not valid UTF-8 are carried too (lib/fs/raw-name.ts).
+      names = (await listNames(abs)).sort()
     } catch (e) {
       this.#listError = e
       return undefined
@@ -116,21 +122,22 @@ export class Walker {
       const childAbs = join(abs, name)
       let st: BigIntStats
       try {
-        st = lstatSync(childAbs, { bigint: true })
+        st = lstatSync(fsPath(childAbs), { bigint: true })
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') entries.push(this.#keepPrevious(childRel, name, e))
         continue
       }
       if (st.isFile()) {
-        this.seen.add(childRel)
-        const cached = this.#o.cache.get(childRel)
+        this.seen.add(cacheKey(childRel))
+        const cached = this.#o.cache.get(cacheKey(childRel))
         // The cache is trusted: entries are written only once their chunks are indexed, and
         // the store drops the whole cache if an index file ever disappears from the vault.
         if (cached && sameFile(cached, st)) {
           entries.push(this.#cachedEntry(childRel, name, st, cached))
           continue
         }
-        if (st.size < SMALL_FILE) {
+        // The reader pool takes string paths: a name of raw bytes is read here.
+        if (st.size < SMALL_FILE && !hasRawBytes(childAbs)) {
           small.push({ index: entries.length, abs: childAbs, rel: childRel, name, st })
           entries.push(undefined)
           continue
@@ -150,7 +157,7 @@ export class Walker {
 
   #cachedEntry(rel: string, name: string, st: BigIntStats, cached: CachedFile): TreeEntry {
     const mode = Number(st.mode & 0o7777n)
-    if (cached.mode !== mode) this.changes.set(rel, { ...cached, mode })
+    if (cached.mode !== mode) this.changes.set(cacheKey(rel), { ...cached, mode })
     return fileEntry(name, st, cached.content)
   }
 
@@ -183,7 +190,7 @@ export class Walker {
    */
   #remember(rel: string, st: BigIntStats, content: Buffer, unchanged: boolean): void {
     this.changes.set(
-      rel,
+      cacheKey(rel),
       unchanged
         ? { size: Number(st.size), mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, ino: Number(st.ino), mode: Number(st.mode & 0o7777n), content }
         : undefined,
@@ -192,10 +199,10 @@ export class Walker {
 
   /** A file that could not be read: keep its last synced version if there is one. */
   #readFailed(rel: string, name: string, e: unknown): TreeEntry | undefined {
-    const cached = this.#o.cache.get(rel)
+    const cached = this.#o.cache.get(cacheKey(rel))
     if (cached) {
       // Keep the last synced version rather than telling the chain the file is gone.
-      this.#o.warnings.add('EUNREADABLE', rel, `kept the last synced version of ${rel}: ${errText(e)}`)
+      this.#o.warnings.add('EUNREADABLE', shownName(rel), `kept the last synced version of ${shownName(rel)}: ${errText(e)}`)
       return {
         name,
         type: 'file',
@@ -209,8 +216,8 @@ export class Walker {
   }
 
   async #file(abs: string, rel: string, name: string, st: BigIntStats): Promise<TreeEntry | undefined> {
-    this.seen.add(rel)
-    const cached = this.#o.cache.get(rel)
+    this.seen.add(cacheKey(rel))
+    const cached = this.#o.cache.get(cacheKey(rel))
     if (cached && sameFile(cached, st)) return this.#cachedEntry(rel, name, st, cached)
     await this.#slot()
     try {
@@ -226,7 +233,7 @@ export class Walker {
 
   /** Chunk ids of the file, and its stat once read (to catch a change during the read). */
   async #readChunks(abs: string, size: number): Promise<{ content: Buffer; after: BigIntStats }> {
-    const fh = await openFile(abs, 'r')
+    const fh = await openFile(fsPath(abs), 'r')
     // Several chunks of a file are sealed at once (on the seal pool's threads, if any).
     const ids: Promise<Buffer>[] = []
     // Sized to the file: a 4 MiB buffer per file is gigabytes of garbage per 20,000 files.
@@ -257,12 +264,12 @@ export class Walker {
   async #keepPrevious(rel: string, name: string, e: unknown): Promise<TreeEntry | undefined> {
     const previous = await this.#o.previous?.(rel)
     if (!previous) return this.#unreadable(rel, name, e)
-    this.#o.warnings.add('EUNREADABLE', rel, `kept the last synced version of ${rel}: ${errText(e)}`)
+    this.#o.warnings.add('EUNREADABLE', shownName(rel), `kept the last synced version of ${shownName(rel)}: ${errText(e)}`)
     return { ...previous, name }
   }
 
   #unreadable(rel: string, _name: string, e: unknown): undefined {
-    this.#o.warnings.add('EUNREADABLE', rel, `skipped ${rel}: ${errText(e)}`)
+    this.#o.warnings.add('EUNREADABLE', shownName(rel), `skipped ${shownName(rel)}: ${errText(e)}`)
     return undefined
   }
 

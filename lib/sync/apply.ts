@@ -16,6 +16,7 @@ import { utimesSeconds, type TreeEntry } from '../store/objects.js'
 import { packKey } from '../store/pack.js'
 import type { SpaceStore } from '../store/space-store.js'
 import { BlobType } from '../vault/aead.js'
+import { cacheKey, fsPath } from '../fs/raw-name.js'
 import { tempNameFor } from '../fs/temp-name.js'
 import { FileWriterPool, type Expected, type WriteResult } from './file-writer.js'
 import type { PlanItem } from './plan.js'
@@ -65,9 +66,9 @@ export interface ApplyOptions {
 /** Move a local version aside to its conflict name; never over an existing file. */
 async function moveAside(from: string, to: string): Promise<void> {
   try {
-    await lstat(to)
+    await lstat(fsPath(to))
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return rename(from, to)
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return rename(fsPath(from), fsPath(to))
     throw e
   }
   throw Object.assign(new Error(`${to} already exists`), { code: 'EEXIST' })
@@ -82,7 +83,7 @@ function seen(it: PlanItem): Expected {
 async function asPlanned(abs: string, expect: Expected): Promise<boolean> {
   let st: BigIntStats | undefined
   try {
-    st = await lstat(abs, { bigint: true })
+    st = await lstat(fsPath(abs), { bigint: true })
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
   }
@@ -126,7 +127,7 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
         o.warnings.add('ECONFLICT', it.item, `left ${it.item} as it is here: cannot keep the local version aside (${(e as Error).message})`)
         continue
       }
-      cacheChanges.set(it.path, undefined)
+      cacheChanges.set(cacheKey(it.path), undefined)
       replaces = false
     }
     const abs = join(o.home, path)
@@ -140,7 +141,7 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
         cacheChanges,
       )
       try {
-        await rmdir(abs)
+        await rmdir(fsPath(abs))
       } catch (err) {
         if (!['ENOTEMPTY', 'EEXIST'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err
         o.warnings.add('ECHANGED', it.item, `kept the folder ${it.item}: something in it is not in the chain`)
@@ -153,7 +154,7 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
         o.warnings.add('ECHANGED', it.item, `kept ${it.item}: it changed here while the down-sync ran`)
         continue
       }
-      await rm(abs, { force: true })
+      await rm(fsPath(abs), { force: true })
     }
     // Only what the plan saw is replaced: the local file (an update) or nothing (an add, a copy,
     // or a folder removed just above).
@@ -175,12 +176,13 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
   }
   // Parents before children (the plan lists them in tree order); a partial apply (--only) may
   // hold files whose new folders were not selected: those are made too.
-  for (const d of dirs) await mkdir(d.abs, { recursive: true, mode: 0o700 })
-  for (const parent of new Set([...jobs, ...links].map((j) => dirname(j.abs)))) await mkdir(parent, { recursive: true, mode: 0o700 })
+  for (const d of dirs) await mkdir(fsPath(d.abs), { recursive: true, mode: 0o700 })
+  for (const parent of new Set([...jobs, ...links].map((j) => dirname(j.abs))))
+    await mkdir(fsPath(parent), { recursive: true, mode: 0o700 })
 
   const remember = (job: FileJob, st: { size: bigint; mtimeNs: bigint; ctimeNs: bigint; ino: bigint }) => {
     job.done = true
-    cacheChanges.set(job.path, {
+    cacheChanges.set(cacheKey(job.path), {
       size: Number(st.size),
       mtimeNs: st.mtimeNs,
       ctimeNs: st.ctimeNs,
@@ -198,8 +200,8 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
   const whole = (job: FileJob, data: Uint8Array) =>
     writers.add(
       {
-        tmp: job.tmp,
-        path: job.abs,
+        tmp: fsPath(job.tmp),
+        path: fsPath(job.abs),
         data,
         mode: job.entry.mode,
         mtime: utimesSeconds(job.entry.mtimeNs),
@@ -225,13 +227,13 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
       await fh.close()
     }
     if (!(await asPlanned(job.abs, job.expect))) {
-      await rm(job.tmp, { force: true })
+      await rm(fsPath(job.tmp), { force: true })
       job.done = true
       changedMeanwhile(job)
       return
     }
-    await rename(job.tmp, job.abs)
-    remember(job, (await lstat(job.abs, { bigint: true })) as BigIntStats)
+    await rename(fsPath(job.tmp), fsPath(job.abs))
+    remember(job, (await lstat(fsPath(job.abs), { bigint: true })) as BigIntStats)
   }
 
   try {
@@ -281,7 +283,7 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
                 await whole(t.job, plain)
                 continue
               }
-              const fh = await (t.job.fh ??= openFile(t.job.tmp, 'wx', 0o600))
+              const fh = await (t.job.fh ??= openFile(fsPath(t.job.tmp), 'wx', 0o600))
               await fh.write(plain, 0, plain.length, t.offset)
               if (--t.job.remaining === 0) await finishInPlace(t.job)
             }
@@ -297,21 +299,21 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
     if (failures.length) throw failures[0]
     for (const l of links) {
       const tmp = tempNameFor(l.abs)
-      await symlink(mapTarget(l.entry.target ?? ''), tmp)
+      await symlink(mapTarget(l.entry.target ?? ''), fsPath(tmp))
       const mtime = utimesSeconds(l.entry.mtimeNs)
-      await lutimes(tmp, mtime, mtime)
+      await lutimes(fsPath(tmp), mtime, mtime)
       if (!(await asPlanned(l.abs, l.expect))) {
-        await rm(tmp, { force: true })
+        await rm(fsPath(tmp), { force: true })
         changedMeanwhile(l)
         continue
       }
-      await rename(tmp, l.abs)
+      await rename(fsPath(tmp), fsPath(l.abs))
     }
     // Folder modes and times last, deepest first: writing their children changed the times.
     for (const d of [...dirs].reverse()) {
-      await chmod(d.abs, d.entry.mode)
+      await chmod(fsPath(d.abs), d.entry.mode)
       const mtime = utimesSeconds(d.entry.mtimeNs)
-      await utimes(d.abs, mtime, mtime)
+      await utimes(fsPath(d.abs), mtime, mtime)
     }
     await applyDeletes(o, deletes, cacheChanges)
     const made = new Set(dirs.map((d) => d.abs))
@@ -325,7 +327,7 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
       const abs = join(o.home, rel)
       if (!e || made.has(abs)) continue
       const mtime = utimesSeconds(e.mtimeNs)
-      await utimes(abs, mtime, mtime).catch((err: NodeJS.ErrnoException) => {
+      await utimes(fsPath(abs), mtime, mtime).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') throw err
       })
     }
@@ -336,7 +338,7 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
     for (const job of jobs) {
       if (job.done) continue
       await job.fh?.then((fh) => fh.close()).catch(() => {})
-      await rm(job.tmp, { force: true })
+      await rm(fsPath(job.tmp), { force: true })
     }
   }
   // New files were not fsynced one by one (20,000 fsyncs cost minutes); one syncfs covers them
@@ -354,23 +356,23 @@ async function applyDeletes(o: ApplyOptions, deletes: readonly PlanItem[], cache
     if (it.removes === 'dir') continue
     const abs = join(o.home, it.path)
     try {
-      const st = await lstat(abs, { bigint: true })
+      const st = await lstat(fsPath(abs), { bigint: true })
       if (it.local && !matches(st, seen(it))) {
         o.warnings.add('ECHANGED', it.item, `kept ${it.item}: it changed here while the down-sync ran`)
         continue
       }
-      await rm(abs)
-      cacheChanges.set(it.path, undefined)
+      await rm(fsPath(abs))
+      cacheChanges.set(cacheKey(it.path), undefined)
     } catch (e) {
       // Already gone (with its folder, maybe replaced by a file).
       if (!['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e
-      cacheChanges.set(it.path, undefined)
+      cacheChanges.set(cacheKey(it.path), undefined)
     }
   }
   const folders = deletes.filter((it) => it.removes === 'dir').sort((a, b) => b.path.length - a.path.length)
   for (const it of folders) {
     try {
-      await rmdir(join(o.home, it.path))
+      await rmdir(fsPath(o.home, it.path))
     } catch (e) {
       // Something the chain did not delete is still in it: the folder stays.
       if (!['ENOTEMPTY', 'EEXIST', 'ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e

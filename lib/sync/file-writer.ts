@@ -6,9 +6,9 @@
 import { WorkerPool, type FileOutcome } from '../workers/pool.js'
 
 export interface WriteRequest {
-  /** Temporary name, in the same folder as `path`. */
-  tmp: string
-  path: string
+  /** Temporary name, in the same folder as `path`. Bytes for a name that is not UTF-8 (`fsPath`). */
+  tmp: string | Uint8Array
+  path: string | Uint8Array
   data: Uint8Array
   mode: number
   /** Modification time, seconds (float). */

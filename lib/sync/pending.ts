@@ -2,8 +2,9 @@
  * What an up-sync would send, by `stat` against the last synced tree (no file is read): files
  * new since the last sync, files changed, and files gone. `cloudy status` shows it.
  */
-import { lstatSync, readdirSync, type BigIntStats } from 'node:fs'
+import { lstatSync, type BigIntStats } from 'node:fs'
 import { join } from 'node:path'
+import { cacheKey, fsPath, listNamesSync } from '../fs/raw-name.js'
 import { isTempName } from '../fs/temp-name.js'
 import type { CachedFile } from '../state/db.js'
 import type { Tree, TreeEntry } from '../store/objects.js'
@@ -43,14 +44,14 @@ export function pendingChanges(
   const visit = (rel: string) => {
     let st: BigIntStats
     try {
-      st = lstatSync(join(home, rel), { bigint: true })
+      st = lstatSync(fsPath(home, rel), { bigint: true })
     } catch {
       return
     }
     if (st.isDirectory()) {
       let names: string[]
       try {
-        names = readdirSync(join(home, rel))
+        names = listNamesSync(join(home, rel))
       } catch {
         return
       }
@@ -64,7 +65,8 @@ export function pendingChanges(
     seen.add(rel)
     const was = synced.get(rel)
     if (!was) out.added.push(rel)
-    else if (st.isSymbolicLink() ? was.type !== 'symlink' : was.type !== 'file' || !fileIs(st, cache.get(rel), was)) out.changed.push(rel)
+    else if (st.isSymbolicLink() ? was.type !== 'symlink' : was.type !== 'file' || !fileIs(st, cache.get(cacheKey(rel)), was))
+      out.changed.push(rel)
   }
   for (const rel of include) visit(rel)
   const under = (p: string) => include.some((i) => i === '' || p === i || p.startsWith(i + '/'))

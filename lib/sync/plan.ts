@@ -17,6 +17,7 @@
 import { readFile, readlink } from 'node:fs/promises'
 import { lstatSync, readdirSync, type BigIntStats } from 'node:fs'
 import { join } from 'node:path'
+import { cacheKey, fsPath } from '../fs/raw-name.js'
 import type { CachedFile } from '../state/db.js'
 import { treeTime, type Tree, type TreeEntry } from '../store/objects.js'
 import type { SpaceStore } from '../store/space-store.js'
@@ -102,7 +103,7 @@ function incomingSide(e: TreeEntry, device: string): ItemSide & { device: string
 function lstatOrUndefined(abs: string): BigIntStats | undefined {
   try {
     // Synchronous: a cached lstat is microseconds, the promise round trip is not.
-    return lstatSync(abs, { bigint: true })
+    return lstatSync(fsPath(abs), { bigint: true })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && (err as NodeJS.ErrnoException).code !== 'ENOTDIR') throw err
     return undefined
@@ -125,7 +126,7 @@ export function fileIs(st: BigIntStats, cached: CachedFile | undefined, e: TreeE
 function countEntries(abs: string): number {
   let n = 0
   try {
-    for (const d of readdirSync(abs, { withFileTypes: true })) n += 1 + (d.isDirectory() ? countEntries(join(abs, d.name)) : 0)
+    for (const d of readdirSync(fsPath(abs), { withFileTypes: true })) n += 1 + (d.isDirectory() ? countEntries(join(abs, d.name)) : 0)
   } catch {
     return Number.POSITIVE_INFINITY
   }
@@ -139,8 +140,8 @@ const COMPARE_LIMIT = 64 * 1024 * 1024
 async function sameBytes(store: SpaceStore, abs: string, ids: readonly string[]): Promise<boolean> {
   let data: Buffer
   try {
-    if (lstatSync(abs).size > COMPARE_LIMIT) return false
-    data = await readFile(abs)
+    if (lstatSync(fsPath(abs)).size > COMPARE_LIMIT) return false
+    data = await readFile(fsPath(abs))
   } catch {
     return false
   }
@@ -192,9 +193,9 @@ export async function* planDiff(
       if (eb.type === 'dir' && st.isDirectory()) {
         yield* planDiff(o, baseSub, undefined, path)
         yield { op: 'delete', item, path, local, removes: 'dir' }
-      } else if (eb.type === 'file' && st.isFile() && fileIs(st, o.cache.get(path), eb)) {
+      } else if (eb.type === 'file' && st.isFile() && fileIs(st, o.cache.get(cacheKey(path)), eb)) {
         yield { op: 'delete', item, path, local, removes: 'file' }
-      } else if (eb.type === 'symlink' && st.isSymbolicLink() && (await readlink(abs)) === mapTarget(eb.target ?? '')) {
+      } else if (eb.type === 'symlink' && st.isSymbolicLink() && (await readlink(fsPath(abs))) === mapTarget(eb.target ?? '')) {
         yield { op: 'delete', item, path, local, removes: 'symlink' }
       }
       continue
@@ -234,8 +235,8 @@ export async function* planDiff(
       // version (safe in the vault): replaced.
       const synced =
         eb?.type === local!.kind &&
-        ((eb.type === 'file' && fileIs(st, o.cache.get(path), eb)) ||
-          (eb.type === 'symlink' && (await readlink(abs)) === mapTarget(eb.target ?? '')))
+        ((eb.type === 'file' && fileIs(st, o.cache.get(cacheKey(path)), eb)) ||
+          (eb.type === 'symlink' && (await readlink(fsPath(abs))) === mapTarget(eb.target ?? '')))
       if (synced) {
         yield plain('update')
         if (e.type === 'dir') yield* planDiff(o, undefined, e.subtree, path, true)
@@ -277,13 +278,13 @@ export async function* planDiff(
     // The newer version keeps the name; a tie goes to the incoming one.
     const newer = o.prefer === 'incoming' || BigInt(e.mtimeNs) >= BigInt(treeTime(st.mtimeNs))
     if (e.type === 'symlink') {
-      const current = await readlink(abs)
+      const current = await readlink(fsPath(abs))
       if (current === mapTarget(e.target ?? '')) continue
       if (eb?.type === 'symlink' && current === mapTarget(eb.target ?? '')) yield plain('update')
       else yield conflict('a different local link exists that was never synced', newer ? 'incoming' : 'local')
       continue
     }
-    const cached = o.cache.get(path)
+    const cached = o.cache.get(cacheKey(path))
     if (fileIs(st, cached, e)) {
       // The same content; only the mode may differ.
       if (cached && sameFile(cached, st) && cached.mode !== e.mode) yield plain('update')
