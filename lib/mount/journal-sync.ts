@@ -113,7 +113,7 @@ export async function upSyncJournal(s: JournaledSpace): Promise<string | undefin
  */
 export async function downSyncJournal(s: JournaledSpace): Promise<boolean> {
   if (!s.view.journal.empty) return false
-  const ids = await chainHeadIds(s.vault, s.store)
+  const ids = await chainHeadIds(s.vault, s.store, s.db)
   if (ids.length === 0 || sameSet(ids, s.db.space(s.space).applied)) return false
   // Another computer's up-sync brought index files this process has not read yet.
   await s.store.open()

@@ -67,7 +67,7 @@ export class SpaceView implements MountView {
 
   /** Follow the chain: the merged state of its heads, if they moved; true if the root changed. */
   async refresh(vault: Vault, db: StateDb): Promise<boolean> {
-    const ids = await chainHeadIds(vault, this.store)
+    const ids = await chainHeadIds(vault, this.store, db)
     if (this.#heads && sameSet(ids, this.#heads)) return false
     if (this.#heads) await this.store.open() // index files of the new commits
     this.#heads = ids

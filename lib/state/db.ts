@@ -236,6 +236,26 @@ export class StateDb {
     this.#stmt.setHeadSeen.run(space, device, seq, commit)
   }
 
+  /** Every head of `space` seen before, by device: one that vanished since is a rollback. */
+  headsSeen(space: string): Map<string, { seq: number; commit: string }> {
+    const rows = this.db
+      .prepare<[string], { device: string; seq: number; commit_id: string }>(
+        'SELECT device, seq, commit_id FROM heads_seen WHERE space = ?',
+      )
+      .all(space)
+    return new Map(rows.map((r) => [r.device, { seq: r.seq, commit: r.commit_id }]))
+  }
+
+  /** Every device whose head was seen in any space. */
+  seenDevices(): Set<string> {
+    return new Set(
+      this.db
+        .prepare<[], { device: string }>('SELECT DISTINCT device FROM heads_seen')
+        .all()
+        .map((r) => r.device),
+    )
+  }
+
   /**
    * What this computer knows of a space: its own last commit and sequence number, and the chain
    * heads (commit ids) it last applied in full.

@@ -32,6 +32,18 @@ export interface CheckReport {
 export interface CheckOptions {
   readData?: boolean
   onProgress?: (what: string) => void
+  /** What this computer saw of the space's heads: one gone back or gone since is reported. */
+  heads?: HeadsSeen
+}
+
+/** The heads of one space this computer saw before (its state database). */
+export interface HeadsSeen {
+  /** By device tag: the highest sequence number and its commit. */
+  seen: ReadonlyMap<string, { seq: number; commit: string }>
+  /** Devices whose head may be gone: taken out of the chain with their head recorded then. */
+  mayBeGone?: ReadonlySet<string>
+  /** A device's name for messages. */
+  name?: (device: string) => string | undefined
 }
 
 function openObject(keys: SpaceKeys, type: BlobType, id: Buffer, sealed: Uint8Array): Buffer | undefined {
@@ -147,14 +159,35 @@ export async function checkSpace(provider: Provider, keys: SpaceKeys, report: Ch
   }
   const seenCommits = new Set<string>()
   const commitQueue: { id: string; from: string }[] = []
+  const listed = new Set<string>()
+  const who = (device: string) => {
+    const name = options.heads?.name?.(device)
+    return name ? `${name} (${device.slice(0, 8)})` : device.slice(0, 8)
+  }
   for await (const o of provider.list(`${prefix}heads/`)) {
     const device = o.key.slice(`${prefix}heads/`.length)
+    listed.add(device)
     const sealed = await get(o.key)
     const plain = sealed && openObject(keys, BlobType.head, Buffer.from(device, 'hex'), sealed)
     const head = plain && decodeJson<Head>(plain)
     if (!isHead(head)) problem(o.key, 'head fails authentication or is malformed')
-    else commitQueue.push({ id: head.commit, from: o.key })
+    else {
+      const seen = options.heads?.seen.get(device)
+      if (seen && head.seq < seen.seq)
+        problem(
+          o.key,
+          `head of ${who(device)} went back from #${seen.seq} to #${head.seq}: the storage account serves an old state (a rollback)`,
+        )
+      commitQueue.push({ id: head.commit, from: o.key })
+    }
   }
+  // Heads are never deleted: one this computer saw that is gone was lost or taken away.
+  for (const [device, seen] of options.heads?.seen ?? [])
+    if (!listed.has(device) && !options.heads?.mayBeGone?.has(device))
+      problem(
+        `${prefix}heads/${device}`,
+        `head of ${who(device)} is missing, though this computer saw #${seen.seq} (commit ${seen.commit})`,
+      )
   while (commitQueue.length) {
     const { id, from } = commitQueue.pop()!
     if (seenCommits.has(id)) continue

@@ -5,9 +5,15 @@
  * means a removed device that is still running can never undo its removal by rewriting its own
  * record. The marker records the device's heads at that moment: what it published before stays
  * part of the chain's state, what it publishes after is ignored.
+ *
+ * A marker can be deleted by whoever holds the storage account, so a removal is also kept where
+ * deleting it is noticed: every computer that saw it remembers it in its state database, and
+ * every device publishes the removals it saw in its own record at each sync. A removal known
+ * either way whose marker is gone is refused (exit 7) until `chain remove` writes it again.
  */
-import { NotFoundError, UsageError } from '../errors.js'
+import { NotFoundError, RollbackError, UsageError } from '../errors.js'
 import type { Provider } from '../../providers/provider.js'
+import type { StateDb } from '../state/db.js'
 import { decodePayload, encodePayload } from '../store/codec.js'
 import { decodeJson, type Head } from '../store/objects.js'
 import { BlobType, open, seal } from '../vault/aead.js'
@@ -31,12 +37,19 @@ export interface DeviceRecord {
   joined: string
   lastUpSync?: string
   lastSeen: string
+  /**
+   * Every removal this device saw, by tag, published again at each of its syncs: a computer
+   * that never saw a marker still learns of the removal, and of the marker being deleted.
+   */
+  removals?: Record<string, RemovalRecord>
 }
 
 export interface RemovalRecord {
   format: 1
   /** Tag of the device that removed it. */
   by: string
+  /** Name of the device removed. */
+  name?: string
   byName: string
   time: string
   /**
@@ -48,6 +61,8 @@ export interface RemovalRecord {
 
 export interface ChainDevice extends DeviceRecord {
   removed?: RemovalRecord
+  /** The removal is known (remembered here or by another device) but its marker is gone. */
+  markerGone?: boolean
 }
 
 /** The id a record is sealed under: a removal marker cannot pass for a device record, or back. */
@@ -75,42 +90,178 @@ async function getOptional(provider: Provider, key: string): Promise<Uint8Array 
   }
 }
 
-/** Every device of the chain, removed ones included (with their removal). */
-export async function listChain(vault: Vault): Promise<ChainDevice[]> {
-  const records = new Map<string, ChainDevice>()
-  const removals = new Map<string, RemovalRecord>()
-  for await (const o of vault.provider.list(PREFIX)) {
-    const name = o.key.slice(PREFIX.length)
-    const m = /^([0-9a-f]{32})(\.removed)?$/.exec(name)
-    if (!m) continue
-    const sealed = await getOptional(vault.provider, o.key)
-    if (!sealed) continue
-    if (m[2]) {
-      const r = openRecord<RemovalRecord>(vault, m[1]!, true, sealed)
-      if (r) removals.set(m[1]!, r)
-    } else {
-      const r = openRecord<DeviceRecord>(vault, m[1]!, false, sealed)
-      if (r) records.set(m[1]!, { ...r, tag: m[1]! })
-    }
-  }
-  for (const [tag, removal] of removals) {
-    const d = records.get(tag)
-    if (d) d.removed = removal
-  }
-  return [...records.values()].sort((a, b) => a.joined.localeCompare(b.joined) || a.tag.localeCompare(b.tag))
+/** Something wrong with the chain's records on the provider (for `chain list` and `check`). */
+export interface ChainProblem {
+  object: string
+  message: string
+  /** A removal this computer knows of whose marker is gone: the removal would be undone. */
+  markerGone?: boolean
 }
 
-/** The devices taken out of the chain, by tag. */
-export async function removedDevices(vault: Vault): Promise<Map<string, RemovalRecord>> {
-  const out = new Map<string, RemovalRecord>()
+/** A removal as the chain knows it: from its marker, or only remembered here or by another device. */
+export interface KnownRemoval {
+  removal: RemovalRecord
+  /** Where it is known from when its marker is gone. */
+  from?: string
+}
+
+export interface ChainState {
+  /** Every device, removed ones included, sorted by when they joined. */
+  devices: ChainDevice[]
+  /** Every removal known, by device tag (also of devices whose record is gone). */
+  removals: Map<string, KnownRemoval>
+  problems: ChainProblem[]
+}
+
+const REMEMBERED = 'chain.removals'
+
+/** The removals this computer has seen (a marker deleted later must not undo them). */
+export function rememberedRemovals(db: StateDb): Map<string, RemovalRecord> {
+  const json = db.getMeta(REMEMBERED)
+  return new Map(Object.entries(json ? (JSON.parse(json) as Record<string, RemovalRecord>) : {}))
+}
+
+function remember(db: StateDb, removals: Iterable<readonly [string, RemovalRecord]>): void {
+  const known = rememberedRemovals(db)
+  const before = known.size
+  for (const [tag, r] of removals) if (!known.has(tag) && r.by) known.set(tag, r)
+  if (known.size !== before) db.setMeta(REMEMBERED, JSON.stringify(Object.fromEntries(known)))
+}
+
+/** The removal markers on the provider: each opened, or `undefined` for one that does not open. */
+async function readMarkers(vault: Vault): Promise<Map<string, RemovalRecord | undefined>> {
+  const out = new Map<string, RemovalRecord | undefined>()
   for await (const o of vault.provider.list(PREFIX)) {
     const m = /^([0-9a-f]{32})\.removed$/.exec(o.key.slice(PREFIX.length))
     if (!m) continue
     const sealed = await getOptional(vault.provider, o.key)
-    const r = sealed && openRecord<RemovalRecord>(vault, m[1]!, true, sealed)
-    // A marker that does not open still removes the device (its later heads are not trusted).
-    out.set(m[1]!, r || { format: 1, by: '', byName: '?', time: '' })
+    if (sealed) out.set(m[1]!, openRecord<RemovalRecord>(vault, m[1]!, true, sealed))
   }
+  return out
+}
+
+const short = (tag: string) => tag.slice(0, 8)
+
+/** A removal known from `from` whose marker is gone: a problem, and a reason to refuse. */
+function goneMarker(tag: string, r: RemovalRecord, from: string): ChainProblem {
+  return {
+    object: `${PREFIX}${tag}${REMOVED}`,
+    markerGone: true,
+    message:
+      `the removal marker of ${r.name ?? short(tag)} (${short(tag)}, removed by ${r.byName || '?'} on ${r.time || '?'}) is gone, ` +
+      `though ${from} saw it: the storage account was tampered with or serves an old state, and the removed device would sync ` +
+      `again. Write the marker again with "cloudy chain remove ${short(tag)}" (the recorded removal is restored as it was).`,
+  }
+}
+
+/**
+ * The whole chain: every device record, every removal (from its marker, remembered in `db`, or
+ * recorded in another device's record) and what is wrong. A removal whose marker is gone, a
+ * record that does not open under its own name (damaged, or another device's record moved or
+ * copied there) are problems; removals seen are remembered in `db`.
+ */
+export async function readChain(vault: Vault, db?: StateDb): Promise<ChainState> {
+  const problems: ChainProblem[] = []
+  const sealedRecords = new Map<string, Uint8Array>()
+  for await (const o of vault.provider.list(PREFIX)) {
+    const m = /^([0-9a-f]{32})$/.exec(o.key.slice(PREFIX.length))
+    const sealed = m && (await getOptional(vault.provider, o.key))
+    if (sealed) sealedRecords.set(m[1]!, sealed)
+  }
+  const markers = await readMarkers(vault)
+  const remembered = db ? rememberedRemovals(db) : new Map<string, RemovalRecord>()
+  const records = new Map<string, ChainDevice>()
+  const unopened: string[] = []
+  for (const [tag, sealed] of sealedRecords) {
+    const r = openRecord<DeviceRecord>(vault, tag, false, sealed)
+    if (r) records.set(tag, { ...r, tag })
+    else unopened.push(tag)
+  }
+  // A record that does not open under its name may be another device's, swapped or moved.
+  const candidates = new Set([...sealedRecords.keys(), ...markers.keys(), ...remembered.keys(), ...(db?.seenDevices() ?? [])])
+  for (const tag of unopened) {
+    const owner = [...candidates].find((c) => c !== tag && openRecord<DeviceRecord>(vault, c, false, sealedRecords.get(tag)!))
+    const name = owner && records.get(owner)?.name
+    problems.push({
+      object: `${PREFIX}${tag}`,
+      message: owner
+        ? `holds the record of another device (${name ? `${name}, ` : ''}${short(owner)}), moved or copied here: the storage account was tampered with`
+        : 'device record fails authentication: damaged, or not a record of this vault',
+    })
+  }
+  const removals = new Map<string, KnownRemoval>()
+  for (const [tag, r] of markers) {
+    if (r) removals.set(tag, { removal: r })
+    else {
+      // A marker that does not open still removes the device (its later heads are not trusted).
+      removals.set(tag, { removal: remembered.get(tag) ?? { format: 1, by: '', byName: '?', time: '' } })
+      problems.push({
+        object: `${PREFIX}${tag}${REMOVED}`,
+        message: 'removal marker fails authentication; the device is treated as removed',
+      })
+    }
+  }
+  // Removals remembered here, or recorded by a device still in the chain, whose marker is gone.
+  const claims: [string, RemovalRecord, string][] = [...remembered].map(([tag, r]) => [tag, r, 'this computer'])
+  for (const d of records.values())
+    if (!removals.has(d.tag) && !remembered.has(d.tag))
+      for (const [tag, r] of Object.entries(d.removals ?? {}))
+        if (/^[0-9a-f]{32}$/.test(tag) && typeof r?.by === 'string') claims.push([tag, r, `${d.name} (${short(d.tag)})`])
+  for (const [tag, r, from] of claims) {
+    if (removals.has(tag)) continue
+    removals.set(tag, { removal: r, from })
+    problems.push(goneMarker(tag, r, from))
+  }
+  if (db)
+    remember(
+      db,
+      [...removals].map(([tag, k]) => [tag, k.removal] as const),
+    )
+  for (const [tag, k] of removals) {
+    const d = records.get(tag)
+    if (d) d.removed = k.removal
+    // A removed device whose record is gone is still listed, by what its removal says.
+    else
+      records.set(tag, {
+        format: 1,
+        tag,
+        name: k.removal.name ?? '?',
+        username: '',
+        hostname: '',
+        home: '',
+        joined: '',
+        lastSeen: '',
+        removed: k.removal,
+      })
+    if (k.from) records.get(tag)!.markerGone = true
+  }
+  const devices = [...records.values()].sort((a, b) => a.joined.localeCompare(b.joined) || a.tag.localeCompare(b.tag))
+  return { devices, removals, problems }
+}
+
+/** Every device of the chain, removed ones included (with their removal). */
+export async function listChain(vault: Vault): Promise<ChainDevice[]> {
+  return (await readChain(vault)).devices
+}
+
+/** Refuse with exit 7 when a removal known here lost its marker: it would be undone. */
+function refuseGoneMarkers(problems: readonly ChainProblem[]): void {
+  const gone = problems.filter((p) => p.markerGone)
+  if (gone.length) throw new RollbackError(`${gone.map((p) => `${p.object}: ${p.message}`).join('\n')}\nNothing was synced.`)
+}
+
+/**
+ * The devices taken out of the chain, by tag. A removal this computer saw before whose marker
+ * is gone is refused (exit 7): deleting the marker must not bring the device back.
+ */
+export async function removedDevices(vault: Vault, db: StateDb): Promise<Map<string, RemovalRecord>> {
+  const remembered = rememberedRemovals(db)
+  const out = new Map<string, RemovalRecord>()
+  for (const [tag, r] of await readMarkers(vault))
+    // A marker that does not open still removes the device (its later heads are not trusted).
+    out.set(tag, r ?? remembered.get(tag) ?? { format: 1, by: '', byName: '?', time: '' })
+  refuseGoneMarkers([...remembered].filter(([tag]) => !out.has(tag)).map(([tag, r]) => goneMarker(tag, r, 'this computer')))
+  remember(db, out)
   return out
 }
 
@@ -124,16 +275,14 @@ export function frozenHead(removal: RemovalRecord, space: string, head: Head | u
   return head && removal.time && head.time <= removal.time ? head : undefined
 }
 
-/** The removal of this device, if another device took it out of the chain. */
-export async function ownRemoval(vault: Vault, device: DeviceIdentity): Promise<RemovalRecord | undefined> {
-  const tag = vault.deviceTag(device.id)
-  const sealed = await getOptional(vault.provider, `${PREFIX}${tag}${REMOVED}`)
-  return sealed && openRecord<RemovalRecord>(vault, tag, true, sealed)
-}
-
-/** Refuse to sync from a device that was taken out of the chain. */
-export async function assertInChain(vault: Vault, device: DeviceIdentity): Promise<void> {
-  const removal = await ownRemoval(vault, device)
+/**
+ * Refuse to sync from a device that was taken out of the chain (exit 2), and refuse to sync at
+ * all when a removal this computer or another device of the chain saw lost its marker (exit 7).
+ */
+export async function assertInChain(vault: Vault, device: DeviceIdentity, db: StateDb): Promise<void> {
+  const chain = await readChain(vault, db)
+  refuseGoneMarkers(chain.problems)
+  const removal = chain.removals.get(vault.deviceTag(device.id))?.removal
   if (removal) {
     throw new UsageError(
       `this computer (${device.name}) was removed from the chain by ${removal.byName} on ${removal.time}; ` +
@@ -151,6 +300,9 @@ export async function touchDevice(vault: Vault, device: DeviceIdentity, touch: '
   const key = `${PREFIX}${tag}`
   const sealed = await getOptional(vault.provider, key)
   const previous = sealed ? openRecord<DeviceRecord>(vault, tag, false, sealed) : undefined
+  // Removals only accumulate: those published before, and every marker there is now.
+  const removals = { ...previous?.removals }
+  for (const [t, r] of await readMarkers(vault)) if (r) removals[t] ??= r
   const now = new Date().toISOString()
   const record: DeviceRecord = {
     format: 1,
@@ -162,6 +314,7 @@ export async function touchDevice(vault: Vault, device: DeviceIdentity, touch: '
     joined: previous?.joined ?? now,
     lastUpSync: touch === 'up' ? now : previous?.lastUpSync,
     lastSeen: now,
+    removals: Object.keys(removals).length ? removals : undefined,
   }
   await vault.provider.put(key, sealRecord(vault, tag, false, record))
   return record
@@ -187,13 +340,24 @@ export function findDevice(devices: readonly ChainDevice[], which: string): Chai
  */
 export async function removeDevice(
   vault: Vault,
+  db: StateDb,
   self: DeviceIdentity,
   target: ChainDevice,
   heads: Record<string, string>,
 ): Promise<RemovalRecord> {
   const selfTag = vault.deviceTag(self.id)
   if (target.tag === selfTag) throw new UsageError('that is this computer; remove it from another computer of the chain')
-  const removal: RemovalRecord = { format: 1, by: selfTag, byName: self.name, time: new Date().toISOString(), heads }
-  await vault.provider.put(`${PREFIX}${target.tag}${REMOVED}`, sealRecord(vault, target.tag, true, removal))
+  const removal: RemovalRecord = { format: 1, by: selfTag, byName: self.name, name: target.name, time: new Date().toISOString(), heads }
+  await writeRemoval(vault, db, self, target.tag, removal)
   return removal
+}
+
+/**
+ * Write a removal marker (again, for one whose marker is gone), remember it here and publish it
+ * in this device's record, so that deleting the marker later does not undo it.
+ */
+export async function writeRemoval(vault: Vault, db: StateDb, self: DeviceIdentity, tag: string, removal: RemovalRecord): Promise<void> {
+  await vault.provider.put(`${PREFIX}${tag}${REMOVED}`, sealRecord(vault, tag, true, removal))
+  remember(db, [[tag, removal]])
+  await touchDevice(vault, self, 'seen')
 }

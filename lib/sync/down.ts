@@ -2,16 +2,17 @@
  * Down-sync of one space: pick the incoming state, plan it against this computer, and apply
  * the plan (or only the items asked for). Conflicts are never applied over local data.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { StateDb } from '../state/db.js'
 import { SpaceStore } from '../store/space-store.js'
 import type { Commit, Head, TreeEntry } from '../store/objects.js'
 import type { Vault } from '../vault/vault.js'
 import { applyItems } from './apply.js'
 import { planDiff, type PlanItem } from './plan.js'
-import { frozenHead, removedDevices } from './chain.js'
+import { frozenHead, removedDevices, type RemovalRecord } from './chain.js'
 import { CommitGraph, type CommitRef } from './graph.js'
 import { mergeHeads } from './merge.js'
-import { UsageError } from '../errors.js'
+import { RollbackError, UsageError } from '../errors.js'
 import { keptMetaKey, treeMetaKey, type DeviceIdentity } from './up.js'
 import { Warnings, type SyncWarning } from './warnings.js'
 
@@ -96,9 +97,52 @@ export function sameSet(a: readonly string[], b: readonly string[]): boolean {
   return sa.size === new Set(b).size && b.every((x) => sa.has(x))
 }
 
+/** The heads of `space` seen before that are not in `heads`, but for those a removal recorded. */
+function vanishedHeads(
+  db: StateDb,
+  space: string,
+  heads: ReadonlyMap<string, Head>,
+  removed: ReadonlyMap<string, RemovalRecord>,
+): [string, { seq: number; commit: string }][] {
+  return [...db.headsSeen(space)].filter(([device]) => !heads.has(device) && !removed.get(device)?.heads?.[space])
+}
+
+/**
+ * Refuse a head this computer saw before that is gone from the listing: heads are never deleted
+ * (a removed device's stay too), so the storage account lost it, serves an old state or was
+ * tampered with, and merging without it would silently undo that device's work here. Only the
+ * head of a device whose removal recorded its head in this space may go: it is not read.
+ */
+export function assertNoVanishedHeads(
+  db: StateDb,
+  space: string,
+  heads: ReadonlyMap<string, Head>,
+  removed: ReadonlyMap<string, RemovalRecord>,
+): void {
+  const gone = vanishedHeads(db, space, heads, removed)
+  if (gone.length === 0) return
+  const named = gone.map(([device, seen]) => {
+    const json = db.getCommit(space, seen.commit)
+    const name = json ? (JSON.parse(json) as Commit).deviceName : undefined
+    return `${name ? `${name} (${device.slice(0, 8)})` : device.slice(0, 8)} at #${seen.seq}`
+  })
+  throw new RollbackError(
+    `${gone.length === 1 ? 'the head of device' : 'the heads of devices'} ${named.join(', ')} in space ${space} ${gone.length === 1 ? 'is' : 'are'} gone from the vault, ` +
+      'though this computer saw it: heads are never deleted, so the storage account lost it, serves an old state or was ' +
+      'tampered with. Nothing was applied. Bring the missing objects back (a backup of the storage account), or run "cloudy check".',
+  )
+}
+
 /** The heads of the chain that count: every device's, those taken out of the chain as they were then. */
-export async function chainHeads(vault: Vault, store: SpaceStore): Promise<Map<string, Head>> {
-  const [heads, removed] = await Promise.all([store.readHeads(), removedDevices(vault)])
+export async function chainHeads(vault: Vault, store: SpaceStore, db: StateDb): Promise<Map<string, Head>> {
+  let [heads, removed] = await Promise.all([store.readHeads(), removedDevices(vault, db)])
+  if (vanishedHeads(db, store.keys.name, heads, removed).length) {
+    // A provider that replaces an object by delete and rename (SFTP without posix-rename) can
+    // list a head as missing for a moment: look once more before calling it gone.
+    await sleep(1000)
+    heads = await store.readHeads()
+  }
+  assertNoVanishedHeads(db, store.keys.name, heads, removed)
   for (const [tag, removal] of removed) {
     const head = frozenHead(removal, store.keys.name, heads.get(tag))
     if (head) heads.set(tag, head)
@@ -131,15 +175,15 @@ function usernameRule(o: PlanDownOptions, commits: readonly Commit[]): (target: 
 }
 
 /** The distinct commits the chain's heads of `store`'s space point at. */
-export async function chainHeadIds(vault: Vault, store: SpaceStore): Promise<string[]> {
-  return [...new Set([...(await chainHeads(vault, store)).values()].map((h) => h.commit))]
+export async function chainHeadIds(vault: Vault, store: SpaceStore, db: StateDb): Promise<string[]> {
+  return [...new Set([...(await chainHeads(vault, store, db)).values()].map((h) => h.commit))]
 }
 
 /** Plan a down-sync of one space. Changes nothing, here or in the vault. */
 export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
   const store = new SpaceStore(o.vault.provider, o.vault.space(o.space), o.db)
   await store.open()
-  const headIds = await chainHeadIds(o.vault, store)
+  const headIds = await chainHeadIds(o.vault, store, o.db)
   const state = o.db.space(o.space)
   const base = o.db.getMeta(treeMetaKey(o.space))
   const dirs = new Map<string, TreeEntry>()

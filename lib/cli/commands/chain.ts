@@ -1,6 +1,9 @@
-/** `cloudy chain list` and `cloudy chain remove DEVICE`. */
+/**
+ * `cloudy chain list` (exit 7 when a record is damaged or swapped, or a removal lost its marker)
+ * and `cloudy chain remove DEVICE` (which also writes again a removal marker that is gone).
+ */
 import { EXIT } from '../../errors.js'
-import { findDevice, listChain, removeDevice, type ChainDevice } from '../../sync/chain.js'
+import { findDevice, readChain, removeDevice, writeRemoval, type ChainDevice } from '../../sync/chain.js'
 import { SpaceStore } from '../../store/space-store.js'
 import { openSession } from '../context.js'
 import { allSpaces } from '../spaces.js'
@@ -18,8 +21,8 @@ export async function chainList(io: CliIo, args: ChainArgs): Promise<number> {
   const s = await openSession(io, args)
   try {
     const self = s.vault.deviceTag(s.device.id)
-    const devices = await listChain(s.vault)
-    if (args.json) io.stdout.write(JSON.stringify({ devices: devices.map((d) => ({ ...d, self: d.tag === self })) }) + '\n')
+    const { devices, problems } = await readChain(s.vault, s.db)
+    if (args.json) io.stdout.write(JSON.stringify({ devices: devices.map((d) => ({ ...d, self: d.tag === self })), problems }) + '\n')
     else {
       const rows = devices.map((d: ChainDevice) => [
         (d.tag === self ? '* ' : '  ') + d.name,
@@ -28,11 +31,12 @@ export async function chainList(io: CliIo, args: ChainArgs): Promise<number> {
         d.hostname,
         when(d.lastUpSync),
         when(d.lastSeen),
-        d.removed ? `removed by ${d.removed.byName} ${when(d.removed.time)}` : 'active',
+        d.removed ? `removed by ${d.removed.byName} ${when(d.removed.time)}${d.markerGone ? ' (marker gone)' : ''}` : 'active',
       ])
       io.stdout.write(table(['DEVICE', 'TAG', 'OS USER', 'HOST', 'LAST UP-SYNC', 'LAST SEEN', 'STATE'], rows))
+      for (const p of problems) io.stdout.write(`DAMAGED ${p.object}: ${p.message}\n`)
     }
-    return EXIT.OK
+    return problems.length ? EXIT.INTEGRITY : EXIT.OK
   } finally {
     await s.close()
   }
@@ -41,7 +45,15 @@ export async function chainList(io: CliIo, args: ChainArgs): Promise<number> {
 export async function chainRemove(io: CliIo, args: ChainArgs & { device: string }): Promise<number> {
   const s = await openSession(io, args)
   try {
-    const target = findDevice(await listChain(s.vault), args.device)
+    const target = findDevice((await readChain(s.vault, s.db)).devices, args.device)
+    if (target.removed && target.markerGone) {
+      // Written again as it was: the heads it recorded stay those that count.
+      await writeRemoval(s.vault, s.db, s.device, target.tag, target.removed)
+      io.stdout.write(
+        `Wrote again the removal marker of ${target.name} (${target.tag.slice(0, 8)}), removed by ${target.removed.byName} on ${when(target.removed.time)}.\n`,
+      )
+      return EXIT.OK
+    }
     if (target.removed) {
       io.stdout.write(`${target.name} (${target.tag.slice(0, 8)}) was already removed by ${target.removed.byName}.\n`)
       return EXIT.OK
@@ -52,7 +64,7 @@ export async function chainRemove(io: CliIo, args: ChainArgs & { device: string 
       const head = (await new SpaceStore(s.vault.provider, s.vault.space(space), s.db).readHeads()).get(target.tag)
       if (head) heads[space] = head.commit
     }
-    const removal = await removeDevice(s.vault, s.device, target, heads)
+    const removal = await removeDevice(s.vault, s.db, s.device, target, heads)
     if (args.json) io.stdout.write(JSON.stringify({ removed: target.tag, ...removal }) + '\n')
     else
       io.stdout.write(

@@ -1,6 +1,10 @@
-/** `cloudy check [--read-data]`: verify the vault; exit 7 naming every damaged object. */
+/**
+ * `cloudy check [--read-data]`: verify the vault, the chain's records, and the heads against
+ * those this computer saw (a head gone back or gone); exit 7 naming every damaged object.
+ */
 import { EXIT } from '../../errors.js'
 import { checkSpace, type CheckReport } from '../../store/check.js'
+import { readChain } from '../../sync/chain.js'
 import { openSession } from '../context.js'
 import { formatBytes, type CliIo } from '../io.js'
 import { allSpaces } from '../spaces.js'
@@ -15,10 +19,16 @@ export async function check(io: CliIo, args: CheckArgs): Promise<number> {
   const s = await openSession(io, args)
   try {
     const report: CheckReport = { spaces: 0, packs: 0, blobs: 0, commits: 0, bytesRead: 0, problems: [] }
+    const chain = await readChain(s.vault, s.db)
+    report.problems.push(...chain.problems.map(({ object, message }) => ({ object, message })))
+    const names = new Map(chain.devices.map((d) => [d.tag, d.name]))
     for (const space of await allSpaces(s.vault, s.db)) {
+      // A removed device's head recorded in its removal is the one that counts; its file may go.
+      const mayBeGone = new Set([...chain.removals].filter(([, k]) => k.removal.heads?.[space]).map(([tag]) => tag))
       await checkSpace(s.provider, s.vault.space(space), report, {
         readData: args.readData,
         onProgress: io.stderr.isTTY ? (what) => io.stderr.write(`\rchecking ${what}\x1b[K`) : undefined,
+        heads: { seen: s.db.headsSeen(space), mayBeGone, name: (tag) => names.get(tag) },
       })
     }
     if (io.stderr.isTTY) io.stderr.write('\r\x1b[K')

@@ -97,7 +97,7 @@ export async function history(io: CliIo, args: HistoryArgs): Promise<number> {
 export async function restore(io: CliIo, args: RestoreArgs): Promise<number> {
   const s = await openSession(io, args, { exclusive: true })
   try {
-    await assertInChain(s.vault, s.device)
+    await assertInChain(s.vault, s.device, s.db)
     const { store, commits } = await settingsHistory(s)
     const item = planName(args.path, s.paths.home)
     const path = settingsPath(item)

@@ -143,7 +143,7 @@ export async function mount(io: CliIo, args: MountArgs): Promise<number> {
   const pollMs = (args.poll ?? 10) * 1000
   let spaces: JournaledSpaces | undefined
   try {
-    await assertInChain(s.vault, s.device)
+    await assertInChain(s.vault, s.device, s.db)
     let root: MountView
     let refreshReadOnly = async () => {}
     let readOnlySpaces: SpaceView[] = []

@@ -28,7 +28,7 @@ function itemJson({ entry: _entry, ...rest }: PlanItem) {
 export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
   const s = await openSession(io, args, { exclusive: !args.preview })
   try {
-    await assertInChain(s.vault, s.device)
+    await assertInChain(s.vault, s.device, s.db)
     const sources = spaceSources(s.config, s.paths, providerFolder(s.config.vault.provider!, s.config.vault.root))
     const plans: DownPlan[] = []
     for (const source of sources) {

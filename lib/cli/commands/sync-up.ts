@@ -46,7 +46,7 @@ async function upSyncWritten(s: Session): Promise<{ by: string; commits: string[
 export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
   const s = await openSession(io, args, { exclusive: true })
   try {
-    await assertInChain(s.vault, s.device)
+    await assertInChain(s.vault, s.device, s.db)
     const sources = spaceSources(s.config, s.paths, providerFolder(s.config.vault.provider!, s.config.vault.root))
     const unknown = (args.only ?? []).filter((o) => !sources.some((src) => src.space === o))
     if (unknown.length)
