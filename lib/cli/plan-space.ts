@@ -12,5 +12,6 @@ export function planSpace(s: Session, source: SpaceSource): Promise<DownPlan> {
     allowUsernameMismatch: s.config.sync.allow_username_mismatch,
     configFile: s.paths.configFile,
     excluded: source.excluded,
+    follow: source.follow,
   })
 }

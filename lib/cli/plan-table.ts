@@ -16,6 +16,10 @@ export function planTable(items: readonly PlanItem[]): string {
     it.incoming ? `${size(it.incoming)} ${time(it.incoming.mtimeMs)} ${it.incoming.device}` : '-',
   ])
   const notes = items.filter((it) => it.op === 'conflict').map((it) => `conflict: ${it.item}: ${it.reason}\n`)
+  // A followed symlink (an include that is a link) stays; what it points to is written.
+  for (const it of items)
+    if (it.local?.through !== undefined)
+      notes.push(`${it.op === 'delete' ? 'the link goes, what it points to stays' : 'through link'}: ${it.item} -> ${it.local.through}\n`)
   const count = (op: string) => items.filter((it) => it.op === op).length
   const summary = `${items.length} items: ${count('add')} to add, ${count('update')} to update, ${count('delete')} to delete, ${count('conflict')} in conflict\n`
   return table(['ACTION', 'ITEM', 'LOCAL', 'INCOMING'], rows) + notes.join('') + summary

@@ -12,6 +12,8 @@ import type { Vault } from '../vault/vault.js'
 import { ConfigError } from '../errors.js'
 import type { CloudyPaths } from '../paths.js'
 import { expandHome } from '../paths.js'
+import { linkFollower } from '../sources/settings.js'
+import type { TreeEntry } from '../store/objects.js'
 
 export interface SpaceSource {
   space: string
@@ -20,6 +22,8 @@ export interface SpaceSource {
   /** HOME-relative paths to collect. */
   include: string[]
   excluded: (rel: string) => boolean
+  /** Where a local symlink is followed (an include that is a link, the folders above one, …). */
+  follow: (rel: string, base: TreeEntry | undefined) => boolean
 }
 
 function globToRegExp(glob: string): RegExp {
@@ -64,6 +68,7 @@ export function settingsSource(config: Config, paths: CloudyPaths, vaultFolder?:
     root: home,
     include,
     excluded: (rel) => exactOut.has(rel) || globs.some((g) => g.test(rel)),
+    follow: linkFollower(include),
   }
 }
 

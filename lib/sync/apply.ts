@@ -21,6 +21,7 @@ import { tempNameFor } from '../fs/temp-name.js'
 import { FileWriterPool, type Expected, type WriteResult } from './file-writer.js'
 import type { PlanItem } from './plan.js'
 import type { Warnings } from './warnings.js'
+import { copyAside, planStat, writePath } from './through-link.js'
 
 /** Blobs closer than this in a pack are fetched in one request (the gap is read and dropped). */
 const MERGE_GAP = 256 * 1024
@@ -116,21 +117,24 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
     if (!it.entry) continue
     let path = it.path
     let replaces = it.op === 'update' || (it.resolution?.keep === 'merged' && it.local !== undefined)
+    // A local symlink the plan followed (an include that is a link) stays: the file or folder
+    // it points to is written instead.
+    const through = it.local?.through !== undefined && it.resolution?.keep !== 'local' && it.entry.type !== 'symlink'
     if (it.resolution?.keep === 'local') {
       // The local version stays; the incoming one goes beside it.
       path = it.resolution.copy
       replaces = false
     } else if (it.resolution?.keep === 'incoming') {
       try {
-        await moveAside(join(o.home, it.path), join(o.home, it.resolution.copy))
+        await (through ? copyAside : moveAside)(join(o.home, it.path), join(o.home, it.resolution.copy))
       } catch (e) {
         o.warnings.add('ECONFLICT', it.item, `left ${it.item} as it is here: cannot keep the local version aside (${(e as Error).message})`)
         continue
       }
       cacheChanges.set(cacheKey(it.path), undefined)
-      replaces = false
+      replaces = through
     }
-    const abs = join(o.home, path)
+    const abs = await writePath(join(o.home, path), through)
     const e = it.entry
     // A folder the chain turned into a file (and that held only what the chain deleted) goes
     // first; if something else appeared in it meanwhile, it stays and so does the item.
@@ -356,7 +360,8 @@ async function applyDeletes(o: ApplyOptions, deletes: readonly PlanItem[], cache
     if (it.removes === 'dir') continue
     const abs = join(o.home, it.path)
     try {
-      const st = await lstat(fsPath(abs), { bigint: true })
+      // A followed link: the plan saw what it points to; the link itself goes.
+      const st = await planStat(fsPath(abs), it.local?.through !== undefined)
       if (it.local && !matches(st, seen(it))) {
         o.warnings.add('ECHANGED', it.item, `kept ${it.item}: it changed here while the down-sync ran`)
         continue

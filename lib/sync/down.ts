@@ -15,6 +15,7 @@ import { mergeHeads } from './merge.js'
 import { RollbackError, UsageError } from '../errors.js'
 import { keptMetaKey, treeMetaKey, type DeviceIdentity } from './up.js'
 import { Warnings, type SyncWarning } from './warnings.js'
+import { recordCopies } from './copies.js'
 
 export interface PlanDownOptions {
   vault: Vault
@@ -27,6 +28,8 @@ export interface PlanDownOptions {
   configFile?: string
   /** Paths this computer leaves out: the chain's versions are not written here. */
   excluded?: (rel: string) => boolean
+  /** Where a local symlink is written through, not replaced (settings.ts `linkFollower`). */
+  follow?: (rel: string, base: TreeEntry | undefined) => boolean
 }
 
 /** What a down-sync would do: the preview, and the exact list `applyDown` works from. */
@@ -216,6 +219,7 @@ export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
       mapTarget,
       dirs,
       excluded: o.excluded,
+      follow: o.follow,
     },
     base,
     merged.tree,
@@ -243,6 +247,7 @@ export async function applyDown(
     chosen,
   )
   o.db.updateFiles(plan.space, changes)
+  recordCopies(o.db, plan.space, chosen)
   if (complete && warnings.size === 0 && plan.heads.length) {
     if (plan.target) o.db.setMeta(treeMetaKey(plan.space), plan.target)
     o.db.deleteMeta(keptMetaKey(plan.space))

@@ -25,6 +25,7 @@ import { idsToHex, sameFile } from '../sources/walk.js'
 import { freeConflictName, sameEntry } from './merge.js'
 import { Chunker, gearTable } from '../store/chunker.js'
 import { blobId } from '../vault/keys.js'
+import { linkTarget, localStat } from '../sources/settings.js'
 
 export type PlanOp = 'add' | 'update' | 'delete' | 'conflict'
 
@@ -34,6 +35,8 @@ export interface ItemSide {
   /** Modification time, ms since the epoch. */
   mtimeMs: number
   kind: 'file' | 'dir' | 'symlink' | 'other'
+  /** A local symlink followed (an include that is a link): its target, where apply writes. */
+  through?: string
 }
 
 /** How a conflict is resolved: both versions are kept. */
@@ -83,6 +86,8 @@ export interface PlanOptions {
   dirs?: Map<string, TreeEntry>
   /** Paths this computer leaves out (config `exclude`, Cloudy's own folders): never written here. */
   excluded?: (rel: string) => boolean
+  /** Where a local symlink is followed, its target written instead of the link (settings.ts `linkFollower`). */
+  follow?: (rel: string, base: TreeEntry | undefined) => boolean
 }
 
 const KIND_NAME = { file: 'file', dir: 'folder', symlink: 'symlink', other: 'special file' } as const
@@ -182,8 +187,9 @@ export async function* planDiff(
     const abs = join(o.home, path)
     const item = `${o.store.keys.name}/${path}`
     // Under a folder that does not exist here, nothing exists: no need to look.
-    const st = parentMissing ? undefined : lstatOrUndefined(abs)
-    const local = st && side(st)
+    const followed = !parentMissing && !!o.follow?.(path, eb)
+    const st = parentMissing ? undefined : followed ? localStat(abs, true) : lstatOrUndefined(abs)
+    const local = st && { ...side(st), ...(followed && (await linkTarget(abs))) }
     if (e?.type === 'dir') o.dirs?.set(path, e)
     const baseSub = eb?.type === 'dir' ? eb.subtree : undefined
 

@@ -13,6 +13,7 @@ import { FileReaderPool } from '../sources/file-reader.js'
 import { Walker } from '../sources/walk.js'
 import { Warnings, type SyncWarning } from './warnings.js'
 import { entryAt, unionTrees } from './merge.js'
+import { pendingCopies, settleCopies } from './copies.js'
 
 /** Who is publishing: this computer and OS user. */
 export interface DeviceIdentity {
@@ -32,9 +33,12 @@ export interface UpSyncOptions {
   device: DeviceIdentity
   /** Space name, e.g. `settings`. */
   space: string
-  /** HOME-relative paths to collect (`''` = all of HOME). */
+  /**
+   * HOME-relative paths to collect (`''` = all of HOME). What this computer received from the
+   * chain and the conflict copies it made are collected too.
+   */
   include: readonly string[]
-  /** True for HOME-relative paths to leave out. */
+  /** True for HOME-relative paths to leave out (they keep the chain's version). */
   excluded: (rel: string) => boolean
   onBytes?: (n: number) => void
 }
@@ -89,13 +93,19 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
   const known = base ?? published
   // A folder that cannot be listed now keeps its last synced version, like an unreadable file.
   const previous = (rel: string) => entryAt(store, known, rel)
+  // Conflict copies made here since the last up-sync: sent like included paths.
+  const copies = pendingCopies(o.db, o.space).filter((p) => !o.excluded(p))
   const walker = new Walker({ store, cache, warnings, readers, excluded: o.excluded, onBytes: o.onBytes, previous })
   // `scanned`: what is here (the next base); `tree`: what is published (with a lost base, plus
   // what this device published before and is missing here).
   let scanned: string
   let tree: string
   try {
-    tree = scanned = await collectIncluded(o.device.home, o.include, walker, known ? await store.readTree(known) : undefined)
+    tree = scanned = await collectIncluded(o.device.home, o.include, walker, {
+      base: known ? await store.readTree(known) : undefined,
+      excluded: o.excluded,
+      extra: copies,
+    })
     if (published) {
       // The scan's trees are read back: they must be in the vault first.
       await store.flush()
@@ -109,6 +119,7 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
 
   const commit = base !== scanned ? await publish(o, store, tree) : undefined
   o.db.setMeta(treeMetaKey(o.space), scanned)
+  settleCopies(o.db, o.space, copies)
   const changes = walker.changes
   for (const path of cache.keys()) if (!walker.seen.has(path) && !changes.has(path)) changes.set(path, undefined)
   o.db.updateFiles(o.space, changes)

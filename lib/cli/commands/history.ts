@@ -11,6 +11,7 @@ import { CommitGraph } from '../../sync/graph.js'
 import { allCommits, commitAt, versionsOf } from '../../sync/history.js'
 import { entryAt } from '../../sync/merge.js'
 import { planDiff, type PlanItem } from '../../sync/plan.js'
+import { recordCopies } from '../../sync/copies.js'
 import { treeMetaKey } from '../../sync/up.js'
 import { Warnings } from '../../sync/warnings.js'
 
@@ -132,6 +133,7 @@ export async function restore(io: CliIo, args: RestoreArgs): Promise<number> {
     const warnings = new Warnings()
     const changes = await applyItems({ store, home: s.paths.home, warnings }, items)
     s.db.updateFiles('settings', changes)
+    recordCopies(s.db, 'settings', items)
     const kept = items.filter((it) => it.resolution?.keep === 'incoming').map((it) => it.resolution!.copy)
     if (args.json)
       io.stdout.write(JSON.stringify({ item, commit: at.id, time: at.commit.time, restored: items.map((it) => it.item), kept }) + '\n')
