@@ -9,6 +9,7 @@ import { isTempName } from '../fs/temp-name.js'
 import type { CachedFile } from '../state/db.js'
 import type { Tree, TreeEntry } from '../store/objects.js'
 import { fileIs } from './plan.js'
+import { localStat } from '../sources/settings.js'
 
 /** Every file of a tree by HOME-relative path. */
 export async function treeFiles(readTree: (id: string) => Promise<Tree>, tree: string | undefined): Promise<Map<string, TreeEntry>> {
@@ -41,13 +42,15 @@ export function pendingChanges(
 ): Pending {
   const out: Pending = { added: [], changed: [], deleted: [] }
   const seen = new Set<string>()
-  const visit = (rel: string) => {
-    let st: BigIntStats
+  const visit = (rel: string, root = false) => {
+    let st: BigIntStats | undefined
     try {
-      st = lstatSync(fsPath(home, rel), { bigint: true })
+      // An include that is a symlink is collected as what it points to.
+      st = root ? localStat(join(home, rel), true) : lstatSync(fsPath(home, rel), { bigint: true })
     } catch {
       return
     }
+    if (!st) return
     if (st.isDirectory()) {
       let names: string[]
       try {
@@ -68,7 +71,7 @@ export function pendingChanges(
     else if (st.isSymbolicLink() ? was.type !== 'symlink' : was.type !== 'file' || !fileIs(st, cache.get(cacheKey(rel)), was))
       out.changed.push(rel)
   }
-  for (const rel of include) visit(rel)
+  for (const rel of include) visit(rel, true)
   const under = (p: string) => include.some((i) => i === '' || p === i || p.startsWith(i + '/'))
   for (const p of synced.keys()) if (!seen.has(p) && under(p)) out.deleted.push(p)
   return out

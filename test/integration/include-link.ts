@@ -46,4 +46,6 @@ t.test('an include that is a link to a file or a folder', async (t) => {
   t.same(await previewOps(a), [], 'nothing left to do')
   const up = await cloudy(a, ['sync', 'up'])
   t.match(up.stdout, /settings: no change/, 'what was written through the link is not sent back as a change')
+  const status = JSON.parse((await cloudy(a, ['status', '--json'])).stdout)
+  t.same(status.spaces[0].pending, { added: 0, changed: 0, deleted: 0 }, 'status sees no local change either')
 })

@@ -37,6 +37,8 @@ t.test('edits and deletions of received paths are sent; an explicit exclude keep
   await writeFile(join(b.home, '.gitconfig'), 'edited on B')
   await writeFile(join(b.home, '.config/app/settings.json'), '{"b":2}')
   await rm(join(b.home, '.config/app/old.json'))
+  const status = JSON.parse((await ok(t, b, ['status', '--json'])).stdout)
+  t.same(status.spaces[0].pending, { added: 0, changed: 2, deleted: 1 }, 'status counts them as local changes')
   const up = await ok(t, b, ['sync', 'up'])
   t.match(up.stdout, /settings: published/)
 
@@ -78,6 +80,8 @@ t.test('a conflict copy of a top-level file reaches the other computer', async (
   t.equal((await cloudy(b, ['sync', 'down', '--yes'])).code, 6, 'a conflict')
   const copy = '.gitconfig.conflict-bravo-20260102-030405'
   t.equal(await readFile(join(b.home, copy), 'utf8'), 'B edit, not synced', 'the local version kept as a copy on B')
+  const status = JSON.parse((await ok(t, b, ['status', '--json'])).stdout)
+  t.same(status.spaces[0].pending, { added: 1, changed: 0, deleted: 0 }, 'status counts the copy as new')
 
   const up = await ok(t, b, ['sync', 'up'])
   t.match(up.stdout, /settings: published/, 'the copy is sent')

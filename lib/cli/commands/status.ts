@@ -2,6 +2,8 @@
 import { providerFolder } from '../../../providers/index.js'
 import { EXIT } from '../../errors.js'
 import { pendingChanges, treeFiles } from '../../sync/pending.js'
+import { pendingCopies } from '../../sync/copies.js'
+import { pendingReceived } from '../../sync/received.js'
 import { treeMetaKey } from '../../sync/up.js'
 import { openSession } from '../context.js'
 import type { CliIo } from '../io.js'
@@ -23,7 +25,11 @@ export async function status(io: CliIo, args: StatusArgs): Promise<number> {
       const plan = await planSpace(s, source)
       const own = (await plan.store.readHeads()).get(s.vault.deviceTag(s.device.id))
       const synced = await treeFiles((id) => plan.store.readTree(id), s.db.getMeta(treeMetaKey(source.space)))
-      const pending = pendingChanges(source.root, source.include, source.excluded, s.db.files(source.space), synced)
+      const cache = s.db.files(source.space)
+      const pending = pendingChanges(source.root, source.include, source.excluded, cache, synced)
+      // What this computer received, and the conflict copies it made, are sent too.
+      const received = pendingReceived(source.root, source.include, source.excluded, cache, synced, pendingCopies(s.db, source.space))
+      for (const k of ['added', 'changed', 'deleted'] as const) pending[k].push(...received[k])
       const count = (op: string) => plan.items.filter((it) => it.op === op).length
       spaces.push({
         space: source.space,
