@@ -115,44 +115,31 @@ export async function collectIncluded(
   }
   const subtree = async (e: TreeEntry | undefined) => (e?.type === 'dir' && e.subtree ? walker.store.readTree(e.subtree) : undefined)
   const build = async (node: Node, abs: string, rel: string, previous: Tree | undefined): Promise<TreeEntry[]> => {
-    const out: TreeEntry[] = []
     const before = new Map((previous?.entries ?? []).map((e) => [e.name, e]))
-    for (const name of [...new Set([...node.children.keys(), ...before.keys()])].sort()) {
+    const one = async (name: string): Promise<TreeEntry | undefined> => {
       const child = node.children.get(name)
       const prev = before.get(name)
       const childAbs = join(abs, name)
       const childRel = rel ? `${rel}/${name}` : name
-      if (child?.included) {
-        const e = await walker.entry(childAbs, childRel, name, statOrUndefined(childAbs, !!child.follow))
-        if (e) out.push(e)
-        continue
-      }
-      if (!child && excluded(childRel)) {
-        // Left out here, not deleted: what the chain has at this path stays as it was.
-        out.push(prev!)
-        continue
-      }
+      if (child?.included) return walker.entry(childAbs, childRel, name, statOrUndefined(childAbs, !!child.follow))
+      // Left out here, not deleted: what the chain has at this path stays as it was.
+      if (!child && excluded(childRel)) return prev
       const st = statOrUndefined(childAbs, child !== undefined || prev!.type !== 'symlink')
       if (child || (prev?.type === 'dir' && (!st || st.isDirectory()))) {
         // A folder on the way to an include, or a received one: only what it is known to hold.
         const entries = await build(child ?? { children: new Map(), included: false }, childAbs, childRel, await subtree(prev))
-        if (st?.isDirectory() && (entries.length || prev))
-          out.push({
-            name,
-            type: 'dir',
-            mode: Number(st.mode & 0o7777n),
-            mtimeNs: treeTime(st.mtimeNs),
-            subtree: await walker.store.putTree({ entries }),
-          })
-        else if (entries.length && prev?.type === 'dir') out.push({ ...prev, subtree: await walker.store.putTree({ entries }) })
-        continue
+        const folder = st?.isDirectory() && (entries.length || prev) ? st : undefined
+        if (!folder && !(entries.length && prev?.type === 'dir')) return undefined
+        const subtreeId = await walker.store.putTree({ entries })
+        if (folder) return { name, type: 'dir', mode: Number(folder.mode & 0o7777n), mtimeNs: treeTime(folder.mtimeNs), subtree: subtreeId }
+        return { ...prev!, subtree: subtreeId }
       }
       // A received file or link, or a received folder that is something else now: as it is here
-      // (gone: its deletion is sent).
-      const e = await walker.entry(childAbs, childRel, name, st)
-      if (e) out.push(e)
+      // (gone: its deletion is sent). The walker bounds how many files are read at once.
+      return walker.entry(childAbs, childRel, name, st)
     }
-    return out
+    const entries = await Promise.all([...new Set([...node.children.keys(), ...before.keys()])].map(one))
+    return entries.filter((e): e is TreeEntry => e !== undefined)
   }
   return walker.store.putTree({ entries: await build(root, home, '', base) })
 }

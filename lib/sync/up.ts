@@ -93,8 +93,8 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
   const known = base ?? published
   // A folder that cannot be listed now keeps its last synced version, like an unreadable file.
   const previous = (rel: string) => entryAt(store, known, rel)
-  // Conflict copies made here since the last up-sync: sent like included paths.
-  const copies = pendingCopies(o.db, o.space).filter((p) => !o.excluded(p))
+  // Conflict copies made here since the last up-sync: sent like included paths (unless excluded).
+  const copies = pendingCopies(o.db, o.space)
   const walker = new Walker({ store, cache, warnings, readers, excluded: o.excluded, onBytes: o.onBytes, previous })
   // `scanned`: what is here (the next base); `tree`: what is published (with a lost base, plus
   // what this device published before and is missing here).
@@ -104,7 +104,7 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
     tree = scanned = await collectIncluded(o.device.home, o.include, walker, {
       base: known ? await store.readTree(known) : undefined,
       excluded: o.excluded,
-      extra: copies,
+      extra: copies.filter((p) => !o.excluded(p)),
     })
     if (published) {
       // The scan's trees are read back: they must be in the vault first.

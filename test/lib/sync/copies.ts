@@ -1,0 +1,36 @@
+import t from 'tap'
+import { join } from 'node:path'
+import { StateDb } from '../../../lib/state/db.js'
+import { pendingCopies, recordCopies, settleCopies } from '../../../lib/sync/copies.js'
+import type { PlanItem } from '../../../lib/sync/plan.js'
+import { tempDir } from '../../helpers/temp.js'
+
+const conflict = (path: string, keep: 'incoming' | 'local' | 'merged', copy: string): PlanItem => ({
+  op: 'conflict',
+  item: `settings/${path}`,
+  path,
+  resolution: { keep, copy },
+})
+
+t.test('the copies a down-sync made wait for the next up-sync', async (t) => {
+  const db = new StateDb(join(tempDir(t), 's.db'))
+  t.teardown(() => db.close())
+  t.same(pendingCopies(db, 'settings'), [])
+  recordCopies(db, 'settings', [
+    conflict('.gitconfig', 'incoming', '.gitconfig.conflict-b-20260102-030405'),
+    conflict('cfg/a', 'local', 'cfg/a.conflict-a-20260102-030405'),
+    conflict('cfg/m', 'merged', 'cfg/m.conflict-a-20260102-030405'),
+    { op: 'update', item: 'settings/x', path: 'x' },
+  ])
+  t.same(
+    pendingCopies(db, 'settings'),
+    ['.gitconfig.conflict-b-20260102-030405', 'cfg/a.conflict-a-20260102-030405'],
+    "a copy the chain's merge made is in the chain already",
+  )
+  t.same(pendingCopies(db, 'other'), [], 'per space')
+  recordCopies(db, 'settings', [conflict('y', 'local', 'y.conflict-a-20260102-030405')])
+  settleCopies(db, 'settings', ['.gitconfig.conflict-b-20260102-030405', 'cfg/a.conflict-a-20260102-030405'])
+  t.same(pendingCopies(db, 'settings'), ['y.conflict-a-20260102-030405'], 'what an up-sync looked at is settled')
+  settleCopies(db, 'settings', ['y.conflict-a-20260102-030405'])
+  t.same(pendingCopies(db, 'settings'), [])
+})
