@@ -1,8 +1,9 @@
 /**
- * Writes whole small files on worker threads: temp file, data, mode, time, rename into place,
- * then the stat the file cache needs. One message per batch instead of seven thread-pool round
- * trips per file.
+ * Writes whole small files on worker threads: temp file, data (zero blocks left as holes), mode,
+ * time, rename into place, then the stat the file cache needs. One message per batch instead of
+ * seven thread-pool round trips per file.
  */
+import { HOLE_BLOCK } from '../fs/sparse.js'
 import { WorkerPool, type FileOutcome } from '../workers/pool.js'
 
 export interface WriteRequest {
@@ -32,6 +33,24 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads')
 const fs = require('node:fs')
 const umask = process.umask()
+const BLOCK = ${HOLE_BLOCK}
+const ZERO = Buffer.alloc(BLOCK)
+// The [start, end) runs of data that are not whole zero blocks (lib/fs/sparse.ts, at offset 0).
+function dataRuns(data) {
+  const runs = []
+  let start = -1
+  for (let at = 0; at < data.length; at += BLOCK) {
+    const end = Math.min(data.length, at + BLOCK)
+    const zero = end - at === BLOCK && Buffer.from(data.buffer, data.byteOffset + at, BLOCK).equals(ZERO)
+    if (!zero && start < 0) start = at
+    if (zero && start >= 0) {
+      runs.push([start, at])
+      start = -1
+    }
+  }
+  if (start >= 0) runs.push([start, data.length])
+  return runs
+}
 parentPort.on('message', ({ batch }) => {
   const out = []
   for (const r of batch) {
@@ -39,8 +58,12 @@ parentPort.on('message', ({ batch }) => {
     let renamed = false
     try {
       fd = fs.openSync(r.tmp, 'wx', r.mode)
-      let done = 0
-      while (done < r.data.length) done += fs.writeSync(fd, r.data, done, r.data.length - done)
+      // Whole zero blocks stay holes (a new file reads as zeros there): a sparse file stays sparse.
+      fs.ftruncateSync(fd, r.data.length)
+      for (const [start, end] of dataRuns(r.data)) {
+        let done = start
+        while (done < end) done += fs.writeSync(fd, r.data, done, end - done, done)
+      }
       if (r.durable) fs.fdatasyncSync(fd)
       // open() applied the umask; only a mode it cut needs the extra call.
       if ((r.mode & umask) !== 0) fs.fchmodSync(fd, r.mode)
