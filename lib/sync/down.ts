@@ -7,7 +7,7 @@ import type { StateDb } from '../state/db.js'
 import { SpaceStore } from '../store/space-store.js'
 import type { Commit, Head, TreeEntry } from '../store/objects.js'
 import type { Vault } from '../vault/vault.js'
-import { applyItems } from './apply.js'
+import { applyItems, folderJournal } from './apply.js'
 import { planDiff, type PlanItem } from './plan.js'
 import { frozenHead, removedDevices, type RemovalRecord } from './chain.js'
 import { CommitGraph, type CommitRef } from './graph.js'
@@ -243,7 +243,15 @@ export async function applyDown(
     await plan.store.flush()
   }
   const changes = await applyItems(
-    { store: plan.store, home: o.home, warnings, dirs: plan.dirs, onBytes: o.onBytes, mapTarget: plan.mapTarget },
+    {
+      store: plan.store,
+      home: o.home,
+      warnings,
+      dirs: plan.dirs,
+      onBytes: o.onBytes,
+      mapTarget: plan.mapTarget,
+      journal: folderJournal(o.db, plan.space),
+    },
     chosen,
   )
   o.db.updateFiles(plan.space, changes)

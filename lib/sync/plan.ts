@@ -110,7 +110,9 @@ function lstatOrUndefined(abs: string): BigIntStats | undefined {
     // Synchronous: a cached lstat is microseconds, the promise round trip is not.
     return lstatSync(fsPath(abs), { bigint: true })
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && (err as NodeJS.ErrnoException).code !== 'ENOTDIR') throw err
+    // EACCES: a folder above cannot be searched, so nothing can be written there either; the
+    // apply then skips the item with a warning (an unreadable folder is not a failed run).
+    if (!['ENOENT', 'ENOTDIR', 'EACCES'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err
     return undefined
   }
 }

@@ -5,7 +5,7 @@ import { openSession, type Session } from '../context.js'
 import { planName, settingsPath } from '../items.js'
 import { table } from '../table.js'
 import { SpaceStore } from '../../store/space-store.js'
-import { applyItems } from '../../sync/apply.js'
+import { applyItems, folderJournal } from '../../sync/apply.js'
 import { assertInChain } from '../../sync/chain.js'
 import { CommitGraph } from '../../sync/graph.js'
 import { allCommits, commitAt, versionsOf } from '../../sync/history.js'
@@ -131,7 +131,7 @@ export async function restore(io: CliIo, args: RestoreArgs): Promise<number> {
     ))
       if (it.op !== 'delete') items.push(it)
     const warnings = new Warnings()
-    const changes = await applyItems({ store, home: s.paths.home, warnings }, items)
+    const changes = await applyItems({ store, home: s.paths.home, warnings, journal: folderJournal(s.db, 'settings') }, items)
     s.db.updateFiles('settings', changes)
     recordCopies(s.db, 'settings', items)
     const kept = items.filter((it) => it.resolution?.keep === 'incoming').map((it) => it.resolution!.copy)
@@ -145,6 +145,8 @@ export async function restore(io: CliIo, args: RestoreArgs): Promise<number> {
       if (items.length) io.stdout.write('Run "cloudy sync up" to send it to the chain.\n')
     }
     for (const w of warnings.list) io.stderr.write(`warning: ${w.message}\n`)
+    // Items whose data is damaged in the vault were listed and not restored; the rest was.
+    if (warnings.list.some((w) => w.code === 'EINTEGRITY')) return EXIT.INTEGRITY
     return warnings.size ? EXIT.PARTIAL : EXIT.OK
   } finally {
     await s.close()

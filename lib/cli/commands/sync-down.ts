@@ -71,6 +71,8 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
       }
     const warnings = results.flatMap((r) => r.warnings)
     printWarnings(io, warnings)
+    // Items whose data is damaged in the vault were listed and not applied; the rest was.
+    if (warnings.some((w) => w.code === 'EINTEGRITY')) return EXIT.INTEGRITY
     return warnings.length || results.some((r) => r.conflicts.length) ? EXIT.PARTIAL : EXIT.OK
   } finally {
     await s.close()
