@@ -1,0 +1,93 @@
+/** The soak test's model (scripts/soak-model.ts) on hand-made end states: what it calls a failure and what not. */
+import t from 'tap'
+import { conflictDepth, mulberry32, originalPath, SoakModel, type Entry } from '../../scripts/soak-model.js'
+
+const file = (path: string, key: string): Entry => ({ path, type: 'file', mode: 0o644, mtimeMs: 0, key, size: 1 })
+const kinds = (m: SoakModel, trees: Record<string, Entry[]>) => m.check(new Map(Object.entries(trees))).failures.map((f) => f.kind)
+
+function model(): SoakModel {
+  const m = new SoakModel(['c1', 'c2', 'c3'])
+  for (const [id, key] of ['a', 'b', 'c'].entries()) m.addVersion({ id: id + 1, key, author: `c${id + 1}`, step: 1, path: 'f.txt' })
+  return m
+}
+
+t.test('conflict names: the path they stand for, however deep', async (t) => {
+  t.equal(originalPath('d/n1.conflict-c2-20260101-000000.txt'), 'd/n1.txt')
+  t.equal(originalPath('n1.conflict-c2-20260101-000000-2'), 'n1')
+  t.equal(originalPath('n1.conflict-c1-20260101-000000.conflict-c2-20260101-000000.txt'), 'n1.txt')
+  t.equal(originalPath('n3.conflict-c1_c2-20261202-155914/n3'), 'n3/n3')
+  t.equal(conflictDepth('n1.conflict-c1-20260101-000000.conflict-c2-20260101-000000.txt'), 2)
+  t.equal(conflictDepth('n1.txt'), 0)
+})
+
+t.test('mulberry32: the same seed, the same numbers', async (t) => {
+  const [a, b] = [mulberry32(7), mulberry32(7)]
+  t.same([a(), a(), a()], [b(), b(), b()])
+  t.not(mulberry32(8)(), mulberry32(7)())
+})
+
+t.test('a placed version must be somewhere at its path', async (t) => {
+  const m = model()
+  m.placed('a', 'f.txt', 'c1', 1)
+  t.same(kinds(m, { c1: [file('f.txt', 'a')], c2: [file('f.txt', 'a')] }), [])
+  t.same(kinds(m, { c1: [file('f.conflict-c1-20260101-000000.txt', 'a')] }), [], 'a conflict copy of the path counts')
+  t.same(kinds(m, { c1: [file('g.txt', 'a')] }), ['lost a version never up-synced', 'version at a path it never had'])
+  m.published([file('f.txt', 'a')])
+  t.same(kinds(m, { c1: [] }), ['lost an up-synced version'])
+})
+
+t.test('computers that differ are reported', async (t) => {
+  const m = model()
+  m.placed('a', 'f.txt', 'c1', 1)
+  t.same(kinds(m, { c1: [file('f.txt', 'a')], c2: [file('f.txt', 'a'), file('g.txt', 'b')] }), ['computers differ'])
+  t.same(kinds(m, { c1: [file('f.txt', 'a')], c2: [{ ...file('f.txt', 'a'), mode: 0o600 }] }), ['computers differ in modes'])
+})
+
+t.test('a superseded version may go; back at its path it is a failure, in a copy made before it is not', async (t) => {
+  const m = model()
+  m.placed('a', 'f.txt', 'c1', 1)
+  m.superseded('a', 'f.txt', 'c2', 2)
+  m.placed('b', 'f.txt', 'c2', 2)
+  t.same(kinds(m, { c1: [file('f.txt', 'b')] }), [])
+  t.same(kinds(m, { c1: [file('f.txt', 'b'), file('f.conflict-c1-20260101-000000.txt', 'a')] }), ['a superseded version came back'])
+  m.observed([file('f.conflict-c1-20260101-000000.txt', 'a')])
+  t.same(kinds(m, { c1: [file('f.txt', 'b'), file('f.conflict-c1-20260101-000000.txt', 'a')] }), [], 'a down-sync had kept it in a copy')
+})
+
+t.test('a deleted conflict copy must not come back', async (t) => {
+  const m = model()
+  m.placed('a', 'f.txt', 'c1', 1)
+  m.placed('b', 'f.txt', 'c2', 1)
+  m.observed([file('f.conflict-c1-20260101-000000.txt', 'a')])
+  m.superseded('a', 'f.conflict-c1-20260101-000000.txt', 'c2', 3)
+  t.same(kinds(m, { c1: [file('f.txt', 'b')] }), [])
+  t.same(kinds(m, { c1: [file('f.txt', 'b'), file('f.conflict-c1-20260101-000000.txt', 'a')] }), ['a deleted conflict copy came back'])
+})
+
+t.test('conflict names: a device, one copy per version, copies of copies only with a reason', async (t) => {
+  const m = model()
+  m.placed('a', 'f.txt', 'c1', 1)
+  m.placed('b', 'f.txt', 'c2', 1)
+  t.same(kinds(m, { c1: [file('f.txt', 'b'), file('f.conflict-c1_c2-20260101-000000.txt', 'a')] }), [
+    'conflict copy not named after a device',
+  ])
+  t.same(
+    kinds(m, { c1: [file('f.txt', 'b'), file('f.conflict-c1-20260101-000000.txt', 'a'), file('f.conflict-c3-20260101-000000.txt', 'a')] }),
+    ['one version kept twice'],
+  )
+  const folder = model()
+  folder.placed('c', 'd/g', 'c3', 1)
+  t.same(kinds(folder, { c1: [file('d/g', 'c'), file('d.conflict-c3-20260101-000000/g', 'c')] }), [
+    'one version kept twice, once in a copied folder',
+  ])
+  m.placed('c', 'f.txt', 'c3', 1)
+  const nested = 'f.conflict-c1-20260101-000000.conflict-c2-20260101-000000.txt'
+  t.same(kinds(m, { c1: [file('f.txt', 'b'), file('f.conflict-c1-20260101-000000.txt', 'a'), file(nested, 'c')] }), [
+    'conflict copy of a conflict copy without a reason',
+  ])
+  // a and c both by c1 in the same second: one copy name for two versions.
+  m.addVersion({ id: 3, key: 'c', author: 'c1', step: 2, path: 'f.txt' })
+  const r = m.check(new Map([['c1', [file('f.txt', 'b'), file('f.conflict-c1-20260101-000000.txt', 'a'), file(nested, 'c')]]]))
+  t.same(r.failures, [])
+  t.match(r.notes, [/reason: two versions by one device in one second/])
+})
