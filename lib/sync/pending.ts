@@ -8,7 +8,8 @@ import { cacheKey, fsPath, listNamesSync } from '../fs/raw-name.js'
 import { isTempName } from '../fs/temp-name.js'
 import type { CachedFile } from '../state/db.js'
 import type { Tree, TreeEntry } from '../store/objects.js'
-import { fileIs } from './plan.js'
+import type { SpaceKeys } from '../vault/keys.js'
+import { chunkIdsOf, fileIs } from './plan.js'
 import { localStat } from '../sources/settings.js'
 
 /** Every file of a tree by HOME-relative path. */
@@ -33,16 +34,19 @@ export interface Pending {
   deleted: string[]
 }
 
-export function pendingChanges(
+/** What changed here since the last sync; a file whose cached stat is stale is compared by content (`fileIs`). */
+export async function pendingChanges(
   home: string,
   include: readonly string[],
   excluded: (rel: string) => boolean,
   cache: Map<string, CachedFile>,
   synced: Map<string, TreeEntry>,
-): Pending {
+  keys: SpaceKeys,
+): Promise<Pending> {
   const out: Pending = { added: [], changed: [], deleted: [] }
   const seen = new Set<string>()
-  const visit = (rel: string, root = false) => {
+  const idsOf = chunkIdsOf(keys)
+  const visit = async (rel: string, root = false): Promise<void> => {
     let st: BigIntStats | undefined
     try {
       // An include that is a symlink is collected as what it points to.
@@ -60,7 +64,7 @@ export function pendingChanges(
       }
       for (const name of names) {
         const child = rel ? `${rel}/${name}` : name
-        if (!isTempName(name) && !excluded(child)) visit(child)
+        if (!isTempName(name) && !excluded(child)) await visit(child)
       }
       return
     }
@@ -68,10 +72,14 @@ export function pendingChanges(
     seen.add(rel)
     const was = synced.get(rel)
     if (!was) out.added.push(rel)
-    else if (st.isSymbolicLink() ? was.type !== 'symlink' : was.type !== 'file' || !fileIs(st, cache.get(cacheKey(rel)), was))
+    else if (
+      st.isSymbolicLink()
+        ? was.type !== 'symlink'
+        : was.type !== 'file' || !(await fileIs(join(home, rel), st, cache.get(cacheKey(rel)), was, idsOf))
+    )
       out.changed.push(rel)
   }
-  for (const rel of include) visit(rel, true)
+  for (const rel of include) await visit(rel, true)
   const under = (p: string) => include.some((i) => i === '' || p === i || p.startsWith(i + '/'))
   for (const p of synced.keys()) if (!seen.has(p) && under(p)) out.deleted.push(p)
   return out

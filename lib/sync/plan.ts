@@ -13,8 +13,10 @@
  *    beside it as `NAME.conflict-<device>-<YYYYMMDD-HHMMSS>[.ext]` (see merge.ts). Where the
  *    kinds differ (a folder against a file), the local one always stays.
  * A change made here to something the chain deleted is kept (the next up-sync sends it back).
+ * "Unchanged here" is the file cache's word while the file's stat is the cached one, else the
+ * file's content's.
  */
-import { readFile, readlink } from 'node:fs/promises'
+import { open, readlink } from 'node:fs/promises'
 import { lstatSync, readdirSync, type BigIntStats } from 'node:fs'
 import { join } from 'node:path'
 import { cacheKey, fsPath } from '../fs/raw-name.js'
@@ -24,7 +26,7 @@ import type { SpaceStore } from '../store/space-store.js'
 import { idsToHex, sameFile } from '../sources/walk.js'
 import { freeConflictName, sameEntry } from './merge.js'
 import { Chunker, gearTable } from '../store/chunker.js'
-import { blobId } from '../vault/keys.js'
+import { blobId, type SpaceKeys } from '../vault/keys.js'
 import { linkTarget, localStat } from '../sources/settings.js'
 
 export type PlanOp = 'add' | 'update' | 'delete' | 'conflict'
@@ -123,10 +125,66 @@ function sameContent(content: Buffer, ids: readonly string[] | undefined): boole
   return hex.length === want.length && hex.every((h, i) => h === want[i])
 }
 
-/** Whether a local file is the version `e` describes (the cache knows its content; else size and time). */
-export function fileIs(st: BigIntStats, cached: CachedFile | undefined, e: TreeEntry): boolean {
+/** Reads local files' chunk ids, as an up-sync would make them; each file once. */
+export type ChunkIdsOf = (abs: string) => Promise<string[] | undefined>
+
+/**
+ * Whether a local file is the version `e` describes. The file cache knows its content while
+ * its stat is the one cached; otherwise (changed since Cloudy last looked, or never looked at)
+ * size and time are not proof, since two versions of one size may be written in the same clock
+ * tick and `cp -p`, `rsync -t` or `tar` restore times: the content decides.
+ */
+export async function fileIs(
+  abs: string,
+  st: BigIntStats,
+  cached: CachedFile | undefined,
+  e: TreeEntry,
+  idsOf: ChunkIdsOf,
+): Promise<boolean> {
   if (cached && sameFile(cached, st)) return sameContent(cached.content, e.content)
-  return Number(st.size) === e.size && treeTime(st.mtimeNs) === e.mtimeNs
+  if (Number(st.size) !== e.size || treeTime(st.mtimeNs) !== e.mtimeNs) return false
+  return sameIds(await idsOf(abs), e.content)
+}
+
+function sameIds(ids: readonly string[] | undefined, want: readonly string[] | undefined): boolean {
+  const w = want ?? []
+  return !!ids && ids.length === w.length && ids.every((h, i) => h === w[i])
+}
+
+/** Chunk ids of a local file, chunked and hashed as an up-sync would (undefined if it cannot be read). */
+export async function chunkIds(keys: SpaceKeys, abs: string): Promise<string[] | undefined> {
+  const chunker = new Chunker(gearTable(keys.gearSeed))
+  const ids: string[] = []
+  let fh
+  try {
+    fh = await open(fsPath(abs), 'r')
+    for (;;) {
+      // A fresh buffer each time: the chunker may keep views of the last one.
+      const buf = Buffer.allocUnsafe(READ_SIZE)
+      const { bytesRead } = await fh.read(buf, 0, READ_SIZE, null)
+      if (bytesRead === 0) break
+      for (const c of chunker.push(buf.subarray(0, bytesRead))) ids.push(blobId(keys, c).toString('hex'))
+    }
+    const last = chunker.finish()
+    if (last) ids.push(blobId(keys, last).toString('hex'))
+    return ids
+  } catch {
+    return undefined
+  } finally {
+    await fh?.close()
+  }
+}
+
+const READ_SIZE = 1024 * 1024
+
+/** `chunkIds` of a space, each file read at most once. */
+export function chunkIdsOf(keys: SpaceKeys): ChunkIdsOf {
+  const known = new Map<string, Promise<string[] | undefined>>()
+  return (abs) => {
+    let p = known.get(abs)
+    if (!p) known.set(abs, (p = chunkIds(keys, abs)))
+    return p
+  }
 }
 
 /** Entries under folder `abs`, at any depth (infinite if it cannot be listed: nothing is then known to be deletable). */
@@ -138,25 +196,6 @@ function countEntries(abs: string): number {
     return Number.POSITIVE_INFINITY
   }
   return n
-}
-
-/** Files up to this size are read to tell a real conflict from an identical copy. */
-const COMPARE_LIMIT = 64 * 1024 * 1024
-
-/** Whether a local file has exactly the content of chunk ids `ids` (chunked and hashed as an up-sync would). */
-async function sameBytes(store: SpaceStore, abs: string, ids: readonly string[]): Promise<boolean> {
-  let data: Buffer
-  try {
-    if (lstatSync(fsPath(abs)).size > COMPARE_LIMIT) return false
-    data = await readFile(fsPath(abs))
-  } catch {
-    return false
-  }
-  const chunker = new Chunker(gearTable(store.keys.gearSeed))
-  const chunks = chunker.push(data)
-  const last = chunker.finish()
-  if (last) chunks.push(last)
-  return chunks.length === ids.length && chunks.every((c, i) => blobId(store.keys, c).toString('hex') === ids[i])
 }
 
 /**
@@ -172,6 +211,8 @@ export async function* planDiff(
 ): AsyncGenerator<PlanItem> {
   if (base === target) return
   const mapTarget = o.mapTarget ?? ((x: string) => x)
+  const idsOf = idsFor(o)
+  const isFile = (st: BigIntStats, path: string, e: TreeEntry) => fileIs(join(o.home, path), st, o.cache.get(cacheKey(path)), e, idsOf)
   const [b, t] = await Promise.all([base ? o.store.readTree(base) : EMPTY, target ? o.store.readTree(target) : EMPTY])
   // Fetch every changed subtree at once; the walk below then finds them ready.
   for (const e of t.entries) if (e.type === 'dir' && e.subtree) void o.store.readTree(e.subtree)
@@ -201,7 +242,7 @@ export async function* planDiff(
       if (eb.type === 'dir' && st.isDirectory()) {
         yield* planDiff(o, baseSub, undefined, path)
         yield { op: 'delete', item, path, local, removes: 'dir' }
-      } else if (eb.type === 'file' && st.isFile() && fileIs(st, o.cache.get(cacheKey(path)), eb)) {
+      } else if (eb.type === 'file' && st.isFile() && (await isFile(st, path, eb))) {
         yield { op: 'delete', item, path, local, removes: 'file' }
       } else if (eb.type === 'symlink' && st.isSymbolicLink() && (await readlink(fsPath(abs))) === mapTarget(eb.target ?? '')) {
         yield { op: 'delete', item, path, local, removes: 'symlink' }
@@ -243,7 +284,7 @@ export async function* planDiff(
       // version (safe in the vault): replaced.
       const synced =
         eb?.type === local!.kind &&
-        ((eb.type === 'file' && fileIs(st, o.cache.get(cacheKey(path)), eb)) ||
+        ((eb.type === 'file' && (await isFile(st, path, eb))) ||
           (eb.type === 'symlink' && (await readlink(fsPath(abs))) === mapTarget(eb.target ?? '')))
       if (synced) {
         yield plain('update')
@@ -293,18 +334,18 @@ export async function* planDiff(
       continue
     }
     const cached = o.cache.get(cacheKey(path))
-    if (fileIs(st, cached, e)) {
+    if (await isFile(st, path, e)) {
       // The same content; only the mode may differ.
       if (cached && sameFile(cached, st) && cached.mode !== e.mode) yield plain('update')
       continue
     }
-    if (eb?.type === 'file' && fileIs(st, cached, eb)) {
+    if (eb?.type === 'file' && (await isFile(st, path, eb))) {
       yield plain('update')
       continue
     }
     // Before calling it a conflict, look at the bytes: the same content (e.g. the same dotfile
     // made on two computers) only differs in its time or mode.
-    if (Number(st.size) === e.size && (await sameBytes(o.store, abs, e.content ?? []))) {
+    if (Number(st.size) === e.size && sameIds(await idsOf(abs), e.content)) {
       yield plain('update')
       continue
     }
@@ -313,4 +354,13 @@ export async function* planDiff(
       : 'a different local version exists that was never synced'
     yield conflict(reason, newer ? 'incoming' : 'local')
   }
+}
+
+const idsByPlan = new WeakMap<PlanOptions, ChunkIdsOf>()
+
+/** One plan's `chunkIdsOf` (each local file read at most once per plan). */
+function idsFor(o: PlanOptions): ChunkIdsOf {
+  let f = idsByPlan.get(o)
+  if (!f) idsByPlan.set(o, (f = chunkIdsOf(o.store.keys)))
+  return f
 }

@@ -8,20 +8,24 @@ import type { CachedFile } from '../state/db.js'
 import type { TreeEntry } from '../store/objects.js'
 import { join } from 'node:path'
 import type { Pending } from './pending.js'
-import { fileIs } from './plan.js'
+import type { SpaceKeys } from '../vault/keys.js'
+import { cacheKey } from '../fs/raw-name.js'
+import { chunkIdsOf, fileIs } from './plan.js'
 
-export function pendingReceived(
+export async function pendingReceived(
   home: string,
   include: readonly string[],
   excluded: (rel: string) => boolean,
   cache: Map<string, CachedFile>,
   synced: Map<string, TreeEntry>,
   copies: readonly string[],
-): Pending {
+  keys: SpaceKeys,
+): Promise<Pending> {
   const out: Pending = { added: [], changed: [], deleted: [] }
   if (include.includes('')) return out
   const roots = new Set(include)
   const follow = linkFollower(include)
+  const idsOf = chunkIdsOf(keys)
   // Under an include (counted by pending.ts) or excluded here (not collected): not counted.
   const skipped = (rel: string) => {
     for (let p = rel; ; p = p.slice(0, p.lastIndexOf('/'))) {
@@ -38,7 +42,12 @@ export function pendingReceived(
       continue
     }
     if (!st) out.deleted.push(rel)
-    else if (st.isSymbolicLink() ? was.type !== 'symlink' : was.type !== 'file' || !fileIs(st, cache.get(rel), was)) out.changed.push(rel)
+    else if (
+      st.isSymbolicLink()
+        ? was.type !== 'symlink'
+        : was.type !== 'file' || !(await fileIs(join(home, rel), st, cache.get(cacheKey(rel)), was, idsOf))
+    )
+      out.changed.push(rel)
   }
   for (const rel of copies) {
     if (synced.has(rel) || skipped(rel)) continue

@@ -26,9 +26,17 @@ export async function status(io: CliIo, args: StatusArgs): Promise<number> {
       const own = (await plan.store.readHeads()).get(s.vault.deviceTag(s.device.id))
       const synced = await treeFiles((id) => plan.store.readTree(id), s.db.getMeta(treeMetaKey(source.space)))
       const cache = s.db.files(source.space)
-      const pending = pendingChanges(source.root, source.include, source.excluded, cache, synced)
+      const pending = await pendingChanges(source.root, source.include, source.excluded, cache, synced, plan.store.keys)
       // What this computer received, and the conflict copies it made, are sent too.
-      const received = pendingReceived(source.root, source.include, source.excluded, cache, synced, pendingCopies(s.db, source.space))
+      const received = await pendingReceived(
+        source.root,
+        source.include,
+        source.excluded,
+        cache,
+        synced,
+        pendingCopies(s.db, source.space),
+        plan.store.keys,
+      )
       for (const k of ['added', 'changed', 'deleted'] as const) pending[k].push(...received[k])
       const count = (op: string) => plan.items.filter((it) => it.op === op).length
       spaces.push({
