@@ -214,6 +214,7 @@ export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
       home: o.device.home,
       cache: o.db.files(o.space),
       device,
+      authorOf: merged.authorOf,
       thisDevice: o.device.name,
       merged: mergedConflicts,
       mapTarget,

@@ -8,11 +8,18 @@
  *  - changed on both sides the same way (or to the same content): that (the newer);
  *  - both folders: merged recursively;
  *  - changed on one side, deleted on the other: the changed version stays (a deletion never
- *    wins over an edit: nothing is lost);
+ *    wins over an edit: nothing is lost); a folder removed on one side keeps only what the
+ *    other changed in it (nothing: it stays removed);
+ *  - absent from the base, but one side's version was held by the other since: the same add on
+ *    both sides, so that version is the base (the same conflict copy made on two computers,
+ *    then deleted on one, stays deleted);
  *  - changed on both sides differently: BOTH are kept. The newer modification time keeps the
  *    name (a tie goes to the later head in merge order); the other version is kept beside it as
- *    `NAME.conflict-<device>-<YYYYMMDD-HHMMSS>[.ext]`, where device and time are those of the
- *    version in the copy (UTC). A folder always keeps the name over a file or a link.
+ *    `NAME.conflict-<device>-<YYYYMMDD-HHMMSS>[.ext]`, where device is the one that made the
+ *    version in the copy and time its modification time (UTC), unless a side already keeps
+ *    that version as a copy. A folder keeps the name over a file or a link; a folder replaced
+ *    by a file on one side keeps only what the other side changed in it, and if that is
+ *    nothing, the file takes its place.
  * Every input is data the whole chain shares, so every computer computes the same merged tree.
  */
 import type { Tree, TreeEntry } from '../store/objects.js'
@@ -34,30 +41,54 @@ export interface MergedHeads {
   /** The heads merged, by commit id (fast-forwarded ones left out). */
   heads: CommitRef[]
   conflicts: MergeConflict[]
+  /** The device that made a version found at a path of the merged tree (names its conflict copies). */
+  authorOf: (path: string, entry: TreeEntry) => Promise<string>
 }
 
 const EMPTY: Tree = { entries: [] }
 
-/** `NAME.conflict-<device>-<YYYYMMDD-HHMMSS>[.ext]`; the extension stays last so the file still opens. */
-export function conflictName(name: string, device: string, mtimeMs: number): string {
-  const d = new Date(mtimeMs)
-  const p = (n: number) => String(n).padStart(2, '0')
-  const stamp = `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`
-  const who = device.replace(/[^A-Za-z0-9_-]+/g, '_') || 'device'
+/** The longest file name, in bytes, of the file systems Cloudy writes to (Linux NAME_MAX). */
+export const NAME_MAX = 255
+/** Longer "extensions" are part of the name (it is a dotted name, not a file type). */
+const EXT_MAX = 32
+/** The device part of a conflict name is cut to this many characters. */
+const DEVICE_MAX = 40
+
+/** `name` split into stem and extension (`.ext`, with its dot), the extension kept last in a copy's name. */
+function splitExt(name: string): [string, string] {
   const dot = name.lastIndexOf('.')
-  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, '']
-  return `${stem}.conflict-${who}-${stamp}${ext}`
+  if (dot <= 0 || Buffer.byteLength(name.slice(dot)) > EXT_MAX) return [name, '']
+  return [name.slice(0, dot), name.slice(dot)]
+}
+
+/** The first `max` bytes of `s` in UTF-8, never cutting a character in half. */
+function cutUtf8(s: string, max: number): string {
+  const b = Buffer.from(s)
+  if (b.length <= max) return s
+  let end = max
+  while (end > 0 && (b[end]! & 0xc0) === 0x80) end--
+  return b.subarray(0, end).toString()
+}
+
+/**
+ * `NAME.conflict-<device>-<YYYYMMDD-HHMMSS>[-N][.ext]` (N from 2 when the first is taken); the
+ * extension stays last so the file still opens. A long NAME is shortened (whole UTF-8 characters)
+ * so the result fits NAME_MAX: a function of its inputs only, so every computer derives the same.
+ */
+export function conflictName(name: string, device: string, mtimeMs: number, n = 1): string {
+  const d = new Date(mtimeMs)
+  const p = (x: number) => String(x).padStart(2, '0')
+  const stamp = `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`
+  const who = device.replace(/[^A-Za-z0-9_-]+/g, '_').slice(0, DEVICE_MAX) || 'device'
+  const [stem, ext] = splitExt(name)
+  const tail = `.conflict-${who}-${stamp}${n > 1 ? `-${n}` : ''}${ext}`
+  return cutUtf8(stem, NAME_MAX - Buffer.byteLength(tail)) + tail
 }
 
 /** A conflict name not yet taken in `taken` (a `-2`, `-3`… before the extension if needed). */
 export function freeConflictName(name: string, device: string, mtimeMs: number, taken: (n: string) => boolean): string {
-  const first = conflictName(name, device, mtimeMs)
-  if (!taken(first)) return first
-  const dot = name.lastIndexOf('.')
-  const ext = dot > 0 ? name.slice(dot) : ''
-  const stem = first.slice(0, first.length - ext.length)
-  for (let i = 2; ; i++) {
-    const n = `${stem}-${i}${ext}`
+  for (let i = 1; ; i++) {
+    const n = conflictName(name, device, mtimeMs, i)
     if (!taken(n)) return n
   }
 }
@@ -75,8 +106,36 @@ export function sameEntry(a: TreeEntry | undefined, b: TreeEntry | undefined): b
   )
 }
 
-/** Which device made the version on each side of a conflict, for the copy's name. */
-export type DeviceOf = (side: 'ours' | 'theirs', path: string, entry: TreeEntry) => Promise<string>
+/** What a 3-way merge of trees needs to know of the history behind its sides. */
+export interface MergeSides {
+  /** The device that made a version found at `path` (named in its conflict copy). */
+  authorOf: (path: string, entry: TreeEntry) => Promise<string>
+  /**
+   * Whether a side held this version at `path` in some state since the merge base (for a
+   * folder: any folder there). A version the base lacks but both sides held is one version
+   * added on both: the base of what each side did with it since. Without it, such adds count
+   * as different.
+   */
+  held?: (side: 'ours' | 'theirs', path: string, entry: TreeEntry) => Promise<boolean>
+}
+
+/** A version's stand-in as the base of one added on both sides: a folder's contents are merged inside. */
+function asBase(e: TreeEntry): TreeEntry {
+  return e.type === 'dir' ? { ...e, subtree: undefined } : e
+}
+
+/** Whether `copy` is a conflict name made from `name` (see `conflictName`). */
+export function isConflictCopyOf(copy: string, name: string): boolean {
+  const [stem, ext] = splitExt(name)
+  if (!copy.endsWith(ext)) return false
+  for (let i = copy.indexOf('.conflict-'); i > 0; i = copy.indexOf('.conflict-', i + 1))
+    if (stem.startsWith(copy.slice(0, i)) && (i === stem.length || Buffer.byteLength(copy) > NAME_MAX - 8)) return true
+  return false
+}
+
+async function isEmpty(store: SpaceStore, tree: string): Promise<boolean> {
+  return (await store.readTree(tree)).entries.length === 0
+}
 
 /** 3-way merge of trees (ids; undefined = empty). Returns the merged tree's id. */
 export async function mergeTrees(
@@ -84,12 +143,15 @@ export async function mergeTrees(
   base: string | undefined,
   ours: string | undefined,
   theirs: string | undefined,
-  deviceOf: DeviceOf,
+  how: MergeSides,
   conflicts: MergeConflict[],
   rel = '',
 ): Promise<string> {
-  if (ours === theirs || theirs === base) return ours ?? store.virtualTree(EMPTY)
-  if (ours === base) return theirs ?? store.virtualTree(EMPTY)
+  if (ours === theirs) return ours ?? store.virtualTree(EMPTY)
+  // With no base (a folder added on both sides), a side lacking everything may have deleted it.
+  const known = base !== undefined || !how.held
+  if (known && theirs === base) return ours ?? store.virtualTree(EMPTY)
+  if (known && ours === base) return theirs ?? store.virtualTree(EMPTY)
   const read = (id: string | undefined) => (id ? store.readTree(id) : Promise.resolve(EMPTY))
   const [b, o, t] = await Promise.all([read(base), read(ours), read(theirs)])
   const byName = (tree: Tree) => new Map(tree.entries.map((e) => [e.name, e]))
@@ -98,10 +160,16 @@ export async function mergeTrees(
   const out = new Map<string, TreeEntry>()
   const later: (() => Promise<void>)[] = []
   for (const name of names) {
-    const eb = mb.get(name)
+    let eb = mb.get(name)
     const eo = mo.get(name)
     const et = mt.get(name)
     const path = rel ? `${rel}/${name}` : name
+    // Not in the base, but one side's version was held by the other since: added on both alike
+    // (e.g. the same conflict copy made on two computers), so that version is the base.
+    if (!eb && how.held && !sameEntry(eo, et)) {
+      if (et && (await how.held('ours', path, et))) eb = asBase(et)
+      else if (eo && (await how.held('theirs', path, eo))) eb = asBase(eo)
+    }
     if (sameEntry(eo, et) || sameEntry(eb, et)) {
       if (eo) out.set(name, eo)
       continue
@@ -116,7 +184,9 @@ export async function mergeTrees(
     if ((eo?.type === 'dir' || !eo) && (et?.type === 'dir' || !et)) {
       const meta = !eo ? et! : !et ? eo : BigInt(et.mtimeNs) >= BigInt(eo.mtimeNs) ? et : eo
       later.push(async () => {
-        const subtree = await mergeTrees(store, baseSub, eo?.subtree, et?.subtree, deviceOf, conflicts, path)
+        const subtree = await mergeTrees(store, baseSub, eo?.subtree, et?.subtree, how, conflicts, path)
+        // Removed on one side, and nothing the other side changed is left in it: it stays removed.
+        if ((!eo || !et) && (await isEmpty(store, subtree))) return
         out.set(name, { ...meta, subtree })
       })
       continue
@@ -131,10 +201,28 @@ export async function mergeTrees(
       out.set(name, BigInt(et.mtimeNs) >= BigInt(eo.mtimeNs) ? et : eo)
       continue
     }
-    const theirsWins = eo.type === 'dir' ? false : et.type === 'dir' ? true : BigInt(et.mtimeNs) >= BigInt(eo.mtimeNs)
-    const [winner, loser, loserSide] = theirsWins ? [et, eo, 'ours' as const] : [eo, et, 'theirs' as const]
+    let [o2, t2] = [eo, et]
+    if (eb?.type === 'dir' && (eo.type === 'dir') !== (et.type === 'dir')) {
+      // A folder replaced by a file (or link) on one side: what the other side changed in the
+      // folder is kept, the rest is gone with the folder. Nothing changed there: the file wins.
+      const ourDir = eo.type === 'dir'
+      const sub = await mergeTrees(store, baseSub, ourDir ? eo.subtree : undefined, ourDir ? undefined : et.subtree, how, conflicts, path)
+      if (await isEmpty(store, sub)) {
+        out.set(name, ourDir ? et : eo)
+        continue
+      }
+      if (ourDir) o2 = { ...eo, subtree: sub }
+      else t2 = { ...et, subtree: sub }
+    }
+    const theirsWins = o2.type === 'dir' ? false : t2.type === 'dir' ? true : BigInt(t2.mtimeNs) >= BigInt(o2.mtimeNs)
+    const [winner, loser] = theirsWins ? [t2, o2] : [o2, t2]
     out.set(name, winner)
-    const device = await deviceOf(loserSide, path, loser)
+    // One version, one copy: a side may already keep this one as a copy (made by a down-sync).
+    const kept = [...mo.values(), ...mt.values(), ...out.values()].some(
+      (x) => x.name !== name && isConflictCopyOf(x.name, name) && sameEntry(x, loser),
+    )
+    if (kept) continue
+    const device = await how.authorOf(path, loser)
     const copy = freeConflictName(name, device, Number(BigInt(loser.mtimeNs) / 1_000_000n), (n) => out.has(n) || names.includes(n))
     out.set(copy, { ...loser, name: copy })
     conflicts.push({
@@ -177,27 +265,127 @@ export async function entryAt(store: SpaceStore, tree: string | undefined, path:
   return found
 }
 
+/** Whether `x` is the version `e` (a folder: the same folder, whatever it holds). */
+function sameVersion(x: TreeEntry | undefined, e: TreeEntry): boolean {
+  if (e.type === 'dir') return x?.type === 'dir' && x.mode === e.mode && x.mtimeNs === e.mtimeNs
+  return sameEntry(x, e)
+}
+
+/**
+ * The device that made the version `entry` at `path`: of the commits behind `heads` whose tree
+ * holds it, the oldest that none of its parents holds it in (ties: the smallest id).
+ */
+export async function authorOf(
+  store: SpaceStore,
+  graph: CommitGraph,
+  heads: readonly string[],
+  path: string,
+  entry: TreeEntry,
+): Promise<string | undefined> {
+  const memo = new Map<string, Promise<boolean>>()
+  const holds = (id: string) => {
+    let p = memo.get(id)
+    if (!p) memo.set(id, (p = graph.get(id).then(async (c) => sameVersion(await entryAt(store, c.tree, path), entry))))
+    return p
+  }
+  let best: CommitRef | undefined
+  const seen = new Set<string>()
+  const todo = [...heads]
+  while (todo.length) {
+    const id = todo.pop()!
+    if (seen.has(id) || !(await holds(id))) continue
+    seen.add(id)
+    const commit = await graph.get(id)
+    const holding: string[] = []
+    for (const p of commit.parents) if (await holds(p)) holding.push(p)
+    const older = !best || commit.time < best.commit.time || (commit.time === best.commit.time && id < best.id)
+    if (holding.length === 0 && older) best = { id, commit }
+    todo.push(...holding)
+  }
+  return best?.commit.deviceName
+}
+
+/**
+ * `held` of one side for `MergeSides`: whether a commit behind `heads` and not behind `bases`
+ * held the version at the path. The trees of each folder are read once.
+ */
+function heldSince(store: SpaceStore, graph: CommitGraph, heads: readonly string[], bases: readonly string[]) {
+  const folders = new Map<string, Promise<Map<string, TreeEntry>[]>>()
+  const roots = async (): Promise<string[]> => {
+    const below = new Set<string>()
+    for (const b of bases) for (const a of await graph.ancestors(b)) below.add(a)
+    const trees = new Set<string>()
+    for (const h of heads) for (const a of await graph.ancestors(h)) if (!below.has(a)) trees.add((await graph.get(a)).tree)
+    return [...trees]
+  }
+  const folder = (rel: string): Promise<Map<string, TreeEntry>[]> => {
+    let p = folders.get(rel)
+    if (!p) {
+      p = (async () => {
+        let ids: string[]
+        if (!rel) ids = await roots()
+        else {
+          const cut = rel.lastIndexOf('/')
+          const name = rel.slice(cut + 1)
+          const parents = await folder(cut < 0 ? '' : rel.slice(0, cut))
+          ids = [...new Set(parents.map((t) => t.get(name)?.subtree).filter((x): x is string => !!x))]
+        }
+        return Promise.all(ids.map(async (id) => new Map((await store.readTree(id)).entries.map((e) => [e.name, e]))))
+      })()
+      folders.set(rel, p)
+    }
+    return p
+  }
+  return async (path: string, entry: TreeEntry): Promise<boolean> => {
+    const cut = path.lastIndexOf('/')
+    const name = path.slice(cut + 1)
+    const trees = await folder(cut < 0 ? '' : path.slice(0, cut))
+    return trees.some((t) => {
+      const x = t.get(name)
+      return entry.type === 'dir' ? x?.type === 'dir' : sameEntry(x, entry)
+    })
+  }
+}
+
+/** What merging the states `ours` and `theirs` (commit ids) against their bases needs of their history. */
+function sidesOf(
+  store: SpaceStore,
+  graph: CommitGraph,
+  ours: readonly string[],
+  theirs: readonly string[],
+  bases: readonly string[],
+): MergeSides {
+  const heldOurs = heldSince(store, graph, ours, bases)
+  const heldTheirs = heldSince(store, graph, theirs, bases)
+  return {
+    authorOf: async (path, entry) =>
+      (await authorOf(store, graph, [...ours, ...theirs], path, entry)) ?? (await graph.get(theirs[theirs.length - 1]!)).deviceName,
+    held: (side, path, entry) => (side === 'ours' ? heldOurs : heldTheirs)(path, entry),
+  }
+}
+
 /**
  * The tree two states are merged against: their best common ancestor's; with several (after a
  * criss-cross, when two computers merged each other's work at once), the merge of those, as
  * git's recursive strategy does. Picking one of them would show what the other already holds
- * as a change made on both sides, and call conflicts where there are none. No conflict copy of
- * this inner merge reaches the result: each is in neither side, so it stays out.
+ * as a change made on both sides, and call conflicts where there are none. Its conflict copies
+ * are named as in any merge, so a copy both sides hold since is found in the base too.
  */
-async function baseTree(store: SpaceStore, graph: CommitGraph, ours: readonly string[], theirs: string): Promise<string | undefined> {
+async function baseTree(
+  store: SpaceStore,
+  graph: CommitGraph,
+  ours: readonly string[],
+  theirs: string,
+): Promise<{ tree?: string; bases: string[] }> {
   const bases = await graph.mergeBases(ours, theirs)
-  if (bases.length === 0) return undefined
+  if (bases.length === 0) return { bases: [] }
   let tree = bases[0]!.commit.tree
   for (let i = 1; i < bases.length; i++) {
-    const under = await baseTree(
-      store,
-      graph,
-      bases.slice(0, i).map((b) => b.id),
-      bases[i]!.id,
-    )
-    tree = await mergeTrees(store, under, tree, bases[i]!.commit.tree, () => Promise.resolve('base'), [])
+    const before = bases.slice(0, i).map((b) => b.id)
+    const under = await baseTree(store, graph, before, bases[i]!.id)
+    tree = await mergeTrees(store, under.tree, tree, bases[i]!.commit.tree, sidesOf(store, graph, before, [bases[i]!.id], under.bases), [])
   }
-  return tree
+  return { tree, bases: bases.map((b) => b.id) }
 }
 
 /**
@@ -214,25 +402,17 @@ export async function mergeHeads(store: SpaceStore, graph: CommitGraph, headIds:
   }
   tips.sort((x, y) => (x.commit.time === y.commit.time ? (x.id < y.id ? -1 : 1) : x.commit.time < y.commit.time ? -1 : 1))
   const conflicts: MergeConflict[] = []
-  if (tips.length === 0) return { heads: [], conflicts }
+  const tipIds = tips.map((h) => h.id)
+  const author = async (path: string, entry: TreeEntry) =>
+    (await authorOf(store, graph, tipIds, path, entry)) ?? tips[tips.length - 1]?.commit.deviceName ?? ''
+  if (tips.length === 0) return { heads: [], conflicts, authorOf: author }
   let tree = tips[0]!.commit.tree
   const merged: CommitRef[] = [tips[0]!]
   for (const theirs of tips.slice(1)) {
-    const base = await baseTree(
-      store,
-      graph,
-      merged.map((m) => m.id),
-      theirs.id,
-    )
-    const sideOf = [...merged]
-    const deviceOf: DeviceOf = async (side, path, entry) => {
-      if (side === 'theirs') return theirs.commit.deviceName
-      // The merged side mixes several heads: name the one whose tree holds this very version.
-      for (const m of [...sideOf].reverse()) if (sameEntry(await entryAt(store, m.commit.tree, path), entry)) return m.commit.deviceName
-      return sideOf[0]!.commit.deviceName
-    }
-    tree = await mergeTrees(store, base, tree, theirs.commit.tree, deviceOf, conflicts)
+    const ours = merged.map((m) => m.id)
+    const base = await baseTree(store, graph, ours, theirs.id)
+    tree = await mergeTrees(store, base.tree, tree, theirs.commit.tree, sidesOf(store, graph, ours, [theirs.id], base.bases), conflicts)
     merged.push(theirs)
   }
-  return { tree, heads: merged, conflicts }
+  return { tree, heads: merged, conflicts, authorOf: author }
 }

@@ -12,9 +12,9 @@
  *    versions are kept. The newer modification time keeps the name; the other version goes
  *    beside it as `NAME.conflict-<device>-<YYYYMMDD-HHMMSS>[.ext]` (see merge.ts). Where the
  *    kinds differ (a folder against a file), the local one always stays.
- * A change made here to something the chain deleted is kept (the next up-sync sends it back).
- * "Unchanged here" is the file cache's word while the file's stat is the cached one, else the
- * file's content's.
+ * A change made here to something the chain deleted is kept (the next up-sync sends it back);
+ * a folder removed here comes back only with what the chain changed in it. "Unchanged here" is
+ * the file cache's word while the file's stat is the cached one, else the file's content's.
  */
 import { open, readlink } from 'node:fs/promises'
 import { lstatSync, readdirSync, type BigIntStats } from 'node:fs'
@@ -24,7 +24,7 @@ import type { CachedFile } from '../state/db.js'
 import { treeTime, type Tree, type TreeEntry } from '../store/objects.js'
 import type { SpaceStore } from '../store/space-store.js'
 import { idsToHex, sameFile } from '../sources/walk.js'
-import { freeConflictName, sameEntry } from './merge.js'
+import { freeConflictName, isConflictCopyOf, sameEntry } from './merge.js'
 import { Chunker, gearTable } from '../store/chunker.js'
 import { blobId, type SpaceKeys } from '../vault/keys.js'
 import { linkTarget, localStat } from '../sources/settings.js'
@@ -76,6 +76,8 @@ export interface PlanOptions {
   cache: Map<string, CachedFile>
   /** Name of the device the incoming state comes from, for the preview. */
   device: string
+  /** The device that made an incoming version (names its conflict copy); else `device`. */
+  authorOf?: (path: string, entry: TreeEntry) => Promise<string>
   /** This computer's name, for the copies of local versions. */
   thisDevice: string
   /** Conflicts the chain's merge resolved, by the path that keeps the winner and by the copy. */
@@ -265,9 +267,11 @@ export async function* planDiff(
             resolution: { keep: 'merged', copy: merged.copy },
           }
         : { op, item, path, local, incoming, entry: e }
-    const conflict = (reason: string, keep: 'incoming' | 'local'): PlanItem => {
+    // A copy is named after the device that made the version in it: this one for the local
+    // version, the incoming version's author (not the label of the merged heads) else.
+    const conflict = async (reason: string, keep: 'incoming' | 'local'): Promise<PlanItem> => {
       const versionMs = keep === 'incoming' ? local!.mtimeMs : incoming.mtimeMs
-      const device = keep === 'incoming' ? o.thisDevice : o.device
+      const device = keep === 'incoming' ? o.thisDevice : ((await o.authorOf?.(path, e)) ?? o.device)
       const copyName = freeConflictName(name, device, versionMs, taken)
       const copy = rel ? `${rel}/${copyName}` : copyName
       const what = keep === 'incoming' ? `the local version is kept as ${copyName}` : `the incoming version is kept as ${copyName}`
@@ -275,8 +279,16 @@ export async function* planDiff(
     }
 
     if (!st) {
+      if (e.type !== 'dir') {
+        yield plain('add')
+        continue
+      }
+      const inside: PlanItem[] = []
+      for await (const d of planDiff(o, baseSub, e.subtree, path, true)) inside.push(d)
+      // A folder removed here since the last sync comes back only with what the chain changed in it.
+      if (eb?.type === 'dir' && inside.length === 0) continue
       yield plain('add')
-      if (e.type === 'dir') yield* planDiff(o, baseSub, e.subtree, path, true)
+      yield* inside
       continue
     }
     if (local!.kind !== e.type) {
@@ -303,10 +315,19 @@ export async function* planDiff(
           continue
         }
       }
-      const c = conflict(`a ${KIND_NAME[e.type]} is incoming where this computer has a ${KIND_NAME[local!.kind]}`, 'local')
+      const c = await conflict(`a ${KIND_NAME[e.type]} is incoming where this computer has a ${KIND_NAME[local!.kind]}`, 'local')
+      if (e.type !== 'dir') {
+        yield c
+        continue
+      }
+      // An incoming folder goes under the copy's name. If this computer replaced the synced
+      // folder, the copy holds only what the chain changed in it since (the rest was removed
+      // here); nothing changed: no copy, the local version stays.
+      const inside: PlanItem[] = []
+      for await (const d of planDiff(o, baseSub, e.subtree, c.resolution!.copy, true)) inside.push(d)
+      if (baseSub && inside.length === 0) continue
       yield c
-      // An incoming folder is restored whole under the copy's name.
-      if (e.type === 'dir') yield* planDiff(o, undefined, e.subtree, c.resolution!.copy, true)
+      yield* inside
       continue
     }
     if (e.type === 'dir') {
@@ -330,7 +351,7 @@ export async function* planDiff(
       const current = await readlink(fsPath(abs))
       if (current === mapTarget(e.target ?? '')) continue
       if (eb?.type === 'symlink' && current === mapTarget(eb.target ?? '')) yield plain('update')
-      else yield conflict('a different local link exists that was never synced', newer ? 'incoming' : 'local')
+      else yield await conflict('a different local link exists that was never synced', newer ? 'incoming' : 'local')
       continue
     }
     const cached = o.cache.get(cacheKey(path))
@@ -352,7 +373,18 @@ export async function* planDiff(
     const reason = eb
       ? 'changed here since the last sync and changed in the chain'
       : 'a different local version exists that was never synced'
-    yield conflict(reason, newer ? 'incoming' : 'local')
+    // One version, one copy: the chain may already keep one side's version as a conflict copy
+    // here (made by another computer's down-sync or by the merge).
+    const copies = [...mt.values()].filter((x) => x.type === 'file' && x.name !== name && isConflictCopyOf(x.name, name))
+    // The incoming version is kept in the chain's copy (written here too): the local one stays.
+    if (!newer && copies.some((x) => sameIds(x.content, e.content))) continue
+    const localIds = copies.length ? await idsOf(abs) : undefined
+    if (localIds && copies.some((x) => sameIds(localIds, x.content))) {
+      // The local version is kept in the chain's copy: the incoming one takes the name.
+      yield plain('update')
+      continue
+    }
+    yield await conflict(reason, newer ? 'incoming' : 'local')
   }
 }
 

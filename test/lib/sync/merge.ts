@@ -8,7 +8,18 @@ import type { TreeEntry } from '../../../lib/store/objects.js'
 import { SpaceStore } from '../../../lib/store/space-store.js'
 import { spaceKeys } from '../../../lib/vault/keys.js'
 import { CommitGraph } from '../../../lib/sync/graph.js'
-import { conflictName, entryAt, freeConflictName, mergeHeads, mergeTrees, type MergeConflict } from '../../../lib/sync/merge.js'
+import {
+  conflictName,
+  entryAt,
+  freeConflictName,
+  isConflictCopyOf,
+  mergeHeads,
+  NAME_MAX,
+  mergeTrees,
+  sameEntry,
+  type MergeConflict,
+  type MergeSides,
+} from '../../../lib/sync/merge.js'
 import { tempDir } from '../../helpers/temp.js'
 
 const keys = spaceKeys('settings', randomBytes(32))
@@ -71,7 +82,12 @@ async function setup(t: Test) {
   return { db, store, tree, read, commit }
 }
 
-const deviceOf = async (side: 'ours' | 'theirs') => (side === 'ours' ? 'pc-ours' : 'pc-theirs')
+/** Names the author of a version by the side whose tree holds it (no history behind these trees). */
+function sides(store: SpaceStore, ours: string): MergeSides {
+  return {
+    authorOf: async (path, e) => (sameEntry(await entryAt(store, ours, path), e) ? 'pc-ours' : 'pc-theirs'),
+  }
+}
 
 t.test('conflict names keep the extension last and are made unique', async (t) => {
   const ms = Date.UTC(2026, 10, 24, 18, 5, 9)
@@ -91,7 +107,7 @@ t.test('one-sided changes, deletions and folders merge; concurrent edits keep bo
   const ours = await tree({ keep: 'k', edited: 'e1', dir: { x: 'x1', y: 'y0' }, both: ['bOurs', 5], editVsDelete: 'd1', newOurs: 'n1' })
   const theirs = await tree({ keep: 'k', edited: 'e0', gone: 'g', dir: { x: 'x0', y: 'y1', z: 'z' }, both: ['bTheirs', 9] })
   const conflicts: MergeConflict[] = []
-  const merged = await mergeTrees(store, base, ours, theirs, deviceOf, conflicts)
+  const merged = await mergeTrees(store, base, ours, theirs, sides(store, ours), conflicts)
   const stamp = '19700101-000005'
   t.same(await read(merged), {
     keep: 'k',
@@ -109,8 +125,7 @@ t.test('one-sided changes, deletions and folders merge; concurrent edits keep bo
       reason: `changed on two computers: the newer version keeps the name, the one from pc-ours is kept as both.conflict-pc-ours-${stamp}`,
     },
   ])
-  const swapped = async (side: 'ours' | 'theirs') => deviceOf(side === 'ours' ? 'theirs' : 'ours')
-  const again = await mergeTrees(store, base, theirs, ours, swapped, [])
+  const again = await mergeTrees(store, base, theirs, ours, sides(store, ours), [])
   t.same(await read(again), await read(merged), 'the same result whichever side is ours')
 })
 
@@ -119,7 +134,7 @@ t.test('a folder keeps its name against a file; a folder deleted on one side kee
   const base = await tree({ thing: 'file', d: { a: 'a0', b: 'b0' } })
   const ours = await tree({ thing: { inside: 'i' }, d: { a: 'a1', b: 'b0' } })
   const theirs = await tree({ thing: ['changed file', 3] })
-  const merged = await read(await mergeTrees(store, base, ours, theirs, deviceOf, []))
+  const merged = await read(await mergeTrees(store, base, ours, theirs, sides(store, ours), []))
   t.same(merged, { thing: { inside: 'i' }, 'thing.conflict-pc-theirs-19700101-000003': 'changed file', d: { a: 'a1' } })
 })
 
@@ -167,14 +182,116 @@ t.test('criss-cross: two best common ancestors are merged into the base, no spur
 t.test('the same new content on both sides is no conflict: the newer time is kept', async (t) => {
   const { store, tree } = await setup(t)
   const conflicts: MergeConflict[] = []
-  const merged = await mergeTrees(
-    store,
-    await tree({ s: 'x' }),
-    await tree({ s: ['y', 5] }),
-    await tree({ s: ['y', 7] }),
-    deviceOf,
-    conflicts,
-  )
+  const [ours, theirs] = [await tree({ s: ['y', 5] }), await tree({ s: ['y', 7] })]
+  const merged = await mergeTrees(store, await tree({ s: 'x' }), ours, theirs, sides(store, ours), conflicts)
   t.same(conflicts, [])
   t.equal((await entryAt(store, merged, 's'))?.mtimeNs, String(7n * SEC))
+})
+
+t.test('conflict names fit NAME_MAX, keep the extension and whole UTF-8 characters, alike everywhere', async (t) => {
+  const ms = Date.UTC(2026, 10, 24, 18, 5, 9)
+  const long = 'é'.repeat(110) + 'x.conf' // 226 bytes
+  const names = [1, 2, 13].map((n) => conflictName(long, 'laptop', ms, n))
+  for (const n of names) {
+    t.ok(Buffer.byteLength(n) <= NAME_MAX, `${Buffer.byteLength(n)} bytes`)
+    t.ok(n.endsWith('.conf'), 'the extension stays last')
+    t.notOk(n.includes('\ufffd'), 'no character cut in half')
+    t.ok(isConflictCopyOf(n, long), 'still known as a copy of the name')
+  }
+  t.match(names[0], /^(é)+\.conflict-laptop-20261124-180509\.conf$/)
+  t.match(names[1], /\.conflict-laptop-20261124-180509-2\.conf$/)
+  t.equal(conflictName(long, 'laptop', ms), names[0], 'the same inputs, the same name')
+  t.equal(
+    freeConflictName(long, 'laptop', ms, (n) => n === names[0]),
+    names[1],
+  )
+  const dotted = 'a'.repeat(20) + '.' + 'b'.repeat(240)
+  t.ok(Buffer.byteLength(conflictName(dotted, 'x'.repeat(300), ms)) <= NAME_MAX, 'a long "extension" and device name too')
+})
+
+t.test('a copy both sides made alike, then deleted on one side, stays deleted', async (t) => {
+  const { db, store, read, commit } = await setup(t)
+  const c0 = await commit('c', 1, [], { f: 'v0' })
+  // Two computers each kept the same version as the same copy in their own down-sync.
+  const copy = 'f.conflict-c-19700101-000002'
+  const a1 = await commit('a', 3, [c0], { f: ['vA', 3], [copy]: ['vC', 2] })
+  const b1 = await commit('b', 4, [c0], { f: ['vB', 4], [copy]: ['vC', 2], g: 'from b' })
+  const a2 = await commit('a', 5, [a1], { f: ['vA', 3] })
+  const m = await mergeHeads(store, new CommitGraph(store, db), [a2, b1])
+  t.same(await read(m.tree!), { f: 'vB', 'f.conflict-a-19700101-000003': 'vA', g: 'from b' }, 'the deleted copy does not come back')
+  // Edited after the common add instead of deleted: the edit is a one-sided change, no conflict.
+  const a3 = await commit('a', 6, [a1], { f: ['vA', 3], [copy]: ['vC edited', 6] })
+  const e = await mergeHeads(store, new CommitGraph(store, db), [a3, b1])
+  t.equal((await read(e.tree!))[copy], 'vC edited')
+  t.notOk(
+    e.conflicts.some((c) => c.path === copy),
+    'no conflict on the copy',
+  )
+})
+
+t.test('criss-cross: a merge copy deleted on one side stays deleted (the base names copies alike)', async (t) => {
+  const { db, store, read, commit } = await setup(t)
+  const c0 = await commit('c', 1, [], { f: 'v0', g: 'g-base' })
+  const a1 = await commit('a', 2, [c0], { f: ['vA', 2], g: 'g-base' })
+  const b1 = await commit('b', 3, [c0], { f: ['vB', 3], g: 'g-base' })
+  const graph = new CommitGraph(store, db)
+  const both = await mergeHeads(store, graph, [a1, b1])
+  const copy = 'f.conflict-a-19700101-000002'
+  t.same(await read(both.tree!), { f: 'vB', [copy]: 'vA', g: 'g-base' })
+  // Both down-synced that merge; A deleted the copy, B changed g; each up-synced.
+  const a2 = await commit('a', 4, [a1, b1], { f: ['vB', 3], g: 'g-base' })
+  const b2 = await commit('b', 5, [b1, a1], { f: ['vB', 3], [copy]: ['vA', 2], g: ['g1', 5] })
+  const m = await mergeHeads(store, graph, [a2, b2])
+  t.same(await read(m.tree!), { f: 'vB', g: 'g1' })
+  t.same(m.conflicts, [])
+})
+
+t.test('a folder replaced by a file, or removed, keeps only what the other side changed in it', async (t) => {
+  const { store, tree, read } = await setup(t)
+  const base = await tree({ d: { a: 'a0', b: 'b0' }, k: 'k' })
+  const fileOurs = await tree({ d: ['F', 5], k: 'k' })
+  const deletedInside = await tree({ d: { a: 'a0' }, k: 'k' })
+  const editedInside = await tree({ d: { a: ['a1', 6], b: 'b0' }, k: 'k' })
+  const removed = await tree({ k: 'k' })
+  const conflicts: MergeConflict[] = []
+  t.same(await read(await mergeTrees(store, base, fileOurs, deletedInside, sides(store, fileOurs), conflicts)), {
+    d: 'F',
+    k: 'k',
+  })
+  t.same(await read(await mergeTrees(store, base, deletedInside, fileOurs, sides(store, deletedInside), conflicts)), {
+    d: 'F',
+    k: 'k',
+  })
+  t.same(conflicts, [], 'no conflict: nothing changed in the folder but deletions')
+  t.same(await read(await mergeTrees(store, base, fileOurs, editedInside, sides(store, fileOurs), [])), {
+    d: { a: 'a1' },
+    'd.conflict-pc-ours-19700101-000005': 'F',
+    k: 'k',
+  })
+  t.same(
+    await read(await mergeTrees(store, base, removed, deletedInside, sides(store, removed), [])),
+    { k: 'k' },
+    'no empty folder comes back',
+  )
+  t.same(await read(await mergeTrees(store, base, editedInside, removed, sides(store, editedInside), [])), {
+    d: { a: 'a1' },
+    k: 'k',
+  })
+})
+
+t.test("a conflict copy is named after its version's author; a version goes to one copy", async (t) => {
+  const { db, store, read, commit } = await setup(t)
+  const c0 = await commit('a', 1, [], { f: 'v0' })
+  const b1 = await commit('b', 2, [c0], { f: ['vB', 2] })
+  // c only passed b's version on, with a change of its own.
+  const c2 = await commit('c', 3, [b1], { f: ['vB', 2], g: 'from c' })
+  const a3 = await commit('a', 4, [c0], { f: ['vA', 9] })
+  const m = await mergeHeads(store, new CommitGraph(store, db), [c2, a3])
+  t.same(await read(m.tree!), { f: 'vA', 'f.conflict-b-19700101-000002': 'vB', g: 'from c' })
+  t.equal(await m.authorOf('f', (await entryAt(store, m.tree, 'f'))!), 'a')
+  t.equal(await m.authorOf('g', (await entryAt(store, m.tree, 'g'))!), 'c')
+  // A side that already keeps the losing version as a copy gets no second one.
+  const d4 = await commit('d', 5, [c0], { f: ['vD', 1], 'f.conflict-b-19700101-000002-x': ['vD', 1] })
+  const again = await mergeHeads(store, new CommitGraph(store, db), [a3, d4])
+  t.same(Object.keys(await read(again.tree!)).sort(), ['f', 'f.conflict-b-19700101-000002-x'])
 })

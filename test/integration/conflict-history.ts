@@ -1,0 +1,104 @@
+/**
+ * What was deleted stays deleted across merges of two computers' work (a conflict copy both
+ * hold, a folder replaced by a file, a removed folder), conflict copies are named after their
+ * version's author, and a conflict name fits NAME_MAX.
+ */
+import t, { type Test } from 'tap'
+import { mkdir, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { cloudy, computer, initVault, joinedComputer, type Computer } from '../helpers/cli.js'
+import { tempDir } from '../helpers/temp.js'
+import { describeTree } from '../helpers/tree.js'
+
+async function run(t: Test, c: Computer, args: string[], code = 0) {
+  const r = await cloudy(c, args)
+  t.equal(r.code, code, `${args.join(' ')}: ${r.stdout}${r.stderr}`)
+  return r
+}
+
+async function writeAt(path: string, text: string, iso: string): Promise<void> {
+  await writeFile(path, text)
+  await utimes(path, new Date(iso), new Date(iso))
+}
+
+async function setUp(t: Test, files: (home: string) => Promise<void>) {
+  const a = computer(t)
+  await mkdir(join(a.home, 'cfg'))
+  await files(a.home)
+  const vault = tempDir(t, 'vault')
+  await initVault(t, a, vault, ['~/cfg'], 'pc-a')
+  await run(t, a, ['sync', 'up'])
+  return { a, b: await joinedComputer(t, vault, ['~/cfg'], 'pc-b') }
+}
+
+t.test('deleted things do not come back; copies are named after their author', async (t) => {
+  const { a, b } = await setUp(t, async (home) => {
+    await writeFile(join(home, 'cfg/f'), 'base')
+    await writeFile(join(home, 'cfg/k'), 'base')
+    await mkdir(join(home, 'cfg/d'))
+    await writeFile(join(home, 'cfg/d/a'), 'a')
+    await writeFile(join(home, 'cfg/d/b'), 'b')
+    await mkdir(join(home, 'cfg/e'))
+    await writeFile(join(home, 'cfg/e/x'), 'x')
+    await writeFile(join(home, 'cfg/e/y'), 'y')
+  })
+  // A: edits f, replaces folder d by a file, removes folder e. B: edits f and k, deletes a file
+  // in each folder. Both up-sync before either down-syncs.
+  await writeAt(join(a.home, 'cfg/f'), 'f by A', '2026-03-01T00:00:00Z')
+  await rm(join(a.home, 'cfg/d'), { recursive: true })
+  await writeFile(join(a.home, 'cfg/d'), 'd is a file now')
+  await rm(join(a.home, 'cfg/e'), { recursive: true })
+  await writeAt(join(b.home, 'cfg/f'), 'f by B', '2026-03-02T00:00:00Z')
+  await writeAt(join(b.home, 'cfg/k'), 'k by B', '2026-03-02T00:00:00Z')
+  await rm(join(b.home, 'cfg/d/b'))
+  await rm(join(b.home, 'cfg/e/x'))
+  await run(t, a, ['sync', 'up'])
+  await run(t, b, ['sync', 'up'])
+  // A edits k again before down-syncing: its newer version stays, B's goes to a copy.
+  await writeAt(join(a.home, 'cfg/k'), 'k by A, newer', '2026-03-03T00:00:00Z')
+
+  await run(t, a, ['sync', 'down', '--yes'], 6)
+  await run(t, b, ['sync', 'down', '--yes'])
+  const copy = 'f.conflict-pc-a-20260301-000000'
+  for (const c of [a, b]) {
+    t.equal(await readFile(join(c.home, 'cfg', copy), 'utf8'), 'f by A', 'the older version is kept as a copy')
+    t.equal(
+      await readFile(join(c.home, 'cfg/d'), 'utf8'),
+      'd is a file now',
+      'the file replaced the folder: nothing deleted in it comes back',
+    )
+    t.notOk(existsSync(join(c.home, 'cfg/e')), 'the removed folder does not come back (empty)')
+  }
+  t.equal(
+    await readFile(join(a.home, 'cfg/k.conflict-pc-b-20260302-000000'), 'utf8'),
+    'k by B',
+    "the copy of B's version is named after B, not after the merged heads",
+  )
+
+  // Each computer changes something more; A deletes the copy both now hold. Both up-sync.
+  await rm(join(a.home, 'cfg', copy))
+  await writeFile(join(b.home, 'cfg/g'), 'new on B')
+  await run(t, a, ['sync', 'up'])
+  await run(t, b, ['sync', 'up'])
+  await run(t, a, ['sync', 'down', '--yes'])
+  await run(t, b, ['sync', 'down', '--yes'])
+  for (const c of [a, b]) t.notOk(existsSync(join(c.home, 'cfg', copy)), 'the deleted copy stays deleted')
+  t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(b.home, 'cfg')), 'A and B are equal')
+})
+
+t.test('a conflict copy of a long name fits NAME_MAX and keeps its extension', async (t) => {
+  const long = 'n'.repeat(224) + '.txt'
+  const { a, b } = await setUp(t, (home) => writeFile(join(home, 'cfg', long), 'base'))
+  await writeFile(join(a.home, 'cfg', long), 'by A')
+  await run(t, a, ['sync', 'up'])
+  await writeAt(join(b.home, 'cfg', long), 'by B, older', '2026-01-02T03:04:05Z')
+  const down = await run(t, b, ['sync', 'down', '--yes'], 6)
+  t.match(down.stdout, /conflict: /)
+  const copy = (await readdir(join(b.home, 'cfg'))).find((n) => n.includes('.conflict-pc-b-20260102-030405'))
+  t.ok(copy, 'the local version is kept as a copy')
+  t.ok(Buffer.byteLength(copy!) <= 255, `${Buffer.byteLength(copy!)} bytes`)
+  t.ok(copy!.endsWith('.txt'), 'the extension stays last')
+  t.equal(await readFile(join(b.home, 'cfg', copy!), 'utf8'), 'by B, older')
+  t.equal(await readFile(join(b.home, 'cfg', long), 'utf8'), 'by A')
+})
