@@ -100,7 +100,15 @@ function suggest(word: string, choices: string[]): string {
   return best && best[1] <= 3 ? ` (did you mean "${best[0]}"?)` : ''
 }
 
-const typeName = (v: unknown) => (Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v === 'object' ? 'a table' : `a ${typeof v}`)
+const typeName = (v: unknown) =>
+  Array.isArray(v) ? 'an array' : v instanceof Date ? 'a date' : v === null ? 'null' : typeof v === 'object' ? 'a table' : `a ${typeof v}`
+
+/** A value as a message names it: its type, and the value itself when it is short. */
+function found(v: unknown): string {
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return `the ${typeof v} ${String(v)}`
+  if (typeof v === 'string') return v.length <= 40 ? `the string ${JSON.stringify(v)}` : 'a string'
+  return typeName(v)
+}
 
 /** Parse and check config text; `file` is named in errors. */
 export function parseConfig(text: string, file: string): Config {
@@ -137,11 +145,14 @@ export function parseConfig(text: string, file: string): Config {
       const where = { file, line: lineOf(text, table, key), key: `${table}.${key}` }
       const kind = schema[key]
       if (!kind) throw new ConfigError(`unknown key ${table}.${key}${suggest(key, Object.keys(schema))}`, where)
-      const ok = kind === 'string[]' ? Array.isArray(v) && v.every((x) => typeof x === 'string') : typeof v === kind
+      const ok = kind === 'string[]' ? Array.isArray(v) : typeof v === kind
       if (!ok) {
         const expected = kind === 'string[]' ? 'an array of strings, e.g. ["~/.bashrc"]' : `a ${kind}`
-        throw new ConfigError(`${table}.${key} must be ${expected}, found ${typeName(v)}`, where)
+        throw new ConfigError(`${table}.${key} must be ${expected}, found ${found(v)}`, where)
       }
+      // The element at fault, not the whole list.
+      const bad = kind === 'string[]' ? (v as unknown[]).findIndex((x) => typeof x !== 'string') : -1
+      if (bad >= 0) throw new ConfigError(`${table}.${key}[${bad}] must be a string, found ${found((v as unknown[])[bad])}`, where)
       ;(config as unknown as Record<string, Record<string, unknown>>)[table]![key] = v
     }
   }

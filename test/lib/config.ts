@@ -31,9 +31,20 @@ t.test('errors name the key and the line', async (t) => {
   t.throws(() => parseConfig('[setings]\n', 'c'), /c:1: unknown section \[setings\] \(did you mean "settings"\?\)/)
   t.throws(
     () => parseConfig('[sync]\nallow_username_mismatch = "yes"\n', 'c'),
-    /c:2: sync.allow_username_mismatch must be a boolean, found a string/,
+    /c:2: sync.allow_username_mismatch must be a boolean, found the string "yes"/,
   )
-  t.throws(() => parseConfig('[settings]\ninclude = ["/etc/passwd", 3]\n', 'c'), /c:2: settings.include must be an array of strings/)
+  t.throws(
+    () => parseConfig('[settings]\ninclude = 5\n', 'c'),
+    /c:2: settings.include must be an array of strings, e.g. .*, found the number 5$/,
+  )
+  // The element at fault is named, with its type and value (not "found an array").
+  t.throws(() => parseConfig('[settings]\ninclude = [42]\n', 'c'), /c:2: settings.include\[0\] must be a string, found the number 42$/)
+  t.throws(
+    () => parseConfig('[settings]\ninclude = ["/etc/passwd", 3]\n', 'c'),
+    /c:2: settings.include\[1\] must be a string, found the number 3$/,
+  )
+  t.throws(() => parseConfig('[settings]\nexclude = ["*.log", [1]]\n', 'c'), /c:2: settings.exclude\[1\] must be a string, found an array$/)
+  t.throws(() => parseConfig('[settings]\ninclude = [{ a = 1 }]\n', 'c'), /c:2: settings.include\[0\] must be a string, found a table$/)
   t.throws(
     () => parseConfig('[settings]\ninclude = ["relative/path"]\n', 'c'),
     /c:2: settings.include: "relative\/path" must start with ~\//,
