@@ -12,6 +12,7 @@ import { NoVaultError } from '../errors.js'
 import { cloudyPaths, type CloudyPaths } from '../paths.js'
 import { StateDb } from '../state/db.js'
 import { acquireSyncLock } from '../state/lock.js'
+import { privateDir } from '../state/private-file.js'
 import type { DeviceIdentity } from '../sync/up.js'
 import { Vault } from '../vault/vault.js'
 import { readPassword } from './password.js'
@@ -29,6 +30,7 @@ export interface Session {
 
 /** Config of an initialised computer, or exit 4 telling how to set one up. */
 export async function requireConfig(paths: CloudyPaths): Promise<Config> {
+  for (const dir of new Set([paths.configDir, paths.stateDir, paths.cacheDir])) privateDir(dir)
   const config = await loadConfig(paths.configFile)
   if (!config?.vault.provider || !config.device.id) {
     throw new NoVaultError(
@@ -75,7 +77,12 @@ export async function openSession(io: CliIo, argv: { passwordFile?: string }, op
           io.stderr.write('Waiting for another sync or restore on this computer to finish...\n'),
         )
       : undefined
-    const db = new StateDb(paths.stateDb)
+    // A damaged state database is rebuilt from the vault, like a lost one, and the user told.
+    const db = StateDb.open(paths.stateDb, (aside, why) =>
+      io.stderr.write(
+        `cloudy: warning: the state database was damaged (${why}); it was moved aside to ${aside} and is rebuilt from the vault\n`,
+      ),
+    )
     return {
       paths,
       config,

@@ -5,8 +5,9 @@
  * device (so a storage account replaying an old head is caught).
  */
 import Database from 'better-sqlite3'
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { existsSync, renameSync } from 'node:fs'
+import { CloudyError, EXIT } from '../errors.js'
+import { privateFile } from './private-file.js'
 
 const SCHEMA_VERSION = 1
 
@@ -61,20 +62,85 @@ function parseApplied(v: string | null | undefined): string[] {
   }
 }
 
+/** SQLite's answers for a file that is not a sound database. */
+function isDamage(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code
+  return typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB')
+}
+
+/** SQLite's report, short and on one line, for a message. */
+function oneLine(text: string): string {
+  const line = text
+    .replace(/\*\*\* in database main \*\*\*/g, '')
+    .replace(/\s*\n\s*/g, '; ')
+    .replace(/^[; ]+/, '')
+  return line.length > 160 ? `${line.slice(0, 157)}...` : line
+}
+
+/** The state database is damaged: `StateDb.open` moves it aside. */
+export class DamagedStateError extends CloudyError {
+  readonly why: string
+  constructor(file: string, why: string, options?: { cause?: unknown }) {
+    super(
+      'ESTATEDB',
+      EXIT.FAILED,
+      `the state database ${file} is damaged (${why}): run the command again, it is then moved aside and rebuilt from the vault`,
+      options,
+    )
+    this.why = why
+  }
+}
+
 export class StateDb {
   readonly db: Database.Database
   #stmt: ReturnType<StateDb['prepare']>
 
-  constructor(file: string) {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
+  /**
+   * `check`: read every page first (`PRAGMA quick_check`, ~0.5 ms per MB) and throw a
+   * `DamagedStateError` if the file is not a sound database.
+   */
+  constructor(file: string, options: { check?: boolean } = {}) {
+    // Created 0600 (its -wal and -shm files take its mode): it names the synced files.
+    privateFile(file)
     this.db = new Database(file)
-    this.db.pragma('journal_mode = WAL')
-    this.db.pragma('synchronous = NORMAL')
-    this.db.pragma('busy_timeout = 10000')
-    this.db.exec(SCHEMA)
-    const v = this.getMeta('schema')
-    if (v === undefined) this.setMeta('schema', String(SCHEMA_VERSION))
-    this.#stmt = this.prepare()
+    try {
+      this.db.pragma('busy_timeout = 10000')
+      if (options.check) {
+        const problems = this.db.pragma('quick_check(3)', { simple: false }) as { quick_check: string }[]
+        const found = problems.map((r) => r.quick_check).filter((m) => m !== 'ok')
+        if (found.length) throw new DamagedStateError(file, oneLine(found.join('; ')))
+      }
+      this.db.pragma('journal_mode = WAL')
+      this.db.pragma('synchronous = NORMAL')
+      this.db.exec(SCHEMA)
+      const v = this.getMeta('schema')
+      if (v === undefined) this.setMeta('schema', String(SCHEMA_VERSION))
+      this.#stmt = this.prepare()
+    } catch (e) {
+      this.db.close()
+      if (isDamage(e)) throw new DamagedStateError(file, oneLine((e as Error).message), { cause: e })
+      throw e
+    }
+  }
+
+  /**
+   * Open the state database at `file`; a damaged one (garbage in it, cut short, not a database)
+   * is moved aside to `state.db.damaged-<time>` and a new one made in its place: everything it
+   * held is rebuilt from the vault (as after a lost one: up.ts keeps what this device published).
+   * `onMovedAside` is told where the damaged one went, and why.
+   */
+  static open(file: string, onMovedAside: (aside: string, why: string) => void): StateDb {
+    try {
+      return new StateDb(file, { check: true })
+    } catch (e) {
+      if (!(e instanceof DamagedStateError)) throw e
+      const aside = `${file}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`
+      // The log and its index belong to the damaged file: neither may be replayed into the new one.
+      for (const suffix of ['-wal', '-shm']) if (existsSync(file + suffix)) renameSync(file + suffix, aside + suffix)
+      renameSync(file, aside)
+      onMovedAside(aside, e.why)
+      return new StateDb(file)
+    }
   }
 
   private prepare() {
