@@ -135,3 +135,32 @@ export class RollbackError extends CloudyError {
     super('EROLLBACK', EXIT.INTEGRITY, message)
   }
 }
+
+/**
+ * Something the vault refers to is gone: a pack an index lists, a blob no index lists, a commit
+ * a head names. Integrity damage (exit 7), with the way to see all of it.
+ */
+export class MissingError extends IntegrityError {
+  constructor(object: string, what: string, options?: { cause?: unknown }) {
+    super(object, `${what}. Run "cloudy check" to list all the damage.`, options)
+  }
+}
+
+/** Another Cloudy process holds a lock this command needs (a mount's journal, a sync). */
+export class LockedError extends CloudyError {
+  /** The process holding it, when known. */
+  readonly pid: number | undefined
+  constructor(what: string, advice: string, pid?: number) {
+    super('ELOCKED', EXIT.USAGE, `${what} is in use by another Cloudy process${pid ? ` (process ${pid})` : ''}: ${advice}`)
+    this.pid = pid
+  }
+}
+
+/** A local file of Cloudy's own (the mount's write journal) is damaged; what it held is named. */
+export class LocalDamageError extends CloudyError {
+  readonly file: string
+  constructor(file: string, message: string, options?: { cause?: unknown }) {
+    super('ELOCALDAMAGE', EXIT.INTEGRITY, `${file}: ${message}`, options)
+    this.file = file
+  }
+}

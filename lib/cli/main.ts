@@ -3,7 +3,7 @@
  * code (DESIGN.md): it never calls `process.exit`, so tests drive it in process.
  */
 import yargs, { type Argv } from 'yargs'
-import { CloudyError, EXIT } from '../errors.js'
+import { CloudyError, EXIT, MissingError, NotFoundError } from '../errors.js'
 // Commands are imported when run: a command loads only the modules it uses (start-up time is
 // most of a no-change run).
 import { defaultIo, type CliIo } from './io.js'
@@ -262,7 +262,20 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
   }
 }
 
-function report(io: CliIo, e: unknown): number {
+/**
+ * A known condition met below the layer that names it: an object a provider did not find though
+ * the vault refers to it (a pack its index lists, a commit a head names) is damage to the vault.
+ */
+function named(e: unknown): unknown {
+  if (!(e instanceof NotFoundError)) return e
+  const what = /^s\/[^/]+\/packs\//.test(e.key)
+    ? 'this pack is missing, though an index file lists blobs in it'
+    : 'missing, though the vault refers to it'
+  return new MissingError(e.key, what, { cause: e })
+}
+
+function report(io: CliIo, err: unknown): number {
+  const e = named(err)
   if (e instanceof CloudyError) {
     io.stderr.write(`cloudy: ${e.message}\n`)
     if (io.env.CLOUDY_DEBUG) io.stderr.write(`${e.stack}\n`)

@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { open, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
+import { LocalDamageError } from '../errors.js'
 
 /** A path's state in the journal. */
 export type JournalNode =
@@ -204,7 +205,11 @@ export class Journal {
         try {
           r = JSON.parse(line) as LogRecord
         } catch (e) {
-          throw new Error(`the write journal ${file} is damaged at line ${i + 1} (${(e as Error).message})`)
+          throw new LocalDamageError(
+            file,
+            `the write journal is damaged at line ${i + 1} (${(e as Error).message}): move ${dir} aside to mount again ` +
+              '(the writes made through the mount and not yet up-synced stay in it)',
+          )
         }
         if ('settle' in r) j.#settle(r.upTo, r.settle)
         else {

@@ -8,8 +8,8 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { APPS_REGISTRY } from '../apps/app-spaces.js'
-import { UsageError } from '../errors.js'
 import type { StateDb } from '../state/db.js'
+import { LockedError } from '../errors.js'
 import { tryAcquireLock, type SyncLock } from '../state/lock.js'
 import { SpaceStore } from '../store/space-store.js'
 import type { DeviceIdentity } from '../sync/up.js'
@@ -83,11 +83,10 @@ export class JournaledSpaces {
     const dir = join(JournaledSpaces.journalRoot(this.o.stateDir), keys.tag)
     const lock = tryAcquireLock(join(dir, 'lock'))
     if (!lock) {
-      const pid = holderOf(dir)
-      throw new UsageError(
-        `${space === APPS_REGISTRY ? 'the list of applications' : space} is in use by another Cloudy process` +
-          `${pid ? ` (process ${pid})` : ''} (a mount, or an up-sync): ` +
-          'unmount the other mount of it first, or wait for the up-sync to end',
+      throw new LockedError(
+        space === APPS_REGISTRY ? 'the list of applications' : space,
+        'a mount of it or an up-sync holds its journal: unmount the other mount of it first, or wait for the up-sync to end',
+        holderOf(dir),
       )
     }
     try {

@@ -8,8 +8,9 @@
  * when the holder dies, so a kill -9 never leaves a stale lock behind.
  */
 import Database from 'better-sqlite3'
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { LockedError } from '../errors.js'
+import { privateFile } from './private-file.js'
 
 /** How often a waiting command tries again. */
 const POLL_MS = 100
@@ -30,7 +31,7 @@ function tryLock(db: Database.Database): boolean {
 
 /** Take the lock at `file` if nobody holds it; undefined if somebody does. */
 export function tryAcquireLock(file: string): SyncLock | undefined {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
+  privateFile(file)
   const db = new Database(file)
   try {
     db.pragma('busy_timeout = 0')
@@ -42,14 +43,40 @@ export function tryAcquireLock(file: string): SyncLock | undefined {
     db.close()
     throw e
   }
-  return release(db)
+  return release(db, file)
 }
 
-/** The lock held by `db`'s open transaction. */
-function release(db: Database.Database): SyncLock {
+/**
+ * Take the lock at `file` or throw a `LockedError` naming `what` is in use, by which process
+ * (when it said), and `advice`.
+ */
+export function acquireLockOrFail(file: string, what: string, advice: string): SyncLock {
+  const lock = tryAcquireLock(file)
+  if (!lock) throw new LockedError(what, advice, lockHolder(file))
+  return lock
+}
+
+/** The process id the holder of the lock at `file` wrote down, if any. */
+export function lockHolder(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(`${file}.pid`, 'utf8').trim())
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The lock held by `db`'s open transaction; its holder's pid written beside it, for messages. */
+function release(db: Database.Database, file: string): SyncLock {
+  try {
+    writeFileSync(`${file}.pid`, `${process.pid}\n`, { mode: 0o600 })
+  } catch {
+    // Only a message loses the pid.
+  }
   return {
     release() {
       if (!db.open) return
+      rmSync(`${file}.pid`, { force: true })
       db.exec('ROLLBACK')
       db.close()
     },
@@ -61,7 +88,7 @@ function release(db: Database.Database): SyncLock {
  * holds it; `onWait` is called once if it has to wait.
  */
 export async function acquireSyncLock(file: string, onWait?: () => void): Promise<SyncLock> {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
+  privateFile(file)
   const db = new Database(file)
   try {
     // The default rollback journal (never WAL here): an exclusive transaction excludes everyone.
@@ -76,5 +103,5 @@ export async function acquireSyncLock(file: string, onWait?: () => void): Promis
     db.close()
     throw e
   }
-  return release(db)
+  return release(db, file)
 }

@@ -19,7 +19,7 @@ import { utimesSeconds, type TreeEntry } from '../store/objects.js'
 import { packKey } from '../store/pack.js'
 import type { SpaceStore } from '../store/space-store.js'
 import { BlobType } from '../vault/aead.js'
-import { CloudyError, IntegrityError, NotFoundError } from '../errors.js'
+import { CloudyError, IntegrityError, MissingError, NotFoundError } from '../errors.js'
 import { diskFull, isDiskFull } from '../fs/disk-full.js'
 import { writeSparse } from '../fs/sparse.js'
 import { sweepTemps, tempNameFor } from '../fs/temp-name.js'
@@ -419,7 +419,7 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
         locs.push(loc)
       }
       if (locs.length < job.entry.content!.length) {
-        skip(job, new IntegrityError(`blob ${job.entry.content![locs.length]}`, 'no index entry: the blob is missing from the vault'))
+        skip(job, new MissingError(`blob ${job.entry.content![locs.length]}`, `${job.item.item} needs it, but no index file of the vault lists it`))
         continue
       }
       let offset = 0

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process'
 import { stat } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { providerFolder } from '../../../providers/index.js'
-import { CloudyError, EXIT, UsageError } from '../../errors.js'
+import { CloudyError, EXIT, LockedError, UsageError } from '../../errors.js'
 import { join } from 'node:path'
 import { AppsView } from '../../mount/apps-view.js'
 import { DiskChunkCache } from '../../mount/disk-cache.js'
@@ -104,7 +104,7 @@ async function registerApp(s: Session, id: string): Promise<void> {
   const spaces = new JournaledSpaces({ vault: s.vault, db: s.db, device: s.device, stateDir: s.paths.stateDir })
   try {
     const registry = await spaces.get(APPS_REGISTRY).catch((e: unknown) => {
-      if (e instanceof UsageError) return undefined
+      if (e instanceof LockedError) return undefined
       throw e
     })
     if (!registry) {

@@ -1,6 +1,6 @@
 /** `cloudy sync up`. */
 import { providerFolder } from '../../../providers/index.js'
-import { CloudyError, EXIT, UsageError } from '../../errors.js'
+import { CloudyError, EXIT, LockedError, UsageError } from '../../errors.js'
 import { askMounts } from '../../mount/control.js'
 import { APPS_REGISTRY } from '../../apps/app-spaces.js'
 import { journaledSpaceNames, JournaledSpaces } from '../../mount/journaled-spaces.js'
@@ -32,7 +32,7 @@ async function upSyncWritten(s: Session): Promise<{ by: string; commits: string[
     for (const name of journaledSpaceNames(s.paths.stateDir)) {
       // Held by a running mount, which was just asked.
       await spaces.get(name).catch((e: unknown) => {
-        if (!(e instanceof UsageError)) throw e
+        if (!(e instanceof LockedError)) throw e
       })
     }
     const commits = await spaces.upSync()
