@@ -3,7 +3,16 @@
  * master key they wrap. An unlocked Vault hands out space keys; it never writes the password or
  * the master key anywhere.
  */
-import { AlreadyExistsError, CloudyError, EXIT, IntegrityError, NoVaultError, NotFoundError, WrongPasswordError } from '../errors.js'
+import {
+  AlreadyExistsError,
+  CloudyError,
+  EXIT,
+  IntegrityError,
+  LockedError,
+  NoVaultError,
+  NotFoundError,
+  WrongPasswordError,
+} from '../errors.js'
 import type { Provider } from '../../providers/provider.js'
 import { BlobType, open, seal } from './aead.js'
 import { deriveKek, kdfParams, validKdfParams, type KdfParams } from './kdf.js'
@@ -29,6 +38,11 @@ interface KeySlot {
   /** Base64 of the sealed master key (nonce || ciphertext || tag). */
   wrapped: string
 }
+
+/** Held by a `passwd` while it replaces key slots (not a slot: slot ids are 32 hex digits). */
+const PASSWD_LOCK = 'keys/passwd.lock'
+/** Longer than any change takes (two Argon2 runs and a few requests). */
+const PASSWD_LOCK_STALE_MS = 10 * 60_000
 
 const json = (v: unknown) => Buffer.from(JSON.stringify(v, null, 1) + '\n')
 
@@ -141,6 +155,49 @@ export class Vault {
    * the old password opened are removed. Data is untouched; the old password stops working.
    */
   async changePassword(oldPassword: string, newPassword: string, options: { kdf?: string } = {}): Promise<void> {
+    // One change at a time across the chain: two at once would each remove the old slot and
+    // leave both new passwords working.
+    await this.#lockPasswd()
+    try {
+      await this.#changePassword(oldPassword, newPassword, options)
+    } finally {
+      await this.provider.delete(PASSWD_LOCK)
+    }
+  }
+
+  /** Take the vault's passwd lock (a put that fails if the key exists), or say who holds it. */
+  async #lockPasswd(): Promise<void> {
+    const take = async () => {
+      try {
+        await this.provider.put(PASSWD_LOCK, json({ since: new Date().toISOString() }), { ifAbsent: true })
+        return true
+      } catch (e) {
+        if (e instanceof AlreadyExistsError) return false
+        throw e
+      }
+    }
+    if (await take()) return
+    let since: number | undefined
+    try {
+      since = Date.parse((JSON.parse(Buffer.from(await this.provider.get(PASSWD_LOCK)).toString('utf8')) as { since: string }).since)
+    } catch (e) {
+      if (e instanceof NotFoundError && (await take())) return
+    }
+    // A lock left by a change that was stopped half-way is taken over once old enough.
+    if (since !== undefined && Date.now() - since > PASSWD_LOCK_STALE_MS) {
+      await this.provider.delete(PASSWD_LOCK)
+      if (await take()) return
+    }
+    const at = since === undefined || Number.isNaN(since) ? '' : ` since ${new Date(since).toISOString()}`
+    throw new LockedError(
+      `the master password of the vault at ${this.provider.name}`,
+      `another computer is changing it${at}, and the last change must be the one that holds. Nothing was changed here: ` +
+        `run "cloudy passwd" again once it is done, with the password it set (a change stopped half-way frees it after ` +
+        `${PASSWD_LOCK_STALE_MS / 60_000} minutes)`,
+    )
+  }
+
+  async #changePassword(oldPassword: string, newPassword: string, options: { kdf?: string }): Promise<void> {
     const old = await listSlots(this.provider)
     const opened: string[] = []
     for (const s of old) if (await tryOpenSlot(this.provider, this.info, s, oldPassword).then((m) => m && (wipe(m), true))) opened.push(s)
