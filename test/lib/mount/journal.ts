@@ -121,6 +121,8 @@ t.test('a torn last line is dropped and later records still count; a damaged lin
 
   writeFileSync(join(d, 'log'), 'garbage\n{"seq":1,"changes":[{"path":"x","node":{"kind":"gone"}}]}\n')
   await t.rejects(Journal.open(d), /damaged at line 1/)
+  // A typed error (exit 7) saying what to do, not an "unexpected error".
+  await t.rejects(Journal.open(d), { name: 'LocalDamageError', code: 'ELOCALDAMAGE', exitCode: 7, message: /move .* aside to mount again/ })
   writeFileSync(join(d, 'log'), '{"seq":1,"changes":[{"path":"x","node":{"kind":"gone"}}]}\n{"seq":2,"chan\n{"seq":3,"changes":[]}\n')
   await t.rejects(Journal.open(d), /damaged at line 2/, 'a whole line that does not parse is damage, not a torn end')
 })
