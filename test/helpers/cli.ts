@@ -2,16 +2,77 @@
  * Runs the real `cloudy` command (bin/cloudy.js over dist/, built by `pretest`) as a child
  * process, the way a user or a script does. A "computer" is a HOME + CLOUDY_HOME pair.
  */
-import { spawn } from 'node:child_process'
-import { chownSync, mkdirSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { execFileSync, spawn } from 'node:child_process'
+import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
 import type { Test } from 'tap'
 import { tempDir } from './temp.js'
 import type { TestServer } from '../../scripts/servers/test-server.js'
 
 export { tempDir }
 
-export const BIN = resolve(import.meta.dirname, '..', '..', 'bin', 'cloudy.js')
+const ROOT = resolve(import.meta.dirname, '..', '..')
+export const BIN = join(ROOT, 'bin', 'cloudy.js')
+
+/** The packages the bundle leaves outside (scripts/bundle.js), which it loads from node_modules. */
+const EXTERNAL = ['sodium-native', 'better-sqlite3', 'ssh2', 'ssh2-sftp-client', 'cpu-features', 'fuse-native']
+
+/** Every folder from `dir` up to / lets other users through. */
+function othersCanReach(dir: string): boolean {
+  for (let d = dir; ; d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) return false
+    if (d === dirname(d)) return true
+  }
+}
+
+/** `pkgs` and every package they depend on, as installed in node_modules. */
+function closure(pkgs: string[]): Set<string> {
+  const out = new Set<string>()
+  const todo = [...pkgs]
+  while (todo.length) {
+    const name = todo.pop()!
+    if (out.has(name)) continue
+    let manifest: { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> }
+    try {
+      manifest = JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as typeof manifest
+    } catch {
+      continue // an optional dependency not installed here
+    }
+    out.add(name)
+    todo.push(...Object.keys({ ...manifest.dependencies, ...manifest.optionalDependencies }))
+  }
+  return out
+}
+
+let otherUserBin: { bin: string; dir: string } | undefined
+
+/**
+ * The CLI as another OS user can run it. A clone in a private folder (under `mktemp -d`, or
+ * /root) is out of that user's reach: then bin/, dist/ and the packages the bundle loads are
+ * copied, once per test process, to a folder everyone can read (node_modules hard-linked when
+ * it can be, they are big).
+ */
+function binForOtherUser(): { bin: string; dir: string } {
+  if (otherUserBin) return otherUserBin
+  if (othersCanReach(ROOT)) return (otherUserBin = { bin: BIN, dir: ROOT })
+  const dir = mkdtempSync(join(tmpdir(), 'cloudy-cli-'))
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
+  for (const part of ['bin', 'dist', 'package.json']) cpSync(join(ROOT, part), join(dir, part), { recursive: true })
+  execFileSync('chmod', ['-R', 'a+rX', dir])
+  for (const name of closure(EXTERNAL)) {
+    const to = join(dir, 'node_modules', name)
+    mkdirSync(dirname(to), { recursive: true, mode: 0o755 })
+    try {
+      execFileSync('cp', ['-al', join(ROOT, 'node_modules', name), to])
+    } catch {
+      cpSync(join(ROOT, 'node_modules', name), to, { recursive: true })
+      execFileSync('chmod', ['-R', 'a+rX', to])
+    }
+  }
+  chmodSync(dir, 0o755)
+  return (otherUserBin = { bin: join(dir, 'bin', 'cloudy.js'), dir })
+}
 
 export interface Computer {
   home: string
@@ -45,11 +106,18 @@ export function computer(t: Test, options: { uid?: number; gid?: number } = {}):
 export function cloudy(c: Computer, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
   return new Promise((resolveRun, reject) => {
     const vars = { PATH: process.env.PATH, HOME: c.home, CLOUDY_HOME: c.cloudyHome, CLOUDY_PASSWORD: 'correct horse', ...c.env, ...env }
-    // runuser sets HOME from the password database; `env` puts the computer's own back.
+    const other = c.user !== undefined || c.uid !== undefined
+    // Another OS user runs a copy it can read when the clone is private (and starts there).
+    const { bin, dir } = other ? binForOtherUser() : { bin: BIN, dir: undefined }
+    // `env -i`: exactly these variables. runuser sets HOME from the password database, and the
+    // test runner adds a NODE_OPTIONS that loads its hooks from the clone, out of that user's reach.
+    const command = other ? ['env', '-i', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), process.execPath, bin, ...args] : []
     const [cmd, argv] = c.user
-      ? ['runuser', ['-u', c.user, '--', 'env', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), process.execPath, BIN, ...args]]
-      : [process.execPath, [BIN, ...args]]
-    const child = spawn(cmd, argv, { env: vars, stdio: ['ignore', 'pipe', 'pipe'], uid: c.uid, gid: c.gid })
+      ? ['runuser', ['-u', c.user, '--', ...command]]
+      : other
+        ? [command[0]!, command.slice(1)]
+        : [process.execPath, [bin, ...args]]
+    const child = spawn(cmd, argv, { env: vars, stdio: ['ignore', 'pipe', 'pipe'], uid: c.uid, gid: c.gid, cwd: dir })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
