@@ -419,7 +419,10 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
         locs.push(loc)
       }
       if (locs.length < job.entry.content!.length) {
-        skip(job, new MissingError(`blob ${job.entry.content![locs.length]}`, `${job.item.item} needs it, but no index file of the vault lists it`))
+        skip(
+          job,
+          new MissingError(`blob ${job.entry.content![locs.length]}`, `${job.item.item} needs it, but no index file of the vault lists it`),
+        )
         continue
       }
       let offset = 0
