@@ -18,7 +18,7 @@ import { Walker } from '../sources/walk.js'
 import { chainHeadIds, sameSet } from '../sync/down.js'
 import { CommitGraph } from '../sync/graph.js'
 import { mergeHeads } from '../sync/merge.js'
-import { publish, treeMetaKey, type PublishOptions } from '../sync/up.js'
+import { endUpSync, publish, startUpSync, treeMetaKey, type PublishOptions } from '../sync/up.js'
 import { Warnings } from '../sync/warnings.js'
 import { isHidden, type JournalSnapshot } from './journal.js'
 import type { JournaledView } from './journaled-view.js'
@@ -89,10 +89,17 @@ export async function upSyncJournal(s: JournaledSpace): Promise<string | undefin
   let tree: string
   let commit: string | undefined
   try {
-    tree = await buildTree(s, snap)
-    await s.store.flush()
+    await startUpSync(s.db, s.store, s.space)
+    try {
+      tree = await buildTree(s, snap)
+    } finally {
+      // Also after a failure: every upload settles (and a failed one is reported) before the
+      // journal is given back for the next try.
+      await s.store.flush()
+    }
     commit = await publish(s, s.store, tree)
     s.db.setMeta(treeMetaKey(s.space), tree)
+    endUpSync(s.db, s.space)
     // The settle below deletes the journal's copy of what is now in the base: the database
     // that names the base (and this device's commit) must be on disk first, or a power cut
     // would bring back the old base with nothing over it.

@@ -5,6 +5,7 @@
 import { open as openFile, readlink } from 'node:fs/promises'
 import { fstatSync, lstatSync, type BigIntStats } from 'node:fs'
 import { join } from 'node:path'
+import { CloudyError } from '../errors.js'
 import { cacheKey, fsPath, hasRawBytes, listNames, shownName } from '../fs/raw-name.js'
 import { isTempName } from '../fs/temp-name.js'
 import type { CachedFile } from '../state/db.js'
@@ -145,6 +146,9 @@ export class Walker {
       }
       entries.push(this.entry(childAbs, childRel, name, st))
     }
+    // Each is awaited below, unless a read fails first: then none may fail unseen (an unhandled
+    // rejection ends the process).
+    for (const e of entries) if (e instanceof Promise) e.catch(() => {})
     // Batches of small files fill their places in `entries` as they are read.
     const reads: Promise<void>[] = []
     for (let i = 0; i < small.length; i += READ_BATCH) reads.push(this.#readSmall(small.slice(i, i + READ_BATCH), entries))
@@ -225,6 +229,8 @@ export class Walker {
       this.#remember(rel, st, content, sameStat(after, st))
       return fileEntry(name, st, content)
     } catch (e) {
+      // The store's failure (an upload refused) is the run's, not this file's.
+      if (e instanceof CloudyError) throw e
       return this.#readFailed(rel, name, e)
     } finally {
       this.#release()
@@ -246,14 +252,14 @@ export class Walker {
         if (bytesRead === 0) break
         this.#o.onBytes?.(bytesRead)
         for (const chunk of chunker.push(buf.subarray(0, bytesRead))) {
-          ids.push(this.#o.store.addBlob(BlobType.data, chunk))
+          ids.push(handled(this.#o.store.addBlob(BlobType.data, chunk)))
           if (ids.length > CHUNKS_IN_FLIGHT) await ids[ids.length - 1 - CHUNKS_IN_FLIGHT]
         }
         // A regular file reads short only at its end; this saves a read per file.
         if (bytesRead < bufSize) break
       }
       const last = chunker.finish()
-      if (last) ids.push(this.#o.store.addBlob(BlobType.data, last))
+      if (last) ids.push(handled(this.#o.store.addBlob(BlobType.data, last)))
       return { content: Buffer.concat(await Promise.all(ids)), after: fstatSync(fh.fd, { bigint: true }) }
     } finally {
       await fh.close()
@@ -286,6 +292,15 @@ export class Walker {
     if (next) next()
     else this.#slots++
   }
+}
+
+/**
+ * `p`, marked as handled: it is awaited later, but an earlier failure may end the wait first and
+ * it must not then fail unseen (an unhandled rejection ends the process).
+ */
+function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {})
+  return p
 }
 
 interface SmallFile {

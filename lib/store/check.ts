@@ -27,6 +27,12 @@ export interface CheckReport {
   /** Bytes of pack data read and verified (read-data only). */
   bytesRead: number
   problems: CheckProblem[]
+  /**
+   * Packs no index lists: left by an up-sync that was stopped (killed, or refused by the
+   * account) and not yet taken in by a later one. Not damage: no commit needs them, the next
+   * up-sync of the computer that stored them takes them in, and a prune removes them.
+   */
+  orphanPacks?: { object: string; bytes: number }[]
 }
 
 export interface CheckOptions {
@@ -88,6 +94,9 @@ export async function checkSpace(provider: Provider, keys: SpaceKeys, report: Ch
   // 2. Packs: header against index; with readData, every blob.
   const packsOnDisk = new Map<string, number>()
   for await (const o of provider.list(`${prefix}packs/`)) packsOnDisk.set(o.key.slice(o.key.lastIndexOf('/') + 1), o.size)
+  for (const [pack, bytes] of packsOnDisk) {
+    if (!byPack.has(pack) && /^[0-9a-f]{64}$/.test(pack)) (report.orphanPacks ??= []).push({ object: packKey(keys.tag, pack), bytes })
+  }
   for (const [pack, entries] of byPack) {
     const key = packKey(keys.tag, pack)
     const size = packsOnDisk.get(pack)

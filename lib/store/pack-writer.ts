@@ -27,6 +27,7 @@ export class PackWriter {
   /** Adders waiting for the queue to drain (several files add blobs at once). */
   #writers: (() => void)[] = []
   #failed: unknown
+  #aborted: Error | undefined
   readonly #upload: Promise<void>
 
   constructor(
@@ -48,6 +49,7 @@ export class PackWriter {
   async *#drain(): AsyncGenerator<Uint8Array> {
     for (;;) {
       const next = this.#queue.shift()
+      if (this.#aborted) throw this.#aborted
       if (next) {
         this.#queued -= next.length
         if (this.#queued < QUEUE_LIMIT) this.#wakeWriters()
@@ -95,14 +97,26 @@ export class PackWriter {
 
   /** Append a sealed blob (plaintext length `rawLength`). */
   async add(type: BlobType, id: Buffer, sealed: Uint8Array, rawLength: number): Promise<void> {
-    if (this.#failed) throw this.#failed
+    if (this.#failed ?? this.#aborted) throw this.#failed ?? this.#aborted
     this.entries.push({ type, id, offset: this.size, length: sealed.length, rawLength })
     this.size += sealed.length
     this.#push(sealed)
     if (this.#queued >= QUEUE_LIMIT) {
       await new Promise<void>((r) => this.#writers.push(r))
-      if (this.#failed) throw this.#failed
+      if (this.#failed ?? this.#aborted) throw this.#failed ?? this.#aborted
     }
+  }
+
+  /**
+   * Give the pack up (the store failed elsewhere): the upload is broken off, so the provider
+   * keeps nothing of it. Resolves once the upload has ended.
+   */
+  async abort(reason: Error): Promise<void> {
+    this.#aborted ??= reason
+    this.#ended = true
+    this.#wakeReader?.()
+    this.#wakeWriters()
+    await this.#upload.catch(() => {})
   }
 
   /** Write the sealed header and trailer, and wait until the provider has the whole pack. */

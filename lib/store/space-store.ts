@@ -3,7 +3,7 @@
  * commits and heads under `s/<spaceTag>/`. Dedup is by blob id within the space only.
  */
 import type { Provider } from '../../providers/provider.js'
-import { IntegrityError, NotFoundError, RollbackError } from '../errors.js'
+import { CloudyError, IntegrityError, NotFoundError, ProviderError, RollbackError } from '../errors.js'
 import type { BlobLocation, StateDb } from '../state/db.js'
 import { BlobType, open, seal } from '../vault/aead.js'
 import { blobId, type SpaceKeys } from '../vault/keys.js'
@@ -17,16 +17,20 @@ import type { SealPool } from './seal-pool.js'
 
 /** Options of a SpaceStore. */
 export interface SpaceStoreOptions {
-  /** Target pack size in bytes; a pack is closed once it reaches it. Default 16 MiB. */
+  /** Target pack size in bytes; a pack is closed once it reaches it. Default 16 MiB (`CLOUDY_PACK_SIZE` for tests). */
   packSize?: number
-  /** Packs written before an index file is flushed (bounds re-upload after a crash). Default 32. */
-  packsPerIndex?: number
   /** Seal large blobs on worker threads. Default: none, all on the calling thread. */
   sealPool?: SealPool
 }
 
 /** Blobs from this size go to the seal pool, when there is one; smaller ones are not worth a message. */
 const POOL_MIN = 64 * 1024
+
+/** The default pack size; `CLOUDY_PACK_SIZE=BYTES` lets tests of the command line make many small packs. */
+function defaultPackSize(): number {
+  const n = Number(process.env.CLOUDY_PACK_SIZE)
+  return Number.isInteger(n) && n >= 4096 ? n : 16 * 1024 * 1024
+}
 
 /** What an up-sync sent, for progress and tests. */
 export interface StoreStats {
@@ -45,14 +49,18 @@ export class SpaceStore {
   readonly provider: Provider
   #db: StateDb
   #packSize: number
-  #packsPerIndex: number
   #sealPool: SealPool | undefined
   #pack: PackWriter | undefined
   /** Blobs added in this session, not yet in an index file: id hex -> location (pack may be in flight). */
   #pending = new Map<string, IndexEntry>()
-  #unindexed: IndexEntry[] = []
-  #unindexedPacks = 0
+  /** Uploads in flight (a pack and then its index file); each removes itself when settled. */
   #uploads = new Set<Promise<void>>()
+  /**
+   * The first upload that failed since the last `flush`. While set the store is poisoned: blobs
+   * added may refer to what never arrived, so nothing is added, flushed or published until a
+   * `flush` has reported it (and the caller starts over from what the vault really holds).
+   */
+  #failure: CloudyError | undefined
   #treeCache = new Map<string, Promise<Tree>>()
   /** Trees made in memory (merge results): readable by id, stored only by `storeVirtualTrees`. */
   #virtual = new Map<string, Tree>()
@@ -61,8 +69,7 @@ export class SpaceStore {
     this.provider = provider
     this.keys = keys
     this.#db = db
-    this.#packSize = options.packSize ?? 16 * 1024 * 1024
-    this.#packsPerIndex = options.packsPerIndex ?? 32
+    this.#packSize = options.packSize ?? defaultPackSize()
     this.#sealPool = options.sealPool
   }
 
@@ -119,6 +126,7 @@ export class SpaceStore {
 
   /** Store a blob unless the space already has it; returns its id. */
   async addBlob(type: BlobType, plain: Uint8Array, options: { compress?: boolean } = {}): Promise<Buffer> {
+    this.#throwIfFailed()
     const compress = options.compress ?? true
     let id: Buffer
     let sealed: Uint8Array | undefined
@@ -136,12 +144,20 @@ export class SpaceStore {
       if (!this.#pack || this.#pack.size < this.#packSize) break
       await this.#closePack()
     }
+    this.#throwIfFailed()
     sealed ??= seal(this.keys.blobKey, type, id, encodePayload(plain, compress))
     this.#pack ??= new PackWriter(this.provider, this.keys.tag, this.keys.blobKey)
     const pack = this.#pack
     // Recorded before the first await, so a concurrent add of the same content dedups.
     this.#pending.set(id.toString('hex'), { id, type, pack: pack.id, offset: pack.size, length: sealed.length, rawLength: plain.length })
-    await pack.add(type, id, sealed, plain.length)
+    try {
+      await pack.add(type, id, sealed, plain.length)
+    } catch (e) {
+      // The pack's upload broke off: none of its blobs is stored.
+      this.#failed(pack, e)
+      if (this.#pack === pack) this.#pack = undefined
+      throw this.#failure
+    }
     this.stats.blobsAdded++
     this.stats.plainBytes += plain.length
     if (pack.size >= this.#packSize) await this.#closePack()
@@ -154,41 +170,71 @@ export class SpaceStore {
     this.#pack = undefined
     // Packs upload while the next fills: one at a time to a local disk, several to a remote
     // provider, whose round trips would otherwise set the pace.
-    while (this.#uploads.size >= (this.provider.parallelism ?? 1)) await Promise.race(this.#uploads)
-    const done = pack.finish().then(() => {
-      this.stats.packsWritten++
-      this.stats.packBytes += pack.size
-      for (const e of pack.entries) this.#unindexed.push({ ...e, pack: pack.id })
-      this.#unindexedPacks++
-    })
+    while (this.#uploads.size >= (this.provider.parallelism ?? 1)) await Promise.race(this.#uploads).catch(() => {})
+    // Each pack gets its own index file as soon as it is stored: a run stopped at any point
+    // (killed, or refused by the account) leaves at most the packs in flight unindexed, and
+    // what was indexed is not sent again.
+    const done = pack
+      .finish()
+      .then(async () => {
+        this.stats.packsWritten++
+        this.stats.packBytes += pack.size
+        await this.#writeIndex(pack.entries.map((e) => ({ ...e, pack: pack.id })))
+      })
+      .catch((e: unknown) => this.#failed(pack, e))
     const tracked = done.finally(() => this.#uploads.delete(tracked))
     this.#uploads.add(tracked)
-    tracked.catch(() => {})
-    if (this.#unindexedPacks >= this.#packsPerIndex) {
-      await tracked
-      await this.#writeIndex()
+  }
+
+  /** A pack (or its index file) did not reach the vault: its blobs are not stored, the store is poisoned. */
+  #failed(pack: PackWriter, e: unknown): void {
+    for (const entry of pack.entries) {
+      const hex = entry.id.toString('hex')
+      if (this.#pending.get(hex)?.pack === pack.id) this.#pending.delete(hex)
+    }
+    this.#failure ??=
+      e instanceof CloudyError
+        ? e
+        : new ProviderError(this.provider.name, `an upload failed: ${(e as Error)?.message ?? String(e)}`, { cause: e })
+  }
+
+  #throwIfFailed(): void {
+    if (this.#failure) throw this.#failure
+  }
+
+  /**
+   * Finish the open pack and wait until every upload is stored and indexed. If any upload failed
+   * since the last flush, throws its error: nothing built on this session's blobs may be
+   * published (the caller builds again; what did arrive is indexed and not sent again).
+   */
+  async flush(): Promise<void> {
+    if (!this.#failure) await this.#closePack()
+    else if (this.#pack) {
+      // Not finished: no header, so the provider must not keep any of it.
+      const open = this.#pack
+      this.#pack = undefined
+      this.#failed(open, this.#failure)
+      await open.abort(this.#failure)
+    }
+    while (this.#uploads.size) await Promise.allSettled(this.#uploads)
+    const failure = this.#failure
+    if (failure) {
+      // Reported once: the next session starts clean, with only what really arrived counted.
+      this.#failure = undefined
+      throw failure
     }
   }
 
-  /** Finish the open pack, wait for every upload, and publish an index file for them. */
-  async flush(): Promise<void> {
-    await this.#closePack()
-    await Promise.all(this.#uploads)
-    await this.#writeIndex()
-  }
-
-  async #writeIndex(): Promise<void> {
-    if (this.#unindexed.length === 0) return
-    const entries = this.#unindexed
-    this.#unindexed = []
-    this.#unindexedPacks = 0
+  /** Write an index file of stored blobs and take them into the local copy of the index. */
+  async #writeIndex(entries: IndexEntry[]): Promise<void> {
+    if (entries.length === 0) return
     const name = randomBytes(32).toString('hex')
     await this.#writeSealed(`${this.prefix}index/${name}`, BlobType.index, Buffer.from(name, 'hex'), encodeIndex(entries))
     this.#db.addIndex(this.keys.name, name, entries)
     for (const e of entries) {
       const hex = e.id.toString('hex')
       this.#known?.set(hex, e)
-      this.#pending.delete(hex)
+      if (this.#pending.get(hex)?.pack === e.pack) this.#pending.delete(hex)
     }
   }
 
@@ -201,22 +247,29 @@ export class SpaceStore {
    */
   async adoptOrphanPacks(): Promise<number> {
     const known = this.#db.packIds(this.keys.name)
+    const entries: IndexEntry[] = []
     let adopted = 0
-    for await (const o of this.provider.list(`${this.prefix}packs/`)) {
+    for (const o of await this.orphanPacks(known)) {
       const pack = o.key.slice(o.key.lastIndexOf('/') + 1)
-      if (known.has(pack) || !/^[0-9a-f]{64}$/.test(pack)) continue
       const header = await readPackHeader(this.provider, this.keys.blobKey, o.key, pack, o.size)
       if ('error' in header) continue
-      for (const e of header.entries) {
-        if (this.has(e.id)) continue
-        const entry = { ...e, pack }
-        this.#pending.set(e.id.toString('hex'), entry)
-        this.#unindexed.push(entry)
-      }
-      this.#unindexedPacks++
+      // Every blob of the pack is listed, duplicates too: the pack is then no orphan any more.
+      for (const e of header.entries) entries.push({ ...e, pack })
       adopted++
     }
+    // Indexed at once: a run stopped again later does not have to take them in again.
+    await this.#writeIndex(entries)
     return adopted
+  }
+
+  /** The packs of this space that no index lists (`known`: the pack ids the index lists). */
+  async orphanPacks(known = this.#db.packIds(this.keys.name)): Promise<{ key: string; size: number }[]> {
+    const out: { key: string; size: number }[] = []
+    for await (const o of this.provider.list(`${this.prefix}packs/`)) {
+      const pack = o.key.slice(o.key.lastIndexOf('/') + 1)
+      if (!known.has(pack) && /^[0-9a-f]{64}$/.test(pack)) out.push({ key: o.key, size: o.size })
+    }
+    return out
   }
 
   /** Read and authenticate one blob. */
@@ -285,6 +338,7 @@ export class SpaceStore {
 
   /** Publish an immutable commit object; returns its id. */
   async putCommit(commit: Commit): Promise<string> {
+    this.#throwIfFailed()
     const plain = Buffer.from(JSON.stringify(commit))
     const id = blobId(this.keys, plain)
     const hex = id.toString('hex')
@@ -300,6 +354,7 @@ export class SpaceStore {
   }
 
   async putHead(deviceTag: string, head: Head): Promise<void> {
+    this.#throwIfFailed()
     await this.#writeSealed(
       `${this.prefix}heads/${deviceTag}`,
       BlobType.head,

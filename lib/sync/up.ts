@@ -69,15 +69,26 @@ function runningMetaKey(space: string): string {
   return `up-running:${space}`
 }
 
+/**
+ * Mark an up-sync of the space as running. If the last one was stopped (killed, or refused by
+ * the account), the packs it stored that no index lists are taken in first, not sent again.
+ */
+export async function startUpSync(db: StateDb, store: SpaceStore, space: string): Promise<void> {
+  if (db.getMeta(runningMetaKey(space))) await store.adoptOrphanPacks()
+  db.setMeta(runningMetaKey(space), new Date().toISOString())
+}
+
+/** The up-sync of the space ended with everything it stored published. */
+export function endUpSync(db: StateDb, space: string): void {
+  db.deleteMeta(runningMetaKey(space))
+}
+
 export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
   const keys = o.vault.space(o.space)
   const sealPool = SealPool.create(keys)
   const store = new SpaceStore(o.vault.provider, keys, o.db, { sealPool })
   await store.open()
-  // The last up-sync was stopped (killed, or refused by the account): what it stored is taken
-  // in, not sent again.
-  if (o.db.getMeta(runningMetaKey(o.space))) await store.adoptOrphanPacks()
-  o.db.setMeta(runningMetaKey(o.space), new Date().toISOString())
+  await startUpSync(o.db, store, o.space)
   const warnings = new Warnings()
   const cache = o.db.files(o.space)
   const readers = new FileReaderPool()
@@ -112,6 +123,10 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
       tree = await unionTrees(store, tree, published)
     }
     await store.flush()
+  } catch (e) {
+    // What is in flight settles first: what arrived is indexed, and nothing fails unseen later.
+    await store.flush().catch(() => {})
+    throw e
   } finally {
     await readers.close()
     await sealPool?.close()
@@ -123,7 +138,7 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
   const changes = walker.changes
   for (const path of cache.keys()) if (!walker.seen.has(path) && !changes.has(path)) changes.set(path, undefined)
   o.db.updateFiles(o.space, changes)
-  o.db.deleteMeta(runningMetaKey(o.space))
+  endUpSync(o.db, o.space)
   return { space: o.space, commit, tree, stats: store.stats, warnings: warnings.list }
 }
 

@@ -37,6 +37,11 @@ export async function check(io: CliIo, args: CheckArgs): Promise<number> {
       const read = args.readData ? `, ${formatBytes(report.bytesRead)} of data read and verified` : ''
       io.stdout.write(`Checked ${report.packs} packs, ${report.blobs} blobs, ${report.commits} commits${read}.\n`)
       for (const p of report.problems) io.stdout.write(`DAMAGED ${p.object}: ${p.message}\n`)
+      // Not damage (no commit needs them): said, without failing the check.
+      for (const o of report.orphanPacks ?? [])
+        io.stdout.write(
+          `ORPHAN ${o.object} (${formatBytes(o.bytes)}): a pack no index lists, left by a stopped up-sync; the next up-sync takes it in, a prune removes it\n`,
+        )
       io.stdout.write(report.problems.length ? `${report.problems.length} problem(s) found.\n` : 'No problems found.\n')
     }
     return report.problems.length ? EXIT.INTEGRITY : EXIT.OK
