@@ -27,6 +27,11 @@ export interface FaultOptions {
    * `quota` error, as a full storage account does (nothing retries that away).
    */
   quotaBytes?: number
+  /**
+   * Share of puts refused for good (a `refused` error nothing retries away), drawn with the same
+   * seeded generator: uploads that fail at random.
+   */
+  putFailRate?: number
 }
 
 export interface FaultStats {
@@ -120,6 +125,9 @@ export function faulty(provider: Provider, options: FaultOptions): Provider & { 
     stats,
     get: (key: string, range?: ByteRange) => around(draw(), () => provider.get(key, range)),
     put: (key: string, body: PutBody, opts?: PutOptions) => {
+      if (options.putFailRate && random() < options.putFailRate) {
+        return Promise.reject(new ProviderError(name, 'the upload was refused (injected)', { kind: 'refused' }))
+      }
       if (options.quotaBytes !== undefined) return quota(key, body, opts)
       const fault = draw()
       if (fault === 'cut') return provider.put(key, cut(body), opts)
@@ -145,7 +153,7 @@ export function faulty(provider: Provider, options: FaultOptions): Provider & { 
 
 /**
  * Faults from a `CLOUDY_FAULT_INJECTION` value, for tests of the whole command line:
- * `rate=0.2,delay=50,hang=2000,seed=7,quota=BYTES` (and `timeout=MS`, the retry policy's stall
+ * `rate=0.2,delay=50,hang=2000,seed=7,quota=BYTES,putfail=0.1` (and `timeout=MS`, the retry policy's stall
  * timeout, so that hangs end quickly). Returns the fault options and the retry timeout.
  */
 export function parseFaults(spec: string): { faults: FaultOptions; timeoutMs?: number } {
@@ -160,8 +168,9 @@ export function parseFaults(spec: string): { faults: FaultOptions; timeoutMs?: n
     else if (k === 'hang') faults.hangMs = n
     else if (k === 'seed') faults.seed = n
     else if (k === 'quota') faults.quotaBytes = n
+    else if (k === 'putfail') faults.putFailRate = n
     else if (k === 'timeout') timeoutMs = n
-    else throw new UsageError(`CLOUDY_FAULT_INJECTION: unknown setting "${k}" (rate, delay, hang, seed, quota, timeout)`)
+    else throw new UsageError(`CLOUDY_FAULT_INJECTION: unknown setting "${k}" (rate, delay, hang, seed, quota, putfail, timeout)`)
   }
   return { faults, timeoutMs }
 }

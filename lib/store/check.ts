@@ -29,8 +29,8 @@ export interface CheckReport {
   problems: CheckProblem[]
   /**
    * Packs no index lists: left by an up-sync that was stopped (killed, or refused by the
-   * account) and not yet taken in by a later one. Not damage: no commit needs them, the next
-   * up-sync of the computer that stored them takes them in, and a prune removes them.
+   * account) and not yet taken in by a later one. Not damage: no commit needs them, and the
+   * next up-sync of the computer that stored them takes them in.
    */
   orphanPacks?: { object: string; bytes: number }[]
 }

@@ -40,7 +40,7 @@ export async function check(io: CliIo, args: CheckArgs): Promise<number> {
       // Not damage (no commit needs them): said, without failing the check.
       for (const o of report.orphanPacks ?? [])
         io.stdout.write(
-          `ORPHAN ${o.object} (${formatBytes(o.bytes)}): a pack no index lists, left by a stopped up-sync; the next up-sync takes it in, a prune removes it\n`,
+          `ORPHAN ${o.object} (${formatBytes(o.bytes)}): a pack no index lists, left by a stopped up-sync (not damage: the next up-sync of the computer that stored it takes it in)\n`,
         )
       io.stdout.write(report.problems.length ? `${report.problems.length} problem(s) found.\n` : 'No problems found.\n')
     }

@@ -6,7 +6,7 @@ import { memory } from '../../../providers/memory.js'
 import { StateDb } from '../../../lib/state/db.js'
 import { SpaceStore } from '../../../lib/store/space-store.js'
 import { BlobType } from '../../../lib/vault/aead.js'
-import { spaceKeys } from '../../../lib/vault/keys.js'
+import { blobId, spaceKeys } from '../../../lib/vault/keys.js'
 import { RollbackError, IntegrityError } from '../../../lib/errors.js'
 
 const keys = spaceKeys('settings', randomBytes(32))
@@ -91,5 +91,37 @@ t.test('commits and heads; a head that goes back is refused as a rollback', asyn
   await store.putHead(dev, { commit: id2, seq: 2, time: commit.time })
   await p.put(`s/${keys.tag}/heads/${'cd'.repeat(16)}`, old)
   await t.rejects(store.readHeads(), IntegrityError)
+  db.close()
+})
+
+t.test('a failed pack upload poisons the store: flush fails, its blobs are not stored, nothing is published', async (t) => {
+  const { faulty } = await import('../../../providers/faulty.js')
+  const p = memory()
+  const db = new StateDb(join(tempDir(t), 's.db'))
+  // Room for about two packs of 64 KiB (and their index files), not for the rest.
+  const store = new SpaceStore(faulty(p, { rate: 0, quotaBytes: 150_000 }), keys, db, { packSize: 64 * 1024 })
+  const blobs = Array.from({ length: 12 }, () => randomBytes(20_000))
+  const added = await Promise.allSettled(blobs.map((b) => store.addBlob(BlobType.data, b)))
+  await t.rejects(store.flush(), /storage account is full/, 'flush reports the failed upload')
+  const ids = added.flatMap((r, i) => (r.status === 'fulfilled' ? [r.value] : [blobId(keys, blobs[i]!)]))
+  const stored = new Set<string>()
+  for await (const o of p.list(`s/${keys.tag}/packs/`)) stored.add(o.key.slice(o.key.lastIndexOf('/') + 1))
+  for (const [i, id] of ids.entries()) {
+    const loc = store.locate(id)
+    if (loc) t.ok(stored.has(loc.pack), `blob ${i} counts as stored only in a pack that arrived`)
+  }
+  t.ok(ids.some((id) => !store.has(id)), 'the blobs of the failed packs do not count as stored')
+  t.ok(
+    db.packIds(keys.name).size > 0 && [...db.packIds(keys.name)].every((id) => stored.has(id)),
+    'the state database lists only packs that arrived',
+  )
+  // A failure while a flush has not reported it yet: commits and heads are refused.
+  const s2 = new SpaceStore(faulty(memory(), { rate: 0, quotaBytes: 0 }), keys, db, { packSize: 16 * 1024 })
+  await Promise.allSettled(Array.from({ length: 4 }, () => s2.addBlob(BlobType.data, randomBytes(20_000))))
+  // The closed packs' uploads fail in the background.
+  await new Promise((r) => setTimeout(r, 100))
+  await t.rejects(s2.addBlob(BlobType.data, randomBytes(100)), /full/, 'nothing more is added')
+  await t.rejects(s2.putHead('ab'.repeat(16), { commit: 'cd'.repeat(32), seq: 1, time: new Date().toISOString() }), /full/)
+  await t.rejects(s2.flush(), /full/)
   db.close()
 })

@@ -1,0 +1,151 @@
+/**
+ * The fault matrix of up-sync: a multi-pack up-sync (small packs through `CLOUDY_PACK_SIZE`),
+ * from the command line and from a mount's journal, with the account filling up at 10 points
+ * and with uploads refused at random (seeded). Every run either completes (exit 0, the vault
+ * passes `check --read-data`) or fails with exit 5 having published nothing and settled
+ * nothing; with the fault lifted the next run completes, and a second computer reads every
+ * byte. No run ends on an unhandled rejection.
+ */
+import t, { type Test } from 'tap'
+import { createHash, randomBytes } from 'node:crypto'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { cloudy, computer, initVault, joinVault, tempDir, type Computer, type RunResult } from '../helpers/cli.js'
+import { mountPoint, sh, startMount } from '../helpers/mount.js'
+import { describeTree } from '../helpers/tree.js'
+
+const PACK = { CLOUDY_PACK_SIZE: String(64 * 1024) }
+
+/** Every file under `dir` (recursively) with the hash of its content. */
+function files(dir: string, out = new Map<string, string>()): Map<string, string> {
+  if (!existsSync(dir)) return out
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name)
+    if (statSync(p).isDirectory()) files(p, out)
+    else out.set(p, createHash('sha256').update(readFileSync(p)).digest('hex'))
+  }
+  return out
+}
+
+/** Every space's heads in the vault: what is published. */
+function heads(vault: string): Map<string, string> {
+  const out = new Map<string, string>()
+  const spaces = join(vault, 'Cloudy', 's')
+  if (!existsSync(spaces)) return out
+  for (const space of readdirSync(spaces)) files(join(spaces, space, 'heads'), out)
+  return out
+}
+
+/** Bytes of every pack in the vault. */
+function packBytes(vault: string): number {
+  let n = 0
+  const spaces = join(vault, 'Cloudy', 's')
+  for (const space of readdirSync(spaces)) for (const f of files(join(spaces, space, 'packs')).keys()) n += statSync(f).size
+  return n
+}
+
+/** A run under a fault: exit 0 or 5, never an unhandled rejection or an unexpected error. */
+function faultOutcome(t: Test, r: RunResult, what: string): void {
+  t.ok(r.code === 0 || r.code === 5, `${what}: exit 0 or 5, got ${r.code}: ${r.stderr.slice(-1500)}`)
+  t.notMatch(r.stderr, /unhandled|unexpected error|    at /i, `${what}: no unhandled rejection, no stack`)
+}
+
+async function checkClean(t: Test, c: Computer, what: string): Promise<void> {
+  const r = await cloudy(c, ['check', '--read-data'])
+  t.equal(r.code, 0, `${what}: check --read-data: ${r.stdout}${r.stderr}`)
+  t.notMatch(r.stdout, /ORPHAN/, `${what}: no orphan pack`)
+}
+
+/** The faults of the matrix: 10 points where the account is full (a share of `bytes`), then 2 seeds of refused uploads. */
+function matrix(bytes: number): { name: string; spec: string }[] {
+  const points = Array.from({ length: 10 }, (_, i) => {
+    const quota = Math.round((bytes * (i + 0.5)) / 10)
+    return { name: `account full after ${quota} bytes`, spec: `quota=${quota}` }
+  })
+  const random = [1, 2].map((seed) => ({ name: `uploads refused at random, seed ${seed}`, spec: `putfail=0.25,seed=${seed}` }))
+  return [...points, ...random]
+}
+
+t.test('command line: exit 0 and whole, or exit 5 with nothing published; the next run completes', async (t) => {
+  const vault = tempDir(t, 'vault')
+  const a = computer(t)
+  await mkdir(join(a.home, 'data'))
+  await initVault(t, a, vault, ['~/data'], 'a')
+  const faults = matrix(1024 * 1024)
+  for (const [round, fault] of faults.entries()) {
+    // About 1 MiB of new, incompressible data a round: ~16 packs of 64 KiB.
+    const dir = join(a.home, 'data', `r${round}`)
+    await mkdir(dir)
+    for (let i = 0; i < 4; i++) await writeFile(join(dir, `f${i}`), randomBytes(128 * 1024 + i * 64 * 1024))
+    const before = heads(vault)
+    const r = await cloudy(a, ['sync', 'up'], { ...PACK, CLOUDY_FAULT_INJECTION: fault.spec })
+    faultOutcome(t, r, fault.name)
+    if (r.code === 5) {
+      t.same(heads(vault), before, `${fault.name}: exit 5, nothing published`)
+      t.match(r.stderr, /full|refused/, `${fault.name}: says why`)
+    }
+    // After an exit 0 the lifted run changes nothing: its check is this run's.
+    const next = await cloudy(a, ['sync', 'up'], PACK)
+    t.equal(next.code, 0, `${fault.name}, lifted: ${next.stderr}`)
+    // What failed was not taken for stored: the next run publishes it (not "no change").
+    if (r.code === 5) t.match(next.stdout, /settings: published/, `${fault.name}, lifted: the next run publishes what was missing`)
+    await checkClean(t, a, `${fault.name}, lifted`)
+  }
+  t.ok(
+    faults.length > 0 && packBytes(vault) > 0,
+    `${faults.length} runs under a fault, ${packBytes(vault)} bytes of packs in the vault`,
+  )
+  const b = computer(t)
+  await joinVault(t, b, vault, ['~/data'], 'b')
+  const down = await cloudy(b, ['sync', 'down', '--yes'])
+  t.equal(down.code, 0, down.stderr)
+  t.same(await describeTree(join(b.home, 'data')), await describeTree(join(a.home, 'data')), 'every byte reached the second computer')
+})
+
+t.test('through the mount: a journal up-sync under a fault fails with nothing published or settled; the next completes', async (t) => {
+  const vault = tempDir(t, 'vault')
+  const a = computer(t)
+  await initVault(t, a, vault, [], 'a')
+  const dir = mountPoint(t)
+  const journal = join(a.cloudyHome, 'journal')
+  const sums = new Map<string, string>()
+  // The application and the settings space published first: the rounds publish only the app's writes.
+  const first = await startMount(t, a, dir, ['--upsync-after', '600'])
+  await sh(`mkdir -p ${dir}/apps/fm`)
+  await first.stop('SIGKILL')
+  t.equal((await cloudy(a, ['sync', 'up'])).code, 0)
+  // Ten points where the account fills up, one seed of refused uploads (a mount per round costs).
+  for (const [round, fault] of matrix(1024 * 1024).slice(0, 11).entries()) {
+    // Written through a mount that is then killed: the journal alone holds the data.
+    const m = await startMount(t, a, dir, ['--upsync-after', '600'])
+    const file = `apps/fm/r${round}.bin`
+    await sh(`mkdir -p ${dir}/apps/fm && head -c ${768 * 1024} /dev/urandom > ${dir}/${file} && head -c 300000 /dev/urandom > ${dir}/${file}.b`)
+    sums.set(file, await sh(`sha256sum < ${dir}/${file}`))
+    sums.set(`${file}.b`, await sh(`sha256sum < ${dir}/${file}.b`))
+    await m.stop('SIGKILL')
+    const before = heads(vault)
+    const journalBefore = files(journal)
+    const r = await cloudy(a, ['sync', 'up'], { ...PACK, CLOUDY_FAULT_INJECTION: fault.spec })
+    faultOutcome(t, r, `mount, ${fault.name}`)
+    if (r.code === 5) {
+      t.same(heads(vault), before, `mount, ${fault.name}: exit 5, nothing published`)
+      // The journal's data files are all still there, unchanged: nothing was settled.
+      const after = files(journal)
+      t.ok(
+        [...journalBefore].every(([p, h]) => !p.includes('/data/') || after.get(p) === h),
+        `mount, ${fault.name}: the journal is not settled`,
+      )
+    }
+    const next = await cloudy(a, ['sync', 'up'], PACK)
+    t.equal(next.code, 0, `mount, ${fault.name}, lifted: ${next.stderr}`)
+    if (r.code === 5) t.match(next.stdout, /journals of stopped mounts: published/, `mount, ${fault.name}, lifted: published now`)
+    await checkClean(t, a, `mount, ${fault.name}, lifted`)
+  }
+
+  const b = computer(t)
+  await joinVault(t, b, vault, [], 'b')
+  const dirB = mountPoint(t)
+  await startMount(t, b, dirB)
+  for (const [file, sum] of sums) t.equal(await sh(`sha256sum < ${dirB}/${file}`), sum, `${file} reads whole on the second computer`)
+})
