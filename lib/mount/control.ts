@@ -17,6 +17,8 @@ export interface ControlReply {
   /** Per space written through the mount: the new commit, if one was made. */
   commits?: string[]
   error?: string
+  /** The exit code the failure calls for (5: the storage refused an upload), when it has one. */
+  exitCode?: number
 }
 
 const dirOf = (stateDir: string) => join(stateDir, 'mounts')
@@ -44,7 +46,15 @@ export async function serveControl(stateDir: string, handle: (r: ControlRequest)
       }
       handle(req).then(
         (r) => socket.end(JSON.stringify(r) + '\n'),
-        (e: unknown) => socket.end(JSON.stringify({ ok: false, error: (e as Error).message }) + '\n'),
+        (e: unknown) => {
+          const exitCode = (e as { exitCode?: unknown }).exitCode
+          const reply: ControlReply = {
+            ok: false,
+            error: (e as Error).message,
+            exitCode: typeof exitCode === 'number' ? exitCode : undefined,
+          }
+          socket.end(JSON.stringify(reply) + '\n')
+        },
       )
     })
     socket.on('error', () => {})

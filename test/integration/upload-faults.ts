@@ -92,10 +92,7 @@ t.test('command line: exit 0 and whole, or exit 5 with nothing published; the ne
     if (r.code === 5) t.match(next.stdout, /settings: published/, `${fault.name}, lifted: the next run publishes what was missing`)
     await checkClean(t, a, `${fault.name}, lifted`)
   }
-  t.ok(
-    faults.length > 0 && packBytes(vault) > 0,
-    `${faults.length} runs under a fault, ${packBytes(vault)} bytes of packs in the vault`,
-  )
+  t.ok(faults.length > 0 && packBytes(vault) > 0, `${faults.length} runs under a fault, ${packBytes(vault)} bytes of packs in the vault`)
   const b = computer(t)
   await joinVault(t, b, vault, ['~/data'], 'b')
   const down = await cloudy(b, ['sync', 'down', '--yes'])
@@ -116,11 +113,15 @@ t.test('through the mount: a journal up-sync under a fault fails with nothing pu
   await first.stop('SIGKILL')
   t.equal((await cloudy(a, ['sync', 'up'])).code, 0)
   // Ten points where the account fills up, one seed of refused uploads (a mount per round costs).
-  for (const [round, fault] of matrix(1024 * 1024).slice(0, 11).entries()) {
+  for (const [round, fault] of matrix(1024 * 1024)
+    .slice(0, 11)
+    .entries()) {
     // Written through a mount that is then killed: the journal alone holds the data.
     const m = await startMount(t, a, dir, ['--upsync-after', '600'])
     const file = `apps/fm/r${round}.bin`
-    await sh(`mkdir -p ${dir}/apps/fm && head -c ${768 * 1024} /dev/urandom > ${dir}/${file} && head -c 300000 /dev/urandom > ${dir}/${file}.b`)
+    await sh(
+      `mkdir -p ${dir}/apps/fm && head -c ${768 * 1024} /dev/urandom > ${dir}/${file} && head -c 300000 /dev/urandom > ${dir}/${file}.b`,
+    )
     sums.set(file, await sh(`sha256sum < ${dir}/${file}`))
     sums.set(`${file}.b`, await sh(`sha256sum < ${dir}/${file}.b`))
     await m.stop('SIGKILL')
@@ -148,4 +149,44 @@ t.test('through the mount: a journal up-sync under a fault fails with nothing pu
   const dirB = mountPoint(t)
   await startMount(t, b, dirB)
   for (const [file, sum] of sums) t.equal(await sh(`sha256sum < ${dirB}/${file}`), sum, `${file} reads whole on the second computer`)
+})
+
+t.test("a running mount's own up-sync into a full account: exit 5, nothing published or settled; published once lifted", async (t) => {
+  const vault = tempDir(t, 'vault')
+  const a = computer(t)
+  await initVault(t, a, vault, [], 'a')
+  t.equal((await cloudy(a, ['sync', 'up'])).code, 0)
+  const dir = mountPoint(t)
+  const journal = join(a.cloudyHome, 'journal')
+  // The mount's storage fills up after 200 KB (the app's registry entry fits, its data does not).
+  const full = { ...a, env: { ...PACK, CLOUDY_FAULT_INJECTION: `quota=${200 * 1024}` } }
+  const m = await startMount(t, full, dir, ['--upsync-after', '600'])
+  await sh(`mkdir -p ${dir}/apps/own && head -c ${1024 * 1024} /dev/urandom > ${dir}/apps/own/data.bin`)
+  const sum = await sh(`sha256sum < ${dir}/apps/own/data.bin`)
+  const before = heads(vault)
+  const journalBefore = files(journal)
+  const r = await cloudy(a, ['sync', 'up'], PACK)
+  faultOutcome(t, r, 'running mount, account full')
+  t.equal(r.code, 5, `the mount's failed upload is the run's: ${r.stderr}`)
+  t.match(r.stderr, /full/)
+  const after = files(journal)
+  t.ok(
+    [...journalBefore].every(([p, h]) => !p.includes('/data/') || after.get(p) === h),
+    'the journal is not settled',
+  )
+  t.equal(await sh(`sha256sum < ${dir}/apps/own/data.bin`), sum, 'the file still reads whole through the mount')
+  const published = heads(vault)
+  t.ok(
+    [...before].every(([p, h]) => published.get(p) === h),
+    'no head that was there moved',
+  )
+  await m.stop('SIGKILL')
+  const next = await cloudy(a, ['sync', 'up'], PACK)
+  t.equal(next.code, 0, next.stderr)
+  await checkClean(t, a, 'lifted')
+  const b = computer(t)
+  await joinVault(t, b, vault, [], 'b')
+  const dirB = mountPoint(t)
+  await startMount(t, b, dirB)
+  t.equal(await sh(`sha256sum < ${dirB}/apps/own/data.bin`), sum, 'the second computer reads every byte')
 })

@@ -224,8 +224,18 @@ export async function mount(io: CliIo, args: MountArgs): Promise<number> {
       })
     }, pollMs)
     const control = await serveControl(s.paths.stateDir, async () => {
-      const commits = await job('up-sync', upAndDown)
-      return commits ? { ok: true, commits } : { ok: false, error: "the up-sync failed: see the mount's output" }
+      // The failure goes back to the asking `sync up` too: its message and exit code (5 for a
+      // refused upload).
+      let failure: { message?: unknown; exitCode?: unknown } | undefined
+      const commits = await job('up-sync', () =>
+        upAndDown().catch((e: unknown) => {
+          failure = e as typeof failure
+          throw e
+        }),
+      )
+      if (commits) return { ok: true, commits }
+      const error = typeof failure?.message === 'string' ? failure.message : "the up-sync failed: see the mount's output"
+      return { ok: false, error, exitCode: typeof failure?.exitCode === 'number' ? failure.exitCode : undefined }
     })
     // Folders read ahead while the first listings come in (a failure only costs the head start).
     void Promise.all([...(await sp.opened()).map((o) => o.view.base), ...readOnlySpaces].map((v) => v.prefetch())).catch(() => {})

@@ -24,7 +24,9 @@ export interface SyncUpArgs {
 async function upSyncWritten(s: Session): Promise<{ by: string; commits: string[] }[]> {
   const out: { by: string; commits: string[] }[] = []
   for (const [pid, reply] of await askMounts(s.paths.stateDir, { op: 'up' })) {
-    if (!reply.ok) throw new CloudyError('EMOUNTSYNC', EXIT.PARTIAL, `the mount (process ${pid}) could not up-sync: ${reply.error}`)
+    // A refused upload is the storage's failure (exit 5), as in an up-sync run here.
+    if (!reply.ok)
+      throw new CloudyError('EMOUNTSYNC', reply.exitCode ?? EXIT.PARTIAL, `the mount (process ${pid}) could not up-sync: ${reply.error}`)
     out.push({ by: `mount (process ${pid})`, commits: reply.commits ?? [] })
   }
   const spaces = new JournaledSpaces({ vault: s.vault, db: s.db, device: s.device, stateDir: s.paths.stateDir })

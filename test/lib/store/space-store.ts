@@ -110,7 +110,10 @@ t.test('a failed pack upload poisons the store: flush fails, its blobs are not s
     const loc = store.locate(id)
     if (loc) t.ok(stored.has(loc.pack), `blob ${i} counts as stored only in a pack that arrived`)
   }
-  t.ok(ids.some((id) => !store.has(id)), 'the blobs of the failed packs do not count as stored')
+  t.ok(
+    ids.some((id) => !store.has(id)),
+    'the blobs of the failed packs do not count as stored',
+  )
   t.ok(
     db.packIds(keys.name).size > 0 && [...db.packIds(keys.name)].every((id) => stored.has(id)),
     'the state database lists only packs that arrived',
