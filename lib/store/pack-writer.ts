@@ -18,6 +18,8 @@ export class PackWriter {
   readonly entries: PackEntry[] = []
   /** Bytes written so far (sealed blobs only). */
   size = 0
+  /** Bytes of the whole pack, header and trailer included, once finished. */
+  total = 0
   #batch: Uint8Array[] = []
   #batchLen = 0
   #queue: Uint8Array[] = []
@@ -124,6 +126,7 @@ export class PackWriter {
     const header = seal(this.blobKey, BlobType.packHeader, Buffer.from(this.id, 'hex'), encodeHeader(this.entries))
     const trailer = Buffer.allocUnsafe(4)
     trailer.writeUInt32LE(header.length, 0)
+    this.total = this.size + header.length + trailer.length
     this.#push(header)
     this.#push(trailer)
     this.#flushBatch()

@@ -178,7 +178,7 @@ export class SpaceStore {
       .finish()
       .then(async () => {
         this.stats.packsWritten++
-        this.stats.packBytes += pack.size
+        this.stats.packBytes += pack.total
         await this.#writeIndex(pack.entries.map((e) => ({ ...e, pack: pack.id })))
       })
       .catch((e: unknown) => this.#failed(pack, e))
