@@ -8,6 +8,7 @@
 import { ProviderError, TransientError, UsageError } from '../lib/errors.js'
 import { collect } from './keys.js'
 import type { ByteRange, ListOptions, ObjectInfo, Provider, PutBody, PutOptions } from './provider.js'
+import { mulberry32 } from '../lib/seeded-random.js'
 
 export type Fault = 'drop' | 'lost-answer' | 'delay' | 'hang' | 'busy' | 'cut'
 
@@ -39,22 +40,10 @@ export interface FaultStats {
   faults: Record<Fault, number>
 }
 
-/** mulberry32: small, seedable, good enough to spread faults. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 const ALL: readonly Fault[] = ['drop', 'lost-answer', 'delay', 'hang', 'busy', 'cut']
 
 export function faulty(provider: Provider, options: FaultOptions): Provider & { stats: FaultStats } {
-  const random = generator(options.seed ?? Math.floor(Math.random() * 2 ** 32))
+  const random = mulberry32(options.seed ?? Math.floor(Math.random() * 2 ** 32))
   const faults = options.faults ?? ALL
   const delayMs = options.delayMs ?? 50
   const hangMs = options.hangMs ?? 5_000

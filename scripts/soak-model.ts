@@ -16,17 +16,8 @@
  * before (a copy is a new file of its own; deleting it is what dismisses it).
  */
 
-/** mulberry32: a small, well-known seeded generator (not for secrets). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { mulberry32 } from '../lib/seeded-random.js'
+export { mulberry32 }
 
 /** Random choices drawn from one seeded generator. */
 export class Rng {

@@ -11,6 +11,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BIN, cloudy, computer, initVault, joinVault, tempDir, type Computer } from '../helpers/cli.js'
 import { describeTree } from '../helpers/tree.js'
+import { mulberry32 } from '../../lib/seeded-random.js'
 
 const PACK_SIZE = 128 * 1024
 const PACK = { CLOUDY_PACK_SIZE: String(PACK_SIZE) }
@@ -31,18 +32,6 @@ function packs(vault: string): Map<string, number> {
 }
 
 const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0)
-
-/** mulberry32: seeded kill points, so a failure can be replayed. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** `cloudy sync up`, killed with SIGKILL once the vault holds `target` packs (or when it ends by itself). */
 function killedUpSync(c: Computer, vault: string, target: number): Promise<boolean> {
@@ -74,7 +63,7 @@ t.test('kill -9 at 5 random points: the run that completes sends only what was m
   const a = computer(t)
   await makeData(a)
   await initVault(t, a, vault, ['~/data'], 'a')
-  const random = generator(Number(process.env.RESUME_SEED ?? 5))
+  const random = mulberry32(Number(process.env.RESUME_SEED ?? 5))
   let kills = 0
   for (let i = 0; i < 5; i++) {
     const target = packs(vault).size + 1 + Math.floor(random() * 6)
