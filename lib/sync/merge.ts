@@ -365,11 +365,25 @@ function sidesOf(
 }
 
 /**
+ * The order heads are merged in: oldest commit first, then by id. Every merge of several
+ * commits uses it, the virtual base of a criss-cross too, so the same commits always merge into
+ * the same tree.
+ */
+function mergeOrder(x: CommitRef, y: CommitRef): number {
+  return x.commit.time === y.commit.time ? (x.id < y.id ? -1 : x.id > y.id ? 1 : 0) : x.commit.time < y.commit.time ? -1 : 1
+}
+
+/**
  * The tree two states are merged against: their best common ancestor's; with several (after a
  * criss-cross, when two computers merged each other's work at once), the merge of those, as
  * git's recursive strategy does. Picking one of them would show what the other already holds
- * as a change made on both sides, and call conflicts where there are none. Its conflict copies
- * are named as in any merge, so a copy both sides hold since is found in the base too.
+ * as a change made on both sides, and call conflicts where there are none. The bases are
+ * merged exactly as `mergeHeads` merges heads (in `mergeOrder`), so the virtual base is the
+ * state the computers that merged those commits got: a conflict between them (two adds with
+ * one time) keeps the same version at the name, and a side that kept what it received is
+ * unchanged. In another order a tie would go the other way, and a side's untouched version
+ * would pass for an edit that wins the name over a real one. Its conflict copies are named as
+ * in any merge, so a copy both sides hold since is found in the base too.
  */
 async function baseTree(
   store: SpaceStore,
@@ -377,7 +391,7 @@ async function baseTree(
   ours: readonly string[],
   theirs: string,
 ): Promise<{ tree?: string; bases: string[] }> {
-  const bases = await graph.mergeBases(ours, theirs)
+  const bases = (await graph.mergeBases(ours, theirs)).sort(mergeOrder)
   if (bases.length === 0) return { bases: [] }
   let tree = bases[0]!.commit.tree
   for (let i = 1; i < bases.length; i++) {
@@ -400,7 +414,7 @@ export async function mergeHeads(store: SpaceStore, graph: CommitGraph, headIds:
     for (const other of ids) if (other !== id && (await graph.isAncestor(id, other))) behind = true
     if (!behind) tips.push(await graph.ref(id))
   }
-  tips.sort((x, y) => (x.commit.time === y.commit.time ? (x.id < y.id ? -1 : 1) : x.commit.time < y.commit.time ? -1 : 1))
+  tips.sort(mergeOrder)
   const conflicts: MergeConflict[] = []
   const tipIds = tips.map((h) => h.id)
   const author = async (path: string, entry: TreeEntry) =>

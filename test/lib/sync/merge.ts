@@ -179,6 +179,31 @@ t.test('criss-cross: two best common ancestors are merged into the base, no spur
   t.same(await read(m.tree!), { f: 'A3', g: 'B3' })
 })
 
+t.test('criss-cross: the base merges its commits as the heads were merged, so a kept version stays unchanged', async (t) => {
+  const { db, store, read, commit } = await setup(t)
+  const c0 = await commit('c1', 1, [], { k: 'k' })
+  // Two computers added f at once: the same time and size, another content.
+  const x1 = await commit('c3', 2, [c0], { k: 'k', f: ['v4', 1] })
+  const y1 = await commit('c2', 3, [c0], { k: 'k', f: ['v5', 1] })
+  const graph = new CommitGraph(store, db)
+  const both = await mergeHeads(store, graph, [x1, y1])
+  const copy = 'f.conflict-c3-19700101-000001'
+  t.same(await read(both.tree!), { k: 'k', f: 'v5', [copy]: 'v4' }, 'a tie goes to the later head')
+  // Both down-synced that merge (each naming the other's head): one edited f (the same time
+  // again), the other kept what it received and up-synced later (the later head wins a tie).
+  const x2 = await commit('c3', 4, [x1, y1], { k: 'k', f: ['v18', 1], [copy]: ['v4', 1] })
+  const y2 = await commit('c2', 5, [y1, x1], { k: 'k', f: ['v5', 1], [copy]: ['v4', 1] })
+  t.same((await graph.mergeBases([y2], x2)).map((b) => b.id).sort(), [x1, y1].sort(), 'two best common ancestors')
+  for (const heads of [
+    [x2, y2],
+    [y2, x2],
+  ]) {
+    const m = await mergeHeads(store, new CommitGraph(store, db), heads)
+    t.same(await read(m.tree!), { k: 'k', f: 'v18', [copy]: 'v4' }, 'the edit keeps the name')
+    t.same(m.conflicts, [], 'no conflict: the other side kept the version it received')
+  }
+})
+
 t.test('the same new content on both sides is no conflict: the newer time is kept', async (t) => {
   const { store, tree } = await setup(t)
   const conflicts: MergeConflict[] = []
