@@ -9,7 +9,7 @@ import { isTempName } from '../fs/temp-name.js'
 import type { CachedFile } from '../state/db.js'
 import type { Tree, TreeEntry } from '../store/objects.js'
 import type { SpaceKeys } from '../vault/keys.js'
-import { chunkIdsOf, fileIs } from './plan.js'
+import { chunkIdsOf, fileIs, type ChunkIdsOf } from './plan.js'
 import { localStat } from '../sources/settings.js'
 
 /** Every file of a tree by HOME-relative path. */
@@ -72,15 +72,23 @@ export async function pendingChanges(
     seen.add(rel)
     const was = synced.get(rel)
     if (!was) out.added.push(rel)
-    else if (
-      st.isSymbolicLink()
-        ? was.type !== 'symlink'
-        : was.type !== 'file' || !(await fileIs(join(home, rel), st, cache.get(cacheKey(rel)), was, idsOf))
-    )
-      out.changed.push(rel)
+    else if (await changedSince(home, rel, st, was, cache, idsOf)) out.changed.push(rel)
   }
   for (const rel of include) await visit(rel, true)
   const under = (p: string) => include.some((i) => i === '' || p === i || p.startsWith(i + '/'))
   for (const p of synced.keys()) if (!seen.has(p) && under(p)) out.deleted.push(p)
   return out
+}
+
+/** Whether the local `st` at `rel` differs from the synced entry `was` (content read only when the cached stat is stale). */
+export async function changedSince(
+  home: string,
+  rel: string,
+  st: BigIntStats,
+  was: TreeEntry,
+  cache: Map<string, CachedFile>,
+  idsOf: ChunkIdsOf,
+): Promise<boolean> {
+  if (st.isSymbolicLink()) return was.type !== 'symlink'
+  return was.type !== 'file' || !(await fileIs(join(home, rel), st, cache.get(cacheKey(rel)), was, idsOf))
 }

@@ -7,10 +7,9 @@ import { linkFollower, localStat } from '../sources/settings.js'
 import type { CachedFile } from '../state/db.js'
 import type { TreeEntry } from '../store/objects.js'
 import { join } from 'node:path'
-import type { Pending } from './pending.js'
+import { changedSince, type Pending } from './pending.js'
 import type { SpaceKeys } from '../vault/keys.js'
-import { cacheKey } from '../fs/raw-name.js'
-import { chunkIdsOf, fileIs } from './plan.js'
+import { chunkIdsOf } from './plan.js'
 
 export async function pendingReceived(
   home: string,
@@ -42,12 +41,7 @@ export async function pendingReceived(
       continue
     }
     if (!st) out.deleted.push(rel)
-    else if (
-      st.isSymbolicLink()
-        ? was.type !== 'symlink'
-        : was.type !== 'file' || !(await fileIs(join(home, rel), st, cache.get(cacheKey(rel)), was, idsOf))
-    )
-      out.changed.push(rel)
+    else if (await changedSince(home, rel, st, was, cache, idsOf)) out.changed.push(rel)
   }
   for (const rel of copies) {
     if (synced.has(rel) || skipped(rel)) continue
