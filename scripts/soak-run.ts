@@ -180,9 +180,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   /** This seed's CLI children. */
   const live = new Set<ChildProcess>()
 
+  /** How long the last whole `sync up` and `sync down` took: kill -9s land inside that span. */
+  const lastMs: Record<string, number> = { up: 300, down: 300 }
+
   async function run(c: Computer, args: string[], killAfterMs?: number): Promise<Run> {
     stats.cliRuns++
+    const t0 = Date.now()
     const r = await cli(c, args, live, killAfterMs)
+    if (args[0] === 'sync' && killAfterMs === undefined && r.code === 0) lastMs[args[1]!] = Date.now() - t0
     stats.conflicts += (r.stdout.match(/^conflict: /gm) ?? []).length
     if (r.signal === 'SIGKILL' && killAfterMs !== undefined) stats.kills++
     else if (r.code !== 0 && r.code !== 6) {
@@ -421,7 +426,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       if (kind === 'up') what = `up: ${await up(c)}`
       else if (kind === 'down') what = `down: ${await down(c)}`
       else if (kind === 'kill-up' || kind === 'kill-down') {
-        const delay = rng.between(150, 1500)
+        // Within the time such a run takes on this machine, so that most kills hit a run at work
+        // (from Node's start-up to the last rename), whatever the machine's speed.
+        const span = lastMs[kind === 'kill-up' ? 'up' : 'down']!
+        const delay = rng.between(Math.round(span * 0.3), Math.round(span * 0.95))
         what = `${kind} after ${delay} ms: ${kind === 'kill-up' ? await up(c, delay) : await down(c, delay)}`
       } else what = await userStep(c, kind)
       say(`${String(step).padStart(3)} ${c.name} ${what}`)
