@@ -163,6 +163,43 @@ export async function joinedComputer(t: Test, url: string, include: string[], na
   return b
 }
 
+/** Runs `cloudy args` on `c` and checks that it exits 0. */
+export async function ok(t: Test, c: Computer, args: string[], what = args.join(' ')): Promise<RunResult> {
+  const r = await cloudy(c, args)
+  t.equal(r.code, 0, `${what}: ${r.stderr}`)
+  return r
+}
+
+async function writeFiles(root: string, files: Record<string, string>): Promise<void> {
+  const { mkdir, writeFile } = await import('node:fs/promises')
+  for (const [path, text] of Object.entries(files)) {
+    await mkdir(dirname(join(root, path)), { recursive: true })
+    await writeFile(join(root, path), text)
+  }
+}
+
+/**
+ * Two computers of one chain on a local-folder vault, collecting `~/cfg`: alpha (A) up-synced
+ * `files` there; bravo (B) joined and down-synced. With `fromB`, B then writes and up-syncs
+ * those files too and A down-syncs them, so both have published.
+ */
+export async function syncedPair(t: Test, files: Record<string, string>, fromB?: Record<string, string>) {
+  const vault = tempDir(t, 'vault')
+  const a = computer(t)
+  await writeFiles(join(a.home, 'cfg'), files)
+  await initVault(t, a, vault, ['~/cfg'], 'alpha')
+  await ok(t, a, ['sync', 'up'], 'up A')
+  const b = computer(t)
+  await joinVault(t, b, vault, ['~/cfg'], 'bravo')
+  await ok(t, b, ['sync', 'down', '--yes'], 'down B')
+  if (fromB) {
+    await writeFiles(join(b.home, 'cfg'), fromB)
+    await ok(t, b, ['sync', 'up'], 'up B')
+    await ok(t, a, ['sync', 'down', '--yes'], 'down A')
+  }
+  return { vault, a, b }
+}
+
 /** The items of a `sync down --preview --json`, as "op item" strings, sorted. */
 export async function previewOps(c: Computer, extra: string[] = []): Promise<string[]> {
   const r = await cloudy(c, ['sync', 'down', '--preview', '--json', ...extra])

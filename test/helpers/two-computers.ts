@@ -7,19 +7,13 @@ import type { Test } from 'tap'
 import { mkdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { cloudy, computer, initVault, joinVault, previewOps, type Computer } from './cli.js'
+import { cloudy, ok, computer, initVault, joinVault, previewOps, type Computer } from './cli.js'
 import { describeTree } from './tree.js'
 
 const INCLUDE = ['~/cfg', '~/.gitconfig']
 
 async function synced(c: Computer) {
   return [...(await describeTree(join(c.home, 'cfg'))), ...(await describeTree(c.home)).filter((d) => d.path === '.gitconfig')]
-}
-
-async function ok(t: Test, c: Computer, args: string[], what: string) {
-  const r = await cloudy(c, args)
-  t.equal(r.code, 0, `${what}: ${r.stderr}`)
-  return r
 }
 
 /** Where the scenario's vault lives: a provider URL, and how a computer is set up to reach it. */

@@ -5,36 +5,14 @@
 import t, { type Test } from 'tap'
 import { randomBytes } from 'node:crypto'
 import { existsSync, readdirSync, statSync } from 'node:fs'
-import { mkdir, open, readFile, truncate, writeFile } from 'node:fs/promises'
+import { open, readFile, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { cloudy, computer, initVault, joinVault, previewOps, tempDir, type Computer } from '../helpers/cli.js'
+import { cloudy, ok, syncedPair, computer, initVault, previewOps, tempDir } from '../helpers/cli.js'
 import { describeTree } from '../helpers/tree.js'
 
-async function ok(t: Test, c: Computer, args: string[], what: string) {
-  const r = await cloudy(c, args)
-  t.equal(r.code, 0, `${what}: ${r.stderr}`)
-  return r
-}
-
-/** A with `cfg/` up-synced; B joined and down-synced. */
-async function pair(t: Test) {
-  const vault = tempDir(t, 'vault')
-  const a = computer(t)
-  await mkdir(join(a.home, 'cfg/sub'), { recursive: true })
-  await writeFile(join(a.home, 'cfg/one.txt'), '1')
-  await writeFile(join(a.home, 'cfg/two.txt'), '2')
-  await writeFile(join(a.home, 'cfg/sub/three.txt'), '3')
-  await initVault(t, a, vault, ['~/cfg'], 'alpha')
-  await ok(t, a, ['sync', 'up'], 'up A')
-  const b = computer(t)
-  await joinVault(t, b, vault, ['~/cfg'], 'bravo')
-  await ok(t, b, ['sync', 'down', '--yes'], 'down B')
-  // B has published too: its head says what it last had (what a lost database falls back on).
-  await writeFile(join(b.home, 'cfg/b.txt'), 'b')
-  await ok(t, b, ['sync', 'up'], 'up B')
-  await ok(t, a, ['sync', 'down', '--yes'], 'down A')
-  return { a, b }
-}
+/** A with `cfg/` up-synced; B joined and down-synced, and has published too: its head says
+ * what it last had (what a lost database falls back on). */
+const pair = (t: Test) => syncedPair(t, { 'one.txt': '1', 'two.txt': '2', 'sub/three.txt': '3' }, { 'b.txt': 'b' })
 
 /** The contents of every file under `dir`. */
 async function allContents(dir: string): Promise<Set<string>> {

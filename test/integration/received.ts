@@ -3,17 +3,11 @@
  * though its own `include` does not list them (unless it excludes them); and the conflict
  * copies a down-sync makes reach every computer, top-level ones included.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { cloudy, computer, initVault, joinVault, previewOps, setSettingsList, tempDir, type Computer } from '../helpers/cli.js'
-
-async function ok(t: Test, c: Computer, args: string[]) {
-  const r = await cloudy(c, args)
-  t.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
-  return r
-}
+import { cloudy, ok, computer, initVault, joinVault, previewOps, setSettingsList, tempDir } from '../helpers/cli.js'
 
 t.test('edits and deletions of received paths are sent; an explicit exclude keeps the chain version', async (t) => {
   const vault = tempDir(t, 'vault')

@@ -10,33 +10,14 @@ import { existsSync } from 'node:fs'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { join } from 'node:path'
-import { cloudy, computer, initVault, joinVault, previewOps, setSettingsList, tempDir, type Computer } from '../helpers/cli.js'
+import { cloudy, ok, syncedPair, previewOps, setSettingsList, type Computer } from '../helpers/cli.js'
 import { describeTree } from '../helpers/tree.js'
 import { acquireSyncLock } from '../../lib/state/lock.js'
 
 const execFileAsync = promisify(execFile)
 
-async function ok(t: Test, c: Computer, args: string[], what: string) {
-  const r = await cloudy(c, args)
-  t.equal(r.code, 0, `${what}: ${r.stderr}`)
-  return r
-}
-
 /** A with `cfg/` holding `files`, up-synced; B joined and down-synced. */
-async function pair(t: Test, files: Record<string, string>) {
-  const vault = tempDir(t, 'vault')
-  const a = computer(t)
-  for (const [path, text] of Object.entries(files)) {
-    await mkdir(join(a.home, 'cfg', path, '..'), { recursive: true })
-    await writeFile(join(a.home, 'cfg', path), text)
-  }
-  await initVault(t, a, vault, ['~/cfg'], 'alpha')
-  await ok(t, a, ['sync', 'up'], 'up A')
-  const b = computer(t)
-  await joinVault(t, b, vault, ['~/cfg'], 'bravo')
-  await ok(t, b, ['sync', 'down', '--yes'], 'down B')
-  return { a, b }
-}
+const pair = (t: Test, files: Record<string, string>) => syncedPair(t, files)
 
 const cfg = async (c: Computer) => describeTree(join(c.home, 'cfg'))
 

@@ -3,11 +3,11 @@
  * tool that restores times, like `cp -p`): the down-sync compares their content, so the local
  * edit is neither taken for the chain's version nor deleted, and `status` counts it.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { mkdir, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { cloudy, computer, initVault, joinedComputer, type Computer } from '../helpers/cli.js'
+import { cloudy, ok, computer, initVault, joinedComputer } from '../helpers/cli.js'
 import { tempDir } from '../helpers/temp.js'
 
 /** One whole second: put back exactly, as `cp -p` or `tar` do. */
@@ -17,12 +17,6 @@ const WHEN = new Date('2026-01-02T03:04:05Z')
 async function writeKeepingTime(path: string, text: string): Promise<void> {
   await writeFile(path, text)
   await utimes(path, WHEN, WHEN)
-}
-
-async function ok(t: Test, c: Computer, args: string[]) {
-  const r = await cloudy(c, args)
-  t.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
-  return r
 }
 
 t.test('a local edit of the same size and time is a change, not the chain version', async (t) => {
