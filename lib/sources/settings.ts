@@ -16,6 +16,7 @@
 import { lstatSync, statSync, type BigIntStats } from 'node:fs'
 import { readlink } from 'node:fs/promises'
 import { join, relative, sep } from 'node:path'
+import { settleAll } from '../settle-all.js'
 import { treeTime, type Tree, type TreeEntry } from '../store/objects.js'
 import type { Walker } from './walk.js'
 
@@ -138,7 +139,8 @@ export async function collectIncluded(
       // (gone: its deletion is sent). The walker bounds how many files are read at once.
       return walker.entry(childAbs, childRel, name, st)
     }
-    const entries = await Promise.all([...new Set([...node.children.keys(), ...before.keys()])].map(one))
+    // Every child settles before this folder returns or fails (see `settleAll`).
+    const entries = await settleAll([...new Set([...node.children.keys(), ...before.keys()])].map(one))
     return entries.filter((e): e is TreeEntry => e !== undefined)
   }
   return walker.store.putTree({ entries: await build(root, home, '', base) })

@@ -6,6 +6,7 @@ import { open as openFile, readlink } from 'node:fs/promises'
 import { fstatSync, lstatSync, type BigIntStats } from 'node:fs'
 import { join } from 'node:path'
 import { CloudyError } from '../errors.js'
+import { settleAll } from '../settle-all.js'
 import { cacheKey, fsPath, hasRawBytes, listNames, shownName } from '../fs/raw-name.js'
 import { isTempName } from '../fs/temp-name.js'
 import type { CachedFile } from '../state/db.js'
@@ -56,6 +57,12 @@ export class Walker {
   #waiting: (() => void)[] = []
   /** Why the last folder that could not be listed could not be. */
   #listError: unknown
+  /**
+   * The store's failure (an upload refused), once one reached the walk: the run has failed, and
+   * no file or folder is started after it. Whatever is in flight settles before the walk
+   * rejects (`settleAll`), so nothing is stored after the caller hears of the failure.
+   */
+  #stopped: CloudyError | undefined
 
   constructor(options: WalkOptions) {
     this.#o = options
@@ -65,6 +72,7 @@ export class Walker {
 
   /** The tree entry of `abs` (named `name`), or undefined if it is skipped. */
   async entry(abs: string, rel: string, name: string, st?: BigIntStats): Promise<TreeEntry | undefined> {
+    this.#throwIfStopped()
     try {
       // Synchronous on purpose: a cached lstat costs microseconds, while the promise version
       // costs a thread-pool round trip and garbage; this is the whole cost of a no-change run.
@@ -102,6 +110,7 @@ export class Walker {
 
   /** Store the tree of folder `abs`; undefined if it cannot be listed. */
   async dir(abs: string, rel: string): Promise<string | undefined> {
+    this.#throwIfStopped()
     let names: string[]
     try {
       // Names that are not valid UTF-8 are carried too (lib/fs/raw-name.ts).
@@ -146,17 +155,14 @@ export class Walker {
       }
       entries.push(this.entry(childAbs, childRel, name, st))
     }
-    // Each is awaited below, unless a read fails first: then none may fail unseen (an unhandled
-    // rejection ends the process).
-    for (const e of entries) if (e instanceof Promise) e.catch(() => {})
-    // Batches of small files fill their places in `entries` as they are read.
+    // Batches of small files fill their places in `entries` as they are read. Everything this
+    // folder started settles before it returns or fails (`settleAll`).
     const reads: Promise<void>[] = []
     for (let i = 0; i < small.length; i += READ_BATCH) reads.push(this.#readSmall(small.slice(i, i + READ_BATCH), entries))
-    await Promise.all(reads)
+    await settleAll<unknown>([...reads, ...entries])
     // Ready entries and pending ones side by side, in name order.
-    // oxlint-disable-next-line typescript/await-thenable
-    const resolved = await Promise.all(entries)
-    return this.#o.store.putTree({ entries: resolved.filter((e): e is TreeEntry => e !== undefined) })
+    const resolved = await settleAll(entries)
+    return this.#stopOnFailure(this.#o.store.putTree({ entries: resolved.filter((e): e is TreeEntry => e !== undefined) }))
   }
 
   #cachedEntry(rel: string, name: string, st: BigIntStats, cached: CachedFile): TreeEntry {
@@ -169,6 +175,7 @@ export class Walker {
   async #readSmall(batch: SmallFile[], entries: (TreeEntry | undefined | Promise<TreeEntry | undefined>)[]): Promise<void> {
     await this.#slot()
     try {
+      this.#throwIfStopped()
       const results = await this.#o.readers.read(batch.map((f) => f.abs))
       for (let i = 0; i < batch.length; i++) {
         const f = batch[i]!
@@ -178,7 +185,7 @@ export class Walker {
           continue
         }
         this.#o.onBytes?.(r.data.length)
-        const content = r.data.length ? await this.#o.store.addBlob(BlobType.data, r.data) : Buffer.alloc(0)
+        const content = r.data.length ? await this.#stopOnFailure(this.#o.store.addBlob(BlobType.data, r.data)) : Buffer.alloc(0)
         const unchanged = r.size === f.st.size && r.mtimeNs === f.st.mtimeNs && r.ctimeNs === f.st.ctimeNs && r.ino === f.st.ino
         this.#remember(f.rel, f.st, content, unchanged)
         entries[f.index] = fileEntry(f.name, unchanged ? f.st : ({ ...f.st, size: BigInt(r.data.length) } as BigIntStats), content)
@@ -225,12 +232,13 @@ export class Walker {
     if (cached && sameFile(cached, st)) return this.#cachedEntry(rel, name, st, cached)
     await this.#slot()
     try {
+      this.#throwIfStopped()
       const { content, after } = await this.#readChunks(abs, Number(st.size))
       this.#remember(rel, st, content, sameStat(after, st))
       return fileEntry(name, st, content)
     } catch (e) {
       // The store's failure (an upload refused) is the run's, not this file's.
-      if (e instanceof CloudyError) throw e
+      if (e instanceof CloudyError) throw (this.#stopped ??= e)
       return this.#readFailed(rel, name, e)
     } finally {
       this.#release()
@@ -260,7 +268,11 @@ export class Walker {
       }
       const last = chunker.finish()
       if (last) ids.push(handled(this.#o.store.addBlob(BlobType.data, last)))
-      return { content: Buffer.concat(await Promise.all(ids)), after: fstatSync(fh.fd, { bigint: true }) }
+      return { content: Buffer.concat(await settleAll(ids)), after: fstatSync(fh.fd, { bigint: true }) }
+    } catch (e) {
+      // The chunks still being stored settle first (see `settleAll`).
+      await Promise.allSettled(ids)
+      throw e
     } finally {
       await fh.close()
     }
@@ -272,6 +284,20 @@ export class Walker {
     if (!previous) return this.#unreadable(rel, name, e)
     this.#o.warnings.add('EUNREADABLE', shownName(rel), `kept the last synced version of ${shownName(rel)}: ${errText(e)}`)
     return { ...previous, name }
+  }
+
+  #throwIfStopped(): void {
+    if (this.#stopped) throw this.#stopped
+  }
+
+  /** `p` (a store call); a failure of the store stops the walk. */
+  async #stopOnFailure<T>(p: Promise<T>): Promise<T> {
+    try {
+      return await p
+    } catch (e) {
+      if (e instanceof CloudyError) this.#stopped ??= e
+      throw e
+    }
   }
 
   #unreadable(rel: string, _name: string, e: unknown): undefined {

@@ -20,6 +20,7 @@ export class WorkerPool<Req, Res> {
   #idle: Worker[] = []
   #queue: Job<Res>[] = []
   #running = new Map<Worker, Job<Res>>()
+  #closed = false
 
   /**
    * @param source CommonJS source of the worker: it receives `{ batch }` messages and answers
@@ -36,6 +37,9 @@ export class WorkerPool<Req, Res> {
 
   /** Run a batch of requests on one thread; results in order. */
   run(batch: Req[], transfer: ArrayBuffer[] = []): Promise<Res[]> {
+    // A closed pool starts no thread: a late caller would otherwise keep the process alive, and
+    // the seal pool's threads would start with keys that closing wiped.
+    if (this.#closed) return Promise.reject(new Error('the worker pool is closed'))
     return new Promise((resolve, reject) => {
       this.#queue.push({ batch, transfer, resolve, reject })
       this.#pump()
@@ -78,6 +82,12 @@ export class WorkerPool<Req, Res> {
   }
 
   async close(): Promise<void> {
+    this.#closed = true
+    // Queued and running jobs will never be answered now.
+    const orphaned = [...this.#queue, ...this.#running.values()]
+    this.#queue = []
+    this.#running.clear()
+    for (const job of orphaned) job.reject(new Error('the worker pool is closed'))
     await Promise.all(this.#workers.map((w) => w.terminate()))
     this.#workers = []
     this.#idle = []

@@ -103,7 +103,8 @@ export function computer(t: Test, options: { uid?: number; gid?: number } = {}):
   return c
 }
 
-export function cloudy(c: Computer, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+/** Runs `cloudy args` on `c`; a run still going after `timeoutMs` is killed (code 128). */
+export function cloudy(c: Computer, args: string[], env: NodeJS.ProcessEnv = {}, { timeoutMs = 240_000 } = {}): Promise<RunResult> {
   return new Promise((resolveRun, reject) => {
     const vars = { PATH: process.env.PATH, HOME: c.home, CLOUDY_HOME: c.cloudyHome, CLOUDY_PASSWORD: 'correct horse', ...c.env, ...env }
     const other = c.user !== undefined || c.uid !== undefined
@@ -122,7 +123,10 @@ export function cloudy(c: Computer, args: string[], env: NodeJS.ProcessEnv = {})
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
     child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000)
+    const timer = setTimeout(() => {
+      stderr += `\n(test: killed after ${timeoutMs} ms)`
+      child.kill('SIGKILL')
+    }, timeoutMs)
     child.on('error', reject)
     child.on('close', (code, signal) => {
       clearTimeout(timer)

@@ -100,6 +100,41 @@ t.test('command line: exit 0 and whole, or exit 5 with nothing published; the ne
   t.same(await describeTree(join(b.home, 'data')), await describeTree(join(a.home, 'data')), 'every byte reached the second computer')
 })
 
+t.test('a refused upload stops the whole walk: exit 5 at once, nothing stored after it, all readable', async (t) => {
+  const vault = tempDir(t, 'vault')
+  const a = computer(t)
+  await initVault(t, a, vault, ['~/data'], 'a')
+  // Many folders, each with files big enough for the seal threads and small ones for the reader
+  // threads: most of the walk is still ahead when the first upload is refused.
+  for (let d = 0; d < 24; d++) {
+    const dir = join(a.home, 'data', `d${d}`)
+    await mkdir(dir, { recursive: true })
+    for (let i = 0; i < 3; i++) await writeFile(join(dir, `big${i}`), randomBytes(150 * 1024))
+    for (let i = 0; i < 4; i++) await writeFile(join(dir, `small${i}`), randomBytes(3000))
+  }
+  for (const seed of [1, 2, 3]) {
+    const before = heads(vault)
+    const what = `uploads refused at random, seed ${seed}`
+    // A walk that went on after the failure kept the process alive on threads nobody closed.
+    const r = await cloudy(a, ['sync', 'up'], { ...PACK, CLOUDY_FAULT_INJECTION: `putfail=0.3,seed=${seed}` }, { timeoutMs: 60_000 })
+    t.equal(r.code, 5, `${what}: exit 5: ${r.stderr.slice(-800)}`)
+    faultOutcome(t, r, what)
+    t.same(heads(vault), before, `${what}: nothing published`)
+    // Every pack that reached the vault opens with the space's key (none sealed after the run
+    // ended, with keys already wiped); orphans of the stopped run are allowed.
+    const check = await cloudy(a, ['check', '--read-data'])
+    t.equal(check.code, 0, `${what}: check --read-data: ${check.stdout}${check.stderr}`)
+  }
+  const next = await cloudy(a, ['sync', 'up'], PACK)
+  t.equal(next.code, 0, `lifted: ${next.stderr}`)
+  await checkClean(t, a, 'lifted')
+  const b = computer(t)
+  await joinVault(t, b, vault, ['~/data'], 'b')
+  const down = await cloudy(b, ['sync', 'down', '--yes'])
+  t.equal(down.code, 0, down.stderr)
+  t.same(await describeTree(join(b.home, 'data')), await describeTree(join(a.home, 'data')), 'every byte reached the second computer')
+})
+
 t.test('through the mount: a journal up-sync under a fault fails with nothing published or settled; the next completes', async (t) => {
   const vault = tempDir(t, 'vault')
   const a = computer(t)
