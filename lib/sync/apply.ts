@@ -594,7 +594,14 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
  * folders deepest first, each only if nothing is left in it.
  */
 async function applyDeletes(o: ApplyOptions, deletes: readonly PlanItem[], cacheChanges: Map<string, CachedFile | undefined>) {
+  const unseen = (it: PlanItem) =>
+    o.warnings.add('EUNWRITABLE', it.item, `kept ${it.item}: deleted in the chain, but a folder above it cannot be searched here`)
   for (const it of deletes) {
+    // The plan could not look at it (a folder above is not searchable): never removed unseen.
+    if (!it.local) {
+      unseen(it)
+      continue
+    }
     if (it.removes === 'dir') continue
     const abs = join(o.home, it.path)
     try {
@@ -613,7 +620,7 @@ async function applyDeletes(o: ApplyOptions, deletes: readonly PlanItem[], cache
       else throw e
     }
   }
-  const folders = deletes.filter((it) => it.removes === 'dir').sort((a, b) => b.path.length - a.path.length)
+  const folders = deletes.filter((it) => it.removes === 'dir' && it.local).sort((a, b) => b.path.length - a.path.length)
   for (const it of folders) {
     try {
       await rmdir(fsPath(o.home, it.path))

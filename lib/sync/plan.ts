@@ -121,6 +121,26 @@ function lstatOrUndefined(abs: string): BigIntStats | undefined {
   }
 }
 
+/** `localStat` through a link, undefined where a folder above cannot be searched (as `lstatOrUndefined`). */
+function followedStat(abs: string): BigIntStats | undefined {
+  try {
+    return localStat(abs, true)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EACCES') throw err
+    return undefined
+  }
+}
+
+/** True if `abs` cannot be looked at because a folder above it cannot be searched. */
+function denied(abs: string): boolean {
+  try {
+    lstatSync(fsPath(abs))
+    return false
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EACCES'
+  }
+}
+
 function sameContent(content: Buffer, ids: readonly string[] | undefined): boolean {
   const hex = idsToHex(content)
   const want = ids ?? []
@@ -233,14 +253,20 @@ export async function* planDiff(
     const item = `${o.store.keys.name}/${path}`
     // Under a folder that does not exist here, nothing exists: no need to look.
     const followed = !parentMissing && !!o.follow?.(path, eb)
-    const st = parentMissing ? undefined : followed ? localStat(abs, true) : lstatOrUndefined(abs)
+    const st = parentMissing ? undefined : followed ? followedStat(abs) : lstatOrUndefined(abs)
     const local = st && { ...side(st), ...(followed && (await linkTarget(abs))) }
     if (e?.type === 'dir') o.dirs?.set(path, e)
     const baseSub = eb?.type === 'dir' ? eb.subtree : undefined
 
     if (!e) {
       // Deleted in the chain: removed here only if unchanged since the last sync.
-      if (!st || !eb) continue
+      if (!eb) continue
+      if (!st) {
+        // A folder above that cannot be searched hides whether it is still as synced: the apply
+        // keeps it and says so (a warning, so the base does not move past this deletion).
+        if (!parentMissing && denied(abs)) yield { op: 'delete', item, path, removes: eb.type === 'dir' ? 'dir' : eb.type }
+        continue
+      }
       if (eb.type === 'dir' && st.isDirectory()) {
         yield* planDiff(o, baseSub, undefined, path)
         yield { op: 'delete', item, path, local, removes: 'dir' }

@@ -7,7 +7,7 @@ import t, { type Test } from 'tap'
 import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, readdirSync } from 'node:fs'
-import { chmod, mkdir, open, readFile, stat, utimes, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, open, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { local } from '../../providers/local.js'
@@ -89,6 +89,68 @@ t.test(
     t.same(temps(join(b.home, 'cfg/ro')), [])
     await chmod(join(b.home, 'cfg/locked'), 0o755)
     t.equal(await readFile(join(b.home, 'cfg/locked/y.txt'), 'utf8'), 'y1')
+  },
+)
+
+/** Two computers as OS user nobody (root reads any folder, so permissions need another user). */
+async function nobodyPair(t: Test, include: string[], files: Record<string, string>) {
+  const vault = tempDir(t, 'vault')
+  execFileSync('chown', ['65534:65534', vault])
+  const a = computer(t, { uid: 65534, gid: 65534 })
+  for (const [path, text] of Object.entries(files)) {
+    await mkdir(join(a.home, path, '..'), { recursive: true })
+    await writeFile(join(a.home, path), text)
+  }
+  execFileSync('chown', ['-R', '65534:65534', a.home])
+  await initVault(t, a, vault, include, 'a')
+  await up(t, a)
+  const b = computer(t, { uid: 65534, gid: 65534 })
+  await joinVault(t, b, vault, include, 'b')
+  t.equal((await cloudy(b, ['sync', 'down', '--yes'])).code, 0)
+  return { a, b }
+}
+
+t.test(
+  'a deletion inside a folder that cannot be searched is kept and said, and happens once it opens',
+  { skip: !asRoot && 'needs root to switch users' },
+  async (t) => {
+    const { a, b } = await nobodyPair(t, ['~/cfg'], { 'cfg/locked/y.txt': 'y', 'cfg/locked/z.txt': 'z', 'cfg/ok.txt': 'ok' })
+    await rm(join(a.home, 'cfg/locked/y.txt'))
+    await up(t, a)
+    await chmod(join(b.home, 'cfg/locked'), 0)
+    t.teardown(() => chmod(join(b.home, 'cfg/locked'), 0o755).catch(() => {}))
+    const down = await cloudy(b, ['sync', 'down', '--yes'])
+    t.equal(down.code, 6, `a warning, not a silent skip: ${down.stdout}${down.stderr}`)
+    t.match(down.stderr, /cfg\/locked\/y\.txt.*cannot be searched/)
+    t.notMatch(down.stderr, STACK, 'no stack trace')
+    await chmod(join(b.home, 'cfg/locked'), 0o755)
+    const again = await cloudy(b, ['sync', 'down', '--yes'])
+    t.equal(again.code, 0, again.stderr)
+    t.notOk(existsSync(join(b.home, 'cfg/locked/y.txt')), 'deleted once the folder can be searched')
+    await up(t, b)
+    t.equal((await cloudy(a, ['sync', 'down', '--yes'])).code, 0)
+    t.notOk(existsSync(join(a.home, 'cfg/locked/y.txt')), 'and it does not come back to the computer that deleted it')
+    t.equal(await readFile(join(a.home, 'cfg/locked/z.txt'), 'utf8'), 'z')
+  },
+)
+
+t.test(
+  'a followed folder that cannot be searched: a warning, not a stack trace',
+  { skip: !asRoot && 'needs root to switch users' },
+  async (t) => {
+    // `~/cfg/sub` is included, so `cfg` above it is followed: the plan looks at cfg/sub through it.
+    const { a, b } = await nobodyPair(t, ['~/cfg/sub'], { 'cfg/sub/f.txt': 'f1' })
+    await writeFile(join(a.home, 'cfg/sub/f.txt'), 'f2')
+    await up(t, a)
+    await chmod(join(b.home, 'cfg'), 0)
+    t.teardown(() => chmod(join(b.home, 'cfg'), 0o755).catch(() => {}))
+    const down = await cloudy(b, ['sync', 'down', '--yes'])
+    t.equal(down.code, 6, `done, with the item skipped: ${down.stdout}${down.stderr}`)
+    t.match(down.stderr, /cfg\/sub.*permission denied/)
+    t.notMatch(down.stderr, STACK, 'no stack trace')
+    await chmod(join(b.home, 'cfg'), 0o755)
+    t.equal((await cloudy(b, ['sync', 'down', '--yes'])).code, 0)
+    t.equal(await readFile(join(b.home, 'cfg/sub/f.txt'), 'utf8'), 'f2')
   },
 )
 
