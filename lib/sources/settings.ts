@@ -17,6 +17,7 @@ import { lstatSync, statSync, type BigIntStats } from 'node:fs'
 import { readlink } from 'node:fs/promises'
 import { join, relative, sep } from 'node:path'
 import { settleAll } from '../settle-all.js'
+import { fsPath } from '../fs/raw-name.js'
 import { treeTime, type Tree, type TreeEntry } from '../store/objects.js'
 import type { Walker } from './walk.js'
 
@@ -55,14 +56,15 @@ export function linkFollower(includeRel: readonly string[]): (rel: string, base:
 export function localStat(abs: string, follow: boolean): BigIntStats | undefined {
   let st: BigIntStats
   try {
-    st = lstatSync(abs, { bigint: true })
+    // fsPath: a received name that is not UTF-8 is looked up by its bytes.
+    st = lstatSync(fsPath(abs), { bigint: true })
   } catch (e) {
     if (['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '')) return undefined
     throw e
   }
   if (!follow || !st.isSymbolicLink()) return st
   try {
-    return statSync(abs, { bigint: true })
+    return statSync(fsPath(abs), { bigint: true })
   } catch {
     // A dangling link (or one that cannot be followed) stays a link.
     return st
@@ -149,9 +151,9 @@ export async function collectIncluded(
 /** `{ through }`, where the symlink at `abs` leads, when it is one that resolves; else undefined. */
 export async function linkTarget(abs: string): Promise<{ through: string } | undefined> {
   try {
-    if (!lstatSync(abs).isSymbolicLink()) return undefined
-    statSync(abs)
-    return { through: await readlink(abs) }
+    if (!lstatSync(fsPath(abs)).isSymbolicLink()) return undefined
+    statSync(fsPath(abs))
+    return { through: await readlink(fsPath(abs)) }
   } catch {
     return undefined
   }

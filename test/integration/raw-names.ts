@@ -3,7 +3,7 @@
  * another computer with the same bytes, like any other name.
  */
 import t from 'tap'
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { cloudy, computer, initVault, joinVault, tempDir } from '../helpers/cli.js'
 
@@ -56,4 +56,38 @@ t.test('a name that is not UTF-8 reaches the other computer with the same bytes'
   t.equal(downA.code, 0, downA.stdout + downA.stderr)
   t.equal(readFileSync(raw(join(a.home, 'cfg'), 'bad', [0xff, 0xfe], 'name.txt'), 'utf8'), 'edited on bravo\n')
   t.same(names(join(a.home, 'cfg')), names(join(b.home, 'cfg')), 'no second copy under another name')
+})
+
+t.test('a received name that is not UTF-8, outside this computer’s includes, follows edits and deletions', async (t) => {
+  const vault = tempDir(t, 'vault')
+  const a = computer(t)
+  mkdirSync(join(a.home, 'cfg'))
+  mkdirSync(join(a.home, 'other'))
+  const name = (c: { home: string }) => raw(join(c.home, 'other'), 'r', [0xff], '.conf')
+  writeFileSync(name(a), 'v1\n')
+  await initVault(t, a, vault, ['~/cfg', '~/other'], 'alpha-pc')
+  t.equal((await cloudy(a, ['sync', 'up'])).code, 0)
+  // B collects only ~/cfg: other/ reaches it as a received path, which it tracks.
+  const b = computer(t)
+  await joinVault(t, b, vault, ['~/cfg'], 'bravo-pc')
+  t.equal((await cloudy(b, ['sync', 'down', '--yes'])).code, 0)
+  t.equal(readFileSync(name(b), 'utf8'), 'v1\n')
+  const status = await cloudy(b, ['status', '--json'])
+  t.match(
+    JSON.parse(status.stdout).spaces[0].pending,
+    { added: 0, changed: 0, deleted: 0 },
+    'status: the received file is not taken for deleted',
+  )
+
+  writeFileSync(name(a), 'v2, edited on alpha\n')
+  t.equal((await cloudy(a, ['sync', 'up'])).code, 0)
+  const down = await cloudy(b, ['sync', 'down', '--yes'])
+  t.equal(down.code, 0, down.stdout + down.stderr)
+  t.equal(readFileSync(name(b), 'utf8'), 'v2, edited on alpha\n', 'the edit is applied over it')
+
+  rmSync(name(a))
+  t.equal((await cloudy(a, ['sync', 'up'])).code, 0)
+  const gone = await cloudy(b, ['sync', 'down', '--yes'])
+  t.equal(gone.code, 0, gone.stdout + gone.stderr)
+  t.notOk(existsSync(name(b)), 'the deletion is applied')
 })
