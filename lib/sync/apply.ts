@@ -95,6 +95,38 @@ export function folderJournal(db: StateDb, space: string): FolderJournal {
   }
 }
 
+/** True if the folder at `abs` is still as a killed down-sync left it: there, and 0700. */
+async function leftUnfinished(abs: string): Promise<boolean> {
+  try {
+    const st = await lstat(fsPath(abs))
+    return st.isDirectory() && (st.mode & 0o7777) === 0o700
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Give the folders a killed down-sync left 0700 the mode and time it was applying, before an
+ * up-sync reads them: it would else send 0700 to every computer. A folder the user changed
+ * since is left as it is.
+ */
+export async function finishLeftFolders(journal: FolderJournal): Promise<void> {
+  const left = journal.read()
+  if (left.length === 0) return
+  for (const f of [...left].sort((a, b) => b.path.length - a.path.length)) {
+    if (!(await leftUnfinished(f.path))) continue
+    try {
+      await chmod(fsPath(f.path), f.mode)
+      const mtime = utimesSeconds(f.mtimeNs)
+      await utimes(fsPath(f.path), mtime, mtime)
+    } catch (e) {
+      // The up-sync then reads it as it is, and says so if it cannot.
+      if (!isItemError(e)) throw e
+    }
+  }
+  journal.write([])
+}
+
 /** Errors of one local item (its folder, its name, its permissions): that item is skipped. */
 const ITEM_ERRORS = new Set([
   'EACCES',
@@ -524,12 +556,7 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
       .filter((d) => made.has(d.abs))
       .map((d) => ({ abs: d.abs, item: d.item.item, mode: d.entry.mode, mtimeNs: d.entry.mtimeNs }))
     for (const f of leftover) {
-      try {
-        const st = await lstat(fsPath(f.path))
-        if (!st.isDirectory() || (st.mode & 0o7777) !== 0o700) continue
-      } catch {
-        continue
-      }
+      if (!(await leftUnfinished(f.path))) continue
       const now = o.dirs?.get(relative(o.home, f.path))
       finish.push({ abs: f.path, mode: now?.mode ?? f.mode, mtimeNs: now?.mtimeNs ?? f.mtimeNs })
     }

@@ -14,6 +14,7 @@ import { Walker } from '../sources/walk.js'
 import { Warnings, type SyncWarning } from './warnings.js'
 import { entryAt, unionTrees } from './merge.js'
 import { pendingCopies, settleCopies } from './copies.js'
+import { finishLeftFolders, folderJournal } from './apply.js'
 
 /** Who is publishing: this computer and OS user. */
 export interface DeviceIdentity {
@@ -89,6 +90,7 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
   const store = new SpaceStore(o.vault.provider, keys, o.db, { sealPool })
   await store.open()
   await startUpSync(o.db, store, o.space)
+  await finishLeftFolders(folderJournal(o.db, o.space))
   const warnings = new Warnings()
   const cache = o.db.files(o.space)
   const readers = new FileReaderPool()

@@ -247,7 +247,8 @@ t.test('a damaged blob is listed, its local file untouched, and the intact items
   t.notOk(existsSync(join(c.home, 'cfg/bad.bin')))
 })
 
-t.test('a down-sync killed midway: the next one sweeps its temporaries and sets its folder modes', async (t) => {
+/** A and B of one chain; B's first down-sync of a 32 MiB file in `cfg/sub` (0750) is killed midway. */
+async function killedDown(t: Test) {
   const vault = tempDir(t, 'vault')
   const a = computer(t)
   await mkdir(join(a.home, 'cfg/sub'), { recursive: true })
@@ -276,7 +277,11 @@ t.test('a down-sync killed midway: the next one sweeps its temporaries and sets 
   t.ok(seen.length, 'killed while writing a temporary')
   t.ok(temps(sub).length, 'the kill left it behind')
   t.equal((await stat(sub)).mode & 0o777, 0o700, 'the folder was left 0700')
+  return { a, b, sub }
+}
 
+t.test('a down-sync killed midway: the next one sweeps its temporaries and sets its folder modes', async (t) => {
+  const { a, sub, b } = await killedDown(t)
   const down = await cloudy(b, ['sync', 'down', '--yes'])
   t.equal(down.code, 0, down.stderr)
   t.same(temps(sub), [], 'the temporaries are swept')
@@ -284,6 +289,19 @@ t.test('a down-sync killed midway: the next one sweeps its temporaries and sets 
   t.equal(st.mode & 0o777, 0o750, 'the folder has its mode')
   t.equal(st.mtime.toISOString(), '2024-05-06T07:08:09.000Z', 'and its time')
   t.same(await readFile(join(sub, 'big')), await readFile(join(a.home, 'cfg/sub/big')))
+})
+
+t.test('a down-sync killed midway, then an up-sync: the unfinished folder is not sent as 0700', async (t) => {
+  const { a, sub, b } = await killedDown(t)
+  await up(t, b)
+  t.equal((await stat(sub)).mode & 0o777, 0o750, 'the up-sync gave the folder the mode being applied first')
+  t.equal((await cloudy(a, ['sync', 'down', '--yes'])).code, 0)
+  t.equal((await stat(join(a.home, 'cfg/sub'))).mode & 0o777, 0o750, 'the other computer keeps 0750')
+  const down = await cloudy(b, ['sync', 'down', '--yes'])
+  t.equal(down.code, 0, down.stderr)
+  t.same(temps(sub), [], 'the temporaries are swept')
+  t.same(await readFile(join(sub, 'big')), await readFile(join(a.home, 'cfg/sub/big')), 'the file arrives whole')
+  t.equal((await stat(sub)).mode & 0o777, 0o750)
 })
 
 t.test('a sparse file comes back sparse', async (t) => {
