@@ -17,7 +17,10 @@ export function pendingCopies(db: StateDb, space: string): string[] {
   return value ? (JSON.parse(value) as string[]) : []
 }
 
-/** Remember the copies that applying `items` made (a copy the chain's merge made is in the chain already). */
+/**
+ * Remember the copies that applying `items` makes (a copy the chain's merge made is in the chain
+ * already). Called before the apply: a copy noted but never made costs the up-sync one lookup.
+ */
 export function recordCopies(db: StateDb, space: string, items: readonly PlanItem[]): void {
   const made = items
     .filter((it) => it.op === 'conflict' && it.resolution && it.resolution.keep !== 'merged')

@@ -243,6 +243,9 @@ export async function applyDown(
     await plan.store.storeVirtualTrees()
     await plan.store.flush()
   }
+  // Recorded before the apply moves anything aside: a run that stops halfway (killed, a full
+  // disk) must not leave a local version in a copy that no up-sync sends.
+  recordCopies(o.db, plan.space, chosen)
   const changes = await applyItems(
     {
       store: plan.store,
@@ -256,7 +259,6 @@ export async function applyDown(
     chosen,
   )
   o.db.updateFiles(plan.space, changes)
-  recordCopies(o.db, plan.space, chosen)
   if (complete && warnings.size === 0 && plan.heads.length) {
     if (plan.target) o.db.setMeta(treeMetaKey(plan.space), plan.target)
     o.db.deleteMeta(keptMetaKey(plan.space))

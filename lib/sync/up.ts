@@ -3,7 +3,9 @@
  * device's head. Nothing is published unless the tree changed. The order — packs, index, commit,
  * head — means a crash at any point leaves a valid vault (at worst some unreferenced packs).
  */
+import { lstatSync } from 'node:fs'
 import { UsageError } from '../errors.js'
+import { fsPath } from '../fs/raw-name.js'
 import type { StateDb } from '../state/db.js'
 import { SealPool } from '../store/seal-pool.js'
 import { SpaceStore, type StoreStats } from '../store/space-store.js'
@@ -136,12 +138,25 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
 
   const commit = base !== scanned ? await publish(o, store, tree) : undefined
   o.db.setMeta(treeMetaKey(o.space), scanned)
-  settleCopies(o.db, o.space, copies)
+  // A copy that could not be read now stays pending (the walker kept it out and said so).
+  const sent: string[] = []
+  for (const p of copies) if (o.excluded(p) || !existsHere(o.device.home, p) || (await entryAt(store, scanned, p))) sent.push(p)
+  settleCopies(o.db, o.space, sent)
   const changes = walker.changes
   for (const path of cache.keys()) if (!walker.seen.has(path) && !changes.has(path)) changes.set(path, undefined)
   o.db.updateFiles(o.space, changes)
   endUpSync(o.db, o.space)
   return { space: o.space, commit, tree, stats: store.stats, warnings: warnings.list }
+}
+
+/** True unless nothing is at `rel` under `home` (a copy the user deleted, or one never made). */
+function existsHere(home: string, rel: string): boolean {
+  try {
+    lstatSync(fsPath(home, rel))
+    return true
+  } catch (e) {
+    return !['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '')
+  }
 }
 
 /** The tree of this device's head in the space, if it published there. */

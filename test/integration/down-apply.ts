@@ -189,6 +189,60 @@ t.test('a full disk is said, with how much is missing; nothing is lost', { skip:
   }
 })
 
+t.test(
+  'a down-sync stopped by a full disk after moving a local version aside: the copy still reaches the chain',
+  { skip: !asRoot && 'needs root to mount' },
+  async (t) => {
+    const vault = tempDir(t, 'vault')
+    const a = computer(t)
+    await mkdir(join(a.home, 'cfg'))
+    await writeFile(join(a.home, '.gitconfig'), 'v1')
+    await initVault(t, a, vault, ['~/cfg', '~/.gitconfig'], 'a')
+    await up(t, a)
+    const b = computer(t)
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', b.home])
+    t.teardown(() => execFileSync('umount', [b.home], { timeout: 10_000, stdio: 'ignore' }))
+    await joinVault(t, b, vault, ['~/cfg', '~/.gitconfig'], 'b')
+    t.equal((await cloudy(b, ['sync', 'down', '--yes'])).code, 0)
+    await writeFile(join(a.home, '.gitconfig'), 'A edit')
+    await writeFile(join(a.home, 'cfg/big'), randomBytes(3 * 1024 * 1024))
+    await up(t, a)
+    // B's own edit, older than A's: the down-sync moves it aside, then runs out of disk.
+    await writeFile(join(b.home, '.gitconfig'), 'B edit, never synced')
+    const past = new Date('2026-01-02T03:04:05Z')
+    await utimes(join(b.home, '.gitconfig'), past, past)
+    const down = await cloudy(b, ['sync', 'down', '--yes'])
+    t.equal(down.code, 1, `stopped by the full disk: ${down.stderr}`)
+    const copy = '.gitconfig.conflict-b-20260102-030405'
+    t.equal(await readFile(join(b.home, copy), 'utf8'), 'B edit, never synced', 'the local version was moved aside')
+    await up(t, b)
+    t.equal((await cloudy(a, ['sync', 'down', '--yes'])).code, 0)
+    t.equal(await readFile(join(a.home, copy), 'utf8'), 'B edit, never synced', 'and it reached the other computer')
+  },
+)
+
+t.test(
+  'a conflict copy that cannot be read at the up-sync is sent by a later one',
+  { skip: !asRoot && 'needs root to switch users' },
+  async (t) => {
+    const { a, b } = await nobodyPair(t, ['~/.gitconfig'], { '.gitconfig': 'v1' })
+    await writeFile(join(a.home, '.gitconfig'), 'A edit')
+    await up(t, a)
+    await writeFile(join(b.home, '.gitconfig'), 'B edit, never synced')
+    const past = new Date('2026-01-02T03:04:05Z')
+    await utimes(join(b.home, '.gitconfig'), past, past)
+    t.equal((await cloudy(b, ['sync', 'down', '--yes'])).code, 6, 'a conflict')
+    const copy = join(b.home, '.gitconfig.conflict-b-20260102-030405')
+    await chmod(copy, 0)
+    const skipped = await cloudy(b, ['sync', 'up'])
+    t.match(skipped.stderr, /conflict-b-20260102-030405.*permission denied/, `said: ${skipped.stdout}${skipped.stderr}`)
+    await chmod(copy, 0o644)
+    await up(t, b)
+    t.equal((await cloudy(a, ['sync', 'down', '--yes'])).code, 0)
+    t.equal(await readFile(join(a.home, '.gitconfig.conflict-b-20260102-030405'), 'utf8'), 'B edit, never synced', 'the copy reached A')
+  },
+)
+
 /** The data blob of `rawLength` bytes, in whichever pack holds it: a byte in its middle flipped. */
 async function damageBlob(t: Test, vault: string, rawLength: number) {
   const v = await Vault.unlock(local({ root: join(vault, 'Cloudy') }), 'correct horse')

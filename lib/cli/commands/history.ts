@@ -131,9 +131,10 @@ export async function restore(io: CliIo, args: RestoreArgs): Promise<number> {
     ))
       if (it.op !== 'delete') items.push(it)
     const warnings = new Warnings()
+    // Before the apply moves anything aside (see applyDown).
+    recordCopies(s.db, 'settings', items)
     const changes = await applyItems({ store, home: s.paths.home, warnings, journal: folderJournal(s.db, 'settings') }, items)
     s.db.updateFiles('settings', changes)
-    recordCopies(s.db, 'settings', items)
     const kept = items.filter((it) => it.resolution?.keep === 'incoming').map((it) => it.resolution!.copy)
     if (args.json)
       io.stdout.write(JSON.stringify({ item, commit: at.id, time: at.commit.time, restored: items.map((it) => it.item), kept }) + '\n')
