@@ -215,7 +215,10 @@ t.test("a running mount's own up-sync into a full account: exit 5, nothing publi
     [...before].every(([p, h]) => published.get(p) === h),
     'no head that was there moved',
   )
-  await m.stop('SIGKILL')
+  // Stopped, the mount tries once more, still into the full account: its exit says so.
+  await m.stop('SIGTERM')
+  t.equal(m.exitCode, 5, `the mount's last up-sync failed: exit 5 (${m.stderrText().slice(-600)})`)
+  t.match(m.stderrText(), /kept for the next mount/)
   const next = await cloudy(a, ['sync', 'up'], PACK)
   t.equal(next.code, 0, next.stderr)
   await checkClean(t, a, 'lifted')

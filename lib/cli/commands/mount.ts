@@ -260,10 +260,19 @@ export async function mount(io: CliIo, args: MountArgs): Promise<number> {
     clearTimeout(quiet)
     await control.close()
     if ((await handle.unmount()) === 'detached') io.stderr.write(`${args.dir} is busy; detached, it goes once its last open file closes.\n`)
-    // What is left in the journals goes now; if that fails it waits there for the next time.
-    await job('up-sync', upAndDown)
+    // What is left in the journals goes now; if that fails it waits there for the next time,
+    // and the exit code says the run did not publish it (5 for a refused upload).
+    let failure: unknown
+    await job('up-sync', () =>
+      upAndDown().catch((e: unknown) => {
+        failure = e
+        throw e
+      }),
+    )
     if (outside) io.stderr.write(`Unmounted from outside; stopped.\n`)
-    return EXIT.OK
+    if (failure === undefined) return EXIT.OK
+    io.stderr.write('cloudy mount: what the journal holds is kept for the next mount or "cloudy sync up".\n')
+    return failure instanceof CloudyError ? failure.exitCode : EXIT.FAILED
   } catch (e) {
     if (e instanceof Error && !(e instanceof CloudyError) && /mount/i.test(e.message))
       throw new CloudyError('EMOUNT', EXIT.USAGE, `cannot mount on ${args.dir}: ${e.message} (is FUSE installed: /dev/fuse, fusermount?)`)
