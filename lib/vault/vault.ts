@@ -158,10 +158,16 @@ export class Vault {
     // One change at a time across the chain: two at once would each remove the old slot and
     // leave both new passwords working.
     await this.#lockPasswd()
+    let changed = false
     try {
       await this.#changePassword(oldPassword, newPassword, options)
+      changed = true
     } finally {
-      await this.provider.delete(PASSWD_LOCK)
+      // A failed change is reported as itself, not as the lock that could not be freed after it
+      // (it goes stale and is taken over).
+      await this.provider.delete(PASSWD_LOCK).catch((e: unknown) => {
+        if (changed) throw e
+      })
     }
   }
 
@@ -181,10 +187,14 @@ export class Vault {
     try {
       since = Date.parse((JSON.parse(Buffer.from(await this.provider.get(PASSWD_LOCK)).toString('utf8')) as { since: string }).since)
     } catch (e) {
-      if (e instanceof NotFoundError && (await take())) return
+      if (e instanceof NotFoundError) {
+        if (await take()) return
+      } else if (e instanceof SyntaxError) since = Number.NaN
+      else throw e
     }
-    // A lock left by a change that was stopped half-way is taken over once old enough.
-    if (since !== undefined && Date.now() - since > PASSWD_LOCK_STALE_MS) {
+    // A lock left by a change that was stopped half-way is taken over once old enough; one that
+    // does not say when it was taken (damaged: Cloudy writes it whole) at once.
+    if (since !== undefined && (Number.isNaN(since) || Date.now() - since > PASSWD_LOCK_STALE_MS)) {
       await this.provider.delete(PASSWD_LOCK)
       if (await take()) return
     }

@@ -82,4 +82,9 @@ t.test('passwd while another computer changes it: refused, nothing changed; a st
   t.equal(taken.code, 0, `a lock an hour old was left by a stopped change: ${taken.stderr}`)
   t.equal((await cloudy(a, ['chain', 'list'], { CLOUDY_PASSWORD: 'battery staple' })).code, 0)
   t.notOk(existsSync(lock), 'the lock is gone')
+
+  await writeFile(lock, 'not what Cloudy writes')
+  const damaged = await cloudy(a, ['passwd'], { CLOUDY_PASSWORD: 'battery staple', CLOUDY_NEW_PASSWORD: 'third one' })
+  t.equal(damaged.code, 0, `a damaged lock says no time and is taken over: ${damaged.stderr}`)
+  t.notOk(existsSync(lock), 'the lock is gone')
 })
