@@ -249,7 +249,15 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
       cacheChanges.set(cacheKey(it.path), undefined)
       replaces = through
     }
-    const abs = await writePath(join(o.home, path), through)
+    let abs: string
+    try {
+      abs = await writePath(join(o.home, path), through)
+    } catch (err) {
+      // The followed link broke since the plan looked (now dangling, or a loop).
+      if (!isItemError(err)) throw err
+      o.warnings.add('ECHANGED', it.item, `kept ${it.item}: the link it is written through changed here (${reason(err)})`)
+      continue
+    }
     const e = it.entry
     // A folder the chain turned into a file (and that held only what the chain deleted) goes
     // first; if something else appeared in it meanwhile, it stays and so does the item.
