@@ -219,9 +219,10 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
     // write into a request buffer already given back.) A hung mount is aborted through
     // /sys/fs/fuse/connections/N/abort.
     timeout: false,
-    // big_writes and max_read: 128 KiB requests instead of 4 KiB (TESTBED.md). Not auto_cache
-    // (the kernel keeping a file's pages across opens while its size and time stay the same):
-    // two computers' versions of a file can have both, and the other one was then never read.
+    // big_writes and max_read: 128 KiB requests instead of 4 KiB (docs/ARCHITECTURE.md, "Notes
+    // from testing"). Not auto_cache (the kernel keeping a file's pages across opens while its
+    // size and time stay the same): two computers' versions of a file can have both, and the
+    // other one was then never read.
     fsname: 'cloudy,big_writes,max_read=131072,max_write=131072',
   })
   // The mount point's own path, found before it is mounted (afterwards this process answers it).

@@ -10,7 +10,7 @@ import { writeFileAtomic } from './fs/atomic-file.js'
 
 export interface Config {
   vault: {
-    /** Provider URL of the vault (DESIGN.md, "Provider URLs"). */
+    /** Provider URL of the vault (docs/ARCHITECTURE.md, "Provider URLs"). */
     provider?: string
     /** Folder of the vault inside the storage account. Default `Cloudy`. */
     root: string

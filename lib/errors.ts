@@ -1,10 +1,10 @@
 /**
  * Typed errors. Every error a user can meet has a stable `code` (listed in the README) and an
- * `exitCode` from the command-line contract in DESIGN.md, and a message written for the user:
- * what is wrong and what to do about it.
+ * `exitCode` from the command-line contract (docs/ARCHITECTURE.md, "The command line"), and a
+ * message written for the user: what is wrong and what to do about it.
  */
 
-/** Exit codes of the `cloudy` command (DESIGN.md, "The command line"). */
+/** Exit codes of the `cloudy` command (docs/ARCHITECTURE.md, "The command line"). */
 export const EXIT = {
   OK: 0,
   FAILED: 1,

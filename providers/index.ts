@@ -1,9 +1,9 @@
 /**
- * Provider URLs (DESIGN.md): `/abs/path` or `local:/abs/path`; `memory:NAME` (tests, one
- * process); `s3://bucket/prefix?endpoint=URL&region=R`; `sftp://user@host:port/path`;
- * `dropbox:/path`; `gdrive:/path`. Remote providers are loaded on demand (their SDKs are large
- * and most commands of a local vault never need them) and always come wrapped in the retry
- * policy.
+ * Provider URLs (docs/ARCHITECTURE.md, "Provider URLs"): `/abs/path` or `local:/abs/path`;
+ * `memory:NAME` (tests, one process); `s3://bucket/prefix?endpoint=URL&region=R`;
+ * `sftp://user@host:port/path`; `dropbox:/path`; `gdrive:/path`. Remote providers are loaded on
+ * demand (their SDKs are large and most commands of a local vault never need them) and always
+ * come wrapped in the retry policy.
  */
 import { isAbsolute, join } from 'node:path'
 import { CredentialStore } from '../lib/credentials.js'

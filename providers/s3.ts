@@ -159,7 +159,8 @@ export async function s3(loc: S3Location, context: Pick<RemoteContext, 'credenti
     // A bucket in another region than the one given is followed there (AWS answers 301).
     followRegionRedirects: true,
     // Checksums only where S3 requires them: streamed puts with the newer default checksum
-    // framing are stored framed by some compatible servers (TESTBED.md).
+    // framing are stored framed by some compatible servers (docs/ARCHITECTURE.md, "Notes from
+    // testing").
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: { httpAgent: new HttpAgent(keepAlive), httpsAgent: new Agent(keepAlive), connectionTimeout: 15_000 },

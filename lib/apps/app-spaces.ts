@@ -1,7 +1,8 @@
 /**
- * Application spaces (DESIGN.md): each application's data lives in its own space `app/<id>`,
- * sealed with its own key, and the list of applications is a space of its own, `apps`, one
- * folder per application id: it syncs like any space, and the storage account never sees an id.
+ * Application spaces (docs/FORMAT.md, "Spaces"): each application's data lives in its own
+ * space `app/<id>`, sealed with its own key, and the list of applications is a space of its own,
+ * `apps`, one folder per application id: it syncs like any space, and the storage account never
+ * sees an id.
  */
 
 /** The space listing the application spaces: one folder per application id. */

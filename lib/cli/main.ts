@@ -1,6 +1,7 @@
 /**
  * The `cloudy` command line. `main(argv, io)` parses, runs one command and returns its exit
- * code (DESIGN.md): it never calls `process.exit`, so tests drive it in process.
+ * code (docs/ARCHITECTURE.md, "The command line"): it never calls `process.exit`, so tests
+ * drive it in process.
  */
 import yargs, { type Argv } from 'yargs'
 import { CloudyError, EXIT, MissingError, NotFoundError } from '../errors.js'

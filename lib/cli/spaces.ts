@@ -1,7 +1,7 @@
 /**
  * What each space collects, from config.toml. Only `settings` is collected so far; the other
- * spaces of DESIGN.md (system, inventory, app/<id>) come with their collectors, as more
- * entries of `spaceSources`: the sync commands go through that list.
+ * spaces (system, inventory, app/<id>: docs/FORMAT.md, "Spaces") come with their collectors, as
+ * more entries of `spaceSources`: the sync commands go through that list.
  */
 import { relative, resolve, sep } from 'node:path'
 import type { Config } from '../config.js'

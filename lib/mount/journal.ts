@@ -3,7 +3,8 @@
  * An overlay over the space's base tree (what this computer last synced): a path the journal
  * knows is answered from it, any other path from the vault.
  *
- * Durability (DESIGN.md: nothing that close/fsync returned is lost): file bytes live in data
+ * Durability (docs/ARCHITECTURE.md, "The mount": nothing that close/fsync returned is lost;
+ * the journal's files: docs/FORMAT.md, "Outside the vault"): file bytes live in data
  * files of their own; the state of paths is an append-only log of whole states, not edits, so
  * replaying it (at the next mount or up-sync) is "the last record of each path wins". A change
  * that spans several paths (a rename) is one record, so it is replayed whole or not at all; a

@@ -1,8 +1,9 @@
 /**
  * One sync at a time on this computer: an up-sync, a down-sync and a restore all read and write
  * the state database's idea of what was last synced, and the local files. Between computers
- * there is no lock (DESIGN.md); on one computer, two of them at once could publish a tree with
- * parents read at another moment than its scan, or plan against files another one is changing.
+ * there is no lock (docs/ARCHITECTURE.md, "Locks"); on one computer, two of them at once could
+ * publish a tree with parents read at another moment than its scan, or plan against files
+ * another one is changing.
  *
  * The lock is an SQLite exclusive transaction on its own file: an OS lock that the kernel drops
  * when the holder dies, so a kill -9 never leaves a stale lock behind.
