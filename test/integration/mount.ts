@@ -20,7 +20,11 @@ t.test('the settings space, read through the mount with ls, cat and cmp', async 
   const dir = mountPoint(t)
   const child = await startMount(t, a, dir)
   const top = ['apps', 'installed-apps.json', 'settings', ...(process.getuid?.() === 0 ? ['system'] : [])]
-  t.same((await sh(`ls ${dir}`)).split('\n').filter(Boolean), top, 'the layout of DESIGN.md (system/ for administrators)')
+  t.same(
+    (await sh(`ls ${dir}`)).split('\n').filter(Boolean),
+    top,
+    'the layout of docs/ARCHITECTURE.md, "The mount" (system/ for administrators)',
+  )
   t.equal(await sh(`cat ${dir}/installed-apps.json`), '[]\n', 'no inventory published yet: an empty list')
   t.same((await sh(`ls ${dir}/settings/cfg`)).split('\n').filter(Boolean), ['a.txt', 'link', 'sub'])
   t.equal(await sh(`cat ${dir}/settings/cfg/a.txt`), 'alpha\n')
