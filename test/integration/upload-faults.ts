@@ -67,6 +67,15 @@ function matrix(bytes: number): { name: string; spec: string }[] {
   return [...points, ...random]
 }
 
+/** A second computer joins and down-syncs: it must get every byte of A's `~/data`. */
+async function secondComputerReadsAll(t: Test, vault: string, a: Computer): Promise<void> {
+  const b = computer(t)
+  await joinVault(t, b, vault, ['~/data'], 'b')
+  const down = await cloudy(b, ['sync', 'down', '--yes'])
+  t.equal(down.code, 0, down.stderr)
+  t.same(await describeTree(join(b.home, 'data')), await describeTree(join(a.home, 'data')), 'every byte reached the second computer')
+}
+
 t.test('command line: exit 0 and whole, or exit 5 with nothing published; the next run completes', async (t) => {
   const vault = tempDir(t, 'vault')
   const a = computer(t)
@@ -93,11 +102,7 @@ t.test('command line: exit 0 and whole, or exit 5 with nothing published; the ne
     await checkClean(t, a, `${fault.name}, lifted`)
   }
   t.ok(faults.length > 0 && packBytes(vault) > 0, `${faults.length} runs under a fault, ${packBytes(vault)} bytes of packs in the vault`)
-  const b = computer(t)
-  await joinVault(t, b, vault, ['~/data'], 'b')
-  const down = await cloudy(b, ['sync', 'down', '--yes'])
-  t.equal(down.code, 0, down.stderr)
-  t.same(await describeTree(join(b.home, 'data')), await describeTree(join(a.home, 'data')), 'every byte reached the second computer')
+  await secondComputerReadsAll(t, vault, a)
 })
 
 t.test('a refused upload stops the whole walk: exit 5 at once, nothing stored after it, all readable', async (t) => {
@@ -128,11 +133,7 @@ t.test('a refused upload stops the whole walk: exit 5 at once, nothing stored af
   const next = await cloudy(a, ['sync', 'up'], PACK)
   t.equal(next.code, 0, `lifted: ${next.stderr}`)
   await checkClean(t, a, 'lifted')
-  const b = computer(t)
-  await joinVault(t, b, vault, ['~/data'], 'b')
-  const down = await cloudy(b, ['sync', 'down', '--yes'])
-  t.equal(down.code, 0, down.stderr)
-  t.same(await describeTree(join(b.home, 'data')), await describeTree(join(a.home, 'data')), 'every byte reached the second computer')
+  await secondComputerReadsAll(t, vault, a)
 })
 
 t.test('through the mount: a journal up-sync under a fault fails with nothing published or settled; the next completes', async (t) => {
