@@ -124,12 +124,24 @@ function asBase(e: TreeEntry): TreeEntry {
   return e.type === 'dir' ? { ...e, subtree: undefined } : e
 }
 
+/** What `conflictName` puts between the name's stem and its extension (several in a copy of a copy): no other dot. */
+const CONFLICT_TAILS = /^(?:\.conflict-[^.]*)+$/
+
 /** Whether `copy` is a conflict name made from `name` (see `conflictName`). */
 export function isConflictCopyOf(copy: string, name: string): boolean {
   const [stem, ext] = splitExt(name)
   if (!copy.endsWith(ext)) return false
   for (let i = copy.indexOf('.conflict-'); i > 0; i = copy.indexOf('.conflict-', i + 1))
-    if (stem.startsWith(copy.slice(0, i)) && (i === stem.length || Buffer.byteLength(copy) > NAME_MAX - 8)) return true
+    if (
+      stem.startsWith(copy.slice(0, i)) &&
+      (i === stem.length || Buffer.byteLength(copy) > NAME_MAX - 8) &&
+      // Only conflict tails up to the extension: `n0.conflict-c3-….txt` is a copy of `n0.txt`,
+      // not of `n0` (whose copies have no extension). Taken for one, a version that a copy of
+      // `n0.txt` keeps counted as kept for `n0` too: the merge (and the plan) made no copy of
+      // `n0`'s losing version, and `n0` lost it.
+      CONFLICT_TAILS.test(copy.slice(i, copy.length - ext.length))
+    )
+      return true
   return false
 }
 

@@ -102,3 +102,36 @@ t.test('a conflict copy of a long name fits NAME_MAX and keeps its extension', a
   t.equal(await readFile(join(b.home, 'cfg', copy!), 'utf8'), 'by B, older')
   t.equal(await readFile(join(b.home, 'cfg', long), 'utf8'), 'by A')
 })
+
+t.test('a version a copy of n0.txt keeps still gets its own copy when n0 loses to a folder', async (t) => {
+  const { a, b } = await setUp(t, (home) => writeFile(join(home, 'cfg/keep'), 'base'))
+  // A has one version at n0 and at n0.txt (same bytes, mode and time); B a newer n0.txt.
+  await writeAt(join(a.home, 'cfg/n0.txt'), 'v', '2026-01-01T00:00:00Z')
+  await writeAt(join(a.home, 'cfg/n0'), 'v', '2026-01-01T00:00:00Z')
+  await run(t, a, ['sync', 'up'])
+  await writeAt(join(b.home, 'cfg/n0.txt'), 'w', '2026-02-01T00:00:00Z')
+  await run(t, b, ['sync', 'up'])
+  // A's n0.txt loses: its version goes to n0.conflict-pc-a-….txt, which A's next commit holds
+  // beside n0 (a change of A's own makes one).
+  await run(t, a, ['sync', 'down', '--yes'], 6)
+  await writeFile(join(a.home, 'cfg/keep'), 'by A')
+  await run(t, a, ['sync', 'up'])
+  const txtCopy = 'n0.conflict-pc-a-20260101-000000.txt'
+  t.equal(await readFile(join(a.home, 'cfg', txtCopy), 'utf8'), 'v')
+  // Meanwhile B made n0 a folder: the folder keeps the name, A's file n0 goes to a copy of n0.
+  await mkdir(join(b.home, 'cfg/n0'))
+  await writeFile(join(b.home, 'cfg/n0/inside'), 'i')
+  await run(t, b, ['sync', 'up'])
+  await run(t, b, ['sync', 'down', '--yes'])
+  await run(t, a, ['sync', 'down', '--yes'], 6)
+  for (const c of [a, b]) {
+    t.equal(await readFile(join(c.home, 'cfg/n0/inside'), 'utf8'), 'i', 'the folder keeps the name')
+    t.equal(
+      await readFile(join(c.home, 'cfg/n0.conflict-pc-a-20260101-000000'), 'utf8').catch(() => 'missing'),
+      'v',
+      "n0's version is kept in a copy of n0, though a copy of n0.txt holds the same bytes",
+    )
+    t.equal(await readFile(join(c.home, 'cfg', txtCopy), 'utf8'), 'v')
+  }
+  t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(b.home, 'cfg')), 'A and B are equal')
+})

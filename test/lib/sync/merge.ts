@@ -99,6 +99,25 @@ t.test('conflict names keep the extension last and are made unique', async (t) =
     freeConflictName('a.txt', 'x', ms, (n) => taken.has(n)),
     'a.conflict-x-20261124-180509-3.txt',
   )
+  t.ok(isConflictCopyOf('a.conflict-x-20261124-180509-2.txt', 'a.txt'))
+  t.ok(isConflictCopyOf('a.conflict-x-20261124-180509.conflict-y-20261124-180509.txt', 'a.txt'), 'a copy of a copy')
+  t.ok(isConflictCopyOf('a.conflict-x-20261124-180509', 'a'))
+  t.notOk(isConflictCopyOf('a.conflict-x-20261124-180509.txt', 'a'), "a copy of a.txt is not one of a: a's have no extension")
+})
+
+t.test("a version in a copy of another name (n0.txt's) still gets a copy of its own (n0's)", async (t) => {
+  const { store, tree, read } = await setup(t)
+  // Ours holds v at n0 and, from a conflict on n0.txt, in a copy of n0.txt; theirs made n0 a folder.
+  const base = await tree({})
+  const ours = await tree({ n0: ['v', 1], 'n0.conflict-x-19700101-000001.txt': ['v', 1], 'n0.txt': ['w', 2] })
+  const theirs = await tree({ n0: { inside: 'i' } })
+  const merged = await read(await mergeTrees(store, base, ours, theirs, sides(store, ours), []))
+  t.same(merged, {
+    n0: { inside: 'i' },
+    'n0.conflict-pc-ours-19700101-000001': 'v',
+    'n0.conflict-x-19700101-000001.txt': 'v',
+    'n0.txt': 'w',
+  })
 })
 
 t.test('one-sided changes, deletions and folders merge; concurrent edits keep both', async (t) => {
