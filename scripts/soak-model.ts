@@ -13,7 +13,13 @@
  *    (an edit wins over a deletion, and a conflict keeps both versions).
  * At the end every placed version must be on every computer, at its path or in a conflict copy
  * of it. A superseded one must not come back, except in a conflict copy that a down-sync made
- * before (a copy is a new file of its own; deleting it is what dismisses it).
+ * before (a copy is a new file of its own; deleting it is what dismisses it). Deleting or moving
+ * a copy dismisses that copy: the same copy (the same name, which every computer derives alike)
+ * must not come back, nor may any down-sync that knew of the deletion make another copy of that
+ * version there. A different copy that another computer's down-sync made before the deletion
+ * could reach it (a folder's copy holding a copy inside, made while the deleting computer had
+ * not yet up-synced) is another file that computer never had: the merge tracks no renames, so
+ * it stays (README "How computers stay in step": a copy is an ordinary file from then on).
  */
 
 import { mulberry32 } from '../lib/seeded-random.js'
@@ -95,12 +101,16 @@ interface Placement {
   key: string
   /** The path it is a version of (conflict suffixes taken off). */
   path: string
+  /** The exact path of the last thing done (a copy's own name). */
+  at: string
   /** The last thing a user did to this version at this path. */
   last: 'placed' | 'superseded'
   /** Superseded by deleting or moving a conflict copy that held it (not the path itself). */
   viaCopy: boolean
   by: string
   step: number
+  /** When (the model's clock). */
+  tick: number
   /** A successful up-sync sent it (from the computer that had it). */
   published: boolean
 }
@@ -119,6 +129,12 @@ export class SoakModel {
   readonly #placements = new Map<string, Placement>()
   /** Versions a down-sync kept in a conflict copy, by pairKey. */
   readonly #copied = new Set<string>()
+  /** Where and when (`#clock`) each version in a copy was first seen after a down-sync, by exact path. */
+  readonly #firstSeen = new Map<string, { by: string; tick: number }>()
+  /** When (`#clock`) each computer ran an up-sync (killed ones too: they may have published). */
+  readonly #ups = new Map<string, number[]>()
+  /** Orders what users and syncs did (the final rounds share one step number). */
+  #clock = 0
   readonly #devices: Set<string>
   #nextId = 1
 
@@ -137,7 +153,17 @@ export class SoakModel {
   #set(key: string, path: string, last: Placement['last'], by: string, step: number): void {
     const old = this.#placements.get(pairKey(key, path))
     const viaCopy = last === 'superseded' && conflictDepth(path) > 0
-    this.#placements.set(pairKey(key, path), { key, path: originalPath(path), last, viaCopy, by, step, published: old?.published ?? false })
+    this.#placements.set(pairKey(key, path), {
+      key,
+      path: originalPath(path),
+      at: path,
+      last,
+      viaCopy,
+      by,
+      step,
+      tick: ++this.#clock,
+      published: old?.published ?? false,
+    })
   }
 
   /** A user step on `by` put version `key` at `path`. */
@@ -150,9 +176,34 @@ export class SoakModel {
     this.#set(key, path, 'superseded', by, step)
   }
 
-  /** What a computer holds after a down-sync: the versions it keeps in conflict copies. */
-  observed(entries: Entry[]): void {
-    for (const e of entries) if (e.key && conflictDepth(e.path) > 0) this.#copied.add(pairKey(e.key, e.path))
+  /** What computer `by` holds after a down-sync at `step`: the versions it keeps in conflict copies. */
+  observed(entries: Entry[], by: string): void {
+    const tick = ++this.#clock
+    for (const e of entries)
+      if (e.key && conflictDepth(e.path) > 0) {
+        this.#copied.add(pairKey(e.key, e.path))
+        const exact = `${e.key}\0${e.path}`
+        if (!this.#firstSeen.has(exact)) this.#firstSeen.set(exact, { by, tick })
+      }
+  }
+
+  /** Computer `by` starts an up-sync (whether or not it gets to publish). */
+  upRan(by: string): void {
+    this.#ups.set(by, [...(this.#ups.get(by) ?? []), ++this.#clock])
+  }
+
+  /**
+   * Whether the copy at exact `path` holding `key` is another copy than the one `p` deleted or
+   * moved, made by a down-sync that could not know of it: first seen before the superseding
+   * computer up-synced after that (on that computer itself: before it). Counting a
+   * killed up-sync as published keeps this strict.
+   */
+  #concurrentCopy(key: string, path: string, p: Placement): boolean {
+    if (path === p.at) return false
+    const seen = this.#firstSeen.get(`${key}\0${path}`)
+    if (!seen) return false
+    if (seen.by === p.by) return seen.tick < p.tick
+    return !(this.#ups.get(p.by) ?? []).some((u) => u > p.tick && u < seen.tick)
   }
 
   /** An up-sync of a computer holding `entries` succeeded: what it had is in the chain. */
@@ -211,7 +262,7 @@ export class SoakModel {
       const p = this.#placements.get(at)
       const inCopy = conflictDepth(e.path) > 0
       if (!p) failures.push({ kind: 'version at a path it never had', detail: `${name0}: ${e.path} holds ${this.describe(e.key)}` })
-      else if (p.last === 'superseded' && p.viaCopy && inCopy)
+      else if (p.last === 'superseded' && p.viaCopy && inCopy && !this.#concurrentCopy(e.key, e.path, p))
         failures.push({
           kind: 'a deleted conflict copy came back',
           detail: `${name0}: ${e.path} holds ${this.describe(e.key)}, whose copy at ${p.path} ${p.by} deleted or moved at step ${p.step}`,

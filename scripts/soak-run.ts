@@ -384,6 +384,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 
   async function up(c: Computer, killAfterMs?: number): Promise<string> {
     const before = await scan(c)
+    model.upRan(c.name)
     const r = await run(c, ['sync', 'up'], killAfterMs)
     if (r.code === 0 || r.code === 6) model.published(before)
     return outcome(r)
@@ -391,7 +392,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 
   async function down(c: Computer, killAfterMs?: number): Promise<string> {
     const r = await run(c, ['sync', 'down', '--yes'], killAfterMs)
-    model.observed(await scan(c))
+    model.observed(await scan(c), c.name)
     return outcome(r)
   }
 

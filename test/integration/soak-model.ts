@@ -50,7 +50,7 @@ t.test('a superseded version may go; back at its path it is a failure, in a copy
   m.placed('b', 'f.txt', 'c2', 2)
   t.same(kinds(m, { c1: [file('f.txt', 'b')] }), [])
   t.same(kinds(m, { c1: [file('f.txt', 'b'), file('f.conflict-c1-20260101-000000.txt', 'a')] }), ['a superseded version came back'])
-  m.observed([file('f.conflict-c1-20260101-000000.txt', 'a')])
+  m.observed([file('f.conflict-c1-20260101-000000.txt', 'a')], 'c1')
   t.same(kinds(m, { c1: [file('f.txt', 'b'), file('f.conflict-c1-20260101-000000.txt', 'a')] }), [], 'a down-sync had kept it in a copy')
 })
 
@@ -58,10 +58,30 @@ t.test('a deleted conflict copy must not come back', async (t) => {
   const m = model()
   m.placed('a', 'f.txt', 'c1', 1)
   m.placed('b', 'f.txt', 'c2', 1)
-  m.observed([file('f.conflict-c1-20260101-000000.txt', 'a')])
+  m.observed([file('f.conflict-c1-20260101-000000.txt', 'a')], 'c1')
   m.superseded('a', 'f.conflict-c1-20260101-000000.txt', 'c2', 3)
   t.same(kinds(m, { c1: [file('f.txt', 'b')] }), [])
   t.same(kinds(m, { c1: [file('f.txt', 'b'), file('f.conflict-c1-20260101-000000.txt', 'a')] }), ['a deleted conflict copy came back'])
+})
+
+t.test("a deleted copy inside a folder: another computer's copy of the folder made before it knew stays", async (t) => {
+  const inner = 'd/g.conflict-c3-20260101-000000'
+  const other = 'd.conflict-c1-20260101-000000/g.conflict-c3-20260101-000000'
+  const m = model()
+  m.placed('c', 'd/g', 'c3', 1)
+  m.observed([file(inner, 'c')], 'c1')
+  // c2 down-syncs and keeps c1's folder d as a copy (it had a file d); then c1 deletes its inner copy.
+  m.observed([file(other, 'c')], 'c2')
+  m.superseded('c', inner, 'c1', 5)
+  t.same(kinds(m, { c1: [file(other, 'c')] }), [], 'a copy c1 never had, made before c1 up-synced the deletion')
+  t.same(kinds(m, { c1: [file(inner, 'c')] }), ['a deleted conflict copy came back'], 'the copy c1 deleted')
+  const later = model()
+  later.placed('c', 'd/g', 'c3', 1)
+  later.observed([file(inner, 'c')], 'c1')
+  later.superseded('c', inner, 'c1', 5)
+  later.upRan('c1')
+  later.observed([file(other, 'c')], 'c2')
+  t.same(kinds(later, { c1: [file(other, 'c')] }), ['a deleted conflict copy came back'], 'made after the deletion could be known')
 })
 
 t.test('conflict names: a device, one copy per version, copies of copies only with a reason', async (t) => {
