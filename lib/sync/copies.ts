@@ -5,10 +5,27 @@
  * Kept by path in the state database, not recognised by name: a copy's name may be shortened.
  */
 import type { StateDb } from '../state/db.js'
+import type { TreeEntry } from '../store/objects.js'
 import type { PlanItem } from './plan.js'
 
 function copiesMetaKey(space: string): string {
   return `copies:${space}`
+}
+
+function madeMetaKey(space: string): string {
+  return `copies-made:${space}`
+}
+
+/**
+ * The copies holding a version of the chain (the incoming one kept beside the local one, or one
+ * the chain's merge made) that a down-sync wrote since the last up-sync, as written, by
+ * HOME-relative path. Another computer may hold the same copy: up.ts publishes one deleted or
+ * changed here before it was sent as made first, so the merge sees this computer held it
+ * (merge.ts `held`) and its deletion or change wins.
+ */
+export function madeCopies(db: StateDb, space: string): Map<string, TreeEntry> {
+  const value = db.getMeta(madeMetaKey(space))
+  return new Map(value ? Object.entries(JSON.parse(value) as Record<string, TreeEntry>) : [])
 }
 
 /** HOME-relative paths of the conflict copies made here and not yet up-synced. */
@@ -25,8 +42,22 @@ export function recordCopies(db: StateDb, space: string, items: readonly PlanIte
   const made = items
     .filter((it) => it.op === 'conflict' && it.resolution && it.resolution.keep !== 'merged')
     .map((it) => it.resolution!.copy)
-  if (made.length === 0) return
-  db.setMeta(copiesMetaKey(space), JSON.stringify([...new Set([...pendingCopies(db, space), ...made])].sort()))
+  if (made.length) db.setMeta(copiesMetaKey(space), JSON.stringify([...new Set([...pendingCopies(db, space), ...made])].sort()))
+}
+
+/**
+ * After applying `items`: `written` are the copies holding a chain version that are on disk as
+ * the entries say (see `madeCopies`); a copy this run changed (or deleted) is no longer as
+ * written before, and the chain's version stands.
+ */
+export function recordWrittenCopies(db: StateDb, space: string, items: readonly PlanItem[], written: ReadonlyMap<string, TreeEntry>): void {
+  const touched = (p: string) => items.some((it) => it.path === p || it.path.startsWith(p + '/') || p.startsWith(it.path + '/'))
+  const before = [...madeCopies(db, space)]
+  const kept = before.filter(([p]) => !touched(p))
+  if (kept.length === before.length && !written.size) return
+  const all = [...kept, ...written]
+  if (all.length) db.setMeta(madeMetaKey(space), JSON.stringify(Object.fromEntries(all)))
+  else db.deleteMeta(madeMetaKey(space))
 }
 
 /** After an up-sync: the copies it collected are in the last synced tree now, tracked like any received path. */
@@ -34,4 +65,8 @@ export function settleCopies(db: StateDb, space: string, sent: readonly string[]
   const left = pendingCopies(db, space).filter((p) => !sent.includes(p))
   if (left.length) db.setMeta(copiesMetaKey(space), JSON.stringify(left))
   else db.deleteMeta(copiesMetaKey(space))
+  // The merge's copies are not pending (they are in the chain): what an up-sync looked at is settled.
+  const made = [...madeCopies(db, space)].filter(([p]) => left.includes(p))
+  if (made.length) db.setMeta(madeMetaKey(space), JSON.stringify(Object.fromEntries(made)))
+  else db.deleteMeta(madeMetaKey(space))
 }

@@ -2,6 +2,8 @@
  * Down-sync of one space: pick the incoming state, plan it against this computer, and apply
  * the plan (or only the items asked for). Conflicts are never applied over local data.
  */
+import { lstat } from 'node:fs/promises'
+import { basename } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { StateDb } from '../state/db.js'
 import { SpaceStore } from '../store/space-store.js'
@@ -11,11 +13,12 @@ import { applyItems, folderJournal } from './apply.js'
 import { planDiff, type PlanItem } from './plan.js'
 import { frozenHead, removedDevices, type RemovalRecord } from './chain.js'
 import { CommitGraph, type CommitRef } from './graph.js'
-import { mergeHeads } from './merge.js'
+import { entryAt, mergeHeads } from './merge.js'
 import { RollbackError, UsageError } from '../errors.js'
 import { keptMetaKey, treeMetaKey, type DeviceIdentity } from './up.js'
 import { Warnings, type SyncWarning } from './warnings.js'
-import { recordCopies } from './copies.js'
+import { recordCopies, recordWrittenCopies } from './copies.js'
+import { fsPath } from '../fs/raw-name.js'
 
 export interface PlanDownOptions {
   vault: Vault
@@ -229,6 +232,33 @@ export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
   return plan
 }
 
+/**
+ * The copies of chain versions this run wrote, as the chain's entries of them: the incoming
+ * version kept beside the local one, and the copies the chain's merge made. Another computer
+ * meeting the same conflict makes the same copy (or a killed down-sync of it wrote the merge's
+ * copy, and its next up-sync sends it as its own add), so a deletion of the copy here must
+ * reach the chain though no commit of this computer ever held it (copies.ts `madeCopies`).
+ * Only after a whole run without a warning, and only copies found on disk: the entry must be
+ * what was written here, or a copy never made here would count as deleted here.
+ */
+async function writtenCopies(home: string, plan: DownPlan, items: readonly PlanItem[], whole: boolean): Promise<Map<string, TreeEntry>> {
+  const written = new Map<string, TreeEntry>()
+  if (!whole) return written
+  for (const it of items) {
+    const keep = it.op === 'conflict' ? it.resolution?.keep : undefined
+    if (!it.entry || (keep !== 'local' && keep !== 'merged')) continue
+    const copy = it.resolution!.copy
+    if (written.has(copy)) continue
+    const made = keep === 'local' ? { ...it.entry, name: basename(copy) } : await entryAt(plan.store, plan.target, copy)
+    const here = made && (await lstat(fsPath(home, copy)).catch(() => undefined))
+    if (!made || !here || here.isDirectory() !== (made.type === 'dir')) continue
+    const entry = { ...made }
+    if (entry.type === 'symlink' && entry.target !== undefined && plan.mapTarget) entry.target = plan.mapTarget(entry.target)
+    written.set(copy, entry)
+  }
+  return written
+}
+
 /** Apply a plan, or only the items under `only` (plan names). Conflicts keep both versions. */
 export async function applyDown(
   o: { db: StateDb; home: string; only?: readonly string[]; onBytes?: (n: number) => void },
@@ -259,6 +289,7 @@ export async function applyDown(
     chosen,
   )
   o.db.updateFiles(plan.space, changes)
+  recordWrittenCopies(o.db, plan.space, chosen, await writtenCopies(o.home, plan, chosen, complete && warnings.size === 0))
   if (complete && warnings.size === 0 && plan.heads.length) {
     if (plan.target) o.db.setMeta(treeMetaKey(plan.space), plan.target)
     o.db.deleteMeta(keptMetaKey(plan.space))

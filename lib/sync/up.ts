@@ -14,9 +14,10 @@ import { collectIncluded } from '../sources/settings.js'
 import { FileReaderPool } from '../sources/file-reader.js'
 import { Walker } from '../sources/walk.js'
 import { Warnings, type SyncWarning } from './warnings.js'
-import { entryAt, unionTrees } from './merge.js'
-import { pendingCopies, settleCopies } from './copies.js'
+import { entryAt, sameEntry, unionTrees } from './merge.js'
+import { madeCopies, pendingCopies, settleCopies } from './copies.js'
 import { finishLeftFolders, folderJournal } from './apply.js'
+import type { TreeEntry } from '../store/objects.js'
 
 /** Who is publishing: this computer and OS user. */
 export interface DeviceIdentity {
@@ -115,6 +116,13 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
   // what this device published before and is missing here).
   let scanned: string
   let tree: string
+  // A copy of a chain version written here (by a down-sync, or the chain's merge) since the
+  // last up-sync and deleted or changed before it was sent is first published as written
+  // (`held`, then `tree`). Another computer may hold the same copy (it met the same conflict, or
+  // a killed down-sync of it wrote the merge's copy and its up-sync sent it as its own add);
+  // without that commit the chain would never learn this computer held it, and the merge would
+  // take the other's copy for an add, bringing the deleted copy back everywhere.
+  let held: string
   try {
     tree = scanned = await collectIncluded(o.device.home, o.include, walker, {
       base: known ? await store.readTree(known) : undefined,
@@ -127,6 +135,13 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
       tree = await unionTrees(store, tree, published)
     }
     await store.flush()
+    held = tree
+    for (const [path, made] of madeCopies(o.db, o.space))
+      if (!o.excluded(path) && !asMade(await entryAt(store, tree, path), made)) {
+        held = (await putAt(store, held, path, made, (rel) => entryAt(store, known, rel))) ?? held
+        // The next one reads this tree back: it must be in the vault first.
+        await store.flush()
+      }
   } catch (e) {
     // What is in flight settles first: what arrived is indexed, and nothing fails unseen later.
     await store.flush().catch(() => {})
@@ -136,7 +151,8 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
     await sealPool?.close()
   }
 
-  const commit = base !== scanned ? await publish(o, store, tree) : undefined
+  if (held !== tree) await publish(o, store, held)
+  const commit = base !== scanned || held !== tree ? await publish(o, store, tree) : undefined
   o.db.setMeta(treeMetaKey(o.space), scanned)
   // A copy that could not be read now stays pending (the walker kept it out and said so).
   const sent: string[] = []
@@ -157,6 +173,45 @@ function existsHere(home: string, rel: string): boolean {
   } catch (e) {
     return !['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '')
   }
+}
+
+/** Whether `x` is the copy `made` as written (a folder: the same contents). */
+function asMade(x: TreeEntry | undefined, made: TreeEntry): boolean {
+  return made.type === 'dir' ? x?.type === 'dir' && x.subtree === made.subtree : sameEntry(x, made)
+}
+
+/**
+ * Tree `tree` with `entry` at the HOME-relative `path`, stored; a missing folder above it gets
+ * the metadata `folder` gives (the last synced one). Undefined if a file or link is in the way.
+ */
+async function putAt(
+  store: SpaceStore,
+  tree: string | undefined,
+  path: string,
+  entry: TreeEntry,
+  folder: (rel: string) => Promise<TreeEntry | undefined>,
+  rel = '',
+): Promise<string | undefined> {
+  const cut = path.indexOf('/')
+  const name = cut < 0 ? path : path.slice(0, cut)
+  const here = rel ? `${rel}/${name}` : name
+  const entries = new Map((tree ? (await store.readTree(tree)).entries : []).map((e) => [e.name, e]))
+  const old = entries.get(name)
+  if (cut < 0) entries.set(name, { ...entry, name })
+  else {
+    if (old && old.type !== 'dir') return undefined
+    const sub = await putAt(store, old?.subtree, path.slice(cut + 1), entry, folder, here)
+    if (!sub) return undefined
+    const meta = old ?? (await folder(here))
+    entries.set(name, {
+      name,
+      type: 'dir',
+      mode: meta?.type === 'dir' ? meta.mode : 0o700,
+      mtimeNs: meta?.type === 'dir' ? meta.mtimeNs : '0',
+      subtree: sub,
+    })
+  }
+  return store.putTree({ entries: [...entries.values()] })
 }
 
 /** The tree of this device's head in the space, if it published there. */

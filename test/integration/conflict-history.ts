@@ -135,3 +135,78 @@ t.test('a version a copy of n0.txt keeps still gets its own copy when n0 loses t
   }
   t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(b.home, 'cfg')), 'A and B are equal')
 })
+
+t.test('a copy two computers made in their down-syncs, deleted on one before its up-sync, stays deleted', async (t) => {
+  const a = computer(t)
+  await mkdir(join(a.home, 'cfg'))
+  const vault = tempDir(t, 'vault')
+  await initVault(t, a, vault, ['~/cfg'], 'pc-a')
+  await run(t, a, ['sync', 'up'])
+  const b = await joinedComputer(t, vault, ['~/cfg'], 'pc-b')
+  const c = await joinedComputer(t, vault, ['~/cfg'], 'pc-c')
+  // A publishes a file f and a folder d; B and C each have a never-synced f (newer) and a file
+  // d, alike on both: both down-syncs keep A's versions beside theirs, as the same two copies.
+  await writeAt(join(a.home, 'cfg/f'), 'f by A', '2026-01-01T00:00:00Z')
+  await mkdir(join(a.home, 'cfg/d'))
+  await writeFile(join(a.home, 'cfg/d/x'), 'x by A')
+  await writeFile(join(a.home, 'cfg/d/y'), 'y by A')
+  await utimes(join(a.home, 'cfg/d'), new Date('2026-01-01T00:00:00Z'), new Date('2026-01-01T00:00:00Z'))
+  await run(t, a, ['sync', 'up'])
+  for (const x of [b, c]) {
+    await writeAt(join(x.home, 'cfg/f'), 'f here', '2026-02-01T00:00:00Z')
+    await writeAt(join(x.home, 'cfg/d'), 'd here', '2026-02-01T00:00:00Z')
+    await run(t, x, ['sync', 'down', '--yes'], 6)
+  }
+  const fCopy = 'f.conflict-pc-a-20260101-000000'
+  const dCopy = 'd.conflict-pc-a-20260101-000000'
+  for (const x of [b, c]) {
+    t.equal(await readFile(join(x.home, 'cfg', fCopy), 'utf8'), 'f by A')
+    t.equal(await readFile(join(x.home, 'cfg', dCopy, 'x'), 'utf8'), 'x by A')
+  }
+  // B's user dismisses the copy of f and one file of the copied folder before B ever up-syncs
+  // them: the chain never held them from B, yet the deletion must reach C's identical copies.
+  await rm(join(b.home, 'cfg', fCopy))
+  await rm(join(b.home, 'cfg', dCopy, 'x'))
+  await run(t, c, ['sync', 'up'])
+  await run(t, b, ['sync', 'up'])
+  for (const x of [a, b, c]) await run(t, x, ['sync', 'down', '--yes'])
+  for (const x of [a, b, c]) {
+    t.notOk(existsSync(join(x.home, 'cfg', fCopy)), 'the deleted copy stays deleted')
+    t.notOk(existsSync(join(x.home, 'cfg', dCopy, 'x')), 'the file deleted in the copied folder stays deleted')
+    t.equal(await readFile(join(x.home, 'cfg', dCopy, 'y'), 'utf8'), 'y by A', 'the rest of the copied folder stays')
+  }
+  t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'A and C are equal')
+  t.same(await describeTree(join(b.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'B and C are equal')
+})
+
+t.test("a merge's copy deleted before the up-sync stays deleted though a half-done down-sync sent it", async (t) => {
+  const a = computer(t)
+  await mkdir(join(a.home, 'cfg'))
+  const vault = tempDir(t, 'vault')
+  await initVault(t, a, vault, ['~/cfg'], 'pc-a')
+  await run(t, a, ['sync', 'up'])
+  const b = await joinedComputer(t, vault, ['~/cfg'], 'pc-b')
+  const c = await joinedComputer(t, vault, ['~/cfg'], 'pc-c')
+  // A and B publish different versions of f: the merge keeps A's older one as a copy.
+  await writeAt(join(a.home, 'cfg/f'), 'f by A', '2026-01-01T00:00:00Z')
+  await run(t, a, ['sync', 'up'])
+  await writeAt(join(b.home, 'cfg/f'), 'f by B', '2026-01-02T00:00:00Z')
+  await run(t, b, ['sync', 'up'])
+  const copy = 'f.conflict-pc-a-20260101-000000'
+  await run(t, a, ['sync', 'down', '--yes'], 6)
+  t.equal(await readFile(join(a.home, 'cfg', copy), 'utf8'), 'f by A')
+  // C's down-sync writes the copy and stops there (as a killed one does): its next up-sync sends
+  // the copy on top of the state C had before, as an add of its own.
+  await cloudy(c, ['sync', 'down', '--yes', '--only', `settings/cfg/${copy}`])
+  t.equal(await readFile(join(c.home, 'cfg', copy), 'utf8'), 'f by A')
+  await run(t, c, ['sync', 'up'])
+  // A's user deletes the copy before A ever up-synced it.
+  await rm(join(a.home, 'cfg', copy))
+  await run(t, a, ['sync', 'up'])
+  for (const x of [a, b, c, a]) await cloudy(x, ['sync', 'down', '--yes'])
+  for (const x of [a, b, c]) {
+    t.notOk(existsSync(join(x.home, 'cfg', copy)), 'the deleted copy stays deleted')
+    t.equal(await readFile(join(x.home, 'cfg/f'), 'utf8'), 'f by B')
+  }
+  t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'A and C are equal')
+})

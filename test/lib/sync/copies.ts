@@ -1,7 +1,7 @@
 import t from 'tap'
 import { join } from 'node:path'
 import { StateDb } from '../../../lib/state/db.js'
-import { pendingCopies, recordCopies, settleCopies } from '../../../lib/sync/copies.js'
+import { madeCopies, pendingCopies, recordCopies, recordWrittenCopies, settleCopies } from '../../../lib/sync/copies.js'
 import type { PlanItem } from '../../../lib/sync/plan.js'
 import { tempDir } from '../../helpers/temp.js'
 
@@ -33,4 +33,35 @@ t.test('the copies a down-sync made wait for the next up-sync', async (t) => {
   t.same(pendingCopies(db, 'settings'), ['y.conflict-a-20260102-030405'], 'what an up-sync looked at is settled')
   settleCopies(db, 'settings', ['y.conflict-a-20260102-030405'])
   t.same(pendingCopies(db, 'settings'), [])
+})
+
+t.test('the copies of chain versions are kept as written until an up-sync settles them', async (t) => {
+  const db = new StateDb(join(tempDir(t), 's.db'))
+  t.teardown(() => db.close())
+  const entry = (name: string) => ({ name, type: 'file' as const, mode: 0o644, mtimeNs: '1000', size: 1, content: ['ab'] })
+  const first = [conflict('f', 'local', 'f.conflict-a-20260102-030405'), conflict('g', 'local', 'g.conflict-a-20260102-030405')]
+  recordCopies(db, 'settings', first)
+  recordWrittenCopies(
+    db,
+    'settings',
+    [conflict('f', 'local', 'f.conflict-a-20260102-030405'), conflict('g', 'local', 'g.conflict-a-20260102-030405')],
+    new Map([['f.conflict-a-20260102-030405', entry('f.conflict-a-20260102-030405')]]),
+  )
+  recordCopies(db, 'settings', [conflict('h', 'local', 'h.conflict-a-20260102-030405')])
+  recordWrittenCopies(
+    db,
+    'settings',
+    [conflict('h', 'local', 'h.conflict-a-20260102-030405')],
+    new Map([['h.conflict-a-20260102-030405', entry('h.conflict-a-20260102-030405')]]),
+  )
+  t.same(
+    [...madeCopies(db, 'settings').keys()],
+    ['f.conflict-a-20260102-030405', 'h.conflict-a-20260102-030405'],
+    'only those written as recorded',
+  )
+  t.same(madeCopies(db, 'settings').get('f.conflict-a-20260102-030405'), entry('f.conflict-a-20260102-030405'))
+  settleCopies(db, 'settings', ['f.conflict-a-20260102-030405', 'g.conflict-a-20260102-030405'])
+  t.same([...madeCopies(db, 'settings').keys()], ['h.conflict-a-20260102-030405'], 'settled with the paths an up-sync sent')
+  settleCopies(db, 'settings', ['h.conflict-a-20260102-030405'])
+  t.same(madeCopies(db, 'settings').size, 0)
 })
