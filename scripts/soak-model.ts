@@ -5,21 +5,23 @@
  * Every write makes content that no other write makes (it carries a version number), so a
  * version is known by its content wherever Cloudy puts it. A conflict copy
  * `NAME.conflict-<device>-<time>[.ext]` counts as the path NAME, whatever the name's exact shape
- * (device, time, a `-2`, a shortened stem). Per version and path the model keeps the last thing
- * a user did there:
- *  - placed: a step wrote the version there (create, edit, append, a rename's destination);
+ * (device, time, a `-2`, a shortened stem). Per version and path the model keeps every
+ * placement, with what happened to it since, following causality as the engine does:
+ *  - placed: a step wrote the version there (create, edit, append, a rename's destination).
+ *    Putting back on a computer just what it had there at its last sync is no placement: the
+ *    engine compares the folder with that state, so a rename away and back is no change.
  *  - superseded: a step on a computer that had the version there changed, moved or deleted it.
- *    Only what that computer had is superseded: an edit made elsewhere that it never saw is not
- *    (an edit wins over a deletion, and a conflict keeps both versions).
- * At the end every placed version must be on every computer, at its path or in a conflict copy
- * of it. A superseded one must not come back, except in a conflict copy that a down-sync made
- * before (a copy is a new file of its own; deleting it is what dismisses it). Deleting or moving
- * a copy dismisses that copy: the same copy (the same name, which every computer derives alike)
- * must not come back, nor may any down-sync that knew of the deletion make another copy of that
- * version there. A different copy that another computer's down-sync made before the deletion
- * could reach it (a folder's copy holding a copy inside, made while the deleting computer had
- * not yet up-synced) is another file that computer never had: the merge tracks no renames, so
- * it stays (README "How computers stay in step": a copy is an ordinary file from then on).
+ *    That replaces only the placements that computer had seen: its own, and those their
+ *    computer up-synced before one of its down-syncs. An edit made elsewhere that it never saw
+ *    is not (an edit wins over a deletion, and a conflict keeps both versions), nor is the same
+ *    placement another computer made on its own and had not synced (two computers made one
+ *    rename, a third deleted the one it received: the other's stays).
+ *  A kill -9 of a sync leaves open whether it published or applied: what hangs on that may go
+ *  or stay (and only that).
+ * At the end every placement not replaced must be on every computer, at its path or in a
+ * conflict copy of it. A version all of whose placements were replaced must not come back,
+ * except in a conflict copy that a down-sync made before (a copy is a new file of its own;
+ * deleting it is what dismisses it).
  */
 
 import { mulberry32 } from '../lib/seeded-random.js'
@@ -97,23 +99,59 @@ export interface Version {
   path: string
 }
 
-interface Placement {
+/**
+ * One placement of a version at a path: a step of one computer's user put it there. Two
+ * computers that make the same placement make two: each is replaced only by what saw it.
+ */
+interface Token {
   key: string
   /** The path it is a version of (conflict suffixes taken off). */
   path: string
-  /** The exact path of the last thing done (a copy's own name). */
-  at: string
-  /** The last thing a user did to this version at this path. */
-  last: 'placed' | 'superseded'
-  /** Superseded by deleting or moving a conflict copy that held it (not the path itself). */
-  viaCopy: boolean
   by: string
   step: number
-  /** When (the model's clock). */
   tick: number
-  /** A successful up-sync sent it (from the computer that had it). */
-  published: boolean
+  /** maybe: a killed sync leaves open whether the step placed anything (see placed()). */
+  born: 'alive' | 'maybe'
+  /**
+   * alive: no computer that had seen it replaced it; dead: one did; maybe: one did that may have
+   * seen it (a killed sync between them, or its own copy merged into the chain's identical one).
+   */
+  state: 'alive' | 'maybe' | 'dead'
+  /** The supersedes that hit it (a rename back by their computer takes its own back). */
+  hits: { by: string; step: number; tick: number; path: string; to: 'maybe' | 'dead'; viaCopy: boolean }[]
+  /** The tick of the first successful up-sync of `by` that held it. */
+  publishedSure?: number
+  /** The tick of the first up-sync of `by` that held it, killed ones too (they may have published). */
+  publishedMaybe?: number
+  /**
+   * A down-sync of `by` ran while another computer's identical placement had (maybe) been
+   * published: the engine may have taken this one as synced, the chain's own.
+   */
+  absorbed: boolean
 }
+
+/** What the model knows of one computer's syncs (in ticks of the model's clock). */
+interface Device {
+  /** Its last successful down-sync (0: the set-up's). */
+  downOk: number
+  /** Its last down-sync, killed ones too. */
+  downTry: number
+  /** What it last synced, as the engine compares its folder with it (see #downBase). */
+  base: Base
+}
+
+/**
+ * A computer's synced state as the model works it out: by exact path, the version (null: not
+ * known, after a kill or where another computer made the same change) and the tick it got it.
+ */
+type Base = Map<string, { key: string | null; tick: number; may?: string[] }>
+
+/** Not known: one of `keys` or none. */
+const unknown = (keys: (string | null | undefined)[], tick: number, may: string[] = []) => ({
+  key: null,
+  tick,
+  may: [...new Set([...may, ...keys.filter((k): k is string => typeof k === 'string')])],
+})
 
 export interface Failure {
   /** A short class name: failures of one class have one cause. */
@@ -123,23 +161,43 @@ export interface Failure {
 
 const pairKey = (key: string, path: string) => `${key}\0${originalPath(path)}`
 const baseName = (path: string) => path.slice(path.lastIndexOf('/') + 1)
+const RANK = { alive: 0, maybe: 1, dead: 2 } as const
+
+/** A synced state after a killed sync: where the two it may be differ, not known. */
+function agree(old: Base, maybe: Base, tick: number): Base {
+  const out: Base = new Map()
+  for (const p of new Set([...old.keys(), ...maybe.keys()])) {
+    const [o, m] = [old.get(p), maybe.get(p)]
+    out.set(p, o && m && o.key === m.key && o.key !== null ? o : unknown([o?.key, m?.key], tick, [...(o?.may ?? []), ...(m?.may ?? [])]))
+  }
+  return out
+}
+
+function stateOf(t: Token): Token['state'] {
+  let state: Token['state'] = t.born
+  for (const h of t.hits) if (RANK[h.to] > RANK[state]) state = h.to
+  return state
+}
 
 export class SoakModel {
   readonly versions = new Map<string, Version>()
-  readonly #placements = new Map<string, Placement>()
+  /** Every placement, by pairKey. */
+  readonly #tokens = new Map<string, Token[]>()
   /** Versions a down-sync kept in a conflict copy, by pairKey. */
   readonly #copied = new Set<string>()
-  /** Where and when (`#clock`) each version in a copy was first seen after a down-sync, by exact path. */
-  readonly #firstSeen = new Map<string, { by: string; tick: number }>()
-  /** When (`#clock`) each computer ran an up-sync (killed ones too: they may have published). */
-  readonly #ups = new Map<string, number[]>()
-  /** Orders what users and syncs did (the final rounds share one step number). */
-  #clock = 0
-  readonly #devices: Set<string>
+  /** Every version at every exact path a computer put it at or held it at after a sync (`key\0path`). */
+  readonly #held = new Set<string>()
+  readonly #devices = new Map<string, Device>()
   #nextId = 1
+  /** The model's own clock: one tick per event, so that a sync and a step it follows are ordered. */
+  #clock = 0
+  /** Where and when each version in a copy was first seen after a down-sync, by `key\0path` (exact). */
+  readonly #firstSeen = new Map<string, { by: string; tick: number }>()
+  /** When each computer ran an up-sync, killed ones too (they may have published). */
+  readonly #ups = new Map<string, number[]>()
 
   constructor(devices: string[]) {
-    this.#devices = new Set(devices)
+    for (const d of devices) this.#devices.set(d, { downOk: 0, downTry: 0, base: new Map() })
   }
 
   nextVersionId(): number {
@@ -150,73 +208,212 @@ export class SoakModel {
     this.versions.set(v.key, v)
   }
 
-  #set(key: string, path: string, last: Placement['last'], by: string, step: number): void {
-    const old = this.#placements.get(pairKey(key, path))
-    const viaCopy = last === 'superseded' && conflictDepth(path) > 0
-    this.#placements.set(pairKey(key, path), {
-      key,
-      path: originalPath(path),
-      at: path,
-      last,
-      viaCopy,
-      by,
-      step,
-      tick: ++this.#clock,
-      published: old?.published ?? false,
-    })
+  #device(name: string): Device {
+    const d = this.#devices.get(name)
+    if (!d) throw new Error(`not a computer of the soak: ${name}`)
+    return d
   }
 
-  /** A user step on `by` put version `key` at `path`. */
+  /**
+   * A user step on `by` put version `key` at `path`. Where `by` had just that there at its last
+   * sync, the engine sees no change (it compares the folder with what it last synced): the step
+   * only takes back what `by` did to that path since (a rename away and back is nothing).
+   */
   placed(key: string, path: string, by: string, step: number): void {
-    this.#set(key, path, 'placed', by, step)
-  }
-
-  /** A user step on `by` changed, moved or deleted version `key`, which it had at `path`. */
-  superseded(key: string, path: string, by: string, step: number): void {
-    this.#set(key, path, 'superseded', by, step)
-  }
-
-  /** What computer `by` holds after a down-sync at `step`: the versions it keeps in conflict copies. */
-  observed(entries: Entry[], by: string): void {
     const tick = ++this.#clock
+    const d = this.#device(by)
+    this.#held.add(`${key}\0${path}`)
+    const list = this.#tokens.get(pairKey(key, path)) ?? []
+    this.#tokens.set(pairKey(key, path), list)
+    const synced = d.base.get(path)
+    if (synced?.key === key) {
+      for (const t of list) {
+        t.hits = t.hits.filter((h) => h.by !== by || h.path !== path || h.tick < synced.tick)
+        t.state = stateOf(t)
+      }
+      return
+    }
+    // Not known what it last synced here (a kill): the step may be a placement or none, and the
+    // version may go or stay.
+    const born = synced?.may?.includes(key) ? 'maybe' : 'alive'
+    list.push({ key, path: originalPath(path), by, step, tick, born, state: born, hits: [], absorbed: false })
+  }
+
+  /**
+   * A user step on `by` changed, moved or deleted version `key`, which it had at `path`. That
+   * replaces only the placements `by` had seen: its own, and those published before one of its
+   * down-syncs. A placement another computer made and `by` never received is not replaced (the
+   * engine merges the two: a change wins over no change), even when it is identical to one `by`
+   * had (two computers made the same rename).
+   */
+  superseded(key: string, path: string, by: string, step: number): void {
+    const tick = ++this.#clock
+    const d = this.#device(by)
+    const viaCopy = conflictDepth(path) > 0
+    // Recorded on a placement already replaced too: a rename back may take that one back.
+    for (const t of this.#tokens.get(pairKey(key, path)) ?? []) {
+      const to = this.#covers(t, by, d)
+      if (!to) continue
+      t.hits.push({ by, step, tick, path, to, viaCopy })
+      t.state = stateOf(t)
+    }
+  }
+
+  /** Whether a supersede by `by` replaces placement `t`: surely, maybe (a kill between), or not. */
+  #covers(t: Token, by: string, d: Device): 'dead' | 'maybe' | undefined {
+    if (t.by === by) return 'dead'
+    if (t.publishedSure !== undefined && t.publishedSure < d.downOk) return 'dead'
+    if (t.publishedMaybe !== undefined && t.publishedMaybe < d.downTry) return 'maybe'
+    if (t.absorbed) return 'maybe'
+    return undefined
+  }
+
+  /** What a computer (`by`) holds after a down-sync: the versions it keeps in conflict copies. */
+  observed(entries: Entry[], by?: string): void {
+    const tick = this.#clock
     for (const e of entries)
       if (e.key && conflictDepth(e.path) > 0) {
         this.#copied.add(pairKey(e.key, e.path))
         const exact = `${e.key}\0${e.path}`
-        if (!this.#firstSeen.has(exact)) this.#firstSeen.set(exact, { by, tick })
+        if (by !== undefined && !this.#firstSeen.has(exact)) this.#firstSeen.set(exact, { by, tick })
       }
-  }
-
-  /** Computer `by` starts an up-sync (whether or not it gets to publish). */
-  upRan(by: string): void {
-    this.#ups.set(by, [...(this.#ups.get(by) ?? []), ++this.#clock])
+    this.#hold(entries)
   }
 
   /**
-   * Whether the copy at exact `path` holding `key` is another copy than the one `p` deleted or
-   * moved, made by a down-sync that could not know of it: first seen before the superseding
-   * computer up-synced after that (on that computer itself: before it). Counting a
-   * killed up-sync as published keeps this strict.
+   * Whether the copy at exact `path` holding `key` is another copy than the one `hit` deleted or
+   * moved: made by a down-sync that could not know of that yet (first seen before the
+   * superseding computer up-synced after it; on that computer itself, before it). The merge
+   * tracks no renames and a copy is a file of its own from then on (README), so such a copy
+   * stays. Counting a killed up-sync as published keeps this strict.
    */
-  #concurrentCopy(key: string, path: string, p: Placement): boolean {
-    if (path === p.at) return false
+  #concurrentCopy(key: string, path: string, hit: Token['hits'][number]): boolean {
+    if (path === hit.path) return false
     const seen = this.#firstSeen.get(`${key}\0${path}`)
     if (!seen) return false
-    if (seen.by === p.by) return seen.tick < p.tick
-    return !(this.#ups.get(p.by) ?? []).some((u) => u > p.tick && u < seen.tick)
+    if (seen.by === hit.by) return seen.tick < hit.tick
+    return !(this.#ups.get(hit.by) ?? []).some((u) => u > hit.tick && u < seen.tick)
   }
 
-  /** An up-sync of a computer holding `entries` succeeded: what it had is in the chain. */
-  published(entries: Entry[]): void {
-    for (const e of entries) {
-      const p = e.key && this.#placements.get(pairKey(e.key, e.path))
-      if (p) p.published = true
+  #hold(entries: Entry[]): void {
+    for (const e of entries) if (e.key) this.#held.add(`${e.key}\0${e.path}`)
+  }
+
+  /**
+   * An up-sync of `by`, which held `entries` before it, ended: `ok` if it succeeded (what it had is in the
+   * chain), else it was killed (it may have published).
+   */
+  upSynced(by: string, entries: Entry[], ok: boolean): void {
+    const tick = ++this.#clock
+    const d = this.#device(by)
+    this.#ups.set(by, [...(this.#ups.get(by) ?? []), tick])
+    this.#hold(entries)
+    const held = new Set(entries.filter((e) => e.key).map((e) => pairKey(e.key!, e.path)))
+    for (const [at, list] of this.#tokens)
+      if (held.has(at))
+        for (const t of list)
+          if (t.by === by && t.state !== 'dead') {
+            t.publishedMaybe ??= tick
+            if (ok) t.publishedSure ??= tick
+          }
+    const sent: Base = new Map()
+    for (const e of entries)
+      if (e.key) sent.set(e.path, { key: e.key, tick: d.base.get(e.path)?.key === e.key ? d.base.get(e.path)!.tick : tick })
+    d.base = ok ? sent : agree(d.base, sent, tick)
+  }
+
+  /**
+   * A down-sync of `by` ended (`ok`: it succeeded, else it was killed); it held `before` before
+   * it and holds `entries` now.
+   */
+  downSynced(by: string, before: Entry[], entries: Entry[], ok: boolean): void {
+    const tick = ++this.#clock
+    const d = this.#device(by)
+    this.observed(entries, by)
+    d.downTry = tick
+    if (ok) d.downOk = tick
+    // Its own placement identical to one the chain has: the down-sync may take it as synced,
+    // the chain's version, which a supersede by a computer that saw the chain's replaces.
+    const held = new Set(entries.filter((e) => e.key).map((e) => pairKey(e.key!, e.path)))
+    for (const [at, list] of this.#tokens)
+      if (held.has(at))
+        for (const t of list)
+          if (
+            t.by === by &&
+            t.state !== 'dead' &&
+            list.some((o) => o.by !== by && o.publishedMaybe !== undefined && o.publishedMaybe < tick)
+          )
+            t.absorbed = true
+    const merged = this.#downBase(by, d.base, before, entries, tick)
+    d.base = ok ? merged : agree(d.base, merged, tick)
+  }
+
+  /**
+   * What `by` synced after a down-sync that found its folder as `before` and left it as `after`:
+   * where the folder was as last synced, what the down-sync left; where it had a change of its
+   * own that the down-sync did not touch, the last synced version (the chain did not change the
+   * path) unless another computer did something with these versions there (the chain may have
+   * made the same change: not known); where it had a change and the down-sync wrote, what it wrote.
+   */
+  #downBase(by: string, base: Base, before: Entry[], after: Entry[], tick: number): Base {
+    const l = new Map(before.filter((e) => e.key).map((e) => [e.path, e.key!]))
+    const a = new Map(after.filter((e) => e.key).map((e) => [e.path, e.key!]))
+    const out: Base = new Map()
+    // The versions this down-sync put in new conflict copies, by the path they stand for.
+    const copies = new Map<string, string[]>()
+    for (const [p, k] of a) if (!l.has(p) && conflictDepth(p) > 0) copies.set(originalPath(p), [...(copies.get(originalPath(p)) ?? []), k])
+    for (const p of new Set([...base.keys(), ...l.keys(), ...a.keys()])) {
+      const b = base.get(p)
+      const [lk, ak] = [l.get(p), a.get(p)]
+      let key: string | undefined
+      if (b?.key === null) {
+        if (lk === ak) out.set(p, b)
+        else key = ak
+      }
+      // A conflict copy this down-sync made is not synced yet; one it received is.
+      else if (lk === b?.key) {
+        if (conflictDepth(p) > 0 && lk === undefined && ak !== undefined) out.set(p, unknown([ak], tick))
+        else key = ak
+      } else if (ak !== lk) key = ak
+      // Another computer's change here: the chain may have made the same one, or a conflict kept
+      // the local version at the name and synced the incoming one, which went to a copy.
+      else if (this.#othersAt(by, p, [b?.key, lk]) || copies.has(originalPath(p)))
+        out.set(p, unknown([b?.key, lk, ...(copies.get(originalPath(p)) ?? [])], tick))
+      else key = b?.key
+      if (key !== undefined) out.set(p, b && b.key === key ? b : { key, tick })
     }
+    return out
   }
 
-  /** What must be present at the end: every version placed and not superseded since. */
-  survivors(): Placement[] {
-    return [...this.#placements.values()].filter((p) => p.last === 'placed')
+  /** Whether a computer other than `by` placed or replaced one of `keys` at `path`. */
+  #othersAt(by: string, path: string, keys: (string | undefined)[]): boolean {
+    return keys.some(
+      (k) => k !== undefined && (this.#tokens.get(pairKey(k, path)) ?? []).some((t) => t.by !== by || t.hits.some((h) => h.by !== by)),
+    )
+  }
+
+  /** What must be present at the end: every placement no computer that had seen it replaced. */
+  survivors(): Token[] {
+    return [...this.#tokens.values()].flat().filter((t) => t.state === 'alive')
+  }
+
+  /**
+   * One version in several copies of one folder, each made by its own down-sync, is not the
+   * merge keeping it twice when each copy holds it at a different path of that folder that the
+   * chain had it at: a folder meeting a file here goes to a copy with what the chain changed in
+   * it since (README), and a copy is a folder of its own from then on, so a version the chain
+   * later moved inside the folder (another computer's conflict copy of it) comes again in the
+   * next copy, at its new path. Two copies of one path of the folder stay a failure.
+   */
+  #separateFolderCopies(key: string, same: string[]): boolean {
+    const folders = same.map(copiedFolder)
+    const inside = same.map(folderOriginal)
+    return (
+      folders.every((f) => f !== undefined) &&
+      new Set(folders).size === same.length &&
+      new Set(inside).size === same.length &&
+      inside.every((p) => this.#held.has(`${key}\0${p}`))
+    )
   }
 
   describe(key: string): string {
@@ -236,21 +433,25 @@ export class SoakModel {
     const [name0, tree0] = first
     for (const [name, tree] of others) failures.push(...compareTrees(name0, tree0, name, tree))
 
-    // Every surviving version on every computer, at its path or in a conflict copy of it.
-    const missing = new Map<string, { s: Placement; on: string[]; elsewhere: Set<string> }>()
+    // Every surviving version on every computer, at its path or in a conflict copy of it (one
+    // report per version and path, naming a placement of it, an up-synced one if there is).
+    const missing = new Map<string, { s: Token; on: string[]; elsewhere: Set<string> }>()
+    const survivors = this.survivors().sort((x, y) => Number(y.publishedSure !== undefined) - Number(x.publishedSure !== undefined))
     for (const [name, tree] of trees) {
       const here = new Set(tree.filter((e) => e.key).map((e) => pairKey(e.key!, e.path)))
-      for (const s of this.survivors()) {
-        if (here.has(pairKey(s.key, s.path))) continue
-        const m = missing.get(pairKey(s.key, s.path)) ?? { s, on: [], elsewhere: new Set<string>() }
+      for (const s of survivors) {
+        const at = pairKey(s.key, s.path)
+        if (here.has(at)) continue
+        const m = missing.get(at) ?? { s, on: [], elsewhere: new Set<string>() }
+        missing.set(at, m)
+        if (m.s !== s) continue
         m.on.push(name)
         for (const e of tree) if (e.key === s.key) m.elsewhere.add(e.path)
-        missing.set(pairKey(s.key, s.path), m)
       }
     }
     for (const { s, on, elsewhere } of missing.values())
       failures.push({
-        kind: s.published ? 'lost an up-synced version' : 'lost a version never up-synced',
+        kind: s.publishedSure !== undefined ? 'lost an up-synced version' : 'lost a version never up-synced',
         detail: `${this.describe(s.key)}, placed at ${s.path} by ${s.by} at step ${s.step}, is missing on ${on.join(', ')}${elsewhere.size ? `; found at ${[...elsewhere].join(', ')}` : ''}`,
       })
 
@@ -259,18 +460,26 @@ export class SoakModel {
     for (const e of tree0) {
       if (!e.key) continue
       const at = pairKey(e.key, e.path)
-      const p = this.#placements.get(at)
+      const tokens = this.#tokens.get(at) ?? []
       const inCopy = conflictDepth(e.path) > 0
-      if (!p) failures.push({ kind: 'version at a path it never had', detail: `${name0}: ${e.path} holds ${this.describe(e.key)}` })
-      else if (p.last === 'superseded' && p.viaCopy && inCopy && !this.#concurrentCopy(e.key, e.path, p))
+      // Gone for good only when every placement is: the last supersede that made one so says how.
+      const p = tokens.every((t) => t.state === 'dead')
+        ? tokens
+            .flatMap((t) => t.hits.filter((h) => h.to === 'dead'))
+            .reduce<Token['hits'][number] | undefined>((x, h) => (x && x.tick > h.tick ? x : h), undefined)
+        : undefined
+      const where = originalPath(e.path)
+      if (!tokens.length)
+        failures.push({ kind: 'version at a path it never had', detail: `${name0}: ${e.path} holds ${this.describe(e.key)}` })
+      else if (p?.viaCopy && inCopy && !this.#concurrentCopy(e.key, e.path, p))
         failures.push({
           kind: 'a deleted conflict copy came back',
-          detail: `${name0}: ${e.path} holds ${this.describe(e.key)}, whose copy at ${p.path} ${p.by} deleted or moved at step ${p.step}`,
+          detail: `${name0}: ${e.path} holds ${this.describe(e.key)}, whose copy at ${where} ${p.by} deleted or moved at step ${p.step}`,
         })
-      else if (p.last === 'superseded' && !p.viaCopy && !this.#copied.has(at))
+      else if (p && !p.viaCopy && !this.#copied.has(at))
         failures.push({
           kind: 'a superseded version came back',
-          detail: `${name0}: ${e.path} holds ${this.describe(e.key)}, which ${p.by} replaced, moved or deleted at ${p.path} at step ${p.step}`,
+          detail: `${name0}: ${e.path} holds ${this.describe(e.key)}, which ${p.by} replaced, moved or deleted at ${where} at step ${p.step}`,
         })
       for (const part of e.path.split('/')) {
         const label = /\.conflict-(.+?)-\d{8}-\d{6}/.exec(part)?.[1]
@@ -283,7 +492,11 @@ export class SoakModel {
       const paths = new Map<string, string[]>()
       for (const e of places) paths.set(originalPath(e.path), [...(paths.get(originalPath(e.path)) ?? []), e.path])
       for (const same of paths.values())
-        if (same.length > 1) {
+        if (same.length > 1 && this.#separateFolderCopies(key, same))
+          notes.push(
+            `one version in two copied folders, each where the chain had it at its time: ${name0}: ${this.describe(key)} at ${same.join(' and ')}`,
+          )
+        else if (same.length > 1) {
           // A copied folder holding what is also at the folder's name: the down-sync kept the
           // local file at the name and the incoming folder as a copy, the merge the folder.
           const inFolderCopy = same.some((p) => conflictDepth(p.slice(0, Math.max(0, p.lastIndexOf('/')))) > 0)
@@ -311,6 +524,19 @@ export class SoakModel {
     }
     return { failures, notes }
   }
+}
+
+/** A path with its folders' conflict suffixes taken off, not its own: `d.conflict-…/f.conflict-…` -> `d/f.conflict-…`. */
+function folderOriginal(path: string): string {
+  const parts = path.split('/')
+  return [...parts.slice(0, -1).map(originalName), parts[parts.length - 1]].join('/')
+}
+
+/** The first folder of `path` that is a conflict copy, with what is above it (undefined: none). */
+function copiedFolder(path: string): string | undefined {
+  const parts = path.split('/')
+  const i = parts.slice(0, -1).findIndex((p) => conflictDepth(p) > 0)
+  return i < 0 ? undefined : parts.slice(0, i + 1).join('/')
 }
 
 /** The differences between two computers' synced folders (content, type, mode, link, file time). */

@@ -384,15 +384,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 
   async function up(c: Computer, killAfterMs?: number): Promise<string> {
     const before = await scan(c)
-    model.upRan(c.name)
     const r = await run(c, ['sync', 'up'], killAfterMs)
-    if (r.code === 0 || r.code === 6) model.published(before)
+    // A killed run may have published or not; another failure is reported as such.
+    if (r.code === 0 || r.code === 6 || r.signal) model.upSynced(c.name, before, !r.signal)
     return outcome(r)
   }
 
   async function down(c: Computer, killAfterMs?: number): Promise<string> {
+    const before = await scan(c)
     const r = await run(c, ['sync', 'down', '--yes'], killAfterMs)
-    model.observed(await scan(c), c.name)
+    model.downSynced(c.name, before, await scan(c), r.code === 0 || r.code === 6)
     return outcome(r)
   }
 

@@ -32,7 +32,7 @@ t.test('a placed version must be somewhere at its path', async (t) => {
   t.same(kinds(m, { c1: [file('f.txt', 'a')], c2: [file('f.txt', 'a')] }), [])
   t.same(kinds(m, { c1: [file('f.conflict-c1-20260101-000000.txt', 'a')] }), [], 'a conflict copy of the path counts')
   t.same(kinds(m, { c1: [file('g.txt', 'a')] }), ['lost a version never up-synced', 'version at a path it never had'])
-  m.published([file('f.txt', 'a')])
+  m.upSynced('c1', [file('f.txt', 'a')], true)
   t.same(kinds(m, { c1: [] }), ['lost an up-synced version'])
 })
 
@@ -46,11 +46,13 @@ t.test('computers that differ are reported', async (t) => {
 t.test('a superseded version may go; back at its path it is a failure, in a copy made before it is not', async (t) => {
   const m = model()
   m.placed('a', 'f.txt', 'c1', 1)
+  m.upSynced('c1', [file('f.txt', 'a')], true)
+  m.downSynced('c2', [], [file('f.txt', 'a')], true)
   m.superseded('a', 'f.txt', 'c2', 2)
   m.placed('b', 'f.txt', 'c2', 2)
   t.same(kinds(m, { c1: [file('f.txt', 'b')] }), [])
   t.same(kinds(m, { c1: [file('f.txt', 'b'), file('f.conflict-c1-20260101-000000.txt', 'a')] }), ['a superseded version came back'])
-  m.observed([file('f.conflict-c1-20260101-000000.txt', 'a')], 'c1')
+  m.observed([file('f.conflict-c1-20260101-000000.txt', 'a')])
   t.same(kinds(m, { c1: [file('f.txt', 'b'), file('f.conflict-c1-20260101-000000.txt', 'a')] }), [], 'a down-sync had kept it in a copy')
 })
 
@@ -58,7 +60,8 @@ t.test('a deleted conflict copy must not come back', async (t) => {
   const m = model()
   m.placed('a', 'f.txt', 'c1', 1)
   m.placed('b', 'f.txt', 'c2', 1)
-  m.observed([file('f.conflict-c1-20260101-000000.txt', 'a')], 'c1')
+  m.upSynced('c1', [file('f.txt', 'a')], true)
+  m.downSynced('c2', [], [file('f.txt', 'b'), file('f.conflict-c1-20260101-000000.txt', 'a')], true)
   m.superseded('a', 'f.conflict-c1-20260101-000000.txt', 'c2', 3)
   t.same(kinds(m, { c1: [file('f.txt', 'b')] }), [])
   t.same(kinds(m, { c1: [file('f.txt', 'b'), file('f.conflict-c1-20260101-000000.txt', 'a')] }), ['a deleted conflict copy came back'])
@@ -67,20 +70,23 @@ t.test('a deleted conflict copy must not come back', async (t) => {
 t.test("a deleted copy inside a folder: another computer's copy of the folder made before it knew stays", async (t) => {
   const inner = 'd/g.conflict-c3-20260101-000000'
   const other = 'd.conflict-c1-20260101-000000/g.conflict-c3-20260101-000000'
-  const m = model()
-  m.placed('c', 'd/g', 'c3', 1)
-  m.observed([file(inner, 'c')], 'c1')
+  const start = () => {
+    const m = model()
+    m.placed('c', 'd/g', 'c3', 1)
+    m.upSynced('c3', [file('d/g', 'c')], true)
+    m.downSynced('c1', [], [file(inner, 'c')], true)
+    return m
+  }
+  const m = start()
   // c2 down-syncs and keeps c1's folder d as a copy (it had a file d); then c1 deletes its inner copy.
-  m.observed([file(other, 'c')], 'c2')
+  m.downSynced('c2', [], [file(other, 'c')], true)
   m.superseded('c', inner, 'c1', 5)
   t.same(kinds(m, { c1: [file(other, 'c')] }), [], 'a copy c1 never had, made before c1 up-synced the deletion')
   t.same(kinds(m, { c1: [file(inner, 'c')] }), ['a deleted conflict copy came back'], 'the copy c1 deleted')
-  const later = model()
-  later.placed('c', 'd/g', 'c3', 1)
-  later.observed([file(inner, 'c')], 'c1')
+  const later = start()
   later.superseded('c', inner, 'c1', 5)
-  later.upRan('c1')
-  later.observed([file(other, 'c')], 'c2')
+  later.upSynced('c1', [], true)
+  later.downSynced('c2', [], [file(other, 'c')], true)
   t.same(kinds(later, { c1: [file(other, 'c')] }), ['a deleted conflict copy came back'], 'made after the deletion could be known')
 })
 
@@ -110,4 +116,77 @@ t.test('conflict names: a device, one copy per version, copies of copies only wi
   const r = m.check(new Map([['c1', [file('f.txt', 'b'), file('f.conflict-c1-20260101-000000.txt', 'a'), file(nested, 'c')]]]))
   t.same(r.failures, [])
   t.match(r.notes, [/reason: two versions by one device in one second/])
+})
+
+t.test('a supersede replaces only what its computer had seen', async (t) => {
+  const m = model()
+  // c1 and c2 make the same placement; c3 receives c1's and deletes it; c2's was never synced.
+  m.placed('a', 'f.txt', 'c1', 1)
+  m.placed('a', 'f.txt', 'c2', 2)
+  m.upSynced('c1', [file('f.txt', 'a')], true)
+  m.downSynced('c3', [], [file('f.txt', 'a')], true)
+  m.superseded('a', 'f.txt', 'c3', 3)
+  t.same(kinds(m, { c1: [file('f.txt', 'a')] }), [], "c2's placement stays")
+  t.same(kinds(m, { c1: [] }), ['lost a version never up-synced'])
+  // Without c3's down-sync after c1's up-sync, c3's supersede replaces nothing of c1's.
+  const n = model()
+  n.placed('a', 'f.txt', 'c1', 1)
+  n.downSynced('c3', [], [], true)
+  n.upSynced('c1', [file('f.txt', 'a')], true)
+  n.placed('a', 'f.txt', 'c3', 2)
+  n.superseded('a', 'f.txt', 'c3', 3)
+  t.same(kinds(n, { c1: [] }), ['lost an up-synced version'])
+})
+
+t.test('a rename away and back since the last sync is no change', async (t) => {
+  const m = model()
+  m.placed('a', 'f.txt', 'c2', 1)
+  m.upSynced('c2', [file('f.txt', 'a')], true)
+  m.downSynced('c1', [], [file('f.txt', 'a')], true)
+  m.superseded('a', 'f.txt', 'c2', 2)
+  m.placed('a', 'g.txt', 'c2', 2)
+  // A down-sync with nothing to do keeps f.txt in what c2 last synced.
+  m.downSynced('c2', [file('g.txt', 'a')], [file('g.txt', 'a')], true)
+  m.superseded('a', 'f.txt', 'c1', 3)
+  m.placed('a', 'h.txt', 'c1', 3)
+  m.superseded('a', 'g.txt', 'c2', 4)
+  m.placed('a', 'f.txt', 'c2', 4)
+  t.same(kinds(m, { c1: [file('h.txt', 'a')] }), [], "c1's move wins: c2 changed nothing at f.txt")
+  t.same(kinds(m, { c1: [file('h.txt', 'a'), file('f.txt', 'a')] }), ['a superseded version came back'])
+  // After an up-sync without it, putting it back is a placement.
+  m.upSynced('c2', [], true)
+  m.placed('a', 'g.txt', 'c2', 5)
+  t.same(kinds(m, { c1: [file('h.txt', 'a')] }), ['lost a version never up-synced'])
+})
+
+t.test('a killed sync between a placement and a supersede leaves both outcomes open', async (t) => {
+  const m = model()
+  m.placed('a', 'f.txt', 'c1', 1)
+  m.upSynced('c1', [file('f.txt', 'a')], false)
+  m.downSynced('c2', [], [file('f.txt', 'a')], true)
+  m.superseded('a', 'f.txt', 'c2', 2)
+  t.same(kinds(m, { c1: [] }), [])
+  t.same(kinds(m, { c1: [file('f.txt', 'a')] }), [])
+  // A later successful up-sync and down-sync make the next supersede sure.
+  m.upSynced('c1', [file('f.txt', 'a')], true)
+  m.downSynced('c3', [], [file('f.txt', 'a')], true)
+  m.superseded('a', 'f.txt', 'c3', 3)
+  t.same(kinds(m, { c1: [file('f.txt', 'a')] }), ['a superseded version came back'])
+})
+
+t.test('one version in two copies of a folder: only where the chain had it at two paths', async (t) => {
+  const m = model()
+  m.placed('a', 'd/f.txt', 'c1', 1)
+  const copyA = 'd.conflict-c1-20260101-000000/f.txt'
+  const copyB = 'd.conflict-c1-20260101-000000-2/f.conflict-c1-20260101-000001.txt'
+  const tree = [file(copyA, 'a'), file(copyB, 'a')]
+  t.same(kinds(m, { c1: tree }), ['one version kept twice, once in a copied folder'])
+  // Another computer's conflict moved it to a copy inside the folder: the next folder copy has it there.
+  m.observed([file('d/f.conflict-c1-20260101-000001.txt', 'a')])
+  t.same(kinds(m, { c1: tree }), [])
+  t.match(m.check(new Map([['c1', tree]])).notes, [/two copied folders/])
+  // Two copies of one path of the folder stay a failure.
+  t.same(kinds(m, { c1: [file(copyA, 'a'), file('d.conflict-c1-20260101-000000-2/f.txt', 'a')] }), [
+    'one version kept twice, once in a copied folder',
+  ])
 })
