@@ -171,6 +171,7 @@ export async function mergeTrees(
   const names = [...new Set([...mo.keys(), ...mt.keys(), ...mb.keys()])].sort()
   const out = new Map<string, TreeEntry>()
   const later: (() => Promise<void>)[] = []
+  const losers: { name: string; path: string; loser: TreeEntry }[] = []
   for (const name of names) {
     let eb = mb.get(name)
     const eo = mo.get(name)
@@ -229,11 +230,24 @@ export async function mergeTrees(
     const theirsWins = o2.type === 'dir' ? false : t2.type === 'dir' ? true : BigInt(t2.mtimeNs) >= BigInt(o2.mtimeNs)
     const [winner, loser] = theirsWins ? [t2, o2] : [o2, t2]
     out.set(name, winner)
-    // One version, one copy: a side may already keep this one as a copy (made by a down-sync).
-    const kept = [...mo.values(), ...mt.values(), ...out.values()].some(
-      (x) => x.name !== name && isConflictCopyOf(x.name, name) && sameEntry(x, loser),
-    )
-    if (kept) continue
+    losers.push({ name, path, loser })
+  }
+  // The losers' copies, once every name of the folder is merged: whether a copy is kept is known
+  // only then (a copy's name may sort after the name it is a copy of).
+  for (const { name, path, loser } of losers) {
+    const copyOf = (x: TreeEntry) => x.name !== name && isConflictCopyOf(x.name, name) && sameEntry(x, loser)
+    // One version, one copy: the merge may already keep this one as a copy (a side's down-sync
+    // made it, or this merge).
+    if ([...out.values()].some(copyOf)) continue
+    // A side's copy of it that the merge dropped comes back at its name. That happens after a
+    // criss-cross: the virtual base holds the copy (its merge made it) while the side that has
+    // the version at the name never had the copy, so it seems to have deleted it; with the copy
+    // gone and no new one (the other side "kept" it), the version would be in no copy at all.
+    const dropped = [...mo.values(), ...mt.values()].find((x) => copyOf(x) && !out.has(x.name))
+    if (dropped) {
+      out.set(dropped.name, dropped)
+      continue
+    }
     const device = await how.authorOf(path, loser)
     const copy = freeConflictName(name, device, Number(BigInt(loser.mtimeNs) / 1_000_000n), (n) => out.has(n) || names.includes(n))
     out.set(copy, { ...loser, name: copy })

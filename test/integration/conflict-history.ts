@@ -29,7 +29,7 @@ async function setUp(t: Test, files: (home: string) => Promise<void>) {
   const vault = tempDir(t, 'vault')
   await initVault(t, a, vault, ['~/cfg'], 'pc-a')
   await run(t, a, ['sync', 'up'])
-  return { a, b: await joinedComputer(t, vault, ['~/cfg'], 'pc-b') }
+  return { a, b: await joinedComputer(t, vault, ['~/cfg'], 'pc-b'), vault }
 }
 
 t.test('deleted things do not come back; copies are named after their author', async (t) => {
@@ -209,4 +209,37 @@ t.test("a merge's copy deleted before the up-sync stays deleted though a half-do
     t.equal(await readFile(join(x.home, 'cfg/f'), 'utf8'), 'f by B')
   }
   t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'A and C are equal')
+})
+
+t.test('a conflict copy a criss-cross base holds is not lost when a side never had it', async (t) => {
+  const { a, b, vault } = await setUp(t, (home) => writeFile(join(home, 'cfg/x'), 'x'))
+  const c = await joinedComputer(t, vault, ['~/cfg'], 'pc-c')
+  // B adds f; A receives it and publishes a commit holding it.
+  await writeAt(join(b.home, 'cfg/f'), 'f by B', '2026-03-01T00:00:00Z')
+  await run(t, b, ['sync', 'up'])
+  await run(t, a, ['sync', 'down', '--yes'])
+  await writeFile(join(a.home, 'cfg/a1'), '1')
+  await run(t, a, ['sync', 'up'])
+  await run(t, b, ['sync', 'down', '--yes'])
+  // C, not having seen B's f, adds its own, newer one: A's merge keeps C's at the name and B's
+  // as a copy.
+  await writeAt(join(c.home, 'cfg/f'), 'f by C', '2026-03-02T00:00:00Z')
+  await run(t, c, ['sync', 'up'])
+  await run(t, a, ['sync', 'down', '--yes'], 6)
+  const copy = 'f.conflict-pc-b-20260301-000000'
+  t.equal(await readFile(join(a.home, 'cfg', copy), 'utf8'), 'f by B')
+  await run(t, a, ['sync', 'up'])
+  // C deletes its f, B changes something else (B still has its f at the name, no copy), A edits
+  // f; each up-syncs, in that order.
+  await rm(join(c.home, 'cfg/f'))
+  await run(t, c, ['sync', 'up'])
+  await writeFile(join(b.home, 'cfg/b1'), '1')
+  await run(t, b, ['sync', 'up'])
+  await writeAt(join(a.home, 'cfg/f'), 'f by A', '2026-03-03T00:00:00Z')
+  await run(t, a, ['sync', 'up'])
+  // C merges the three heads: the base of B's and A's is a criss-cross whose merge holds the
+  // copy, which B never had. B's version must stay in the copy, not vanish.
+  await run(t, c, ['sync', 'down', '--yes'])
+  t.equal(await readFile(join(c.home, 'cfg/f'), 'utf8'), 'f by A', 'the edit wins over the deletion')
+  t.equal(await readFile(join(c.home, 'cfg', copy), 'utf8'), 'f by B', "B's version stays in its copy")
 })
