@@ -295,7 +295,8 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
     }
     // Only what the plan saw is replaced: the local file (an update) or nothing (an add, a copy,
     // or a folder removed just above).
-    const expect = replaces && it.local?.kind !== 'dir' ? seen(it) : null
+    // A copy a killed run already wrote (plan.ts `written`) is written again over itself, if still as seen.
+    const expect = it.resolution?.written ?? (replaces && it.local?.kind !== 'dir' ? seen(it) : null)
     if (e.type === 'dir') dirs.push({ abs, entry: e, item: it })
     else if (e.type === 'symlink') links.push({ abs, entry: e, expect, item: it })
     else

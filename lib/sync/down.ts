@@ -224,6 +224,7 @@ export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
       dirs,
       excluded: o.excluded,
       follow: o.follow,
+      unfinished: folderJournal(o.db, o.space).read(),
     },
     base,
     merged.tree,

@@ -28,6 +28,7 @@ import { freeConflictName, isConflictCopyOf, sameEntry } from './merge.js'
 import { Chunker, gearTable } from '../store/chunker.js'
 import { blobId, type SpaceKeys } from '../vault/keys.js'
 import { linkTarget, localStat } from '../sources/settings.js'
+import type { UnfinishedFolder } from './apply.js'
 
 export type PlanOp = 'add' | 'update' | 'delete' | 'conflict'
 
@@ -51,6 +52,11 @@ export interface Resolution {
   keep: 'incoming' | 'local' | 'merged'
   /** HOME-relative path of the copy (for `merged`: the merge's copy of the other version). */
   copy: string
+  /**
+   * `local` only: the incoming version is at `copy` already (a killed down-sync of this computer
+   * wrote it there and recorded nothing), as the plan saw it: rewritten only if still so.
+   */
+  written?: { size: number; mtimeMs: number }
 }
 
 export interface PlanItem {
@@ -92,6 +98,8 @@ export interface PlanOptions {
   excluded?: (rel: string) => boolean
   /** Where a local symlink is followed, its target written instead of the link (settings.ts `linkFollower`). */
   follow?: (rel: string, base: TreeEntry | undefined) => boolean
+  /** The folders a killed down-sync of this computer left unfinished (apply.ts `folderJournal`). */
+  unfinished?: readonly UnfinishedFolder[]
 }
 
 const KIND_NAME = { file: 'file', dir: 'folder', symlink: 'symlink', other: 'special file' } as const
@@ -209,6 +217,17 @@ export function chunkIdsOf(keys: SpaceKeys): ChunkIdsOf {
   }
 }
 
+/**
+ * True if `abs` is the folder `e` as a killed down-sync of this computer left it: noted in its
+ * folder journal with `e`'s mode and time, and still 0700 (as apply made it; the user did not
+ * change it since).
+ */
+function leftUnfinished(o: PlanOptions, abs: string, e: TreeEntry): boolean {
+  if (!o.unfinished?.some((f) => f.path === abs && f.mode === e.mode && f.mtimeNs === e.mtimeNs)) return false
+  const st = lstatOrUndefined(abs)
+  return !!st && st.isDirectory() && (st.mode & 0o7777n) === 0o700n
+}
+
 /** Entries under folder `abs`, at any depth (infinite if it cannot be listed: nothing is then known to be deletable). */
 function countEntries(abs: string): number {
   let n = 0
@@ -235,6 +254,11 @@ export async function* planDiff(
   const mapTarget = o.mapTarget ?? ((x: string) => x)
   const idsOf = idsFor(o)
   const isFile = (st: BigIntStats, path: string, e: TreeEntry) => fileIs(join(o.home, path), st, o.cache.get(cacheKey(path)), e, idsOf)
+  /** Whether the local `path` (stat `st`) is the file or link `e`. */
+  const holds = async (path: string, st: BigIntStats, e: TreeEntry) =>
+    e.type === 'file'
+      ? st.isFile() && (await isFile(st, path, e))
+      : e.type === 'symlink' && st.isSymbolicLink() && (await readlink(fsPath(join(o.home, path)))) === mapTarget(e.target ?? '')
   const [b, t] = await Promise.all([base ? o.store.readTree(base) : EMPTY, target ? o.store.readTree(target) : EMPTY])
   // Fetch every changed subtree at once; the walk below then finds them ready.
   for (const e of t.entries) if (e.type === 'dir' && e.subtree) void o.store.readTree(e.subtree)
@@ -298,10 +322,24 @@ export async function* planDiff(
     const conflict = async (reason: string, keep: 'incoming' | 'local'): Promise<PlanItem> => {
       const versionMs = keep === 'incoming' ? local!.mtimeMs : incoming.mtimeMs
       const device = keep === 'incoming' ? o.thisDevice : ((await o.authorOf?.(path, e)) ?? o.device)
-      const copyName = freeConflictName(name, device, versionMs, taken)
+      let copyName = freeConflictName(name, device, versionMs, taken)
+      // A down-sync of this computer killed after it made this very copy (of a folder: while it
+      // filled it) left it on disk, unrecorded: its name is the one to finish, not a reason to
+      // keep the same version a second time as `-2` on every computer.
+      let written: Resolution['written']
+      const first = keep === 'local' && freeConflictName(name, device, versionMs, (n) => mt.has(n) || mb.has(n))
+      if (first && first !== copyName) {
+        const at = rel ? `${rel}/${first}` : first
+        const cst = lstatOrUndefined(join(o.home, at))
+        if (e.type === 'dir' ? leftUnfinished(o, join(o.home, at), e) : cst && (await holds(at, cst, e))) {
+          copyName = first
+          if (e.type !== 'dir') written = { size: Number(cst!.size), mtimeMs: Number(cst!.mtimeNs / 1_000_000n) }
+        }
+      }
       const copy = rel ? `${rel}/${copyName}` : copyName
       const what = keep === 'incoming' ? `the local version is kept as ${copyName}` : `the incoming version is kept as ${copyName}`
-      return { op: 'conflict', item, path, local, incoming, entry: e, reason: `${reason}: ${what}`, resolution: { keep, copy } }
+      const resolution: Resolution = written ? { keep, copy, written } : { keep, copy }
+      return { op: 'conflict', item, path, local, incoming, entry: e, reason: `${reason}: ${what}`, resolution }
     }
 
     if (!st) {
@@ -349,9 +387,12 @@ export async function* planDiff(
       // An incoming folder goes under the copy's name. If this computer replaced the synced
       // folder, the copy holds only what the chain changed in it since (the rest was removed
       // here); nothing changed: no copy, the local version stays.
+      // A copy a killed run left is compared item by item: what it wrote is not written again,
+      // what the user changed in it since is kept (a conflict in the copy).
+      const resumed = lstatOrUndefined(join(o.home, c.resolution!.copy)) !== undefined
       const inside: PlanItem[] = []
-      for await (const d of planDiff(o, baseSub, e.subtree, c.resolution!.copy, true)) inside.push(d)
-      if (baseSub && inside.length === 0) continue
+      for await (const d of planDiff(o, baseSub, e.subtree, c.resolution!.copy, !resumed)) inside.push(d)
+      if (baseSub && inside.length === 0 && !resumed) continue
       yield c
       yield* inside
       continue

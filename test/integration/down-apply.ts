@@ -358,6 +358,93 @@ t.test('a down-sync killed midway, then an up-sync: the unfinished folder is not
   t.equal((await stat(sub)).mode & 0o777, 0o750)
 })
 
+t.test('a down-sync killed while it copies a folder: the next one finishes that copy, it makes no second', async (t) => {
+  // ~/cfg/n1 is a folder in the chain and a file here never synced: the incoming folder goes
+  // beside the file as a conflict copy. Killed while that copy is written, the next run must
+  // finish the same copy, not keep the same version a second time as `-2`.
+  const vault = tempDir(t, 'vault')
+  const a = computer(t)
+  await mkdir(join(a.home, 'cfg/n1'), { recursive: true })
+  await writeFile(join(a.home, 'cfg/n1/big'), randomBytes(32 * 1024 * 1024))
+  await writeFile(join(a.home, 'cfg/n1/small.txt'), 'small')
+  await chmod(join(a.home, 'cfg/n1'), 0o750)
+  await initVault(t, a, vault, ['~/cfg'], 'a')
+  await up(t, a)
+  const b = computer(t)
+  await mkdir(join(b.home, 'cfg'))
+  await writeFile(join(b.home, 'cfg/n1'), 'a file here')
+  await joinVault(t, b, vault, ['~/cfg'], 'b')
+
+  const cfg = join(b.home, 'cfg')
+  const copies = () => readdirSync(cfg).filter((n) => n.startsWith('n1.conflict-'))
+  const child = spawn(process.execPath, [BIN, 'sync', 'down', '--yes'], {
+    env: { PATH: process.env.PATH, HOME: b.home, CLOUDY_HOME: b.cloudyHome, CLOUDY_PASSWORD: 'correct horse' },
+    stdio: 'ignore',
+  })
+  const exited = new Promise((resolve) => child.on('exit', resolve))
+  let seen: string[] = []
+  for (let i = 0; i < 30_000 && child.exitCode === null; i++) {
+    const c = copies()
+    if (c.length && (seen = temps(join(cfg, c[0]!))).length) break
+    await sleep(1)
+  }
+  child.kill('SIGKILL')
+  await exited
+  t.ok(seen.length, 'killed while writing into the copy')
+  t.equal(copies().length, 1)
+
+  const down = await cloudy(b, ['sync', 'down', '--yes'])
+  t.equal(down.code, 6, 'a conflict, said once more')
+  t.equal(down.stderr, '', 'no warning')
+  const [copy, ...more] = copies()
+  t.same(more, [], 'one copy of the incoming folder')
+  const at = join(cfg, copy!)
+  t.same(readdirSync(at).sort(), ['big', 'small.txt'], 'whole, no temporary left')
+  t.same(await readFile(join(at, 'big')), await readFile(join(a.home, 'cfg/n1/big')))
+  t.equal(await readFile(join(at, 'small.txt'), 'utf8'), 'small')
+  t.equal((await stat(at)).mode & 0o777, 0o750, 'with its mode')
+  t.equal(await readFile(join(cfg, 'n1'), 'utf8'), 'a file here', 'the local file stays')
+  await up(t, b)
+  t.equal((await cloudy(a, ['sync', 'down', '--yes'])).code, 0)
+  t.same(
+    readdirSync(join(a.home, 'cfg')).filter((n) => n.startsWith('n1.conflict-')),
+    [copy],
+    'the other computer gets the one copy',
+  )
+})
+
+t.test('a conflict copy of a file a killed down-sync wrote is the copy the next one keeps', async (t) => {
+  // What a down-sync killed between writing the incoming version beside the local one and
+  // recording it leaves: the copy, whole (files are renamed into place), and no record of it.
+  const vault = tempDir(t, 'vault')
+  const a = computer(t)
+  const then = new Date('2024-01-02T03:04:05Z')
+  await mkdir(join(a.home, 'cfg'))
+  await writeFile(join(a.home, 'cfg/n1.txt'), 'from a')
+  await utimes(join(a.home, 'cfg/n1.txt'), then, then)
+  await initVault(t, a, vault, ['~/cfg'], 'a')
+  await up(t, a)
+  const b = computer(t)
+  await mkdir(join(b.home, 'cfg'))
+  await writeFile(join(b.home, 'cfg/n1.txt'), 'newer, from b')
+  const copy = 'n1.conflict-a-20240102-030405.txt'
+  await writeFile(join(b.home, 'cfg', copy), 'from a')
+  await utimes(join(b.home, 'cfg', copy), then, then)
+  await joinVault(t, b, vault, ['~/cfg'], 'b')
+
+  const copies = (c: Computer) => readdirSync(join(c.home, 'cfg')).filter((n) => n.startsWith('n1.conflict-'))
+  const down = await cloudy(b, ['sync', 'down', '--yes'])
+  t.equal(down.code, 6, 'a conflict')
+  t.equal(down.stderr, '', 'no warning')
+  t.same(copies(b), [copy], 'the version is kept once')
+  t.equal(await readFile(join(b.home, 'cfg', copy), 'utf8'), 'from a')
+  t.equal(await readFile(join(b.home, 'cfg/n1.txt'), 'utf8'), 'newer, from b')
+  t.equal((await cloudy(b, ['sync', 'down', '--yes'])).code, 0, 'and recorded')
+  await up(t, b)
+  t.equal((await cloudy(a, ['sync', 'down', '--yes'])).code, 0)
+  t.same(copies(a), [copy], 'the other computer gets the one copy')
+})
+
 t.test('a sparse file comes back sparse', async (t) => {
   const vault = tempDir(t, 'vault')
   const a = computer(t)
