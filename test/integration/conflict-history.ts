@@ -32,6 +32,12 @@ async function setUp(t: Test, files: (home: string) => Promise<void>) {
   return { a, b: await joinedComputer(t, vault, ['~/cfg'], 'pc-b'), vault }
 }
 
+/** A (pc-a) with an empty ~/cfg up-synced; B (pc-b) and C (pc-c) joined and down-synced. */
+async function threeComputers(t: Test) {
+  const { a, b, vault } = await setUp(t, async () => {})
+  return { a, b, c: await joinedComputer(t, vault, ['~/cfg'], 'pc-c'), vault }
+}
+
 t.test('deleted things do not come back; copies are named after their author', async (t) => {
   const { a, b } = await setUp(t, async (home) => {
     await writeFile(join(home, 'cfg/f'), 'base')
@@ -137,13 +143,7 @@ t.test('a version a copy of n0.txt keeps still gets its own copy when n0 loses t
 })
 
 t.test('a copy two computers made in their down-syncs, deleted on one before its up-sync, stays deleted', async (t) => {
-  const a = computer(t)
-  await mkdir(join(a.home, 'cfg'))
-  const vault = tempDir(t, 'vault')
-  await initVault(t, a, vault, ['~/cfg'], 'pc-a')
-  await run(t, a, ['sync', 'up'])
-  const b = await joinedComputer(t, vault, ['~/cfg'], 'pc-b')
-  const c = await joinedComputer(t, vault, ['~/cfg'], 'pc-c')
+  const { a, b, c } = await threeComputers(t)
   // A publishes a file f and a folder d; B and C each have a never-synced f (newer) and a file
   // d, alike on both: both down-syncs keep A's versions beside theirs, as the same two copies.
   await writeAt(join(a.home, 'cfg/f'), 'f by A', '2026-01-01T00:00:00Z')
@@ -180,13 +180,7 @@ t.test('a copy two computers made in their down-syncs, deleted on one before its
 })
 
 t.test("a merge's copy deleted before the up-sync stays deleted though a half-done down-sync sent it", async (t) => {
-  const a = computer(t)
-  await mkdir(join(a.home, 'cfg'))
-  const vault = tempDir(t, 'vault')
-  await initVault(t, a, vault, ['~/cfg'], 'pc-a')
-  await run(t, a, ['sync', 'up'])
-  const b = await joinedComputer(t, vault, ['~/cfg'], 'pc-b')
-  const c = await joinedComputer(t, vault, ['~/cfg'], 'pc-c')
+  const { a, b, c } = await threeComputers(t)
   // A and B publish different versions of f: the merge keeps A's older one as a copy.
   await writeAt(join(a.home, 'cfg/f'), 'f by A', '2026-01-01T00:00:00Z')
   await run(t, a, ['sync', 'up'])
@@ -253,8 +247,7 @@ t.test(
   'a copy one computer made, another published and then deleted, stays deleted',
   { todo: 'the merge does not see that B made the copy the chain deleted' },
   async (t) => {
-    const { a, b, vault } = await setUp(t, (home) => writeFile(join(home, 'cfg/keep'), 'k'))
-    const c = await joinedComputer(t, vault, ['~/cfg'], 'pc-c')
+    const { a, b, c } = await threeComputers(t)
     // B has a folder n2 (never synced); A publishes a file n2; B keeps A's file as a copy.
     await mkdir(join(b.home, 'cfg/n2'))
     await writeFile(join(b.home, 'cfg/n2/inside'), 'b')
