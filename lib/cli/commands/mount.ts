@@ -181,6 +181,17 @@ export async function mount(io: CliIo, args: MountArgs): Promise<number> {
       await sp.downSync()
       return commits
     }
+    /** An up-sync (then down-sync) as a job, with its failure for whoever asked for it. */
+    const upSyncJob = async (): Promise<{ commits?: Awaited<ReturnType<typeof upAndDown>>; failure?: unknown }> => {
+      let failure: unknown
+      const commits = await job('up-sync', () =>
+        upAndDown().catch((e: unknown) => {
+          failure = e
+          throw e
+        }),
+      )
+      return { commits, failure }
+    }
     // Leftovers of a crash are published first, then the chain's state taken in.
     await job('up-sync', upAndDown)
 
@@ -226,14 +237,9 @@ export async function mount(io: CliIo, args: MountArgs): Promise<number> {
     const control = await serveControl(s.paths.stateDir, async () => {
       // The failure goes back to the asking `sync up` too: its message and exit code (5 for a
       // refused upload).
-      let failure: { message?: unknown; exitCode?: unknown } | undefined
-      const commits = await job('up-sync', () =>
-        upAndDown().catch((e: unknown) => {
-          failure = e as typeof failure
-          throw e
-        }),
-      )
+      const { commits, failure: e } = await upSyncJob()
       if (commits) return { ok: true, commits }
+      const failure = e as { message?: unknown; exitCode?: unknown } | undefined
       const error = typeof failure?.message === 'string' ? failure.message : "the up-sync failed: see the mount's output"
       return { ok: false, error, exitCode: typeof failure?.exitCode === 'number' ? failure.exitCode : undefined }
     })
@@ -262,13 +268,7 @@ export async function mount(io: CliIo, args: MountArgs): Promise<number> {
     if ((await handle.unmount()) === 'detached') io.stderr.write(`${args.dir} is busy; detached, it goes once its last open file closes.\n`)
     // What is left in the journals goes now; if that fails it waits there for the next time,
     // and the exit code says the run did not publish it (5 for a refused upload).
-    let failure: unknown
-    await job('up-sync', () =>
-      upAndDown().catch((e: unknown) => {
-        failure = e
-        throw e
-      }),
-    )
+    const { failure } = await upSyncJob()
     if (outside) io.stderr.write(`Unmounted from outside; stopped.\n`)
     if (failure === undefined) return EXIT.OK
     io.stderr.write('cloudy mount: what the journal holds is kept for the next mount or "cloudy sync up".\n')
