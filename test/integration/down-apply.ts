@@ -189,6 +189,13 @@ t.test('a full disk is said, with how much is missing; nothing is lost', { skip:
   }
 })
 
+/** B's own never-synced edit of .gitconfig, older than the chain's: a down-sync keeps it as a copy. */
+async function olderLocalEdit(b: Computer): Promise<void> {
+  await writeFile(join(b.home, '.gitconfig'), 'B edit, never synced')
+  const past = new Date('2026-01-02T03:04:05Z')
+  await utimes(join(b.home, '.gitconfig'), past, past)
+}
+
 t.test(
   'a down-sync stopped by a full disk after moving a local version aside: the copy still reaches the chain',
   { skip: !asRoot && 'needs root to mount' },
@@ -208,9 +215,7 @@ t.test(
     await writeFile(join(a.home, 'cfg/big'), randomBytes(3 * 1024 * 1024))
     await up(t, a)
     // B's own edit, older than A's: the down-sync moves it aside, then runs out of disk.
-    await writeFile(join(b.home, '.gitconfig'), 'B edit, never synced')
-    const past = new Date('2026-01-02T03:04:05Z')
-    await utimes(join(b.home, '.gitconfig'), past, past)
+    await olderLocalEdit(b)
     const down = await cloudy(b, ['sync', 'down', '--yes'])
     t.equal(down.code, 1, `stopped by the full disk: ${down.stderr}`)
     const copy = '.gitconfig.conflict-b-20260102-030405'
@@ -228,9 +233,7 @@ t.test(
     const { a, b } = await nobodyPair(t, ['~/.gitconfig'], { '.gitconfig': 'v1' })
     await writeFile(join(a.home, '.gitconfig'), 'A edit')
     await up(t, a)
-    await writeFile(join(b.home, '.gitconfig'), 'B edit, never synced')
-    const past = new Date('2026-01-02T03:04:05Z')
-    await utimes(join(b.home, '.gitconfig'), past, past)
+    await olderLocalEdit(b)
     t.equal((await cloudy(b, ['sync', 'down', '--yes'])).code, 6, 'a conflict')
     const copy = join(b.home, '.gitconfig.conflict-b-20260102-030405')
     await chmod(copy, 0)
