@@ -60,12 +60,21 @@ export function recordWrittenCopies(db: StateDb, space: string, items: readonly 
   else db.deleteMeta(madeMetaKey(space))
 }
 
-/** After an up-sync: the copies it collected are in the last synced tree now, tracked like any received path. */
-export function settleCopies(db: StateDb, space: string, sent: readonly string[]): void {
+/**
+ * After an up-sync: the copies it collected (`sent`) are in the last synced tree now, tracked
+ * like any received path. The copies of chain versions (`madeCopies`) are settled only if it
+ * `published` a commit: that commit (or the one of them as written before it) tells the chain
+ * this computer held them. A merge's copy is in the merged tree this computer last synced, so an
+ * up-sync that finds nothing else changed publishes nothing; settled then, a later deletion of
+ * the copy here would reach the chain as the deletion of a version no commit of this computer
+ * held, and an identical copy another computer sends as its own add would bring it back.
+ */
+export function settleCopies(db: StateDb, space: string, sent: readonly string[], published: boolean): void {
   const left = pendingCopies(db, space).filter((p) => !sent.includes(p))
   if (left.length) db.setMeta(copiesMetaKey(space), JSON.stringify(left))
   else db.deleteMeta(copiesMetaKey(space))
-  // The merge's copies are not pending (they are in the chain): what an up-sync looked at is settled.
+  if (!published) return
+  // The merge's copies are not pending (they are in the chain): what a published up-sync looked at is settled.
   const made = [...madeCopies(db, space)].filter(([p]) => left.includes(p))
   if (made.length) db.setMeta(madeMetaKey(space), JSON.stringify(Object.fromEntries(made)))
   else db.deleteMeta(madeMetaKey(space))

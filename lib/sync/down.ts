@@ -10,14 +10,14 @@ import { SpaceStore } from '../store/space-store.js'
 import type { Commit, Head, TreeEntry } from '../store/objects.js'
 import type { Vault } from '../vault/vault.js'
 import { applyItems, folderJournal } from './apply.js'
-import { planDiff, type PlanItem } from './plan.js'
+import { madeCopyDeletes, planDiff, type PlanItem, type PlanOptions } from './plan.js'
 import { frozenHead, removedDevices, type RemovalRecord } from './chain.js'
 import { CommitGraph, type CommitRef } from './graph.js'
-import { entryAt, mergeHeads } from './merge.js'
+import { entryAt, heldSince, mergeHeads } from './merge.js'
 import { RollbackError, UsageError } from '../errors.js'
 import { keptMetaKey, treeMetaKey, type DeviceIdentity } from './up.js'
 import { Warnings, type SyncWarning } from './warnings.js'
-import { recordCopies, recordWrittenCopies } from './copies.js'
+import { madeCopies, pendingCopies, recordCopies, recordWrittenCopies } from './copies.js'
 import { fsPath } from '../fs/raw-name.js'
 
 export interface PlanDownOptions {
@@ -211,25 +211,30 @@ export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
   plan.commit = newest
   const device = merged.heads.length > 1 ? merged.heads.map((h) => h.commit.deviceName).join('+') : (newest?.commit.deviceName ?? '')
   const mergedConflicts = new Map(merged.conflicts.map((c) => [c.path, { reason: c.reason, copy: c.copy }]))
-  for await (const item of planDiff(
-    {
-      store,
-      home: o.device.home,
-      cache: o.db.files(o.space),
-      device,
-      authorOf: merged.authorOf,
-      thisDevice: o.device.name,
-      merged: mergedConflicts,
-      mapTarget,
-      dirs,
-      excluded: o.excluded,
-      follow: o.follow,
-      unfinished: folderJournal(o.db, o.space).read(),
-    },
-    base,
-    merged.tree,
-  ))
-    plan.items.push(item)
+  const options: PlanOptions = {
+    store,
+    home: o.device.home,
+    cache: o.db.files(o.space),
+    device,
+    authorOf: merged.authorOf,
+    thisDevice: o.device.name,
+    merged: mergedConflicts,
+    mapTarget,
+    dirs,
+    excluded: o.excluded,
+    follow: o.follow,
+    unfinished: folderJournal(o.db, o.space).read(),
+  }
+  for await (const item of planDiff(options, base, merged.tree)) plan.items.push(item)
+  // This computer's unsent copies of chain versions the chain deleted since (plan.ts
+  // `madeCopyDeletes`). The base lacks them (they were never sent), so the diff does not see them.
+  const pending = new Set(pendingCopies(o.db, o.space))
+  const planned = new Set(plan.items.map((it) => it.path))
+  const unsent = new Map([...madeCopies(o.db, o.space)].filter(([p]) => pending.has(p) && !planned.has(p)))
+  if (unsent.size) {
+    const held = heldSince(store, graph, headIds, state.applied)
+    for await (const item of madeCopyDeletes(options, merged.tree, unsent, held)) plan.items.push(item)
+  }
   return plan
 }
 

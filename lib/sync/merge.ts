@@ -335,7 +335,7 @@ export async function authorOf(
  * `held` of one side for `MergeSides`: whether a commit behind `heads` and not behind `bases`
  * held the version at the path. The trees of each folder are read once.
  */
-function heldSince(store: SpaceStore, graph: CommitGraph, heads: readonly string[], bases: readonly string[]) {
+export function heldSince(store: SpaceStore, graph: CommitGraph, heads: readonly string[], bases: readonly string[]) {
   const folders = new Map<string, Promise<Map<string, TreeEntry>[]>>()
   const roots = async (): Promise<string[]> => {
     const below = new Set<string>()

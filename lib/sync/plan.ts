@@ -24,7 +24,7 @@ import type { CachedFile } from '../state/db.js'
 import { treeTime, type Tree, type TreeEntry } from '../store/objects.js'
 import type { SpaceStore } from '../store/space-store.js'
 import { idsToHex, sameFile } from '../sources/walk.js'
-import { freeConflictName, isConflictCopyOf, sameEntry } from './merge.js'
+import { entryAt, freeConflictName, isConflictCopyOf, sameEntry } from './merge.js'
 import { Chunker, gearTable } from '../store/chunker.js'
 import { blobId, type SpaceKeys } from '../vault/keys.js'
 import { linkTarget, localStat } from '../sources/settings.js'
@@ -462,4 +462,34 @@ function idsFor(o: PlanOptions): ChunkIdsOf {
   let f = idsByPlan.get(o)
   if (!f) idsByPlan.set(o, (f = chunkIdsOf(o.store.keys)))
   return f
+}
+
+/**
+ * Deletes of copies of chain versions this computer's down-syncs wrote (copies.ts `madeCopies`)
+ * and its up-syncs have not sent (`unsent`), where a commit since the last down-sync (`held`)
+ * already held that very version at that path and the chain's state (`target`) has nothing
+ * there now: the chain kept that version in the same copy (another computer's down-sync or
+ * merge made it) and deleted it since. This computer's copy is redundant; sent as its own add,
+ * it would bring the deleted copy back everywhere. Only a file or link still as written goes (a
+ * copy changed here is the user's); a folder's copy stays (its contents are not compared).
+ */
+export async function* madeCopyDeletes(
+  o: PlanOptions,
+  target: string | undefined,
+  unsent: ReadonlyMap<string, TreeEntry>,
+  held: (path: string, entry: TreeEntry) => Promise<boolean>,
+): AsyncGenerator<PlanItem> {
+  const idsOf = idsFor(o)
+  for (const [path, made] of unsent) {
+    if (made.type === 'dir' || o.excluded?.(path)) continue
+    const abs = join(o.home, path)
+    const st = lstatOrUndefined(abs)
+    if (!st || (await entryAt(o.store, target, path))) continue
+    const asWritten =
+      made.type === 'file'
+        ? st.isFile() && (await fileIs(abs, st, o.cache.get(cacheKey(path)), made, idsOf))
+        : st.isSymbolicLink() && (await readlink(fsPath(abs))) === made.target
+    if (!asWritten || !(await held(path, made))) continue
+    yield { op: 'delete', item: `${o.store.keys.name}/${path}`, path, local: side(st), removes: made.type === 'file' ? 'file' : 'symlink' }
+  }
 }

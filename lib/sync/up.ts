@@ -151,13 +151,13 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
     await sealPool?.close()
   }
 
-  if (held !== tree) await publish(o, store, held)
+  const heldCommit = held !== tree ? await publish(o, store, held) : undefined
   const commit = base !== scanned || held !== tree ? await publish(o, store, tree) : undefined
   o.db.setMeta(treeMetaKey(o.space), scanned)
   // A copy that could not be read now stays pending (the walker kept it out and said so).
   const sent: string[] = []
   for (const p of copies) if (o.excluded(p) || !existsHere(o.device.home, p) || (await entryAt(store, scanned, p))) sent.push(p)
-  settleCopies(o.db, o.space, sent)
+  settleCopies(o.db, o.space, sent, !!(heldCommit ?? commit))
   const changes = walker.changes
   for (const path of cache.keys()) if (!walker.seen.has(path) && !changes.has(path)) changes.set(path, undefined)
   o.db.updateFiles(o.space, changes)

@@ -238,15 +238,12 @@ t.test('a conflict copy a criss-cross base holds is not lost when a side never h
   t.equal(await readFile(join(c.home, 'cfg', copy), 'utf8'), 'f by B', "B's version stays in its copy")
 })
 
-// Known hole (soak normal seed 80 at 200 steps): B keeps A's file beside its own folder as a copy
-// in its down-sync; A's own merge later makes the same copy, up-syncs it and deletes it; B's
-// copy, never sent and not in the chain's state B applies next, is then sent by B as new and
-// comes back everywhere. Marked todo until the down-sync recognises its own unsent copy in the
-// chain's history (issue 11, item 12).
-t.test(
-  'a copy one computer made, another published and then deleted, stays deleted',
-  { todo: 'the merge does not see that B made the copy the chain deleted' },
-  async (t) => {
+// Soak normal seed 80: B keeps A's file beside its own folder as a copy in its down-sync; A's own
+// merge later makes the same copy, and A's user deletes it. A's up-sync that found nothing else
+// changed published nothing, so only the commit of the copy as written before its deletion tells
+// the chain A held it; and B, down-syncing before it ever sent its copy, deletes it as the chain did.
+for (const bFirst of ['up', 'down'])
+  t.test(`a copy one computer made, another merged and then deleted, stays deleted (B syncs ${bFirst} first)`, async (t) => {
     const { a, b, c } = await threeComputers(t)
     // B has a folder n2 (never synced); A publishes a file n2; B keeps A's file as a copy.
     await mkdir(join(b.home, 'cfg/n2'))
@@ -256,20 +253,25 @@ t.test(
     await run(t, b, ['sync', 'down', '--yes'], 6)
     const copy = 'n2.conflict-pc-a-20260101-000000'
     t.equal(await readFile(join(b.home, 'cfg', copy), 'utf8'), 'v41 by A', "B kept A's file as a copy")
-    // C published its own newer n2 meanwhile; A's merge keeps C's at the name, A's in the same copy.
+    // C published its own newer n2 meanwhile; A's merge keeps C's at the name, A's in the same
+    // copy. A's up-sync then finds nothing changed: it publishes nothing.
     await writeAt(join(c.home, 'cfg/n2'), 'v45 by C', '2026-02-01T00:00:00Z')
     await run(t, c, ['sync', 'up'])
     await run(t, a, ['sync', 'down', '--yes'], 6)
     t.equal(await readFile(join(a.home, 'cfg', copy), 'utf8'), 'v41 by A')
-    await run(t, a, ['sync', 'up'])
+    t.match((await run(t, a, ['sync', 'up'])).stdout, /no change/)
     // A's user dismisses the copy.
     await rm(join(a.home, 'cfg', copy))
     await run(t, a, ['sync', 'up'])
+    const order = bFirst === 'up' ? ['up', 'down'] : ['down', 'up']
+    for (const what of order) await cloudy(b, what === 'up' ? ['sync', 'up'] : ['sync', 'down', '--yes'])
     for (let round = 0; round < 2; round++)
       for (const x of [a, b, c]) {
         await cloudy(x, ['sync', 'up'])
         await cloudy(x, ['sync', 'down', '--yes'])
       }
     for (const x of [a, b, c]) t.notOk(existsSync(join(x.home, 'cfg', copy)), 'the copy A deleted stays deleted')
-  },
-)
+    t.equal(await readFile(join(b.home, 'cfg/n2/inside'), 'utf8'), 'b', "B's folder keeps the name")
+    t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(b.home, 'cfg')), 'A and B are equal')
+    t.same(await describeTree(join(c.home, 'cfg')), await describeTree(join(b.home, 'cfg')), 'C and B are equal')
+  })
