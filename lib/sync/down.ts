@@ -46,6 +46,8 @@ export interface DownPlan {
   heads: string[]
   /** The newest commit merged, for display. */
   commit?: CommitRef
+  /** HOME-relative paths of the conflict copies the chain's merge made. */
+  mergeCopies?: ReadonlySet<string>
   items: PlanItem[]
   /** Every incoming folder by HOME-relative path. */
   dirs: Map<string, TreeEntry>
@@ -211,6 +213,7 @@ export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
   plan.commit = newest
   const device = merged.heads.length > 1 ? merged.heads.map((h) => h.commit.deviceName).join('+') : (newest?.commit.deviceName ?? '')
   const mergedConflicts = new Map(merged.conflicts.map((c) => [c.path, { reason: c.reason, copy: c.copy }]))
+  plan.mergeCopies = new Set(merged.conflicts.map((c) => c.copy))
   const options: PlanOptions = {
     store,
     home: o.device.home,
@@ -252,8 +255,11 @@ async function writtenCopies(home: string, plan: DownPlan, items: readonly PlanI
   if (!whole) return written
   for (const it of items) {
     const keep = it.op === 'conflict' ? it.resolution?.keep : undefined
-    if (!it.entry || (keep !== 'local' && keep !== 'merged')) continue
-    const copy = it.resolution!.copy
+    // A merge's copy of a version is a plain add where nothing changes at the name here (the
+    // version this computer has there won): written here all the same.
+    const added = it.op === 'add' && !!plan.mergeCopies?.has(it.path)
+    if (!it.entry || (keep !== 'local' && keep !== 'merged' && !added)) continue
+    const copy = added ? it.path : it.resolution!.copy
     if (written.has(copy)) continue
     const made = keep === 'local' ? { ...it.entry, name: basename(copy) } : await entryAt(plan.store, plan.target, copy)
     const here = made && (await lstat(fsPath(home, copy)).catch(() => undefined))

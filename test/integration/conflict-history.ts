@@ -205,6 +205,36 @@ t.test("a merge's copy deleted before the up-sync stays deleted though a half-do
   t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'A and C are equal')
 })
 
+// Soak normal seed 79: where this computer's version keeps the name, the merge's copy of the
+// other one is a plain add here, and was not recorded as written here.
+t.test("a merge's copy added beside a folder here, deleted before the up-sync, stays deleted", async (t) => {
+  const { a, b, c } = await threeComputers(t)
+  // A publishes a folder f, B a file f: the folder keeps the name, B's file goes to a copy.
+  await mkdir(join(a.home, 'cfg/f'))
+  await writeFile(join(a.home, 'cfg/f/inside'), 'a')
+  await run(t, a, ['sync', 'up'])
+  await writeAt(join(b.home, 'cfg/f'), 'f by B', '2026-01-02T00:00:00Z')
+  await run(t, b, ['sync', 'up'])
+  const copy = 'f.conflict-pc-b-20260102-000000'
+  await cloudy(a, ['sync', 'down', '--yes'])
+  t.equal(await readFile(join(a.home, 'cfg', copy), 'utf8'), 'f by B', "A's down-sync wrote the merge's copy")
+  // C's down-sync writes the copy and stops there (as a killed one does): its next up-sync sends
+  // the copy as an add of its own.
+  await cloudy(c, ['sync', 'down', '--yes', '--only', `settings/cfg/${copy}`])
+  t.equal(await readFile(join(c.home, 'cfg', copy), 'utf8'), 'f by B')
+  await run(t, c, ['sync', 'up'])
+  // A's user deletes the copy before A ever up-synced it.
+  await rm(join(a.home, 'cfg', copy))
+  await run(t, a, ['sync', 'up'])
+  for (const x of [a, b, c, a]) await cloudy(x, ['sync', 'down', '--yes'])
+  for (const x of [a, b, c]) {
+    t.notOk(existsSync(join(x.home, 'cfg', copy)), 'the deleted copy stays deleted')
+    t.equal(await readFile(join(x.home, 'cfg/f/inside'), 'utf8'), 'a', 'the folder keeps the name')
+  }
+  t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'A and C are equal')
+  t.same(await describeTree(join(b.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'B and C are equal')
+})
+
 t.test('a conflict copy a criss-cross base holds is not lost when a side never had it', async (t) => {
   const { a, b, vault } = await setUp(t, (home) => writeFile(join(home, 'cfg/x'), 'x'))
   const c = await joinedComputer(t, vault, ['~/cfg'], 'pc-c')
