@@ -10,7 +10,7 @@ import { SpaceStore } from '../store/space-store.js'
 import type { Commit, Head, TreeEntry } from '../store/objects.js'
 import type { Vault } from '../vault/vault.js'
 import { applyItems, folderJournal } from './apply.js'
-import { madeCopyDeletes, planDiff, type PlanItem, type PlanOptions } from './plan.js'
+import { madeCopyDeletes, planDiff, withoutDeletedCopies, type PlanItem, type PlanOptions } from './plan.js'
 import { frozenHead, removedDevices, type RemovalRecord } from './chain.js'
 import { CommitGraph, type CommitRef } from './graph.js'
 import { entryAt, heldSince, mergeHeads } from './merge.js'
@@ -228,7 +228,9 @@ export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
     follow: o.follow,
     unfinished: folderJournal(o.db, o.space).read(),
   }
-  for await (const item of planDiff(options, base, merged.tree)) plan.items.push(item)
+  const items: PlanItem[] = []
+  for await (const item of planDiff(options, base, merged.tree)) items.push(item)
+  plan.items = await withoutDeletedCopies(options, items, madeCopies(o.db, o.space))
   // This computer's unsent copies of chain versions the chain deleted since (plan.ts
   // `madeCopyDeletes`). The base lacks them (they were never sent), so the diff does not see them.
   const pending = new Set(pendingCopies(o.db, o.space))

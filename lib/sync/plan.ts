@@ -493,3 +493,58 @@ export async function* madeCopyDeletes(
     yield { op: 'delete', item: `${o.store.keys.name}/${path}`, path, local: side(st), removes: made.type === 'file' ? 'file' : 'symlink' }
   }
 }
+
+/**
+ * `items` without the chain's adds of a copy of a chain version that a down-sync of this
+ * computer wrote (copies.ts `madeCopies`, a folder's copy with all it held) and that is gone
+ * from here since: the user deleted it. Another computer made the same copy and sent it; taking
+ * it back would undo the deletion, which the next up-sync sends (publishing the copy as written
+ * first, so that the merge sees this computer held it). Inside the copy of an incoming folder
+ * (kept beside a local file) a path stands for the same path in the folder.
+ */
+export async function withoutDeletedCopies(
+  o: PlanOptions,
+  items: readonly PlanItem[],
+  made: ReadonlyMap<string, TreeEntry>,
+): Promise<PlanItem[]> {
+  if (made.size === 0) return [...items]
+  const mapTarget = o.mapTarget ?? ((x: string) => x)
+  const folderCopies = items
+    .filter((it) => it.op === 'conflict' && it.resolution?.keep === 'local' && it.entry?.type === 'dir')
+    .map((it) => [it.resolution!.copy, it.path] as const)
+  const chainPath = (path: string): string => {
+    for (let i = 0; i < 100; i++) {
+      const f = folderCopies.find(([copy]) => path === copy || path.startsWith(copy + '/'))
+      if (!f) break
+      path = f[1] + path.slice(f[0].length)
+    }
+    return path
+  }
+  const madeAt = async (path: string): Promise<TreeEntry | undefined> => {
+    const own = made.get(path)
+    if (own) return own
+    for (const [p, e] of made)
+      if (e.type === 'dir' && path.startsWith(p + '/')) {
+        const inside = await entryAt(o.store, e.subtree, path.slice(p.length + 1))
+        if (inside) return inside
+      }
+    return undefined
+  }
+  const same = (m: TreeEntry, e: TreeEntry) =>
+    sameEntry(m, e) || (e.type === 'symlink' && sameEntry(m, { ...e, target: mapTarget(e.target ?? '') }))
+  const dropped: string[] = []
+  const out: PlanItem[] = []
+  for (const it of items) {
+    if (dropped.some((d) => it.path.startsWith(d + '/'))) continue
+    if (it.op === 'add' && it.entry) {
+      const at = chainPath(it.path)
+      const m = await madeAt(at)
+      if (m && same(m, it.entry) && !lstatOrUndefined(join(o.home, at)) && !denied(join(o.home, at))) {
+        dropped.push(it.path)
+        continue
+      }
+    }
+    out.push(it)
+  }
+  return out
+}
