@@ -14,12 +14,12 @@
  *    both sides, so that version is the base (the same conflict copy made on two computers,
  *    then deleted on one, stays deleted);
  *  - changed on both sides differently: BOTH are kept. The newer modification time keeps the
- *    name (a tie goes to the later head in merge order); the other version is kept beside it as
- *    `NAME.conflict-<device>-<YYYYMMDD-HHMMSS>[.ext]`, where device is the one that made the
- *    version in the copy and time its modification time (UTC), unless a side already keeps
- *    that version as a copy. A folder keeps the name over a file or a link; a folder replaced
- *    by a file on one side keeps only what the other side changed in it, and if that is
- *    nothing, the file takes its place.
+ *    name (a tie is decided by the versions themselves, see `keepsName`); the other version is
+ *    kept beside it as `NAME.conflict-<device>-<YYYYMMDD-HHMMSS>[.ext]`, where device is the
+ *    one that made the version in the copy and time its modification time (UTC), unless a side
+ *    already keeps that version as a copy. A folder keeps the name over a file or a link; a
+ *    folder replaced by a file on one side keeps only what the other side changed in it, and if
+ *    that is nothing, the file takes its place.
  * Every input is data the whole chain shares, so every computer computes the same merged tree.
  */
 import type { Tree, TreeEntry } from '../store/objects.js'
@@ -119,6 +119,27 @@ export interface MergeSides {
   held?: (side: 'ours' | 'theirs', path: string, entry: TreeEntry) => Promise<boolean>
 }
 
+/** A version's key for a tie of modification times (`keepsName`): kind, mode, content, link target. */
+function tieKey(e: TreeEntry): [string, number, string, string] {
+  return [e.type, e.mode, (e.content ?? []).join(), e.target ?? '']
+}
+
+/**
+ * Whether `theirs` keeps the name over `ours`: the newer modification time; with one time, the
+ * version that sorts last by kind, mode, content and link target. A tie is decided by the two
+ * versions alone, never by which side or head holds them: the heads are merged in an order
+ * that changes as computers publish (a side's later commit that still holds its version comes
+ * after the other's), so two merges of the same two versions would keep a different one at the
+ * name, and the copy one computer deleted would come back from the other's merge.
+ */
+function keepsName(ours: TreeEntry, theirs: TreeEntry): boolean {
+  const [o, t] = [BigInt(ours.mtimeNs), BigInt(theirs.mtimeNs)]
+  if (o !== t) return t > o
+  const [ko, kt] = [tieKey(ours), tieKey(theirs)]
+  for (let i = 0; i < ko.length; i++) if (ko[i] !== kt[i]) return kt[i]! > ko[i]!
+  return true
+}
+
 /** A version's stand-in as the base of one added on both sides: a folder's contents are merged inside. */
 function asBase(e: TreeEntry): TreeEntry {
   return e.type === 'dir' ? { ...e, subtree: undefined } : e
@@ -195,7 +216,7 @@ export async function mergeTrees(
     // Both changed, differently. Folders on both sides (or a folder against a deletion) merge
     // inside; the folder's own mode and time come from the newer side.
     if ((eo?.type === 'dir' || !eo) && (et?.type === 'dir' || !et)) {
-      const meta = !eo ? et! : !et ? eo : BigInt(et.mtimeNs) >= BigInt(eo.mtimeNs) ? et : eo
+      const meta = !eo ? et! : !et ? eo : keepsName(eo, et) ? et : eo
       later.push(async () => {
         const subtree = await mergeTrees(store, baseSub, eo?.subtree, et?.subtree, how, conflicts, path)
         // Removed on one side, and nothing the other side changed is left in it: it stays removed.
@@ -211,7 +232,7 @@ export async function mergeTrees(
     }
     // The same content on both sides (only the time or mode differs): no conflict, the newer one.
     if (eo.type === et.type && eo.type !== 'dir' && (eo.content ?? []).join() === (et.content ?? []).join() && eo.target === et.target) {
-      out.set(name, BigInt(et.mtimeNs) >= BigInt(eo.mtimeNs) ? et : eo)
+      out.set(name, keepsName(eo, et) ? et : eo)
       continue
     }
     let [o2, t2] = [eo, et]
@@ -227,7 +248,7 @@ export async function mergeTrees(
       if (ourDir) o2 = { ...eo, subtree: sub }
       else t2 = { ...et, subtree: sub }
     }
-    const theirsWins = o2.type === 'dir' ? false : t2.type === 'dir' ? true : BigInt(t2.mtimeNs) >= BigInt(o2.mtimeNs)
+    const theirsWins = o2.type === 'dir' ? false : t2.type === 'dir' ? true : keepsName(o2, t2)
     const [winner, loser] = theirsWins ? [t2, o2] : [o2, t2]
     out.set(name, winner)
     losers.push({ name, path, loser })
@@ -405,11 +426,10 @@ function mergeOrder(x: CommitRef, y: CommitRef): number {
  * git's recursive strategy does. Picking one of them would show what the other already holds
  * as a change made on both sides, and call conflicts where there are none. The bases are
  * merged exactly as `mergeHeads` merges heads (in `mergeOrder`), so the virtual base is the
- * state the computers that merged those commits got: a conflict between them (two adds with
- * one time) keeps the same version at the name, and a side that kept what it received is
- * unchanged. In another order a tie would go the other way, and a side's untouched version
- * would pass for an edit that wins the name over a real one. Its conflict copies are named as
- * in any merge, so a copy both sides hold since is found in the base too.
+ * state the computers that merged those commits got: a conflict between them keeps the same
+ * version at the name (a tie too, see `keepsName`), and a side that kept what it received is
+ * unchanged. Its conflict copies are named as in any merge, so a copy both sides hold since is
+ * found in the base too.
  */
 async function baseTree(
   store: SpaceStore,

@@ -4,7 +4,7 @@
  * version's author, and a conflict name fits NAME_MAX.
  */
 import t, { type Test } from 'tap'
-import { mkdir, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { cloudy, computer, initVault, joinedComputer, type Computer } from '../helpers/cli.js'
@@ -314,6 +314,42 @@ t.test('a conflict copy a criss-cross base holds is not lost when a side never h
   await run(t, c, ['sync', 'down', '--yes'])
   t.equal(await readFile(join(c.home, 'cfg/f'), 'utf8'), 'f by A', 'the edit wins over the deletion')
   t.equal(await readFile(join(c.home, 'cfg', copy), 'utf8'), 'f by B', "B's version stays in its copy")
+})
+
+t.test('a version its author deleted stays deleted though another merge met it in another order', async (t) => {
+  const { a, b, c } = await threeComputers(t)
+  // A and B add f with one time: a tie. B's version (mode 755) wins it over A's (mode 644)
+  // wherever the two meet, whichever head holds each.
+  const time = '2026-01-01T00:00:00Z'
+  await writeAt(join(a.home, 'cfg/f'), 'f by A', time)
+  await run(t, a, ['sync', 'up'])
+  await run(t, c, ['sync', 'down', '--yes'])
+  await writeAt(join(b.home, 'cfg/f'), 'f by B', time)
+  await chmod(join(b.home, 'cfg/f'), 0o755)
+  await run(t, b, ['sync', 'up'])
+  // A merges its head with B's: B's version keeps the name, A's goes to a copy, which A's user
+  // dismisses.
+  await run(t, a, ['sync', 'down', '--yes'], 6)
+  const copy = 'f.conflict-pc-a-20260101-000000'
+  t.equal(await readFile(join(a.home, 'cfg/f'), 'utf8'), 'f by B')
+  t.equal(await readFile(join(a.home, 'cfg', copy), 'utf8'), 'f by A')
+  await rm(join(a.home, 'cfg', copy))
+  // C, which holds A's version, publishes a change of its own on top of it: B then merges B's
+  // head with C's, the other way round (C's head is now the later one), and publishes.
+  await writeFile(join(c.home, 'cfg/g'), 'g by C')
+  await run(t, c, ['sync', 'up'])
+  await cloudy(b, ['sync', 'down', '--yes'])
+  await writeFile(join(b.home, 'cfg/k'), 'k by B')
+  await run(t, b, ['sync', 'up'])
+  await run(t, a, ['sync', 'up'])
+  for (const x of [a, b, c]) await cloudy(x, ['sync', 'down', '--yes'])
+  for (const x of [a, b, c]) {
+    t.equal(await readFile(join(x.home, 'cfg/f'), 'utf8'), 'f by B', 'the version that won the tie keeps the name')
+    t.notOk(existsSync(join(x.home, 'cfg', copy)), 'the copy A deleted stays deleted')
+    t.same((await readdir(join(x.home, 'cfg'))).sort(), ['f', 'g', 'k'], "A's version is nowhere, in no other copy")
+  }
+  t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(b.home, 'cfg')), 'A and B are equal')
+  t.same(await describeTree(join(b.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'B and C are equal')
 })
 
 // Soak normal seed 80: B keeps A's file beside its own folder as a copy in its down-sync; A's own

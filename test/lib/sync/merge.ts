@@ -207,9 +207,9 @@ t.test('criss-cross: the base merges its commits as the heads were merged, so a 
   const graph = new CommitGraph(store, db)
   const both = await mergeHeads(store, graph, [x1, y1])
   const copy = 'f.conflict-c3-19700101-000001'
-  t.same(await read(both.tree!), { k: 'k', f: 'v5', [copy]: 'v4' }, 'a tie goes to the later head')
+  t.same(await read(both.tree!), { k: 'k', f: 'v5', [copy]: 'v4' }, 'a tie goes to the version that sorts last')
   // Both down-synced that merge (each naming the other's head): one edited f (the same time
-  // again), the other kept what it received and up-synced later (the later head wins a tie).
+  // again, a version that would lose a tie), the other kept what it received and up-synced later.
   const x2 = await commit('c3', 4, [x1, y1], { k: 'k', f: ['v18', 1], [copy]: ['v4', 1] })
   const y2 = await commit('c2', 5, [y1, x1], { k: 'k', f: ['v5', 1], [copy]: ['v4', 1] })
   t.same((await graph.mergeBases([y2], x2)).map((b) => b.id).sort(), [x1, y1].sort(), 'two best common ancestors')
@@ -221,6 +221,32 @@ t.test('criss-cross: the base merges its commits as the heads were merged, so a 
     t.same(await read(m.tree!), { k: 'k', f: 'v18', [copy]: 'v4' }, 'the edit keeps the name')
     t.same(m.conflicts, [], 'no conflict: the other side kept the version it received')
   }
+})
+
+t.test('a tie of modification times is decided by the versions, whichever side or head holds them', async (t) => {
+  const { db, store, tree, read, commit } = await setup(t)
+  const [base, ours, theirs] = [await tree({}), await tree({ f: ['vB', 1] }), await tree({ f: ['vA', 1] })]
+  const stamp = '19700101-000001'
+  const merged = await read(await mergeTrees(store, base, ours, theirs, sides(store, ours), []))
+  t.same(merged, { f: 'vB', [`f.conflict-pc-theirs-${stamp}`]: 'vA' }, 'the version that sorts last keeps the name')
+  t.same(
+    await read(await mergeTrees(store, base, theirs, ours, sides(store, theirs), [])),
+    { f: 'vB', [`f.conflict-pc-ours-${stamp}`]: 'vA' },
+    'the same version whichever side is ours',
+  )
+  // A's head is the older, then A publishes a later commit still holding its version: merged
+  // with B's head either way, B's version keeps the name and A's goes to the same copy. Were a
+  // tie decided by the order of the heads, the second merge would undo the first one's choice
+  // (a copy a computer deleted after the first would come back at the name).
+  const c0 = await commit('c', 1, [], { k: 'k' })
+  const a1 = await commit('a', 2, [c0], { k: 'k', f: ['vA', 1] })
+  const b1 = await commit('b', 3, [c0], { k: 'k', f: ['vB', 1] })
+  const a2 = await commit('a', 4, [a1], { k: ['k by a', 4], f: ['vA', 1] })
+  const copy = `f.conflict-a-${stamp}`
+  const first = await mergeHeads(store, new CommitGraph(store, db), [a1, b1])
+  t.same(await read(first.tree!), { k: 'k', f: 'vB', [copy]: 'vA' })
+  const later = await mergeHeads(store, new CommitGraph(store, db), [b1, a2])
+  t.same(await read(later.tree!), { k: 'k by a', f: 'vB', [copy]: 'vA' }, "the later head's version still loses the tie")
 })
 
 t.test('the same new content on both sides is no conflict: the newer time is kept', async (t) => {
