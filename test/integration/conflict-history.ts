@@ -352,6 +352,33 @@ t.test('a version its author deleted stays deleted though another merge met it i
   t.same(await describeTree(join(b.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'B and C are equal')
 })
 
+t.test('a conflict of one time stays settled when a side up-syncs again', async (t) => {
+  const { a, b, c } = await threeComputers(t)
+  // A and B add f with one time: a tie, which B's version (mode 755) wins over A's (mode 644).
+  const time = '2026-01-01T00:00:00Z'
+  await writeAt(join(a.home, 'cfg/f'), 'f by A', time)
+  await run(t, a, ['sync', 'up'])
+  await writeAt(join(b.home, 'cfg/f'), 'f by B', time)
+  await chmod(join(b.home, 'cfg/f'), 0o755)
+  await run(t, b, ['sync', 'up'])
+  await run(t, c, ['sync', 'down', '--yes'], 6)
+  const copy = 'f.conflict-pc-a-20260101-000000'
+  t.equal(await readFile(join(c.home, 'cfg/f'), 'utf8'), 'f by B')
+  t.equal(await readFile(join(c.home, 'cfg', copy), 'utf8'), 'f by A')
+  // A, not yet down-synced, changes something else and up-syncs: its head, still holding its
+  // version of f, is now the later one. The conflict C saw settled stays as it is.
+  await writeFile(join(a.home, 'cfg/g'), 'g by A')
+  await run(t, a, ['sync', 'up'])
+  for (const x of [c, a, b]) await cloudy(x, ['sync', 'down', '--yes'])
+  for (const x of [a, b, c]) {
+    t.equal(await readFile(join(x.home, 'cfg/f'), 'utf8'), 'f by B', 'the version that won the tie keeps the name')
+    t.equal(await readFile(join(x.home, 'cfg', copy), 'utf8'), 'f by A', "A's version stays in its copy")
+    t.same((await readdir(join(x.home, 'cfg'))).sort(), ['f', copy, 'g'], 'each version once')
+  }
+  t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(b.home, 'cfg')), 'A and B are equal')
+  t.same(await describeTree(join(b.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'B and C are equal')
+})
+
 // Soak normal seed 80: B keeps A's file beside its own folder as a copy in its down-sync; A's own
 // merge later makes the same copy, and A's user deletes it. A's up-sync that found nothing else
 // changed published nothing, so only the commit of the copy as written before its deletion tells
