@@ -513,7 +513,17 @@ export class SoakModel {
       const mine = this.versions.get(e.key)
       const clash = inner.find((o) => {
         const v = this.versions.get(o.key!)
-        return v && mine && v.key !== mine.key && v.author === mine.author && Math.floor(o.mtimeMs / 1000) === Math.floor(e.mtimeMs / 1000)
+        // A copy is named after the device that put its version at the path, which may have
+        // moved another's file there (README, "Conflicts keep both versions"): its name's device
+        // counts as the version's too (adversarial seed 47: c1 moved c3's file to the name).
+        const named = [...baseName(o.path).matchAll(/\.conflict-(.+?)-\d{8}-\d{6}/g)].pop()?.[1]
+        return (
+          v &&
+          mine &&
+          v.key !== mine.key &&
+          (v.author === mine.author || named === mine.author) &&
+          Math.floor(o.mtimeMs / 1000) === Math.floor(e.mtimeMs / 1000)
+        )
       })
       const line = `${name0}: ${e.path} holds ${this.describe(e.key)}; beside it: ${inner.map((o) => `${o.path} = ${this.describe(o.key!)}`).join('; ')}`
       if (clash)

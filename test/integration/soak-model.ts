@@ -116,6 +116,20 @@ t.test('conflict names: a device, one copy per version, copies of copies only wi
   const r = m.check(new Map([['c1', [file('f.txt', 'b'), file('f.conflict-c1-20260101-000000.txt', 'a'), file(nested, 'c')]]]))
   t.same(r.failures, [])
   t.match(r.notes, [/reason: two versions by one device in one second/])
+  // d, written by c3, was moved to f.txt by c1: its copy is named after c1, and so would e's be.
+  const mv = model()
+  mv.placed('b', 'f.txt', 'c2', 1)
+  mv.placed('d', 'f.txt', 'c1', 3)
+  mv.addVersion({ id: 4, key: 'd', author: 'c3', step: 2, path: 'n3' })
+  mv.placed('e', 'f.txt', 'c1', 4)
+  mv.addVersion({ id: 5, key: 'e', author: 'c1', step: 4, path: 'f.txt' })
+  const moved = 'f.conflict-c1-20260101-000000.conflict-c3-20260101-000000.txt'
+  const r2 = mv.check(new Map([['c1', [file('f.txt', 'b'), file('f.conflict-c1-20260101-000000.txt', 'd'), file(moved, 'e')]]]))
+  t.same(
+    r2.failures.map((f) => f.kind),
+    [],
+  )
+  t.match(r2.notes, [/reason: two versions by one device in one second/])
 })
 
 t.test('a supersede replaces only what its computer had seen', async (t) => {
