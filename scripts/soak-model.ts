@@ -15,7 +15,10 @@
  *    computer up-synced before one of its down-syncs. An edit made elsewhere that it never saw
  *    is not (an edit wins over a deletion, and a conflict keeps both versions), nor is the same
  *    placement another computer made on its own and had not synced (two computers made one
- *    rename, a third deleted the one it received: the other's stays).
+ *    rename, a third deleted the one it received: the other's stays). But two such placements
+ *    that both reached the chain before either computer received the other's are one: the
+ *    merge finds the version on both sides since their base, the same add (lib/sync/merge.ts),
+ *    so what replaces one replaces both.
  *  A kill -9 of a sync leaves open whether it published or applied: what hangs on that may go
  *  or stay (and only that).
  * At the end every placement not replaced must be on every computer, at its path or in a
@@ -107,6 +110,8 @@ interface Token {
   key: string
   /** The path it is a version of (conflict suffixes taken off). */
   path: string
+  /** The exact path it was placed at (a copy's own name). */
+  at: string
   by: string
   step: number
   tick: number
@@ -128,7 +133,15 @@ interface Token {
    * published: the engine may have taken this one as synced, the chain's own.
    */
   absorbed: boolean
+  /**
+   * The same placement by other computers that reached the chain in commits that did not know
+   * of each other (sure: both up-syncs surely published): the merge takes them for one add
+   * (lib/sync/merge.ts), so what replaces one replaces the others.
+   */
+  twins: Map<Token, boolean>
 }
+
+type Hit = Token['hits'][number]
 
 /** What the model knows of one computer's syncs (in ticks of the model's clock). */
 interface Device {
@@ -236,7 +249,7 @@ export class SoakModel {
     // Not known what it last synced here (a kill): the step may be a placement or none, and the
     // version may go or stay.
     const born = synced?.may?.includes(key) ? 'maybe' : 'alive'
-    list.push({ key, path: originalPath(path), by, step, tick, born, state: born, hits: [], absorbed: false })
+    list.push({ key, path: originalPath(path), at: path, by, step, tick, born, state: born, hits: [], absorbed: false, twins: new Map() })
   }
 
   /**
@@ -253,10 +266,30 @@ export class SoakModel {
     // Recorded on a placement already replaced too: a rename back may take that one back.
     for (const t of this.#tokens.get(pairKey(key, path)) ?? []) {
       const to = this.#covers(t, by, d)
-      if (!to) continue
-      t.hits.push({ by, step, tick, path, to, viaCopy })
-      t.state = stateOf(t)
+      if (to) this.#strike(t, { by, step, tick, path, to, viaCopy })
     }
+  }
+
+  /** Hit `t` and its twins with `h` (maybe only, through a twin that is one only maybe). */
+  #strike(t: Token, h: Hit, seen = new Set<Token>()): void {
+    if (seen.has(t)) return
+    seen.add(t)
+    t.hits.push(h)
+    t.state = stateOf(t)
+    for (const [twin, sure] of t.twins) this.#strike(twin, sure ? h : { ...h, to: 'maybe' }, seen)
+  }
+
+  /**
+   * `t` and `u`, the same placement by two computers, both reached the chain before either
+   * computer received the other's: one add from then on (what hit one before hits the other).
+   */
+  #twin(t: Token, u: Token, sure: boolean): void {
+    if (t.twins.get(u) === true || t.twins.get(u) === sure) return
+    t.twins.set(u, sure)
+    u.twins.set(t, sure)
+    const [ht, hu] = [[...t.hits], [...u.hits]]
+    for (const h of hu) this.#strike(t, sure ? h : { ...h, to: 'maybe' })
+    for (const h of ht) this.#strike(u, sure ? h : { ...h, to: 'maybe' })
   }
 
   /** Whether a supersede by `by` replaces placement `t`: surely, maybe (a kill between), or not. */
@@ -315,6 +348,12 @@ export class SoakModel {
           if (t.by === by && t.state !== 'dead') {
             t.publishedMaybe ??= tick
             if (ok) t.publishedSure ??= tick
+            // Another computer's same placement, up-synced before this computer last down-synced
+            // (killed ones too): the two commits know nothing of each other, and the merge finds
+            // the version held on both sides since their base, one add (lib/sync/merge.ts).
+            for (const u of list)
+              if (u.by !== by && u.at === t.at && u.publishedMaybe !== undefined && d.downTry < u.publishedMaybe)
+                this.#twin(t, u, ok && u.publishedSure !== undefined)
           }
     const sent: Base = new Map()
     for (const e of entries)

@@ -152,6 +152,36 @@ t.test('a supersede replaces only what its computer had seen', async (t) => {
   t.same(kinds(n, { c1: [] }), ['lost an up-synced version'])
 })
 
+t.test('the same placement by two computers, both up-synced before either received the other: one add', async (t) => {
+  // c2 and c3 make the same rename; c3 up-syncs it, then edits it; c2 up-syncs its own without
+  // a down-sync between (soak seed 76): the merge takes the two for one add, c3's edit wins.
+  const start = () => {
+    const m = model()
+    m.placed('a', 'f.txt', 'c2', 1)
+    m.placed('a', 'f.txt', 'c3', 2)
+    m.upSynced('c3', [file('f.txt', 'a')], true)
+    m.superseded('a', 'f.txt', 'c3', 3)
+    m.placed('b', 'f.txt', 'c3', 3)
+    return m
+  }
+  const m = start()
+  m.upSynced('c2', [file('f.txt', 'a')], true)
+  m.upSynced('c3', [file('f.txt', 'b')], true)
+  t.same(kinds(m, { c1: [file('f.txt', 'b')] }), [], "c2's placement went with c3's edit")
+  t.same(kinds(m, { c1: [file('f.txt', 'b'), file('f.conflict-c2-20260101-000000.txt', 'a')] }), ['a superseded version came back'])
+  // A killed up-sync of c2: it may have published its placement, or not.
+  const killed = start()
+  killed.upSynced('c2', [file('f.txt', 'a')], false)
+  t.same(kinds(killed, { c1: [file('f.txt', 'b')] }), [])
+  t.same(kinds(killed, { c1: [file('f.txt', 'b'), file('f.conflict-c2-20260101-000000.txt', 'a')] }), [])
+  // c2 down-synced c3's edit before it up-synced: its placement is its own change, kept.
+  const later = start()
+  later.upSynced('c3', [file('f.txt', 'b')], true)
+  later.downSynced('c2', [file('f.txt', 'a')], [file('f.txt', 'b'), file('f.conflict-c2-20260101-000000.txt', 'a')], true)
+  later.upSynced('c2', [file('f.txt', 'b'), file('f.conflict-c2-20260101-000000.txt', 'a')], true)
+  t.same(kinds(later, { c1: [file('f.txt', 'b')] }), ['lost an up-synced version'])
+})
+
 t.test('a rename away and back since the last sync is no change', async (t) => {
   const m = model()
   m.placed('a', 'f.txt', 'c2', 1)
