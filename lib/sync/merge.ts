@@ -10,9 +10,9 @@
  *  - changed on one side, deleted on the other: the changed version stays (a deletion never
  *    wins over an edit: nothing is lost); a folder removed on one side keeps only what the
  *    other changed in it (nothing: it stays removed);
- *  - absent from the base, but one side's version was held by the other since: the same add on
- *    both sides, so that version is the base (the same conflict copy made on two computers,
- *    then deleted on one, stays deleted);
+ *  - absent from the base, but one side's version was held (added, not kept from older
+ *    history) by the other since: the same add on both sides, so that version is the base
+ *    (the same conflict copy made on two computers, then deleted on one, stays deleted);
  *  - changed on both sides differently: BOTH are kept. The newer modification time keeps the
  *    name (a tie is decided by the versions themselves, see `keepsName`); the other version is
  *    kept beside it as `NAME.conflict-<device>-<YYYYMMDD-HHMMSS>[.ext]`, where device is the
@@ -112,9 +112,10 @@ export interface MergeSides {
   authorOf: (path: string, entry: TreeEntry) => Promise<string>
   /**
    * Whether a side held this version at `path` in some state since the merge base (for a
-   * folder: any folder there). A version the base lacks but both sides held is one version
-   * added on both: the base of what each side did with it since. Without it, such adds count
-   * as different.
+   * folder: any folder there) that it added: a commit that only kept it from the state its
+   * parents merge into (older history, not yet merged with the base's removal of it) does not
+   * count. A version the base lacks but both sides held is one version added on both: the base
+   * of what each side did with it since. Without it, such adds count as different.
    */
   held?: (side: 'ours' | 'theirs', path: string, entry: TreeEntry) => Promise<boolean>
 }
@@ -354,15 +355,24 @@ export async function authorOf(
 
 /**
  * `held` of one side for `MergeSides`: whether a commit behind `heads` and not behind `bases`
- * held the version at the path. The trees of each folder are read once.
+ * held the version at the path as one it added, not merely kept from older history.
+ * The trees of each folder are read once.
  */
 export function heldSince(store: SpaceStore, graph: CommitGraph, heads: readonly string[], bases: readonly string[]) {
   const folders = new Map<string, Promise<Map<string, TreeEntry>[]>>()
+  // The commits behind `heads` and not behind `bases`.
+  let sinceOf: Promise<string[]> | undefined
+  const since = () =>
+    (sinceOf ??= (async () => {
+      const below = new Set<string>()
+      for (const b of bases) for (const a of await graph.ancestors(b)) below.add(a)
+      const ids = new Set<string>()
+      for (const h of heads) for (const a of await graph.ancestors(h)) if (!below.has(a)) ids.add(a)
+      return [...ids]
+    })())
   const roots = async (): Promise<string[]> => {
-    const below = new Set<string>()
-    for (const b of bases) for (const a of await graph.ancestors(b)) below.add(a)
     const trees = new Set<string>()
-    for (const h of heads) for (const a of await graph.ancestors(h)) if (!below.has(a)) trees.add((await graph.get(a)).tree)
+    for (const a of await since()) trees.add((await graph.get(a)).tree)
     return [...trees]
   }
   const folder = (rel: string): Promise<Map<string, TreeEntry>[]> => {
@@ -383,14 +393,36 @@ export function heldSince(store: SpaceStore, graph: CommitGraph, heads: readonly
     }
     return p
   }
+  const matches = (x: TreeEntry | undefined, entry: TreeEntry) => (entry.type === 'dir' ? x?.type === 'dir' : sameEntry(x, entry))
   return async (path: string, entry: TreeEntry): Promise<boolean> => {
     const cut = path.lastIndexOf('/')
     const name = path.slice(cut + 1)
     const trees = await folder(cut < 0 ? '' : path.slice(0, cut))
-    return trees.some((t) => {
-      const x = t.get(name)
-      return entry.type === 'dir' ? x?.type === 'dir' : sameEntry(x, entry)
-    })
+    if (!trees.some((t) => matches(t.get(name), entry))) return false
+    // Only a commit that added it counts: one the state it was built on (its parents merged)
+    // lacked it in. A commit of this side that merely kept it from older history (one that had
+    // not yet merged the base's removal of it) never added it: taken for an add of this side,
+    // the version passed for the base of the other side's own add of it (a file moved away and
+    // back), and this side's removal, merged since, beat that add.
+    const memo = new Map<string, Promise<boolean>>()
+    const holds = (id: string) => {
+      let p = memo.get(id)
+      if (!p) memo.set(id, (p = graph.get(id).then(async (c) => matches(await entryAt(store, c.tree, path), entry))))
+      return p
+    }
+    // Whether the merge of a commit's parents holds it: a parent holds it, and no parent lacks
+    // it that removed it (its best common ancestor with a parent holding it held it).
+    const builtOn = async (id: string): Promise<boolean> => {
+      const parents = (await graph.get(id)).parents
+      const holding: string[] = []
+      const lacking: string[] = []
+      for (const parent of parents) ((await holds(parent)) ? holding : lacking).push(parent)
+      if (!holding.length) return false
+      for (const l of lacking) for (const h of holding) for (const b of await graph.mergeBases([l], h)) if (await holds(b.id)) return false
+      return true
+    }
+    for (const id of await since()) if ((await holds(id)) && !(await builtOn(id))) return true
+    return false
   }
 }
 

@@ -299,6 +299,34 @@ t.test('a copy both sides made alike, then deleted on one side, stays deleted', 
   )
 })
 
+t.test('a folder moved away and back: a side that only kept it from older history added nothing', async (t) => {
+  const { db, store, read, commit } = await setup(t)
+  const c0 = await commit('c', 1, [], { d: { f: 'v' } })
+  // A up-syncs before it receives B's move of d to e, so a1 still holds d/f; A then merges the
+  // move (a2), while B moves the folder back (b2).
+  const a1 = await commit('a', 2, [c0], { d: { f: 'v' }, g: 'g1' })
+  const b1 = await commit('b', 3, [c0], { e: { f: 'v' } })
+  const a2 = await commit('a', 4, [a1, b1], { e: { f: 'v' }, g: 'g2' })
+  const b2 = await commit('b', 5, [b1], { d: { f: 'v' } })
+  const m = await mergeHeads(store, new CommitGraph(store, db), [a2, b2])
+  t.same(await read(m.tree!), { d: { f: 'v' }, g: 'g2' }, 'the move back stays')
+})
+
+t.test('a folder moved back in a commit one of whose parents still held it: an add all the same', async (t) => {
+  const { db, store, read, commit } = await setup(t)
+  const c0 = await commit('c', 1, [], { n3: { f: 'v' } })
+  // S up-syncs still holding n3/f, A moves n3 to n0; B merges both (the move wins).
+  const s1 = await commit('s', 2, [c0], { n3: { f: 'v' }, x: 'x' })
+  const a1 = await commit('a', 3, [c0], { n0: { f: 'v' } })
+  const b1 = await commit('b', 4, [a1, s1], { n0: { f: 'v' }, x: 'x' })
+  // A merges S's commit and moves the folder back; so does B, on its own. A then moves it on.
+  const a2 = await commit('a', 5, [a1, s1], { n3: { f: 'v' }, x: 'x' })
+  const b2 = await commit('b', 6, [b1], { n3: { f: 'v' }, x: 'x' })
+  const a3 = await commit('a', 7, [a2], { m: { f: 'v' }, x: 'x' })
+  const m = await mergeHeads(store, new CommitGraph(store, db), [a3, b2])
+  t.same(await read(m.tree!), { m: { f: 'v' }, x: 'x' }, "B's move back was A's too: A's move on replaces both")
+})
+
 t.test('criss-cross: a merge copy deleted on one side stays deleted (the base names copies alike)', async (t) => {
   const { db, store, read, commit } = await setup(t)
   const c0 = await commit('c', 1, [], { f: 'v0', g: 'g-base' })
