@@ -38,6 +38,20 @@ async function threeComputers(t: Test) {
   return { a, b, c: await joinedComputer(t, vault, ['~/cfg'], 'pc-c'), vault }
 }
 
+/**
+ * C's down-sync writes A's merge copy and stops there (as a killed one does), so C's next up-sync
+ * sends the copy as an add of its own; then A's user deletes the copy before A ever up-synced it,
+ * and every computer down-syncs (A twice, to see what the others sent after).
+ */
+async function sentByCDeletedByA(t: Test, { a, b, c }: Record<'a' | 'b' | 'c', Computer>, copy: string, text: string) {
+  await cloudy(c, ['sync', 'down', '--yes', '--only', `settings/cfg/${copy}`])
+  t.equal(await readFile(join(c.home, 'cfg', copy), 'utf8'), text)
+  await run(t, c, ['sync', 'up'])
+  await rm(join(a.home, 'cfg', copy))
+  await run(t, a, ['sync', 'up'])
+  for (const x of [a, b, c, a]) await cloudy(x, ['sync', 'down', '--yes'])
+}
+
 t.test('deleted things do not come back; copies are named after their author', async (t) => {
   const { a, b } = await setUp(t, async (home) => {
     await writeFile(join(home, 'cfg/f'), 'base')
@@ -237,15 +251,7 @@ t.test("a merge's copy deleted before the up-sync stays deleted though a half-do
   const copy = 'f.conflict-pc-a-20260101-000000'
   await run(t, a, ['sync', 'down', '--yes'], 6)
   t.equal(await readFile(join(a.home, 'cfg', copy), 'utf8'), 'f by A')
-  // C's down-sync writes the copy and stops there (as a killed one does): its next up-sync sends
-  // the copy on top of the state C had before, as an add of its own.
-  await cloudy(c, ['sync', 'down', '--yes', '--only', `settings/cfg/${copy}`])
-  t.equal(await readFile(join(c.home, 'cfg', copy), 'utf8'), 'f by A')
-  await run(t, c, ['sync', 'up'])
-  // A's user deletes the copy before A ever up-synced it.
-  await rm(join(a.home, 'cfg', copy))
-  await run(t, a, ['sync', 'up'])
-  for (const x of [a, b, c, a]) await cloudy(x, ['sync', 'down', '--yes'])
+  await sentByCDeletedByA(t, { a, b, c }, copy, 'f by A')
   for (const x of [a, b, c]) {
     t.notOk(existsSync(join(x.home, 'cfg', copy)), 'the deleted copy stays deleted')
     t.equal(await readFile(join(x.home, 'cfg/f'), 'utf8'), 'f by B')
@@ -266,15 +272,7 @@ t.test("a merge's copy added beside a folder here, deleted before the up-sync, s
   const copy = 'f.conflict-pc-b-20260102-000000'
   await cloudy(a, ['sync', 'down', '--yes'])
   t.equal(await readFile(join(a.home, 'cfg', copy), 'utf8'), 'f by B', "A's down-sync wrote the merge's copy")
-  // C's down-sync writes the copy and stops there (as a killed one does): its next up-sync sends
-  // the copy as an add of its own.
-  await cloudy(c, ['sync', 'down', '--yes', '--only', `settings/cfg/${copy}`])
-  t.equal(await readFile(join(c.home, 'cfg', copy), 'utf8'), 'f by B')
-  await run(t, c, ['sync', 'up'])
-  // A's user deletes the copy before A ever up-synced it.
-  await rm(join(a.home, 'cfg', copy))
-  await run(t, a, ['sync', 'up'])
-  for (const x of [a, b, c, a]) await cloudy(x, ['sync', 'down', '--yes'])
+  await sentByCDeletedByA(t, { a, b, c }, copy, 'f by B')
   for (const x of [a, b, c]) {
     t.notOk(existsSync(join(x.home, 'cfg', copy)), 'the deleted copy stays deleted')
     t.equal(await readFile(join(x.home, 'cfg/f/inside'), 'utf8'), 'a', 'the folder keeps the name')

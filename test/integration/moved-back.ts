@@ -3,19 +3,13 @@
  * where it was before (it had not yet received the first move): the move back is a change that
  * the merge keeps (soak seeds 81 and 53, adversarial).
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { cloudy, computer, initVault, joinedComputer, type Computer } from '../helpers/cli.js'
+import { computer, initVault, joinedComputer, ok } from '../helpers/cli.js'
 import { tempDir } from '../helpers/temp.js'
 import { describeTree } from '../helpers/tree.js'
-
-async function run(t: Test, c: Computer, args: string[]) {
-  const r = await cloudy(c, args)
-  t.equal(r.code, 0, `${args.join(' ')}: ${r.stdout}${r.stderr}`)
-  return r
-}
 
 t.test('a folder moved away and back is not lost to a stale up-sync of another computer', async (t) => {
   const a = computer(t)
@@ -23,25 +17,25 @@ t.test('a folder moved away and back is not lost to a stale up-sync of another c
   await writeFile(join(a.home, 'cfg/d/f'), 'f')
   const vault = tempDir(t, 'vault')
   await initVault(t, a, vault, ['~/cfg'], 'pc-a')
-  await run(t, a, ['sync', 'up'])
+  await ok(t, a, ['sync', 'up'])
   const b = await joinedComputer(t, vault, ['~/cfg'], 'pc-b')
 
   // A up-syncs a change of its own, still holding d/f; B, not knowing it, moves d to e.
   await writeFile(join(a.home, 'cfg/g'), 'g by A')
-  await run(t, a, ['sync', 'up'])
+  await ok(t, a, ['sync', 'up'])
   await rename(join(b.home, 'cfg/d'), join(b.home, 'cfg/e'))
-  await run(t, b, ['sync', 'up'])
+  await ok(t, b, ['sync', 'up'])
   // A receives the move (its up-sync before it now holds d/f only as it was) and up-syncs on it.
-  await run(t, a, ['sync', 'down', '--yes'])
+  await ok(t, a, ['sync', 'down', '--yes'])
   t.ok(existsSync(join(a.home, 'cfg/e/f')), 'A has the moved folder')
   await writeFile(join(a.home, 'cfg/g'), 'g by A, again')
-  await run(t, a, ['sync', 'up'])
+  await ok(t, a, ['sync', 'up'])
   // B moves the folder back, without a down-sync since.
   await rename(join(b.home, 'cfg/e'), join(b.home, 'cfg/d'))
-  await run(t, b, ['sync', 'up'])
+  await ok(t, b, ['sync', 'up'])
 
-  await run(t, a, ['sync', 'down', '--yes'])
-  await run(t, b, ['sync', 'down', '--yes'])
+  await ok(t, a, ['sync', 'down', '--yes'])
+  await ok(t, b, ['sync', 'down', '--yes'])
   t.equal(await readFile(join(a.home, 'cfg/d/f'), 'utf8'), 'f', 'A: the file is back where B moved it')
   t.notOk(existsSync(join(a.home, 'cfg/e')), 'A: nothing left at the other name')
   t.same(await describeTree(join(b.home, 'cfg')), await describeTree(join(a.home, 'cfg')), 'B equals A')
