@@ -208,6 +208,7 @@ export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
     others.filter((c) => c.device !== ownTag),
   )
   const newest = merged.heads[merged.heads.length - 1]
+  const held = heldSince(store, graph, headIds, state.applied)
   plan.mapTarget = mapTarget
   plan.target = merged.tree
   plan.commit = newest
@@ -227,6 +228,7 @@ export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
     excluded: o.excluded,
     follow: o.follow,
     unfinished: folderJournal(o.db, o.space).read(),
+    held,
   }
   const items: PlanItem[] = []
   for await (const item of planDiff(options, base, merged.tree)) items.push(item)
@@ -237,7 +239,6 @@ export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
   const planned = new Set(plan.items.map((it) => it.path))
   const unsent = new Map([...madeCopies(o.db, o.space)].filter(([p]) => pending.has(p) && !planned.has(p)))
   if (unsent.size) {
-    const held = heldSince(store, graph, headIds, state.applied)
     for await (const item of madeCopyDeletes(options, merged.tree, unsent, held)) plan.items.push(item)
   }
   return plan

@@ -12,7 +12,9 @@
  *    other changed in it (nothing: it stays removed);
  *  - absent from the base, but one side's version was held (added, not kept from older
  *    history) by the other since: the same add on both sides, so that version is the base
- *    (the same conflict copy made on two computers, then deleted on one, stays deleted);
+ *    (the same conflict copy made on two computers, then deleted on one, stays deleted); the
+ *    same for a file or link both sides changed: one side's version the other made since is
+ *    no edit of that side (a half-done down-sync wrote it there), and what the other did wins;
  *  - changed on both sides differently: BOTH are kept. The newer modification time keeps the
  *    name (a tie is decided by the versions themselves, see `keepsName`); the other version is
  *    kept beside it as `NAME.conflict-<device>-<YYYYMMDD-HHMMSS>[.ext]`, where device is the
@@ -200,10 +202,14 @@ export async function mergeTrees(
     const et = mt.get(name)
     const path = rel ? `${rel}/${name}` : name
     // Not in the base, but one side's version was held by the other since: added on both alike
-    // (e.g. the same conflict copy made on two computers), so that version is the base.
-    if (!eb && how.held && !sameEntry(eo, et)) {
-      if (et && (await how.held('ours', path, et))) eb = asBase(et)
-      else if (eo && (await how.held('theirs', path, eo))) eb = asBase(eo)
+    // (e.g. the same conflict copy made on two computers), so that version is the base. So too
+    // where both sides changed the base's version (a file or link): a side holding a version the
+    // other side's history made since got it from there (a down-sync that stopped before it
+    // recorded the heads it applied wrote it, and the up-sync sent it), it did not edit it.
+    if (how.held && !sameEntry(eo, et) && (!eb || (!sameEntry(eb, eo) && !sameEntry(eb, et)))) {
+      const other = (e: TreeEntry | undefined): e is TreeEntry => !!e && (!eb || e.type !== 'dir')
+      if (other(et) && (await how.held('ours', path, et))) eb = asBase(et)
+      else if (other(eo) && (await how.held('theirs', path, eo))) eb = asBase(eo)
     }
     if (sameEntry(eo, et) || sameEntry(eb, et)) {
       if (eo) out.set(name, eo)

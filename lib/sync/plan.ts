@@ -100,6 +100,13 @@ export interface PlanOptions {
   follow?: (rel: string, base: TreeEntry | undefined) => boolean
   /** The folders a killed down-sync of this computer left unfinished (apply.ts `folderJournal`). */
   unfinished?: readonly UnfinishedFolder[]
+  /**
+   * Whether a commit of the chain since this computer's last complete down-sync made this version
+   * at the path (merge.ts `heldSince`). A local file that is such a version is no change made
+   * here: a down-sync that stopped before it recorded what it applied (killed, or `--only`) wrote
+   * it, and what the chain did with it since is applied as over an unchanged file.
+   */
+  held?: (path: string, entry: TreeEntry) => Promise<boolean>
 }
 
 const KIND_NAME = { file: 'file', dir: 'folder', symlink: 'symlink', other: 'special file' } as const
@@ -254,6 +261,15 @@ export async function* planDiff(
   const mapTarget = o.mapTarget ?? ((x: string) => x)
   const idsOf = idsFor(o)
   const isFile = (st: BigIntStats, path: string, e: TreeEntry) => fileIs(join(o.home, path), st, o.cache.get(cacheKey(path)), e, idsOf)
+  /** Whether the local file `path` (stat `st`) is a version the chain made since the last down-sync (`held`). */
+  const fromChain = async (path: string, st: BigIntStats) => {
+    if (!o.held || !st.isFile()) return false
+    const cached = o.cache.get(cacheKey(path))
+    const content = cached && sameFile(cached, st) ? idsToHex(cached.content) : await idsOf(join(o.home, path))
+    const name = path.slice(path.lastIndexOf('/') + 1)
+    const mode = Number(st.mode & 0o7777n)
+    return !!content && o.held(path, { name, type: 'file', mode, mtimeNs: treeTime(st.mtimeNs), size: Number(st.size), content })
+  }
   /** Whether the local `path` (stat `st`) is the file or link `e`. */
   const holds = async (path: string, st: BigIntStats, e: TreeEntry) =>
     e.type === 'file'
@@ -294,7 +310,7 @@ export async function* planDiff(
       if (eb.type === 'dir' && st.isDirectory()) {
         yield* planDiff(o, baseSub, undefined, path)
         yield { op: 'delete', item, path, local, removes: 'dir' }
-      } else if (eb.type === 'file' && st.isFile() && (await isFile(st, path, eb))) {
+      } else if (eb.type === 'file' && st.isFile() && ((await isFile(st, path, eb)) || (await fromChain(path, st)))) {
         yield { op: 'delete', item, path, local, removes: 'file' }
       } else if (eb.type === 'symlink' && st.isSymbolicLink() && (await readlink(fsPath(abs))) === mapTarget(eb.target ?? '')) {
         yield { op: 'delete', item, path, local, removes: 'symlink' }
@@ -427,7 +443,7 @@ export async function* planDiff(
       if (cached && sameFile(cached, st) && cached.mode !== e.mode) yield plain('update')
       continue
     }
-    if (eb?.type === 'file' && (await isFile(st, path, eb))) {
+    if ((eb?.type === 'file' && (await isFile(st, path, eb))) || (await fromChain(path, st))) {
       yield plain('update')
       continue
     }

@@ -299,6 +299,25 @@ t.test('a copy both sides made alike, then deleted on one side, stays deleted', 
   )
 })
 
+t.test("a version one side holds from the other's history is no edit of it: what the other did since wins", async (t) => {
+  const { db, store, read, commit } = await setup(t)
+  const c0 = await commit('c', 1, [], { f: 'v0', g: 'g' })
+  // B edits f. C's down-sync moves C's own edit aside, writes B's version and stops before it
+  // records B's head (killed, or --only): C's commit holds B's version on top of c0 alone.
+  const b1 = await commit('b', 2, [c0], { f: ['vB', 2], g: 'g' })
+  const copy = 'f.conflict-c-19700101-000002'
+  const c1 = await commit('c', 4, [c0], { f: ['vB', 2], [copy]: ['vC', 2], g: 'g' })
+  // A merged B's version and deleted it: the deletion wins, C's version stays in its copy.
+  const a1 = await commit('a', 3, [b1], { g: 'g' })
+  const d = await mergeHeads(store, new CommitGraph(store, db), [a1, c1])
+  t.same(await read(d.tree!), { [copy]: 'vC', g: 'g' }, 'the deleted version does not come back')
+  // A edited it instead (to an older time, which would lose a conflict): A's edit wins, no copy of B's.
+  const a2 = await commit('a', 5, [b1], { f: ['vA', 1], g: 'g' })
+  const e = await mergeHeads(store, new CommitGraph(store, db), [a2, c1])
+  t.same(await read(e.tree!), { f: 'vA', [copy]: 'vC', g: 'g' }, 'the edit replaces the version it was made on')
+  t.same(e.conflicts, [], 'no conflict')
+})
+
 t.test('a folder moved away and back: a side that only kept it from older history added nothing', async (t) => {
   const { db, store, read, commit } = await setup(t)
   const c0 = await commit('c', 1, [], { d: { f: 'v' } })
