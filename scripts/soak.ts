@@ -4,8 +4,9 @@
  *   npm run soak -- [--seeds N] [--from S] [--steps M] [--mode normal|adversarial|both] [--jobs J]
  *   npm run soak -- --seed N --steps M --mode adversarial     # one seed again, its log as it goes
  *
- * Prints one line per seed, then every failing seed's step log and differences, then a summary
- * of the failures by kind with a seed that reproduces each. Exits 1 if any seed failed.
+ * Prints one line per seed, and after it at once the step log and differences of a seed that
+ * failed or left notes, then a summary of the failures by kind with a seed that reproduces each.
+ * Exits 1 if any seed failed.
  */
 import { parseArgs } from 'node:util'
 import { runSoak, type SoakMode, type SoakResult } from './soak-run.js'
@@ -77,13 +78,14 @@ async function worker() {
     process.stdout.write(
       `${r.mode} seed ${r.seed}: ${kinds.length ? `FAIL ${kinds.join('; ')}` : 'ok'} (${r.stats.cliRuns} runs, ${r.stats.conflicts} conflicts, ${r.stats.kills} kills, ${r.stats.rounds} rounds, ${(r.stats.ms / 1000).toFixed(1)} s)${r.notes.length ? `, ${r.notes.length} note(s)` : ''}\n`,
     )
+    // The step log at once, not only at the end: a soak stopped early keeps what it found.
+    if (r.failures.length || r.notes.length || single) process.stdout.write(report(r))
   }
 }
 await Promise.all(Array.from({ length: Math.min(jobs, runs.length) }, worker))
 
 results.sort((a, b) => a.mode.localeCompare(b.mode) || a.seed - b.seed)
 const failed = results.filter((r) => r.failures.length)
-for (const r of results) if (r.failures.length || r.notes.length || single) process.stdout.write(report(r))
 
 const byKind = new Map<string, SoakResult[]>()
 for (const r of failed) for (const kind of new Set(r.failures.map((f) => f.kind))) byKind.set(kind, [...(byKind.get(kind) ?? []), r])
