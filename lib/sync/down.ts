@@ -10,7 +10,7 @@ import { SpaceStore } from '../store/space-store.js'
 import type { Commit, Head, TreeEntry } from '../store/objects.js'
 import type { Vault } from '../vault/vault.js'
 import { applyItems, folderJournal } from './apply.js'
-import { madeCopyDeletes, planDiff, withoutDeletedCopies, type PlanItem, type PlanOptions } from './plan.js'
+import { madeCopyDeletes, planDiff, withoutDeletedCopies, writtenDeletes, type PlanItem, type PlanOptions } from './plan.js'
 import { frozenHead, removedDevices, type RemovalRecord } from './chain.js'
 import { CommitGraph, type CommitRef } from './graph.js'
 import { entryAt, heldSince, mergeHeads } from './merge.js'
@@ -241,7 +241,31 @@ export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
   if (unsent.size) {
     for await (const item of madeCopyDeletes(options, merged.tree, unsent, held)) plan.items.push(item)
   }
+  // Files a down-sync that stopped halfway wrote here, which the chain deleted since (plan.ts `writtenDeletes`).
+  const looked = new Set(plan.items.map((it) => it.path))
+  const written = downWritten(o.db, o.space).filter((p) => !looked.has(p))
+  for await (const item of writtenDeletes(options, base, merged.tree, written)) plan.items.push(item)
   return plan
+}
+
+function writtenMetaKey(space: string): string {
+  return `down-written:${space}`
+}
+
+/**
+ * The paths down-syncs of the space wrote a file at since the last complete one (plan.ts
+ * `writtenDeletes`). Recorded before the apply: a killed one records nothing after.
+ */
+function downWritten(db: StateDb, space: string): string[] {
+  const value = db.getMeta(writtenMetaKey(space))
+  return value ? (JSON.parse(value) as string[]) : []
+}
+
+function recordWritten(db: StateDb, space: string, items: readonly PlanItem[]): void {
+  const paths = items
+    .filter((it) => it.op !== 'delete' && it.entry?.type === 'file' && it.resolution?.keep !== 'local')
+    .map((it) => it.path)
+  if (paths.length) db.setMeta(writtenMetaKey(space), JSON.stringify([...new Set([...downWritten(db, space), ...paths])].sort()))
 }
 
 /**
@@ -291,6 +315,7 @@ export async function applyDown(
   // Recorded before the apply moves anything aside: a run that stops halfway (killed, a full
   // disk) must not leave a local version in a copy that no up-sync sends.
   recordCopies(o.db, plan.space, chosen)
+  recordWritten(o.db, plan.space, chosen)
   const changes = await applyItems(
     {
       store: plan.store,
@@ -308,6 +333,7 @@ export async function applyDown(
   if (complete && warnings.size === 0 && plan.heads.length) {
     if (plan.target) o.db.setMeta(treeMetaKey(plan.space), plan.target)
     o.db.deleteMeta(keptMetaKey(plan.space))
+    o.db.deleteMeta(writtenMetaKey(plan.space))
     o.db.setApplied(plan.space, plan.heads)
   }
   return {

@@ -15,6 +15,8 @@
  * A change made here to something the chain deleted is kept (the next up-sync sends it back);
  * a folder removed here comes back only with what the chain changed in it. "Unchanged here" is
  * the file cache's word while the file's stat is the cached one, else the file's content's.
+ * Apart from the diff, the files a down-sync that stopped halfway wrote are looked at
+ * (`writtenDeletes`): the chain may have deleted them since, where the diff sees no change.
  */
 import { open, readlink } from 'node:fs/promises'
 import { lstatSync, readdirSync, type BigIntStats } from 'node:fs'
@@ -261,15 +263,7 @@ export async function* planDiff(
   const mapTarget = o.mapTarget ?? ((x: string) => x)
   const idsOf = idsFor(o)
   const isFile = (st: BigIntStats, path: string, e: TreeEntry) => fileIs(join(o.home, path), st, o.cache.get(cacheKey(path)), e, idsOf)
-  /** Whether the local file `path` (stat `st`) is a version the chain made since the last down-sync (`held`). */
-  const fromChain = async (path: string, st: BigIntStats) => {
-    if (!o.held || !st.isFile()) return false
-    const cached = o.cache.get(cacheKey(path))
-    const content = cached && sameFile(cached, st) ? idsToHex(cached.content) : await idsOf(join(o.home, path))
-    const name = path.slice(path.lastIndexOf('/') + 1)
-    const mode = Number(st.mode & 0o7777n)
-    return !!content && o.held(path, { name, type: 'file', mode, mtimeNs: treeTime(st.mtimeNs), size: Number(st.size), content })
-  }
+  const fromChain = (path: string, st: BigIntStats) => chainMade(o, path, st)
   /** Whether the local `path` (stat `st`) is the file or link `e`. */
   const holds = async (path: string, st: BigIntStats, e: TreeEntry) =>
     e.type === 'file'
@@ -468,6 +462,38 @@ export async function* planDiff(
       continue
     }
     yield await conflict(reason, newer ? 'incoming' : 'local')
+  }
+}
+
+/** Whether the local file `path` (stat `st`) is a version the chain made since the last down-sync (`held`). */
+async function chainMade(o: PlanOptions, path: string, st: BigIntStats): Promise<boolean> {
+  if (!o.held || !st.isFile()) return false
+  const cached = o.cache.get(cacheKey(path))
+  const content = cached && sameFile(cached, st) ? idsToHex(cached.content) : await idsFor(o)(join(o.home, path))
+  const name = path.slice(path.lastIndexOf('/') + 1)
+  const mode = Number(st.mode & 0o7777n)
+  return !!content && o.held(path, { name, type: 'file', mode, mtimeNs: treeTime(st.mtimeNs), size: Number(st.size), content })
+}
+
+/**
+ * Deletes of files a down-sync of this computer wrote since its last complete one (`written`:
+ * killed before it recorded what it applied, or `--only`) where neither the last synced state
+ * (`base`) nor the chain's (`target`) holds anything: the chain added that version and deleted
+ * it since, so the diff never looks there. A file still the version a commit since made there
+ * (`held`) is the chain's, no add of this computer's; left, the next up-sync would send it back
+ * over the deletion. A file changed here since is the user's and stays.
+ */
+export async function* writtenDeletes(
+  o: PlanOptions,
+  base: string | undefined,
+  target: string | undefined,
+  written: readonly string[],
+): AsyncGenerator<PlanItem> {
+  for (const path of written) {
+    if (o.excluded?.(path)) continue
+    const st = lstatOrUndefined(join(o.home, path))
+    if (!st?.isFile() || (await entryAt(o.store, base, path)) || (await entryAt(o.store, target, path))) continue
+    if (await chainMade(o, path, st)) yield { op: 'delete', item: `${o.store.keys.name}/${path}`, path, local: side(st), removes: 'file' }
   }
 }
 

@@ -269,3 +269,30 @@ t.test("a version a killed down-sync wrote is the chain's: its deletion wins", a
   t.same(await readFile(join(cfg, 'z')), z, 'z arrives whole')
   t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'A and C are equal')
 })
+
+// Soak normal seed 54: C's down-sync wrote A's new file (a conflict copy there, a plain add here)
+// and was killed before it recorded anything; A then deleted it. C's base and the chain's state
+// both lack the path, so the diff never looks at it: the next up-sync sent the version the chain
+// wrote here as an add of C's, bringing the deleted file back everywhere.
+for (const cFirst of ['up', 'down'])
+  t.test(`a new file a half-done down-sync wrote, deleted in the chain since, stays deleted (C syncs ${cFirst} first)`, async (t) => {
+    const { a, b, c } = await threeComputers(t)
+    const time = '2026-01-01T00:00:00Z'
+    // A adds n (and g, so that C's down-sync has more to do than n).
+    await writeAt(join(a.home, 'cfg/n'), 'n by A', time)
+    await writeAt(join(a.home, 'cfg/g'), 'g by A', time)
+    await run(t, a, ['sync', 'up'])
+    // C's down-sync writes n and stops there (as a killed one does): C's last synced state stays the old one.
+    await run(t, c, ['sync', 'down', '--yes', '--only', 'settings/cfg/n'])
+    t.equal(await readFile(join(c.home, 'cfg/n'), 'utf8'), 'n by A')
+    t.notOk(existsSync(join(c.home, 'cfg/g')), 'the rest is not applied')
+    await rm(join(a.home, 'cfg/n'))
+    await run(t, a, ['sync', 'up'])
+    if (cFirst === 'up') await run(t, c, ['sync', 'up'])
+    for (const x of [c, a, b, c]) await cloudy(x, ['sync', 'down', '--yes'])
+    for (const x of [a, b, c]) await cloudy(x, ['sync', 'up'])
+    for (const x of [a, b, c]) await cloudy(x, ['sync', 'down', '--yes'])
+    for (const x of [a, b, c]) t.same((await readdir(join(x.home, 'cfg'))).sort(), ['g'], "A's deletion of n stays")
+    t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'A and C are equal')
+    t.same(await describeTree(join(b.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'B and C are equal')
+  })
