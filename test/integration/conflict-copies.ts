@@ -1,17 +1,13 @@
 /**
  * The conflict copies merges and down-syncs make: a copy deleted on one computer stays deleted
  * everywhere, whether two computers made it, one sent it from a half-done down-sync, or it was
- * deleted before it was ever sent; and a version a half-done (or killed) down-sync wrote is the
- * chain's, not an edit of this computer's.
+ * deleted before it was ever sent. What a half-done down-sync wrote is in half-done-down.ts.
  */
 import t from 'tap'
-import { spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises'
-import { existsSync, readdirSync } from 'node:fs'
+import { mkdir, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { BIN, cloudy } from '../helpers/cli.js'
+import { cloudy } from '../helpers/cli.js'
 import { describeTree } from '../helpers/tree.js'
 import { run, sentByCDeletedByA, threeComputers, writeAt } from '../helpers/three-computers.js'
 
@@ -176,123 +172,4 @@ for (const bFirst of ['up', 'down'])
     t.equal(await readFile(join(b.home, 'cfg/n2/inside'), 'utf8'), 'b', "B's folder keeps the name")
     t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(b.home, 'cfg')), 'A and B are equal')
     t.same(await describeTree(join(c.home, 'cfg')), await describeTree(join(b.home, 'cfg')), 'C and B are equal')
-  })
-
-// Soak adversarial seed 53: C's down-sync moved C's unsent edit of n2.txt aside, wrote the
-// chain's version (B's) at the name and was killed before it recorded anything; A deleted B's
-// version. C's next sync must not pass the version the chain wrote here for an edit of C's, which
-// would win over A's deletion (an edit beats a deletion) and bring it back everywhere.
-for (const cFirst of ['up', 'down'])
-  t.test(`a version a half-done down-sync wrote is the chain's: its deletion wins (C syncs ${cFirst} first)`, async (t) => {
-    const { a, b, c } = await threeComputers(t)
-    // Every write has one time (as in the soak's adversarial mode): a tie goes to the incoming version.
-    const time = '2026-01-01T00:00:00Z'
-    await writeAt(join(a.home, 'cfg/n2.txt'), 'v0 by A', time)
-    await run(t, a, ['sync', 'up'])
-    for (const x of [b, c]) await run(t, x, ['sync', 'down', '--yes'])
-    // B edits n2.txt (and g, so that C's down-sync has more to do than n2.txt); A receives it.
-    await writeAt(join(b.home, 'cfg/n2.txt'), 'v27 by B', time)
-    await writeAt(join(b.home, 'cfg/g'), 'g by B', time)
-    await run(t, b, ['sync', 'up'])
-    await run(t, a, ['sync', 'down', '--yes'])
-    // C edits n2.txt and does not up-sync; A's user deletes B's version.
-    await writeAt(join(c.home, 'cfg/n2.txt'), 'v35 by C', time)
-    await rm(join(a.home, 'cfg/n2.txt'))
-    // C's down-sync writes n2.txt and stops there (as a killed one does): C's version to a copy,
-    // B's at the name; nothing else is applied, so C's last synced state stays the old one.
-    await run(t, c, ['sync', 'down', '--yes', '--only', 'settings/cfg/n2.txt'], 6)
-    const copy = 'n2.conflict-pc-c-20260101-000000.txt'
-    t.equal(await readFile(join(c.home, 'cfg/n2.txt'), 'utf8'), 'v27 by B')
-    t.equal(await readFile(join(c.home, 'cfg', copy), 'utf8'), 'v35 by C')
-    t.notOk(existsSync(join(c.home, 'cfg/g')), 'the rest is not applied')
-    await run(t, a, ['sync', 'up'])
-    if (cFirst === 'up') await run(t, c, ['sync', 'up'])
-    for (const x of [c, a, b, c]) await cloudy(x, ['sync', 'down', '--yes'])
-    for (const x of [a, b, c]) await cloudy(x, ['sync', 'up'])
-    for (const x of [a, b, c]) await cloudy(x, ['sync', 'down', '--yes'])
-    for (const x of [a, b, c]) {
-      t.notOk(existsSync(join(x.home, 'cfg/n2.txt')), "A's deletion of B's version wins")
-      t.equal(await readFile(join(x.home, 'cfg', copy), 'utf8'), 'v35 by C', "C's version is kept in its copy")
-      t.same((await readdir(join(x.home, 'cfg'))).sort(), ['g', copy], 'each version once')
-    }
-    t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(b.home, 'cfg')), 'A and B are equal')
-    t.same(await describeTree(join(b.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'B and C are equal')
-  })
-
-// The same with a real kill: C's down-sync is killed after it wrote B's version at n2.txt, while
-// it still writes a large file; it recorded nothing, not even the file it wrote in its file cache.
-t.test("a version a killed down-sync wrote is the chain's: its deletion wins", async (t) => {
-  const { a, b, c } = await threeComputers(t)
-  const time = '2026-01-01T00:00:00Z'
-  await writeAt(join(a.home, 'cfg/n2.txt'), 'v0 by A', time)
-  await run(t, a, ['sync', 'up'])
-  for (const x of [b, c]) await run(t, x, ['sync', 'down', '--yes'])
-  // B's n2.txt fills the first small packs, z the many after: the kill lands while z is written.
-  const v27 = randomBytes(4 * 1024 * 1024)
-  const z = randomBytes(32 * 1024 * 1024)
-  await writeFile(join(b.home, 'cfg/n2.txt'), v27)
-  await utimes(join(b.home, 'cfg/n2.txt'), new Date(time), new Date(time))
-  await writeFile(join(b.home, 'cfg/z'), z)
-  const up = await cloudy(b, ['sync', 'up'], { CLOUDY_PACK_SIZE: String(1024 * 1024) })
-  t.equal(up.code, 0, up.stderr)
-  await run(t, a, ['sync', 'down', '--yes'])
-  await writeAt(join(c.home, 'cfg/n2.txt'), 'v35 by C', time)
-  await rm(join(a.home, 'cfg/n2.txt'))
-
-  const cfg = join(c.home, 'cfg')
-  const child = spawn(process.execPath, [BIN, 'sync', 'down', '--yes'], {
-    env: { PATH: process.env.PATH, HOME: c.home, CLOUDY_HOME: c.cloudyHome, CLOUDY_PASSWORD: 'correct horse' },
-    stdio: 'ignore',
-  })
-  const exited = new Promise((resolve) => child.on('exit', resolve))
-  let seen = false
-  for (let i = 0; i < 30_000 && child.exitCode === null; i++) {
-    const written = (await stat(join(cfg, 'n2.txt')).catch(() => undefined))?.size === v27.length
-    if ((seen = written && readdirSync(cfg).some((n) => n.includes('.cloudy-')))) break
-    await sleep(1)
-  }
-  child.kill('SIGKILL')
-  await exited
-  t.ok(seen, "killed after it wrote B's version, while it wrote z")
-  t.same(await readFile(join(cfg, 'n2.txt')), v27, "B's version is at the name")
-  const copy = 'n2.conflict-pc-c-20260101-000000.txt'
-  t.equal(await readFile(join(cfg, copy), 'utf8'), 'v35 by C', "C's version was moved aside")
-
-  await run(t, a, ['sync', 'up'])
-  await run(t, c, ['sync', 'up'])
-  for (const x of [c, a, b, c]) await cloudy(x, ['sync', 'down', '--yes'])
-  for (const x of [a, b, c]) {
-    t.notOk(existsSync(join(x.home, 'cfg/n2.txt')), "A's deletion of B's version wins")
-    t.equal(await readFile(join(x.home, 'cfg', copy), 'utf8'), 'v35 by C', "C's version is kept in its copy")
-    t.same((await readdir(join(x.home, 'cfg'))).sort(), [copy, 'z'], 'each version once, no temporary')
-  }
-  t.same(await readFile(join(cfg, 'z')), z, 'z arrives whole')
-  t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'A and C are equal')
-})
-
-// Soak normal seed 54: C's down-sync wrote A's new file (a conflict copy there, a plain add here)
-// and was killed before it recorded anything; A then deleted it. C's base and the chain's state
-// both lack the path, so the diff never looks at it: the next up-sync sent the version the chain
-// wrote here as an add of C's, bringing the deleted file back everywhere.
-for (const cFirst of ['up', 'down'])
-  t.test(`a new file a half-done down-sync wrote, deleted in the chain since, stays deleted (C syncs ${cFirst} first)`, async (t) => {
-    const { a, b, c } = await threeComputers(t)
-    const time = '2026-01-01T00:00:00Z'
-    // A adds n (and g, so that C's down-sync has more to do than n).
-    await writeAt(join(a.home, 'cfg/n'), 'n by A', time)
-    await writeAt(join(a.home, 'cfg/g'), 'g by A', time)
-    await run(t, a, ['sync', 'up'])
-    // C's down-sync writes n and stops there (as a killed one does): C's last synced state stays the old one.
-    await run(t, c, ['sync', 'down', '--yes', '--only', 'settings/cfg/n'])
-    t.equal(await readFile(join(c.home, 'cfg/n'), 'utf8'), 'n by A')
-    t.notOk(existsSync(join(c.home, 'cfg/g')), 'the rest is not applied')
-    await rm(join(a.home, 'cfg/n'))
-    await run(t, a, ['sync', 'up'])
-    if (cFirst === 'up') await run(t, c, ['sync', 'up'])
-    for (const x of [c, a, b, c]) await cloudy(x, ['sync', 'down', '--yes'])
-    for (const x of [a, b, c]) await cloudy(x, ['sync', 'up'])
-    for (const x of [a, b, c]) await cloudy(x, ['sync', 'down', '--yes'])
-    for (const x of [a, b, c]) t.same((await readdir(join(x.home, 'cfg'))).sort(), ['g'], "A's deletion of n stays")
-    t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'A and C are equal')
-    t.same(await describeTree(join(b.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'B and C are equal')
   })
