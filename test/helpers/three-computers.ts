@@ -7,6 +7,7 @@ import { mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { cloudy, computer, initVault, joinedComputer, type Computer } from './cli.js'
 import { tempDir } from './temp.js'
+import { describeTree } from './tree.js'
 
 /** `cloudy ARGS` on `c`, which must exit with `code`. */
 export async function run(t: Test, c: Computer, args: string[], code = 0) {
@@ -50,4 +51,13 @@ export async function sentByCDeletedByA(t: Test, { a, b, c }: Record<'a' | 'b' |
   await rm(join(a.home, 'cfg', copy))
   await run(t, a, ['sync', 'up'])
   for (const x of [a, b, c, a]) await cloudy(x, ['sync', 'down', '--yes'])
+}
+
+/** Every computer given (named by their letters) holds the same ~/cfg as the first. */
+export async function sameCfg(t: Test, computers: Record<string, Computer>): Promise<void> {
+  const [first, ...rest] = Object.entries(computers)
+  if (!first) return
+  const tree = await describeTree(join(first[1].home, 'cfg'))
+  for (const [name, c] of rest)
+    t.same(await describeTree(join(c.home, 'cfg')), tree, `${name.toUpperCase()} and ${first[0].toUpperCase()} are equal`)
 }

@@ -8,8 +8,7 @@ import { mkdir, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promise
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { cloudy } from '../helpers/cli.js'
-import { describeTree } from '../helpers/tree.js'
-import { run, sentByCDeletedByA, threeComputers, writeAt } from '../helpers/three-computers.js'
+import { run, sameCfg, sentByCDeletedByA, threeComputers, writeAt } from '../helpers/three-computers.js'
 
 t.test('a copy two computers made in their down-syncs, deleted on one before its up-sync, stays deleted', async (t) => {
   const { a, b, c } = await threeComputers(t)
@@ -44,8 +43,7 @@ t.test('a copy two computers made in their down-syncs, deleted on one before its
     t.notOk(existsSync(join(x.home, 'cfg', dCopy, 'x')), 'the file deleted in the copied folder stays deleted')
     t.equal(await readFile(join(x.home, 'cfg', dCopy, 'y'), 'utf8'), 'y by A', 'the rest of the copied folder stays')
   }
-  t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'A and C are equal')
-  t.same(await describeTree(join(b.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'B and C are equal')
+  await sameCfg(t, { a, b, c })
 })
 
 // Soak adversarial seed 21: C sent the copy B also made; B, which deleted its own before any
@@ -92,8 +90,7 @@ t.test('a copy two computers made, deleted on one before it down-syncs the other
     t.notOk(existsSync(join(x.home, 'cfg', dCopies[0]!, fCopy)), 'the deleted copy of f stays deleted')
     t.equal(await readFile(join(x.home, 'cfg/d'), 'utf8'), 'd is a file on B')
   }
-  t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(b.home, 'cfg')), 'A and B are equal')
-  t.same(await describeTree(join(c.home, 'cfg')), await describeTree(join(b.home, 'cfg')), 'C and B are equal')
+  await sameCfg(t, { a, b, c })
 })
 
 t.test("a merge's copy deleted before the up-sync stays deleted though a half-done down-sync sent it", async (t) => {
@@ -111,7 +108,7 @@ t.test("a merge's copy deleted before the up-sync stays deleted though a half-do
     t.notOk(existsSync(join(x.home, 'cfg', copy)), 'the deleted copy stays deleted')
     t.equal(await readFile(join(x.home, 'cfg/f'), 'utf8'), 'f by B')
   }
-  t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'A and C are equal')
+  await sameCfg(t, { a, c })
 })
 
 // Soak normal seed 79: where this computer's version keeps the name, the merge's copy of the
@@ -132,8 +129,7 @@ t.test("a merge's copy added beside a folder here, deleted before the up-sync, s
     t.notOk(existsSync(join(x.home, 'cfg', copy)), 'the deleted copy stays deleted')
     t.equal(await readFile(join(x.home, 'cfg/f/inside'), 'utf8'), 'a', 'the folder keeps the name')
   }
-  t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'A and C are equal')
-  t.same(await describeTree(join(b.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'B and C are equal')
+  await sameCfg(t, { a, b, c })
 })
 
 // Soak normal seed 80: B keeps A's file beside its own folder as a copy in its down-sync; A's own
@@ -170,6 +166,5 @@ for (const bFirst of ['up', 'down'])
       }
     for (const x of [a, b, c]) t.notOk(existsSync(join(x.home, 'cfg', copy)), 'the copy A deleted stays deleted')
     t.equal(await readFile(join(b.home, 'cfg/n2/inside'), 'utf8'), 'b', "B's folder keeps the name")
-    t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(b.home, 'cfg')), 'A and B are equal')
-    t.same(await describeTree(join(c.home, 'cfg')), await describeTree(join(b.home, 'cfg')), 'C and B are equal')
+    await sameCfg(t, { a, b, c })
   })

@@ -10,8 +10,7 @@ import { chmod, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { cloudy, joinedComputer } from '../helpers/cli.js'
-import { describeTree } from '../helpers/tree.js'
-import { run, setUp, threeComputers, writeAt } from '../helpers/three-computers.js'
+import { run, sameCfg, setUp, threeComputers, writeAt } from '../helpers/three-computers.js'
 
 t.test('deleted things do not come back; copies are named after their author', async (t) => {
   const { a, b } = await setUp(t, async (home) => {
@@ -65,7 +64,7 @@ t.test('deleted things do not come back; copies are named after their author', a
   await run(t, a, ['sync', 'down', '--yes'])
   await run(t, b, ['sync', 'down', '--yes'])
   for (const c of [a, b]) t.notOk(existsSync(join(c.home, 'cfg', copy)), 'the deleted copy stays deleted')
-  t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(b.home, 'cfg')), 'A and B are equal')
+  await sameCfg(t, { a, b })
 })
 
 t.test('a conflict copy of a long name fits NAME_MAX and keeps its extension', async (t) => {
@@ -114,7 +113,7 @@ t.test('a version a copy of n0.txt keeps still gets its own copy when n0 loses t
     )
     t.equal(await readFile(join(c.home, 'cfg', txtCopy), 'utf8'), 'v')
   }
-  t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(b.home, 'cfg')), 'A and B are equal')
+  await sameCfg(t, { a, b })
 })
 
 t.test('a conflict copy a criss-cross base holds is not lost when a side never had it', async (t) => {
@@ -182,8 +181,7 @@ t.test('a version its author deleted stays deleted though another merge met it i
     t.notOk(existsSync(join(x.home, 'cfg', copy)), 'the copy A deleted stays deleted')
     t.same((await readdir(join(x.home, 'cfg'))).sort(), ['f', 'g', 'k'], "A's version is nowhere, in no other copy")
   }
-  t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(b.home, 'cfg')), 'A and B are equal')
-  t.same(await describeTree(join(b.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'B and C are equal')
+  await sameCfg(t, { a, b, c })
 })
 
 t.test('a conflict of one time stays settled when a side up-syncs again', async (t) => {
@@ -209,6 +207,5 @@ t.test('a conflict of one time stays settled when a side up-syncs again', async 
     t.equal(await readFile(join(x.home, 'cfg', copy), 'utf8'), 'f by A', "A's version stays in its copy")
     t.same((await readdir(join(x.home, 'cfg'))).sort(), ['f', copy, 'g'], 'each version once')
   }
-  t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(b.home, 'cfg')), 'A and B are equal')
-  t.same(await describeTree(join(b.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'B and C are equal')
+  await sameCfg(t, { a, b, c })
 })

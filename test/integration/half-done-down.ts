@@ -10,8 +10,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { BIN, cloudy } from '../helpers/cli.js'
-import { describeTree } from '../helpers/tree.js'
-import { run, threeComputers, writeAt } from '../helpers/three-computers.js'
+import { run, sameCfg, threeComputers, writeAt } from '../helpers/three-computers.js'
 
 // Soak adversarial seed 53: C's down-sync moved C's unsent edit of n2.txt aside, wrote the
 // chain's version (B's) at the name and was killed before it recorded anything; A deleted B's
@@ -50,8 +49,7 @@ for (const cFirst of ['up', 'down'])
       t.equal(await readFile(join(x.home, 'cfg', copy), 'utf8'), 'v35 by C', "C's version is kept in its copy")
       t.same((await readdir(join(x.home, 'cfg'))).sort(), ['g', copy], 'each version once')
     }
-    t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(b.home, 'cfg')), 'A and B are equal')
-    t.same(await describeTree(join(b.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'B and C are equal')
+    await sameCfg(t, { a, b, c })
   })
 
 // The same with a real kill: C's down-sync is killed after it wrote B's version at n2.txt, while
@@ -102,7 +100,7 @@ t.test("a version a killed down-sync wrote is the chain's: its deletion wins", a
     t.same((await readdir(join(x.home, 'cfg'))).sort(), [copy, 'z'], 'each version once, no temporary')
   }
   t.same(await readFile(join(cfg, 'z')), z, 'z arrives whole')
-  t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'A and C are equal')
+  await sameCfg(t, { a, c })
 })
 
 // Soak normal seed 54: C's down-sync wrote A's new file (a conflict copy there, a plain add here)
@@ -128,6 +126,5 @@ for (const cFirst of ['up', 'down'])
     for (const x of [a, b, c]) await cloudy(x, ['sync', 'up'])
     for (const x of [a, b, c]) await cloudy(x, ['sync', 'down', '--yes'])
     for (const x of [a, b, c]) t.same((await readdir(join(x.home, 'cfg'))).sort(), ['g'], "A's deletion of n stays")
-    t.same(await describeTree(join(a.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'A and C are equal')
-    t.same(await describeTree(join(b.home, 'cfg')), await describeTree(join(c.home, 'cfg')), 'B and C are equal')
+    await sameCfg(t, { a, b, c })
   })
