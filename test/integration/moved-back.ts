@@ -4,21 +4,14 @@
  * the merge keeps (soak seeds 81 and 53, adversarial).
  */
 import t from 'tap'
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { readFile, rename, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { computer, initVault, joinedComputer, ok } from '../helpers/cli.js'
-import { tempDir } from '../helpers/temp.js'
+import { ok, syncedPair } from '../helpers/cli.js'
 import { describeTree } from '../helpers/tree.js'
 
 t.test('a folder moved away and back is not lost to a stale up-sync of another computer', async (t) => {
-  const a = computer(t)
-  await mkdir(join(a.home, 'cfg/d'), { recursive: true })
-  await writeFile(join(a.home, 'cfg/d/f'), 'f')
-  const vault = tempDir(t, 'vault')
-  await initVault(t, a, vault, ['~/cfg'], 'pc-a')
-  await ok(t, a, ['sync', 'up'])
-  const b = await joinedComputer(t, vault, ['~/cfg'], 'pc-b')
+  const { a, b } = await syncedPair(t, { 'd/f': 'f' })
 
   // A up-syncs a change of its own, still holding d/f; B, not knowing it, moves d to e.
   await writeFile(join(a.home, 'cfg/g'), 'g by A')
