@@ -4,9 +4,11 @@
  * silently turn sync off.
  */
 import { readFile } from 'node:fs/promises'
-import { parse, TomlError } from 'smol-toml'
 import { ConfigError } from './errors.js'
 import { writeFileAtomic } from './fs/atomic-file.js'
+import { checkField, lineOf, parseToml, suggest, typeName, type FieldKind } from './toml-file.js'
+
+export { lineOf }
 
 export interface Config {
   vault: {
@@ -33,8 +35,7 @@ export interface Config {
   }
 }
 
-type Kind = 'string' | 'string[]' | 'boolean'
-const SCHEMA: Record<string, Record<string, Kind>> = {
+const SCHEMA: Record<string, Record<string, FieldKind>> = {
   vault: { provider: 'string', root: 'string' },
   device: { id: 'string', name: 'string' },
   settings: { include: 'string[]', exclude: 'string[]' },
@@ -66,64 +67,9 @@ export function defaultConfig(): Config {
   }
 }
 
-/** The line (1-based) where `table.key` is set in TOML `text`, if it can be found. */
-export function lineOf(text: string, table: string, key?: string): number | undefined {
-  const lines = text.split('\n')
-  let current = ''
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i]!.trim()
-    const header = /^\[\s*([A-Za-z0-9_.-]+)\s*\]/.exec(l)
-    if (header) {
-      current = header[1]!
-      if (!key && current === table) return i + 1
-      continue
-    }
-    const m = /^([A-Za-z0-9_."-]+)\s*=/.exec(l)
-    if (!m || !key) continue
-    const full = (current ? current + '.' : '') + m[1]!.replace(/"/g, '').trim()
-    if (full === (table ? `${table}.${key}` : key)) return i + 1
-  }
-  return undefined
-}
-
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)] as number[])
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++)
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
-  return d[a.length]![b.length]!
-}
-
-function suggest(word: string, choices: string[]): string {
-  const best = choices.map((c) => [c, distance(word, c)] as const).sort((x, y) => x[1] - y[1])[0]
-  return best && best[1] <= 3 ? ` (did you mean "${best[0]}"?)` : ''
-}
-
-const typeName = (v: unknown) =>
-  Array.isArray(v) ? 'an array' : v instanceof Date ? 'a date' : v === null ? 'null' : typeof v === 'object' ? 'a table' : `a ${typeof v}`
-
-/** A value as a message names it: its type, and the value itself when it is short. */
-function found(v: unknown): string {
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return `the ${typeof v} ${String(v)}`
-  if (typeof v === 'string') return v.length <= 40 ? `the string ${JSON.stringify(v)}` : 'a string'
-  return typeName(v)
-}
-
 /** Parse and check config text; `file` is named in errors. */
 export function parseConfig(text: string, file: string): Config {
-  let raw: Record<string, unknown>
-  try {
-    raw = parse(text) as Record<string, unknown>
-  } catch (e) {
-    if (e instanceof TomlError) {
-      throw new ConfigError(`${e.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '')} (TOML syntax, column ${e.column})`, {
-        file,
-        line: e.line,
-      })
-    }
-    throw e
-  }
+  const raw = parseToml(text, file)
   const config = defaultConfig()
   for (const [table, value] of Object.entries(raw)) {
     const schema = SCHEMA[table]
@@ -145,14 +91,7 @@ export function parseConfig(text: string, file: string): Config {
       const where = { file, line: lineOf(text, table, key), key: `${table}.${key}` }
       const kind = schema[key]
       if (!kind) throw new ConfigError(`unknown key ${table}.${key}${suggest(key, Object.keys(schema))}`, where)
-      const ok = kind === 'string[]' ? Array.isArray(v) : typeof v === kind
-      if (!ok) {
-        const expected = kind === 'string[]' ? 'an array of strings, e.g. ["~/.bashrc"]' : `a ${kind}`
-        throw new ConfigError(`${table}.${key} must be ${expected}, found ${found(v)}`, where)
-      }
-      // The element at fault, not the whole list.
-      const bad = kind === 'string[]' ? (v as unknown[]).findIndex((x) => typeof x !== 'string') : -1
-      if (bad >= 0) throw new ConfigError(`${table}.${key}[${bad}] must be a string, found ${found((v as unknown[])[bad])}`, where)
+      checkField(v, kind, `${table}.${key}`, where)
       ;(config as unknown as Record<string, Record<string, unknown>>)[table]![key] = v
     }
   }
