@@ -10,7 +10,7 @@
  * in the vault is a warning: the rest is applied. A full disk stops the run, saying so.
  */
 import { execFile } from 'node:child_process'
-import type { BigIntStats } from 'node:fs'
+import { existsSync, type BigIntStats } from 'node:fs'
 import { chmod, lstat, lutimes, mkdir, open as openFile, rename, rm, rmdir, symlink, utimes, type FileHandle } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
 import { promisify } from 'node:util'
@@ -685,10 +685,13 @@ function mergeRanges(blobs: { id: string; offset: number; length: number }[]) {
 
 const exec = promisify(execFile)
 
+// coreutils' sync by its path: a down-sync must not depend on the PATH it was started with.
+const SYNC = ['/usr/bin/sync', '/bin/sync'].find((p) => existsSync(p)) ?? 'sync'
+
 async function syncFs(path: string): Promise<void> {
   try {
-    await exec('sync', ['-f', path])
+    await exec(SYNC, ['-f', path])
   } catch {
-    await exec('sync', [])
+    await exec(SYNC, [])
   }
 }
