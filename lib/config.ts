@@ -1,7 +1,9 @@
 /**
- * config.toml: what this computer syncs and where the vault is. Every key is checked where it
- * enters; a mistake is reported with the key and the line it stands on, since a typo must never
- * silently turn sync off.
+ * config.toml: what is local to this computer — where the vault is, which device this is, and
+ * the overrides the user asked for here alone (`[here]`). What the chain collects is chosen once
+ * for every computer, in the vault (lib/selection/). Every key is checked where it enters; a
+ * mistake is reported with the key and the line it stands on, since a typo must never silently
+ * turn sync off.
  */
 import { readFile } from 'node:fs/promises'
 import { ConfigError } from './errors.js'
@@ -23,11 +25,14 @@ export interface Config {
     /** Human name of this computer. Default: the host name. */
     name?: string
   }
-  settings: {
-    /** Paths under HOME (`~/…` or absolute) collected into the settings space. */
+  here: {
+    /** Paths under HOME (`~/…` or absolute) this computer alone collects into the settings space. */
     include: string[]
-    /** Paths (`~/…`) or globs of names (`*`, `?`) left out. */
-    exclude: string[]
+    /**
+     * What this computer keeps off itself (neither collected nor applied here): paths (`~/…`),
+     * name patterns (`*.log`), catalog application ids and categories.
+     */
+    skip: string[]
   }
   sync: {
     /** Allow down-sync of commits made by another OS user name (paths are mapped to this HOME). Default false. */
@@ -38,31 +43,18 @@ export interface Config {
 const SCHEMA: Record<string, Record<string, FieldKind>> = {
   vault: { provider: 'string', root: 'string' },
   device: { id: 'string', name: 'string' },
+  here: { include: 'string[]', skip: 'string[]' },
+  // The name of `[here]` before the selection moved into the vault: `include` stays this
+  // computer's include, `exclude` becomes `skip`.
   settings: { include: 'string[]', exclude: 'string[]' },
   sync: { allow_username_mismatch: 'boolean' },
-}
-
-export function defaultSettingsInclude(): string[] {
-  return [
-    '~/.bashrc',
-    '~/.profile',
-    '~/.bash_aliases',
-    '~/.zshrc',
-    '~/.gitconfig',
-    '~/.vimrc',
-    '~/.tmux.conf',
-    '~/.ssh/config',
-    '~/.config/git',
-    '~/.config/nvim',
-    '~/.config/fish',
-  ]
 }
 
 export function defaultConfig(): Config {
   return {
     vault: { root: 'Cloudy' },
     device: {},
-    settings: { include: defaultSettingsInclude(), exclude: [] },
+    here: { include: [], skip: [] },
     sync: { allow_username_mismatch: false },
   }
 }
@@ -92,15 +84,22 @@ export function parseConfig(text: string, file: string): Config {
       const kind = schema[key]
       if (!kind) throw new ConfigError(`unknown key ${table}.${key}${suggest(key, Object.keys(schema))}`, where)
       checkField(v, kind, `${table}.${key}`, where)
+      if (table === 'settings') {
+        if (key === 'include') config.here.include.push(...(v as string[]))
+        else config.here.skip.push(...(v as string[]))
+        continue
+      }
       ;(config as unknown as Record<string, Record<string, unknown>>)[table]![key] = v
     }
   }
-  for (const p of config.settings.include) {
+  const legacy = raw.settings !== undefined
+  for (const p of config.here.include) {
     if (!p.startsWith('~/') && p !== '~' && !p.startsWith('/')) {
-      throw new ConfigError(`settings.include: "${p}" must start with ~/ (a path under HOME)`, {
+      const table = legacy ? 'settings' : 'here'
+      throw new ConfigError(`${table}.include: "${p}" must start with ~/ (a path under HOME)`, {
         file,
-        line: lineOf(text, 'settings', 'include'),
-        key: 'settings.include',
+        line: lineOf(text, table, 'include'),
+        key: `${table}.include`,
       })
     }
   }
@@ -136,10 +135,12 @@ export function renderConfig(c: Config): string {
     ...(c.device.id ? [`id = ${str(c.device.id)}`] : []),
     ...(c.device.name ? [`name = ${str(c.device.name)}`] : []),
     '',
-    '# User settings: files and folders collected into the settings space (missing ones are skipped).',
-    '[settings]',
-    `include = ${list(c.settings.include)}`,
-    `exclude = ${list(c.settings.exclude)}`,
+    '# What is collected is chosen for the whole chain ("cloudy selection", "cloudy add PATH").',
+    '# Here, for this computer alone: paths it collects besides (into the settings space), and',
+    '# what it keeps off itself: paths (~/...), name patterns ("*.log"), application ids, categories.',
+    '[here]',
+    `include = ${list(c.here.include)}`,
+    `skip = ${list(c.here.skip)}`,
     '',
     '[sync]',
     '# Allow down-sync of changes made by another OS user name (paths are mapped to this HOME).',

@@ -20,6 +20,8 @@ import type { CliIo } from './io.js'
 
 export interface Session {
   paths: CloudyPaths
+  /** The environment the command runs in (XDG variables, PATH: what the catalog looks at). */
+  env: NodeJS.ProcessEnv
   config: Config
   provider: Provider
   vault: Vault
@@ -85,6 +87,7 @@ export async function openSession(io: CliIo, argv: { passwordFile?: string }, op
     )
     return {
       paths,
+      env: io.env,
       config,
       provider,
       vault,

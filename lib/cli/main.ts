@@ -45,10 +45,17 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
           root: { type: 'string', describe: 'folder of the vault inside the storage account', default: 'Cloudy' },
           kdf: { choices: ['interactive', 'moderate', 'sensitive'] as const, default: 'moderate', describe: 'Argon2id cost' },
           name: { type: 'string', describe: "this computer's name in the chain (default: the host name)" },
+          'auto-apps': {
+            type: 'boolean',
+            default: true,
+            describe:
+              'add the catalog applications found on each computer to what the chain collects (--no-auto-apps: choose them with "cloudy add")',
+          },
         }),
       (a) => {
         run = async () =>
           (await import('./commands/init.js')).init(io, {
+            autoApps: a['auto-apps'],
             provider: a.provider,
             root: a.root,
             kdf: a.kdf,
@@ -207,6 +214,75 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
           (await import('./commands/check.js')).check(io, { readData: a['read-data'], passwordFile: a['password-file'], json: a.json })
       },
     )
+    .command(
+      'selection',
+      'what the whole chain collects: categories, applications, paths, what is left out',
+      (y) => withJson(y),
+      (a) => {
+        run = async () => (await import('./commands/selection.js')).showSelection(io, { passwordFile: a['password-file'], json: a.json })
+      },
+    )
+    .command(
+      'add <targets..>',
+      'collect a path, a catalog application or a category on every computer of the chain',
+      (y) =>
+        withJson(y)
+          .positional('targets', {
+            type: 'string',
+            array: true,
+            demandOption: true,
+            describe: 'a path under HOME, an application id or a category',
+          })
+          .options({
+            exclude: { type: 'boolean', describe: 'the targets are patterns (*.log, ~/path) to leave out' },
+            secret: { type: 'boolean', describe: 'carry these secret stores (private keys, tokens) after all' },
+          }),
+      (a) => {
+        run = async () =>
+          (await import('./commands/selection.js')).change(
+            io,
+            { targets: a.targets, exclude: a.exclude, secret: a.secret, passwordFile: a['password-file'], json: a.json },
+            true,
+          )
+      },
+    )
+    .command(
+      'remove <targets..>',
+      'stop collecting a path, an application or a category, on every computer (nothing is deleted)',
+      (y) =>
+        withJson(y)
+          .positional('targets', {
+            type: 'string',
+            array: true,
+            demandOption: true,
+            describe: 'a path under HOME, an application id or a category',
+          })
+          .options({
+            exclude: { type: 'boolean', describe: 'the targets are patterns to stop leaving out' },
+            secret: { type: 'boolean', describe: 'hold these secret stores back again' },
+          }),
+      (a) => {
+        run = async () =>
+          (await import('./commands/selection.js')).change(
+            io,
+            { targets: a.targets, exclude: a.exclude, secret: a.secret, passwordFile: a['password-file'], json: a.json },
+            false,
+          )
+      },
+    )
+    .command('apps', "the catalog's applications", (y) =>
+      y
+        .command(
+          'list',
+          'the applications found here: whether each is collected, what and how much',
+          (yy) => withJson(yy).options({ all: { type: 'boolean', describe: 'every application of the catalog' } }),
+          (a) => {
+            run = async () =>
+              (await import('./commands/apps.js')).appsList(io, { all: a.all, passwordFile: a['password-file'], json: a.json })
+          },
+        )
+        .demandCommand(1, 'say "apps list"'),
+    )
     .command('sync', "send changes up or bring the chain's changes down", (y) =>
       y
         .command(
@@ -226,6 +302,10 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
               preview: { type: 'boolean', describe: 'show what would change, change nothing' },
               only: { type: 'string', array: true, describe: 'only these items (as the plan names them) or folders' },
               yes: { type: 'boolean', describe: 'do not ask before applying' },
+              force: {
+                type: 'boolean',
+                describe: 'apply the items of applications that are running too (they may overwrite them when they exit)',
+              },
             }),
           (a) => {
             run = async () =>
@@ -233,6 +313,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
                 preview: a.preview,
                 only: a.only,
                 yes: a.yes,
+                force: a.force,
                 passwordFile: a['password-file'],
                 json: a.json,
               })

@@ -1,13 +1,14 @@
 /** The down-sync plan of one space of this computer, with the settings of its config. */
 import { planDown, type DownPlan } from '../sync/down.js'
 import type { Session } from './context.js'
-import type { SpaceSource } from './spaces.js'
+import type { SpaceSource } from '../sources/sources.js'
 
 export function planSpace(s: Session, source: SpaceSource): Promise<DownPlan> {
   return planDown({
     vault: s.vault,
     db: s.db,
     space: source.space,
+    label: source.label,
     device: { ...s.device, home: source.root },
     allowUsernameMismatch: s.config.sync.allow_username_mismatch,
     configFile: s.paths.configFile,

@@ -1,76 +1,20 @@
 /**
- * What each space collects, from config.toml. Only `settings` is collected so far; the other
- * spaces (system, inventory, app/<id>: docs/FORMAT.md, "Spaces") come with their collectors, as
- * more entries of `spaceSources`: the sync commands go through that list.
+ * The spaces of a session: which ones this computer collects and restores (the selection read
+ * with the catalog and config.toml, lib/sources/sources.ts), and every space the vault holds
+ * (for `check` and `chain`).
  */
-import { relative, resolve, sep } from 'node:path'
-import type { Config } from '../config.js'
-import { appSpace, APPS_REGISTRY } from '../apps/app-spaces.js'
+import { join } from 'node:path'
+import { providerFolder } from '../../providers/index.js'
+import { APP_ID, appHomeSpace, appSpace, APPS_REGISTRY } from '../apps/app-spaces.js'
+import { loadCatalog } from '../catalog/catalog.js'
+import { Detector } from '../catalog/detect.js'
+import { changeSelection, loadSelectionMap } from '../selection/records.js'
+import { readSelection } from '../selection/selection.js'
+import { spaceSources, type SpaceSource } from '../sources/sources.js'
 import type { StateDb } from '../state/db.js'
 import { SpaceStore } from '../store/space-store.js'
 import type { Vault } from '../vault/vault.js'
-import { ConfigError } from '../errors.js'
-import type { CloudyPaths } from '../paths.js'
-import { expandHome } from '../paths.js'
-import { linkFollower } from '../sources/settings.js'
-import type { TreeEntry } from '../store/objects.js'
-
-export interface SpaceSource {
-  space: string
-  /** The folder the space's paths are relative to (HOME for settings). */
-  root: string
-  /** HOME-relative paths to collect. */
-  include: string[]
-  excluded: (rel: string) => boolean
-  /** Where a local symlink is followed (an include that is a link, the folders above one, …). */
-  follow: (rel: string, base: TreeEntry | undefined) => boolean
-}
-
-function globToRegExp(glob: string): RegExp {
-  const body = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '[^/]*')
-    .replace(/\?/g, '[^/]')
-  return new RegExp(`(^|/)${body}$`)
-}
-
-/** HOME-relative form of a path under HOME, or undefined. */
-function underHome(home: string, abs: string): string | undefined {
-  const rel = relative(home, resolve(abs))
-  if (rel === '' || rel.startsWith('..' + sep) || rel === '..' || rel.startsWith(sep)) return rel === '' ? '' : undefined
-  return rel.split(sep).join('/')
-}
-
-export function settingsSource(config: Config, paths: CloudyPaths, vaultFolder?: string): SpaceSource {
-  const home = paths.home
-  const include: string[] = []
-  for (const p of config.settings.include) {
-    const rel = underHome(home, expandHome(p, home))
-    if (rel === undefined)
-      throw new ConfigError(`settings.include: ${p} is not under HOME (${home})`, { file: paths.configFile, key: 'settings.include' })
-    include.push(rel)
-  }
-  const exactOut = new Set<string>()
-  const globs: RegExp[] = []
-  for (const p of config.settings.exclude ?? []) {
-    if (p.startsWith('~') || p.startsWith('/')) {
-      const rel = underHome(home, expandHome(p, home))
-      if (rel !== undefined) exactOut.add(rel)
-    } else globs.push(globToRegExp(p))
-  }
-  // Cloudy never collects its own state, nor a local vault that lives under HOME.
-  for (const own of [paths.configDir, paths.stateDir, paths.cacheDir, vaultFolder]) {
-    const rel = own && underHome(home, own)
-    if (rel) exactOut.add(rel)
-  }
-  return {
-    space: 'settings',
-    root: home,
-    include,
-    excluded: (rel) => exactOut.has(rel) || globs.some((g) => g.test(rel)),
-    follow: linkFollower(include),
-  }
-}
+import type { Session } from './context.js'
 
 /** Spaces every vault may hold; `check` walks each of them. */
 export const KNOWN_SPACES = ['settings', 'system', 'inventory'] as const
@@ -94,10 +38,45 @@ export async function allSpaces(vault: Vault, db: StateDb): Promise<string[]> {
     for (const e of (await registry.readTree(commit.tree)).entries) if (e.type === 'dir') ids.add(e.name)
     todo.push(...commit.parents)
   }
-  return [...KNOWN_SPACES, APPS_REGISTRY, ...[...ids].sort().map(appSpace)]
+  // Every catalog application the selection ever named has a home store.
+  const named = Object.keys(await loadSelectionMap(vault, db))
+    .filter((k) => k.startsWith('app:'))
+    .map((k) => k.slice(4))
+    .filter((id) => APP_ID.test(id))
+  return [...KNOWN_SPACES, APPS_REGISTRY, ...[...ids].sort().map(appSpace), ...named.sort().map(appHomeSpace)]
 }
 
-/** Every space this computer collects and restores, from its config. */
-export function spaceSources(config: Config, paths: CloudyPaths, vaultFolder?: string): SpaceSource[] {
-  return [settingsSource(config, paths, vaultFolder)]
+/**
+ * Every space this computer collects and restores: the chain's selection (with, when
+ * `autoAdd`, the catalog applications found here added to it first: an up-sync does that) read
+ * with the catalog and config.toml's `[here]`.
+ */
+export async function sessionSources(s: Session, o: { autoAdd?: boolean } = {}): Promise<SpaceSource[]> {
+  const catalog = loadCatalog(join(s.paths.configDir, 'catalog'))
+  let selection = readSelection(await loadSelectionMap(s.vault, s.db))
+  const skipped = new Set(s.config.here.skip)
+  if (o.autoAdd && selection.autoApps) {
+    const detector = new Detector({ home: s.paths.home, env: s.env })
+    const found = catalog.entries.filter(
+      (e) =>
+        !selection.apps.has(e.id) &&
+        selection.categories[e.category] &&
+        !skipped.has(e.id) &&
+        !skipped.has(e.category) &&
+        detector.hasFiles(e) &&
+        detector.signs(e).length > 0,
+    )
+    if (found.length)
+      selection = readSelection(
+        await changeSelection(s.vault, s.db, s.device.id, Object.fromEntries(found.map((e) => [`app:${e.id}`, true]))),
+      )
+  }
+  return spaceSources({
+    config: s.config,
+    paths: s.paths,
+    env: s.env,
+    selection,
+    catalog,
+    vaultFolder: providerFolder(s.config.vault.provider!, s.config.vault.root),
+  })
 }

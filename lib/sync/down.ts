@@ -24,6 +24,8 @@ export interface PlanDownOptions {
   vault: Vault
   db: StateDb
   space: string
+  /** How the plan names the space's items (default: the space's name). */
+  label?: string
   device: DeviceIdentity
   /** config.toml `sync.allow_username_mismatch`. */
   allowUsernameMismatch?: boolean
@@ -217,6 +219,7 @@ export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
   plan.mergeCopies = new Set(merged.conflicts.map((c) => c.copy))
   const options: PlanOptions = {
     store,
+    label: o.label,
     home: o.device.home,
     cache: o.db.files(o.space),
     device,

@@ -79,6 +79,8 @@ export interface PlanItem {
 }
 
 export interface PlanOptions {
+  /** How items are named: `<label>/<path>` (default: the space's name). */
+  label?: string
   store: SpaceStore
   home: string
   cache: Map<string, CachedFile>
@@ -165,6 +167,11 @@ function sameContent(content: Buffer, ids: readonly string[] | undefined): boole
 }
 
 /** Reads local files' chunk ids, as an up-sync would make them; each file once. */
+/** An item as the plan names it: `settings/.gitconfig`, `apps/<id>/.config/…`. */
+function itemName(o: PlanOptions, path: string): string {
+  return `${o.label ?? o.store.keys.name}/${path}`
+}
+
 export type ChunkIdsOf = (abs: string) => Promise<string[] | undefined>
 
 /**
@@ -284,7 +291,7 @@ export async function* planDiff(
     const path = rel ? `${rel}/${name}` : name
     if (o.excluded?.(path)) continue
     const abs = join(o.home, path)
-    const item = `${o.store.keys.name}/${path}`
+    const item = itemName(o, path)
     // Under a folder that does not exist here, nothing exists: no need to look.
     const followed = !parentMissing && !!o.follow?.(path, eb)
     const st = parentMissing ? undefined : followed ? followedStat(abs) : lstatOrUndefined(abs)
@@ -493,7 +500,7 @@ export async function* writtenDeletes(
     if (o.excluded?.(path)) continue
     const st = lstatOrUndefined(join(o.home, path))
     if (!st?.isFile() || (await entryAt(o.store, base, path)) || (await entryAt(o.store, target, path))) continue
-    if (await chainMade(o, path, st)) yield { op: 'delete', item: `${o.store.keys.name}/${path}`, path, local: side(st), removes: 'file' }
+    if (await chainMade(o, path, st)) yield { op: 'delete', item: itemName(o, path), path, local: side(st), removes: 'file' }
   }
 }
 
@@ -532,7 +539,7 @@ export async function* madeCopyDeletes(
         ? st.isFile() && (await fileIs(abs, st, o.cache.get(cacheKey(path)), made, idsOf))
         : st.isSymbolicLink() && (await readlink(fsPath(abs))) === made.target
     if (!asWritten || !(await held(path, made))) continue
-    yield { op: 'delete', item: `${o.store.keys.name}/${path}`, path, local: side(st), removes: made.type === 'file' ? 'file' : 'symlink' }
+    yield { op: 'delete', item: itemName(o, path), path, local: side(st), removes: made.type === 'file' ? 'file' : 'symlink' }
   }
 }
 

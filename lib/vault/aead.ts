@@ -19,6 +19,7 @@ export const BlobType = {
   keySlot: 7,
   device: 8,
   pulse: 9,
+  selection: 10,
 } as const
 export type BlobType = (typeof BlobType)[keyof typeof BlobType]
 

@@ -7,6 +7,7 @@
  *              ──BLAKE2b("id")──▶   id key     (blob ids = BLAKE2b keyed by it over plaintext)
  *              ──BLAKE2b("tag")──▶  space tag  (16 bytes, hex: the space's folder name)
  *              ──BLAKE2b("gear")──▶ chunker seed (keyed boundaries: chunk sizes leak nothing)
+ *   app/<id> key ──BLAKE2b("home files")──▶ space key of app/<id>/home (the application's HOME files)
  *   master key ──BLAKE2b("cloudy device v1\0" + device id)──▶ device tag
  *
  * Holding one space key opens that space and nothing else: app isolation is cryptographic.
@@ -35,6 +36,11 @@ function derive(parent: Uint8Array, label: string, out: Uint8Array = secureKey()
 
 export function spaceKey(master: Uint8Array, space: string): Buffer {
   return derive(master, `cloudy space v1\0${space}`) as Buffer
+}
+
+/** The key of an application's home store (`app/<id>/home`), from the application's space key. */
+export function homeStoreKey(appKey: Uint8Array): Buffer {
+  return derive(appKey, 'home files') as Buffer
 }
 
 export function spaceKeys(space: string, key: Uint8Array): SpaceKeys {

@@ -16,7 +16,8 @@ import {
 import type { Provider } from '../../providers/provider.js'
 import { BlobType, open, seal } from './aead.js'
 import { deriveKek, kdfParams, validKdfParams, type KdfParams } from './kdf.js'
-import { deviceTag, spaceKey, spaceKeys, type SpaceKeys } from './keys.js'
+import { deviceTag, homeStoreKey, spaceKey, spaceKeys, type SpaceKeys } from './keys.js'
+import { appOfHomeSpace, appSpace } from '../apps/app-spaces.js'
 import { KEY_BYTES, randomBytes, secureKey, sodium, wipe } from './sodium.js'
 
 export const VAULT_FORMAT = 1
@@ -235,9 +236,13 @@ export class Vault {
     let k = this.#spaces.get(name)
     if (!k) {
       if (!this.#master) throw new Error(`this process holds no key for the space ${name}`)
-      const sk = spaceKey(this.#master, name)
-      k = spaceKeys(name, sk)
+      // An application's home store has its key from the application's (app-spaces.ts).
+      const app = appOfHomeSpace(name)
+      const sk = spaceKey(this.#master, app ? appSpace(app) : name)
+      const key = app ? homeStoreKey(sk) : sk
+      k = spaceKeys(name, key)
       wipe(sk)
+      if (key !== sk) wipe(key)
       this.#spaces.set(name, k)
     }
     return k

@@ -143,9 +143,13 @@ export async function useServer(c: Computer, server: TestServer): Promise<void> 
   c.env = { ...c.env, ...server.env }
 }
 
-/** init a vault at `vault` for computer `c`, with a fast KDF and the given includes. */
+/**
+ * init a vault at `vault` for computer `c`, with a fast KDF and the given includes (this
+ * computer's `[here] include`). The catalog's applications are not added by themselves
+ * (`--no-auto-apps`): what a test collects is what it names, whatever this machine has installed.
+ */
 export async function initVault(t: Test, c: Computer, vault: string, include: string[], name?: string): Promise<void> {
-  const r = await cloudy(c, ['init', '--provider', vault, '--kdf', 'interactive', ...(name ? ['--name', name] : [])])
+  const r = await cloudy(c, ['init', '--provider', vault, '--kdf', 'interactive', '--no-auto-apps', ...(name ? ['--name', name] : [])])
   t.equal(r.code, 0, `init: ${r.stderr}`)
   await setInclude(c, include)
 }
@@ -212,13 +216,19 @@ export async function previewOps(c: Computer, extra: string[] = []): Promise<str
   return doc.spaces.flatMap((s) => s.items.map((i) => `${i.op} ${i.item}`)).sort()
 }
 
-/** Replace a `[settings]` list (`include` or `exclude`) of a computer's config.toml. */
+/**
+ * Replace a `[here]` list of a computer's config.toml: `include`, or `exclude` (its `skip`, what
+ * the computer keeps off itself).
+ */
 export async function setSettingsList(c: Computer, key: 'include' | 'exclude', values: string[]): Promise<void> {
   const { readFile, writeFile } = await import('node:fs/promises')
   const file = join(c.cloudyHome, 'config.toml')
   const text = await readFile(file, 'utf8')
-  const list = `${key} = [${values.map((i) => JSON.stringify(i)).join(', ')}]`
-  await writeFile(file, text.replace(new RegExp(`^${key} = \\[[^\\]]*\\]`, 'm'), list))
+  const name = key === 'exclude' ? 'skip' : key
+  const list = `${name} = [${values.map((i) => JSON.stringify(i)).join(', ')}]`
+  const changed = text.replace(new RegExp(`^${name} = \\[[^\\]]*\\]`, 'm'), list)
+  if (changed === text && !text.includes(list)) throw new Error(`no ${name} list in ${file}`)
+  await writeFile(file, changed)
 }
 
 export function setInclude(c: Computer, include: string[]): Promise<void> {

@@ -21,13 +21,13 @@ t.test('malformed config.toml: exit 2, the key and the line named', async (t) =>
   let r = await cloudy(a, ['sync', 'up'])
   t.equal(r.code, 2)
   t.match(r.stderr, `config.toml:${at + 1}`)
-  t.match(r.stderr, 'settings.include must be an array of strings')
+  t.match(r.stderr, 'here.include must be an array of strings')
 
   lines[at] = 'inclde = ["~/x"]'
   await writeFile(file, lines.join('\n'))
   r = await cloudy(a, ['sync', 'up'])
   t.equal(r.code, 2)
-  t.match(r.stderr, /unknown key settings.inclde.*did you mean "include"/)
+  t.match(r.stderr, /unknown key here.inclde.*did you mean "include"/)
 
   await writeFile(file, good + '\n[sync\nbroken = \n')
   r = await cloudy(a, ['status'])

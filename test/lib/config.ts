@@ -2,7 +2,7 @@ import t from 'tap'
 import { tempDir } from '../helpers/temp.js'
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { defaultConfig, loadConfig, parseConfig, writeConfig, lineOf } from '../../lib/config.js'
+import { defaultConfig, loadConfig, parseConfig, renderConfig, writeConfig, lineOf } from '../../lib/config.js'
 import { ConfigError } from '../../lib/errors.js'
 
 t.test('write then load: same config, mode 0600, comments kept for people', async (t) => {
@@ -10,8 +10,8 @@ t.test('write then load: same config, mode 0600, comments kept for people', asyn
   const c = defaultConfig()
   c.vault.provider = 'local:/srv/v'
   c.device.id = 'ab'.repeat(16)
-  c.settings.include = ['~/.bashrc', '~/.config/git']
-  c.settings.exclude = ['*.tmp']
+  c.here.include = ['~/.bashrc', '~/.config/git']
+  c.here.skip = ['*.tmp']
   await writeConfig(file, c)
   t.same(await loadConfig(file), c)
   t.equal((await stat(file)).mode & 0o777, 0o600)
@@ -66,4 +66,16 @@ t.test('a malformed file on disk', async (t) => {
   const file = join(tempDir(t), 'config.toml')
   await writeFile(file, '[settings]\ninclude = [\n"~/a",\n')
   await t.rejects(loadConfig(file), ConfigError)
+})
+
+t.test('[here] holds what this computer alone includes and skips; [settings] is its older name', async (t) => {
+  const c = parseConfig('[here]\ninclude = ["~/notes"]\nskip = ["vscode", "*.log", "~/big"]\n', 'c')
+  t.same(c.here, { include: ['~/notes'], skip: ['vscode', '*.log', '~/big'] })
+  const legacy = parseConfig('[settings]\ninclude = ["~/.bashrc"]\nexclude = ["*.tmp"]\n', 'c')
+  t.same(legacy.here, { include: ['~/.bashrc'], skip: ['*.tmp'] }, 'include stays, exclude becomes skip')
+  t.notMatch(renderConfig(legacy), /\[settings\]/, 'written back under its new name')
+  t.match(renderConfig(legacy), /\[here\]\ninclude = \[\n  "~\/.bashrc",\n\]\nskip = \[\n  "\*.tmp",\n\]/)
+  t.throws(() => parseConfig('[here]\ninclude = ["notes"]\n', 'c'), /c:2: here.include: "notes" must start with ~\//)
+  t.throws(() => parseConfig('[here]\nskp = []\n', 'c'), /c:2: unknown key here.skp \(did you mean "skip"\?\)/)
+  t.same(defaultConfig().here, { include: [], skip: [] }, 'what is collected comes from the chain, not from here')
 })

@@ -2,10 +2,11 @@
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { describeProvider } from '../../../providers/index.js'
-import { defaultSettingsInclude, loadConfig, writeConfig, type Config } from '../../config.js'
+import { loadConfig, writeConfig, type Config } from '../../config.js'
 import { CloudyError, EXIT } from '../../errors.js'
 import { cloudyPaths, type CloudyPaths } from '../../paths.js'
 import { touchDevice } from '../../sync/chain.js'
+import { changeSelection } from '../../selection/records.js'
 import { connect, deviceIdentity } from '../context.js'
 import { randomBytes } from '../../vault/sodium.js'
 import { Vault } from '../../vault/vault.js'
@@ -18,6 +19,8 @@ export interface InitArgs {
   kdf?: string
   /** This device's name in the chain (default: the host name). */
   name?: string
+  /** Whether catalog applications found on a computer join the chain's selection (default true). */
+  autoApps?: boolean
   passwordFile?: string
   json?: boolean
 }
@@ -47,7 +50,7 @@ export function deviceConfig(existing: Config | undefined, url: string, root: st
     ...existing,
     vault: { provider: url, root },
     device: { id: randomBytes(16).toString('hex'), name: name ?? existing?.device.name ?? hostname() },
-    settings: existing?.settings ?? { include: defaultSettingsInclude(), exclude: [] },
+    here: existing?.here ?? { include: [], skip: [] },
     sync: existing?.sync ?? { allow_username_mismatch: false },
   } as Config
 }
@@ -71,6 +74,7 @@ export async function init(io: CliIo, args: InitArgs): Promise<number> {
     try {
       const config = deviceConfig(existing, url, root, args.name)
       await touchDevice(vault, deviceIdentity(config, paths), 'join')
+      if (args.autoApps === false) await changeSelection(vault, undefined, config.device.id!, { 'apps:auto': false })
       await writeConfig(paths.configFile, config)
       if (args.json)
         io.stdout.write(
@@ -78,7 +82,7 @@ export async function init(io: CliIo, args: InitArgs): Promise<number> {
         )
       else {
         io.stdout.write(`Created vault ${vault.info.vaultId} at ${describeProvider(url)} (folder ${root}).\n`)
-        io.stdout.write(`Settings to sync are listed in ${paths.configFile}; run "cloudy sync up" to send them.\n`)
+        io.stdout.write(`What is collected is chosen for the whole chain ("cloudy selection"); run "cloudy sync up" to send it.\n`)
       }
     } finally {
       vault.close()

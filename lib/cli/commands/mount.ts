@@ -6,7 +6,6 @@
 import { execFile } from 'node:child_process'
 import { stat } from 'node:fs/promises'
 import { promisify } from 'node:util'
-import { providerFolder } from '../../../providers/index.js'
 import { CloudyError, EXIT, LockedError, UsageError } from '../../errors.js'
 import { join } from 'node:path'
 import { AppsView } from '../../mount/apps-view.js'
@@ -25,7 +24,7 @@ import { assertInChain, CHAIN_SPACE } from '../../sync/chain.js'
 import { openSession, type Session } from '../context.js'
 import type { CliIo } from '../io.js'
 import { planSpace } from '../plan-space.js'
-import { spaceSources } from '../spaces.js'
+import { sessionSources } from '../spaces.js'
 
 const run = promisify(execFile)
 
@@ -78,8 +77,11 @@ async function readOnlyViews(
     opened.set(space, view)
     return view
   }
-  const sources = spaceSources(s.config, s.paths, providerFolder(s.config.vault.provider!, s.config.vault.root))
-  for (const source of sources) views.set(source.space, await open(source.space))
+  const sources = await sessionSources(s)
+  for (const source of sources) {
+    const view = await open(source.space)
+    if (source.label === 'settings') views.set('settings', view)
+  }
   if (process.getuid?.() === 0) views.set('system', views.get('system') ?? (await open('system')))
   views.set('installed-apps.json', new InventoryView(await open('inventory')))
   // The incoming versions are read from the views: brought to the chain's state first.

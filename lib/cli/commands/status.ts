@@ -1,5 +1,4 @@
 /** `cloudy status`: per space, the last up-sync, local changes not yet sent, incoming changes, conflicts. */
-import { providerFolder } from '../../../providers/index.js'
 import { EXIT } from '../../errors.js'
 import { pendingChanges, treeFiles } from '../../sync/pending.js'
 import { pendingCopies } from '../../sync/copies.js'
@@ -7,7 +6,7 @@ import { pendingReceived } from '../../sync/received.js'
 import { treeMetaKey } from '../../sync/up.js'
 import { openSession } from '../context.js'
 import type { CliIo } from '../io.js'
-import { spaceSources } from '../spaces.js'
+import { sessionSources } from '../spaces.js'
 import { planSpace } from '../plan-space.js'
 import { table } from '../table.js'
 
@@ -19,7 +18,7 @@ export interface StatusArgs {
 export async function status(io: CliIo, args: StatusArgs): Promise<number> {
   const s = await openSession(io, args)
   try {
-    const sources = spaceSources(s.config, s.paths, providerFolder(s.config.vault.provider!, s.config.vault.root))
+    const sources = await sessionSources(s)
     const spaces = []
     for (const source of sources) {
       const plan = await planSpace(s, source)
@@ -40,7 +39,7 @@ export async function status(io: CliIo, args: StatusArgs): Promise<number> {
       for (const k of ['added', 'changed', 'deleted'] as const) pending[k].push(...received[k])
       const count = (op: string) => plan.items.filter((it) => it.op === op).length
       spaces.push({
-        space: source.space,
+        space: source.label,
         lastUpSync: own?.time,
         pending: { added: pending.added.length, changed: pending.changed.length, deleted: pending.deleted.length },
         incoming: { add: count('add'), update: count('update'), delete: count('delete') },

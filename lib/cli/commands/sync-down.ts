@@ -7,15 +7,17 @@ import type { PlanItem } from '../../sync/plan.js'
 import { planTable } from '../plan-table.js'
 import { openSession } from '../context.js'
 import { printWarnings, Progress, type CliIo } from '../io.js'
-import { planName } from '../items.js'
-import { spaceSources } from '../spaces.js'
+import { onlyItems } from '../items.js'
+import { sessionSources } from '../spaces.js'
+import { runningProcess, runningProcessNames } from '../../catalog/running.js'
 import { planSpace } from '../plan-space.js'
-import { providerFolder } from '../../../providers/index.js'
 
 export interface SyncDownArgs {
   preview?: boolean
   only?: string[]
   yes?: boolean
+  /** Apply the items of applications that are running too. */
+  force?: boolean
   passwordFile?: string
   json?: boolean
 }
@@ -29,17 +31,39 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
   const s = await openSession(io, args, { exclusive: !args.preview })
   try {
     await assertInChain(s.vault, s.device, s.db)
-    const sources = spaceSources(s.config, s.paths, providerFolder(s.config.vault.provider!, s.config.vault.root))
+    const sources = await sessionSources(s)
     const plans: DownPlan[] = []
     for (const source of sources) {
       plans.push(await planSpace(s, source))
     }
-    const only = args.only?.map((p) => planName(p, s.paths.home))
+    const only = onlyItems(args.only, sources, s.paths.home)
     const chosen = plans.map((plan) => chooseItems(plan.items, only))
     const all = chosen.flat()
-    const summary = plans.map((plan, i) => ({ space: plan.space, commit: plan.commit?.id, items: chosen[i]!.map(itemJson) }))
+    // An application that is running is not written under: its items wait for it to exit.
+    const names = runningProcessNames()
+    const waiting = sources.map((src, i) => {
+      const proc = src.app && !args.force && chosen[i]!.length ? runningProcess(src.app, names) : undefined
+      return proc && `${src.app!.id} is running (process ${proc})`
+    })
+    const summary = plans.map((plan, i) => ({
+      space: sources[i]!.label,
+      commit: plan.commit?.id,
+      items: chosen[i]!.map(itemJson),
+      ...(waiting[i] ? { waiting: waiting[i] } : {}),
+    }))
+    const waitNotes = () => {
+      for (const [i, why] of waiting.entries())
+        if (why)
+          io.stdout.write(
+            `waiting: ${why}: its ${chosen[i]!.length} items are applied once it exits (the next down-sync; --force applies them now)\n`,
+          )
+    }
     if (args.preview) {
-      io.stdout.write(args.json ? JSON.stringify({ spaces: summary }) + '\n' : planTable(all))
+      if (args.json) io.stdout.write(JSON.stringify({ spaces: summary }) + '\n')
+      else {
+        io.stdout.write(planTable(all))
+        waitNotes()
+      }
       return EXIT.OK
     }
     if (all.length > 0 && !args.yes && io.stdin.isTTY && !args.json) {
@@ -52,28 +76,37 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
         return EXIT.OK
       }
     }
-    const results: DownSyncResult[] = []
+    const results: (DownSyncResult | undefined)[] = []
     for (const [i, plan] of plans.entries()) {
-      const progress = new Progress(io, `down-sync ${plan.space}`)
+      // Not applied, so not recorded: the next down-sync plans it again.
+      if (waiting[i]) {
+        results.push(undefined)
+        continue
+      }
+      const progress = new Progress(io, `down-sync ${sources[i]!.label}`)
       results.push(await applyDown({ db: s.db, home: sources[i]!.root, only, onBytes: progress.add }, plan))
       progress.done()
     }
     if (all.length > 0) await touchDevice(s.vault, s.device, 'seen')
+    const done = results.filter((r) => r !== undefined)
     if (args.json)
       io.stdout.write(
-        JSON.stringify({ spaces: summary.map((sp, i) => ({ ...sp, applied: results[i]!.applied.map((it) => it.item) })) }) + '\n',
+        JSON.stringify({ spaces: summary.map((sp, i) => ({ ...sp, applied: results[i]?.applied.map((it) => it.item) ?? [] })) }) + '\n',
       )
     else if (all.length === 0) io.stdout.write(planTable(all))
-    else
-      for (const r of results) {
-        io.stdout.write(`${r.space}: applied ${r.applied.length} of ${r.plan.length} items\n`)
+    else {
+      for (const [i, r] of results.entries()) {
+        if (!r) continue
+        io.stdout.write(`${sources[i]!.label}: applied ${r.applied.length} of ${r.plan.length} items\n`)
         for (const c of r.conflicts) io.stdout.write(`conflict: ${c.item}: ${c.reason}\n`)
       }
-    const warnings = results.flatMap((r) => r.warnings)
+      waitNotes()
+    }
+    const warnings = done.flatMap((r) => r.warnings)
     printWarnings(io, warnings)
     // Items whose data is damaged in the vault were listed and not applied; the rest was.
     if (warnings.some((w) => w.code === 'EINTEGRITY')) return EXIT.INTEGRITY
-    return warnings.length || results.some((r) => r.conflicts.length) ? EXIT.PARTIAL : EXIT.OK
+    return warnings.length || done.some((r) => r.conflicts.length) || waiting.some(Boolean) ? EXIT.PARTIAL : EXIT.OK
   } finally {
     await s.close()
   }

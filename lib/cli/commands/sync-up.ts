@@ -1,14 +1,16 @@
 /** `cloudy sync up`. */
-import { providerFolder } from '../../../providers/index.js'
-import { CloudyError, EXIT, LockedError, UsageError } from '../../errors.js'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { CloudyError, EXIT, LockedError } from '../../errors.js'
 import { askMounts } from '../../mount/control.js'
 import { APPS_REGISTRY } from '../../apps/app-spaces.js'
 import { journaledSpaceNames, JournaledSpaces } from '../../mount/journaled-spaces.js'
 import { assertInChain, touchDevice } from '../../sync/chain.js'
-import { upSync, type UpSyncResult } from '../../sync/up.js'
+import { treeMetaKey, upSync, type UpSyncResult } from '../../sync/up.js'
 import { openSession, type Session } from '../context.js'
 import { formatBytes, printWarnings, Progress, type CliIo } from '../io.js'
-import { spaceSources } from '../spaces.js'
+import { sessionSources } from '../spaces.js'
+import { onlyItems, onlyTouches } from '../items.js'
 
 export interface SyncUpArgs {
   only?: string[]
@@ -49,16 +51,16 @@ export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
   const s = await openSession(io, args, { exclusive: true })
   try {
     await assertInChain(s.vault, s.device, s.db)
-    const sources = spaceSources(s.config, s.paths, providerFolder(s.config.vault.provider!, s.config.vault.root))
-    const unknown = (args.only ?? []).filter((o) => !sources.some((src) => src.space === o))
-    if (unknown.length)
-      throw new UsageError(`--only: unknown space "${unknown.join(', ')}"; spaces: ${sources.map((src) => src.space).join(', ')}`)
+    const sources = await sessionSources(s, { autoAdd: true })
+    const only = onlyItems(args.only, sources, s.paths.home)
     const results: UpSyncResult[] = []
     // One commit per changed space, each on its own: a failure in one leaves the others published.
-    for (const source of sources.filter((src) => !args.only?.length || args.only.includes(src.space))) {
-      const progress = new Progress(io, `up-sync ${source.space}`)
-      results.push(
-        await upSync({
+    for (const source of sources.filter((src) => onlyTouches(only, src))) {
+      // An application with nothing here and nothing sent before: no commit of an empty tree.
+      if (source.app && !s.db.getMeta(treeMetaKey(source.space)) && !source.include.some((p) => existsSync(join(source.root, p)))) continue
+      const progress = new Progress(io, `up-sync ${source.label}`)
+      results.push({
+        ...(await upSync({
           vault: s.vault,
           db: s.db,
           device: { ...s.device, home: source.root },
@@ -66,11 +68,12 @@ export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
           include: source.include,
           excluded: source.excluded,
           onBytes: progress.add,
-        }),
-      )
+        })),
+        space: source.label,
+      })
       progress.done()
     }
-    const written = !args.only?.length || args.only.includes(APPS_REGISTRY) ? await upSyncWritten(s) : []
+    const written = !only || only.includes(APPS_REGISTRY) ? await upSyncWritten(s) : []
     await touchDevice(s.vault, s.device, results.some((r) => r.commit) || written.some((w) => w.commits.length) ? 'up' : 'seen')
     if (args.json) io.stdout.write(JSON.stringify({ spaces: results, written }) + '\n')
     else {

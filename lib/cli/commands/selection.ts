@@ -1,0 +1,150 @@
+/** `cloudy selection`, `cloudy add`, `cloudy remove`: what the whole chain collects. */
+import { isAbsolute, resolve } from 'node:path'
+import { loadCatalog } from '../../catalog/catalog.js'
+import { CATEGORIES } from '../../catalog/entry.js'
+import { GlobError, globToRegExp } from '../../catalog/glob.js'
+import { EXIT, UsageError } from '../../errors.js'
+import { expandHome } from '../../paths.js'
+import { changeSelection, loadSelectionMap } from '../../selection/records.js'
+import { readSelection, type SelectionMap } from '../../selection/selection.js'
+import { underHome } from '../../sources/sources.js'
+import { openSession, type Session } from '../context.js'
+import type { CliIo } from '../io.js'
+import { join } from 'node:path'
+
+export interface SelectionArgs {
+  passwordFile?: string
+  json?: boolean
+}
+
+export interface ChangeArgs extends SelectionArgs {
+  targets: string[]
+  /** The targets are patterns to leave out (add) or stop leaving out (remove). */
+  exclude?: boolean
+  /** The targets are secret stores to carry (add) or hold back again (remove). */
+  secret?: boolean
+}
+
+/** A path argument as the selection keeps it: `~/…`, or exit 2 when it is not under HOME. */
+function homePath(arg: string, home: string): string {
+  const abs = arg.startsWith('~') ? expandHome(arg, home) : isAbsolute(arg) ? arg : resolve(process.cwd(), arg)
+  const rel = underHome(home, abs)
+  if (rel === undefined || rel === '')
+    throw new UsageError(`${arg}: not a path under HOME (${home}); the selection holds files and folders of the home folder`)
+  return `~/${rel}`
+}
+
+/** A pattern argument, checked: exit 2 naming what is wrong with it. */
+function pattern(arg: string, home: string): string {
+  if (arg.startsWith('~') || arg.startsWith('/')) return homePath(arg, home)
+  try {
+    globToRegExp(arg)
+  } catch (e) {
+    if (e instanceof GlobError) throw new UsageError(`--exclude: ${e.message}`)
+    throw e
+  }
+  return arg
+}
+
+/** The selection changes `add` (or `remove`) of `args.targets` make. */
+function changesFor(s: Session, args: ChangeArgs, add: boolean, map: SelectionMap): Record<string, boolean> {
+  const catalog = loadCatalog(join(s.paths.configDir, 'catalog'))
+  const out: Record<string, boolean> = {}
+  for (const t of args.targets) {
+    if (args.exclude) out[`exclude:${pattern(t, s.paths.home)}`] = add
+    else if (args.secret) out[`secret:${homePath(t, s.paths.home)}`] = add
+    else if ((CATEGORIES as readonly string[]).includes(t)) out[`category:${t}`] = add
+    else if (catalog.byId.has(t)) out[`app:${t}`] = add
+    else if (!t.includes('/') && !t.startsWith('~') && !t.startsWith('.'))
+      throw new UsageError(
+        `${t}: no category, catalog application or path of that name; categories: ${CATEGORIES.join(', ')}; applications: "cloudy apps list"; a path starts with ~/, / or ./`,
+      )
+    else {
+      const p = homePath(t, s.paths.home)
+      if (add) {
+        out[`include:${p}`] = true
+        if (map[`exclude:${p}`]?.v) out[`exclude:${p}`] = false
+      } else {
+        if (map[`include:${p}`]?.v) out[`include:${p}`] = false
+        // Left out from now on: what computers received of it stays as it is, and is not sent.
+        out[`exclude:${p}`] = true
+      }
+    }
+  }
+  return out
+}
+
+export async function change(io: CliIo, args: ChangeArgs, add: boolean): Promise<number> {
+  const s = await openSession(io, args)
+  try {
+    const changes = changesFor(s, args, add, await loadSelectionMap(s.vault, s.db))
+    await changeSelection(s.vault, s.db, s.device.id, changes)
+    if (args.json) io.stdout.write(JSON.stringify({ changed: changes }) + '\n')
+    else {
+      for (const [k, v] of Object.entries(changes)) io.stdout.write(`${describe(k, v)}\n`)
+      io.stdout.write('Every computer of the chain follows from its next sync.\n')
+    }
+    return EXIT.OK
+  } finally {
+    await s.close()
+  }
+}
+
+function describe(key: string, on: boolean): string {
+  const [kind, ...rest] = key.split(':')
+  const what = rest.join(':')
+  switch (kind) {
+    case 'category':
+      return `category ${what}: ${on ? 'collected' : 'not collected'}`
+    case 'app':
+      return `application ${what}: ${on ? 'collected' : 'not collected'}`
+    case 'include':
+      return `${what}: ${on ? 'collected (settings)' : 'no longer collected'}`
+    case 'exclude':
+      return `${what}: ${on ? 'left out' : 'no longer left out'}`
+    case 'secret':
+      return `${what}: ${on ? 'carried, though it holds secrets' : 'held back as a secret'}`
+    default:
+      return `${key}: ${on}`
+  }
+}
+
+export async function showSelection(io: CliIo, args: SelectionArgs): Promise<number> {
+  const s = await openSession(io, args)
+  try {
+    const map = await loadSelectionMap(s.vault, s.db)
+    const sel = readSelection(map)
+    const apps = Object.fromEntries([...sel.apps].sort(([a], [b]) => a.localeCompare(b)))
+    if (args.json) {
+      io.stdout.write(
+        JSON.stringify({
+          categories: sel.categories,
+          autoApps: sel.autoApps,
+          apps,
+          include: sel.include,
+          exclude: sel.exclude,
+          secrets: sel.secrets,
+          here: s.config.here,
+        }) + '\n',
+      )
+      return EXIT.OK
+    }
+    const lines = [
+      `categories: ${CATEGORIES.map((c) => `${c} ${sel.categories[c] ? 'on' : 'off'}`).join(', ')}`,
+      `applications found on a computer join the selection: ${sel.autoApps ? 'yes' : 'no'}`,
+      `applications: ${
+        Object.entries(apps)
+          .map(([id, on]) => (on ? id : `${id} (off)`))
+          .join(', ') || 'none yet'
+      }`,
+      `paths: ${sel.include.join(', ') || 'none'}`,
+      `left out: ${sel.exclude.join(', ') || 'nothing'}`,
+      `secrets carried: ${sel.secrets.join(', ') || 'none'}`,
+      `this computer alone (${s.paths.configFile} [here]): include ${s.config.here.include.join(', ') || 'nothing'}; skip ${s.config.here.skip.join(', ') || 'nothing'}`,
+    ]
+    io.stdout.write(lines.join('\n') + '\n')
+    return EXIT.OK
+  } finally {
+    await s.close()
+  }
+}

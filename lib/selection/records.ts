@@ -1,0 +1,97 @@
+/**
+ * Where the selection lives (docs/FORMAT.md, "The selection"): one sealed record per device,
+ * `selection/<deviceTag>`, written only by that device and holding the whole map as that device
+ * knew it. Reading merges every record that opens with the map this computer saw last (kept in
+ * its state database): a record replayed from the past, or deleted, can then never take back a
+ * choice this computer has seen.
+ */
+import { NotFoundError } from '../errors.js'
+import type { StateDb } from '../state/db.js'
+import { decodePayload, encodePayload } from '../store/codec.js'
+import { decodeJson } from '../store/objects.js'
+import { CHAIN_SPACE } from '../sync/chain.js'
+import { BlobType, open, seal } from '../vault/aead.js'
+import type { Vault } from '../vault/vault.js'
+import { mergeSelections, setSelection, type SelectionMap } from './selection.js'
+
+const PREFIX = 'selection/'
+const SEEN = 'selection'
+
+interface SelectionRecord {
+  format: 1
+  entries: SelectionMap
+}
+
+/** The id a record is sealed under: its device tag, and what it is (a device record cannot pass for one). */
+function recordId(tag: string): Buffer {
+  return Buffer.concat([Buffer.from(tag, 'hex'), Buffer.from('selection')])
+}
+
+/** A map as a record holds it, with the values that are not settings left out. */
+function wellFormed(m: unknown): SelectionMap {
+  const out: SelectionMap = {}
+  if (typeof m !== 'object' || m === null) return out
+  for (const [k, s] of Object.entries(m as Record<string, unknown>)) {
+    const x = s as Record<string, unknown>
+    if (typeof x?.v === 'boolean' && Number.isSafeInteger(x.clock) && typeof x.by === 'string' && typeof x.at === 'string')
+      out[k] = { v: x.v, clock: x.clock as number, by: x.by, at: x.at }
+  }
+  return out
+}
+
+/** The map this computer saw last. */
+function seen(db: StateDb | undefined): SelectionMap {
+  const json = db?.getMeta(SEEN)
+  return json ? wellFormed(JSON.parse(json)) : {}
+}
+
+/** The chain's selection map now: every device's record merged with what this computer saw. */
+export async function loadSelectionMap(vault: Vault, db: StateDb | undefined): Promise<SelectionMap> {
+  const key = vault.space(CHAIN_SPACE).blobKey
+  const maps: SelectionMap[] = [seen(db)]
+  for await (const o of vault.provider.list(PREFIX)) {
+    const tag = o.key.slice(PREFIX.length)
+    if (!/^[0-9a-f]{32}$/.test(tag)) continue
+    let sealed: Uint8Array
+    try {
+      sealed = await vault.provider.get(o.key)
+    } catch (e) {
+      if (e instanceof NotFoundError) continue
+      throw e
+    }
+    // A record that does not open (damaged, or moved from another name) is left out; the map
+    // seen here, and every other device's record, still hold what it held.
+    const payload = open(key, BlobType.selection, recordId(tag), sealed)
+    const plain = payload && decodePayload(payload)
+    const record = plain ? decodeJson<SelectionRecord>(plain) : undefined
+    if (record?.format === 1) maps.push(wellFormed(record.entries))
+  }
+  const merged = mergeSelections(...maps)
+  db?.setMeta(SEEN, JSON.stringify(merged))
+  return merged
+}
+
+/**
+ * Set `changes` in the chain's selection as device `deviceId` and publish this device's record.
+ * Returns the new map. `db` is undefined where there is no local state yet (init).
+ */
+export async function changeSelection(
+  vault: Vault,
+  db: StateDb | undefined,
+  deviceId: string,
+  changes: Record<string, boolean>,
+): Promise<SelectionMap> {
+  const tag = vault.deviceTag(deviceId)
+  const map = setSelection(await loadSelectionMap(vault, db), changes, tag)
+  const record: SelectionRecord = { format: 1, entries: map }
+  const sealed = seal(
+    vault.space(CHAIN_SPACE).blobKey,
+    BlobType.selection,
+    recordId(tag),
+    encodePayload(Buffer.from(JSON.stringify(record))),
+  )
+  await vault.provider.put(`${PREFIX}${tag}`, sealed)
+  // Seen here only once it is published: a failed put leaves nothing that looks chosen.
+  db?.setMeta(SEEN, JSON.stringify(map))
+  return map
+}

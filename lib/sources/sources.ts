@@ -1,0 +1,236 @@
+/**
+ * What each space collects on this computer (docs/ARCHITECTURE.md, "What is collected"): the
+ * chain's selection, read with the catalog and this computer's `[here]` overrides, turned into
+ * one source per space — `settings` for the paths the user added, and one per selected catalog
+ * application (its HOME files, in the application's home store `app/<id>/home`). A path goes
+ * to one space only: a path the user included is the settings space's, even where a catalog
+ * application claims it. Secrets are left out of every space unless the user opted in.
+ */
+import { relative, resolve, sep } from 'node:path'
+import type { Config } from '../config.js'
+import { ConfigError } from '../errors.js'
+import type { CloudyPaths } from '../paths.js'
+import { expandHome } from '../paths.js'
+import { appHomeSpace } from '../apps/app-spaces.js'
+import type { Catalog } from '../catalog/catalog.js'
+import { CATEGORIES, homeRelativeOf, isCatalogPath, type CatalogEntry, type Category } from '../catalog/entry.js'
+import { GlobError, globToRegExp } from '../catalog/glob.js'
+import { KNOWN_SECRET_STORES } from '../catalog/secrets.js'
+import type { Selection } from '../selection/selection.js'
+import type { TreeEntry } from '../store/objects.js'
+import { linkFollower } from './settings.js'
+
+export interface SpaceSource {
+  /** The store's name (`settings`, `app/<id>/home`): its keys and local state. */
+  space: string
+  /** How the plan and people name its items: `settings/…`, `apps/<id>/…`. */
+  label: string
+  category: Category
+  /** The catalog application whose files these are. */
+  app?: CatalogEntry
+  /** The folder the space's paths are relative to (HOME). */
+  root: string
+  /** HOME-relative paths to collect. */
+  include: string[]
+  excluded: (rel: string) => boolean
+  /** Where a local symlink is followed (an include that is a link, the folders above one, …). */
+  follow: (rel: string, base: TreeEntry | undefined) => boolean
+}
+
+export interface SourcesInput {
+  config: Config
+  paths: CloudyPaths
+  env: NodeJS.ProcessEnv
+  selection: Selection
+  catalog: Catalog
+  /** The folder of a local vault, never collected when it lies under HOME. */
+  vaultFolder?: string
+}
+
+/** HOME-relative form of a path under HOME, or undefined. */
+export function underHome(home: string, abs: string): string | undefined {
+  const rel = relative(home, resolve(abs))
+  if (rel === '' || rel.startsWith('..' + sep) || rel === '..' || rel.startsWith(sep)) return rel === '' ? '' : undefined
+  return rel.split(sep).join('/')
+}
+
+/** A test over HOME-relative paths: exact paths (and what lies below them) and patterns. */
+export function pathMatcher(exact: Iterable<string>, patterns: readonly RegExp[] = []): (rel: string) => boolean {
+  const set = new Set(exact)
+  return (rel) => {
+    if (patterns.some((p) => p.test(rel))) return true
+    if (!set.size) return false
+    for (let p = rel; ; p = p.slice(0, p.lastIndexOf('/'))) {
+      if (set.has(p)) return true
+      if (!p.includes('/')) return false
+    }
+  }
+}
+
+/**
+ * A pattern (a catalog path with pattern characters, or a name pattern) as a test over
+ * HOME-relative paths; `where` names it in an error. A catalog path whose variable points
+ * outside HOME matches nothing here.
+ */
+export function patternRegExp(p: string, home: string, env: NodeJS.ProcessEnv, where: { file?: string; key: string }): RegExp | undefined {
+  try {
+    if (isCatalogPath(p)) {
+      const rel = homeRelativeOf(p, home, env)
+      if (rel === undefined) return undefined
+      return globToRegExp(rel, true)
+    }
+    if (p.startsWith('~') || p.startsWith('/')) {
+      const rel = underHome(home, expandHome(p, home))
+      if (rel === undefined) throw new ConfigError(`${where.key}: "${p}" is not under HOME (${home})`, where)
+      return globToRegExp(rel, true)
+    }
+    return globToRegExp(p)
+  } catch (e) {
+    if (e instanceof GlobError) throw new ConfigError(`${where.key}: ${e.message}`, where)
+    throw e
+  }
+}
+
+/** What `[here] skip` names: categories, application ids, and paths or patterns. */
+interface Skips {
+  categories: Set<string>
+  apps: Set<string>
+  paths: RegExp[]
+}
+
+function readSkips(o: SourcesInput): Skips {
+  const skips: Skips = { categories: new Set(), apps: new Set(), paths: [] }
+  const where = { file: o.paths.configFile, key: 'here.skip' }
+  for (const s of o.config.here.skip) {
+    if ((CATEGORIES as readonly string[]).includes(s)) skips.categories.add(s)
+    else if (o.catalog.byId.has(s)) skips.apps.add(s)
+    else {
+      const re = patternRegExp(s, o.paths.home, o.env, where)
+      if (re) skips.paths.push(re)
+    }
+  }
+  return skips
+}
+
+/** What every space's source shares: the user's includes, what is left out, what is skipped here. */
+interface Context {
+  o: SourcesInput
+  skips: Skips
+  /** HOME-relative paths the user added (the settings space's). */
+  include: string[]
+  /** Cloudy's own folders, the selection's excludes and this computer's skips. */
+  common: (rel: string) => boolean
+  /** The known secret stores not opted in. */
+  secrets: (rel: string) => boolean
+  userIncluded: (rel: string) => boolean
+}
+
+function context(o: SourcesInput): Context {
+  const home = o.paths.home
+  const skips = readSkips(o)
+  const include: string[] = []
+  for (const p of [...o.selection.include, ...o.config.here.include]) {
+    const rel = underHome(home, expandHome(p, home))
+    if (rel === undefined)
+      throw new ConfigError(`here.include: ${p} is not under HOME (${home})`, { file: o.paths.configFile, key: 'here.include' })
+    if (!include.includes(rel)) include.push(rel)
+  }
+  const patterns = [...skips.paths]
+  for (const p of o.selection.exclude) {
+    const re = patternRegExp(p, home, o.env, { key: 'selection exclude' })
+    if (re) patterns.push(re)
+  }
+  // Cloudy never collects its own state, nor a local vault that lives under HOME.
+  const own: string[] = []
+  for (const dir of [o.paths.configDir, o.paths.stateDir, o.paths.cacheDir, o.vaultFolder]) {
+    const rel = dir && underHome(home, dir)
+    if (rel) own.push(rel)
+  }
+  const common = pathMatcher(own, patterns)
+  // What is left out wins over what is included: an include inside it is no include.
+  const kept = include.filter((rel) => !common(rel))
+  return { o, skips, include: kept, common, secrets: secretMatcher(o, KNOWN_SECRET_STORES), userIncluded: pathMatcher(kept) }
+}
+
+/** The source of catalog application `app`'s HOME files, whether or not it is selected. */
+function appSource(c: Context, app: CatalogEntry): SpaceSource {
+  const { o, common, userIncluded, secrets } = c
+  const home = o.paths.home
+  const paths = [...app.settings, ...app.data].map((p) => homeRelativeOf(p, home, o.env)).filter((p) => p !== undefined)
+  const appOut = pathMatcher(
+    [],
+    app.exclude.map((p) => patternRegExp(p, home, o.env, { file: app.file, key: 'exclude' })).filter((r) => r !== undefined),
+  )
+  const appSecrets = secretMatcher(o, app.secrets, app.file)
+  return {
+    space: appHomeSpace(app.id),
+    label: `apps/${app.id}`,
+    category: app.category,
+    app,
+    root: home,
+    include: paths.filter((p) => !userIncluded(p) && !common(p) && !appOut(p)),
+    excluded: (rel) => common(rel) || userIncluded(rel) || appOut(rel) || secrets(rel) || appSecrets(rel),
+    follow: linkFollower(paths),
+  }
+}
+
+/** Whether category `cat` is collected here: on in the selection, not skipped here. */
+function categoryOn(c: Context, cat: Category): boolean {
+  return c.o.selection.categories[cat] && !c.skips.categories.has(cat)
+}
+
+/** Every space this computer collects and restores. */
+export function spaceSources(o: SourcesInput): SpaceSource[] {
+  const c = context(o)
+  const sources: SpaceSource[] = []
+  if (categoryOn(c, 'settings'))
+    sources.push({
+      space: 'settings',
+      label: 'settings',
+      category: 'settings',
+      root: o.paths.home,
+      include: c.include,
+      excluded: (rel) => c.common(rel) || c.secrets(rel),
+      follow: linkFollower(c.include),
+    })
+  for (const app of o.catalog.entries)
+    if (o.selection.apps.get(app.id) === true && categoryOn(c, app.category) && !c.skips.apps.has(app.id)) sources.push(appSource(c, app))
+  return sources
+}
+
+/**
+ * Every catalog application's source as it would be here, selected or not, and why it is not
+ * collected here (`undefined` when it is): for `cloudy apps list`.
+ */
+export function catalogSources(o: SourcesInput): { source: SpaceSource; off?: string }[] {
+  const c = context(o)
+  return o.catalog.entries.map((app) => {
+    const chosen = o.selection.apps.get(app.id)
+    const off = !o.selection.categories[app.category]
+      ? `the category ${app.category} is off`
+      : c.skips.categories.has(app.category) || c.skips.apps.has(app.id)
+        ? 'skipped here ([here] skip)'
+        : chosen === false
+          ? 'removed from the selection'
+          : chosen === undefined
+            ? 'not selected'
+            : undefined
+    return { source: appSource(c, app), off }
+  })
+}
+
+/** A test for the secret stores `stores` not opted in by the selection. */
+function secretMatcher(o: SourcesInput, stores: readonly string[], file?: string): (rel: string) => boolean {
+  const home = o.paths.home
+  const res = stores.filter((s) => !o.selection.secrets.includes(s)).map((s) => patternRegExp(s, home, o.env, { file, key: 'secrets' }))
+  const held = res.filter((r) => r !== undefined)
+  const optedIn = new Set(
+    o.selection.secrets.map((s) => (isCatalogPath(s) ? homeRelativeOf(s, home, o.env) : underHome(home, expandHome(s, home)))),
+  )
+  return (rel) => !optedIn.has(rel) && held.some((r) => r.test(rel))
+}
+
+/** Every store this computer's sources name, by label (`settings`, `apps/<id>`). */
+export function sourceByLabel(sources: readonly SpaceSource[]): Map<string, SpaceSource> {
+  return new Map(sources.map((s) => [s.label, s]))
+}
