@@ -13,6 +13,7 @@ import { chmod, copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/pr
 import { dirname, join } from 'node:path'
 import { cloudy, computer, ok, tempDir, type Computer } from '../helpers/cli.js'
 import { vaultPaths } from '../helpers/vault-tree.js'
+import { mountPoint, sh, startMount } from '../helpers/mount.js'
 
 /** Files each application would leave in a HOME: `keep` travels, `stay` never does. */
 const FIXTURE: Record<string, { keep: Record<string, string>; stay: Record<string, string> }> = {
@@ -240,4 +241,19 @@ t.test("a running application's items wait until it exits; --force applies them"
   await new Promise((r) => setTimeout(r, 200))
   await ok(t, b, ['sync', 'down', '--yes', '--force'])
   t.equal(await readFile(join(b.home, '.config/kitty/kitty.conf'), 'utf8'), 'font_size 16\n')
+})
+
+t.test("the mount shows each application's collected files under home/<id>/, read-only", async (t) => {
+  const vault = tempDir(t, 'vault')
+  const env = await bareSystem(t)
+  const a: Computer = { ...computer(t), env }
+  await writeFixture(a.home, 'keep')
+  await ok(t, a, ['init', '--provider', vault, '--kdf', 'interactive', '--name', 'alpha'])
+  await ok(t, a, ['sync', 'up'])
+  const dir = mountPoint(t)
+  await startMount(t, a, dir)
+  t.match(await sh(`ls ${dir}`), /home/)
+  t.equal(await sh(`cat '${dir}/home/kitty/.config/kitty/kitty.conf'`), 'font_size 12\n')
+  t.equal(await sh(`cat '${dir}/home/vscode/.config/Code/User/settings.json'`), '{"editor.fontSize": 14}\n')
+  t.match(await sh(`(echo x > '${dir}/home/kitty/new') 2>&1 || true`), /Read-only file system/)
 })

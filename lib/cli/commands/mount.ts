@@ -62,7 +62,7 @@ interface Caches {
   disk?: (tag: string) => DiskChunkCache
 }
 
-/** The read-only views of the full mount: settings, system (administrators), inventory, preview. */
+/** The read-only views of the full mount: settings, home/<id>, system (administrators), inventory, preview. */
 async function readOnlyViews(
   s: Session,
   cache: Caches,
@@ -78,10 +78,14 @@ async function readOnlyViews(
     return view
   }
   const sources = await sessionSources(s)
+  // Each catalog application's files from HOME, under home/<id>/ (read-only, as the chain has them).
+  const homes = new Map<string, MountView>()
   for (const source of sources) {
     const view = await open(source.space)
-    if (source.label === 'settings') views.set('settings', view)
+    if (source.app) homes.set(source.app.id, view)
+    else views.set(source.label, view)
   }
+  if (homes.size) views.set('home', new RootView(homes))
   if (process.getuid?.() === 0) views.set('system', views.get('system') ?? (await open('system')))
   views.set('installed-apps.json', new InventoryView(await open('inventory')))
   // The incoming versions are read from the views: brought to the chain's state first.
