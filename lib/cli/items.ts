@@ -67,8 +67,3 @@ export function onlyItems(
 export function onlyTouches(only: readonly string[] | undefined, s: SpaceSource): boolean {
   return !only || only.some((p) => p === s.label || p.startsWith(s.label + '/') || s.label.startsWith(p + '/'))
 }
-
-/** The HOME-relative path of a `settings/…` plan name. */
-export function settingsPath(item: string): string {
-  return item === 'settings' ? '' : item.slice('settings/'.length)
-}

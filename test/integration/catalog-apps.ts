@@ -257,3 +257,28 @@ t.test("the mount shows each application's collected files under home/<id>/, rea
   t.equal(await sh(`cat '${dir}/home/vscode/.config/Code/User/settings.json'`), '{"editor.fontSize": 14}\n')
   t.match(await sh(`(echo x > '${dir}/home/kitty/new') 2>&1 || true`), /Read-only file system/)
 })
+
+t.test('status, history and restore cover the applications too', async (t) => {
+  const vault = tempDir(t, 'vault')
+  const env = await bareSystem(t)
+  const a: Computer = { ...computer(t), env }
+  await writeFixture(a.home, 'keep')
+  await ok(t, a, ['init', '--provider', vault, '--kdf', 'interactive', '--name', 'alpha'])
+  await ok(t, a, ['sync', 'up'])
+  const conf = join(a.home, '.config/kitty/kitty.conf')
+  await writeFile(conf, 'font_size 20\n')
+  const status = JSON.parse((await ok(t, a, ['status', '--json'])).stdout) as { spaces: { space: string; pending: { changed: number } }[] }
+  t.equal(status.spaces.find((s) => s.space === 'apps/kitty')?.pending.changed, 1, 'status counts the edit in apps/kitty')
+  await ok(t, a, ['sync', 'up'])
+  const all = JSON.parse((await ok(t, a, ['history', '--json'])).stdout) as { commits: { space: string; commit: string }[] }
+  const kitty = all.commits.filter((c) => c.space === 'apps/kitty')
+  t.equal(kitty.length, 2, 'history lists the application space')
+  t.ok(all.commits.some((c) => c.space === 'apps/git'))
+  const versions = JSON.parse((await ok(t, a, ['history', conf, '--json'])).stdout) as { item: string; versions: unknown[] }
+  t.equal(versions.item, 'apps/kitty/.config/kitty/kitty.conf', 'a local path is named by the space that holds it')
+  t.equal(versions.versions.length, 2)
+  await ok(t, a, ['restore', '--at', kitty[1]!.commit, conf])
+  t.equal(await readFile(conf, 'utf8'), 'font_size 12\n', 'restored')
+  const byApp = JSON.parse((await ok(t, a, ['history', 'kitty', '--json'])).stdout) as { commits: unknown[] }
+  t.equal(byApp.commits.length, 2, 'history of one application by its id')
+})

@@ -1,8 +1,10 @@
 /** `cloudy history [PATH]` and `cloudy restore --at WHEN PATH`. */
-import { EXIT, CloudyError } from '../../errors.js'
+import { EXIT, CloudyError, UsageError } from '../../errors.js'
 import { formatBytes, type CliIo } from '../io.js'
 import { openSession, type Session } from '../context.js'
-import { planName, settingsPath } from '../items.js'
+import { planName } from '../items.js'
+import { sessionSources } from '../spaces.js'
+import type { SpaceSource } from '../../sources/sources.js'
 import { table } from '../table.js'
 import { SpaceStore } from '../../store/space-store.js'
 import { applyItems, folderJournal } from '../../sync/apply.js'
@@ -30,9 +32,9 @@ export interface RestoreArgs {
 
 const when = (iso: string) => iso.slice(0, 19).replace('T', ' ')
 
-/** The settings space's store and every commit of it, newest first. */
-async function settingsHistory(s: Session) {
-  const store = new SpaceStore(s.vault.provider, s.vault.space('settings'), s.db)
+/** A space's store and every commit of it, newest first. */
+async function spaceHistory(s: Session, space: string) {
+  const store = new SpaceStore(s.vault.provider, s.vault.space(space), s.db)
   await store.open()
   const graph = new CommitGraph(store, s.db)
   const heads = await store.readHeads()
@@ -43,24 +45,46 @@ async function settingsHistory(s: Session) {
   return { store, commits }
 }
 
+/**
+ * The source a path argument names (`settings/…`, `apps/<id>/…`, an application id, or a local
+ * path), and the path inside it ('' for the whole space).
+ */
+function sourceOf(sources: readonly SpaceSource[], arg: string, home: string): { source: SpaceSource; item: string; path: string } {
+  const app = sources.find((src) => src.app?.id === arg)
+  const item = app ? app.label : planName(arg, home, process.cwd(), sources)
+  const source = sources.find((src) => item === src.label || item.startsWith(src.label + '/'))
+  if (!source)
+    throw new UsageError(`${arg}: no space collected here holds it; spaces: ${sources.map((src) => src.label).join(', ') || 'none'}`)
+  return { source, item, path: item.slice(source.label.length + 1) }
+}
+
 export async function history(io: CliIo, args: HistoryArgs): Promise<number> {
   const s = await openSession(io, args)
   try {
-    const { store, commits } = await settingsHistory(s)
-    if (!args.path) {
-      const rows = commits.map((c) => ({ commit: c.id, time: c.commit.time, device: c.commit.deviceName, username: c.commit.username }))
-      if (args.json) io.stdout.write(JSON.stringify({ space: 'settings', commits: rows }) + '\n')
+    const sources = await sessionSources(s)
+    const named = args.path ? sourceOf(sources, args.path, s.paths.home) : undefined
+    if (!named?.path) {
+      // The commits of every space (or of the one named), newest first.
+      const rows = []
+      for (const source of named ? [named.source] : sources) {
+        const { commits } = await spaceHistory(s, source.space)
+        for (const c of commits)
+          rows.push({ space: source.label, commit: c.id, time: c.commit.time, device: c.commit.deviceName, username: c.commit.username })
+      }
+      rows.sort((x, y) => y.time.localeCompare(x.time))
+      if (args.json) io.stdout.write(JSON.stringify({ commits: rows }) + '\n')
       else
         io.stdout.write(
           table(
-            ['TIME (UTC)', 'DEVICE', 'OS USER', 'COMMIT'],
-            rows.map((r) => [when(r.time), r.device, r.username, r.commit.slice(0, 12)]),
+            ['TIME (UTC)', 'SPACE', 'DEVICE', 'OS USER', 'COMMIT'],
+            rows.map((r) => [when(r.time), r.space, r.device, r.username, r.commit.slice(0, 12)]),
           ),
         )
       return EXIT.OK
     }
-    const item = planName(args.path, s.paths.home)
-    const versions = await versionsOf(store, commits, settingsPath(item))
+    const { item, path: itemPath } = named
+    const { store, commits } = await spaceHistory(s, named.source.space)
+    const versions = await versionsOf(store, commits, itemPath)
     const rows = versions.map((v) => ({
       commit: v.commit.id,
       time: v.commit.commit.time,
@@ -99,9 +123,9 @@ export async function restore(io: CliIo, args: RestoreArgs): Promise<number> {
   const s = await openSession(io, args, { exclusive: true })
   try {
     await assertInChain(s.vault, s.device, s.db)
-    const { store, commits } = await settingsHistory(s)
-    const item = planName(args.path, s.paths.home)
-    const path = settingsPath(item)
+    const { source, item, path } = sourceOf(await sessionSources(s), args.path, s.paths.home)
+    const space = source.space
+    const { store, commits } = await spaceHistory(s, space)
     if (!path) throw new CloudyError('EUSAGE', EXIT.USAGE, 'restore: name a file or folder under HOME, not the whole space')
     const at = commitAt(commits, args.at)
     const entry = await entryAt(store, at.commit.tree, path)
@@ -113,14 +137,15 @@ export async function restore(io: CliIo, args: RestoreArgs): Promise<number> {
       )
     // Planned as a change from the version last synced here to the one asked for, in the
     // parent folder: a local file that is the synced version is replaced; any other is kept.
-    const current = await entryAt(store, s.db.getMeta(treeMetaKey('settings')), path)
+    const current = await entryAt(store, s.db.getMeta(treeMetaKey(space)), path)
     const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : ''
     const items: PlanItem[] = []
     for await (const it of planDiff(
       {
         store,
         home: s.paths.home,
-        cache: s.db.files('settings'),
+        label: source.label,
+        cache: s.db.files(space),
         device: at.commit.deviceName,
         thisDevice: s.device.name,
         prefer: 'incoming',
@@ -132,9 +157,9 @@ export async function restore(io: CliIo, args: RestoreArgs): Promise<number> {
       if (it.op !== 'delete') items.push(it)
     const warnings = new Warnings()
     // Before the apply moves anything aside (see applyDown).
-    recordCopies(s.db, 'settings', items)
-    const changes = await applyItems({ store, home: s.paths.home, warnings, journal: folderJournal(s.db, 'settings') }, items)
-    s.db.updateFiles('settings', changes)
+    recordCopies(s.db, space, items)
+    const changes = await applyItems({ store, home: s.paths.home, warnings, journal: folderJournal(s.db, space) }, items)
+    s.db.updateFiles(space, changes)
     const kept = items.filter((it) => it.resolution?.keep === 'incoming').map((it) => it.resolution!.copy)
     if (args.json)
       io.stdout.write(JSON.stringify({ item, commit: at.id, time: at.commit.time, restored: items.map((it) => it.item), kept }) + '\n')
