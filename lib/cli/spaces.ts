@@ -8,6 +8,7 @@ import { providerFolder } from '../../providers/index.js'
 import { APP_ID, appHomeSpace, appSpace, APPS_REGISTRY } from '../apps/app-spaces.js'
 import { loadCatalog } from '../catalog/catalog.js'
 import { Detector } from '../catalog/detect.js'
+import { hasDconf } from '../sources/dconf.js'
 import { changeSelection, loadSelectionMap } from '../selection/records.js'
 import { readSelection } from '../selection/selection.js'
 import { spaceSources, type SpaceSource } from '../sources/sources.js'
@@ -63,9 +64,11 @@ export async function sessionSources(s: Session, o: { autoAdd?: boolean } = {}):
         selection.categories[e.category] &&
         !skipped.has(e.id) &&
         !skipped.has(e.category) &&
-        detector.hasFiles(e) &&
         detector.signs(e).length > 0,
     )
+    // With files to carry here (or dconf settings), looked at last: it costs a process.
+    for (let i = found.length - 1; i >= 0; i--)
+      if (!detector.hasFiles(found[i]!) && !(found[i]!.dconf.length && (await hasDconf(found[i]!, s.paths.home, s.env)))) found.splice(i, 1)
     if (found.length)
       selection = readSelection(
         await changeSelection(s.vault, s.db, s.device.id, Object.fromEntries(found.map((e) => [`app:${e.id}`, true]))),

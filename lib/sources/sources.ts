@@ -19,6 +19,7 @@ import { KNOWN_SECRET_STORES } from '../catalog/secrets.js'
 import type { Selection } from '../selection/selection.js'
 import type { TreeEntry } from '../store/objects.js'
 import { linkFollower } from './settings.js'
+import { dconfFolder } from './dconf.js'
 
 export interface SpaceSource {
   /** The store's name (`settings`, `app/<id>/home`): its keys and local state. */
@@ -157,6 +158,8 @@ function appSource(c: Context, app: CatalogEntry): SpaceSource {
   const { o, common, userIncluded, secrets } = c
   const home = o.paths.home
   const paths = [...app.settings, ...app.data].map((p) => homeRelativeOf(p, home, o.env)).filter((p) => p !== undefined)
+  // The text of its dconf folders (dconf.ts).
+  if (app.dconf.length) paths.push(dconfFolder(app.id))
   const appOut = pathMatcher(
     [],
     app.exclude.map((p) => patternRegExp(p, home, o.env, { file: app.file, key: 'exclude' })).filter((r) => r !== undefined),

@@ -9,6 +9,8 @@ import { openSession } from '../context.js'
 import { printWarnings, Progress, type CliIo } from '../io.js'
 import { onlyItems } from '../items.js'
 import { sessionSources } from '../spaces.js'
+import { dconfFolder, loadDconf, stageDconf } from '../../sources/dconf.js'
+import type { SyncWarning } from '../../sync/warnings.js'
 import { runningProcess, runningProcessNames } from '../../catalog/running.js'
 import { planSpace } from '../plan-space.js'
 
@@ -33,7 +35,13 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
     await assertInChain(s.vault, s.device, s.db)
     const sources = await sessionSources(s)
     const plans: DownPlan[] = []
+    const dconfWarnings: SyncWarning[] = []
     for (const source of sources) {
+      // The text of dconf settings mirrors what dconf holds now, so that a setting changed here
+      // and not sent is a local change the plan keeps, not something the chain's text overwrites.
+      if (source.app?.dconf.length)
+        for (const message of await stageDconf(source.app, source.root, s.env))
+          dconfWarnings.push({ code: 'EDCONF', path: dconfFolder(source.app.id), message })
       plans.push(await planSpace(s, source))
     }
     const only = onlyItems(args.only, sources, s.paths.home)
@@ -84,8 +92,16 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
         continue
       }
       const progress = new Progress(io, `down-sync ${sources[i]!.label}`)
-      results.push(await applyDown({ db: s.db, home: sources[i]!.root, only, onBytes: progress.add }, plan))
+      const result = await applyDown({ db: s.db, home: sources[i]!.root, only, onBytes: progress.add }, plan)
       progress.done()
+      // dconf text the down-sync wrote is loaded into dconf (sources/dconf.ts).
+      const app = sources[i]!.app
+      if (app?.dconf.length) {
+        const written = new Set(result.applied.filter((it) => it.op !== 'delete').map((it) => it.path))
+        for (const message of await loadDconf(app, sources[i]!.root, s.env, written))
+          result.warnings.push({ code: 'EDCONF', path: dconfFolder(app.id), message })
+      }
+      results.push(result)
     }
     if (all.length > 0) await touchDevice(s.vault, s.device, 'seen')
     const done = results.filter((r) => r !== undefined)
@@ -102,7 +118,7 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
       }
       waitNotes()
     }
-    const warnings = done.flatMap((r) => r.warnings)
+    const warnings = [...dconfWarnings, ...done.flatMap((r) => r.warnings)]
     printWarnings(io, warnings)
     // Items whose data is damaged in the vault were listed and not applied; the rest was.
     if (warnings.some((w) => w.code === 'EINTEGRITY')) return EXIT.INTEGRITY

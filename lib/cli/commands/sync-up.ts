@@ -10,6 +10,8 @@ import { treeMetaKey, upSync, type UpSyncResult } from '../../sync/up.js'
 import { openSession, type Session } from '../context.js'
 import { formatBytes, printWarnings, Progress, type CliIo } from '../io.js'
 import { sessionSources } from '../spaces.js'
+import { dconfFolder, stageDconf } from '../../sources/dconf.js'
+import type { SyncWarning } from '../../sync/warnings.js'
 import { onlyItems, onlyTouches } from '../items.js'
 
 export interface SyncUpArgs {
@@ -54,8 +56,13 @@ export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
     const sources = await sessionSources(s, { autoAdd: true })
     const only = onlyItems(args.only, sources, s.paths.home)
     const results: UpSyncResult[] = []
+    const dconfWarnings: SyncWarning[] = []
     // One commit per changed space, each on its own: a failure in one leaves the others published.
     for (const source of sources.filter((src) => onlyTouches(only, src))) {
+      // dconf settings are collected as text files (sources/dconf.ts).
+      if (source.app?.dconf.length)
+        for (const message of await stageDconf(source.app, source.root, s.env))
+          dconfWarnings.push({ code: 'EDCONF', path: dconfFolder(source.app.id), message })
       // An application with nothing here and nothing sent before: no commit of an empty tree.
       if (source.app && !s.db.getMeta(treeMetaKey(source.space)) && !source.include.some((p) => existsSync(join(source.root, p)))) continue
       const progress = new Progress(io, `up-sync ${source.label}`)
@@ -86,7 +93,7 @@ export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
         )
       }
     }
-    const warnings = results.flatMap((r) => r.warnings)
+    const warnings = [...dconfWarnings, ...results.flatMap((r) => r.warnings)]
     printWarnings(io, warnings)
     return warnings.length ? EXIT.PARTIAL : EXIT.OK
   } finally {
