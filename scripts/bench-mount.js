@@ -97,7 +97,12 @@ const TOOLS = {
       mkdirSync(join(w.root, 'state'))
       // The default provider: a local folder under HOME. --kdf interactive: opening the vault at
       // each mount is not what is measured.
-      timed('cloudy init', process.execPath, [CLOUDY, 'init', '--password-file', w.password, '--kdf', 'interactive'], cloudyEnv(w))
+      timed(
+        'cloudy init',
+        process.execPath,
+        [CLOUDY, 'init', '--password-file', w.password, '--kdf', 'interactive', '--collect', 'settings', '--no-auto-apps'],
+        cloudyEnv(w),
+      )
       // Only ~/bench is synced: the fallback below puts the data there when the mount refuses writes.
       const cfg = join(w.root, 'state', 'config.toml')
       writeFileSync(cfg, readFileSync(cfg, 'utf8').replace(/^include = \[[^\]]*\]/m, 'include = ["~/bench"]'))

@@ -108,10 +108,14 @@ const tools = {
     version: () => `cloudy ${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version}`,
     init(w, data, sub) {
       const env = { HOME: data, CLOUDY_HOME: w.state, CLOUDY_PASSWORD: PASSWORD }
-      const r = spawnSync(process.execPath, [CLOUDY, 'init', '--provider', w.repo, '--kdf', 'interactive'], {
-        env: { ...process.env, ...env },
-        encoding: 'utf8',
-      })
+      const r = spawnSync(
+        process.execPath,
+        [CLOUDY, 'init', '--provider', w.repo, '--kdf', 'interactive', '--collect', 'settings', '--no-auto-apps'],
+        {
+          env: { ...process.env, ...env },
+          encoding: 'utf8',
+        },
+      )
       if (r.status !== 0) throw new Error(`cloudy init failed: ${r.stderr}`)
       const cfg = join(w.state, 'config.toml')
       writeFileSync(cfg, readFileSync(cfg, 'utf8').replace(/^include = \[[^\]]*\]/m, `include = ["~/${sub}"]`))
@@ -244,10 +248,14 @@ async function benchProviders(data, bigCase) {
         mkdirSync(state)
         writeFileSync(join(state, 'credentials.toml'), tomlOf(server.credentials), { mode: 0o600 })
         const env = { ...server.env, HOME: data, CLOUDY_HOME: state, CLOUDY_PASSWORD: PASSWORD }
-        const init = spawnSync(process.execPath, [CLOUDY, 'init', '--provider', server.newUrl(), '--kdf', 'interactive'], {
-          env: { ...process.env, ...env },
-          encoding: 'utf8',
-        })
+        const init = spawnSync(
+          process.execPath,
+          [CLOUDY, 'init', '--provider', server.newUrl(), '--kdf', 'interactive', '--collect', 'settings', '--no-auto-apps'],
+          {
+            env: { ...process.env, ...env },
+            encoding: 'utf8',
+          },
+        )
         if (init.status !== 0) throw new Error(`cloudy init on ${name} failed: ${init.stderr}`)
         const cfg = join(state, 'config.toml')
         writeFileSync(cfg, readFileSync(cfg, 'utf8').replace(/^include = \[[^\]]*\]/m, `include = ["~/${bigCase.sub}"]`))

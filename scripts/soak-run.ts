@@ -216,7 +216,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 
   async function setup(): Promise<boolean> {
     const [c1, ...rest] = computers as [Computer, ...Computer[]]
-    const init = await run(c1, ['init', '--provider', vault, '--kdf', 'interactive', '--no-auto-apps', '--name', c1.name])
+    const init = await run(c1, [
+      'init',
+      '--provider',
+      vault,
+      '--kdf',
+      'interactive',
+      '--no-auto-apps',
+      '--collect',
+      'settings',
+      '--name',
+      c1.name,
+    ])
     if (init.code !== 0) return false
     await setInclude(c1)
     await run(c1, ['sync', 'up'])

@@ -45,6 +45,12 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
           root: { type: 'string', describe: 'folder of the vault inside the storage account', default: 'Cloudy' },
           kdf: { choices: ['interactive', 'moderate', 'sensitive'] as const, default: 'moderate', describe: 'Argon2id cost' },
           name: { type: 'string', describe: "this computer's name in the chain (default: the host name)" },
+          collect: {
+            type: 'string',
+            array: true,
+            choices: ['settings', 'apps', 'system', 'inventory'],
+            describe: 'the categories the chain collects from the start (default: all; "cloudy add CATEGORY" later)',
+          },
           'auto-apps': {
             type: 'boolean',
             default: true,
@@ -56,6 +62,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         run = async () =>
           (await import('./commands/init.js')).init(io, {
             autoApps: a['auto-apps'],
+            collect: a.collect,
             provider: a.provider,
             root: a.root,
             kdf: a.kdf,

@@ -11,7 +11,8 @@ import { Detector } from '../catalog/detect.js'
 import { hasDconf } from '../sources/dconf.js'
 import { changeSelection, loadSelectionMap } from '../selection/records.js'
 import { readSelection } from '../selection/selection.js'
-import { spaceSources, type SpaceSource } from '../sources/sources.js'
+import { skippedCategories, spaceSources, type SpaceSource } from '../sources/sources.js'
+import { loadSystemCatalog } from '../catalog/system.js'
 import type { StateDb } from '../state/db.js'
 import { SpaceStore } from '../store/space-store.js'
 import type { Vault } from '../vault/vault.js'
@@ -53,6 +54,14 @@ export async function allSpaces(vault: Vault, db: StateDb): Promise<string[]> {
  * with the catalog and config.toml's `[here]`.
  */
 export async function sessionSources(s: Session, o: { autoAdd?: boolean } = {}): Promise<SpaceSource[]> {
+  return (await sessionPlan(s, o)).sources
+}
+
+/** `sessionSources`, and the categories on in the selection that this computer skips, with why. */
+export async function sessionPlan(
+  s: Session,
+  o: { autoAdd?: boolean } = {},
+): Promise<{ sources: SpaceSource[]; skipped: { category: string; why: string }[] }> {
   const catalog = loadCatalog(join(s.paths.configDir, 'catalog'))
   let selection = readSelection(await loadSelectionMap(s.vault, s.db))
   const skipped = new Set(s.config.here.skip)
@@ -74,12 +83,15 @@ export async function sessionSources(s: Session, o: { autoAdd?: boolean } = {}):
         await changeSelection(s.vault, s.db, s.device.id, Object.fromEntries(found.map((e) => [`app:${e.id}`, true]))),
       )
   }
-  return spaceSources({
+  const input = {
     config: s.config,
     paths: s.paths,
     env: s.env,
     selection,
     catalog,
+    system: loadSystemCatalog(),
+    admin: process.getuid?.() === 0,
     vaultFolder: providerFolder(s.config.vault.provider!, s.config.vault.root),
-  })
+  }
+  return { sources: spaceSources(input), skipped: skippedCategories(input) }
 }

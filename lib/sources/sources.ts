@@ -19,6 +19,8 @@ import { KNOWN_SECRET_STORES } from '../catalog/secrets.js'
 import type { Selection } from '../selection/selection.js'
 import type { TreeEntry } from '../store/objects.js'
 import { linkFollower } from './settings.js'
+import { systemRoot } from '../catalog/detect.js'
+import type { SystemCatalog } from '../catalog/system.js'
 import { dconfFolder } from './dconf.js'
 
 export interface SpaceSource {
@@ -44,6 +46,10 @@ export interface SourcesInput {
   env: NodeJS.ProcessEnv
   selection: Selection
   catalog: Catalog
+  /** The computer settings the `system` category carries; collected only by an administrator. */
+  system?: SystemCatalog
+  /** This process runs as an administrator (root, or through sudo). */
+  admin?: boolean
   /** The folder of a local vault, never collected when it lies under HOME. */
   vaultFolder?: string
 }
@@ -97,14 +103,17 @@ interface Skips {
   categories: Set<string>
   apps: Set<string>
   paths: RegExp[]
+  /** Paths under /etc (relative to the system root, `etc/…`). */
+  system: string[]
 }
 
 function readSkips(o: SourcesInput): Skips {
-  const skips: Skips = { categories: new Set(), apps: new Set(), paths: [] }
+  const skips: Skips = { categories: new Set(), apps: new Set(), paths: [], system: [] }
   const where = { file: o.paths.configFile, key: 'here.skip' }
   for (const s of o.config.here.skip) {
     if ((CATEGORIES as readonly string[]).includes(s)) skips.categories.add(s)
     else if (o.catalog.byId.has(s)) skips.apps.add(s)
+    else if (s.startsWith('/etc/')) skips.system.push(s.slice(1))
     else {
       const re = patternRegExp(s, o.paths.home, o.env, where)
       if (re) skips.paths.push(re)
@@ -198,7 +207,36 @@ export function spaceSources(o: SourcesInput): SpaceSource[] {
     })
   for (const app of o.catalog.entries)
     if (o.selection.apps.get(app.id) === true && categoryOn(c, app.category) && !c.skips.apps.has(app.id)) sources.push(appSource(c, app))
+  if (o.system && o.admin && categoryOn(c, 'system')) sources.push(systemSource(c, o.system))
   return sources
+}
+
+/** Why a category the selection has on is not collected here, if one is (for the commands to say). */
+export function skippedCategories(o: SourcesInput): { category: Category; why: string }[] {
+  const c = context(o)
+  if (!o.system || o.admin || !categoryOn(c, 'system')) return []
+  return [{ category: 'system', why: 'only an administrator collects and restores computer settings: run it as root or through sudo' }]
+}
+
+/**
+ * The computer settings (system.toml), relative to the system root (`/`, or
+ * `CLOUDY_SYSTEM_ROOT`): what never travels and what this computer skips is left out, and
+ * secrets unless the user opted in for that path.
+ */
+function systemSource(c: Context, system: SystemCatalog): SpaceSource {
+  const rel = (p: string) => p.slice(1)
+  const never = pathMatcher([...system.never.map(rel), ...c.skips.system])
+  const secrets = pathMatcher(system.secrets.filter((p) => !c.o.selection.secrets.includes(p)).map(rel))
+  const include = system.paths.map(rel).filter((p) => !never(p))
+  return {
+    space: 'system',
+    label: 'system',
+    category: 'system',
+    root: systemRoot(c.o.env),
+    include,
+    excluded: (p) => never(p) || secrets(p),
+    follow: linkFollower(include),
+  }
 }
 
 /**

@@ -7,6 +7,7 @@ import { CloudyError, EXIT } from '../../errors.js'
 import { cloudyPaths, type CloudyPaths } from '../../paths.js'
 import { touchDevice } from '../../sync/chain.js'
 import { changeSelection } from '../../selection/records.js'
+import { CATEGORIES } from '../../catalog/entry.js'
 import { connect, deviceIdentity } from '../context.js'
 import { randomBytes } from '../../vault/sodium.js'
 import { Vault } from '../../vault/vault.js'
@@ -21,6 +22,8 @@ export interface InitArgs {
   name?: string
   /** Whether catalog applications found on a computer join the chain's selection (default true). */
   autoApps?: boolean
+  /** The categories collected from the start (default: all). */
+  collect?: string[]
   passwordFile?: string
   json?: boolean
 }
@@ -74,7 +77,11 @@ export async function init(io: CliIo, args: InitArgs): Promise<number> {
     try {
       const config = deviceConfig(existing, url, root, args.name)
       await touchDevice(vault, deviceIdentity(config, paths), 'join')
-      if (args.autoApps === false) await changeSelection(vault, undefined, config.device.id!, { 'apps:auto': false })
+      // The first choices of the chain's selection (lib/selection/): only what differs from the defaults.
+      const first: Record<string, boolean> = {}
+      if (args.autoApps === false) first['apps:auto'] = false
+      for (const c of CATEGORIES) if (args.collect && !args.collect.includes(c)) first[`category:${c}`] = false
+      if (Object.keys(first).length) await changeSelection(vault, undefined, config.device.id!, first)
       await writeConfig(paths.configFile, config)
       if (args.json)
         io.stdout.write(

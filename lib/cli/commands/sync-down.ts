@@ -8,7 +8,7 @@ import { planTable } from '../plan-table.js'
 import { openSession } from '../context.js'
 import { printWarnings, Progress, type CliIo } from '../io.js'
 import { onlyItems } from '../items.js'
-import { sessionSources } from '../spaces.js'
+import { sessionPlan } from '../spaces.js'
 import { dconfFolder, loadDconf, stageDconf } from '../../sources/dconf.js'
 import type { SyncWarning } from '../../sync/warnings.js'
 import { runningProcess, runningProcessNames } from '../../catalog/running.js'
@@ -33,7 +33,7 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
   const s = await openSession(io, args, { exclusive: !args.preview })
   try {
     await assertInChain(s.vault, s.device, s.db)
-    const sources = await sessionSources(s)
+    const { sources, skipped } = await sessionPlan(s)
     const plans: DownPlan[] = []
     const dconfWarnings: SyncWarning[] = []
     for (const source of sources) {
@@ -60,6 +60,7 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
       ...(waiting[i] ? { waiting: waiting[i] } : {}),
     }))
     const waitNotes = () => {
+      for (const k of skipped) io.stdout.write(`${k.category}: skipped: ${k.why}\n`)
       for (const [i, why] of waiting.entries())
         if (why)
           io.stdout.write(
@@ -67,7 +68,7 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
           )
     }
     if (args.preview) {
-      if (args.json) io.stdout.write(JSON.stringify({ spaces: summary }) + '\n')
+      if (args.json) io.stdout.write(JSON.stringify({ spaces: summary, skipped }) + '\n')
       else {
         io.stdout.write(planTable(all))
         waitNotes()
@@ -107,10 +108,13 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
     const done = results.filter((r) => r !== undefined)
     if (args.json)
       io.stdout.write(
-        JSON.stringify({ spaces: summary.map((sp, i) => ({ ...sp, applied: results[i]?.applied.map((it) => it.item) ?? [] })) }) + '\n',
+        JSON.stringify({ spaces: summary.map((sp, i) => ({ ...sp, applied: results[i]?.applied.map((it) => it.item) ?? [] })), skipped }) +
+          '\n',
       )
-    else if (all.length === 0) io.stdout.write(planTable(all))
-    else {
+    else if (all.length === 0) {
+      io.stdout.write(planTable(all))
+      waitNotes()
+    } else {
       for (const [i, r] of results.entries()) {
         if (!r) continue
         io.stdout.write(`${sources[i]!.label}: applied ${r.applied.length} of ${r.plan.length} items\n`)

@@ -9,7 +9,7 @@ import { assertInChain, touchDevice } from '../../sync/chain.js'
 import { treeMetaKey, upSync, type UpSyncResult } from '../../sync/up.js'
 import { openSession, type Session } from '../context.js'
 import { formatBytes, printWarnings, Progress, type CliIo } from '../io.js'
-import { sessionSources } from '../spaces.js'
+import { sessionPlan } from '../spaces.js'
 import { dconfFolder, stageDconf } from '../../sources/dconf.js'
 import type { SyncWarning } from '../../sync/warnings.js'
 import { onlyItems, onlyTouches } from '../items.js'
@@ -53,7 +53,7 @@ export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
   const s = await openSession(io, args, { exclusive: true })
   try {
     await assertInChain(s.vault, s.device, s.db)
-    const sources = await sessionSources(s, { autoAdd: true })
+    const { sources, skipped } = await sessionPlan(s, { autoAdd: true })
     const only = onlyItems(args.only, sources, s.paths.home)
     const results: UpSyncResult[] = []
     const dconfWarnings: SyncWarning[] = []
@@ -82,8 +82,9 @@ export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
     }
     const written = !only || only.includes(APPS_REGISTRY) ? await upSyncWritten(s) : []
     await touchDevice(s.vault, s.device, results.some((r) => r.commit) || written.some((w) => w.commits.length) ? 'up' : 'seen')
-    if (args.json) io.stdout.write(JSON.stringify({ spaces: results, written }) + '\n')
+    if (args.json) io.stdout.write(JSON.stringify({ spaces: results, written, skipped }) + '\n')
     else {
+      for (const k of skipped) io.stdout.write(`${k.category}: skipped: ${k.why}\n`)
       for (const w of written)
         io.stdout.write(`${w.by}: ${w.commits.length ? `published ${w.commits.map((c) => c.slice(0, 12)).join(', ')}` : 'no change'}\n`)
       for (const r of results) {

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { checkClaims, claimedPaths, loadCatalog, shippedCatalogDir, unmarkedSecrets } from '../../../lib/catalog/catalog.js'
 import { isCatalogPath, parseEntry } from '../../../lib/catalog/entry.js'
 import { KNOWN_SECRET_STORES } from '../../../lib/catalog/secrets.js'
+import { loadSystemCatalog, parseSystemCatalog } from '../../../lib/catalog/system.js'
 import { ConfigError } from '../../../lib/errors.js'
 import { tempDir } from '../../helpers/temp.js'
 
@@ -142,4 +143,22 @@ t.test("a user's own entry replaces or adds to the shipped ones, and is checked 
   writeFileSync(join(dir, 'broken.toml'), `${ok}settings = ["~/.b"]\n[detect]\npaths = ["/etc/b"]\n`)
   t.throws(() => loadCatalog(dir), new RegExp(`${join(dir, 'broken.toml')}:5: detect.paths: "/etc/b" must start with ~/`))
   t.ok(shippedCatalogDir().endsWith('lib/catalog/apps'))
+})
+
+t.test('the computer settings: paths under /etc, never the machine identity, network profiles secret', async (t) => {
+  const system = loadSystemCatalog()
+  t.ok(system.paths.length >= 15)
+  for (const id of ['/etc/machine-id', '/etc/hostname', '/etc/fstab', '/etc/ssh']) t.ok(system.never.includes(id), `${id} never travels`)
+  for (const p of system.paths)
+    t.notOk(
+      system.never.some((n) => p === n || p.startsWith(n + '/')),
+      `${p} is no identity`,
+    )
+  t.ok(system.secrets.includes('/etc/NetworkManager/system-connections'))
+  t.throws(
+    () => parseSystemCatalog('paths = ["/etc/ssh/ssh_config"]\nnever = ["/etc/ssh"]\n', '/s.toml'),
+    /\/s\.toml:1: paths: "\/etc\/ssh\/ssh_config" lies in "\/etc\/ssh", which never travels/,
+  )
+  t.throws(() => parseSystemCatalog('paths = ["/home/x"]\n', '/s.toml'), /\/s\.toml:1: paths: "\/home\/x" must be a plain path under \/etc/)
+  t.throws(() => parseSystemCatalog('path = []\n', '/s.toml'), /unknown field path \(did you mean "paths"\?\)/)
 })
