@@ -288,7 +288,24 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
               (await import('./commands/apps.js')).appsList(io, { all: a.all, passwordFile: a['password-file'], json: a.json })
           },
         )
-        .demandCommand(1, 'say "apps list"'),
+        .command(
+          'install [ids..]',
+          'install what other computers of the chain have and this one lacks (as an administrator; else prints the commands)',
+          (yy) =>
+            withJson(yy)
+              .positional('ids', { type: 'string', array: true, describe: 'applications (hello, debian:hello); default: all missing here' })
+              .options({ yes: { type: 'boolean', describe: 'do not ask before installing' } }),
+          (a) => {
+            run = async () =>
+              (await import('./commands/apps.js')).appsInstall(io, {
+                ids: a.ids,
+                yes: a.yes,
+                passwordFile: a['password-file'],
+                json: a.json,
+              })
+          },
+        )
+        .demandCommand(1, 'say "apps list" or "apps install"'),
     )
     .command('sync', "send changes up or bring the chain's changes down", (y) =>
       y

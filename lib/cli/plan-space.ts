@@ -10,7 +10,9 @@ export function planSpace(s: Session, source: SpaceSource): Promise<DownPlan> {
     space: source.space,
     label: source.label,
     device: { ...s.device, home: source.root },
-    allowUsernameMismatch: s.config.sync.allow_username_mismatch,
+    // The user-name rule keeps one user's files out of another's home; the computer's settings
+    // and the inventory are no one's home.
+    allowUsernameMismatch: s.config.sync.allow_username_mismatch || source.root !== s.paths.home,
     configFile: s.paths.configFile,
     excluded: source.excluded,
     follow: source.follow,

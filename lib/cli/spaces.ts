@@ -91,6 +91,7 @@ export async function sessionPlan(
     catalog,
     system: loadSystemCatalog(),
     admin: process.getuid?.() === 0,
+    deviceTag: s.vault.deviceTag(s.device.id),
     vaultFolder: providerFolder(s.config.vault.provider!, s.config.vault.root),
   }
   return { sources: spaceSources(input), skipped: skippedCategories(input) }

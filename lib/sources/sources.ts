@@ -22,6 +22,7 @@ import { linkFollower } from './settings.js'
 import { systemRoot } from '../catalog/detect.js'
 import type { SystemCatalog } from '../catalog/system.js'
 import { dconfFolder } from './dconf.js'
+import { inventoryFile, inventoryFolder } from './inventory.js'
 
 export interface SpaceSource {
   /** The store's name (`settings`, `app/<id>/home`): its keys and local state. */
@@ -50,6 +51,8 @@ export interface SourcesInput {
   system?: SystemCatalog
   /** This process runs as an administrator (root, or through sudo). */
   admin?: boolean
+  /** This device's tag: names its record in the inventory space. */
+  deviceTag?: string
   /** The folder of a local vault, never collected when it lies under HOME. */
   vaultFolder?: string
 }
@@ -208,6 +211,18 @@ export function spaceSources(o: SourcesInput): SpaceSource[] {
   for (const app of o.catalog.entries)
     if (o.selection.apps.get(app.id) === true && categoryOn(c, app.category) && !c.skips.apps.has(app.id)) sources.push(appSource(c, app))
   if (o.system && o.admin && categoryOn(c, 'system')) sources.push(systemSource(c, o.system))
+  if (o.deviceTag && categoryOn(c, 'inventory'))
+    sources.push({
+      space: 'inventory',
+      label: 'inventory',
+      category: 'inventory',
+      // The records as this computer has them: its own, written before each up-sync, and the
+      // other devices', written by down-syncs (sources/inventory.ts).
+      root: inventoryFolder(o.paths),
+      include: [inventoryFile(o.deviceTag)],
+      excluded: () => false,
+      follow: () => false,
+    })
   return sources
 }
 

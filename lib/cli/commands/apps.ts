@@ -1,9 +1,16 @@
-/** `cloudy apps list`: the catalog's applications found here, whether each is collected, what and how much. */
+/** `cloudy apps list` and `cloudy apps install`: the catalog's applications found here, and what other computers installed. */
 import { lstatSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadCatalog } from '../../catalog/catalog.js'
 import { Detector } from '../../catalog/detect.js'
-import { EXIT } from '../../errors.js'
+import { execFile } from 'node:child_process'
+import { createInterface } from 'node:readline/promises'
+import { promisify } from 'node:util'
+import { CloudyError, EXIT, UsageError } from '../../errors.js'
+import { appKey, installCommands } from '../../sources/inventory.js'
+import { missingApps } from '../missing.js'
+import { planSpace } from '../plan-space.js'
+import { sessionPlan } from '../spaces.js'
 import { loadSelectionMap } from '../../selection/records.js'
 import { readSelection } from '../../selection/selection.js'
 import { catalogSources, type SpaceSource } from '../../sources/sources.js'
@@ -11,6 +18,8 @@ import { providerFolder } from '../../../providers/index.js'
 import { openSession } from '../context.js'
 import { formatBytes, type CliIo } from '../io.js'
 import { table } from '../table.js'
+
+const run = promisify(execFile)
 
 export interface AppsListArgs {
   /** Every entry of the catalog, not only those found here or selected. */
@@ -99,6 +108,80 @@ export async function appsList(io: CliIo, args: AppsListArgs): Promise<number> {
         ]),
       ),
     )
+    return EXIT.OK
+  } finally {
+    await s.close()
+  }
+}
+
+export interface AppsInstallArgs {
+  /** Application ids (`hello`, `debian:hello`); none: every application missing here. */
+  ids?: string[]
+  yes?: boolean
+  passwordFile?: string
+  json?: boolean
+}
+
+/**
+ * `cloudy apps install`: install what other computers of the chain have and this one lacks.
+ * As an administrator it runs the package managers (after asking, unless --yes); anyone else
+ * gets the exact commands to run.
+ */
+export async function appsInstall(io: CliIo, args: AppsInstallArgs): Promise<number> {
+  const s = await openSession(io, args)
+  try {
+    const { sources } = await sessionPlan(s)
+    const inventory = sources.find((src) => src.category === 'inventory')
+    if (!inventory) throw new UsageError('the inventory category is not collected here ("cloudy add inventory" turns it on)')
+    const missing = (await missingApps(s, [inventory], [await planSpace(s, inventory)])) ?? []
+    const wanted = args.ids?.length
+      ? args.ids.map((id) => {
+          const m = missing.find((x) => x.app.id === id || appKey(x.app) === id)
+          if (!m)
+            throw new UsageError(
+              `${id}: not among the applications missing here; missing: ${missing.map((x) => appKey(x.app)).join(', ') || 'none'}`,
+            )
+          return m.app
+        })
+      : missing.map((m) => m.app)
+    const commands = installCommands(wanted)
+    const admin = process.getuid?.() === 0
+    const shown = commands.map((c) => (admin ? '' : 'sudo ') + c.join(' '))
+    if (!commands.length) {
+      io.stdout.write(
+        args.json
+          ? JSON.stringify({ installed: [], commands: [] }) + '\n'
+          : 'Nothing to install: this computer has what the others have.\n',
+      )
+      return EXIT.OK
+    }
+    let go = admin && !!args.yes
+    if (admin && !args.yes && io.stdin.isTTY && !args.json) {
+      io.stdout.write(shown.map((c) => `  ${c}\n`).join(''))
+      const rl = createInterface({ input: io.stdin, output: io.stderr })
+      go = /^y(es)?$/i.test((await rl.question('Run these commands? [y/N] ')).trim())
+      rl.close()
+    }
+    if (!go) {
+      const why = admin ? 'run again with --yes to install, or run' : 'installing needs an administrator: run'
+      if (args.json) io.stdout.write(JSON.stringify({ installed: [], commands: shown }) + '\n')
+      else io.stdout.write(`${why}:\n${shown.map((c) => `  ${c}\n`).join('')}`)
+      return EXIT.OK
+    }
+    for (const [cmd, ...rest] of commands) {
+      io.stderr.write(`cloudy: running ${[cmd, ...rest].join(' ')}\n`)
+      try {
+        const r = await run(cmd!, rest, { env: { ...s.env, DEBIAN_FRONTEND: 'noninteractive' }, maxBuffer: 64 << 20 })
+        io.stderr.write(r.stderr)
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException & { stderr?: string }
+        const detail =
+          err.code === 'ENOENT' ? `${cmd} is not installed` : (err.stderr ?? err.message).trim().split('\n').slice(-3).join('; ')
+        throw new CloudyError('EINSTALL', EXIT.FAILED, `${[cmd, ...rest].join(' ')} failed: ${detail}`)
+      }
+    }
+    if (args.json) io.stdout.write(JSON.stringify({ installed: wanted.map(appKey), commands: shown }) + '\n')
+    else io.stdout.write(`Installed ${wanted.map((a) => a.id).join(', ')}.\n`)
     return EXIT.OK
   } finally {
     await s.close()

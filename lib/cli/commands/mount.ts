@@ -83,11 +83,12 @@ async function readOnlyViews(
   for (const source of sources) {
     const view = await open(source.space)
     if (source.app) homes.set(source.app.id, view)
-    else views.set(source.label, view)
+    // The inventory is shown as installed-apps.json, below.
+    else if (source.category !== 'inventory') views.set(source.label, view)
   }
   if (homes.size) views.set('home', new RootView(homes))
   if (process.getuid?.() === 0) views.set('system', views.get('system') ?? (await open('system')))
-  views.set('installed-apps.json', new InventoryView(await open('inventory')))
+  views.set('installed-apps.json', new InventoryView(opened.get('inventory') ?? (await open('inventory'))))
   // The incoming versions are read from the views: brought to the chain's state first.
   const refresh = async () => {
     for (const view of opened.values()) await view.refresh(s.vault, s.db)

@@ -9,6 +9,7 @@ import { openSession } from '../context.js'
 import { printWarnings, Progress, type CliIo } from '../io.js'
 import { onlyItems } from '../items.js'
 import { sessionPlan } from '../spaces.js'
+import { missingApps, missingLines } from '../missing.js'
 import { dconfFolder, loadDconf, stageDconf } from '../../sources/dconf.js'
 import type { SyncWarning } from '../../sync/warnings.js'
 import { runningProcess, runningProcessNames } from '../../catalog/running.js'
@@ -59,7 +60,9 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
       items: chosen[i]!.map(itemJson),
       ...(waiting[i] ? { waiting: waiting[i] } : {}),
     }))
+    const missing = await missingApps(s, sources, plans)
     const waitNotes = () => {
+      if (missing) io.stdout.write(missingLines(missing))
       for (const k of skipped) io.stdout.write(`${k.category}: skipped: ${k.why}\n`)
       for (const [i, why] of waiting.entries())
         if (why)
@@ -68,7 +71,7 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
           )
     }
     if (args.preview) {
-      if (args.json) io.stdout.write(JSON.stringify({ spaces: summary, skipped }) + '\n')
+      if (args.json) io.stdout.write(JSON.stringify({ spaces: summary, skipped, missing }) + '\n')
       else {
         io.stdout.write(planTable(all))
         waitNotes()
@@ -108,8 +111,11 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
     const done = results.filter((r) => r !== undefined)
     if (args.json)
       io.stdout.write(
-        JSON.stringify({ spaces: summary.map((sp, i) => ({ ...sp, applied: results[i]?.applied.map((it) => it.item) ?? [] })), skipped }) +
-          '\n',
+        JSON.stringify({
+          spaces: summary.map((sp, i) => ({ ...sp, applied: results[i]?.applied.map((it) => it.item) ?? [] })),
+          skipped,
+          missing,
+        }) + '\n',
       )
     else if (all.length === 0) {
       io.stdout.write(planTable(all))

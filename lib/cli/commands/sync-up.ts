@@ -11,6 +11,7 @@ import { openSession, type Session } from '../context.js'
 import { formatBytes, printWarnings, Progress, type CliIo } from '../io.js'
 import { sessionPlan } from '../spaces.js'
 import { dconfFolder, stageDconf } from '../../sources/dconf.js'
+import { stageInventory } from '../../sources/inventory.js'
 import type { SyncWarning } from '../../sync/warnings.js'
 import { onlyItems, onlyTouches } from '../items.js'
 
@@ -59,6 +60,8 @@ export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
     const dconfWarnings: SyncWarning[] = []
     // One commit per changed space, each on its own: a failure in one leaves the others published.
     for (const source of sources.filter((src) => onlyTouches(only, src))) {
+      // This computer's record of what is installed here (sources/inventory.ts).
+      if (source.category === 'inventory') await stageInventory(source.root, s.vault.deviceTag(s.device.id), s.device.name, s.env)
       // dconf settings are collected as text files (sources/dconf.ts).
       if (source.app?.dconf.length)
         for (const message of await stageDconf(source.app, source.root, s.env))
