@@ -6,6 +6,7 @@
 //
 //   node scripts/bench.js [--small-files N] [--big-mib M] [--fresh] [--json]
 //     [--providers-only | --no-providers] [--mount-only | --no-mount] [--mount-mib M]
+//     [--catalog-only | --no-catalog]
 //
 // Then the providers: the big files up and down through each provider on loopback (the S3 and
 // SFTP test servers of scripts/servers/), beside `rclone copy` to the same servers, with ratios.
@@ -18,6 +19,7 @@ import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { makeDataSet } from './bench-data.js'
 import { benchMount, printMount } from './bench-mount.js'
+import { benchCatalog, printCatalog } from './bench-catalog.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const CLOUDY = join(ROOT, 'bin', 'cloudy.js')
@@ -32,9 +34,11 @@ const options = {
   json: argv.includes('--json'),
   // --providers-only: only the provider comparison; --no-providers: skip it. --mount-only: only
   // the mounts; --no-mount: skip them. --mount-mib: the size of the file written through each mount.
-  restic: !argv.includes('--providers-only') && !argv.includes('--mount-only'),
-  providers: !argv.includes('--no-providers') && !argv.includes('--mount-only'),
-  mount: !argv.includes('--no-mount') && !argv.includes('--providers-only'),
+  restic: !argv.includes('--providers-only') && !argv.includes('--mount-only') && !argv.includes('--catalog-only'),
+  providers: !argv.includes('--no-providers') && !argv.includes('--mount-only') && !argv.includes('--catalog-only'),
+  mount: !argv.includes('--no-mount') && !argv.includes('--providers-only') && !argv.includes('--catalog-only'),
+  // --catalog-only: only the cost of collecting everything; --no-catalog: skip it.
+  catalog: !argv.includes('--no-catalog') && !argv.includes('--providers-only') && !argv.includes('--mount-only'),
   mountMiB: num('--mount-mib', num('--mount-mb', 512)),
 }
 const say = (...a) => (options.json ? console.error(...a) : console.log(...a))
@@ -329,6 +333,7 @@ for (const c of options.restic ? cases : []) {
   }
 }
 const providerResults = options.providers ? await benchProviders(data, cases[1]) : []
+const catalog = options.catalog ? benchCatalog({ smallDir: join(data, 'small'), say }) : undefined
 const mount = options.mount
   ? await benchMount({ smallDir: join(data, 'small'), mib: options.mountMiB, say, ensure, dropCaches })
   : undefined
@@ -353,7 +358,7 @@ const versions = Object.fromEntries(
 )
 if (options.providers) versions.rclone = execFileSync('rclone', ['version'], { encoding: 'utf8' }).split('\n')[0].trim()
 if (options.json) {
-  console.log(JSON.stringify({ versions, cachesDropped: canDrop, results, ratios, providers: providerResults, mount }, null, 1))
+  console.log(JSON.stringify({ versions, cachesDropped: canDrop, results, ratios, providers: providerResults, catalog, mount }, null, 1))
 } else {
   const f = (n, d = 1) => n.toFixed(d)
   console.log(
@@ -388,5 +393,6 @@ if (options.json) {
       console.log(`  ${r.provider.padEnd(6)}  cloudy up ${f(r.cloudy.upMBps)} down ${f(r.cloudy.downMBps)}${vs}${rss}`)
     }
   }
+  if (catalog) printCatalog(catalog)
   if (mount) printMount(mount)
 }
