@@ -217,6 +217,7 @@ export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
   const device = merged.heads.length > 1 ? merged.heads.map((h) => h.commit.deviceName).join('+') : (newest?.commit.deviceName ?? '')
   const mergedConflicts = new Map(merged.conflicts.map((c) => [c.path, { reason: c.reason, copy: c.copy }]))
   plan.mergeCopies = new Set(merged.conflicts.map((c) => c.copy))
+  const made = madeCopies(o.db, o.space)
   const options: PlanOptions = {
     store,
     label: o.label,
@@ -231,16 +232,17 @@ export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
     excluded: o.excluded,
     follow: o.follow,
     unfinished: folderJournal(o.db, o.space).read(),
+    leftCopies: pendingCopies(o.db, o.space).filter((p) => !made.has(p)),
     held,
   }
   const items: PlanItem[] = []
   for await (const item of planDiff(options, base, merged.tree)) items.push(item)
-  plan.items = await withoutDeletedCopies(options, items, madeCopies(o.db, o.space))
+  plan.items = await withoutDeletedCopies(options, items, made)
   // This computer's unsent copies of chain versions the chain deleted since (plan.ts
   // `madeCopyDeletes`). The base lacks them (they were never sent), so the diff does not see them.
   const pending = new Set(pendingCopies(o.db, o.space))
   const planned = new Set(plan.items.map((it) => it.path))
-  const unsent = new Map([...madeCopies(o.db, o.space)].filter(([p]) => pending.has(p) && !planned.has(p)))
+  const unsent = new Map([...made].filter(([p]) => pending.has(p) && !planned.has(p)))
   if (unsent.size) {
     for await (const item of madeCopyDeletes(options, merged.tree, unsent, held)) plan.items.push(item)
   }

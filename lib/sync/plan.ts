@@ -105,6 +105,12 @@ export interface PlanOptions {
   /** The folders a killed down-sync of this computer left unfinished (apply.ts `folderJournal`). */
   unfinished?: readonly UnfinishedFolder[]
   /**
+   * HOME-relative paths of the copies a down-sync of this computer that stopped halfway (killed,
+   * or `--only`) made: recorded before it applied (copies.ts `pendingCopies`), not yet sent, and
+   * not as a whole run wrote them (`madeCopies`).
+   */
+  leftCopies?: readonly string[]
+  /**
    * Whether a commit of the chain since this computer's last complete down-sync made this version
    * at the path (merge.ts `heldSince`). A local file that is such a version is no change made
    * here: a down-sync that stopped before it recorded what it applied (killed, or `--only`) wrote
@@ -344,14 +350,30 @@ export async function* planDiff(
       // filled it) left it on disk, unrecorded: its name is the one to finish, not a reason to
       // keep the same version a second time as `-2` on every computer.
       let written: Resolution['written']
+      let resumes = false
       const first = keep === 'local' && freeConflictName(name, device, versionMs, (n) => mt.has(n) || mb.has(n))
       if (first && first !== copyName) {
         const at = rel ? `${rel}/${first}` : first
         const cst = lstatOrUndefined(join(o.home, at))
         if (e.type === 'dir' ? leftUnfinished(o, join(o.home, at), e) : cst && (await holds(at, cst, e))) {
           copyName = first
+          resumes = true
           if (e.type !== 'dir') written = { size: Number(cst!.size), mtimeMs: Number(cst!.mtimeNs / 1_000_000n) }
         }
+      }
+      // The same for any folder's copy such a run made (recorded, never sent): one it finished
+      // (its mode set), or one of another version of the incoming folder (the chain changed it
+      // since). It holds what the chain had changed in the folder then; a second copy would keep
+      // those versions again, and the next up-sync would send both. It is finished with what
+      // the chain changed since (the copy's items below).
+      if (e.type === 'dir' && keep === 'local' && !resumes) {
+        const left = o.leftCopies
+          ?.filter((p) => p.slice(0, Math.max(0, p.lastIndexOf('/'))) === rel)
+          .map((p) => p.slice(p.lastIndexOf('/') + 1))
+          .filter((n) => n !== name && isConflictCopyOf(n, name) && !mt.has(n) && !mb.has(n))
+          .sort()
+          .find((n) => lstatOrUndefined(join(o.home, rel, n))?.isDirectory())
+        if (left) copyName = left
       }
       const copy = rel ? `${rel}/${copyName}` : copyName
       const what = keep === 'incoming' ? `the local version is kept as ${copyName}` : `the incoming version is kept as ${copyName}`

@@ -5,7 +5,7 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -126,5 +126,57 @@ for (const cFirst of ['up', 'down'])
     for (const x of [a, b, c]) await cloudy(x, ['sync', 'up'])
     for (const x of [a, b, c]) await cloudy(x, ['sync', 'down', '--yes'])
     for (const x of [a, b, c]) t.same((await readdir(join(x.home, 'cfg'))).sort(), ['g'], "A's deletion of n stays")
+    await sameCfg(t, { a, b, c })
+  })
+
+// Soak normal seed 62: C had replaced the folder d by a file; C's down-sync made the copy of
+// the chain's folder d (A's edit of f.txt in it) and was killed before it recorded anything. B
+// then changed d again, so the next down-sync met another version of the folder: it made a
+// second copy, named after B's version, holding A's f.txt again, and C's up-sync sent both:
+// one version kept twice. Normal seed 98: the same with the folder unchanged, but the killed run
+// had finished the copy (its mode set): the next made `-2`. The copy the half-done run made is
+// the one to finish.
+for (const changed of [true, false])
+  t.test(`a folder's copy a half-done down-sync made is finished${changed ? ', though the folder changed since' : ''}`, async (t) => {
+    const { a, b, c } = await threeComputers(t)
+    const d = (x: { home: string }, rel = '') => join(x.home, 'cfg/d', rel)
+    await mkdir(d(a))
+    await writeAt(d(a, 'f.txt'), 'v1 by A', '2026-01-01T00:00:00Z')
+    await utimes(d(a), new Date('2026-01-01T00:00:00Z'), new Date('2026-01-01T00:00:00Z'))
+    await run(t, a, ['sync', 'up'])
+    for (const x of [b, c]) await run(t, x, ['sync', 'down', '--yes'])
+    // C replaces the folder by a file, and does not up-sync.
+    await rm(d(c), { recursive: true })
+    await writeAt(d(c), 'file by C', '2026-01-01T00:00:00Z')
+    // A edits d/f.txt (and adds g, so that C's down-sync has more to do than d).
+    await writeAt(d(a, 'f.txt'), 'v2 by A', '2026-01-01T00:01:00Z')
+    await utimes(d(a), new Date('2026-01-01T00:01:00Z'), new Date('2026-01-01T00:01:00Z'))
+    await writeAt(join(a.home, 'cfg/g'), 'g by A', '2026-01-01T00:01:00Z')
+    await run(t, a, ['sync', 'up'])
+    await run(t, b, ['sync', 'down', '--yes'])
+    // C's down-sync keeps its file and makes the copy of A's folder, and stops there (as a killed
+    // one may): C's last synced state stays the old one.
+    const copy = 'd.conflict-pc-a-20260101-000100'
+    await run(t, c, ['sync', 'down', '--yes', '--only', 'settings/cfg/d', `settings/cfg/${copy}`], 6)
+    t.equal(await readFile(join(c.home, 'cfg', copy, 'f.txt'), 'utf8'), 'v2 by A', "A's folder is in the copy")
+    t.notOk(existsSync(join(c.home, 'cfg/g')), 'the rest is not applied')
+    // B adds h to the folder: the chain's folder is another version now.
+    const inCopy = changed ? ['f.txt', 'h'] : ['f.txt']
+    if (changed) {
+      await writeAt(d(b, 'h'), 'h by B', '2026-01-01T00:02:00Z')
+      await utimes(d(b), new Date('2026-01-01T00:02:00Z'), new Date('2026-01-01T00:02:00Z'))
+      await run(t, b, ['sync', 'up'])
+    }
+    await cloudy(c, ['sync', 'down', '--yes'])
+    t.same((await readdir(join(c.home, 'cfg'))).sort(), ['d', copy, 'g'], 'one copy of the folder')
+    t.same((await readdir(join(c.home, 'cfg', copy))).sort(), inCopy, 'what the chain changed in it since C last synced')
+    for (const x of [c, a, b]) await cloudy(x, ['sync', 'up'])
+    for (const x of [a, b, c]) await cloudy(x, ['sync', 'down', '--yes'])
+    for (const x of [a, b, c]) {
+      t.same((await readdir(join(x.home, 'cfg'))).sort(), ['d', copy, 'g'], 'each version once')
+      t.equal(await readFile(d(x), 'utf8'), 'file by C', "C's file keeps the name")
+      t.same((await readdir(join(x.home, 'cfg', copy))).sort(), inCopy)
+      t.equal(await readFile(join(x.home, 'cfg', copy, 'f.txt'), 'utf8'), 'v2 by A')
+    }
     await sameCfg(t, { a, b, c })
   })
