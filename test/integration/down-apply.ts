@@ -416,6 +416,49 @@ t.test('a down-sync killed while it copies a folder: the next one finishes that 
   )
 })
 
+// Soak normal seed 98 (steps 174-177): the down-sync was killed after it had made and finished
+// the copy of the incoming folder (its mode and time set, so no longer 0700) but before it
+// recorded what it applied; the next run made `-2` beside it, and both went to every computer.
+// `--only` stops at that very point, without a kill.
+t.test('a down-sync that finished a folder copy and recorded nothing: the next one makes no second', async (t) => {
+  const vault = tempDir(t, 'vault')
+  const a = computer(t)
+  const then = new Date('2024-01-02T03:04:05Z')
+  await mkdir(join(a.home, 'cfg/n1'), { recursive: true })
+  await writeFile(join(a.home, 'cfg/n1/n3.txt'), 'in the folder')
+  await writeFile(join(a.home, 'cfg/g'), 'g')
+  await chmod(join(a.home, 'cfg/n1'), 0o750)
+  await utimes(join(a.home, 'cfg/n1'), then, then)
+  await initVault(t, a, vault, ['~/cfg'], 'a')
+  await up(t, a)
+  const b = computer(t)
+  await mkdir(join(b.home, 'cfg'))
+  await writeFile(join(b.home, 'cfg/n1'), 'a file here')
+  await joinVault(t, b, vault, ['~/cfg'], 'b')
+
+  const cfg = join(b.home, 'cfg')
+  const copy = 'n1.conflict-a-20240102-030405'
+  const copies = (c: Computer) => readdirSync(join(c.home, 'cfg')).filter((n) => n.startsWith('n1.conflict-'))
+  const part = await cloudy(b, ['sync', 'down', '--yes', '--only', 'settings/cfg/n1', `settings/cfg/${copy}`])
+  t.equal(part.code, 6, `the conflict: ${part.stderr}`)
+  t.same(copies(b), [copy])
+  t.equal(await readFile(join(cfg, copy, 'n3.txt'), 'utf8'), 'in the folder', 'the copy is whole')
+  t.equal((await stat(join(cfg, copy))).mode & 0o777, 0o750, 'and finished')
+  t.notOk(existsSync(join(cfg, 'g')), 'the rest is not applied')
+
+  const down = await cloudy(b, ['sync', 'down', '--yes'])
+  t.equal(down.code, 6, 'a conflict, said once more')
+  t.equal(down.stderr, '', 'no warning')
+  t.same(copies(b), [copy], 'one copy of the incoming folder')
+  t.same(readdirSync(join(cfg, copy)), ['n3.txt'])
+  t.equal(await readFile(join(cfg, 'g'), 'utf8'), 'g')
+  t.equal(await readFile(join(cfg, 'n1'), 'utf8'), 'a file here', 'the local file stays')
+  t.equal((await cloudy(b, ['sync', 'down', '--yes'])).code, 0, 'and recorded')
+  await up(t, b)
+  t.equal((await cloudy(a, ['sync', 'down', '--yes'])).code, 0)
+  t.same(copies(a), [copy], 'the other computer gets the one copy')
+})
+
 t.test('a conflict copy of a file a killed down-sync wrote is the copy the next one keeps', async (t) => {
   // What a down-sync killed between writing the incoming version beside the local one and
   // recording it leaves: the copy, whole (files are renamed into place), and no record of it.
