@@ -52,9 +52,9 @@ export function benchCatalog({ smallDir, say }) {
     for (const a of apps) writeFileSync(join(bin, a.command), '#!/bin/sh\n', { mode: 0o755 })
     const result = {}
     const envs = {}
-    for (const [kind, init] of [
-      ['settings', ['--collect', 'settings', '--no-auto-apps']],
-      ['all', []],
+    for (const { kind, init } of [
+      { kind: 'settings', init: ['--collect', 'settings', '--no-auto-apps'] },
+      { kind: 'all', init: [] },
     ]) {
       const home = join(work, kind, 'home')
       const state = join(work, kind, 'state')

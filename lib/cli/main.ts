@@ -21,6 +21,28 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
   let run: (() => Promise<number>) | undefined
   let usageError: string | undefined
   let output = ''
+  /** `add` or `remove`: one change of the chain's selection, each way. */
+  const changeCommand = (verb: 'add' | 'remove', describe: string, exclude: string, secret: string) => ({
+    command: `${verb} <targets..>`,
+    describe,
+    builder: (y: Argv) =>
+      withJson(y)
+        .positional('targets', {
+          type: 'string',
+          array: true,
+          demandOption: true,
+          describe: 'a path under HOME, an application id or a category',
+        })
+        .options({ exclude: { type: 'boolean', describe: exclude }, secret: { type: 'boolean', describe: secret } }),
+    handler: (a: { targets: string[]; exclude?: boolean; secret?: boolean; 'password-file'?: string; json?: boolean }) => {
+      run = async () =>
+        (await import('./commands/selection.js')).change(
+          io,
+          { targets: a.targets, exclude: a.exclude, secret: a.secret, passwordFile: a['password-file'], json: a.json },
+          verb === 'add',
+        )
+    },
+  })
   const parser = yargs([...argv])
     .scriptName('cloudy')
     .usage('$0 <command>\n\nEnd-to-end encrypted sync of your settings and application data.')
@@ -230,52 +252,20 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
       },
     )
     .command(
-      'add <targets..>',
-      'collect a path, a catalog application or a category on every computer of the chain',
-      (y) =>
-        withJson(y)
-          .positional('targets', {
-            type: 'string',
-            array: true,
-            demandOption: true,
-            describe: 'a path under HOME, an application id or a category',
-          })
-          .options({
-            exclude: { type: 'boolean', describe: 'the targets are patterns (*.log, ~/path) to leave out' },
-            secret: { type: 'boolean', describe: 'carry these secret stores (private keys, tokens) after all' },
-          }),
-      (a) => {
-        run = async () =>
-          (await import('./commands/selection.js')).change(
-            io,
-            { targets: a.targets, exclude: a.exclude, secret: a.secret, passwordFile: a['password-file'], json: a.json },
-            true,
-          )
-      },
+      changeCommand(
+        'add',
+        'collect a path, a catalog application or a category on every computer of the chain',
+        'the targets are patterns (*.log, ~/path) to leave out',
+        'carry these secret stores (private keys, tokens) after all',
+      ),
     )
     .command(
-      'remove <targets..>',
-      'stop collecting a path, an application or a category, on every computer (nothing is deleted)',
-      (y) =>
-        withJson(y)
-          .positional('targets', {
-            type: 'string',
-            array: true,
-            demandOption: true,
-            describe: 'a path under HOME, an application id or a category',
-          })
-          .options({
-            exclude: { type: 'boolean', describe: 'the targets are patterns to stop leaving out' },
-            secret: { type: 'boolean', describe: 'hold these secret stores back again' },
-          }),
-      (a) => {
-        run = async () =>
-          (await import('./commands/selection.js')).change(
-            io,
-            { targets: a.targets, exclude: a.exclude, secret: a.secret, passwordFile: a['password-file'], json: a.json },
-            false,
-          )
-      },
+      changeCommand(
+        'remove',
+        'stop collecting a path, an application or a category, on every computer (nothing is deleted)',
+        'the targets are patterns to stop leaving out',
+        'hold these secret stores back again',
+      ),
     )
     .command('apps', "the catalog's applications", (y) =>
       y

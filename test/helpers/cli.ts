@@ -153,7 +153,14 @@ export async function useServer(c: Computer, server: TestServer): Promise<void> 
 export async function initVault(t: Test, c: Computer, vault: string, include: string[], name?: string): Promise<void> {
   const r = await cloudy(c, [
     'init',
-    ...['--provider', vault, '--kdf', 'interactive', '--no-auto-apps', '--collect', 'settings', 'apps'],
+    '--provider',
+    vault,
+    '--kdf',
+    'interactive',
+    '--no-auto-apps',
+    '--collect',
+    'settings',
+    'apps',
     ...(name ? ['--name', name] : []),
   ])
   t.equal(r.code, 0, `init: ${r.stderr}`)

@@ -113,6 +113,20 @@ async function writeFixture(home: string, which: 'keep' | 'stay'): Promise<void>
     }
 }
 
+/**
+ * Computer A on a bare fixture system, with the applications' files to carry, set up with the
+ * default selection (applications found join by themselves); B shares its system, not yet joined.
+ */
+async function fixturePair(t: Test): Promise<{ vault: string; a: Computer; b: Computer }> {
+  const vault = tempDir(t, 'vault')
+  const env = await bareSystem(t)
+  const a: Computer = { ...computer(t), env }
+  const b: Computer = { ...computer(t), env }
+  await writeFixture(a.home, 'keep')
+  await ok(t, a, ['init', '--provider', vault, '--kdf', 'interactive', '--name', 'alpha'])
+  return { vault, a, b }
+}
+
 t.test('15 applications: found, collected without caches, locks, sockets or secrets, and restored on B', async (t) => {
   const vault = tempDir(t, 'vault')
   const env = await bareSystem(t)
@@ -182,11 +196,7 @@ t.test('15 applications: found, collected without caches, locks, sockets or secr
 })
 
 t.test('an application removed from the selection, or skipped here, is not collected; --only takes an app', async (t) => {
-  const vault = tempDir(t, 'vault')
-  const env = await bareSystem(t)
-  const a: Computer = { ...computer(t), env }
-  await writeFixture(a.home, 'keep')
-  await ok(t, a, ['init', '--provider', vault, '--kdf', 'interactive', '--name', 'alpha'])
+  const { a } = await fixturePair(t)
   await ok(t, a, ['remove', 'vscode', 'firefox'])
   const only = await ok(t, a, ['sync', 'up', '--only', 'kitty'])
   t.match(only.stdout, /^apps\/kitty: published/m)
@@ -203,12 +213,7 @@ t.test('an application removed from the selection, or skipped here, is not colle
 })
 
 t.test("a running application's items wait until it exits; --force applies them", async (t) => {
-  const vault = tempDir(t, 'vault')
-  const env = await bareSystem(t)
-  const a: Computer = { ...computer(t), env }
-  const b: Computer = { ...computer(t), env }
-  await writeFixture(a.home, 'keep')
-  await ok(t, a, ['init', '--provider', vault, '--kdf', 'interactive', '--name', 'alpha'])
+  const { vault, a, b } = await fixturePair(t)
   await ok(t, a, ['sync', 'up'])
   await ok(t, b, ['join', '--provider', vault, '--name', 'bravo'])
   // A copy of sleep named like kitty's process.
@@ -244,11 +249,7 @@ t.test("a running application's items wait until it exits; --force applies them"
 })
 
 t.test("the mount shows each application's collected files under home/<id>/, read-only", async (t) => {
-  const vault = tempDir(t, 'vault')
-  const env = await bareSystem(t)
-  const a: Computer = { ...computer(t), env }
-  await writeFixture(a.home, 'keep')
-  await ok(t, a, ['init', '--provider', vault, '--kdf', 'interactive', '--name', 'alpha'])
+  const { a } = await fixturePair(t)
   await ok(t, a, ['sync', 'up'])
   const dir = mountPoint(t)
   await startMount(t, a, dir)
@@ -259,11 +260,7 @@ t.test("the mount shows each application's collected files under home/<id>/, rea
 })
 
 t.test('status, history and restore cover the applications too', async (t) => {
-  const vault = tempDir(t, 'vault')
-  const env = await bareSystem(t)
-  const a: Computer = { ...computer(t), env }
-  await writeFixture(a.home, 'keep')
-  await ok(t, a, ['init', '--provider', vault, '--kdf', 'interactive', '--name', 'alpha'])
+  const { a } = await fixturePair(t)
   await ok(t, a, ['sync', 'up'])
   const conf = join(a.home, '.config/kitty/kitty.conf')
   await writeFile(conf, 'font_size 20\n')
