@@ -73,7 +73,10 @@ export async function appsList(io: CliIo, args: AppsListArgs): Promise<number> {
       .map(({ source, off }) => {
         const app = source.app!
         const signs = detector.signs(app)
-        return { app, signs, off, ...measure(source), dconf: app.dconf }
+        const measured = measure(source)
+        // What an up-sync adds by itself (spaces.ts `sessionSources`) is said as such.
+        const joins = off === 'not selected' && selection.autoApps && signs.length > 0 && measured.files > 0
+        return { app, signs, off: joins ? 'not yet: the next up-sync adds it' : off, ...measured, dconf: app.dconf }
       })
       .filter((r) => args.all || r.signs.length > 0 || !r.off)
     if (args.json) {
