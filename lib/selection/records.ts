@@ -45,10 +45,9 @@ function seen(db: StateDb | undefined): SelectionMap {
   return json ? wellFormed(JSON.parse(json)) : {}
 }
 
-/** The chain's selection map now: every device's record merged with what this computer saw. */
-export async function loadSelectionMap(vault: Vault, db: StateDb | undefined): Promise<SelectionMap> {
+/** Every record on the provider: its key, and its map when it opens under its own name. */
+async function* records(vault: Vault): AsyncGenerator<{ key: string; map?: SelectionMap }> {
   const key = vault.space(CHAIN_SPACE).blobKey
-  const maps: SelectionMap[] = [seen(db)]
   for await (const o of vault.provider.list(PREFIX)) {
     const tag = o.key.slice(PREFIX.length)
     if (!/^[0-9a-f]{32}$/.test(tag)) continue
@@ -59,13 +58,27 @@ export async function loadSelectionMap(vault: Vault, db: StateDb | undefined): P
       if (e instanceof NotFoundError) continue
       throw e
     }
-    // A record that does not open (damaged, or moved from another name) is left out; the map
-    // seen here, and every other device's record, still hold what it held.
     const payload = open(key, BlobType.selection, recordId(tag), sealed)
     const plain = payload && decodePayload(payload)
     const record = plain ? decodeJson<SelectionRecord>(plain) : undefined
-    if (record?.format === 1) maps.push(wellFormed(record.entries))
+    yield { key: o.key, map: record?.format === 1 ? wellFormed(record.entries) : undefined }
   }
+}
+
+/** The records that do not open under their own name (damaged, or moved from another): for `check`. */
+export async function selectionProblems(vault: Vault): Promise<{ object: string; message: string }[]> {
+  const out: { object: string; message: string }[] = []
+  for await (const r of records(vault))
+    if (!r.map) out.push({ object: r.key, message: 'selection record fails authentication: damaged, or moved from another device' })
+  return out
+}
+
+/** The chain's selection map now: every device's record merged with what this computer saw. */
+export async function loadSelectionMap(vault: Vault, db: StateDb | undefined): Promise<SelectionMap> {
+  const maps: SelectionMap[] = [seen(db)]
+  // A record that does not open is left out (`check` names it); the map seen here, and every
+  // other device's record, still hold what it held.
+  for await (const r of records(vault)) if (r.map) maps.push(r.map)
   const merged = mergeSelections(...maps)
   db?.setMeta(SEEN, JSON.stringify(merged))
   return merged

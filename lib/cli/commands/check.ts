@@ -5,6 +5,7 @@
 import { EXIT } from '../../errors.js'
 import { checkSpace, type CheckReport } from '../../store/check.js'
 import { readChain } from '../../sync/chain.js'
+import { selectionProblems } from '../../selection/records.js'
 import { openSession } from '../context.js'
 import { formatBytes, type CliIo } from '../io.js'
 import { allSpaces } from '../spaces.js'
@@ -21,6 +22,7 @@ export async function check(io: CliIo, args: CheckArgs): Promise<number> {
     const report: CheckReport = { spaces: 0, packs: 0, blobs: 0, commits: 0, bytesRead: 0, problems: [] }
     const chain = await readChain(s.vault, s.db)
     report.problems.push(...chain.problems.map(({ object, message }) => ({ object, message })))
+    report.problems.push(...(await selectionProblems(s.vault)))
     const names = new Map(chain.devices.map((d) => [d.tag, d.name]))
     for (const space of await allSpaces(s.vault, s.db)) {
       // A removed device's head recorded in its removal is the one that counts; its file may go.

@@ -9,7 +9,7 @@ import { memory } from '../../../providers/memory.js'
 import { StateDb } from '../../../lib/state/db.js'
 import { Vault } from '../../../lib/vault/vault.js'
 import { mergeSelections, readSelection, setSelection, type SelectionMap } from '../../../lib/selection/selection.js'
-import { changeSelection, loadSelectionMap } from '../../../lib/selection/records.js'
+import { changeSelection, loadSelectionMap, selectionProblems } from '../../../lib/selection/records.js'
 import { tempDir } from '../../helpers/temp.js'
 
 t.test('the later choice wins, whatever order the maps are merged in; a tie goes to the higher tag', async (t) => {
@@ -99,6 +99,11 @@ t.test('a replayed old record or a deleted one takes back nothing a computer has
   await provider.put(`selection/${vault.deviceTag('bravo')}`, await provider.get(key))
   await provider.delete(key)
   t.same([...readSelection(await loadSelectionMap(vault, db('fresh'))).apps], [], 'a moved record is not read')
+  t.same(
+    (await selectionProblems(vault)).map((p) => p.object),
+    [`selection/${vault.deviceTag('bravo')}`],
+    'and check names it',
+  )
 })
 
 t.test('a failed publish changes nothing here', async (t) => {
