@@ -4,7 +4,7 @@
 // outside (they find their binaries next to their own package). The modules worker threads
 // load (seal-pool) are found relative to lib/<folder>/, which this bundle sits in too.
 import { build } from 'esbuild'
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { cpSync, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -45,3 +45,11 @@ for (const f of readdirSync(out, { recursive: true, encoding: 'utf8' }).filter((
     if (!existsSync(target)) throw new Error(`bundle: ${f} refers to ${m[1]}, which is not at ${target}`)
   }
 }
+
+// The application catalog is data the built code reads (lib/catalog/catalog.ts
+// `shippedCatalogDir`): it goes beside it, so dist/ alone (what is installed, or copied for
+// another OS user) holds everything the command needs.
+const catalogOut = join(root, 'dist/lib/catalog')
+rmSync(join(catalogOut, 'apps'), { recursive: true, force: true })
+cpSync(join(root, 'lib/catalog/apps'), join(catalogOut, 'apps'), { recursive: true })
+cpSync(join(root, 'lib/catalog/system.toml'), join(catalogOut, 'system.toml'))
