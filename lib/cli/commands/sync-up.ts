@@ -83,7 +83,8 @@ export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
       })
       progress.done()
     }
-    const written = !only || only.includes(APPS_REGISTRY) ? await upSyncWritten(s) : []
+    // What applications wrote through the mount belongs to the apps category, as their files do.
+    const written = !only || args.only?.includes(APPS_REGISTRY) ? await upSyncWritten(s) : []
     await touchDevice(s.vault, s.device, results.some((r) => r.commit) || written.some((w) => w.commits.length) ? 'up' : 'seen')
     if (args.json) io.stdout.write(JSON.stringify({ spaces: results, written, skipped }) + '\n')
     else {
