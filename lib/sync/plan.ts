@@ -13,7 +13,8 @@
  *    beside it as `NAME.conflict-<device>-<YYYYMMDD-HHMMSS>[.ext]` (see merge.ts). Where the
  *    kinds differ (a folder against a file), the local one always stays.
  * A change made here to something the chain deleted is kept (the next up-sync sends it back);
- * a folder removed here comes back only with what the chain changed in it. "Unchanged here" is
+ * a folder removed here comes back only with what the chain changed in it (or, where a down-sync
+ * that stopped halfway put it in a copy, still here, that copy is finished). "Unchanged here" is
  * the file cache's word while the file's stat is the cached one, else the file's content's.
  * Apart from the diff, the files a down-sync that stopped halfway wrote are looked at
  * (`writtenDeletes`): the chain may have deleted them since, where the diff sees no change.
@@ -290,6 +291,16 @@ export async function* planDiff(
   const names = [...new Set([...mt.keys(), ...mb.keys()])].sort()
   // A copy's name must be free in both trees and on this disk.
   const taken = (n: string) => mt.has(n) || mb.has(n) || (!parentMissing && lstatOrUndefined(join(o.home, rel, n)) !== undefined)
+  /** A folder's copy of `name` that a down-sync of this computer that stopped halfway made, still a folder here (`leftCopies`). */
+  const leftCopyOf = (name: string): string | undefined =>
+    parentMissing
+      ? undefined
+      : o.leftCopies
+          ?.filter((p) => p.slice(0, Math.max(0, p.lastIndexOf('/'))) === rel)
+          .map((p) => p.slice(p.lastIndexOf('/') + 1))
+          .filter((n) => n !== name && isConflictCopyOf(n, name) && !mt.has(n) && !mb.has(n))
+          .sort()
+          .find((n) => lstatOrUndefined(join(o.home, rel, n))?.isDirectory())
   for (const name of names) {
     const eb = mb.get(name)
     const e = mt.get(name)
@@ -367,12 +378,7 @@ export async function* planDiff(
       // those versions again, and the next up-sync would send both. It is finished with what
       // the chain changed since (the copy's items below).
       if (e.type === 'dir' && keep === 'local' && !resumes) {
-        const left = o.leftCopies
-          ?.filter((p) => p.slice(0, Math.max(0, p.lastIndexOf('/'))) === rel)
-          .map((p) => p.slice(p.lastIndexOf('/') + 1))
-          .filter((n) => n !== name && isConflictCopyOf(n, name) && !mt.has(n) && !mb.has(n))
-          .sort()
-          .find((n) => lstatOrUndefined(join(o.home, rel, n))?.isDirectory())
+        const left = leftCopyOf(name)
         if (left) copyName = left
       }
       const copy = rel ? `${rel}/${copyName}` : copyName
@@ -384,6 +390,17 @@ export async function* planDiff(
     if (!st) {
       if (e.type !== 'dir') {
         yield plain('add')
+        continue
+      }
+      // What this computer had here is gone (the user removed the file or link that a down-sync
+      // which stopped halfway kept, putting the incoming folder in a copy): that copy holds what
+      // the chain had changed in the folder then. It is finished with what the chain changed
+      // since, as when the local version is still here; bringing the folder back too would keep
+      // those versions twice.
+      if (leftCopyOf(name)) {
+        const c = await conflict(`a ${KIND_NAME[e.type]} is incoming where this computer removed what it had`, 'local')
+        yield c
+        yield* planDiff(o, baseSub, e.subtree, c.resolution!.copy)
         continue
       }
       const inside: PlanItem[] = []

@@ -9,7 +9,8 @@ import { mkdir, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/p
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { BIN, cloudy } from '../helpers/cli.js'
+import { BIN, cloudy, type Computer } from '../helpers/cli.js'
+import { describeTree } from '../helpers/tree.js'
 import { run, sameCfg, threeComputers, writeAt } from '../helpers/three-computers.js'
 
 // Soak adversarial seed 53: C's down-sync moved C's unsent edit of n2.txt aside, wrote the
@@ -177,6 +178,44 @@ for (const changed of [true, false])
       t.equal(await readFile(d(x), 'utf8'), 'file by C', "C's file keeps the name")
       t.same((await readdir(join(x.home, 'cfg', copy))).sort(), inCopy)
       t.equal(await readFile(join(x.home, 'cfg', copy, 'f.txt'), 'utf8'), 'v2 by A')
+    }
+    await sameCfg(t, { a, b, c })
+  })
+
+// The copy a half-done down-sync made of a folder (as above, with B's change of d after it),
+// when C's user deletes the file d before C's next down-sync: there was no conflict left to
+// finish the copy in, and the folder came back with f.txt, kept twice. The copy is finished with
+// B's h, and the folder does not come back.
+for (const [variant, between, left] of [["C's user deletes the file d", (c: Computer) => rm(join(c.home, 'cfg/d')), []]] as const)
+  t.test(`a folder's copy a half-done down-sync made keeps each version once: ${variant}`, async (t) => {
+    const { a, b, c } = await threeComputers(t)
+    const d = (x: { home: string }, rel = '') => join(x.home, 'cfg/d', rel)
+    await mkdir(d(a))
+    await writeAt(d(a, 'f.txt'), 'v1 by A', '2026-01-01T00:00:00Z')
+    await run(t, a, ['sync', 'up'])
+    for (const x of [b, c]) await run(t, x, ['sync', 'down', '--yes'])
+    await rm(d(c), { recursive: true })
+    await writeAt(d(c), 'file by C', '2026-01-01T00:00:00Z')
+    await writeAt(d(a, 'f.txt'), 'v2 by A', '2026-01-01T00:01:00Z')
+    await utimes(d(a), new Date('2026-01-01T00:01:00Z'), new Date('2026-01-01T00:01:00Z'))
+    await writeAt(join(a.home, 'cfg/g'), 'g by A', '2026-01-01T00:01:00Z')
+    await run(t, a, ['sync', 'up'])
+    await run(t, b, ['sync', 'down', '--yes'])
+    const copy = 'd.conflict-pc-a-20260101-000100'
+    await run(t, c, ['sync', 'down', '--yes', '--only', 'settings/cfg/d', `settings/cfg/${copy}`], 6)
+    await writeAt(d(b, 'h'), 'h by B', '2026-01-01T00:02:00Z')
+    await run(t, b, ['sync', 'up'])
+    await between(c)
+    await cloudy(c, ['sync', 'down', '--yes'])
+    for (const x of [c, a, b]) await cloudy(x, ['sync', 'up'])
+    for (const x of [a, b, c]) await cloudy(x, ['sync', 'down', '--yes'])
+    for (const x of [a, b, c]) {
+      const files = (await describeTree(join(x.home, 'cfg'))).filter((e) => e.type === 'file')
+      const texts = await Promise.all(files.map((e) => readFile(join(x.home, 'cfg', e.path), 'utf8')))
+      t.equal(texts.filter((s) => s === 'v2 by A').length, 1, "A's f.txt once")
+      t.equal(texts.filter((s) => s === 'h by B').length, 1, "B's h once")
+      t.same((await readdir(join(x.home, 'cfg'))).sort(), [...left, copy, 'g'], 'the folder is in its copy only')
+      t.same((await readdir(join(x.home, 'cfg', copy))).sort(), ['f.txt', 'h'], 'with what B changed in it since')
     }
     await sameCfg(t, { a, b, c })
   })
