@@ -21,7 +21,11 @@
  *    one that made the version in the copy and time its modification time (UTC), unless a side
  *    already keeps that version as a copy. A folder keeps the name over a file or a link; a
  *    folder replaced by a file on one side keeps only what the other side changed in it, and if
- *    that is nothing, the file takes its place.
+ *    that is nothing, the file takes its place. But where the file's side holds a conflict copy
+ *    of the folder that holds a version the other side made in it since the base (a down-sync
+ *    of the file's side that stopped halfway made the copy, and its up-sync sent it), the folder
+ *    is that copy: what the other side changed in the folder is merged into it, and the file
+ *    keeps the name (`copiedFolder`).
  * Every input is data the whole chain shares, so every computer computes the same merged tree.
  */
 import type { Tree, TreeEntry } from '../store/objects.js'
@@ -173,6 +177,40 @@ async function isEmpty(store: SpaceStore, tree: string): Promise<boolean> {
   return (await store.readTree(tree)).entries.length === 0
 }
 
+/**
+ * The folder's copy, on the side that replaced the folder at `path` by a file (`fileSide`), that
+ * holds the other side's folder as a down-sync of the file's side that stopped halfway copied it:
+ * a conflict copy of the name that the base and the folder's side lack, holding a version the
+ * folder's side made in the folder since the base (`held`). A copy made by a whole down-sync
+ * holds only what the base held, and is not one.
+ */
+async function copiedFolder(
+  store: SpaceStore,
+  how: MergeSides,
+  folderSide: 'ours' | 'theirs',
+  path: string,
+  baseSub: string | undefined,
+  fileSide: ReadonlyMap<string, TreeEntry>,
+  folders: ReadonlyMap<string, TreeEntry>,
+  base: ReadonlyMap<string, TreeEntry>,
+): Promise<TreeEntry | undefined> {
+  if (!how.held || !baseSub) return undefined
+  const name = path.slice(path.lastIndexOf('/') + 1)
+  const heldIn = async (tree: string | undefined, at: string): Promise<boolean> => {
+    if (!tree) return false
+    for (const e of (await store.readTree(tree)).entries) {
+      const p = `${at}/${e.name}`
+      if (e.type === 'dir' ? await heldIn(e.subtree, p) : await how.held!(folderSide, p, e)) return true
+    }
+    return false
+  }
+  const copies = [...fileSide.values()]
+    .filter((x) => x.type === 'dir' && x.name !== name && isConflictCopyOf(x.name, name) && !base.has(x.name) && !folders.has(x.name))
+    .sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0))
+  for (const k of copies) if (await heldIn(k.subtree, path)) return k
+  return undefined
+}
+
 /** 3-way merge of trees (ids; undefined = empty). Returns the merged tree's id. */
 export async function mergeTrees(
   store: SpaceStore,
@@ -247,6 +285,35 @@ export async function mergeTrees(
       // A folder replaced by a file (or link) on one side: what the other side changed in the
       // folder is kept, the rest is gone with the folder. Nothing changed there: the file wins.
       const ourDir = eo.type === 'dir'
+      // The file's side already keeps the other side's folder in a copy (a down-sync of it that
+      // stopped halfway made it, and its up-sync sent it on a commit built on the older state):
+      // the folder went there, and what the other side changed in it goes there too; the file
+      // keeps the name. Kept at the name as well, those versions would be kept twice.
+      const folderSide = ourDir ? 'ours' : 'theirs'
+      const k = await copiedFolder(store, how, folderSide, path, baseSub, ourDir ? mt : mo, ourDir ? mo : mt, mb)
+      if (k) {
+        const at = rel ? `${rel}/${k.name}` : k.name
+        // In the copy, a version the folder's side made in the folder is that side's version.
+        const held = how.held!
+        const inCopy: MergeSides = {
+          ...how,
+          held: (s, p, x) => held(s, s === folderSide && p.startsWith(at + '/') ? path + p.slice(at.length) : p, x),
+        }
+        out.set(name, ourDir ? et : eo)
+        later.push(async () => {
+          const subtree = await mergeTrees(
+            store,
+            baseSub,
+            ourDir ? eo.subtree : k.subtree,
+            ourDir ? k.subtree : et.subtree,
+            inCopy,
+            conflicts,
+            at,
+          )
+          out.set(k.name, { ...k, subtree })
+        })
+        continue
+      }
       const sub = await mergeTrees(store, baseSub, ourDir ? eo.subtree : undefined, ourDir ? undefined : et.subtree, how, conflicts, path)
       if (await isEmpty(store, sub)) {
         out.set(name, ourDir ? et : eo)

@@ -182,11 +182,16 @@ for (const changed of [true, false])
     await sameCfg(t, { a, b, c })
   })
 
-// The copy a half-done down-sync made of a folder (as above, with B's change of d after it),
-// when C's user deletes the file d before C's next down-sync: there was no conflict left to
-// finish the copy in, and the folder came back with f.txt, kept twice. The copy is finished with
-// B's h, and the folder does not come back.
-for (const [variant, between, left] of [["C's user deletes the file d", (c: Computer) => rm(join(c.home, 'cfg/d')), []]] as const)
+// Two more ways the copy a half-done down-sync made of a folder (as above, with B's change of d
+// after it) could keep a version twice. C's up-sync sends the copy before C's next down-sync:
+// C's commit is built on C's old state, so the merge took A's f.txt for a change of B's in the
+// folder and kept it at d too, besides in the copy. Or C's user deletes the file d: there was no
+// conflict left to finish the copy in, and the folder came back with f.txt. Either way the copy
+// is finished with B's h, and the folder does not come back.
+for (const [variant, between, left] of [
+  ['C up-syncs the copy first', (c: Computer) => cloudy(c, ['sync', 'up']), ['d']],
+  ["C's user deletes the file d", (c: Computer) => rm(join(c.home, 'cfg/d')), []],
+] as const)
   t.test(`a folder's copy a half-done down-sync made keeps each version once: ${variant}`, async (t) => {
     const { a, b, c } = await threeComputers(t)
     const d = (x: { home: string }, rel = '') => join(x.home, 'cfg/d', rel)

@@ -396,6 +396,29 @@ t.test('a folder replaced by a file, or removed, keeps only what the other side 
   })
 })
 
+// C replaced the folder d by a file; its down-sync kept the file, put A's d (f v2) in a copy and
+// stopped halfway, and C's up-sync sent the copy on a commit built on a1. B added h to d.
+t.test("a folder's copy a half-done down-sync sent takes what the other side changed in it; the file keeps the name", async (t) => {
+  const { db, store, read, commit } = await setup(t)
+  const a1 = await commit('a', 1, [], { d: { f: 'v1' } })
+  const a2 = await commit('a', 2, [a1], { d: { f: ['v2', 2] }, g: 'g' })
+  const copy = 'd.conflict-a-19700101-000002'
+  const c1 = await commit('c', 4, [a1], { d: ['C', 1], [copy]: { f: ['v2', 2] } })
+  // B's commit before C's (the folder's side is ours) and after (the file's side is ours).
+  for (const second of [3, 5]) {
+    const b1 = await commit('b', second, [a2], { d: { f: ['v2', 2], h: ['h', 3] }, g: 'g' })
+    const m = await mergeHeads(store, new CommitGraph(store, db), [b1, c1])
+    t.same(await read(m.tree!), { d: 'C', [copy]: { f: 'v2', h: 'h' }, g: 'g' }, `each version once (B at ${second})`)
+    t.same(m.conflicts, [])
+  }
+  // A copy a whole down-sync made (C's commit is built on a2) holds only what the base held:
+  // the folder keeps what B changed in it, and C's file goes to a copy, as for any other file.
+  const c2 = await commit('c', 4, [a2], { d: ['C', 1], [copy]: { f: ['v2', 2] }, g: 'g' })
+  const b1 = await commit('b', 3, [a2], { d: { f: ['v2', 2], h: ['h', 3] }, g: 'g' })
+  const m = await mergeHeads(store, new CommitGraph(store, db), [b1, c2])
+  t.same(await read(m.tree!), { d: { h: 'h' }, 'd.conflict-c-19700101-000001': 'C', [copy]: { f: 'v2' }, g: 'g' })
+})
+
 t.test("a conflict copy is named after its version's author; a version goes to one copy", async (t) => {
   const { db, store, read, commit } = await setup(t)
   const c0 = await commit('a', 1, [], { f: 'v0' })
