@@ -56,6 +56,14 @@ t.test('as root: /etc settings collected and restored; identity and secrets neve
   for (const [rel, text] of Object.entries(CARRIED)) t.equal(await readFile(join(rootB, rel), 'utf8'), text, `${rel} restored`)
   for (const rel of Object.keys(NEVER)) t.notOk(existsSync(join(rootB, rel)), `${rel} not on B`)
 
+  // Network profiles travel once the user opts in for them.
+  await ok(t, a, ['add', '--secret', '/etc/NetworkManager/system-connections'])
+  await ok(t, a, ['sync', 'up'])
+  t.ok(
+    (await vaultPaths(t, vault, 'system')).includes('etc/NetworkManager/system-connections/home-wifi.nmconnection'),
+    'opted in: collected',
+  )
+
   // A change on B goes back.
   await writeFile(join(rootB, 'etc/default/keyboard'), 'XKBLAYOUT="de"\n')
   await ok(t, b, ['sync', 'up'])

@@ -52,7 +52,8 @@ function changesFor(s: Session, args: ChangeArgs, add: boolean, map: SelectionMa
   const out: Record<string, boolean> = {}
   for (const t of args.targets) {
     if (args.exclude) out[`exclude:${pattern(t, s.paths.home)}`] = add
-    else if (args.secret) out[`secret:${homePath(t, s.paths.home)}`] = add
+    // A secret store of the computer's settings is named as it is (system.toml: under /etc).
+    else if (args.secret) out[`secret:${t.startsWith('/etc/') ? t.replace(/\/+$/, '') : homePath(t, s.paths.home)}`] = add
     else if ((CATEGORIES as readonly string[]).includes(t)) out[`category:${t}`] = add
     else if (catalog.byId.has(t)) out[`app:${t}`] = add
     else if (!t.includes('/') && !t.startsWith('~') && !t.startsWith('.'))
