@@ -141,22 +141,33 @@ const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('he
 const isTemp = (name: string) => /\.cloudy-/.test(name) && name.startsWith('.')
 
 /** The synced folder of `c`: every entry but Cloudy's temporary files, which land in `temps`. */
-async function scan(c: Computer, temps: string[] = [], rel = ''): Promise<Entry[]> {
+async function scan(c: Computer, temps: string[] = []): Promise<Entry[]> {
+  return scanFolder(c.root, temps)
+}
+
+/**
+ * Every entry under `root` but Cloudy's temporary files, which land in `temps`. File times are
+ * floored to the millisecond from the stat's nanoseconds: the float `mtimeMs` rounds a time
+ * within ~120 ns below a millisecond up to the next one (a double holds ~1.8e12 ms to 2^-12
+ * ms), while a computer that down-synced the file holds it to the microsecond trees record
+ * (docs/FORMAT.md): one version, seen 1 ms apart.
+ */
+export async function scanFolder(root: string, temps: string[] = [], rel = ''): Promise<Entry[]> {
   const out: Entry[] = []
-  for (const name of (await readdir(join(c.root, rel))).sort()) {
+  for (const name of (await readdir(join(root, rel))).sort()) {
     const path = rel ? `${rel}/${name}` : name
     if (isTemp(name)) {
       temps.push(path)
       continue
     }
-    const abs = join(c.root, path)
-    const st = await lstat(abs)
-    const base = { path, mode: st.mode & 0o7777, mtimeMs: Math.floor(st.mtimeMs) }
+    const abs = join(root, path)
+    const st = await lstat(abs, { bigint: true })
+    const base = { path, mode: Number(st.mode & 0o7777n), mtimeMs: Number(st.mtimeNs / 1_000_000n) }
     if (st.isDirectory()) {
       out.push({ ...base, type: 'dir' })
-      out.push(...(await scan(c, temps, path)))
+      out.push(...(await scanFolder(root, temps, path)))
     } else if (st.isSymbolicLink()) out.push({ ...base, mode: 0, type: 'symlink', key: `link:${await readlink(abs)}` })
-    else out.push({ ...base, type: 'file', size: st.size, key: sha256(await readFile(abs)) })
+    else out.push({ ...base, type: 'file', size: Number(st.size), key: sha256(await readFile(abs)) })
   }
   return out
 }

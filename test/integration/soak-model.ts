@@ -1,6 +1,12 @@
 /** The soak test's model (scripts/soak-model.ts) on hand-made end states: what it calls a failure and what not. */
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
-import { conflictDepth, mulberry32, originalPath, SoakModel, type Entry } from '../../scripts/soak-model.js'
+import { treeTime, utimesSeconds } from '../../lib/store/objects.js'
+import { compareTrees, conflictDepth, mulberry32, originalPath, SoakModel, type Entry } from '../../scripts/soak-model.js'
+import { scanFolder } from '../../scripts/soak-run.js'
 
 const file = (path: string, key: string): Entry => ({ path, type: 'file', mode: 0o644, mtimeMs: 0, key, size: 1 })
 const kinds = (m: SoakModel, trees: Record<string, Entry[]>) => m.check(new Map(Object.entries(trees))).failures.map((f) => f.kind)
@@ -233,4 +239,24 @@ t.test('one version in two copies of a folder: only where the chain had it at tw
   t.same(kinds(m, { c1: [file(copyA, 'a'), file('d.conflict-c1-20260101-000000-2/f.txt', 'a')] }), [
     'one version kept twice, once in a copied folder',
   ])
+})
+
+t.test('a file time just below a millisecond: the author and a down-synced copy scan alike', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'soak-scan-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const [c1, c2] = [join(dir, 'c1'), join(dir, 'c2')]
+  for (const d of [c1, c2]) {
+    mkdirSync(d)
+    writeFileSync(join(d, 'f.txt'), 'v1')
+  }
+  // The author's file as the kernel stamped it, 58 ns below .334 (seeds 3 and 4 of the normal
+  // soak met such a clock); Node's utimes cannot set nanoseconds, touch can.
+  const ns = 1796298346333999942n
+  execFileSync('touch', ['-m', '-d', '@1796298346.333999942', join(c2, 'f.txt')])
+  // The down-synced copy: the tree's time (whole microseconds), set as apply sets it.
+  const at = utimesSeconds(treeTime(ns))
+  utimesSync(join(c1, 'f.txt'), at, at)
+  const [a, b] = [await scanFolder(c1), await scanFolder(c2)]
+  t.equal(b[0]!.mtimeMs, 1796298346333)
+  t.same(compareTrees('c1', a, 'c2', b), [])
 })
