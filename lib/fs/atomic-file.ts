@@ -1,4 +1,5 @@
 /** Small files replaced whole: a crash leaves the old file or the new one, never a mix. */
+import { readFileSync } from 'node:fs'
 import { mkdir, open, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 
@@ -18,5 +19,14 @@ export async function writeFileAtomic(file: string, text: string, mode = 0o600):
   } catch (e) {
     await rm(tmp, { force: true })
     throw e
+  }
+}
+
+/** The text of `file`, or undefined when it cannot be read (absent, most often). */
+export function readTextIfAny(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch {
+    return undefined
   }
 }

@@ -9,11 +9,12 @@
  * session.
  */
 import { execFile } from 'node:child_process'
-import { mkdirSync, readFileSync, statSync, utimesSync } from 'node:fs'
+import { readFileSync, statSync, utimesSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { writeFileAtomic } from '../fs/atomic-file.js'
+import { readTextIfAny, writeFileAtomic } from '../fs/atomic-file.js'
 import type { CatalogEntry } from '../catalog/entry.js'
+import type { SyncWarning } from '../sync/warnings.js'
 
 const run = promisify(execFile)
 
@@ -46,6 +47,11 @@ function env(home: string, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return { ...base, HOME: home }
 }
 
+/** A dconf folder of `app` that could not be collected or applied: the run goes on, exit 6. */
+function warning(app: CatalogEntry, message: string): SyncWarning {
+  return { code: 'EDCONF', path: dconfFolder(app.id), message }
+}
+
 /** Why dconf cannot be used, in words for the user. */
 function why(e: unknown): string {
   const err = e as NodeJS.ErrnoException & { stderr?: string }
@@ -58,25 +64,19 @@ function why(e: unknown): string {
  * Returns what could not be dumped, as warnings; nothing is written for a folder that holds no
  * key and has no file yet.
  */
-export async function stageDconf(app: CatalogEntry, home: string, base: NodeJS.ProcessEnv): Promise<string[]> {
-  const problems: string[] = []
+export async function stageDconf(app: CatalogEntry, home: string, base: NodeJS.ProcessEnv): Promise<SyncWarning[]> {
+  const problems: SyncWarning[] = []
   for (const dir of app.dconf) {
     let text: string
     try {
       text = (await run('dconf', ['dump', dir], { env: env(home, base) })).stdout
     } catch (e) {
-      problems.push(`${app.id}: dconf settings under ${dir} not collected: ${why(e)}`)
+      problems.push(warning(app, `${app.id}: dconf settings under ${dir} not collected: ${why(e)}`))
       continue
     }
     const file = join(home, dconfFile(app.id, dir))
-    let old: string | undefined
-    try {
-      old = readFileSync(file, 'utf8')
-    } catch {
-      old = undefined
-    }
+    const old = readTextIfAny(file)
     if (old === text || (old === undefined && !text.trim())) continue
-    mkdirSync(join(home, dconfFolder(app.id)), { recursive: true, mode: 0o700 })
     await writeFileAtomic(file, text)
     // Dated when dconf last changed, not now: of two computers' texts in conflict, the one
     // whose settings changed last keeps the name (the rule for every file).
@@ -112,8 +112,13 @@ export async function hasDconf(app: CatalogEntry, home: string, base: NodeJS.Pro
  * Returns what could not be applied, as warnings (the file stays: the next down-sync or a
  * `dconf load` by hand applies it).
  */
-export async function loadDconf(app: CatalogEntry, home: string, base: NodeJS.ProcessEnv, written: ReadonlySet<string>): Promise<string[]> {
-  const problems: string[] = []
+export async function loadDconf(
+  app: CatalogEntry,
+  home: string,
+  base: NodeJS.ProcessEnv,
+  written: ReadonlySet<string>,
+): Promise<SyncWarning[]> {
+  const problems: SyncWarning[] = []
   for (const dir of app.dconf) {
     const rel = dconfFile(app.id, dir)
     if (!written.has(rel)) continue
@@ -128,7 +133,7 @@ export async function loadDconf(app: CatalogEntry, home: string, base: NodeJS.Pr
       const now = dumpKeys(dir, text)
       for (const key of dumpKeys(dir, before)) if (!now.has(key)) await run('dconf', ['reset', key], { env: e })
     } catch (err) {
-      problems.push(`${app.id}: dconf settings under ${dir} written to ~/${rel} but not applied: ${why(err)}`)
+      problems.push(warning(app, `${app.id}: dconf settings under ${dir} written to ~/${rel} but not applied: ${why(err)}`))
     }
   }
   return problems

@@ -8,12 +8,12 @@
  * of them together.
  */
 import { execFile } from 'node:child_process'
-import { mkdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { dpkgStatusFile, installedDebianPackages, systemRoot } from '../catalog/detect.js'
 import type { CloudyPaths } from '../paths.js'
-import { writeFileAtomic } from '../fs/atomic-file.js'
+import { readTextIfAny, writeFileAtomic } from '../fs/atomic-file.js'
 import type { SpaceStore } from '../store/space-store.js'
 import { entryAt } from '../sync/merge.js'
 import { BlobType } from '../vault/aead.js'
@@ -168,16 +168,8 @@ export async function stageInventory(folder: string, tag: string, device: string
   const record: InventoryRecord = { format: 1, device, tag, apps, notes }
   const file = join(folder, inventoryFile(tag))
   const text = JSON.stringify(record, null, 1) + '\n'
-  let old: string | undefined
-  try {
-    old = readFileSync(file, 'utf8')
-  } catch {
-    old = undefined
-  }
-  if (old !== text) {
-    mkdirSync(join(folder, 'devices'), { recursive: true, mode: 0o700 })
-    await writeFileAtomic(file, text)
-  }
+  // writeFileAtomic makes the folder (0700).
+  if (readTextIfAny(file) !== text) await writeFileAtomic(file, text)
   return record
 }
 

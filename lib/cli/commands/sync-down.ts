@@ -10,7 +10,7 @@ import { printWarnings, Progress, type CliIo } from '../io.js'
 import { onlyItems } from '../items.js'
 import { sessionPlan } from '../spaces.js'
 import { missingApps, missingLines } from '../missing.js'
-import { dconfFolder, loadDconf, stageDconf } from '../../sources/dconf.js'
+import { loadDconf, stageDconf } from '../../sources/dconf.js'
 import type { SyncWarning } from '../../sync/warnings.js'
 import { runningProcess, runningProcessNames } from '../../catalog/running.js'
 import { planSpace } from '../plan-space.js'
@@ -40,9 +40,7 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
     for (const source of sources) {
       // The text of dconf settings mirrors what dconf holds now, so that a setting changed here
       // and not sent is a local change the plan keeps, not something the chain's text overwrites.
-      if (source.app?.dconf.length)
-        for (const message of await stageDconf(source.app, source.root, s.env))
-          dconfWarnings.push({ code: 'EDCONF', path: dconfFolder(source.app.id), message })
+      if (source.app?.dconf.length) dconfWarnings.push(...(await stageDconf(source.app, source.root, s.env)))
       plans.push(await planSpace(s, source))
     }
     const only = onlyItems(args.only, sources, s.paths.home)
@@ -102,8 +100,7 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
       const app = sources[i]!.app
       if (app?.dconf.length) {
         const written = new Set(result.applied.filter((it) => it.op !== 'delete').map((it) => it.path))
-        for (const message of await loadDconf(app, sources[i]!.root, s.env, written))
-          result.warnings.push({ code: 'EDCONF', path: dconfFolder(app.id), message })
+        result.warnings.push(...(await loadDconf(app, sources[i]!.root, s.env, written)))
       }
       results.push(result)
     }

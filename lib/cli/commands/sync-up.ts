@@ -10,7 +10,7 @@ import { treeMetaKey, upSync, type UpSyncResult } from '../../sync/up.js'
 import { openSession, type Session } from '../context.js'
 import { formatBytes, printWarnings, Progress, type CliIo } from '../io.js'
 import { sessionPlan } from '../spaces.js'
-import { dconfFolder, stageDconf } from '../../sources/dconf.js'
+import { stageDconf } from '../../sources/dconf.js'
 import { stageInventory } from '../../sources/inventory.js'
 import type { SyncWarning } from '../../sync/warnings.js'
 import { onlyItems, onlyTouches } from '../items.js'
@@ -63,9 +63,7 @@ export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
       // This computer's record of what is installed here (sources/inventory.ts).
       if (source.category === 'inventory') await stageInventory(source.root, s.vault.deviceTag(s.device.id), s.device.name, s.env)
       // dconf settings are collected as text files (sources/dconf.ts).
-      if (source.app?.dconf.length)
-        for (const message of await stageDconf(source.app, source.root, s.env))
-          dconfWarnings.push({ code: 'EDCONF', path: dconfFolder(source.app.id), message })
+      if (source.app?.dconf.length) dconfWarnings.push(...(await stageDconf(source.app, source.root, s.env)))
       // An application with nothing here and nothing sent before: no commit of an empty tree.
       if (source.app && !s.db.getMeta(treeMetaKey(source.space)) && !source.include.some((p) => existsSync(join(source.root, p)))) continue
       const progress = new Progress(io, `up-sync ${source.label}`)
