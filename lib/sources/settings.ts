@@ -15,7 +15,7 @@
  */
 import { lstatSync, statSync, type BigIntStats } from 'node:fs'
 import { readlink } from 'node:fs/promises'
-import { join, relative, sep } from 'node:path'
+import { join } from 'node:path'
 import { settleAll } from '../settle-all.js'
 import { fsPath } from '../fs/raw-name.js'
 import { treeTime, type Tree, type TreeEntry } from '../store/objects.js'
@@ -27,13 +27,6 @@ interface Node {
   included: boolean
   /** Set for an include (not a conflict copy): a link there is followed. */
   follow?: boolean
-}
-
-/** HOME-relative path of an absolute path under HOME (`/`-separated), or undefined. */
-export function homeRelative(home: string, abs: string): string | undefined {
-  const rel = relative(home, abs)
-  if (rel === '' || rel.startsWith('..') || rel.startsWith(sep)) return rel === '' ? '' : undefined
-  return rel.split(sep).join('/')
 }
 
 /**
