@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { providerFolder } from '../../providers/index.js'
 import { APP_ID, appHomeSpace, appSpace, APPS_REGISTRY } from '../apps/app-spaces.js'
 import { loadCatalog } from '../catalog/catalog.js'
+import type { CatalogEntry } from '../catalog/entry.js'
 import { Detector } from '../catalog/detect.js'
 import { hasDconf } from '../sources/dconf.js'
 import { changeSelection, loadSelectionMap } from '../selection/records.js'
@@ -67,17 +68,15 @@ export async function sessionPlan(
   const skipped = new Set(s.config.here.skip)
   if (o.autoAdd && selection.autoApps) {
     const detector = new Detector({ home: s.paths.home, env: s.env })
-    const found = catalog.entries.filter(
-      (e) =>
-        !selection.apps.has(e.id) &&
-        selection.categories[e.category] &&
-        !skipped.has(e.id) &&
-        !skipped.has(e.category) &&
-        detector.signs(e).length > 0,
-    )
-    // With files to carry here (or dconf settings), looked at last: it costs a process.
-    for (let i = found.length - 1; i >= 0; i--)
-      if (!detector.hasFiles(found[i]!) && !(found[i]!.dconf.length && (await hasDconf(found[i]!, s.paths.home, s.env)))) found.splice(i, 1)
+    const found: CatalogEntry[] = []
+    for (const e of catalog.entries) {
+      if (selection.apps.has(e.id) || !selection.categories[e.category] || skipped.has(e.id) || skipped.has(e.category)) continue
+      // Cheapest first, as this runs at every up-sync: a few stats, then the signs (the dpkg
+      // database), then dconf (a process) for an application without files.
+      const files = detector.hasFiles(e)
+      if ((!files && !e.dconf.length) || !detector.signs(e).length) continue
+      if (files || (await hasDconf(e, s.paths.home, s.env))) found.push(e)
+    }
     if (found.length)
       selection = readSelection(
         await changeSelection(s.vault, s.db, s.device.id, Object.fromEntries(found.map((e) => [`app:${e.id}`, true]))),
