@@ -6,13 +6,13 @@
 import { join } from 'node:path'
 import { providerFolder } from '../../providers/index.js'
 import { APP_ID, appHomeSpace, appSpace, APPS_REGISTRY } from '../apps/app-spaces.js'
-import { loadCatalog } from '../catalog/catalog.js'
+import { loadCatalog, type Catalog } from '../catalog/catalog.js'
 import type { CatalogEntry } from '../catalog/entry.js'
 import { Detector } from '../catalog/detect.js'
 import { hasDconf } from '../sources/dconf.js'
 import { changeSelection, loadSelectionMap } from '../selection/records.js'
-import { readSelection } from '../selection/selection.js'
-import { skippedCategories, spaceSources, type SpaceSource } from '../sources/sources.js'
+import { readSelection, type Selection } from '../selection/selection.js'
+import { skippedCategories, spaceSources, type SourcesInput, type SpaceSource } from '../sources/sources.js'
 import { loadSystemCatalog } from '../catalog/system.js'
 import type { StateDb } from '../state/db.js'
 import { SpaceStore } from '../store/space-store.js'
@@ -82,7 +82,13 @@ export async function sessionPlan(
         await changeSelection(s.vault, s.db, s.device.id, Object.fromEntries(found.map((e) => [`app:${e.id}`, true]))),
       )
   }
-  const input = {
+  const input = sourcesInput(s, catalog, selection)
+  return { sources: spaceSources(input), skipped: skippedCategories(input) }
+}
+
+/** What the sources of this session are made from: its config, the catalog, the selection. */
+export function sourcesInput(s: Session, catalog: Catalog, selection: Selection): SourcesInput {
+  return {
     config: s.config,
     paths: s.paths,
     env: s.env,
@@ -93,5 +99,4 @@ export async function sessionPlan(
     deviceTag: s.vault.deviceTag(s.device.id),
     vaultFolder: providerFolder(s.config.vault.provider!, s.config.vault.root),
   }
-  return { sources: spaceSources(input), skipped: skippedCategories(input) }
 }

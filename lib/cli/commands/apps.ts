@@ -10,11 +10,10 @@ import { CloudyError, EXIT, UsageError } from '../../errors.js'
 import { appKey, installCommands } from '../../sources/inventory.js'
 import { missingApps } from '../missing.js'
 import { planSpace } from '../plan-space.js'
-import { sessionPlan } from '../spaces.js'
+import { sessionPlan, sourcesInput } from '../spaces.js'
 import { loadSelectionMap } from '../../selection/records.js'
 import { readSelection } from '../../selection/selection.js'
 import { catalogSources, type SpaceSource } from '../../sources/sources.js'
-import { providerFolder } from '../../../providers/index.js'
 import { openSession } from '../context.js'
 import { formatBytes, type CliIo } from '../io.js'
 import { table } from '../table.js'
@@ -68,8 +67,7 @@ export async function appsList(io: CliIo, args: AppsListArgs): Promise<number> {
     const catalog = loadCatalog(join(s.paths.configDir, 'catalog'))
     const selection = readSelection(await loadSelectionMap(s.vault, s.db))
     const detector = new Detector({ home: s.paths.home, env: s.env })
-    const vaultFolder = providerFolder(s.config.vault.provider!, s.config.vault.root)
-    const rows = catalogSources({ config: s.config, paths: s.paths, env: s.env, selection, catalog, vaultFolder })
+    const rows = catalogSources(sourcesInput(s, catalog, selection))
       .map(({ source, off }) => {
         const app = source.app!
         const signs = detector.signs(app)
