@@ -3,8 +3,12 @@
  * chain's selection, read with the catalog and this computer's `[here]` overrides, turned into
  * one source per space — `settings` for the paths the user added, and one per selected catalog
  * application (its HOME files, in the application's home store `app/<id>/home`). A path goes
- * to one space only: a path the user included is the settings space's, even where a catalog
- * application claims it. Secrets are left out of every space unless the user opted in.
+ * to one space only, the same one on every computer that collects it: a path the chain added
+ * (`cloudy add`) is the settings space's, even where a catalog application claims it; any
+ * other path an application the chain selected claims is that application's, and the settings
+ * space takes it only on a computer that includes it itself and does not collect that
+ * application (so no computer has two writers of one file). Secrets are left out of every
+ * space unless the user opted in.
  */
 import { relative, resolve, sep } from 'node:path'
 import type { Config } from '../config.js'
@@ -135,19 +139,27 @@ interface Context {
   common: (rel: string) => boolean
   /** The known secret stores not opted in. */
   secrets: (rel: string) => boolean
-  userIncluded: (rel: string) => boolean
+  /** Under a path the chain added: the settings space's, wherever an application claims it. */
+  chainIncluded: (rel: string) => boolean
+  /** Claimed by a catalog application the chain selected, or by one collected here. */
+  claimed: (rel: string) => boolean
+  claimedHere: (rel: string) => boolean
+  /** Under a path this computer's `[here] include` adds. */
+  hereIncluded: (rel: string) => boolean
 }
 
 function context(o: SourcesInput): Context {
   const home = o.paths.home
   const skips = readSkips(o)
-  const include: string[] = []
-  for (const p of [...o.selection.include, ...o.config.here.include]) {
-    const rel = underHome(home, expandHome(p, home))
-    if (rel === undefined)
-      throw new ConfigError(`here.include: ${p} is not under HOME (${home})`, { file: o.paths.configFile, key: 'here.include' })
-    if (!include.includes(rel)) include.push(rel)
-  }
+  const rels = (paths: readonly string[]) =>
+    paths.map((p) => {
+      const rel = underHome(home, expandHome(p, home))
+      if (rel === undefined)
+        throw new ConfigError(`here.include: ${p} is not under HOME (${home})`, { file: o.paths.configFile, key: 'here.include' })
+      return rel
+    })
+  const chainInclude = rels(o.selection.include)
+  const hereInclude = rels(o.config.here.include)
   const patterns = [...skips.paths]
   for (const p of o.selection.exclude) {
     const re = patternRegExp(p, home, o.env, { key: 'selection exclude' })
@@ -160,14 +172,56 @@ function context(o: SourcesInput): Context {
     if (rel) own.push(rel)
   }
   const common = pathMatcher(own, patterns)
-  // What is left out wins over what is included: an include inside it is no include.
-  const kept = include.filter((rel) => !common(rel))
-  return { o, skips, include: kept, common, secrets: secretMatcher(o, KNOWN_SECRET_STORES), userIncluded: pathMatcher(kept) }
+  const selected = o.catalog.entries.filter((app) => o.selection.apps.get(app.id) === true && o.selection.categories[app.category])
+  const claimed = claimMatcher(o, selected)
+  const claimedHere = claimMatcher(
+    o,
+    selected.filter((app) => !skips.categories.has(app.category) && !skips.apps.has(app.id)),
+  )
+  // What is left out wins over what is included: an include inside it is no include. A path
+  // this computer alone adds that an application collected here claims is that application's.
+  const include = [...new Set([...chainInclude, ...hereInclude.filter((rel) => !claimedHere(rel))])].filter((rel) => !common(rel))
+  return {
+    o,
+    skips,
+    include,
+    common,
+    secrets: secretMatcher(o, KNOWN_SECRET_STORES),
+    chainIncluded: pathMatcher(chainInclude.filter((rel) => !common(rel))),
+    claimed,
+    claimedHere,
+    hereIncluded: pathMatcher(hereInclude),
+  }
+}
+
+/** A test for the HOME paths that catalog applications `apps` collect (whole folders, patterns). */
+function claimMatcher(o: SourcesInput, apps: readonly CatalogEntry[]): (rel: string) => boolean {
+  const exact: string[] = []
+  const patterns: RegExp[] = []
+  for (const app of apps) {
+    if (app.dconf.length) exact.push(dconfFolder(app.id))
+    for (const p of [...app.settings, ...app.data]) {
+      const rel = homeRelativeOf(p, o.paths.home, o.env)
+      if (rel === undefined) continue
+      if (/[*?[]/.test(rel)) patterns.push(globToRegExp(rel, true))
+      else exact.push(rel)
+    }
+  }
+  return pathMatcher(exact, patterns)
+}
+
+/**
+ * Whether the settings space leaves `rel` out as an application's: claimed by an application
+ * the chain selected, unless the chain added it, or this computer adds it and does not collect
+ * the application that claims it.
+ */
+function applicationsPath(c: Context, rel: string): boolean {
+  return c.claimed(rel) && !c.chainIncluded(rel) && !(c.hereIncluded(rel) && !c.claimedHere(rel))
 }
 
 /** The source of catalog application `app`'s HOME files, whether or not it is selected. */
 function appSource(c: Context, app: CatalogEntry): SpaceSource {
-  const { o, common, userIncluded, secrets } = c
+  const { o, common, chainIncluded, secrets } = c
   const home = o.paths.home
   const paths = [...app.settings, ...app.data].map((p) => homeRelativeOf(p, home, o.env)).filter((p) => p !== undefined)
   // The text of its dconf folders (dconf.ts).
@@ -183,8 +237,8 @@ function appSource(c: Context, app: CatalogEntry): SpaceSource {
     category: app.category,
     app,
     root: home,
-    include: paths.filter((p) => !userIncluded(p) && !common(p) && !appOut(p)),
-    excluded: (rel) => common(rel) || userIncluded(rel) || appOut(rel) || secrets(rel) || appSecrets(rel),
+    include: paths.filter((p) => !chainIncluded(p) && !common(p) && !appOut(p)),
+    excluded: (rel) => common(rel) || chainIncluded(rel) || appOut(rel) || secrets(rel) || appSecrets(rel),
     follow: linkFollower(paths),
   }
 }
@@ -205,7 +259,7 @@ export function spaceSources(o: SourcesInput): SpaceSource[] {
       category: 'settings',
       root: o.paths.home,
       include: c.include,
-      excluded: (rel) => c.common(rel) || c.secrets(rel),
+      excluded: (rel) => c.common(rel) || c.secrets(rel) || applicationsPath(c, rel),
       follow: linkFollower(c.include),
     })
   for (const app of o.catalog.entries)
