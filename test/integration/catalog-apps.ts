@@ -1,6 +1,7 @@
 /**
  * The catalog at work on fixture HOMEs: realistic files of 15 applications (among them a
- * browser pair and a Flatpak one), with their caches, locks, a socket and secrets. Up-sync on
+ * browser pair and a Flatpak one) with their caches, locks, a socket and secrets, and a GNOME
+ * one whose settings are in dconf (real dconf, through a private session bus). Up-sync on
  * A finds and collects them, down-sync on B puts every file where it belongs, and nothing that
  * must stay (a cache, a lock, a socket, a secret) is in the vault: the decrypted trees are
  * read back. `cloudy apps list` on B finds exactly the fixture applications. A running
@@ -14,6 +15,7 @@ import { dirname, join } from 'node:path'
 import { cloudy, computer, ok, tempDir, type Computer } from '../helpers/cli.js'
 import { vaultPaths } from '../helpers/vault-tree.js'
 import { mountPoint, sh, startMount } from '../helpers/mount.js'
+import { cloudyInSession, dconf, noDconf } from '../helpers/session.js'
 
 /** Files each application would leave in a HOME: `keep` travels, `stay` never does. */
 const FIXTURE: Record<string, { keep: Record<string, string>; stay: Record<string, string> }> = {
@@ -92,13 +94,23 @@ const FIXTURE: Record<string, { keep: Record<string, string>; stay: Record<strin
   starship: { keep: { '.config/starship.toml': 'add_newline = false\n' }, stay: {} },
 }
 
-/** A system with nothing installed but these commands (and no dpkg database, Flatpak or Snap). */
+/** GNOME Terminal's settings, all in dconf: written on A, read back on B. */
+const DCONF: Record<string, string> = {
+  '/org/gnome/terminal/legacy/theme-variant': "'dark'",
+  '/org/gnome/terminal/legacy/profiles:/:b1dcc9dd/font': "'Monospace 13'",
+}
+
+/**
+ * A system with nothing installed but these commands (and no dpkg database, Flatpak or Snap);
+ * dconf is there, as on a GNOME desktop, when this machine has it.
+ */
 async function bareSystem(t: Test): Promise<Record<string, string>> {
   const root = tempDir(t, 'system')
   const bin = join(root, 'bin')
   await mkdir(bin)
-  for (const cmd of ['bash', 'git', 'vim', 'nvim', 'tmux', 'ssh', 'code', 'kitty', 'alacritty', 'htop', 'starship'])
+  for (const cmd of ['bash', 'git', 'vim', 'nvim', 'tmux', 'ssh', 'code', 'kitty', 'alacritty', 'htop', 'starship', 'gnome-terminal'])
     await writeFile(join(bin, cmd), '#!/bin/sh\n', { mode: 0o755 })
+  if (!noDconf) await symlink('/usr/bin/dconf', join(bin, 'dconf'))
   await mkdir(join(root, 'usr/share/applications'), { recursive: true })
   for (const f of ['firefox.desktop', 'chromium.desktop', 'libreoffice-startcenter.desktop'])
     await writeFile(join(root, 'usr/share/applications', f), '[Desktop Entry]\n')
@@ -127,7 +139,7 @@ async function fixturePair(t: Test): Promise<{ vault: string; a: Computer; b: Co
   return { vault, a, b }
 }
 
-t.test('15 applications: found, collected without caches, locks, sockets or secrets, and restored on B', async (t) => {
+t.test('16 applications: found, collected without caches, locks, sockets or secrets, and restored on B', { skip: noDconf }, async (t) => {
   const vault = tempDir(t, 'vault')
   const env = await bareSystem(t)
   const a: Computer = { ...computer(t), env }
@@ -140,12 +152,14 @@ t.test('15 applications: found, collected without caches, locks, sockets or secr
   const socket = join(a.home, '.config/chromium/SingletonSocket')
   execFileSync('python3', ['-c', `import socket; s = socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(socket)})`])
   t.ok(existsSync(socket), 'a real socket in the fixture')
+  for (const [key, value] of Object.entries(DCONF)) dconf(a, 'write', key, value)
 
   await ok(t, a, ['init', '--provider', vault, '--kdf', 'interactive', '--name', 'alpha'])
   const up = await ok(t, a, ['sync', 'up'])
-  for (const id of Object.keys(FIXTURE)) t.match(up.stdout, new RegExp(`^apps/${id}: published`, 'm'), `${id} collected`)
+  const apps = [...Object.keys(FIXTURE), 'gnome-terminal'].sort()
+  for (const id of apps) t.match(up.stdout, new RegExp(`^apps/${id}: published`, 'm'), `${id} collected`)
   const sel = JSON.parse((await ok(t, a, ['selection', '--json'])).stdout) as { apps: Record<string, boolean> }
-  t.same(Object.keys(sel.apps).sort(), Object.keys(FIXTURE).sort(), 'the applications found joined the selection')
+  t.same(Object.keys(sel.apps).sort(), apps, 'the applications found joined the selection')
 
   // Read back what the vault holds, decrypted: every kept file, none that stays.
   for (const [id, app] of Object.entries(FIXTURE)) {
@@ -158,12 +172,26 @@ t.test('15 applications: found, collected without caches, locks, sockets or secr
     browsers.some((p) => /(^|\/)(lock|SingletonLock|SingletonSocket)$/.test(p)),
     'no lock or socket',
   )
+  t.same(
+    await vaultPaths(t, vault, 'app/gnome-terminal/home'),
+    [
+      '.local',
+      '.local/share',
+      '.local/share/cloudy',
+      '.local/share/cloudy/dconf',
+      '.local/share/cloudy/dconf/gnome-terminal',
+      '.local/share/cloudy/dconf/gnome-terminal/org.gnome.terminal.ini',
+    ],
+    'GNOME Terminal: its dconf settings as text, never the dconf database',
+  )
   t.same(await vaultPaths(t, vault, 'settings'), [], 'nothing went to the settings space')
 
   await ok(t, b, ['join', '--provider', vault, '--name', 'bravo'])
   const preview = await ok(t, b, ['sync', 'down', '--preview'])
   t.match(preview.stdout, 'apps/vscode/.config/Code/User/settings.json', 'items named by application')
-  await ok(t, b, ['sync', 'down', '--yes'])
+  const down = cloudyInSession(b, ['sync', 'down', '--yes'])
+  t.equal(down.code, 0, `applied (${down.stderr})`)
+  for (const [key, value] of Object.entries(DCONF)) t.equal(dconf(b, 'read', key), `${value}\n`, `B's dconf: ${key}`)
   for (const [id, app] of Object.entries(FIXTURE)) {
     for (const [rel, text] of Object.entries(app.keep))
       t.equal(await readFile(join(b.home, rel), 'utf8').catch(() => 'missing'), text, `${id}: ${rel} on B`)
@@ -178,7 +206,7 @@ t.test('15 applications: found, collected without caches, locks, sockets or secr
       .filter((x) => x.detected.length)
       .map((x) => x.id)
       .sort(),
-    Object.keys(FIXTURE).sort(),
+    apps,
     'B finds exactly the fixture applications',
   )
   t.ok(
