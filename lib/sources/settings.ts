@@ -127,6 +127,10 @@ export async function collectIncluded(
         const folder = st?.isDirectory() && (entries.length || prev) ? st : undefined
         if (!folder && !(entries.length && prev?.type === 'dir')) return undefined
         const subtreeId = await walker.store.putTree({ entries })
+        // A folder on the way to an include is a way there, not something collected: it keeps the
+        // time and mode first recorded, so a file another program makes and removes in ~/.config
+        // or /etc publishes nothing.
+        if (folder && child && prev?.type === 'dir') return { ...prev, subtree: subtreeId }
         if (folder) return { name, type: 'dir', mode: Number(folder.mode & 0o7777n), mtimeNs: treeTime(folder.mtimeNs), subtree: subtreeId }
         return { ...prev!, subtree: subtreeId }
       }

@@ -1,8 +1,9 @@
 /**
  * Corners where a sync engine loses or undoes a user's work, each met by two computers of one
  * chain: paths one computer leaves out, a lost state database, a partial down-sync of a merged
- * conflict, kinds changing both ways, folder modes, a local undo of what the chain brought, and
- * two syncs started at once on one computer.
+ * conflict, kinds changing both ways, folder modes, a folder above an include that other
+ * programs write in, a local undo of what the chain brought, and two syncs started at once on
+ * one computer.
  */
 import t, { type Test } from 'tap'
 import { chmod, lstat, mkdir, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises'
@@ -10,7 +11,7 @@ import { existsSync } from 'node:fs'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { join } from 'node:path'
-import { cloudy, ok, syncedPair, previewOps, setSettingsList, type Computer } from '../helpers/cli.js'
+import { cloudy, computer, initVault, ok, syncedPair, previewOps, setSettingsList, tempDir, type Computer } from '../helpers/cli.js'
 import { describeTree } from '../helpers/tree.js'
 import { acquireSyncLock } from '../../lib/state/lock.js'
 
@@ -109,6 +110,19 @@ t.test('folder modes and times follow the chain and are not sent back', async (t
   t.equal((await lstat(join(b.home, 'cfg/other'))).mtime.toISOString(), '2025-05-05T00:00:00.000Z')
   t.match((await ok(t, b, ['sync', 'up'], 'up B')).stdout, /no change/, 'nothing to send back')
   t.same(await cfg(b), await cfg(a))
+})
+
+t.test('what other programs do in a folder above an include publishes nothing', async (t) => {
+  const a = computer(t)
+  await mkdir(join(a.home, '.config/app'), { recursive: true })
+  await writeFile(join(a.home, '.config/app/app.conf'), 'x = 1\n')
+  await initVault(t, a, tempDir(t, 'vault'), ['~/.config/app'])
+  await ok(t, a, ['sync', 'up'])
+  // Another program makes and removes a file beside the include: ~/.config's time changes.
+  await writeFile(join(a.home, '.config/other.tmp'), '')
+  await rm(join(a.home, '.config/other.tmp'))
+  await utimes(join(a.home, '.config'), new Date('2030-01-01'), new Date('2030-01-01'))
+  t.match((await ok(t, a, ['sync', 'up'])).stdout, /^settings: no change/m)
 })
 
 t.test('undoing here what the chain brought is sent, not brought back', async (t) => {
