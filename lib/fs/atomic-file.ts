@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs'
 import { mkdir, open, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 
-/** Write `text` to `file` through a temporary file, fsync and rename; the folder is made 0700. */
-export async function writeFileAtomic(file: string, text: string, mode = 0o600): Promise<void> {
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 })
+/** Write `text` to `file` through a temporary file, fsync and rename; the folder is made `folderMode`. */
+export async function writeFileAtomic(file: string, text: string, mode = 0o600, folderMode = 0o700): Promise<void> {
+  await mkdir(dirname(file), { recursive: true, mode: folderMode })
   const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
   try {
     const fh = await open(tmp, 'wx', mode)

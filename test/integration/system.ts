@@ -6,7 +6,7 @@
  */
 import t from 'tap'
 import { chownSync, existsSync } from 'node:fs'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { cloudy, computer, ok, tempDir, type Computer } from '../helpers/cli.js'
 import { vaultPaths } from '../helpers/vault-tree.js'
@@ -22,7 +22,6 @@ async function writeTree(base: string, files: Record<string, string>) {
 
 const CARRIED = {
   'etc/default/keyboard': 'XKBLAYOUT="fr"\n',
-  'etc/hosts': '127.0.0.1 localhost\n10.0.0.5 nas\n',
   'etc/apt/sources.list.d/vendor.list': 'deb https://example.com/apt stable main\n',
   'etc/sysctl.d/99-swappiness.conf': 'vm.swappiness=10\n',
 }
@@ -69,6 +68,49 @@ t.test('as root: /etc settings collected and restored; identity and secrets neve
   await ok(t, b, ['sync', 'up'])
   await ok(t, a, ['sync', 'down', '--yes'])
   t.equal(await readFile(join(rootA, 'etc/default/keyboard'), 'utf8'), 'XKBLAYOUT="de"\n')
+})
+
+t.test('as root: /etc/hosts travels without the lines that name each computer', { skip: !root && 'needs root' }, async (t) => {
+  const vault = tempDir(t, 'vault')
+  const rootA = tempDir(t, 'root-a')
+  const rootB = tempDir(t, 'root-b')
+  const ipv6 = '\n# The following lines are desirable for IPv6 capable hosts\n::1     localhost ip6-localhost ip6-loopback\n'
+  await writeTree(rootA, {
+    'etc/hostname': 'alpha\n',
+    'etc/hosts': `127.0.0.1\tlocalhost\n127.0.1.1\talpha.example.org alpha\n10.0.0.5 nas${ipv6}`,
+  })
+  await writeTree(rootB, { 'etc/hostname': 'bravo\n', 'etc/hosts': `127.0.0.1\tlocalhost\n127.0.1.1\tbravo${ipv6}` })
+  // B's file is the older one: A's text keeps the name, B's is kept beside it.
+  await utimes(join(rootB, 'etc/hosts'), new Date('2020-01-01'), new Date('2020-01-01'))
+  const a: Computer = { ...computer(t), env: { CLOUDY_SYSTEM_ROOT: rootA } }
+  const b: Computer = { ...computer(t), env: { CLOUDY_SYSTEM_ROOT: rootB } }
+  await ok(t, a, ['init', '--provider', vault, '--kdf', 'interactive', '--no-auto-apps', '--name', 'alpha'])
+  await ok(t, a, ['sync', 'up'])
+  const held = await vaultPaths(t, vault, 'system')
+  t.ok(held.includes('etc/cloudy/hosts'), 'the shared lines are in the vault')
+  t.notOk(held.includes('etc/hosts'), '/etc/hosts itself never is')
+
+  await ok(t, b, ['join', '--provider', vault, '--name', 'bravo'])
+  const down = await cloudy(b, ['sync', 'down', '--yes'])
+  t.equal(down.code, 6, `B's own lines conflict, both kept (${down.stderr})`)
+  t.equal(
+    await readFile(join(rootB, 'etc/hosts'), 'utf8'),
+    `127.0.0.1\tlocalhost\n127.0.1.1\tbravo\n10.0.0.5 nas${ipv6}`,
+    "A's lines, and B's own name kept",
+  )
+  t.notMatch(await readFile(join(rootB, 'etc/cloudy/hosts'), 'utf8'), /alpha/, 'A never sent its name')
+  t.equal((await readdir(join(rootB, 'etc/cloudy'))).filter((n) => n.includes('conflict')).length, 1)
+
+  // B adds a line: it reaches A, whose own name stays; nothing travels back and forth after.
+  await writeFile(join(rootB, 'etc/hosts'), `${await readFile(join(rootB, 'etc/hosts'), 'utf8')}10.0.0.6 printer\n`)
+  await ok(t, b, ['sync', 'up'])
+  await ok(t, a, ['sync', 'down', '--yes'])
+  t.equal(
+    await readFile(join(rootA, 'etc/hosts'), 'utf8'),
+    `127.0.0.1\tlocalhost\n127.0.1.1\talpha.example.org alpha\n10.0.0.5 nas${ipv6}10.0.0.6 printer\n`,
+  )
+  t.notMatch((await ok(t, a, ['sync', 'up'])).stdout, /^system: published/m, 'A has nothing new to send')
+  t.equal((await ok(t, b, ['sync', 'down', '--preview', '--json'])).stdout.includes('etc/cloudy/hosts'), false, 'B has nothing to apply')
 })
 
 t.test(

@@ -10,7 +10,7 @@ import { printWarnings, Progress, type CliIo } from '../io.js'
 import { onlyItems } from '../items.js'
 import { sessionPlan } from '../spaces.js'
 import { missingApps, missingLines } from '../missing.js'
-import { loadDconf, stageDconf } from '../../sources/dconf.js'
+import { applyStaged, stageSource } from '../../sources/staged.js'
 import type { SyncWarning } from '../../sync/warnings.js'
 import { runningProcess, runningProcessNames } from '../../catalog/running.js'
 import { planSpace } from '../plan-space.js'
@@ -36,11 +36,11 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
     await assertInChain(s.vault, s.device, s.db)
     const { sources, skipped } = await sessionPlan(s)
     const plans: DownPlan[] = []
-    const dconfWarnings: SyncWarning[] = []
+    const stagedWarnings: SyncWarning[] = []
     for (const source of sources) {
-      // The text of dconf settings mirrors what dconf holds now, so that a setting changed here
-      // and not sent is a local change the plan keeps, not something the chain's text overwrites.
-      if (source.app?.dconf.length) dconfWarnings.push(...(await stageDconf(source.app, source.root, s.env)))
+      // Staged files mirror what they stand for now (dconf, /etc/hosts), so that a setting changed
+      // here and not sent is a local change the plan keeps, not something the chain overwrites.
+      stagedWarnings.push(...(await stageSource(source, s.env)))
       plans.push(await planSpace(s, source))
     }
     const only = onlyItems(args.only, sources, s.paths.home)
@@ -96,12 +96,9 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
       const progress = new Progress(io, `down-sync ${sources[i]!.label}`)
       const result = await applyDown({ db: s.db, home: sources[i]!.root, only, onBytes: progress.add }, plan)
       progress.done()
-      // dconf text the down-sync wrote is loaded into dconf (sources/dconf.ts).
-      const app = sources[i]!.app
-      if (app?.dconf.length) {
-        const written = new Set(result.applied.filter((it) => it.op !== 'delete').map((it) => it.path))
-        result.warnings.push(...(await loadDconf(app, sources[i]!.root, s.env, written)))
-      }
+      // Staged files the down-sync wrote are applied to what they stand for (sources/staged.ts).
+      const written = new Set(result.applied.filter((it) => it.op !== 'delete').map((it) => it.path))
+      result.warnings.push(...(await applyStaged(sources[i]!, s.env, written)))
       results.push(result)
     }
     if (all.length > 0) await touchDevice(s.vault, s.device, 'seen')
@@ -125,7 +122,7 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
       }
       waitNotes()
     }
-    const warnings = [...dconfWarnings, ...done.flatMap((r) => r.warnings)]
+    const warnings = [...stagedWarnings, ...done.flatMap((r) => r.warnings)]
     printWarnings(io, warnings)
     // Items whose data is damaged in the vault were listed and not applied; the rest was.
     if (warnings.some((w) => w.code === 'EINTEGRITY')) return EXIT.INTEGRITY

@@ -10,7 +10,7 @@ import { treeMetaKey, upSync, type UpSyncResult } from '../../sync/up.js'
 import { openSession, type Session } from '../context.js'
 import { formatBytes, printWarnings, Progress, type CliIo } from '../io.js'
 import { sessionPlan } from '../spaces.js'
-import { stageDconf } from '../../sources/dconf.js'
+import { stageSource } from '../../sources/staged.js'
 import { stageInventory } from '../../sources/inventory.js'
 import type { SyncWarning } from '../../sync/warnings.js'
 import { onlyItems, onlyTouches } from '../items.js'
@@ -57,13 +57,13 @@ export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
     const { sources, skipped } = await sessionPlan(s, { autoAdd: true })
     const only = onlyItems(args.only, sources, s.paths.home)
     const results: UpSyncResult[] = []
-    const dconfWarnings: SyncWarning[] = []
+    const stagedWarnings: SyncWarning[] = []
     // One commit per changed space, each on its own: a failure in one leaves the others published.
     for (const source of sources.filter((src) => onlyTouches(only, src))) {
       // This computer's record of what is installed here (sources/inventory.ts).
       if (source.category === 'inventory') await stageInventory(source.root, s.vault.deviceTag(s.device.id), s.device.name, s.env)
-      // dconf settings are collected as text files (sources/dconf.ts).
-      if (source.app?.dconf.length) dconfWarnings.push(...(await stageDconf(source.app, source.root, s.env)))
+      // dconf settings and /etc/hosts are collected as files Cloudy writes (sources/staged.ts).
+      stagedWarnings.push(...(await stageSource(source, s.env)))
       // An application with nothing here and nothing sent before: no commit of an empty tree.
       if (source.app && !s.db.getMeta(treeMetaKey(source.space)) && !source.include.some((p) => existsSync(join(source.root, p)))) continue
       const progress = new Progress(io, `up-sync ${source.label}`)
@@ -96,7 +96,7 @@ export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
         )
       }
     }
-    const warnings = [...dconfWarnings, ...results.flatMap((r) => r.warnings)]
+    const warnings = [...stagedWarnings, ...results.flatMap((r) => r.warnings)]
     printWarnings(io, warnings)
     return warnings.length ? EXIT.PARTIAL : EXIT.OK
   } finally {
