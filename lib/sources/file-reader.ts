@@ -3,7 +3,7 @@
  * on the disk; a few in flight at once keep it busy while the main thread hashes and seals what
  * already arrived.
  */
-import { cpus } from 'node:os'
+import { availableParallelism } from 'node:os'
 import { asBuffer, WorkerPool, type FileOutcome } from '../workers/pool.js'
 
 /** One file read by a worker: its bytes and the fstat taken after reading them. */
@@ -42,7 +42,7 @@ parentPort.on('message', ({ batch }) => {
 `
 
 export class FileReaderPool {
-  #pool = new WorkerPool<string, ReadResult>(WORKER_SOURCE, Math.max(2, Math.min(4, cpus().length * 2)))
+  #pool = new WorkerPool<string, ReadResult>(WORKER_SOURCE, Math.max(2, Math.min(4, availableParallelism() * 2)))
 
   /** Read the files (one batch, one thread); results in the same order. */
   async read(paths: string[]): Promise<ReadResult[]> {

@@ -52,7 +52,7 @@ export class Walker {
   readonly seen = new Set<string>()
   #o: WalkOptions
   readonly store: SpaceStore
-  #gear: Uint32Array
+  #gearTable: Uint32Array | undefined
   #slots = FILE_CONCURRENCY
   #waiting: (() => void)[] = []
   /** Why the last folder that could not be listed could not be. */
@@ -67,7 +67,11 @@ export class Walker {
   constructor(options: WalkOptions) {
     this.#o = options
     this.store = options.store
-    this.#gear = gearTable(options.store.keys.gearSeed)
+  }
+
+  /** The chunker's table, made when a first file is read: a no-change run reads none. */
+  get #gear(): Uint32Array {
+    return (this.#gearTable ??= gearTable(this.store.keys.gearSeed))
   }
 
   /** The tree entry of `abs` (named `name`), or undefined if it is skipped. */

@@ -6,7 +6,7 @@
  * undefined and the store seals on the main thread, with the same result.
  */
 import { existsSync } from 'node:fs'
-import { cpus } from 'node:os'
+import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { BlobType } from '../vault/aead.js'
 import type { SpaceKeys } from '../vault/keys.js'
@@ -72,7 +72,7 @@ export class SealPool {
   }
 
   /** A pool for this space's keys, or undefined where the built modules are not there. */
-  static create(keys: SpaceKeys, threads = Math.max(1, Math.min(4, cpus().length))): SealPool | undefined {
+  static create(keys: SpaceKeys, threads = Math.max(1, Math.min(4, availableParallelism()))): SealPool | undefined {
     if (!Object.values(MODULES).every((u) => existsSync(fileURLToPath(u)))) return undefined
     return new SealPool(keys, threads)
   }
