@@ -4,7 +4,7 @@
 // outside (they find their binaries next to their own package). The modules worker threads
 // load (seal-pool) are found relative to lib/<folder>/, which this bundle sits in too.
 import { build } from 'esbuild'
-import { cpSync, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { cpSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -53,3 +53,7 @@ const catalogOut = join(root, 'dist/lib/catalog')
 rmSync(join(catalogOut, 'apps'), { recursive: true, force: true })
 cpSync(join(root, 'lib/catalog/apps'), join(catalogOut, 'apps'), { recursive: true })
 cpSync(join(root, 'lib/catalog/system.toml'), join(catalogOut, 'system.toml'))
+// The entries checked once here and written as JSON, which every command reads instead of
+// parsing each TOML file (catalog.ts `readPrebuilt`); a broken entry fails the build.
+const { prebuiltCatalog, PREBUILT } = await import(join(catalogOut, 'catalog.js'))
+writeFileSync(join(catalogOut, PREBUILT), prebuiltCatalog(join(catalogOut, 'apps')))
