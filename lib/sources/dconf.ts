@@ -9,7 +9,7 @@
  * session.
  */
 import { execFile } from 'node:child_process'
-import { readFileSync, statSync, utimesSync } from 'node:fs'
+import { readFileSync, statSync, utimesSync, type Stats } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { readTextIfAny, writeFileAtomic } from '../fs/atomic-file.js'
@@ -59,12 +59,32 @@ function why(e: unknown): string {
   return (err.stderr || err.message || String(e)).trim().split('\n')[0]!
 }
 
+/** Where a sync remembers what it staged last (the state database's meta table). */
+export interface StageMemory {
+  getMeta(key: string): string | undefined
+  setMeta(key: string, value: string): void
+}
+
 /**
  * Write the dump of each of `app`'s dconf folders to its file under HOME (only when it changed).
  * Returns what could not be dumped, as warnings; nothing is written for a folder that holds no
- * key and has no file yet.
+ * key and has no file yet. When neither the dconf database nor the application's text folder
+ * changed since the last time (`memory`), nothing can differ and no dconf process is started:
+ * an up-sync with nothing to send stays a few stats per application.
  */
-export async function stageDconf(app: CatalogEntry, home: string, base: NodeJS.ProcessEnv): Promise<SyncWarning[]> {
+export async function stageDconf(app: CatalogEntry, home: string, base: NodeJS.ProcessEnv, memory?: StageMemory): Promise<SyncWarning[]> {
+  const key = `dconf-staged:${app.id}`
+  // dconf replaces its database file at each write: a new inode and time.
+  const stamp = () => {
+    const db = statIfAny(dconfDatabase(home, base))
+    if (!db) return undefined
+    const dbStamp = `${db.ino}.${db.mtimeMs}`
+    return { db: dbStamp, text: `${dbStamp}:${statIfAny(join(home, dconfFolder(app.id)))?.mtimeMs}` }
+  }
+  const before = stamp()?.text
+  if (before && memory?.getMeta(key) === before) return []
+  // No dconf database and no text of ours: this user has no dconf settings to collect.
+  if (!before && !statIfAny(join(home, dconfFolder(app.id)))) return []
   const problems: SyncWarning[] = []
   for (const dir of app.dconf) {
     let text: string
@@ -83,16 +103,28 @@ export async function stageDconf(app: CatalogEntry, home: string, base: NodeJS.P
     const changed = dconfChanged(home, base)
     if (changed) utimesSync(file, changed, changed)
   }
+  // Only a complete stage is remembered, and only if dconf did not change while it ran.
+  const after = stamp()
+  if (memory && !problems.length && after && before?.startsWith(`${after.db}:`)) memory.setMeta(key, after.text)
   return problems
 }
 
-/** When this user's dconf database last changed (`$XDG_CONFIG_HOME/dconf/user`), if it exists. */
-function dconfChanged(home: string, base: NodeJS.ProcessEnv): Date | undefined {
+function statIfAny(path: string): Stats | undefined {
   try {
-    return statSync(join(base.XDG_CONFIG_HOME || join(home, '.config'), 'dconf', 'user')).mtime
+    return statSync(path)
   } catch {
     return undefined
   }
+}
+
+/** This user's dconf database. */
+function dconfDatabase(home: string, base: NodeJS.ProcessEnv): string {
+  return join(base.XDG_CONFIG_HOME || join(home, '.config'), 'dconf', 'user')
+}
+
+/** When this user's dconf database last changed, if it exists. */
+function dconfChanged(home: string, base: NodeJS.ProcessEnv): Date | undefined {
+  return statIfAny(dconfDatabase(home, base))?.mtime
 }
 
 /** Whether any of `app`'s dconf folders holds a key here (dconf is read without a session bus). */

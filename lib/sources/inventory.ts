@@ -8,7 +8,7 @@
  * of them together.
  */
 import { execFile } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { accessSync, constants, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { dpkgStatusFile, installedDebianPackages, systemRoot } from '../catalog/detect.js'
@@ -91,6 +91,18 @@ function missingTool(e: unknown): boolean {
   return (e as NodeJS.ErrnoException).code === 'ENOENT'
 }
 
+/** Whether `command` is an executable on PATH: looked up first, a process for an absent tool costs ~10 ms. */
+function onPath(command: string, env: NodeJS.ProcessEnv): boolean {
+  return (env.PATH ?? '').split(':').some((dir) => {
+    try {
+      accessSync(join(dir || '.', command), constants.X_OK)
+      return true
+    } catch {
+      return false
+    }
+  })
+}
+
 /** What is installed here, by hand, in each packaging system; notes for those skipped. */
 export async function readInstalled(env: NodeJS.ProcessEnv): Promise<{ apps: InstalledApp[]; notes: string[] }> {
   const apps: InstalledApp[] = []
@@ -106,6 +118,7 @@ export async function readInstalled(env: NodeJS.ProcessEnv): Promise<{ apps: Ins
     ['snap', snaps],
   ] as const) {
     try {
+      if (!onPath(source, env)) throw Object.assign(new Error(`${source} not found on PATH`), { code: 'ENOENT' })
       apps.push(...(await read(env)))
     } catch (e) {
       notes.push(
@@ -145,7 +158,7 @@ export function missingHere(
       out.set(key, m)
     }
   }
-  return [...out.values()].sort((x, y) => appKey(x.app).localeCompare(appKey(y.app)))
+  return [...out.values()].sort((x, y) => (appKey(x.app) < appKey(y.app) ? -1 : 1))
 }
 
 /** The commands that install `apps` (as root), one per packaging system. */

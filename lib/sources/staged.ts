@@ -5,15 +5,15 @@
  * so that what changed here and was not sent is a local change the plan keeps.
  */
 import type { SyncWarning } from '../sync/warnings.js'
-import { loadDconf, stageDconf } from './dconf.js'
+import { loadDconf, stageDconf, type StageMemory } from './dconf.js'
 import { applyHosts, SHARED_HOSTS, stageHosts } from './hosts.js'
 import type { SpaceSource } from './sources.js'
 
 const carriesHosts = (source: SpaceSource) => source.category === 'system' && source.include.includes(SHARED_HOSTS)
 
-/** Write `source`'s staged files from what they stand for; what could not be, as warnings. */
-export async function stageSource(source: SpaceSource, env: NodeJS.ProcessEnv): Promise<SyncWarning[]> {
-  if (source.app?.dconf.length) return stageDconf(source.app, source.root, env)
+/** Write `source`'s staged files from what they stand for; what could not be, as warnings. `memory` keeps what was staged last. */
+export async function stageSource(source: SpaceSource, env: NodeJS.ProcessEnv, memory: StageMemory): Promise<SyncWarning[]> {
+  if (source.app?.dconf.length) return stageDconf(source.app, source.root, env, memory)
   if (carriesHosts(source)) return stageHosts(source.root)
   return []
 }

@@ -60,6 +60,17 @@ t.test('GNOME Terminal settings in dconf reach another computer', { skip: noDcon
   t.equal(dconf(b, 'read', '/org/gnome/terminal/legacy/theme-variant'), "'light'\n")
   t.equal(dconf(b, 'read', '/org/gnome/terminal/legacy/default-show-menubar'), '', 'reset on B too')
 
+  // dconf is read again only when its database changed: without dconf on PATH, an up-sync
+  // after nothing changed has nothing to ask it; after a change it says it cannot read it.
+  const noDconfHere = tempDir(t, 'no-dconf')
+  await writeFile(join(noDconfHere, 'gnome-terminal'), '#!/bin/sh\n', { mode: 0o755 })
+  const unchanged = await cloudy(a, ['sync', 'up'], { PATH: noDconfHere })
+  t.equal(unchanged.code, 0, `nothing changed, dconf not started (${unchanged.stderr})`)
+  dconf(a, 'write', '/org/gnome/terminal/legacy/theme-variant', "'dark'")
+  const changed = await cloudy(a, ['sync', 'up'], { PATH: noDconfHere })
+  t.equal(changed.code, 6, 'dconf changed: read again')
+  t.match(changed.stderr, /dconf settings under \/org\/gnome\/terminal\/ not collected/)
+
   // Without dconf on PATH: said, not fatal.
   const c: Computer = { ...computer(t), env: { ...env, PATH: tempDir(t, 'empty') } }
   await mkdir(join(c.home, '.config'), { recursive: true })

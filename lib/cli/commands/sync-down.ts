@@ -40,7 +40,7 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
     for (const source of sources) {
       // Staged files mirror what they stand for now (dconf, /etc/hosts), so that a setting changed
       // here and not sent is a local change the plan keeps, not something the chain overwrites.
-      stagedWarnings.push(...(await stageSource(source, s.env)))
+      stagedWarnings.push(...(await stageSource(source, s.env, s.db)))
       plans.push(await planSpace(s, source))
     }
     const only = onlyItems(args.only, sources, s.paths.home)

@@ -63,7 +63,7 @@ export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
       // This computer's record of what is installed here (sources/inventory.ts).
       if (source.category === 'inventory') await stageInventory(source.root, s.vault.deviceTag(s.device.id), s.device.name, s.env)
       // dconf settings and /etc/hosts are collected as files Cloudy writes (sources/staged.ts).
-      stagedWarnings.push(...(await stageSource(source, s.env)))
+      stagedWarnings.push(...(await stageSource(source, s.env, s.db)))
       // An application with nothing here and nothing sent before: no commit of an empty tree.
       if (source.app && !s.db.getMeta(treeMetaKey(source.space)) && !source.include.some((p) => existsSync(join(source.root, p)))) continue
       const progress = new Progress(io, `up-sync ${source.label}`)
