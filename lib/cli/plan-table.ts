@@ -1,5 +1,6 @@
 /** A down-sync plan as the table `sync down --preview` prints (and the mount's .preview/PLAN.txt holds). */
 import type { ItemSide, PlanItem } from '../sync/plan.js'
+import type { Missing } from '../sync/missing.js'
 import { formatBytes } from './io.js'
 import { table } from './table.js'
 
@@ -23,4 +24,11 @@ export function planTable(items: readonly PlanItem[]): string {
   const count = (op: string) => items.filter((it) => it.op === op).length
   const summary = `${items.length} items: ${count('add')} to add, ${count('update')} to update, ${count('delete')} to delete, ${count('conflict')} in conflict\n`
   return table(['ACTION', 'ITEM', 'LOCAL', 'INCOMING'], rows) + notes.join('') + summary
+}
+
+/** One line per application missing here, for people. */
+export function missingLines(missing: readonly Missing[]): string {
+  return missing
+    .map((m) => `missing here: ${m.app.source} ${m.app.id} (installed on ${m.on.join(', ')}); "cloudy apps install ${m.app.id}"\n`)
+    .join('')
 }

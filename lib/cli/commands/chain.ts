@@ -6,7 +6,7 @@ import { EXIT } from '../../errors.js'
 import { findDevice, readChain, removeDevice, writeRemoval, type ChainDevice } from '../../sync/chain.js'
 import { SpaceStore } from '../../store/space-store.js'
 import { openSession } from '../context.js'
-import { allSpaces } from '../spaces.js'
+import { allSpaces } from '../../sync/spaces.js'
 import type { CliIo } from '../io.js'
 import { table } from '../table.js'
 

@@ -8,7 +8,7 @@ import { readChain } from '../../sync/chain.js'
 import { selectionProblems } from '../../selection/records.js'
 import { openSession } from '../context.js'
 import { formatBytes, type CliIo } from '../io.js'
-import { allSpaces } from '../spaces.js'
+import { allSpaces } from '../../sync/spaces.js'
 
 export interface CheckArgs {
   readData?: boolean

@@ -23,8 +23,8 @@ import { SpaceStore } from '../../store/space-store.js'
 import { assertInChain, CHAIN_SPACE } from '../../sync/chain.js'
 import { openSession, type Session } from '../context.js'
 import type { CliIo } from '../io.js'
-import { planSpace } from '../plan-space.js'
-import { sessionSources } from '../spaces.js'
+import { planSpace } from '../../sync/plan-space.js'
+import { sessionSources } from '../../sync/spaces.js'
 
 const run = promisify(execFile)
 

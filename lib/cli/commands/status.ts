@@ -6,8 +6,8 @@ import { pendingReceived } from '../../sync/received.js'
 import { treeMetaKey } from '../../sync/up.js'
 import { openSession } from '../context.js'
 import type { CliIo } from '../io.js'
-import { sessionSources } from '../spaces.js'
-import { planSpace } from '../plan-space.js'
+import { sessionSources } from '../../sync/spaces.js'
+import { planSpace } from '../../sync/plan-space.js'
 import { table } from '../table.js'
 
 export interface StatusArgs {

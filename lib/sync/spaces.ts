@@ -17,7 +17,7 @@ import { loadSystemCatalog } from '../catalog/system.js'
 import type { StateDb } from '../state/db.js'
 import { SpaceStore } from '../store/space-store.js'
 import type { Vault } from '../vault/vault.js'
-import type { Session } from './context.js'
+import type { Session } from '../session.js'
 
 /** Spaces every vault may hold; `check` walks each of them. */
 export const KNOWN_SPACES = ['settings', 'system', 'inventory'] as const

@@ -1,6 +1,6 @@
 /** The down-sync plan of one space of this computer, with the settings of its config. */
-import { planDown, type DownPlan } from '../sync/down.js'
-import type { Session } from './context.js'
+import { planDown, type DownPlan } from './down.js'
+import type { Session } from '../session.js'
 import type { SpaceSource } from '../sources/sources.js'
 
 export function planSpace(s: Session, source: SpaceSource): Promise<DownPlan> {

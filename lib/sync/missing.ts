@@ -1,9 +1,9 @@
 /** What other computers of the chain have installed and this one lacks (the inventory category). */
 import { missingHere, readInstalled, recordsIn, type InstalledApp } from '../sources/inventory.js'
 import type { SpaceSource } from '../sources/sources.js'
-import type { DownPlan } from '../sync/down.js'
-import { treeMetaKey } from '../sync/up.js'
-import type { Session } from './context.js'
+import type { DownPlan } from './down.js'
+import { treeMetaKey } from './up.js'
+import type { Session } from '../session.js'
 
 export interface Missing {
   app: InstalledApp
@@ -24,11 +24,4 @@ export async function missingApps(s: Session, sources: readonly SpaceSource[], p
   // `[here] skip = ["debian:steam"]`: not on this computer.
   const skip = new Set(s.config.here.skip.filter((x) => /^(debian|flatpak|snap):/.test(x)))
   return missingHere(records, s.vault.deviceTag(s.device.id), apps, skip)
-}
-
-/** One line per application missing here, for people. */
-export function missingLines(missing: readonly Missing[]): string {
-  return missing
-    .map((m) => `missing here: ${m.app.source} ${m.app.id} (installed on ${m.on.join(', ')}); "cloudy apps install ${m.app.id}"\n`)
-    .join('')
 }

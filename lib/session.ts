@@ -1,0 +1,100 @@
+/**
+ * What every operation on the vault works with: where local state lives, the config, the
+ * provider, the unlocked vault, the state database and this computer's identity. The command
+ * line, the mount and the service open one the same way; only where the password comes from and
+ * where notices go differ. Each step fails with the error of its kind (exit code).
+ */
+import { hostname, userInfo } from 'node:os'
+import { join } from 'node:path'
+import { openProvider } from '../providers/index.js'
+import type { Provider } from '../providers/provider.js'
+import { loadConfig, type Config } from './config.js'
+import { CredentialStore } from './credentials.js'
+import { NoVaultError } from './errors.js'
+import { cloudyPaths, type CloudyPaths } from './paths.js'
+import { StateDb } from './state/db.js'
+import { acquireSyncLock } from './state/lock.js'
+import { privateDir } from './state/private-file.js'
+import type { DeviceIdentity } from './sync/up.js'
+import { Vault } from './vault/vault.js'
+
+export interface Session {
+  paths: CloudyPaths
+  /** The environment the operation runs in (XDG variables, PATH: what the catalog looks at). */
+  env: NodeJS.ProcessEnv
+  config: Config
+  provider: Provider
+  vault: Vault
+  db: StateDb
+  device: DeviceIdentity
+  close(): Promise<void>
+}
+
+/** Config of an initialised computer, or exit 4 telling how to set one up. */
+export async function requireConfig(paths: CloudyPaths): Promise<Config> {
+  for (const dir of new Set([paths.configDir, paths.stateDir, paths.cacheDir])) privateDir(dir)
+  const config = await loadConfig(paths.configFile)
+  if (!config?.vault.provider || !config.device.id) {
+    throw new NoVaultError(
+      `this computer is not set up for Cloudy (no vault in ${paths.configFile}): run "cloudy init" to create a vault or "cloudy join" to join one`,
+    )
+  }
+  return config
+}
+
+export function deviceIdentity(config: Config, paths: CloudyPaths): DeviceIdentity {
+  return {
+    id: config.device.id!,
+    name: config.device.name ?? hostname(),
+    username: userInfo().username,
+    hostname: hostname(),
+    home: paths.home,
+  }
+}
+
+/** The provider at `url`, with this computer's credentials. */
+export function connect(env: NodeJS.ProcessEnv, paths: CloudyPaths, url: string, root: string | undefined): Promise<Provider> {
+  return openProvider(url, { root, credentials: new CredentialStore(paths.credentialsFile), env })
+}
+
+export interface SessionOptions {
+  env: NodeJS.ProcessEnv
+  /** The master password, asked only once the provider is reached. */
+  password: () => Promise<string>
+  /** The operation changes this computer's files or sync state (sync, restore): it runs alone on this computer. */
+  exclusive?: boolean
+  /** Said while another sync or restore on this computer holds the lock. */
+  onWait?: () => void
+  /** Said when a damaged state database was moved aside (it is rebuilt from the vault). */
+  onDamagedState?: (aside: string, why: string) => void
+}
+
+/** Open everything an operation on the vault needs. The caller must `close()` it. */
+export async function openSession(o: SessionOptions): Promise<Session> {
+  const paths = cloudyPaths(o.env)
+  const config = await requireConfig(paths)
+  const provider = await connect(o.env, paths, config.vault.provider!, config.vault.root)
+  try {
+    const vault = await Vault.unlock(provider, await o.password())
+    const lock = o.exclusive ? await acquireSyncLock(join(paths.stateDir, 'sync.lock'), () => o.onWait?.()) : undefined
+    const db = StateDb.open(paths.stateDb, (aside, why) => o.onDamagedState?.(aside, why))
+    return {
+      paths,
+      env: o.env,
+      config,
+      provider,
+      vault,
+      db,
+      device: deviceIdentity(config, paths),
+      async close() {
+        vault.close()
+        db.close()
+        lock?.release()
+        await provider.close()
+      },
+    }
+  } catch (e) {
+    await provider.close()
+    throw e
+  }
+}
