@@ -52,9 +52,15 @@ export function deviceIdentity(config: Config, paths: CloudyPaths): DeviceIdenti
   }
 }
 
-/** The provider at `url`, with this computer's credentials. */
-export function connect(env: NodeJS.ProcessEnv, paths: CloudyPaths, url: string, root: string | undefined): Promise<Provider> {
-  return openProvider(url, { root, credentials: new CredentialStore(paths.credentialsFile), env })
+/** The provider at `url`, with this computer's credentials; `notice` takes lines for the user. */
+export function connect(
+  env: NodeJS.ProcessEnv,
+  paths: CloudyPaths,
+  url: string,
+  root: string | undefined,
+  notice?: (line: string) => void,
+): Promise<Provider> {
+  return openProvider(url, { root, credentials: new CredentialStore(paths.credentialsFile), env, notice })
 }
 
 export interface SessionOptions {
@@ -67,13 +73,15 @@ export interface SessionOptions {
   onWait?: () => void
   /** Said when a damaged state database was moved aside (it is rebuilt from the vault). */
   onDamagedState?: (aside: string, why: string) => void
+  /** Lines for the user from below (the provider's). */
+  notice?: (line: string) => void
 }
 
 /** Open everything an operation on the vault needs. The caller must `close()` it. */
 export async function openSession(o: SessionOptions): Promise<Session> {
   const paths = cloudyPaths(o.env)
   const config = await requireConfig(paths)
-  const provider = await connect(o.env, paths, config.vault.provider!, config.vault.root)
+  const provider = await connect(o.env, paths, config.vault.provider!, config.vault.root, o.notice)
   try {
     const vault = await Vault.unlock(provider, await o.password())
     const lock = o.exclusive ? await acquireSyncLock(join(paths.stateDir, 'sync.lock'), () => o.onWait?.()) : undefined

@@ -23,6 +23,8 @@ export interface OpenOptions {
   retry?: RetryOptions
   /** Environment (the AWS SDK's credential chain, SSH_AUTH_SOCK). Default `process.env`. */
   env?: NodeJS.ProcessEnv
+  /** Where a line for the person running Cloudy goes (the command line: stderr). Default: nowhere. */
+  notice?: (line: string) => void
 }
 
 /** What a remote provider's opener is given. */
@@ -70,7 +72,7 @@ export async function openProvider(url: string, options: OpenOptions = {}): Prom
     return {
       ...wrapped,
       async close() {
-        process.stderr.write(`cloudy: fault injection: ${JSON.stringify(injected.stats)}\n`)
+        options.notice?.(`cloudy: fault injection: ${JSON.stringify(injected.stats)}`)
         await wrapped.close()
       },
     }

@@ -12,7 +12,7 @@ export { deviceIdentity, requireConfig, type Session } from '../session.js'
 
 /** The provider at `url`, with this computer's credentials. */
 export function connect(io: CliIo, paths: CloudyPaths, url: string, root: string | undefined): Promise<Provider> {
-  return connectWith(io.env, paths, url, root)
+  return connectWith(io.env, paths, url, root, (line) => io.stderr.write(line + '\n'))
 }
 
 /**
@@ -31,6 +31,7 @@ export function openSession(io: CliIo, argv: { passwordFile?: string }, options:
         stdin: io.stdin,
         stderr: io.stderr as NodeJS.WriteStream,
       }),
+    notice: (line) => io.stderr.write(line + '\n'),
     onWait: () => io.stderr.write('Waiting for another sync or restore on this computer to finish...\n'),
     // A damaged state database is rebuilt from the vault, like a lost one, and the user told.
     onDamagedState: (aside, why) =>

@@ -2,6 +2,10 @@
  * What a command talks to: streams and environment, injectable so tests drive `main()` in
  * process, and a progress line that shows on a terminal and stays silent in a pipe.
  */
+import { formatBytes } from '../text/format.js'
+
+export { formatBytes }
+
 export interface CliIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean }
   stderr: NodeJS.WritableStream & { isTTY?: boolean }
@@ -11,16 +15,6 @@ export interface CliIo {
 
 export function defaultIo(): CliIo {
   return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env }
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let i = 0
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024
-    i++
-  }
-  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`
 }
 
 /** A one-line byte counter on stderr, redrawn at most 5 times a second; a no-op off a terminal. */

@@ -1,7 +1,7 @@
 /** A local disk filled up while Cloudy wrote to it: said with how much is missing. */
 import { statfs } from 'node:fs/promises'
 import { CloudyError, EXIT } from '../errors.js'
-import { formatBytes } from '../cli/io.js'
+import { formatBytes } from '../text/format.js'
 
 /** The error codes of a full disk (or a full quota). */
 export function isDiskFull(e: unknown): boolean {

@@ -5,7 +5,7 @@
  */
 import { open as openFile, lstat, readlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { planTable } from '../cli/plan-table.js'
+import { planTable } from '../text/plan-table.js'
 import type { PlanItem } from '../sync/plan.js'
 import type { MountView, ViewEntry } from './view.js'
 

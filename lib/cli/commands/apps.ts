@@ -16,7 +16,7 @@ import { readSelection } from '../../selection/selection.js'
 import { catalogSources, type SpaceSource } from '../../sources/sources.js'
 import { openSession } from '../context.js'
 import { formatBytes, type CliIo } from '../io.js'
-import { table } from '../table.js'
+import { table } from '../../text/table.js'
 
 const run = promisify(execFile)
 

@@ -8,7 +8,7 @@ import { SpaceStore } from '../../store/space-store.js'
 import { openSession } from '../context.js'
 import { allSpaces } from '../../sync/spaces.js'
 import type { CliIo } from '../io.js'
-import { table } from '../table.js'
+import { table } from '../../text/table.js'
 
 export interface ChainArgs {
   passwordFile?: string

@@ -8,7 +8,7 @@ import { openSession } from '../context.js'
 import type { CliIo } from '../io.js'
 import { sessionSources } from '../../sync/spaces.js'
 import { planSpace } from '../../sync/plan-space.js'
-import { table } from '../table.js'
+import { table } from '../../text/table.js'
 
 export interface StatusArgs {
   passwordFile?: string

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline/promises'
 import { EXIT } from '../../errors.js'
 import { applyDownAll, planDownAll } from '../../sync/down-all.js'
 import type { PlanItem } from '../../sync/plan.js'
-import { missingLines, planTable } from '../plan-table.js'
+import { missingLines, planTable } from '../../text/plan-table.js'
 import { openSession } from '../context.js'
 import { printWarnings, Progress, type CliIo } from '../io.js'
 

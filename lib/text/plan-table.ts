@@ -1,7 +1,7 @@
 /** A down-sync plan as the table `sync down --preview` prints (and the mount's .preview/PLAN.txt holds). */
 import type { ItemSide, PlanItem } from '../sync/plan.js'
 import type { Missing } from '../sync/missing.js'
-import { formatBytes } from './io.js'
+import { formatBytes } from './format.js'
 import { table } from './table.js'
 
 const size = (side: ItemSide) =>
