@@ -11,7 +11,6 @@ import { APPS_REGISTRY } from '../apps/app-spaces.js'
 import type { StateDb } from '../state/db.js'
 import { LockedError } from '../errors.js'
 import { tryAcquireLock, type SyncLock } from '../state/lock.js'
-import { SpaceStore } from '../store/space-store.js'
 import type { DeviceIdentity } from '../sync/up.js'
 import type { Vault } from '../vault/vault.js'
 import type { DiskChunkCache } from './disk-cache.js'
@@ -95,7 +94,7 @@ export class JournaledSpaces {
       // The journal's folder says which space it is: an up-sync without a mount finds it so.
       if (!existsSync(join(dir, 'space'))) writeFileSync(join(dir, 'space'), space, { mode: 0o600 })
       const journal = await Journal.open(dir)
-      const store = new SpaceStore(this.o.vault.provider, keys, this.o.db)
+      const store = this.o.vault.store(space, this.o.db)
       await store.open()
       const base = SpaceView.of(store, baseTree(this.o.db, space), { cacheBytes: this.o.cacheBytes, disk: this.o.disk?.(keys.tag) })
       const view = new JournaledView(base, journal)

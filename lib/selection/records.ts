@@ -5,7 +5,6 @@
  * its state database): a record replayed from the past, or deleted, can then never take back a
  * choice this computer has seen.
  */
-import { NotFoundError } from '../errors.js'
 import type { StateDb } from '../state/db.js'
 import { decodePayload, encodePayload } from '../store/codec.js'
 import { decodeJson } from '../store/objects.js'
@@ -48,20 +47,16 @@ function seen(db: StateDb | undefined): SelectionMap {
 /** Every record on the provider: its key, and its map when it opens under its own name. */
 async function* records(vault: Vault): AsyncGenerator<{ key: string; map?: SelectionMap }> {
   const key = vault.space(CHAIN_SPACE).blobKey
-  for await (const o of vault.provider.list(PREFIX)) {
-    const tag = o.key.slice(PREFIX.length)
+  const stored = vault.records(PREFIX)
+  for await (const tag of stored.names()) {
     if (!/^[0-9a-f]{32}$/.test(tag)) continue
-    let sealed: Uint8Array
-    try {
-      sealed = await vault.provider.get(o.key)
-    } catch (e) {
-      if (e instanceof NotFoundError) continue
-      throw e
-    }
+    const sealed = await stored.get(tag)
+    // Deleted since it was listed.
+    if (!sealed) continue
     const payload = open(key, BlobType.selection, recordId(tag), sealed)
     const plain = payload && decodePayload(payload)
     const record = plain ? decodeJson<SelectionRecord>(plain) : undefined
-    yield { key: o.key, map: record?.format === 1 ? wellFormed(record.entries) : undefined }
+    yield { key: stored.key(tag), map: record?.format === 1 ? wellFormed(record.entries) : undefined }
   }
 }
 
@@ -103,7 +98,7 @@ export async function changeSelection(
     recordId(tag),
     encodePayload(Buffer.from(JSON.stringify(record))),
   )
-  await vault.provider.put(`${PREFIX}${tag}`, sealed)
+  await vault.records(PREFIX).put(tag, sealed)
   // Seen here only once it is published: a failed put leaves nothing that looks chosen.
   db?.setMeta(SEEN, JSON.stringify(map))
   return map

@@ -46,7 +46,8 @@ export interface StoreStats {
 export class SpaceStore {
   readonly keys: SpaceKeys
   readonly stats: StoreStats = { blobsAdded: 0, blobsDeduped: 0, packsWritten: 0, packBytes: 0, plainBytes: 0 }
-  readonly provider: Provider
+  /** Reached through this store only (docs/ARCHITECTURE.md, "Layers"). */
+  readonly #provider: Provider
   #db: StateDb
   #packSize: number
   #sealPool: SealPool | undefined
@@ -66,11 +67,21 @@ export class SpaceStore {
   #virtual = new Map<string, Tree>()
 
   constructor(provider: Provider, keys: SpaceKeys, db: StateDb, options: SpaceStoreOptions = {}) {
-    this.provider = provider
+    this.#provider = provider
     this.keys = keys
     this.#db = db
     this.#packSize = options.packSize ?? defaultPackSize()
     this.#sealPool = options.sealPool
+  }
+
+  /** How many uploads or reads the provider takes at once. */
+  get parallelism(): number {
+    return this.#provider.parallelism ?? 1
+  }
+
+  /** Bytes `offset` to `offset + length` of pack `pack`, sealed as they are stored. */
+  readPackRange(pack: string, offset: number, length: number): Promise<Uint8Array> {
+    return this.#provider.get(packKey(this.keys.tag, pack), { offset, length })
   }
 
   get prefix(): string {
@@ -80,7 +91,7 @@ export class SpaceStore {
   /** Bring the local copy of the blob index up to date with the vault's index files. */
   async open(): Promise<void> {
     const onProvider = new Set<string>()
-    for await (const o of this.provider.list(`${this.prefix}index/`)) {
+    for await (const o of this.#provider.list(`${this.prefix}index/`)) {
       const name = o.key.slice(this.prefix.length + 'index/'.length)
       if (/^[0-9a-f]{64}$/.test(name)) onProvider.add(name)
     }
@@ -146,7 +157,7 @@ export class SpaceStore {
     }
     this.#throwIfFailed()
     sealed ??= seal(this.keys.blobKey, type, id, encodePayload(plain, compress))
-    this.#pack ??= new PackWriter(this.provider, this.keys.tag, this.keys.blobKey)
+    this.#pack ??= new PackWriter(this.#provider, this.keys.tag, this.keys.blobKey)
     const pack = this.#pack
     // Recorded before the first await, so a concurrent add of the same content dedups.
     this.#pending.set(id.toString('hex'), { id, type, pack: pack.id, offset: pack.size, length: sealed.length, rawLength: plain.length })
@@ -170,7 +181,7 @@ export class SpaceStore {
     this.#pack = undefined
     // Packs upload while the next fills: one at a time to a local disk, several to a remote
     // provider, whose round trips would otherwise set the pace.
-    while (this.#uploads.size >= (this.provider.parallelism ?? 1)) await Promise.race(this.#uploads).catch(() => {})
+    while (this.#uploads.size >= (this.#provider.parallelism ?? 1)) await Promise.race(this.#uploads).catch(() => {})
     // Each pack gets its own index file as soon as it is stored: a run stopped at any point
     // (killed, or refused by the account) leaves at most the packs in flight unindexed, and
     // what was indexed is not sent again.
@@ -195,7 +206,7 @@ export class SpaceStore {
     this.#failure ??=
       e instanceof CloudyError
         ? e
-        : new ProviderError(this.provider.name, `an upload failed: ${(e as Error)?.message ?? String(e)}`, { cause: e })
+        : new ProviderError(this.#provider.name, `an upload failed: ${(e as Error)?.message ?? String(e)}`, { cause: e })
   }
 
   #throwIfFailed(): void {
@@ -251,7 +262,7 @@ export class SpaceStore {
     let adopted = 0
     for (const o of await this.orphanPacks(known)) {
       const pack = o.key.slice(o.key.lastIndexOf('/') + 1)
-      const header = await readPackHeader(this.provider, this.keys.blobKey, o.key, pack, o.size)
+      const header = await readPackHeader(this.#provider, this.keys.blobKey, o.key, pack, o.size)
       if ('error' in header) continue
       // Every blob of the pack is listed, duplicates too: the pack is then no orphan any more.
       for (const e of header.entries) entries.push({ ...e, pack })
@@ -265,7 +276,7 @@ export class SpaceStore {
   /** The packs of this space that no index lists (`known`: the pack ids the index lists). */
   async orphanPacks(known = this.#db.packIds(this.keys.name)): Promise<{ key: string; size: number }[]> {
     const out: { key: string; size: number }[] = []
-    for await (const o of this.provider.list(`${this.prefix}packs/`)) {
+    for await (const o of this.#provider.list(`${this.prefix}packs/`)) {
       const pack = o.key.slice(o.key.lastIndexOf('/') + 1)
       if (!known.has(pack) && /^[0-9a-f]{64}$/.test(pack)) out.push({ key: o.key, size: o.size })
     }
@@ -283,7 +294,7 @@ export class SpaceStore {
     const loc = this.locate(id)
     if (!loc) throw new IntegrityError(`blob ${id.toString('hex')}`, 'no index entry: the blob is missing from the vault')
     const key = packKey(this.keys.tag, loc.pack)
-    return { key, sealed: await this.provider.get(key, { offset: loc.offset, length: loc.length }) }
+    return { key, sealed: await this.#provider.get(key, { offset: loc.offset, length: loc.length }) }
   }
 
   /** Authenticate and decode a sealed blob read from pack `key`. */
@@ -369,7 +380,7 @@ export class SpaceStore {
    */
   async readHeads(): Promise<Map<string, Head>> {
     const heads = new Map<string, Head>()
-    for await (const o of this.provider.list(`${this.prefix}heads/`)) {
+    for await (const o of this.#provider.list(`${this.prefix}heads/`)) {
       const device = o.key.slice(this.prefix.length + 'heads/'.length)
       if (!/^[0-9a-f]{32}$/.test(device)) continue
       let plain: Buffer
@@ -395,11 +406,11 @@ export class SpaceStore {
   }
 
   async #writeSealed(key: string, type: BlobType, id: Buffer, plain: Uint8Array): Promise<void> {
-    await this.provider.put(key, seal(this.keys.blobKey, type, id, encodePayload(plain)))
+    await this.#provider.put(key, seal(this.keys.blobKey, type, id, encodePayload(plain)))
   }
 
   async #readSealed(key: string, type: BlobType, id: Buffer): Promise<Buffer> {
-    const sealed = await this.provider.get(key)
+    const sealed = await this.#provider.get(key)
     return this.openBlob(key, type, id, sealed)
   }
 }

@@ -513,7 +513,7 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
           if (fatal) return
           let bytes: Uint8Array
           try {
-            bytes = await o.store.provider.get(key, { offset: range.start, length: range.end - range.start })
+            bytes = await o.store.readPackRange(pack, range.start, range.end - range.start)
           } catch (e) {
             // A missing pack is damage to the items it holds; an unreachable provider ends the run.
             if (!isDamage(e)) return stop(e)
@@ -536,7 +536,7 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
     }
     // As many ranges at once as the provider takes packs: each reader holds a pack-sized range
     // and its blobs (twice as many readers bought ~10% on S3 for ~250 MiB more memory).
-    const readers = Math.max(PACK_CONCURRENCY, o.store.provider.parallelism ?? 1)
+    const readers = Math.max(PACK_CONCURRENCY, o.store.parallelism)
     await Promise.all(Array.from({ length: Math.min(readers, packs.length) }, () => worker().catch(stop)))
     await writers.flush()
     if (fatal) throw fatal.error

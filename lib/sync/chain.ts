@@ -11,8 +11,7 @@
  * every device publishes the removals it saw in its own record at each sync. A removal known
  * either way whose marker is gone is refused (exit 7) until `chain remove` writes it again.
  */
-import { NotFoundError, RollbackError, UsageError } from '../errors.js'
-import type { Provider } from '../../providers/provider.js'
+import { RollbackError, UsageError } from '../errors.js'
 import type { StateDb } from '../state/db.js'
 import { decodePayload, encodePayload } from '../store/codec.js'
 import { decodeJson, type Head } from '../store/objects.js'
@@ -81,15 +80,6 @@ function openRecord<T>(vault: Vault, tag: string, removal: boolean, sealed: Uint
   return plain ? decodeJson<T>(plain) : undefined
 }
 
-async function getOptional(provider: Provider, key: string): Promise<Uint8Array | undefined> {
-  try {
-    return await provider.get(key)
-  } catch (e) {
-    if (e instanceof NotFoundError) return undefined
-    throw e
-  }
-}
-
 /** Something wrong with the chain's records on the provider (for `chain list` and `check`). */
 export interface ChainProblem {
   object: string
@@ -131,10 +121,11 @@ function remember(db: StateDb, removals: Iterable<readonly [string, RemovalRecor
 /** The removal markers on the provider: each opened, or `undefined` for one that does not open. */
 async function readMarkers(vault: Vault): Promise<Map<string, RemovalRecord | undefined>> {
   const out = new Map<string, RemovalRecord | undefined>()
-  for await (const o of vault.provider.list(PREFIX)) {
-    const m = /^([0-9a-f]{32})\.removed$/.exec(o.key.slice(PREFIX.length))
+  const records = vault.records(PREFIX)
+  for await (const name of records.names()) {
+    const m = /^([0-9a-f]{32})\.removed$/.exec(name)
     if (!m) continue
-    const sealed = await getOptional(vault.provider, o.key)
+    const sealed = await records.get(name)
     if (sealed) out.set(m[1]!, openRecord<RemovalRecord>(vault, m[1]!, true, sealed))
   }
   return out
@@ -163,9 +154,10 @@ function goneMarker(tag: string, r: RemovalRecord, from: string): ChainProblem {
 export async function readChain(vault: Vault, db?: StateDb): Promise<ChainState> {
   const problems: ChainProblem[] = []
   const sealedRecords = new Map<string, Uint8Array>()
-  for await (const o of vault.provider.list(PREFIX)) {
-    const m = /^([0-9a-f]{32})$/.exec(o.key.slice(PREFIX.length))
-    const sealed = m && (await getOptional(vault.provider, o.key))
+  const stored = vault.records(PREFIX)
+  for await (const name of stored.names()) {
+    const m = /^([0-9a-f]{32})$/.exec(name)
+    const sealed = m && (await stored.get(name))
     if (sealed) sealedRecords.set(m[1]!, sealed)
   }
   const markers = await readMarkers(vault)
@@ -297,8 +289,8 @@ export async function assertInChain(vault: Vault, device: DeviceIdentity, db: St
  */
 export async function touchDevice(vault: Vault, device: DeviceIdentity, touch: 'join' | 'up' | 'seen'): Promise<DeviceRecord> {
   const tag = vault.deviceTag(device.id)
-  const key = `${PREFIX}${tag}`
-  const sealed = await getOptional(vault.provider, key)
+  const records = vault.records(PREFIX)
+  const sealed = await records.get(tag)
   const previous = sealed ? openRecord<DeviceRecord>(vault, tag, false, sealed) : undefined
   // Removals only accumulate: those published before, and every marker there is now.
   const removals = { ...previous?.removals }
@@ -316,7 +308,7 @@ export async function touchDevice(vault: Vault, device: DeviceIdentity, touch: '
     lastSeen: now,
     removals: Object.keys(removals).length ? removals : undefined,
   }
-  await vault.provider.put(key, sealRecord(vault, tag, false, record))
+  await records.put(tag, sealRecord(vault, tag, false, record))
   return record
 }
 
@@ -357,7 +349,7 @@ export async function removeDevice(
  * in this device's record, so that deleting the marker later does not undo it.
  */
 export async function writeRemoval(vault: Vault, db: StateDb, self: DeviceIdentity, tag: string, removal: RemovalRecord): Promise<void> {
-  await vault.provider.put(`${PREFIX}${tag}${REMOVED}`, sealRecord(vault, tag, true, removal))
+  await vault.records(PREFIX).put(`${tag}${REMOVED}`, sealRecord(vault, tag, true, removal))
   remember(db, [[tag, removal]])
   await touchDevice(vault, self, 'seen')
 }

@@ -191,7 +191,7 @@ export async function chainHeadIds(vault: Vault, store: SpaceStore, db: StateDb)
 
 /** Plan a down-sync of one space. Changes nothing, here or in the vault. */
 export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
-  const store = new SpaceStore(o.vault.provider, o.vault.space(o.space), o.db)
+  const store = o.vault.store(o.space, o.db)
   await store.open()
   const headIds = await chainHeadIds(o.vault, store, o.db)
   const state = o.db.space(o.space)

@@ -15,7 +15,6 @@ import { readSelection, type Selection } from '../selection/selection.js'
 import { skippedCategories, spaceSources, type SourcesInput, type SpaceSource } from '../sources/sources.js'
 import { loadSystemCatalog } from '../catalog/system.js'
 import type { StateDb } from '../state/db.js'
-import { SpaceStore } from '../store/space-store.js'
 import type { Vault } from '../vault/vault.js'
 import type { Session } from '../session.js'
 
@@ -28,7 +27,7 @@ export const KNOWN_SPACES = ['settings', 'system', 'inventory'] as const
  * in the vault).
  */
 export async function allSpaces(vault: Vault, db: StateDb): Promise<string[]> {
-  const registry = new SpaceStore(vault.provider, vault.space(APPS_REGISTRY), db)
+  const registry = vault.store(APPS_REGISTRY, db)
   await registry.open()
   const ids = new Set<string>()
   const seen = new Set<string>()

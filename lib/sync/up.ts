@@ -90,7 +90,7 @@ export function endUpSync(db: StateDb, space: string): void {
 export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
   const keys = o.vault.space(o.space)
   const sealPool = SealPool.create(keys)
-  const store = new SpaceStore(o.vault.provider, keys, o.db, { sealPool })
+  const store = o.vault.store(o.space, o.db, { sealPool })
   await store.open()
   await startUpSync(o.db, store, o.space)
   await finishLeftFolders(folderJournal(o.db, o.space))

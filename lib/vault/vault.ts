@@ -14,6 +14,9 @@ import {
   WrongPasswordError,
 } from '../errors.js'
 import type { Provider } from '../../providers/provider.js'
+import type { StateDb } from '../state/db.js'
+import { RecordStore } from '../store/records.js'
+import { SpaceStore, type SpaceStoreOptions } from '../store/space-store.js'
 import { BlobType, open, seal } from './aead.js'
 import { deriveKek, kdfParams, validKdfParams, type KdfParams } from './kdf.js'
 import { deviceTag, homeStoreKey, spaceKey, spaceKeys, type SpaceKeys } from './keys.js'
@@ -81,7 +84,8 @@ function slotAd(info: VaultInfo, slotId: string): Buffer {
 }
 
 export class Vault {
-  readonly provider: Provider
+  /** Reached through `store` and `records` only (docs/ARCHITECTURE.md, "Layers"). */
+  readonly #provider: Provider
   readonly info: VaultInfo
   /** Undefined in a vault restricted to some spaces (`restrict`). */
   #master: Buffer | undefined
@@ -90,9 +94,24 @@ export class Vault {
   #deviceTags = new Map<string, string>()
 
   private constructor(provider: Provider, info: VaultInfo, master: Buffer | undefined) {
-    this.provider = provider
+    this.#provider = provider
     this.info = info
     this.#master = master
+  }
+
+  /** Space `space`'s store, with its keys: the way to a space's blobs, trees, commits and heads. */
+  store(space: string, db: StateDb, options?: SpaceStoreOptions): SpaceStore {
+    return new SpaceStore(this.#provider, this.space(space), db, options)
+  }
+
+  /** The records under `prefix` (device records, selection records). */
+  records(prefix: string): RecordStore {
+    return new RecordStore(this.#provider, prefix)
+  }
+
+  /** The storage account, as its provider names it (for messages). */
+  get where(): string {
+    return this.#provider.name
   }
 
   /**
@@ -101,7 +120,7 @@ export class Vault {
    * other space is out of its reach: it does not have the key.
    */
   restrict(spaces: readonly string[], devices: readonly string[]): Vault {
-    const v = new Vault(this.provider, this.info, undefined)
+    const v = new Vault(this.#provider, this.info, undefined)
     for (const name of spaces) {
       v.#spaces.set(name, this.space(name))
       this.#spaces.delete(name)
@@ -166,7 +185,7 @@ export class Vault {
     } finally {
       // A failed change is reported as itself, not as the lock that could not be freed after it
       // (it goes stale and is taken over).
-      await this.provider.delete(PASSWD_LOCK).catch((e: unknown) => {
+      await this.#provider.delete(PASSWD_LOCK).catch((e: unknown) => {
         if (changed) throw e
       })
     }
@@ -176,7 +195,7 @@ export class Vault {
   async #lockPasswd(): Promise<void> {
     const take = async () => {
       try {
-        await this.provider.put(PASSWD_LOCK, json({ since: new Date().toISOString() }), { ifAbsent: true })
+        await this.#provider.put(PASSWD_LOCK, json({ since: new Date().toISOString() }), { ifAbsent: true })
         return true
       } catch (e) {
         if (e instanceof AlreadyExistsError) return false
@@ -186,7 +205,7 @@ export class Vault {
     if (await take()) return
     let since: number | undefined
     try {
-      since = Date.parse((JSON.parse(Buffer.from(await this.provider.get(PASSWD_LOCK)).toString('utf8')) as { since: string }).since)
+      since = Date.parse((JSON.parse(Buffer.from(await this.#provider.get(PASSWD_LOCK)).toString('utf8')) as { since: string }).since)
     } catch (e) {
       if (e instanceof NotFoundError) {
         if (await take()) return
@@ -196,12 +215,12 @@ export class Vault {
     // A lock left by a change that was stopped half-way is taken over once old enough; one that
     // does not say when it was taken (damaged: Cloudy writes it whole) at once.
     if (since !== undefined && (Number.isNaN(since) || Date.now() - since > PASSWD_LOCK_STALE_MS)) {
-      await this.provider.delete(PASSWD_LOCK)
+      await this.#provider.delete(PASSWD_LOCK)
       if (await take()) return
     }
     const at = since === undefined || Number.isNaN(since) ? '' : ` since ${new Date(since).toISOString()}`
     throw new LockedError(
-      `the master password of the vault at ${this.provider.name}`,
+      `the master password of the vault at ${this.#provider.name}`,
       `another computer is changing it${at}, and the last change must be the one that holds. Nothing was changed here: ` +
         `run "cloudy passwd" again once it is done, with the password it set (a change stopped half-way frees it after ` +
         `${PASSWD_LOCK_STALE_MS / 60_000} minutes)`,
@@ -209,13 +228,13 @@ export class Vault {
   }
 
   async #changePassword(oldPassword: string, newPassword: string, options: { kdf?: string }): Promise<void> {
-    const old = await listSlots(this.provider)
+    const old = await listSlots(this.#provider)
     const opened: string[] = []
-    for (const s of old) if (await tryOpenSlot(this.provider, this.info, s, oldPassword).then((m) => m && (wipe(m), true))) opened.push(s)
+    for (const s of old) if (await tryOpenSlot(this.#provider, this.info, s, oldPassword).then((m) => m && (wipe(m), true))) opened.push(s)
     if (opened.length === 0) throw new WrongPasswordError()
     const params = kdfParams(options.kdf ?? 'moderate', randomBytes(sodium.crypto_pwhash_SALTBYTES))
     const fresh = await this.#writeSlot(newPassword, params)
-    for (const s of opened) if (s !== fresh) await this.provider.delete(`keys/${s}`)
+    for (const s of opened) if (s !== fresh) await this.#provider.delete(`keys/${s}`)
   }
 
   async #writeSlot(password: string, params: KdfParams): Promise<string> {
@@ -224,7 +243,7 @@ export class Vault {
     try {
       const wrapped = seal(kek, BlobType.keySlot, slotAd(this.info, slotId), this.#master!)
       const slot: KeySlot = { format: VAULT_FORMAT, kdf: params, wrapped: Buffer.from(wrapped).toString('base64') }
-      await this.provider.put(`keys/${slotId}`, json(slot), { ifAbsent: true })
+      await this.#provider.put(`keys/${slotId}`, json(slot), { ifAbsent: true })
     } finally {
       wipe(kek)
     }

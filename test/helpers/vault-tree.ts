@@ -7,7 +7,6 @@ import { join } from 'node:path'
 import type { Test } from 'tap'
 import { local } from '../../providers/local.js'
 import { StateDb } from '../../lib/state/db.js'
-import { SpaceStore } from '../../lib/store/space-store.js'
 import { Vault } from '../../lib/vault/vault.js'
 import { tempDir } from './temp.js'
 
@@ -16,7 +15,7 @@ export async function vaultPaths(t: Test, vaultDir: string, space: string): Prom
   const vault = await Vault.unlock(local({ root: join(vaultDir, 'Cloudy') }), 'correct horse')
   const db = new StateDb(join(tempDir(t, 'reader'), 'state.db'))
   try {
-    const store = new SpaceStore(vault.provider, vault.space(space), db)
+    const store = vault.store(space, db)
     await store.open()
     const paths = new Set<string>()
     const walk = async (tree: string, prefix: string) => {

@@ -4,7 +4,6 @@
  */
 import { EXIT } from '../../errors.js'
 import { findDevice, readChain, removeDevice, writeRemoval, type ChainDevice } from '../../sync/chain.js'
-import { SpaceStore } from '../../store/space-store.js'
 import { openSession } from '../context.js'
 import { allSpaces } from '../../sync/spaces.js'
 import type { CliIo } from '../io.js'
@@ -61,7 +60,7 @@ export async function chainRemove(io: CliIo, args: ChainArgs & { device: string 
     // Its heads now: what it already published stays in the chain's state.
     const heads: Record<string, string> = {}
     for (const space of await allSpaces(s.vault, s.db)) {
-      const head = (await new SpaceStore(s.vault.provider, s.vault.space(space), s.db).readHeads()).get(target.tag)
+      const head = (await s.vault.store(space, s.db).readHeads()).get(target.tag)
       if (head) heads[space] = head.commit
     }
     const removal = await removeDevice(s.vault, s.db, s.device, target, heads)

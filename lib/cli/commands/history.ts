@@ -6,7 +6,6 @@ import { planName } from '../../sync/items.js'
 import { sessionSources } from '../../sync/spaces.js'
 import type { SpaceSource } from '../../sources/sources.js'
 import { table } from '../../text/table.js'
-import { SpaceStore } from '../../store/space-store.js'
 import { applyItems, folderJournal } from '../../sync/apply.js'
 import { assertInChain } from '../../sync/chain.js'
 import { CommitGraph } from '../../sync/graph.js'
@@ -34,7 +33,7 @@ const when = (iso: string) => iso.slice(0, 19).replace('T', ' ')
 
 /** A space's store and every commit of it, newest first. */
 async function spaceHistory(s: Session, space: string) {
-  const store = new SpaceStore(s.vault.provider, s.vault.space(space), s.db)
+  const store = s.vault.store(space, s.db)
   await store.open()
   const graph = new CommitGraph(store, s.db)
   const heads = await store.readHeads()

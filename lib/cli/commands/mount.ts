@@ -19,7 +19,6 @@ import { PreviewView, type SpacePlan } from '../../mount/preview-view.js'
 import { RootView } from '../../mount/root-view.js'
 import { SpaceView } from '../../mount/space-view.js'
 import type { MountView } from '../../mount/view.js'
-import { SpaceStore } from '../../store/space-store.js'
 import { assertInChain, CHAIN_SPACE } from '../../sync/chain.js'
 import { openSession, type Session } from '../context.js'
 import type { CliIo } from '../io.js'
@@ -71,7 +70,7 @@ async function readOnlyViews(
   const opened = new Map<string, SpaceView>()
   const open = async (space: string) => {
     const keys = s.vault.space(space)
-    const store = new SpaceStore(s.vault.provider, keys, s.db)
+    const store = s.vault.store(space, s.db)
     await store.open()
     const view = await SpaceView.open(s.vault, store, s.db, { cacheBytes: cache.cacheBytes, disk: cache.disk?.(keys.tag) })
     opened.set(space, view)
@@ -116,7 +115,7 @@ async function registerApp(s: Session, id: string): Promise<void> {
     })
     if (!registry) {
       // A running mount holds the list: the application must be in it already (as last synced).
-      const store = new SpaceStore(s.vault.provider, s.vault.space(APPS_REGISTRY), s.db)
+      const store = s.vault.store(APPS_REGISTRY, s.db)
       await store.open()
       if ((await SpaceView.of(store, baseTree(s.db, APPS_REGISTRY)).stat(id))?.type === 'dir') return
       throw new UsageError(
