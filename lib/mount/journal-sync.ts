@@ -15,9 +15,7 @@ import { treeTime } from '../store/objects.js'
 import type { SpaceStore } from '../store/space-store.js'
 import { FileReaderPool } from '../sources/file-reader.js'
 import { Walker } from '../sources/walk.js'
-import { chainHeadIds, sameSet } from '../sync/down.js'
-import { CommitGraph } from '../sync/graph.js'
-import { mergeHeads } from '../sync/merge.js'
+import { followChain } from '../sync/follow.js'
 import { endUpSync, publish, startUpSync, treeMetaKey, type PublishOptions } from '../sync/up.js'
 import { Warnings } from '../sync/warnings.js'
 import { isHidden, type JournalSnapshot } from './journal.js'
@@ -120,11 +118,9 @@ export async function upSyncJournal(s: JournaledSpace): Promise<string | undefin
  */
 export async function downSyncJournal(s: JournaledSpace): Promise<boolean> {
   if (!s.view.journal.empty) return false
-  const ids = await chainHeadIds(s.vault, s.store, s.db)
-  if (ids.length === 0 || sameSet(ids, s.db.space(s.space).applied)) return false
-  // Another computer's up-sync brought index files this process has not read yet.
-  await s.store.open()
-  const merged = await mergeHeads(s.store, new CommitGraph(s.store, s.db), ids)
+  // Another computer's up-sync brought index files this process has not read yet (`reopen`).
+  const { heads: ids, merged } = await followChain(s.vault, s.store, s.db, s.db.space(s.space).applied, { reopen: true })
+  if (!merged) return false
   await s.store.storeVirtualTrees()
   await s.store.flush()
   // With no change in progress: one that started before the merge (a file being copied out

@@ -9,9 +9,7 @@ import { LRUCache } from 'lru-cache'
 import type { StateDb } from '../state/db.js'
 import type { Tree, TreeEntry } from '../store/objects.js'
 import type { SpaceStore } from '../store/space-store.js'
-import { chainHeadIds, sameSet } from '../sync/down.js'
-import { CommitGraph } from '../sync/graph.js'
-import { mergeHeads } from '../sync/merge.js'
+import { followChain } from '../sync/follow.js'
 import { BlobType } from '../vault/aead.js'
 import type { Vault } from '../vault/vault.js'
 import type { DiskChunkCache } from './disk-cache.js'
@@ -67,11 +65,11 @@ export class SpaceView implements MountView {
 
   /** Follow the chain: the merged state of its heads, if they moved; true if the root changed. */
   async refresh(vault: Vault, db: StateDb): Promise<boolean> {
-    const ids = await chainHeadIds(vault, this.store, db)
-    if (this.#heads && sameSet(ids, this.#heads)) return false
-    if (this.#heads) await this.store.open() // index files of the new commits
-    this.#heads = ids
-    const tree = ids.length ? (await mergeHeads(this.store, new CommitGraph(this.store, db), ids)).tree : undefined
+    // The index files of the new commits are read, unless the store was just opened.
+    const { heads, moved, merged } = await followChain(vault, this.store, db, this.#heads, { reopen: !!this.#heads })
+    if (!moved) return false
+    this.#heads = heads
+    const tree = merged?.tree
     const changed = tree !== this.#root
     this.#root = tree
     return changed

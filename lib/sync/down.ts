@@ -12,8 +12,9 @@ import type { Vault } from '../vault/vault.js'
 import { applyItems, folderJournal } from './apply.js'
 import { madeCopyDeletes, planDiff, withoutDeletedCopies, writtenDeletes, type PlanItem, type PlanOptions } from './plan.js'
 import { frozenHead, removedDevices, type RemovalRecord } from './chain.js'
-import { CommitGraph, type CommitRef } from './graph.js'
-import { entryAt, heldSince, mergeHeads } from './merge.js'
+import type { CommitRef } from './graph.js'
+import { entryAt, heldSince } from './merge.js'
+import { followChain } from './follow.js'
 import { RollbackError, UsageError } from '../errors.js'
 import { keptMetaKey, treeMetaKey, type DeviceIdentity } from './up.js'
 import { Warnings, type SyncWarning } from './warnings.js'
@@ -193,16 +194,14 @@ export async function chainHeadIds(vault: Vault, store: SpaceStore, db: StateDb)
 export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
   const store = o.vault.store(o.space, o.db)
   await store.open()
-  const headIds = await chainHeadIds(o.vault, store, o.db)
   const state = o.db.space(o.space)
+  const { heads: headIds, merged, graph } = await followChain(o.vault, store, o.db, state.applied)
   const base = o.db.getMeta(treeMetaKey(o.space))
   const dirs = new Map<string, TreeEntry>()
   const plan: DownPlan = { space: o.space, base, heads: headIds, items: [], dirs, store }
   // The same heads as at the last complete down-sync: nothing came in since. (Changes made
   // here are up-sync's business.) This is what makes a no-change down-sync cost a listing.
-  if (headIds.length === 0 || sameSet(headIds, state.applied)) return plan
-  const graph = new CommitGraph(store, o.db)
-  const merged = await mergeHeads(store, graph, headIds)
+  if (!merged) return plan
   const ownTag = o.vault.deviceTag(o.device.id)
   const others = await Promise.all(headIds.map((id) => graph.get(id)))
   const mapTarget = usernameRule(
