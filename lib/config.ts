@@ -37,6 +37,8 @@ export interface Config {
   sync: {
     /** Allow down-sync of commits made by another OS user name (paths are mapped to this HOME). Default false. */
     allow_username_mismatch: boolean
+    /** How the service takes the chain's changes: at once (`realtime`, the default) or only when asked (`manual`). */
+    down: 'realtime' | 'manual'
   }
 }
 
@@ -47,7 +49,7 @@ const SCHEMA: Record<string, Record<string, FieldKind>> = {
   // The name of `[here]` before the selection moved into the vault: `include` stays this
   // computer's include, `exclude` becomes `skip`.
   settings: { include: 'string[]', exclude: 'string[]' },
-  sync: { allow_username_mismatch: 'boolean' },
+  sync: { allow_username_mismatch: 'boolean', down: 'string' },
 }
 
 export function defaultConfig(): Config {
@@ -55,7 +57,7 @@ export function defaultConfig(): Config {
     vault: { root: 'Cloudy' },
     device: {},
     here: { include: [], skip: [] },
-    sync: { allow_username_mismatch: false },
+    sync: { allow_username_mismatch: false, down: 'realtime' },
   }
 }
 
@@ -92,6 +94,12 @@ export function parseConfig(text: string, file: string): Config {
       ;(config as unknown as Record<string, Record<string, unknown>>)[table]![key] = v
     }
   }
+  if (config.sync.down !== 'realtime' && config.sync.down !== 'manual')
+    throw new ConfigError(`sync.down: "${String(config.sync.down)}" is not a way to take changes: write "realtime" or "manual"`, {
+      file,
+      line: lineOf(text, 'sync', 'down'),
+      key: 'sync.down',
+    })
   const legacy = raw.settings !== undefined
   for (const p of config.here.include) {
     if (!p.startsWith('~/') && p !== '~' && !p.startsWith('/')) {
@@ -145,6 +153,8 @@ export function renderConfig(c: Config): string {
     '[sync]',
     '# Allow down-sync of changes made by another OS user name (paths are mapped to this HOME).',
     `allow_username_mismatch = ${c.sync.allow_username_mismatch}`,
+    '# How the service takes the changes other computers send: "realtime" (at once) or "manual".',
+    `down = ${str(c.sync.down)}`,
     '',
   ].join('\n')
 }

@@ -18,6 +18,8 @@ export interface CloudyPaths {
   stateDb: string
   cacheDir: string
   journalDir: string
+  /** Where the service's socket lives: private to this user, gone at logout (`$XDG_RUNTIME_DIR/cloudy`). */
+  runtimeDir: string
 }
 
 function absolute(name: string, value: string): string {
@@ -46,6 +48,12 @@ export function cloudyPaths(env: NodeJS.ProcessEnv = process.env): CloudyPaths {
     stateDb: join(stateDir, 'state.db'),
     cacheDir,
     journalDir: join(stateDir, 'journal'),
+    // Two computers in one test are two CLOUDY_HOMEs: each has its own service.
+    runtimeDir: env.CLOUDY_HOME
+      ? join(env.CLOUDY_HOME, 'run')
+      : env.XDG_RUNTIME_DIR
+        ? join(absolute('XDG_RUNTIME_DIR', env.XDG_RUNTIME_DIR), 'cloudy')
+        : join(stateDir, 'run'),
   }
 }
 

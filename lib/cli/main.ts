@@ -297,6 +297,34 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         )
         .demandCommand(1, 'say "apps list" or "apps install"'),
     )
+    .command(
+      'daemon',
+      "run the Cloudy service here: it holds the unlocked vault and follows the chain's changes as they come",
+      (y) =>
+        y.options({
+          ...passwordOption,
+          poll: { type: 'number', describe: 'seconds between looks at the chain (default 2)' },
+        }),
+      (a) => {
+        run = async () => (await import('./commands/service.js')).daemon(io, { passwordFile: a['password-file'], poll: a.poll })
+      },
+    )
+    .command(
+      'unlock',
+      'give the running service the master password: commands then use it and do not ask',
+      (y) => y.options(passwordOption),
+      (a) => {
+        run = async () => (await import('./commands/service.js')).unlock(io, { passwordFile: a['password-file'] })
+      },
+    )
+    .command(
+      'lock',
+      'make the running service forget the keys: commands ask for the password again',
+      (y) => y,
+      () => {
+        run = async () => (await import('./commands/service.js')).lock(io)
+      },
+    )
     .command('sync', "send changes up or bring the chain's changes down", (y) =>
       y
         .command(

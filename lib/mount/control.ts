@@ -4,9 +4,9 @@
  * every mount to up-sync its journals, since only the process that owns a journal may publish
  * it. One JSON line in, one JSON line out.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
-import { createConnection, createServer, type Server } from 'node:net'
+import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { askJson, serveJson, type JsonServer } from '../daemon/ipc.js'
 
 export interface ControlRequest {
   op: 'up'
@@ -23,53 +23,10 @@ export interface ControlReply {
 
 const dirOf = (stateDir: string) => join(stateDir, 'mounts')
 
-export interface ControlServer {
-  close(): Promise<void>
-}
+export type ControlServer = JsonServer
 
-export async function serveControl(stateDir: string, handle: (r: ControlRequest) => Promise<ControlReply>): Promise<ControlServer> {
-  mkdirSync(dirOf(stateDir), { recursive: true, mode: 0o700 })
-  const path = join(dirOf(stateDir), `${process.pid}.sock`)
-  rmSync(path, { force: true })
-  const server: Server = createServer((socket) => {
-    let text = ''
-    socket.setEncoding('utf8')
-    socket.on('data', (d: string) => {
-      text += d
-      if (!text.includes('\n')) return
-      let req: ControlRequest
-      try {
-        req = JSON.parse(text.slice(0, text.indexOf('\n'))) as ControlRequest
-      } catch {
-        socket.end(JSON.stringify({ ok: false, error: 'not a request' }) + '\n')
-        return
-      }
-      handle(req).then(
-        (r) => socket.end(JSON.stringify(r) + '\n'),
-        (e: unknown) => {
-          const exitCode = (e as { exitCode?: unknown }).exitCode
-          const reply: ControlReply = {
-            ok: false,
-            error: (e as Error).message,
-            exitCode: typeof exitCode === 'number' ? exitCode : undefined,
-          }
-          socket.end(JSON.stringify(reply) + '\n')
-        },
-      )
-    })
-    socket.on('error', () => {})
-  })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(path, resolve)
-  })
-  return {
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        rmSync(path, { force: true })
-      }),
-  }
+export function serveControl(stateDir: string, handle: (r: ControlRequest) => Promise<ControlReply>): Promise<ControlServer> {
+  return serveJson(join(dirOf(stateDir), `${process.pid}.sock`), (req) => handle(req as ControlRequest))
 }
 
 /** Ask every running mount; the replies by process id. A socket nobody answers is removed. */
@@ -96,24 +53,7 @@ export async function askMounts(stateDir: string, req: ControlRequest): Promise<
 /** How long a mount may take to answer (an up-sync of large files takes a while). */
 const ANSWER_WITHIN_MS = 10 * 60 * 1000
 
-function ask(path: string, req: ControlRequest): Promise<ControlReply> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection(path)
-    socket.setTimeout(ANSWER_WITHIN_MS, () => {
-      socket.destroy()
-      reject(new Error(`the mount at ${path} did not answer within ${ANSWER_WITHIN_MS / 60_000} minutes`))
-    })
-    let text = ''
-    socket.setEncoding('utf8')
-    socket.on('connect', () => socket.write(JSON.stringify(req) + '\n'))
-    socket.on('data', (d: string) => (text += d))
-    socket.on('end', () => {
-      try {
-        resolve(JSON.parse(text) as ControlReply)
-      } catch {
-        reject(new Error(`the mount at ${path} answered nothing`))
-      }
-    })
-    socket.on('error', reject)
-  })
+async function ask(path: string, req: ControlRequest): Promise<ControlReply> {
+  const reply = await askJson<ControlReply>(path, req, ANSWER_WITHIN_MS, `the mount at ${path}`)
+  return reply.ok ? reply.result! : { ok: false, error: reply.error, exitCode: reply.exitCode }
 }

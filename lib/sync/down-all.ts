@@ -90,3 +90,42 @@ export async function applyDownAll(s: Session, planned: DownAllPlan, progress: P
   if (planned.spaces.some((sp) => sp.items.length)) await touchDevice(s.vault, s.device, 'seen')
   return results
 }
+
+/** A plan item as reports carry it (the tree entry stays in the process that applies it). */
+export type ReportItem = Omit<PlanItem, 'entry'>
+
+const reportItem = ({ entry: _entry, ...rest }: PlanItem): ReportItem => rest
+
+/**
+ * What a down-sync planned, and applied if it ran, as plain data: what the command line prints
+ * (and `--json`), whether it planned here or a running service did.
+ */
+export interface DownAllReport {
+  spaces: { space: string; commit?: string; items: ReportItem[]; waiting?: string }[]
+  skipped: { category: string; why: string }[]
+  missing: Missing[] | undefined
+  /** Per space, what the apply did; null for a space whose items wait. Absent: not applied. */
+  applied?: ({ applied: ReportItem[]; planned: number; conflicts: ReportItem[] } | null)[]
+  warnings: SyncWarning[]
+}
+
+export function downAllReport(planned: DownAllPlan, results?: DownAllResult): DownAllReport {
+  return {
+    spaces: planned.spaces.map((sp) => ({
+      space: sp.source.label,
+      commit: sp.plan.commit?.id,
+      items: sp.items.map(reportItem),
+      ...(sp.waiting ? { waiting: sp.waiting } : {}),
+    })),
+    skipped: planned.skipped,
+    missing: planned.missing,
+    ...(results
+      ? {
+          applied: results.map((r) =>
+            r ? { applied: r.applied.map(reportItem), planned: r.plan.length, conflicts: r.conflicts.map(reportItem) } : null,
+          ),
+        }
+      : {}),
+    warnings: [...planned.warnings, ...(results ?? []).flatMap((r) => r?.warnings ?? [])],
+  }
+}

@@ -2,7 +2,7 @@
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { describeProvider } from '../../../providers/index.js'
-import { loadConfig, writeConfig, type Config } from '../../config.js'
+import { defaultConfig, loadConfig, writeConfig, type Config } from '../../config.js'
 import { CloudyError, EXIT } from '../../errors.js'
 import { cloudyPaths, type CloudyPaths } from '../../paths.js'
 import { touchDevice } from '../../sync/chain.js'
@@ -54,7 +54,7 @@ export function deviceConfig(existing: Config | undefined, url: string, root: st
     vault: { provider: url, root },
     device: { id: randomBytes(16).toString('hex'), name: name ?? existing?.device.name ?? hostname() },
     here: existing?.here ?? { include: [], skip: [] },
-    sync: existing?.sync ?? { allow_username_mismatch: false },
+    sync: existing?.sync ?? defaultConfig().sync,
   } as Config
 }
 

@@ -1,11 +1,15 @@
-/** `cloudy sync down`: the library's plan (lib/sync/down-all.ts), previewed, asked, applied, printed. */
+/**
+ * `cloudy sync down`: the library's plan (lib/sync/down-all.ts), previewed, asked, applied,
+ * printed. Where a running service holds the unlocked vault, it plans and applies; the
+ * printing is the same.
+ */
 import { createInterface } from 'node:readline/promises'
 import { EXIT } from '../../errors.js'
-import { applyDownAll, planDownAll } from '../../sync/down-all.js'
-import type { PlanItem } from '../../sync/plan.js'
+import { applyDownAll, downAllReport, planDownAll, type DownAllReport } from '../../sync/down-all.js'
 import { missingLines, planTable } from '../../text/plan-table.js'
 import { openSession } from '../context.js'
 import { printWarnings, Progress, type CliIo } from '../io.js'
+import { serviceFor } from '../service-client.js'
 
 export interface SyncDownArgs {
   preview?: boolean
@@ -17,37 +21,56 @@ export interface SyncDownArgs {
   json?: boolean
 }
 
-/** A plan item as `--json` prints it. */
-function itemJson({ entry: _entry, ...rest }: PlanItem) {
-  return rest
+/** The plan, and a way to apply it: in this process, or in the running service. */
+interface Planner {
+  report: DownAllReport
+  apply(): Promise<DownAllReport>
+  close(): Promise<void>
 }
 
-export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
+async function planHere(io: CliIo, args: SyncDownArgs): Promise<Planner> {
   const s = await openSession(io, args, { exclusive: !args.preview })
   try {
     const planned = await planDownAll(s, { only: args.only, force: args.force })
-    const { spaces, skipped, missing } = planned
-    const all = spaces.flatMap((sp) => sp.items)
-    const summary = spaces.map((sp) => ({
-      space: sp.source.label,
-      commit: sp.plan.commit?.id,
-      items: sp.items.map(itemJson),
-      ...(sp.waiting ? { waiting: sp.waiting } : {}),
-    }))
-    const waitNotes = () => {
-      if (missing) io.stdout.write(missingLines(missing))
-      for (const k of skipped) io.stdout.write(`${k.category}: skipped: ${k.why}\n`)
-      for (const sp of spaces)
+    return {
+      report: downAllReport(planned),
+      apply: async () => downAllReport(planned, await applyDownAll(s, planned, (label) => new Progress(io, label))),
+      close: () => s.close(),
+    }
+  } catch (e) {
+    await s.close()
+    throw e
+  }
+}
+
+async function planInService(args: SyncDownArgs, service: NonNullable<Awaited<ReturnType<typeof serviceFor>>>): Promise<Planner> {
+  const ask = (apply: boolean) => service.call<DownAllReport>({ op: 'sync-down', only: args.only, force: args.force, apply })
+  // Straight to the apply where nothing is shown first: the service plans and applies in one job.
+  const direct = !args.preview && (args.yes || args.json || !process.stdin.isTTY)
+  const report = direct ? await ask(true) : await ask(false)
+  return { report, apply: () => (direct ? Promise.resolve(report) : ask(true)), close: async () => {} }
+}
+
+export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
+  const service = await serviceFor(io.env)
+  const planner = service ? await planInService(args, service) : await planHere(io, args)
+  try {
+    const planned = planner.report
+    const all = planned.spaces.flatMap((sp) => sp.items)
+    const waitNotes = (r: DownAllReport) => {
+      if (r.missing) io.stdout.write(missingLines(r.missing))
+      for (const k of r.skipped) io.stdout.write(`${k.category}: skipped: ${k.why}\n`)
+      for (const sp of r.spaces)
         if (sp.waiting)
           io.stdout.write(
             `waiting: ${sp.waiting}: its ${sp.items.length} items are applied once it exits (the next down-sync; --force applies them now)\n`,
           )
     }
     if (args.preview) {
-      if (args.json) io.stdout.write(JSON.stringify({ spaces: summary, skipped, missing }) + '\n')
+      if (args.json) io.stdout.write(JSON.stringify({ spaces: planned.spaces, skipped: planned.skipped, missing: planned.missing }) + '\n')
       else {
         io.stdout.write(planTable(all))
-        waitNotes()
+        waitNotes(planned)
       }
       return EXIT.OK
     }
@@ -61,33 +84,33 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
         return EXIT.OK
       }
     }
-    const results = await applyDownAll(s, planned, (label) => new Progress(io, label))
-    const done = results.filter((r) => r !== undefined)
+    const done = await planner.apply()
+    const results = done.applied ?? []
     if (args.json)
       io.stdout.write(
         JSON.stringify({
-          spaces: summary.map((sp, i) => ({ ...sp, applied: results[i]?.applied.map((it) => it.item) ?? [] })),
-          skipped,
-          missing,
+          spaces: done.spaces.map((sp, i) => ({ ...sp, applied: results[i]?.applied.map((it) => it.item) ?? [] })),
+          skipped: done.skipped,
+          missing: done.missing,
         }) + '\n',
       )
-    else if (all.length === 0) {
-      io.stdout.write(planTable(all))
-      waitNotes()
+    else if (done.spaces.every((sp) => sp.items.length === 0)) {
+      io.stdout.write(planTable([]))
+      waitNotes(done)
     } else {
       for (const [i, r] of results.entries()) {
         if (!r) continue
-        io.stdout.write(`${spaces[i]!.source.label}: applied ${r.applied.length} of ${r.plan.length} items\n`)
+        io.stdout.write(`${done.spaces[i]!.space}: applied ${r.applied.length} of ${r.planned} items\n`)
         for (const c of r.conflicts) io.stdout.write(`conflict: ${c.item}: ${c.reason}\n`)
       }
-      waitNotes()
+      waitNotes(done)
     }
-    const warnings = [...planned.warnings, ...done.flatMap((r) => r.warnings)]
-    printWarnings(io, warnings)
+    printWarnings(io, done.warnings)
     // Items whose data is damaged in the vault were listed and not applied; the rest was.
-    if (warnings.some((w) => w.code === 'EINTEGRITY')) return EXIT.INTEGRITY
-    return warnings.length || done.some((r) => r.conflicts.length) || spaces.some((sp) => sp.waiting) ? EXIT.PARTIAL : EXIT.OK
+    if (done.warnings.some((w) => w.code === 'EINTEGRITY')) return EXIT.INTEGRITY
+    const conflicts = results.some((r) => r?.conflicts.length)
+    return done.warnings.length || conflicts || done.spaces.some((sp) => sp.waiting) ? EXIT.PARTIAL : EXIT.OK
   } finally {
-    await s.close()
+    await planner.close()
   }
 }

@@ -27,18 +27,24 @@ function fakeTty() {
   }
 }
 
-t.test('sources in order: file option, file env, env, terminal', async (t) => {
+t.test('sources in order: file option, file env, command, env, terminal', async (t) => {
   const f = join(tempDir(t), 'pw')
   await writeFile(f, 'from file\nsecond line\n')
   t.equal(await readPassword({ passwordFile: f, env: { CLOUDY_PASSWORD: 'env' }, prompt: '' }), 'from file')
   t.equal(await readPassword({ env: { CLOUDY_PASSWORD_FILE: f, CLOUDY_PASSWORD: 'env' }, prompt: '' }), 'from file')
+  const command = { CLOUDY_PASSWORD_COMMAND: 'printf "from command\\nmore"', PATH: process.env.PATH, CLOUDY_PASSWORD: 'env' }
+  t.equal(await readPassword({ env: command, prompt: '' }), 'from command', 'a command (a keyring, pass): its first line')
+  await t.rejects(
+    readPassword({ env: { CLOUDY_PASSWORD_COMMAND: 'echo locked >&2; exit 3', PATH: process.env.PATH }, prompt: '' }),
+    /CLOUDY_PASSWORD_COMMAND failed \(locked\)/,
+  )
   t.equal(await readPassword({ env: { CLOUDY_PASSWORD: 'env' }, prompt: '' }), 'env')
   await t.rejects(readPassword({ env: { CLOUDY_PASSWORD: '' }, prompt: '' }), /is empty/)
   await t.rejects(readPassword({ passwordFile: join(tempDir(t), 'nope'), prompt: '' }), /--password-file .* cannot be read: ENOENT/)
   const notTty = Object.assign(new EventEmitter(), { isTTY: false }) as unknown as NodeJS.ReadStream
   await t.rejects(
     readPassword({ env: {}, prompt: '', stdin: notTty }),
-    /no terminal to ask on: use --password-file FILE, CLOUDY_PASSWORD_FILE=FILE, or CLOUDY_PASSWORD \(the least safe/,
+    /no terminal to ask on: use --password-file FILE, CLOUDY_PASSWORD_FILE=FILE, CLOUDY_PASSWORD_COMMAND, or CLOUDY_PASSWORD \(the least safe/,
   )
 })
 

@@ -1,0 +1,125 @@
+/**
+ * The Cloudy service: unlocked once, it answers commands that then need no password; locked,
+ * commands ask again; another OS user cannot reach its socket. It follows the chain in real
+ * time: a file A up-syncs appears under B's HOME with no command typed on B, a deletion
+ * follows, an edit made on both at once ends with both versions on both; with `down =
+ * "manual"` B only shows the change; a mass deletion is held until B applies it by hand.
+ */
+import t, { type Test } from 'tap'
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { cloudy, computer, initVault, joinVault, ok, tempDir, type Computer } from '../helpers/cli.js'
+import { startService, until } from '../helpers/service.js'
+
+const noPassword = { CLOUDY_PASSWORD: undefined }
+
+/** A and B on one local vault, both collecting ~/cfg; A has up-synced `files`, B has them. */
+async function pair(t: Test, files: Record<string, string> = { 'a.conf': 'a\n' }) {
+  const vault = tempDir(t, 'vault')
+  const a = computer(t)
+  const b = computer(t)
+  await mkdir(join(a.home, 'cfg'))
+  for (const [name, text] of Object.entries(files)) await writeFile(join(a.home, 'cfg', name), text)
+  await initVault(t, a, vault, ['~/cfg'], 'alpha')
+  await ok(t, a, ['sync', 'up'])
+  await joinVault(t, b, vault, ['~/cfg'], 'bravo')
+  await ok(t, b, ['sync', 'down', '--yes'])
+  return { vault, a, b }
+}
+
+const read = (c: Computer, rel: string) => readFile(join(c.home, 'cfg', rel), 'utf8').catch(() => undefined)
+
+t.test('unlocked once, commands need no password; locked, they ask again; another user is refused', async (t) => {
+  const { b } = await pair(t)
+  const service = await startService(t, b, [], noPassword)
+  t.match(service.log(), /locked/, 'started locked: no password source')
+  const locked = await cloudy(b, ['sync', 'up'], noPassword)
+  t.equal(locked.code, 2, 'a locked service: the command asks, and has no terminal')
+  t.match(locked.stderr, /no master password given/)
+
+  const file = join(tempDir(t, 'pw'), 'password')
+  await writeFile(file, 'correct horse\n', { mode: 0o600 })
+  t.match((await ok(t, b, ['unlock', '--password-file', file])).stdout, /Unlocked/)
+  await writeFile(join(b.home, 'cfg/b.conf'), 'b\n')
+  const up = await cloudy(b, ['sync', 'up'], noPassword)
+  t.equal(up.code, 0, `no password asked: the service up-synced (${up.stderr})`)
+  t.match(up.stdout, /^settings: published/m)
+
+  // Another OS user cannot reach the socket (its folder is this user's alone).
+  const socket = join(b.cloudyHome, 'run', 'service.sock')
+  const other = spawnSync(
+    'runuser',
+    [
+      '-u',
+      'nobody',
+      '--',
+      process.execPath,
+      '-e',
+      `require('net').connect(${JSON.stringify(socket)}).on('error', (e) => { console.log(e.code); process.exit(0) }).on('connect', () => { console.log('connected'); process.exit(0) })`,
+    ],
+    { encoding: 'utf8' },
+  )
+  if (process.getuid?.() === 0) t.match(other.stdout, /EACCES/, `refused: ${other.stdout}${other.stderr}`)
+
+  t.match((await ok(t, b, ['lock'])).stdout, /Locked/)
+  t.equal((await cloudy(b, ['sync', 'up'], noPassword)).code, 2, 'locked again: the command asks')
+  t.equal(await service.stop(), 0, 'SIGTERM: stopped cleanly')
+})
+
+t.test('real time: what A up-syncs appears on B with no command typed; deletions and conflicts follow', async (t) => {
+  const { a, b } = await pair(t)
+  const service = await startService(t, b)
+  await writeFile(join(a.home, 'cfg/new.conf'), 'from A\n')
+  await ok(t, a, ['sync', 'up'])
+  await until(t, 'the new file on B', async () => (await read(b, 'new.conf')) === 'from A\n')
+
+  await rm(join(a.home, 'cfg/new.conf'))
+  await ok(t, a, ['sync', 'up'])
+  await until(t, 'the deletion on B', () => !existsSync(join(b.home, 'cfg/new.conf')))
+
+  // Edited on both at once: B's edit is never overwritten, both versions end on both.
+  await service.stop()
+  await writeFile(join(b.home, 'cfg/a.conf'), 'edited on B\n')
+  await writeFile(join(a.home, 'cfg/a.conf'), 'edited on A\n')
+  await ok(t, a, ['sync', 'up'])
+  await startService(t, b)
+  await until(t, 'a conflict copy on B', async () => (await readdir(join(b.home, 'cfg'))).some((n) => n.includes('conflict')))
+  await ok(t, b, ['sync', 'up'])
+  await ok(t, a, ['sync', 'down', '--yes'])
+  const texts = async (c: Computer) =>
+    (await Promise.all((await readdir(join(c.home, 'cfg'))).filter((n) => n.startsWith('a.')).map((n) => read(c, n))))
+      .map(String)
+      .sort((x, y) => x.localeCompare(y))
+  t.same(await texts(a), ['edited on A\n', 'edited on B\n'], 'both versions on A')
+  t.same(await texts(b), ['edited on A\n', 'edited on B\n'], 'both versions on B')
+})
+
+t.test('with down = "manual", B only shows the incoming change', async (t) => {
+  const { a, b } = await pair(t)
+  const config = join(b.cloudyHome, 'config.toml')
+  await writeFile(config, (await readFile(config, 'utf8')).replace('down = "realtime"', 'down = "manual"'))
+  const service = await startService(t, b)
+  await writeFile(join(a.home, 'cfg/new.conf'), 'from A\n')
+  await ok(t, a, ['sync', 'up'])
+  await new Promise((r) => setTimeout(r, 1500))
+  t.notOk(existsSync(join(b.home, 'cfg/new.conf')), 'not applied')
+  t.match((await ok(t, b, ['sync', 'down', '--preview'])).stdout, /add +settings\/cfg\/new\.conf/, 'the preview shows it')
+  t.match(service.log(), /listening/)
+})
+
+t.test('a mass deletion on A is held on B until applied by hand', async (t) => {
+  const files: Record<string, string> = {}
+  for (let i = 0; i < 110; i++) files[`f${i}.conf`] = `${i}\n`
+  const { a, b } = await pair(t, files)
+  const service = await startService(t, b)
+  for (let i = 0; i < 100; i++) await rm(join(a.home, 'cfg', `f${i}.conf`))
+  await ok(t, a, ['sync', 'up'])
+  await until(t, 'the hold in the log', () => /held: settings: 100 deletions at once/.test(service.log()))
+  await new Promise((r) => setTimeout(r, 1000))
+  t.equal((await readdir(join(b.home, 'cfg'))).length, 110, 'nothing deleted before the confirmation')
+  const applied = await cloudy(b, ['sync', 'down', '--yes'], noPassword)
+  t.equal(applied.code, 0, applied.stderr)
+  t.equal((await readdir(join(b.home, 'cfg'))).length, 10, 'applied once confirmed')
+})
