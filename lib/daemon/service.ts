@@ -16,6 +16,7 @@ import { openSession, requireConfig, type Session } from '../session.js'
 import { acquireSyncLock } from '../state/lock.js'
 import type { SpaceStore } from '../store/space-store.js'
 import { applyDownAll, downAllReport, planDownAll, type DownAllPlan, type DownAllReport } from '../sync/down-all.js'
+import { spacesStatus } from '../sync/status.js'
 import { syncUpAll, type UpAllResult } from '../sync/up-all.js'
 import { serveJson, type JsonServer } from './ipc.js'
 
@@ -32,6 +33,7 @@ export type ServiceRequest =
   | { op: 'lock' }
   | { op: 'sync-up'; only?: string[] }
   | { op: 'sync-down'; only?: string[]; force?: boolean; apply: boolean }
+  | { op: 'spaces-status' }
 
 /** What `status` answers. */
 export interface ServiceStatus {
@@ -135,6 +137,8 @@ export class Service {
           this.#held = undefined
           return downAllReport(planned, await applyDownAll(s, planned))
         })
+      case 'spaces-status':
+        return this.#job((s) => spacesStatus(s))
       default:
         throw new CloudyError('EREQUEST', EXIT.USAGE, `the service does not know "${String((req as { op?: unknown }).op)}"`)
     }

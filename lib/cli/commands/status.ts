@@ -1,65 +1,60 @@
-/** `cloudy status`: per space, the last up-sync, local changes not yet sent, incoming changes, conflicts. */
+/**
+ * `cloudy status`: per space, the last up-sync, local changes not yet sent, incoming changes,
+ * conflicts (lib/sync/status.ts); where a service runs, also what it is doing.
+ */
+import type { ServiceStatus } from '../../daemon/service.js'
 import { EXIT } from '../../errors.js'
-import { pendingChanges, treeFiles } from '../../sync/pending.js'
-import { pendingCopies } from '../../sync/copies.js'
-import { pendingReceived } from '../../sync/received.js'
-import { treeMetaKey } from '../../sync/up.js'
+import { spacesStatus } from '../../sync/status.js'
+import { table } from '../../text/table.js'
 import { openSession } from '../context.js'
 import type { CliIo } from '../io.js'
-import { sessionSources } from '../../sync/spaces.js'
-import { planSpace } from '../../sync/plan-space.js'
-import { table } from '../../text/table.js'
+import { serviceFor } from '../service-client.js'
 
 export interface StatusArgs {
   passwordFile?: string
   json?: boolean
 }
 
+/** What the service says of itself, for people. */
+function serviceLines(st: ServiceStatus): string {
+  const out = [`service: running (process ${st.pid}), ${st.locked ? 'locked: "cloudy unlock" unlocks it' : 'unlocked'}`]
+  out.push(`service: takes the chain's changes ${st.down === 'manual' ? 'by hand (down = "manual")' : 'in real time'}`)
+  if (st.lastFollow)
+    out.push(
+      `service: last look at the chain ${st.lastFollow.at.slice(0, 19).replace('T', ' ')}: ` +
+        (st.lastFollow.error ? `failed: ${st.lastFollow.error}` : `${st.lastFollow.applied} applied, ${st.lastFollow.conflicts} conflicts`),
+    )
+  if (st.incoming)
+    out.push(
+      `service: ${st.incoming.items} incoming items not applied${st.incoming.held ? `, held: ${st.incoming.held} ("cloudy sync down" applies them)` : ''}`,
+    )
+  return out.map((l) => l + '\n').join('')
+}
+
 export async function status(io: CliIo, args: StatusArgs): Promise<number> {
-  const s = await openSession(io, args)
-  try {
-    const sources = await sessionSources(s)
-    const spaces = []
-    for (const source of sources) {
-      const plan = await planSpace(s, source)
-      const own = (await plan.store.readHeads()).get(s.vault.deviceTag(s.device.id))
-      const synced = await treeFiles((id) => plan.store.readTree(id), s.db.getMeta(treeMetaKey(source.space)))
-      const cache = s.db.files(source.space)
-      const pending = await pendingChanges(source.root, source.include, source.excluded, cache, synced, plan.store.keys)
-      // What this computer received, and the conflict copies it made, are sent too.
-      const received = await pendingReceived(
-        source.root,
-        source.include,
-        source.excluded,
-        cache,
-        synced,
-        pendingCopies(s.db, source.space),
-        plan.store.keys,
-      )
-      for (const k of ['added', 'changed', 'deleted'] as const) pending[k].push(...received[k])
-      const count = (op: string) => plan.items.filter((it) => it.op === op).length
-      spaces.push({
-        space: source.label,
-        lastUpSync: own?.time,
-        pending: { added: pending.added.length, changed: pending.changed.length, deleted: pending.deleted.length },
-        incoming: { add: count('add'), update: count('update'), delete: count('delete') },
-        conflicts: plan.items.filter((it) => it.op === 'conflict').map((it) => it.item),
-      })
+  const service = await serviceFor(io.env, { unlocked: false })
+  let report: Awaited<ReturnType<typeof spacesStatus>>
+  if (service && !service.status.locked) report = await service.call({ op: 'spaces-status' })
+  else {
+    const s = await openSession(io, args)
+    try {
+      report = await spacesStatus(s)
+    } finally {
+      await s.close()
     }
-    if (args.json) io.stdout.write(JSON.stringify({ device: s.device.name, spaces }) + '\n')
-    else {
-      const rows = spaces.map((sp) => [
-        sp.space,
-        sp.lastUpSync ? sp.lastUpSync.slice(0, 19).replace('T', ' ') : 'never',
-        `${sp.pending.added} new, ${sp.pending.changed} changed, ${sp.pending.deleted} deleted`,
-        `${sp.incoming.add} add, ${sp.incoming.update} update, ${sp.incoming.delete} delete`,
-        String(sp.conflicts.length),
-      ])
-      io.stdout.write(table(['SPACE', 'LAST UP-SYNC', 'LOCAL CHANGES', 'INCOMING', 'CONFLICTS'], rows))
-      for (const c of spaces.flatMap((sp) => sp.conflicts)) io.stdout.write(`conflict: ${c}\n`)
-    }
-    return EXIT.OK
-  } finally {
-    await s.close()
   }
+  if (args.json) io.stdout.write(JSON.stringify({ ...report, ...(service ? { service: service.status } : {}) }) + '\n')
+  else {
+    if (service) io.stdout.write(serviceLines(service.status))
+    const rows = report.spaces.map((sp) => [
+      sp.space,
+      sp.lastUpSync ? sp.lastUpSync.slice(0, 19).replace('T', ' ') : 'never',
+      `${sp.pending.added} new, ${sp.pending.changed} changed, ${sp.pending.deleted} deleted`,
+      `${sp.incoming.add} add, ${sp.incoming.update} update, ${sp.incoming.delete} delete`,
+      String(sp.conflicts.length),
+    ])
+    io.stdout.write(table(['SPACE', 'LAST UP-SYNC', 'LOCAL CHANGES', 'INCOMING', 'CONFLICTS'], rows))
+    for (const c of report.spaces.flatMap((sp) => sp.conflicts)) io.stdout.write(`conflict: ${c}\n`)
+  }
+  return EXIT.OK
 }

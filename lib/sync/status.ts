@@ -1,0 +1,52 @@
+/**
+ * Where each space of this computer stands: its last up-sync, the local changes not yet sent
+ * (by stat, as the up-sync would see them), the incoming changes and the conflicts among them.
+ * `cloudy status` prints it, from this process or from the service.
+ */
+import type { Session } from '../session.js'
+import { pendingCopies } from './copies.js'
+import { pendingChanges, treeFiles } from './pending.js'
+import { planSpace } from './plan-space.js'
+import { pendingReceived } from './received.js'
+import { sessionSources } from './spaces.js'
+import { treeMetaKey } from './up.js'
+
+export interface SpaceStatus {
+  space: string
+  lastUpSync?: string
+  pending: { added: number; changed: number; deleted: number }
+  incoming: { add: number; update: number; delete: number }
+  conflicts: string[]
+}
+
+export async function spacesStatus(s: Session): Promise<{ device: string; spaces: SpaceStatus[] }> {
+  const sources = await sessionSources(s)
+  const spaces: SpaceStatus[] = []
+  for (const source of sources) {
+    const plan = await planSpace(s, source)
+    const own = (await plan.store.readHeads()).get(s.vault.deviceTag(s.device.id))
+    const synced = await treeFiles((id) => plan.store.readTree(id), s.db.getMeta(treeMetaKey(source.space)))
+    const cache = s.db.files(source.space)
+    const pending = await pendingChanges(source.root, source.include, source.excluded, cache, synced, plan.store.keys)
+    // What this computer received, and the conflict copies it made, are sent too.
+    const received = await pendingReceived(
+      source.root,
+      source.include,
+      source.excluded,
+      cache,
+      synced,
+      pendingCopies(s.db, source.space),
+      plan.store.keys,
+    )
+    for (const k of ['added', 'changed', 'deleted'] as const) pending[k].push(...received[k])
+    const count = (op: string) => plan.items.filter((it) => it.op === op).length
+    spaces.push({
+      space: source.label,
+      lastUpSync: own?.time,
+      pending: { added: pending.added.length, changed: pending.changed.length, deleted: pending.deleted.length },
+      incoming: { add: count('add'), update: count('update'), delete: count('delete') },
+      conflicts: plan.items.filter((it) => it.op === 'conflict').map((it) => it.item),
+    })
+  }
+  return { device: s.device.name, spaces }
+}
