@@ -231,7 +231,7 @@ export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
     excluded: o.excluded,
     follow: o.follow,
     unfinished: folderJournal(o.db, o.space).read(),
-    leftCopies: pendingCopies(o.db, o.space).filter((p) => !made.has(p)),
+    unsentCopies: pendingCopies(o.db, o.space),
     held,
   }
   const items: PlanItem[] = []

@@ -14,7 +14,8 @@
  *    kinds differ (a folder against a file), the local one always stays.
  * A change made here to something the chain deleted is kept (the next up-sync sends it back);
  * a folder removed here comes back only with what the chain changed in it (or, where a down-sync
- * that stopped halfway put it in a copy, still here, that copy is finished). "Unchanged here" is
+ * of this computer put it in a copy that no up-sync sent yet, still here, that copy is finished).
+ * "Unchanged here" is
  * the file cache's word while the file's stat is the cached one, else the file's content's.
  * Apart from the diff, the files a down-sync that stopped halfway wrote are looked at
  * (`writtenDeletes`): the chain may have deleted them since, where the diff sees no change.
@@ -106,11 +107,11 @@ export interface PlanOptions {
   /** The folders a killed down-sync of this computer left unfinished (apply.ts `folderJournal`). */
   unfinished?: readonly UnfinishedFolder[]
   /**
-   * HOME-relative paths of the copies a down-sync of this computer that stopped halfway (killed,
-   * or `--only`) made: recorded before it applied (copies.ts `pendingCopies`), not yet sent, and
-   * not as a whole run wrote them (`madeCopies`).
+   * HOME-relative paths of the copies a down-sync of this computer made, whole or stopped halfway
+   * (killed, or `--only`), that no up-sync sent yet: recorded before it applied (copies.ts
+   * `pendingCopies`). A folder's copy among them stands for the chain's folder here.
    */
-  leftCopies?: readonly string[]
+  unsentCopies?: readonly string[]
   /**
    * Whether a commit of the chain since this computer's last complete down-sync made this version
    * at the path (merge.ts `heldSince`). A local file that is such a version is no change made
@@ -291,11 +292,11 @@ export async function* planDiff(
   const names = [...new Set([...mt.keys(), ...mb.keys()])].sort()
   // A copy's name must be free in both trees and on this disk.
   const taken = (n: string) => mt.has(n) || mb.has(n) || (!parentMissing && lstatOrUndefined(join(o.home, rel, n)) !== undefined)
-  /** A folder's copy of `name` that a down-sync of this computer that stopped halfway made, still a folder here (`leftCopies`). */
-  const leftCopyOf = (name: string): string | undefined =>
+  /** A folder's copy of `name` a down-sync of this computer made and no up-sync sent, still a folder here (`unsentCopies`). */
+  const unsentCopyOf = (name: string): string | undefined =>
     parentMissing
       ? undefined
-      : o.leftCopies
+      : o.unsentCopies
           ?.filter((p) => p.slice(0, Math.max(0, p.lastIndexOf('/'))) === rel)
           .map((p) => p.slice(p.lastIndexOf('/') + 1))
           .filter((n) => n !== name && isConflictCopyOf(n, name) && !mt.has(n) && !mb.has(n))
@@ -372,14 +373,16 @@ export async function* planDiff(
           if (e.type !== 'dir') written = { size: Number(cst!.size), mtimeMs: Number(cst!.mtimeNs / 1_000_000n) }
         }
       }
-      // The same for any folder's copy such a run made (recorded, never sent): one it finished
-      // (its mode set), or one of another version of the incoming folder (the chain changed it
-      // since). It holds what the chain had changed in the folder then; a second copy would keep
-      // those versions again, and the next up-sync would send both. It is finished with what
-      // the chain changed since (the copy's items below).
+      // The same for any folder's copy a down-sync of this computer made and no up-sync sent:
+      // one a killed run finished (its mode set), one of another version of the incoming folder
+      // (the chain changed it since), or one a whole run made (the last synced state holds the
+      // folder, which is in the copy here). It holds what the chain had changed in the folder
+      // then; a second copy (`-2`, or named after the new version) would keep those versions
+      // again, a version the chain moved inside the folder at its new path, and the next up-sync
+      // would send both. It is finished with what the chain changed since (the copy's items below).
       if (e.type === 'dir' && keep === 'local' && !resumes) {
-        const left = leftCopyOf(name)
-        if (left) copyName = left
+        const unsent = unsentCopyOf(name)
+        if (unsent) copyName = unsent
       }
       const copy = rel ? `${rel}/${copyName}` : copyName
       const what = keep === 'incoming' ? `the local version is kept as ${copyName}` : `the incoming version is kept as ${copyName}`
@@ -393,11 +396,11 @@ export async function* planDiff(
         continue
       }
       // What this computer had here is gone (the user removed the file or link that a down-sync
-      // which stopped halfway kept, putting the incoming folder in a copy): that copy holds what
+      // kept, putting the incoming folder in a copy no up-sync sent yet): that copy holds what
       // the chain had changed in the folder then. It is finished with what the chain changed
       // since, as when the local version is still here; bringing the folder back too would keep
       // those versions twice.
-      if (leftCopyOf(name)) {
+      if (unsentCopyOf(name)) {
         const c = await conflict(`a ${KIND_NAME[e.type]} is incoming where this computer removed what it had`, 'local')
         yield c
         yield* planDiff(o, baseSub, e.subtree, c.resolution!.copy)
