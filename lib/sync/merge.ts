@@ -19,7 +19,8 @@
  *    name (a tie is decided by the versions themselves, see `keepsName`); the other version is
  *    kept beside it as `NAME.conflict-<device>-<YYYYMMDD-HHMMSS>[.ext]`, where device is the
  *    one that made the version in the copy and time its modification time (UTC), unless a side
- *    already keeps that version as a copy. A folder keeps the name over a file or a link; a
+ *    already keeps that version as a copy (where it keeps the one that would keep the name, the
+ *    other keeps the name instead). A folder keeps the name over a file or a link; a
  *    folder replaced by a file on one side keeps only what the other side changed in it, and if
  *    that is nothing, the file takes its place. But where the file's side holds a conflict copy
  *    of the folder that holds a version the other side made in it since the base (a down-sync
@@ -334,6 +335,16 @@ export async function mergeTrees(
     // One version, one copy: the merge may already keep this one as a copy (a side's down-sync
     // made it, or this merge).
     if ([...out.values()].some(copyOf)) continue
+    // The merge already keeps the winner as a copy (a side's down-sync that stopped before it
+    // recorded the heads it applied kept its own version at the name and the incoming one in a
+    // copy, and its up-sync sent both): the loser keeps the name, or the winner would be kept
+    // twice (soak adversarial seed 10).
+    const winner = out.get(name)!
+    const winnerCopied = (x: TreeEntry) => x.name !== name && isConflictCopyOf(x.name, name) && sameEntry(x, winner)
+    if (winner.type !== 'dir' && [...out.values()].some(winnerCopied)) {
+      out.set(name, loser)
+      continue
+    }
     // A side's copy of it that the merge dropped comes back at its name. That happens after a
     // criss-cross: the virtual base holds the copy (its merge made it) while the side that has
     // the version at the name never had the copy, so it seems to have deleted it; with the copy

@@ -4,7 +4,7 @@
  * deleted before it was ever sent. What a half-done down-sync wrote is in half-done-down.ts.
  */
 import t from 'tap'
-import { mkdir, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises'
+import { lutimes, mkdir, readFile, readdir, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { cloudy } from '../helpers/cli.js'
@@ -168,3 +168,38 @@ for (const bFirst of ['up', 'down'])
     t.equal(await readFile(join(b.home, 'cfg/n2/inside'), 'utf8'), 'b', "B's folder keeps the name")
     await sameCfg(t, { a, b, c })
   })
+
+// Soak adversarial seed 10: A's down-sync kept its edited file at the name and B's link (a kind
+// A's file is not) in a copy, and stopped before it recorded the heads it applied; A's up-sync
+// sent both on a commit built on the older state. The merge then found the name changed on both
+// sides and gave it to B's newer link: with A's file in a new copy, the link was kept twice (at
+// the name and in A's copy). A side that already keeps the winner in a copy keeps the name
+// (README, "Conflicts keep both versions": a version is kept in one copy at most).
+t.test("a version one side keeps in a copy does not also take the name from the other side's version", async (t) => {
+  const { a, b } = await threeComputers(t)
+  await writeAt(join(a.home, 'cfg/n'), 'v0 by A', '2026-01-01T00:00:00Z')
+  await run(t, a, ['sync', 'up'])
+  await run(t, b, ['sync', 'down', '--yes'])
+  // B replaces the file by a link (newer); A edits the file without down-syncing first.
+  await rm(join(b.home, 'cfg/n'))
+  await symlink('target-by-b', join(b.home, 'cfg/n'))
+  await lutimes(join(b.home, 'cfg/n'), new Date('2026-01-03T00:00:00Z'), new Date('2026-01-03T00:00:00Z'))
+  await writeAt(join(b.home, 'cfg/g'), 'g by B', '2026-01-03T00:00:00Z')
+  await run(t, b, ['sync', 'up'])
+  await writeAt(join(a.home, 'cfg/n'), 'v1 by A', '2026-01-02T00:00:00Z')
+  const copy = 'n.conflict-pc-b-20260103-000000'
+  // Only the name (not g): the run stops before it records the heads it applied, as a killed one.
+  await run(t, a, ['sync', 'down', '--yes', '--only', 'settings/cfg/n', `settings/cfg/${copy}`], 6)
+  t.equal(await readlink(join(a.home, 'cfg', copy)), 'target-by-b', "A's down-sync kept B's link in a copy")
+  t.equal(await readFile(join(a.home, 'cfg/n'), 'utf8'), 'v1 by A', "A's file keeps the name")
+  await run(t, a, ['sync', 'up'])
+  await run(t, b, ['sync', 'down', '--yes'])
+  await run(t, a, ['sync', 'down', '--yes'])
+  for (const x of [a, b]) {
+    const names = (await readdir(join(x.home, 'cfg'))).sort()
+    t.same(names, ['g', 'n', copy], 'each version once: no second copy')
+    t.equal(await readFile(join(x.home, 'cfg/n'), 'utf8'), 'v1 by A', "A's file keeps the name")
+    t.equal(await readlink(join(x.home, 'cfg', copy)), 'target-by-b', "B's link is in the copy only")
+  }
+  await sameCfg(t, { a, b })
+})
