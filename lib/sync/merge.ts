@@ -26,7 +26,10 @@
  *    of the folder that holds a version the other side made in it since the base (a down-sync
  *    of the file's side that stopped halfway made the copy, and its up-sync sent it), the folder
  *    is that copy: what the other side changed in the folder is merged into it, and the file
- *    keeps the name (`copiedFolder`).
+ *    keeps the name (`copiedFolder`). A folder removed (or replaced by a file) on a side that
+ *    keeps the base's folder in a conflict copy of it (a whole down-sync made it) does not get
+ *    back, as a change of the other side, a conflict copy of a base version that copy holds at
+ *    its name: the other side's merge only moved it aside (`keptAside`).
  * Every input is data the whole chain shares, so every computer computes the same merged tree.
  */
 import type { Tree, TreeEntry } from '../store/objects.js'
@@ -212,7 +215,53 @@ async function copiedFolder(
   return undefined
 }
 
-/** 3-way merge of trees (ids; undefined = empty). Returns the merged tree's id. */
+/**
+ * The folders the side that removed the folder `name` (or replaced it by a file) keeps it in as a
+ * conflict copy it added since the base (`removing`), and the merge keeps as they are (the other
+ * side lacks them, and did not hold them since). Their trees go down the merge of the folder as
+ * `aside`.
+ */
+async function keptCopies(
+  how: MergeSides,
+  removingSide: 'ours' | 'theirs',
+  rel: string,
+  name: string,
+  removing: ReadonlyMap<string, TreeEntry>,
+  other: ReadonlyMap<string, TreeEntry>,
+  base: ReadonlyMap<string, TreeEntry>,
+): Promise<string[]> {
+  const out: string[] = []
+  for (const x of removing.values()) {
+    if (x.type !== 'dir' || !x.subtree || x.name === name || !isConflictCopyOf(x.name, name)) continue
+    if (base.has(x.name) || other.has(x.name)) continue
+    const at = rel ? `${rel}/${x.name}` : x.name
+    if (how.held && (await how.held(removingSide === 'ours' ? 'theirs' : 'ours', at, x))) continue
+    out.push(x.subtree)
+  }
+  return out
+}
+
+/**
+ * Whether `e`, at `name` on the one side that has the folder, is a conflict copy of a base
+ * version that a copy of the folder on the side that removed it (`aside`, this folder's trees
+ * in them) holds at the copy's name: the base version, which the side's own merge moved aside
+ * (another version took its name there), not something it changed in the folder.
+ */
+function keptAside(
+  name: string,
+  e: TreeEntry,
+  base: ReadonlyMap<string, TreeEntry>,
+  aside: readonly ReadonlyMap<string, TreeEntry>[],
+): boolean {
+  for (const [n, b] of base)
+    if (n !== name && isConflictCopyOf(name, n) && sameEntry(b, e) && aside.some((m) => sameEntry(m.get(n), e))) return true
+  return false
+}
+
+/**
+ * 3-way merge of trees (ids; undefined = empty). Returns the merged tree's id. `aside`: the
+ * trees of this folder in the copies of it that a side that removed it keeps (`keptCopies`).
+ */
 export async function mergeTrees(
   store: SpaceStore,
   base: string | undefined,
@@ -221,6 +270,7 @@ export async function mergeTrees(
   how: MergeSides,
   conflicts: MergeConflict[],
   rel = '',
+  aside: readonly string[] = [],
 ): Promise<string> {
   if (ours === theirs) return ours ?? store.virtualTree(EMPTY)
   // With no base (a folder added on both sides), a side lacking everything may have deleted it.
@@ -231,6 +281,9 @@ export async function mergeTrees(
   const [b, o, t] = await Promise.all([read(base), read(ours), read(theirs)])
   const byName = (tree: Tree) => new Map(tree.entries.map((e) => [e.name, e]))
   const [mb, mo, mt] = [byName(b), byName(o), byName(t)]
+  const asideHere = (await Promise.all(aside.map((id) => store.readTree(id)))).map(byName)
+  // The copies' trees of a subfolder, to go down with its merge.
+  const asideIn = (name: string) => asideHere.map((m) => m.get(name)).flatMap((x) => (x?.type === 'dir' && x.subtree ? [x.subtree] : []))
   const names = [...new Set([...mo.keys(), ...mt.keys(), ...mb.keys()])].sort()
   const out = new Map<string, TreeEntry>()
   const later: (() => Promise<void>)[] = []
@@ -240,6 +293,9 @@ export async function mergeTrees(
     const eo = mo.get(name)
     const et = mt.get(name)
     const path = rel ? `${rel}/${name}` : name
+    // The folder is gone on one side, which keeps it in a copy holding this base version at its
+    // name: kept here too, the version would be kept twice (soak normal seed 72).
+    if (asideHere.length && !eb && !eo !== !et && keptAside(name, (eo ?? et)!, mb, asideHere)) continue
     // Not in the base, but one side's version was held by the other since: added on both alike
     // (e.g. the same conflict copy made on two computers), so that version is the base. So too
     // where both sides changed the base's version (a file or link): a side holding a version the
@@ -263,8 +319,10 @@ export async function mergeTrees(
     // inside; the folder's own mode and time come from the newer side.
     if ((eo?.type === 'dir' || !eo) && (et?.type === 'dir' || !et)) {
       const meta = !eo ? et! : !et ? eo : keepsName(eo, et) ? et : eo
+      // Removed on one side: the copies of it that side keeps.
+      const kept = eb && (!eo || !et) ? await keptCopies(how, eo ? 'theirs' : 'ours', rel, name, eo ? mt : mo, eo ? mo : mt, mb) : []
       later.push(async () => {
-        const subtree = await mergeTrees(store, baseSub, eo?.subtree, et?.subtree, how, conflicts, path)
+        const subtree = await mergeTrees(store, baseSub, eo?.subtree, et?.subtree, how, conflicts, path, [...asideIn(name), ...kept])
         // Removed on one side, and nothing the other side changed is left in it: it stays removed.
         if ((!eo || !et) && (await isEmpty(store, subtree))) return
         out.set(name, { ...meta, subtree })
@@ -315,7 +373,11 @@ export async function mergeTrees(
         })
         continue
       }
-      const sub = await mergeTrees(store, baseSub, ourDir ? eo.subtree : undefined, ourDir ? undefined : et.subtree, how, conflicts, path)
+      const kept = await keptCopies(how, ourDir ? 'theirs' : 'ours', rel, name, ourDir ? mt : mo, ourDir ? mo : mt, mb)
+      const sub = await mergeTrees(store, baseSub, ourDir ? eo.subtree : undefined, ourDir ? undefined : et.subtree, how, conflicts, path, [
+        ...asideIn(name),
+        ...kept,
+      ])
       if (await isEmpty(store, sub)) {
         out.set(name, ourDir ? et : eo)
         continue

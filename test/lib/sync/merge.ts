@@ -419,6 +419,32 @@ t.test("a folder's copy a half-done down-sync sent takes what the other side cha
   t.same(await read(m.tree!), { d: { h: 'h' }, 'd.conflict-c-19700101-000001': 'C', [copy]: { f: 'v2' }, g: 'g' })
 })
 
+// Soak normal seed 72. A added n to the folder d; B, not having seen it, made d/n a folder; C
+// had replaced d by a file, so its (whole) down-sync kept the file and put A's d, n too, in a
+// copy, and C's user then removed the file (or kept it). A changed g since. Merging A's and B's
+// heads keeps B's folder at d/n and A's n in a copy beside it; against C's removal of d that
+// copy passed for what the others changed in d, and came back at d besides in C's copy of d.
+for (const kept of [false, true])
+  t.test(
+    `a version the removed folder's copy keeps does not come back in a merge copy (C's file ${kept ? 'kept' : 'removed'})`,
+    async (t) => {
+      const { db, store, read, commit } = await setup(t)
+      const a1 = await commit('a', 1, [], { d: { x: 'x' }, g: 'g' })
+      const a2 = await commit('a', 2, [a1], { d: { x: 'x', n: ['n', 2] }, g: 'g' })
+      const b3 = await commit('b', 3, [a1], { d: { x: 'x', n: { h: ['h', 3] } }, g: 'g' })
+      const a4 = await commit('a', 4, [a2], { d: { x: 'x', n: ['n', 2] }, g: ['g2', 4] })
+      const copy = 'd.conflict-a-19700101-000000'
+      const c5 = await commit('c', 5, [a2], { ...(kept ? { d: ['C', 1] } : {}), [copy]: { x: 'x', n: ['n', 2] }, g: 'g' })
+      const m = await mergeHeads(store, new CommitGraph(store, db), [a4, b3, c5])
+      t.same(await read(m.tree!), {
+        d: { n: { h: 'h' } },
+        ...(kept ? { 'd.conflict-c-19700101-000001': 'C' } : {}),
+        [copy]: { x: 'x', n: 'n' },
+        g: 'g2',
+      })
+    },
+  )
+
 t.test("a conflict copy is named after its version's author; a version goes to one copy", async (t) => {
   const { db, store, read, commit } = await setup(t)
   const c0 = await commit('a', 1, [], { f: 'v0' })
