@@ -15,6 +15,17 @@ export function connect(io: CliIo, paths: CloudyPaths, url: string, root: string
   return connectWith(io.env, paths, url, root, (line) => io.stderr.write(line + '\n'))
 }
 
+/** The master password of an existing vault, from where the command was told (or the terminal). */
+export function masterPassword(io: CliIo, passwordFile: string | undefined): Promise<string> {
+  return readPassword({
+    passwordFile,
+    env: io.env,
+    prompt: 'Master password: ',
+    stdin: io.stdin,
+    stderr: io.stderr as NodeJS.WriteStream,
+  })
+}
+
 /**
  * Open everything a vault command needs. The caller must `close()` it. `exclusive`: the command
  * changes this computer's files or sync state (sync, restore) and runs alone on this computer.
@@ -23,14 +34,7 @@ export function openSession(io: CliIo, argv: { passwordFile?: string }, options:
   return openWith({
     env: io.env,
     exclusive: options.exclusive,
-    password: () =>
-      readPassword({
-        passwordFile: argv.passwordFile,
-        env: io.env,
-        prompt: 'Master password: ',
-        stdin: io.stdin,
-        stderr: io.stderr as NodeJS.WriteStream,
-      }),
+    password: () => masterPassword(io, argv.passwordFile),
     notice: (line) => io.stderr.write(line + '\n'),
     onWait: () => io.stderr.write('Waiting for another sync or restore on this computer to finish...\n'),
     // A damaged state database is rebuilt from the vault, like a lost one, and the user told.

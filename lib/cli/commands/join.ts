@@ -5,9 +5,8 @@ import { EXIT } from '../../errors.js'
 import { cloudyPaths } from '../../paths.js'
 import { listChain, touchDevice } from '../../sync/chain.js'
 import { Vault } from '../../vault/vault.js'
-import { connect, deviceIdentity } from '../context.js'
+import { connect, deviceIdentity, masterPassword } from '../context.js'
 import type { CliIo } from '../io.js'
-import { readPassword } from '../password.js'
 import { deviceConfig, refuseIfSetUp } from './init.js'
 
 export interface JoinArgs {
@@ -26,13 +25,7 @@ export async function join(io: CliIo, args: JoinArgs): Promise<number> {
   const provider = await connect(io, paths, url, root)
   try {
     // Unlocking proves the password (exit 3) and that a vault is there (exit 4) before anything is written.
-    const password = await readPassword({
-      passwordFile: args.passwordFile,
-      env: io.env,
-      prompt: 'Master password: ',
-      stdin: io.stdin,
-      stderr: io.stderr as NodeJS.WriteStream,
-    })
+    const password = await masterPassword(io, args.passwordFile)
     const vault = await Vault.unlock(provider, password)
     try {
       const config = deviceConfig(existing, url, root, args.name)

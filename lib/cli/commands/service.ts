@@ -6,6 +6,7 @@ import { Service, serviceSocket } from '../../daemon/service.js'
 import { CloudyError, EXIT } from '../../errors.js'
 import { cloudyPaths } from '../../paths.js'
 import type { CliIo } from '../io.js'
+import { masterPassword } from '../context.js'
 import { readPassword } from '../password.js'
 import { serviceFor } from '../service-client.js'
 
@@ -59,13 +60,7 @@ export async function unlock(io: CliIo, args: { passwordFile?: string }): Promis
     io.stdout.write('The Cloudy service is already unlocked.\n')
     return EXIT.OK
   }
-  const password = await readPassword({
-    passwordFile: args.passwordFile,
-    env: io.env,
-    prompt: 'Master password: ',
-    stdin: io.stdin,
-    stderr: io.stderr as NodeJS.WriteStream,
-  })
+  const password = await masterPassword(io, args.passwordFile)
   await client.call({ op: 'unlock', password })
   io.stdout.write('Unlocked: commands use the service and do not ask for the password.\n')
   return EXIT.OK
