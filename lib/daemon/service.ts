@@ -72,7 +72,7 @@ export class Service {
   #work: Promise<unknown> = Promise.resolve()
   #timer: NodeJS.Timeout | undefined
   #status: Omit<ServiceStatus, 'pid' | 'locked' | 'down'> = {}
-  /** A mass deletion waiting for `confirm`: the heads it was planned from. */
+  /** The heads of a mass deletion held for the user's `sync down` (said once in the log). */
   #held: string | undefined
   #stopping = false
 
@@ -200,6 +200,7 @@ export class Service {
     const at = new Date().toISOString()
     if (items.length === 0) {
       this.#status.incoming = undefined
+      this.#status.lastFollow = { at, applied: 0, conflicts: 0 }
       return downAllReport(planned)
     }
     const heads = planned.spaces.map((sp) => sp.plan.heads.join(',')).join(';')
@@ -208,6 +209,7 @@ export class Service {
     if (s.config.sync.down === 'manual' || held) {
       if (held && this.#held !== heads) this.#o.log(`cloudy service: held: ${why}; "cloudy sync down" shows it and applies it`)
       if (held) this.#held = heads
+      this.#status.lastFollow = { at, applied: 0, conflicts: 0 }
       this.#status.incoming = { items: items.length, deletions, ...(why ? { held: why } : {}) }
       return downAllReport(planned)
     }
