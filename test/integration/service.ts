@@ -56,11 +56,14 @@ t.test('unlocked once, commands need no password; locked, they ask again; anothe
       '-u',
       'nobody',
       '--',
+      // `env -i`: the test runner's NODE_OPTIONS loads its hooks from this clone, out of nobody's reach.
+      'env',
+      '-i',
       process.execPath,
       '-e',
       `require('net').connect(${JSON.stringify(socket)}).on('error', (e) => { console.log(e.code); process.exit(0) }).on('connect', () => { console.log('connected'); process.exit(0) })`,
     ],
-    { encoding: 'utf8' },
+    { encoding: 'utf8', cwd: '/' },
   )
   if (process.getuid?.() === 0) t.match(other.stdout, /EACCES/, `refused: ${other.stdout}${other.stderr}`)
 
