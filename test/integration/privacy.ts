@@ -2,12 +2,27 @@
  * Acceptance: nothing on the provider contains a file name, path, username or plaintext byte.
  * Canary strings are planted in names and contents; every object of the vault is scanned.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { cloudy, computer, initVault, tempDir } from '../helpers/cli.js'
 import { listFiles } from '../helpers/tree.js'
+
+/**
+ * Check that no object of the vault at `vaultDir`, by content or by name, holds any of
+ * `canaries` (as UTF-8 or UTF-16); how many objects were read.
+ */
+async function scanForCanaries(t: Test, vaultDir: string, canaries: readonly string[]): Promise<number> {
+  const needles = canaries.flatMap((s) => [Buffer.from(s), Buffer.from(s, 'utf16le')])
+  let scanned = 0
+  for (const f of await listFiles(vaultDir)) {
+    const bytes = await readFile(f)
+    scanned++
+    for (const n of needles) t.notOk(bytes.includes(n) || f.includes(n.toString()), `${f} holds no canary`, { diagnostic: false })
+  }
+  return scanned
+}
 
 t.test('canaries in names and contents never reach the provider in clear', async (t) => {
   const a = computer(t)
@@ -22,15 +37,11 @@ t.test('canaries in names and contents never reach the provider in clear', async
   const up = await cloudy(a, ['sync', 'up'])
   t.equal(up.code, 0, up.stderr)
 
-  const needles = [...canaries, userInfo().username === 'root' ? '' : userInfo().username, a.home, '.config']
-    .filter(Boolean)
-    .flatMap((s) => [Buffer.from(s), Buffer.from(s, 'utf16le')])
-  let scanned = 0
-  for (const f of await listFiles(vaultDir)) {
-    const bytes = await readFile(f)
-    scanned++
-    for (const n of needles) t.notOk(bytes.includes(n) || f.includes(n.toString()), `${f} holds no canary`, { diagnostic: false })
-  }
+  const scanned = await scanForCanaries(
+    t,
+    vaultDir,
+    [...canaries, userInfo().username === 'root' ? '' : userInfo().username, a.home, '.config'].filter(Boolean),
+  )
   t.ok(scanned >= 6, `scanned ${scanned} objects`)
   // The only plaintext file says nothing but format, id and creation time.
   const info = JSON.parse(await readFile(join(vaultDir, 'Cloudy', 'cloudy.json'), 'utf8'))
@@ -70,12 +81,6 @@ t.test("an application's id, the selection and the inventory never reach the pro
   }
   const list = JSON.parse((await cloudy(a, ['selection', '--json'])).stdout) as { apps: Record<string, boolean> }
   t.equal(list.apps[app], true, 'the canary application was collected')
-  const needles = [app, pkg, 'CANARYADDEDpath', 'CANARYEXCLpattern'].flatMap((s) => [Buffer.from(s), Buffer.from(s, 'utf16le')])
-  let scanned = 0
-  for (const f of await listFiles(vaultDir)) {
-    const bytes = await readFile(f)
-    scanned++
-    for (const n of needles) t.notOk(bytes.includes(n) || f.includes(n.toString()), `${f} holds no canary`, { diagnostic: false })
-  }
+  const scanned = await scanForCanaries(t, vaultDir, [app, pkg, 'CANARYADDEDpath', 'CANARYEXCLpattern'])
   t.ok(scanned >= 10, `scanned ${scanned} objects`)
 })
