@@ -14,8 +14,8 @@ import { CloudyError, EXIT } from '../errors.js'
 import { cloudyPaths, type CloudyPaths } from '../paths.js'
 import { openSession, requireConfig, type Session } from '../session.js'
 import { acquireSyncLock } from '../state/lock.js'
-import type { SpaceStore } from '../store/space-store.js'
 import { applyDownAll, downAllReport, planDownAll, type DownAllPlan, type DownAllReport } from '../sync/down-all.js'
+import { treeFiles } from '../sync/pending.js'
 import { spacesStatus } from '../sync/status.js'
 import { syncUpAll, type UpAllResult } from '../sync/up-all.js'
 import { serveJson, type JsonServer } from './ipc.js'
@@ -234,17 +234,9 @@ export class Service {
       const deletes = sp.items.filter((it) => it.op === 'delete').length
       if (deletes === 0) continue
       if (deletes > most) return `${sp.source.label}: ${deletes} deletions at once`
-      const files = await countFiles(sp.plan.store, sp.plan.base)
+      const files = (await treeFiles((id) => sp.plan.store.readTree(id), sp.plan.base)).size
       if (files >= 10 && deletes / files > share) return `${sp.source.label}: ${deletes} deletions at once, of ${files} files`
     }
     return undefined
   }
-}
-
-/** How many files and links tree `tree` holds, in every folder. */
-async function countFiles(store: SpaceStore, tree: string | undefined): Promise<number> {
-  if (!tree) return 0
-  let n = 0
-  for (const e of (await store.readTree(tree)).entries) n += e.type === 'dir' ? await countFiles(store, e.subtree) : 1
-  return n
 }
