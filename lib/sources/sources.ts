@@ -244,7 +244,7 @@ function appSource(c: Context, app: CatalogEntry): SpaceSource {
 }
 
 /** Whether category `cat` is collected here: on in the selection, not skipped here. */
-function categoryOn(c: Context, cat: Category): boolean {
+function categoryOn(c: Pick<Context, 'o' | 'skips'>, cat: Category): boolean {
   return c.o.selection.categories[cat] && !c.skips.categories.has(cat)
 }
 
@@ -282,8 +282,8 @@ export function spaceSources(o: SourcesInput): SpaceSource[] {
 
 /** Why a category the selection has on is not collected here, if one is (for the commands to say). */
 export function skippedCategories(o: SourcesInput): { category: Category; why: string }[] {
-  const c = context(o)
-  if (!o.system || o.admin || !categoryOn(c, 'system')) return []
+  // Only the skips are needed, not the whole context (the catalog's claims): this runs at every sync.
+  if (!o.system || o.admin || !categoryOn({ o, skips: readSkips(o) }, 'system')) return []
   return [{ category: 'system', why: 'only an administrator collects and restores computer settings: run it as root or through sudo' }]
 }
 
