@@ -43,17 +43,21 @@ async function planHere(io: CliIo, args: SyncDownArgs): Promise<Planner> {
   }
 }
 
-async function planInService(args: SyncDownArgs, service: NonNullable<Awaited<ReturnType<typeof serviceFor>>>): Promise<Planner> {
+async function planInService(
+  io: CliIo,
+  args: SyncDownArgs,
+  service: NonNullable<Awaited<ReturnType<typeof serviceFor>>>,
+): Promise<Planner> {
   const ask = (apply: boolean) => service.call<DownAllReport>({ op: 'sync-down', only: args.only, force: args.force, apply })
   // Straight to the apply where nothing is shown first: the service plans and applies in one job.
-  const direct = !args.preview && (args.yes || args.json || !process.stdin.isTTY)
+  const direct = !args.preview && (args.yes || args.json || !io.stdin.isTTY)
   const report = direct ? await ask(true) : await ask(false)
   return { report, apply: () => (direct ? Promise.resolve(report) : ask(true)), close: async () => {} }
 }
 
 export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
   const service = await serviceFor(io.env)
-  const planner = service ? await planInService(args, service) : await planHere(io, args)
+  const planner = service ? await planInService(io, args, service) : await planHere(io, args)
   try {
     const planned = planner.report
     const all = planned.spaces.flatMap((sp) => sp.items)
