@@ -2,15 +2,16 @@
  * The local-folder provider, Cloudy's default: a folder on this computer (an external disk, a
  * folder another tool syncs). Writes are atomic — temp file in `<root>/.tmp/`, fsync, rename
  * (or link, for if-absent puts, which fails atomically when the name is taken) — so a crash
- * never leaves a half-written object under its final name.
+ * never leaves a half-written object under its final name. Its change feed (`watch`) is the
+ * kernel's (inotify through `fs.watch`): another process's write is seen at once, no polling.
  */
-import { constants } from 'node:fs'
+import { constants, watch as fsWatch, type FSWatcher } from 'node:fs'
 import { link, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
 import { isAbsolute, join, dirname } from 'node:path'
 import { AlreadyExistsError, NotFoundError, ProviderError, UsageError } from '../lib/errors.js'
 import { randomBytes } from 'node:crypto'
 import { assertKey } from './keys.js'
-import type { ByteRange, ObjectInfo, Provider, PutBody, PutOptions } from './provider.js'
+import type { ByteRange, ObjectInfo, Provider, ProviderChange, PutBody, PutOptions } from './provider.js'
 
 /** Options of the local provider. */
 export interface LocalOptions {
@@ -182,6 +183,66 @@ export function local(options: LocalOptions): Provider {
       }
     },
 
+    watch(prefix: string, onChange: (change: ProviderChange) => void | Promise<void>, signal: AbortSignal): Promise<void> {
+      assertKey(name, prefix, true)
+      return watchFolder(root, prefix, onChange, signal)
+    },
+
     async close(): Promise<void> {},
   }
+}
+
+/**
+ * Report what changes under `prefix` of the vault at `root` until `signal` aborts. The folder
+ * that holds the prefix is watched with inotify: recursively below the vault's top (a space's
+ * objects), but at the top itself only the objects directly there (the pulse: recursing from
+ * the top would put a watch on every folder of every space). A put lands by rename, so each
+ * object written is one event.
+ */
+async function watchFolder(
+  root: string,
+  prefix: string,
+  onChange: (change: ProviderChange) => void | Promise<void>,
+  signal: AbortSignal,
+): Promise<void> {
+  if (signal.aborted) return
+  const slash = prefix.lastIndexOf('/')
+  const folder = slash < 0 ? '' : prefix.slice(0, slash + 1)
+  const dir = join(root, ...folder.split('/').filter(Boolean))
+  await mkdir(dir, { recursive: true })
+  const watchers: FSWatcher[] = []
+  // Changes are said one at a time, in the order the kernel reported them.
+  let said: Promise<void> = Promise.resolve()
+  return new Promise<void>((resolve, reject) => {
+    const stop = (e?: unknown) => {
+      for (const w of watchers) w.close()
+      watchers.length = 0
+      void said.then(() => (e ? reject(e) : resolve()))
+    }
+    const report = (key: string) => {
+      if (!key.startsWith(prefix) || key.startsWith(TMP + '/') || key === TMP) return
+      said = said
+        .then(async () => {
+          if (signal.aborted) return
+          const st = await stat(join(root, ...key.split('/'))).catch(() => undefined)
+          if (st?.isDirectory()) return
+          await onChange(st ? { type: 'put', key, size: st.size, mtimeMs: st.mtimeMs } : { type: 'delete', key })
+        })
+        .catch((e: unknown) => stop(e))
+    }
+    const add = (path: string, base: string, recursive: boolean) => {
+      const w = fsWatch(path, { recursive, persistent: false }, (_event, file) => {
+        if (file !== null) report(base + String(file))
+      })
+      w.on('error', (e) => stop(e))
+      watchers.push(w)
+    }
+    try {
+      add(dir, folder, folder !== '')
+    } catch (e) {
+      reject(e)
+      return
+    }
+    signal.addEventListener('abort', () => stop(), { once: true })
+  })
 }

@@ -303,7 +303,11 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
       (y) =>
         y.options({
           ...passwordOption,
-          poll: { type: 'number', describe: 'seconds between looks at the chain (default 2)' },
+          poll: {
+            type: 'number',
+            describe:
+              "longest wait between full looks at every space's heads, in seconds (default 300); between them the service follows the chain's pulse",
+          },
         }),
       (a) => {
         run = async () => (await import('./commands/service.js')).daemon(io, { passwordFile: a['password-file'], poll: a.poll })

@@ -51,13 +51,27 @@ export interface ServiceOptions {
   env: NodeJS.ProcessEnv
   /** Lines for the log (stderr, the journal). */
   log: (line: string) => void
-  /** How often to look at the chain when it has no change feed, in ms. Default 2000. */
-  pollMs?: number
+  /**
+   * The longest wait between full looks at every space's heads, in ms (default 5 min). Between
+   * them the service follows the chain's pulse (lib/store/pulse.ts): the provider's change feed
+   * where it has one, else a read of that one small object, every 0.5 s after activity and up to
+   * every 5 s when the chain has been quiet for a while.
+   */
+  fullLookMs?: number
   /** Deletions held for a confirmation: more than this many at once (default 50)… */
   holdDeletions?: number
   /** …or more than this share of a space's files (default 0.2). */
   holdShare?: number
 }
+
+/** How often the pulse is read without a change feed: fast after activity, slower when quiet. */
+const PULSE_READS = [
+  { quietFor: 0, everyMs: 500 },
+  { quietFor: 2 * 60_000, everyMs: 2000 },
+  { quietFor: 10 * 60_000, everyMs: 5000 },
+]
+/** With a change feed, the pulse is still read this often, in case the feed missed a beat. */
+const FEED_SAFETY_MS = 60_000
 
 /** The socket of this user's service. */
 export function serviceSocket(paths: CloudyPaths): string {
@@ -70,11 +84,24 @@ export class Service {
   #session: Session | undefined
   #server: JsonServer | undefined
   #work: Promise<unknown> = Promise.resolve()
-  #timer: NodeJS.Timeout | undefined
   #status: Omit<ServiceStatus, 'pid' | 'locked' | 'down'> = {}
   /** The heads of a mass deletion held for the user's `sync down` (said once in the log). */
   #held: string | undefined
   #stopping = false
+  /** Following the chain while unlocked (`#follow…`); aborted by `lock`. */
+  #following: AbortController | undefined
+  #pulseTimer: NodeJS.Timeout | undefined
+  /** The pulse last seen, the last time the chain or this computer did something, the last full look. */
+  #pulse: string | undefined
+  #activeAt = 0
+  #lookedAt = 0
+  #feed = false
+  /** A look at the chain runs; another was asked for meanwhile. */
+  #looking = false
+  #lookAgain = false
+  /** After a failed look: when to try again, and how many failed in a row. */
+  #retryAt: number | undefined
+  #failures = 0
 
   constructor(o: ServiceOptions) {
     this.#o = o
@@ -96,12 +123,12 @@ export class Service {
     if (this.#session) return
     this.#session = await openSession({ env: this.#o.env, password: async () => password, notice: this.#o.log })
     this.#o.log('cloudy service: unlocked')
-    this.#schedule(0)
+    this.#startFollowing(this.#session)
   }
 
   /** Forget the keys (the vault's keys are wiped from memory); commands ask for the password again. */
   async lock(): Promise<void> {
-    clearTimeout(this.#timer)
+    this.#stopFollowing()
     const s = this.#session
     this.#session = undefined
     // A job running with the keys finishes first.
@@ -113,7 +140,7 @@ export class Service {
   /** Finish the running job, stop listening, forget the keys. */
   async stop(): Promise<void> {
     this.#stopping = true
-    clearTimeout(this.#timer)
+    this.#stopFollowing()
     await this.#server?.close()
     await this.lock()
   }
@@ -129,7 +156,13 @@ export class Service {
         await this.lock()
         return this.status()
       case 'sync-up':
-        return this.#job(async (s): Promise<UpAllResult> => syncUpAll(s, { only: req.only }))
+        try {
+          return await this.#job(async (s): Promise<UpAllResult> => syncUpAll(s, { only: req.only }))
+        } finally {
+          // Our own pulse hides any another computer wrote just before it: look at the heads.
+          this.#activeAt = Date.now()
+          this.#look()
+        }
       case 'sync-down':
         return this.#job(async (s): Promise<DownAllReport> => {
           const planned = await planDownAll(s, { only: req.only, force: req.force })
@@ -172,21 +205,91 @@ export class Service {
     return next
   }
 
-  /** Look at the chain again in `ms`. */
-  #schedule(ms: number): void {
-    clearTimeout(this.#timer)
+  /** Follow the chain's pulse: its change feed, or reads of it; a first look at once. */
+  #startFollowing(s: Session): void {
+    this.#stopFollowing()
+    const following = new AbortController()
+    this.#following = following
+    this.#activeAt = Date.now()
+    const feed = s.vault.watchPulse(() => this.#beat(), following.signal)
+    this.#feed = feed !== undefined
+    feed?.catch((e: unknown) => {
+      if (following.signal.aborted) return
+      this.#feed = false
+      this.#o.log(`cloudy service: the storage account's change feed stopped (${(e as Error).message}); reading the chain's pulse instead`)
+    })
+    this.#readPulse(s, following.signal)
+  }
+
+  #stopFollowing(): void {
+    this.#following?.abort()
+    this.#following = undefined
+    clearTimeout(this.#pulseTimer)
+  }
+
+  /** The pulse changed (the change feed said so, or a read found it). */
+  #beat(): void {
+    this.#activeAt = Date.now()
+    this.#look()
+  }
+
+  /**
+   * Read the pulse, look at the chain when it changed or a full look is due, and read it again
+   * after a wait that grows while the chain is quiet (much longer with a change feed).
+   */
+  #readPulse(s: Session, signal: AbortSignal): void {
+    const read = async () => {
+      const pulse = await s.vault.readPulse()
+      const now = Date.now()
+      if (pulse !== undefined && pulse !== this.#pulse) {
+        // The first read looks too: whatever came in while this service was not running.
+        this.#pulse = pulse
+        this.#beat()
+      } else if (now - this.#lookedAt >= (this.#o.fullLookMs ?? 300_000) || (this.#retryAt !== undefined && now >= this.#retryAt)) {
+        this.#look()
+      }
+    }
+    const next = () => {
+      if (signal.aborted) return
+      const quiet = Date.now() - this.#activeAt
+      const every = this.#feed ? FEED_SAFETY_MS : PULSE_READS.filter((r) => quiet >= r.quietFor).at(-1)!.everyMs
+      this.#pulseTimer = setTimeout(() => this.#readPulse(s, signal), every)
+      this.#pulseTimer.unref()
+    }
+    read()
+      .catch((e: unknown) => this.#o.log(`cloudy service: reading the chain's pulse failed (tried again): ${(e as Error).message}`))
+      .finally(next)
+  }
+
+  /** Look at the chain (after the running job); asked again while it runs, it looks once more after. */
+  #look(): void {
     if (this.#stopping || !this.#session) return
-    this.#timer = setTimeout(() => {
-      this.#job((s) => this.#follow(s))
-        .catch((e: unknown) => {
-          // Said, and tried again at the next look; a locked service stops looking.
-          if (e instanceof LockedServiceError) return
-          this.#status.lastFollow = { at: new Date().toISOString(), applied: 0, conflicts: 0, error: (e as Error).message }
-          this.#o.log(`cloudy service: following the chain failed (tried again): ${(e as Error).message}`)
-        })
-        .finally(() => this.#schedule(this.#o.pollMs ?? 2000))
-    }, ms)
-    this.#timer.unref()
+    if (this.#looking) {
+      this.#lookAgain = true
+      return
+    }
+    this.#looking = true
+    this.#lookedAt = Date.now()
+    this.#job((s) => this.#follow(s))
+      .then(() => {
+        this.#failures = 0
+        this.#retryAt = undefined
+      })
+      .catch((e: unknown) => {
+        // Said, and tried again after a wait that doubles up to a minute; a locked service stops looking.
+        if (e instanceof LockedServiceError) return
+        this.#failures++
+        this.#retryAt = Date.now() + Math.min(60_000, 1000 * 2 ** (this.#failures - 1))
+        this.#status.lastFollow = { at: new Date().toISOString(), applied: 0, conflicts: 0, error: (e as Error).message }
+        this.#o.log(`cloudy service: following the chain failed (tried again): ${(e as Error).message}`)
+      })
+      .finally(() => {
+        this.#looking = false
+        if (this.#lookAgain) {
+          this.#lookAgain = false
+          this.#look()
+        }
+      })
   }
 
   /**

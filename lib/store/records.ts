@@ -4,6 +4,7 @@
  * opening them is their owner's; this is the only way code above the store reaches them.
  */
 import { NotFoundError } from '../errors.js'
+import { beat } from './pulse.js'
 import type { Provider } from '../../providers/provider.js'
 
 export class RecordStore {
@@ -35,7 +36,9 @@ export class RecordStore {
     }
   }
 
-  put(name: string, bytes: Uint8Array): Promise<void> {
-    return this.#provider.put(this.key(name), bytes)
+  async put(name: string, bytes: Uint8Array): Promise<void> {
+    await this.#provider.put(this.key(name), bytes)
+    // A record changes what followers take in (a device, a selection): the pulse tells them.
+    await beat(this.#provider)
   }
 }

@@ -13,6 +13,7 @@ import { decodeIndex, encodeIndex, type IndexEntry } from './index-file.js'
 import { decodeJson, encodeTree, isCommit, isHead, isTree, type Commit, type Head, type Tree } from './objects.js'
 import { packKey, readPackHeader } from './pack.js'
 import { PackWriter } from './pack-writer.js'
+import { beat } from './pulse.js'
 import type { SealPool } from './seal-pool.js'
 
 /** Options of a SpaceStore. */
@@ -372,6 +373,8 @@ export class SpaceStore {
       Buffer.from(deviceTag, 'hex'),
       Buffer.from(JSON.stringify(head)),
     )
+    // Followers of the chain watch the pulse, not every space's heads.
+    await beat(this.#provider)
   }
 
   /**

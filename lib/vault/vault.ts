@@ -16,6 +16,7 @@ import {
 import type { Provider } from '../../providers/provider.js'
 import type { StateDb } from '../state/db.js'
 import { RecordStore } from '../store/records.js'
+import { readPulse, watchPulse } from '../store/pulse.js'
 import { SpaceStore, type SpaceStoreOptions } from '../store/space-store.js'
 import { BlobType, open, seal } from './aead.js'
 import { deriveKek, kdfParams, validKdfParams, type KdfParams } from './kdf.js'
@@ -107,6 +108,16 @@ export class Vault {
   /** The records under `prefix` (device records, selection records). */
   records(prefix: string): RecordStore {
     return new RecordStore(this.#provider, prefix)
+  }
+
+  /** The chain's pulse (lib/store/pulse.ts): what changed since `readPulse` said this, or undefined for nothing new. */
+  readPulse(): Promise<string | undefined> {
+    return readPulse(this.#provider)
+  }
+
+  /** `onBeat` on each pulse, through the provider's change feed; undefined when it has none. */
+  watchPulse(onBeat: () => void, signal: AbortSignal): Promise<void> | undefined {
+    return watchPulse(this.#provider, onBeat, signal)
   }
 
   /** The storage account, as its provider names it (for messages). */

@@ -32,3 +32,58 @@ t.test('local: temporary files left by a killed put are swept after a day', asyn
   await local({ root }).put('k', Buffer.from('x'))
   t.same(await readdir(join(root, '.tmp')), ['recent'])
 })
+
+t.test("local: the change feed reports another process's writes under the prefix at once", async (t) => {
+  const root = join(tempDir(t, 'local'), 'vault')
+  const writer = local({ root })
+  const watcher = local({ root })
+  await writer.put('s/ab/heads/old', Buffer.from('before the watch'))
+  const changes: { type: string; key?: string; size?: number }[] = []
+  let notify = () => {}
+  const next = (n: number) =>
+    new Promise<void>((resolve) => {
+      notify = () => changes.length >= n && resolve()
+      notify()
+    })
+  const seen = (c: (typeof changes)[number]) => {
+    changes.push(c)
+    notify()
+  }
+  // At the top of the vault: only the objects there whose names the prefix matches.
+  const top = new AbortController()
+  const topChanges: typeof changes = []
+  const watchingTop = watcher.watch!('pulse', (c) => void topChanges.push(c), top.signal)
+  // Below the top: everything under the prefix, however deep.
+  const stop = new AbortController()
+  const watching = watcher.watch!('s/ab/', seen, stop.signal)
+
+  await writer.put('s/cd/heads/x', Buffer.from('another space'))
+  await writer.put('s/ab/heads/dev', Buffer.from('twelve bytes'))
+  await next(1)
+  t.match(changes[0], { type: 'put', key: 's/ab/heads/dev', size: 12 })
+  await writer.put('s/ab/packs/00/p', Buffer.from('a new folder'))
+  await next(2)
+  t.match(changes[1], { type: 'put', key: 's/ab/packs/00/p' })
+  await writer.delete('s/ab/heads/dev')
+  await next(3)
+  t.same(changes[2], { type: 'delete', key: 's/ab/heads/dev' })
+
+  await writer.put('pulse', Buffer.from('0123456789abcdef'))
+  await writer.put('pulsebeat', Buffer.from('also matches the prefix'))
+  for (let i = 0; topChanges.length < 2 && i < 200; i++) await new Promise((r) => setTimeout(r, 10))
+  t.match(topChanges, [
+    { type: 'put', key: 'pulse', size: 16 },
+    { type: 'put', key: 'pulsebeat' },
+  ])
+  t.notOk(
+    [...changes, ...topChanges].some((c) => c.key?.startsWith('.tmp')),
+    'temporary files are never reported',
+  )
+  t.equal(changes.length, 3, 'nothing outside the prefix')
+
+  stop.abort()
+  top.abort()
+  await watching
+  await watchingTop
+  t.pass('the watch ends when aborted')
+})

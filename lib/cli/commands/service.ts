@@ -12,7 +12,7 @@ import { serviceFor } from '../service-client.js'
 
 export interface DaemonArgs {
   passwordFile?: string
-  /** Seconds between looks at the chain. */
+  /** The longest wait between full looks at every space's heads, in seconds. */
   poll?: number
 }
 
@@ -24,7 +24,7 @@ export interface DaemonArgs {
 export async function daemon(io: CliIo, args: DaemonArgs): Promise<number> {
   if (await serviceFor(io.env, { unlocked: false }))
     throw new CloudyError('ERUNNING', EXIT.USAGE, `a Cloudy service already runs for this user (${serviceSocket(cloudyPaths(io.env))})`)
-  const service = new Service({ env: io.env, log: (line) => io.stderr.write(line + '\n'), pollMs: args.poll && args.poll * 1000 })
+  const service = new Service({ env: io.env, log: (line) => io.stderr.write(line + '\n'), fullLookMs: args.poll && args.poll * 1000 })
   const { CLOUDY_PASSWORD_FILE, CLOUDY_PASSWORD_COMMAND, CLOUDY_PASSWORD } = io.env
   if (args.passwordFile || CLOUDY_PASSWORD_FILE || CLOUDY_PASSWORD_COMMAND || CLOUDY_PASSWORD !== undefined) {
     await service.unlock(await readPassword({ passwordFile: args.passwordFile, env: io.env, prompt: '' }))
