@@ -252,6 +252,23 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
       },
     )
     .command(
+      'schedule [category] [when]',
+      'when the service up-syncs a category, for the whole chain: on-change, manual, hourly, daily, weekly, "every 30m" or a cron expression',
+      (y) =>
+        withJson(y)
+          .positional('category', { type: 'string', describe: 'settings, apps, system or inventory; none: show every schedule' })
+          .positional('when', { type: 'string', describe: 'the new schedule; none: show this one' }),
+      (a) => {
+        run = async () =>
+          (await import('./commands/selection.js')).schedule(io, {
+            category: a.category,
+            when: a.when,
+            passwordFile: a['password-file'],
+            json: a.json,
+          })
+      },
+    )
+    .command(
       changeCommand(
         'add',
         'collect a path, a catalog application or a category on every computer of the chain',

@@ -10,6 +10,7 @@
  * sync lock, so that a command run without the service and the service never sync at once.
  */
 import { join } from 'node:path'
+import { CATEGORIES, type Category } from '../catalog/entry.js'
 import { CloudyError, EXIT } from '../errors.js'
 import { cloudyPaths, type CloudyPaths } from '../paths.js'
 import { openSession, requireConfig, type Session } from '../session.js'
@@ -18,7 +19,13 @@ import { applyDownAll, downAllReport, planDownAll, type DownAllPlan, type DownAl
 import { treeFiles } from '../sync/pending.js'
 import { spacesStatus } from '../sync/status.js'
 import { syncUpAll, type UpAllResult } from '../sync/up-all.js'
+import { loadSelectionMap, selectionSeen } from '../selection/records.js'
+import { DEFAULT_SCHEDULES, nextDue, parseSchedule, type Schedule } from '../selection/schedule.js'
+import { readSelection } from '../selection/selection.js'
+import { watchedPaths } from '../sources/watched.js'
+import { sessionPlan } from '../sync/spaces.js'
 import { serveJson, type JsonServer } from './ipc.js'
+import { ChangeWatcher } from './watcher.js'
 
 export class LockedServiceError extends CloudyError {
   constructor() {
@@ -45,6 +52,20 @@ export interface ServiceStatus {
   lastFollow?: { at: string; applied: number; conflicts: number; error?: string }
   /** Incoming changes not applied: waiting for `cloudy sync down` (manual), or held for a confirmation. */
   incoming?: { items: number; deletions: number; held?: string }
+  /** Each category's up-sync schedule here (while unlocked). */
+  schedules?: CategorySchedule[]
+}
+
+/** A category's schedule, as `status` shows it. */
+export interface CategorySchedule {
+  category: Category
+  /** As the selection says it (`on-change`, `daily`, a cron expression); `off` when not collected here. */
+  when: string
+  /** The next scheduled run (ISO), for timed schedules. */
+  next?: string
+  /** Paths watched, for on-change. */
+  watching?: number
+  last?: { at: string; why: string; result: string }
 }
 
 export interface ServiceOptions {
@@ -73,6 +94,9 @@ const PULSE_READS = [
 /** With a change feed, the pulse is still read this often, in case the feed missed a beat. */
 const FEED_SAFETY_MS = 60_000
 
+/** The state database's record of a category's last up-sync by the service (ms). */
+const lastUpKey = (category: Category) => `service.last-up.${category}`
+
 /** The socket of this user's service. */
 export function serviceSocket(paths: CloudyPaths): string {
   return join(paths.runtimeDir, 'service.sock')
@@ -99,6 +123,15 @@ export class Service {
   /** A look at the chain runs; another was asked for meanwhile. */
   #looking = false
   #lookAgain = false
+  /** Up-syncs by schedule and on change: what each category runs on, and the timer of the next one. */
+  #watcher: ChangeWatcher | undefined
+  #schedules = new Map<
+    Category,
+    { when: string; schedule?: Schedule; last?: CategorySchedule['last']; failures: number; retryAt?: number }
+  >()
+  #scheduleTimer: NodeJS.Timeout | undefined
+  /** Categories with an up-sync queued and not started: another trigger adds nothing. */
+  #queuedUp = new Set<Category>()
   /** After a failed look: when to try again, and how many failed in a row. */
   #retryAt: number | undefined
   #failures = 0
@@ -124,11 +157,20 @@ export class Service {
     this.#session = await openSession({ env: this.#o.env, password: async () => password, notice: this.#o.log })
     this.#o.log('cloudy service: unlocked')
     this.#startFollowing(this.#session)
+    this.#watcher = new ChangeWatcher({ onChange: (c) => this.#upSync(c as Category, 'on change'), log: this.#o.log })
+    void this.#job((s) => this.#arrange(s)).catch((e: unknown) =>
+      this.#o.log(`cloudy service: reading the schedules failed: ${(e as Error).message}`),
+    )
   }
 
   /** Forget the keys (the vault's keys are wiped from memory); commands ask for the password again. */
   async lock(): Promise<void> {
     this.#stopFollowing()
+    clearTimeout(this.#scheduleTimer)
+    const watcher = this.#watcher
+    this.#watcher = undefined
+    await watcher?.close()
+    this.#schedules.clear()
     const s = this.#session
     this.#session = undefined
     // A job running with the keys finishes first.
@@ -159,9 +201,7 @@ export class Service {
         try {
           return await this.#job(async (s): Promise<UpAllResult> => syncUpAll(s, { only: req.only }))
         } finally {
-          // Our own pulse hides any another computer wrote just before it: look at the heads.
-          this.#activeAt = Date.now()
-          this.#look()
+          this.#afterUpSync()
         }
       case 'sync-down':
         return this.#job(async (s): Promise<DownAllReport> => {
@@ -183,6 +223,7 @@ export class Service {
       locked: this.locked,
       down: this.#session?.config.sync.down ?? 'realtime',
       ...this.#status,
+      ...(this.#session ? { schedules: this.#scheduleStatus() } : {}),
     }
   }
 
@@ -203,6 +244,128 @@ export class Service {
     const next = this.#work.then(run, run)
     this.#work = next.catch(() => {})
     return next
+  }
+
+  /**
+   * Read each category's schedule from the selection and set up what runs it: watches of what
+   * it collects (on-change), the timer of the next timed run. Run again after each up-sync and
+   * each down-sync that applied something (the selection, or what exists to watch, may change).
+   */
+  async #arrange(s: Session): Promise<void> {
+    const selection = readSelection(await loadSelectionMap(s.vault, s.db))
+    const { sources, skipped } = await sessionPlan(s)
+    for (const category of CATEGORIES) {
+      const here = selection.categories[category] && !skipped.some((k) => k.category === category)
+      const prior = this.#schedules.get(category)
+      let when = here ? selection.schedules[category] : 'off'
+      let schedule: Schedule | undefined
+      if (here) {
+        try {
+          schedule = parseSchedule(when)
+        } catch (e) {
+          // A schedule a later release wrote, or a damaged one: the default, said once.
+          if (prior?.when !== when)
+            this.#o.log(`cloudy service: ${category}: ${(e as Error).message}; using "${DEFAULT_SCHEDULES[category]}"`)
+          when = DEFAULT_SCHEDULES[category]
+          schedule = parseSchedule(when)
+        }
+      }
+      this.#schedules.set(category, { when, schedule, last: prior?.last, failures: prior?.failures ?? 0, retryAt: prior?.retryAt })
+      const watched =
+        schedule?.kind === 'on-change' ? sources.filter((src) => src.category === category).map((src) => watchedPaths(src, s.env)) : []
+      await this.#watcher?.set(category, watched)
+    }
+    this.#timeNext()
+  }
+
+  /** When `category` runs next by its timer (a failed run's retry included), or undefined. */
+  #due(category: Category, now: number): number | undefined {
+    const c = this.#schedules.get(category)
+    if (!c?.schedule) return undefined
+    const last = this.#session?.db.getMeta(lastUpKey(category))
+    const due = nextDue(c.schedule, last === undefined ? undefined : Number(last), now)
+    return c.retryAt === undefined ? due : Math.min(c.retryAt, due ?? Infinity)
+  }
+
+  /** Set the timer for the earliest timed run (looked at again at least hourly: clocks jump, computers sleep). */
+  #timeNext(): void {
+    clearTimeout(this.#scheduleTimer)
+    if (this.#stopping || !this.#session) return
+    const now = Date.now()
+    let first = now + 3_600_000
+    for (const category of CATEGORIES) {
+      const due = this.#due(category, now)
+      if (due === undefined) continue
+      if (due <= now) this.#upSync(category, this.#schedules.get(category)?.retryAt !== undefined ? 'retry' : 'schedule')
+      else first = Math.min(first, due)
+    }
+    this.#scheduleTimer = setTimeout(() => this.#timeNext(), Math.max(1000, first - now))
+    this.#scheduleTimer.unref()
+  }
+
+  /** Queue an up-sync of `category` (one queued per category at a time); `why` goes to the log and `status`. */
+  #upSync(category: Category, why: string): void {
+    if (this.#stopping || !this.#session || this.#queuedUp.has(category)) return
+    this.#queuedUp.add(category)
+    const c = this.#schedules.get(category)
+    if (c) c.retryAt = undefined
+    this.#job(async (s) => {
+      this.#queuedUp.delete(category)
+      const r = await syncUpAll(s, { only: [category] })
+      s.db.setMeta(lastUpKey(category), String(Date.now()))
+      await this.#arrange(s)
+      return r
+    })
+      .then((r) => {
+        const published = r.spaces.filter((x) => x.commit).length + r.written.reduce((n, w) => n + w.commits.length, 0)
+        const result = published ? `published ${published} space${published === 1 ? '' : 's'}` : 'nothing new'
+        this.#ran(category, why, result, r.warnings.length ? ` (${r.warnings.length} warnings)` : '')
+        if (c) c.failures = 0
+      })
+      .catch((e: unknown) => {
+        this.#queuedUp.delete(category)
+        if (e instanceof LockedServiceError) return
+        // Tried again at waits doubling up to ten minutes: what changed is still to send.
+        const cur = this.#schedules.get(category)
+        if (cur) {
+          cur.failures++
+          cur.retryAt = Date.now() + Math.min(600_000, 5000 * 2 ** (cur.failures - 1))
+        }
+        this.#ran(category, why, `failed: ${(e as Error).message}`, '')
+        this.#timeNext()
+      })
+      .finally(() => this.#afterUpSync())
+  }
+
+  #ran(category: Category, why: string, result: string, extra: string): void {
+    const c = this.#schedules.get(category)
+    if (c) c.last = { at: new Date().toISOString(), why, result }
+    this.#o.log(`cloudy service: up-sync of ${category} (${why}): ${result}${extra}`)
+  }
+
+  /** After any up-sync here: look at the chain (our own pulse hides one another computer wrote just before). */
+  #afterUpSync(): void {
+    this.#activeAt = Date.now()
+    this.#look()
+  }
+
+  #scheduleStatus(): CategorySchedule[] {
+    const now = Date.now()
+    const watching = this.#watcher?.watched()
+    return CATEGORIES.flatMap((category) => {
+      const c = this.#schedules.get(category)
+      if (!c) return []
+      const due = this.#due(category, now)
+      return [
+        {
+          category,
+          when: c.when,
+          ...(due !== undefined ? { next: new Date(Math.max(due, now)).toISOString() } : {}),
+          ...(c.schedule?.kind === 'on-change' ? { watching: watching?.get(category) ?? 0 } : {}),
+          ...(c.last ? { last: c.last } : {}),
+        },
+      ]
+    })
   }
 
   /** Follow the chain's pulse: its change feed, or reads of it; a first look at once. */
@@ -297,6 +460,14 @@ export class Service {
    * they delete too much at once (held until the user applies them: `cloudy sync down`).
    */
   async #follow(s: Session): Promise<DownAllReport> {
+    const selection = selectionSeen(s.db)
+    const report = await this.#takeChain(s)
+    // A new selection (a schedule, a category) or new files to watch: arranged anew.
+    if (selectionSeen(s.db) !== selection || report.applied?.some((r) => r?.applied.length)) await this.#arrange(s)
+    return report
+  }
+
+  async #takeChain(s: Session): Promise<DownAllReport> {
     const planned = await planDownAll(s)
     const items = planned.spaces.flatMap((sp) => sp.items)
     const deletions = items.filter((it) => it.op === 'delete').length

@@ -79,6 +79,11 @@ export async function loadSelectionMap(vault: Vault, db: StateDb | undefined): P
   return merged
 }
 
+/** The selection as this computer last saw it, as stored (to notice that it changed). */
+export function selectionSeen(db: StateDb): string | undefined {
+  return db.getMeta(SEEN)
+}
+
 /**
  * Set `changes` in the chain's selection as device `deviceId` and publish this device's record.
  * Returns the new map. `db` is undefined where there is no local state yet (init).

@@ -12,8 +12,10 @@
  *   include:<~/path>                           the path is collected into the settings space
  *   exclude:<pattern>                          the pattern is left out of every space
  *   secret:<~/path>                            the user opted in to carry this secret store
+ *   schedule:<category>:<when>                 the service up-syncs the category then (schedule.ts)
  */
 import { CATEGORIES, type Category } from '../catalog/entry.js'
+import { DEFAULT_SCHEDULES } from './schedule.js'
 
 export interface Setting {
   v: boolean
@@ -58,6 +60,8 @@ export interface Selection {
   exclude: string[]
   /** Secret stores the user chose to carry (`~/…` paths or catalog patterns). */
   secrets: string[]
+  /** When the service up-syncs each category (schedule.ts; the defaults where none is set). */
+  schedules: Record<Category, string>
 }
 
 export function readSelection(map: SelectionMap): Selection {
@@ -76,5 +80,14 @@ export function readSelection(map: SelectionMap): Selection {
     include: list('include:'),
     exclude: list('exclude:'),
     secrets: list('secret:'),
+    schedules: Object.fromEntries(CATEGORIES.map((c) => [c, schedule(map, c)])) as Record<Category, string>,
   }
+}
+
+/** The schedule set on for `category` (of several, the one set last), or its default. */
+function schedule(map: SelectionMap, category: Category): string {
+  const prefix = `schedule:${category}:`
+  let best: [string, Setting] | undefined
+  for (const [k, s] of Object.entries(map)) if (k.startsWith(prefix) && s.v && (!best || beats(s, best[1]))) best = [k, s]
+  return best ? best[0].slice(prefix.length) : DEFAULT_SCHEDULES[category]
 }

@@ -118,7 +118,7 @@ function statIfAny(path: string): Stats | undefined {
 }
 
 /** This user's dconf database. */
-function dconfDatabase(home: string, base: NodeJS.ProcessEnv): string {
+export function dconfDatabase(home: string, base: NodeJS.ProcessEnv): string {
   return join(base.XDG_CONFIG_HOME || join(home, '.config'), 'dconf', 'user')
 }
 

@@ -6,6 +6,7 @@ import { GlobError, globToRegExp } from '../../catalog/glob.js'
 import { EXIT, UsageError } from '../../errors.js'
 import { expandHome } from '../../paths.js'
 import { changeSelection, loadSelectionMap } from '../../selection/records.js'
+import { parseSchedule, scheduleCategory, scheduleChanges } from '../../selection/schedule.js'
 import { readSelection, type SelectionMap } from '../../selection/selection.js'
 import { underHome } from '../../sources/sources.js'
 import { openSession, type Session } from '../context.js'
@@ -144,6 +145,34 @@ export async function showSelection(io: CliIo, args: SelectionArgs): Promise<num
       `this computer alone (${s.paths.configFile} [here]): include ${s.config.here.include.join(', ') || 'nothing'}; skip ${s.config.here.skip.join(', ') || 'nothing'}`,
     ]
     io.stdout.write(lines.join('\n') + '\n')
+    return EXIT.OK
+  } finally {
+    await s.close()
+  }
+}
+
+/**
+ * `cloudy schedule [category] [when]`: set when the service up-syncs a category, for the whole
+ * chain; with a category alone or nothing, say what is set.
+ */
+export async function schedule(io: CliIo, args: SelectionArgs & { category?: string; when?: string }): Promise<number> {
+  // Checked before the password is asked for.
+  const category = args.category === undefined ? undefined : scheduleCategory(args.category)
+  if (args.when !== undefined) parseSchedule(args.when)
+  const s = await openSession(io, args)
+  try {
+    const map = await loadSelectionMap(s.vault, s.db)
+    if (category && args.when !== undefined) {
+      const changes = scheduleChanges(category, args.when, map)
+      await changeSelection(s.vault, s.db, s.device.id, changes)
+      if (args.json) io.stdout.write(JSON.stringify({ category, when: args.when.trim() }) + '\n')
+      else io.stdout.write(`${category}: up-synced ${args.when.trim()}; every computer's service follows.\n`)
+      return EXIT.OK
+    }
+    const schedules = readSelection(map).schedules
+    const shown = category ? { [category]: schedules[category] } : schedules
+    if (args.json) io.stdout.write(JSON.stringify(shown) + '\n')
+    else for (const [c, when] of Object.entries(shown)) io.stdout.write(`${c}: ${when}\n`)
     return EXIT.OK
   } finally {
     await s.close()

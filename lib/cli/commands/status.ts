@@ -28,7 +28,18 @@ function serviceLines(st: ServiceStatus): string {
     out.push(
       `service: ${st.incoming.items} incoming items not applied${st.incoming.held ? `, held: ${st.incoming.held} ("cloudy sync down" applies them)` : ''}`,
     )
-  return out.map((l) => l + '\n').join('')
+  let text = out.map((l) => l + '\n').join('')
+  if (st.schedules?.length) {
+    const time = (iso: string | undefined) => (iso ? iso.slice(0, 19).replace('T', ' ') : '')
+    const rows = st.schedules.map((c) => [
+      c.category,
+      c.when,
+      c.watching !== undefined ? `on change (${c.watching} watched)` : c.next ? time(c.next) : '',
+      c.last ? `${time(c.last.at)} (${c.last.why}): ${c.last.result}` : '',
+    ])
+    text += table(['CATEGORY', 'SCHEDULE', 'NEXT UP-SYNC', 'LAST UP-SYNC BY THE SERVICE'], rows)
+  }
+  return text
 }
 
 export async function status(io: CliIo, args: StatusArgs): Promise<number> {

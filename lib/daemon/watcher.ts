@@ -1,0 +1,122 @@
+/**
+ * On-change up-syncs: watch what a category collects and say when it changed, once things went
+ * quiet for a moment. Folders are watched with @parcel/watcher (inotify, recursive, events
+ * batched in native code), a single file through its folder with `fs.watch` (a recursive watch
+ * of HOME for one dotfile would put a watch on every folder under it). A path that does not
+ * exist yet is watched through its folder, so its creation counts.
+ */
+import { watch as fsWatch, statSync, type FSWatcher } from 'node:fs'
+import { basename, dirname } from 'node:path'
+import watcher from '@parcel/watcher'
+import type { Watched } from '../sources/watched.js'
+
+export interface ChangeWatcherOptions {
+  /** Called with a key given to `set` once its paths changed and stayed quiet for `quietMs`. */
+  onChange: (key: string) => void
+  log: (line: string) => void
+  /** Quiet time after the last change (default 250 ms)… */
+  quietMs?: number
+  /** …but never later than this after the first (default 5 s), for files that never stop changing. */
+  maxDelayMs?: number
+}
+
+interface Watch {
+  /** `dir:<path>` or `file:<path>`: a path whose kind changed is watched anew. */
+  id: string
+  close: () => Promise<void>
+}
+
+export class ChangeWatcher {
+  #o: ChangeWatcherOptions
+  #watches = new Map<string, Watch[]>()
+  #pending = new Map<string, { quiet: NodeJS.Timeout; first: number }>()
+  #closed = false
+
+  constructor(o: ChangeWatcherOptions) {
+    this.#o = o
+  }
+
+  /** Watch `watched` for `key` (replacing what was watched for it); an empty list stops watching it. */
+  async set(key: string, watched: readonly Watched[]): Promise<void> {
+    if (this.#closed) return
+    const wanted = new Map<string, { path: string; dir: boolean; counts: Watched['counts'] }>()
+    for (const w of watched)
+      for (const path of w.paths) {
+        const dir = isDir(path)
+        wanted.set(`${dir ? 'dir' : 'file'}:${path}`, { path, dir, counts: w.counts })
+      }
+    const before = this.#watches.get(key) ?? []
+    const kept = before.filter((w) => wanted.has(w.id))
+    await Promise.all(before.filter((w) => !wanted.has(w.id)).map((w) => w.close()))
+    for (const w of kept) wanted.delete(w.id)
+    for (const [id, { path, dir, counts }] of wanted) {
+      const w = await this.#watch(key, id, path, dir, counts).catch((e: unknown) => {
+        this.#o.log(`cloudy service: cannot watch ${path} (${(e as Error).message}); its changes are sent at the next up-sync`)
+        return undefined
+      })
+      if (w) kept.push(w)
+    }
+    if (kept.length) this.#watches.set(key, kept)
+    else this.#watches.delete(key)
+  }
+
+  /** The keys watched now, with how many paths each. */
+  watched(): Map<string, number> {
+    return new Map([...this.#watches].map(([k, ws]) => [k, ws.length]))
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    for (const p of this.#pending.values()) clearTimeout(p.quiet)
+    this.#pending.clear()
+    await Promise.all([...this.#watches.values()].flat().map((w) => w.close()))
+    this.#watches.clear()
+  }
+
+  async #watch(key: string, id: string, path: string, dir: boolean, counts: Watched['counts']): Promise<Watch | undefined> {
+    if (dir) {
+      const sub = await watcher.subscribe(path, (err, events) => {
+        if (err) this.#o.log(`cloudy service: watching ${path}: ${err.message}`)
+        else if (events.some((e) => counts(e.path))) this.#changed(key)
+      })
+      return { id, close: () => sub.unsubscribe() }
+    }
+    // A file, or a path not there yet: its folder, for that one name.
+    const folder = dirname(path)
+    const name = basename(path)
+    if (!isDir(folder)) return undefined
+    const w: FSWatcher = fsWatch(folder, { persistent: false }, (_event, file) => {
+      if ((file === null || String(file) === name) && counts(path)) this.#changed(key)
+    })
+    w.on('error', (e) => this.#o.log(`cloudy service: watching ${path}: ${e.message}`))
+    return {
+      id,
+      close: async () => {
+        w.close()
+      },
+    }
+  }
+
+  #changed(key: string): void {
+    if (this.#closed) return
+    const now = Date.now()
+    const p = this.#pending.get(key)
+    if (p) clearTimeout(p.quiet)
+    const first = p?.first ?? now
+    const wait = Math.max(0, Math.min(this.#o.quietMs ?? 250, first + (this.#o.maxDelayMs ?? 5000) - now))
+    const quiet = setTimeout(() => {
+      this.#pending.delete(key)
+      this.#o.onChange(key)
+    }, wait)
+    quiet.unref()
+    this.#pending.set(key, { quiet, first })
+  }
+}
+
+function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}
