@@ -274,6 +274,8 @@ export class Service {
       const watched =
         schedule?.kind === 'on-change' ? sources.filter((src) => src.category === category).map((src) => watchedPaths(src, s.env)) : []
       await this.#watcher?.set(category, watched)
+      // What changed while no service watched (it was stopped, killed, locked) is sent now.
+      if (!prior && schedule?.kind === 'on-change') this.#upSync(category, 'start')
     }
     this.#timeNext()
   }

@@ -4,7 +4,8 @@
  * package databases for the inventory, the dconf database for a dconf application).
  */
 import { homedir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
+import { isTempName } from '../fs/temp-name.js'
 import { dpkgStatusFile, systemRoot } from '../catalog/detect.js'
 import { dconfDatabase } from './dconf.js'
 import type { SpaceSource } from './sources.js'
@@ -35,6 +36,7 @@ export function watchedPaths(source: SpaceSource, env: NodeJS.ProcessEnv): Watch
   const prefix = source.root.endsWith('/') ? source.root : source.root + '/'
   return {
     paths,
-    counts: (path) => !path.startsWith(prefix) || !source.excluded(path.slice(prefix.length)),
+    // A down-sync's temporary files are its own business: only the renamed file is a change.
+    counts: (path) => !isTempName(basename(path)) && (!path.startsWith(prefix) || !source.excluded(path.slice(prefix.length))),
   }
 }

@@ -6,7 +6,7 @@
  * "manual"` B only shows the change; a mass deletion is held until B applies it by hand.
  */
 import t, { type Test } from 'tap'
-import { spawnSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -110,3 +110,51 @@ t.test('a mass deletion on A is held on B until applied by hand', async (t) => {
   t.equal(applied.code, 0, applied.stderr)
   t.equal((await readdir(join(b.home, 'cfg'))).length, 10, 'applied once confirmed')
 })
+
+// A real .deb, installed by the real dpkg into a fixture system (this machine's own packages
+// are left alone, and tests running beside this one are not disturbed).
+const debs = tempDir(t, 'debs')
+const download = spawnSync('apt-get', ['download', 'hello'], { cwd: debs, encoding: 'utf8' })
+const noDeb = download.status !== 0 && `apt-get download hello failed (no Debian mirror reachable?): ${download.stderr.trim()}`
+
+t.test('installing a Debian package triggers an inventory up-sync with no command typed', { skip: noDeb }, async (t) => {
+  const deb = join(
+    debs,
+    (await readdir(debs)).find((n) => n.endsWith('.deb'))!,
+  )
+  const system = async (name: string) => {
+    const root = tempDir(t, name)
+    for (const d of ['info', 'updates', 'triggers']) await mkdir(join(root, 'var/lib/dpkg', d), { recursive: true })
+    await writeFile(join(root, 'var/lib/dpkg/status'), '')
+    return root
+  }
+  const vault = tempDir(t, 'vault')
+  const sysA = await system('system-a')
+  const a: Computer = { ...computer(t), env: { CLOUDY_SYSTEM_ROOT: sysA } }
+  const b: Computer = { ...computer(t), env: { CLOUDY_SYSTEM_ROOT: await system('system-b') } }
+  await ok(t, a, ['init', '--provider', vault, '--kdf', 'interactive', '--no-auto-apps', '--collect', 'inventory', '--name', 'alpha'])
+  await ok(t, a, ['sync', 'up'])
+  await ok(t, b, ['join', '--provider', vault, '--name', 'bravo'])
+  t.notMatch((await ok(t, b, ['sync', 'down', '--preview'])).stdout, /missing here/)
+
+  const service = await startService(t, a)
+  const inventory = async () => {
+    const st = JSON.parse((await cloudy(a, ['status', '--json'], noPassword)).stdout || '{}') as ServiceJson
+    return st.service?.schedules?.find((c) => c.category === 'inventory')
+  }
+  await until(t, 'the package database watched', async () => ((await inventory())?.watching ?? 0) > 0)
+  t.match(await inventory(), { when: 'on-change' }, 'the inventory is sent on change by default')
+
+  execFileSync('dpkg', [`--root=${sysA}`, '--force-depends', '--force-not-root', '--force-script-chrootless', '-i', deb], {
+    stdio: 'ignore',
+  })
+  await until(t, "the package in B's preview", async () =>
+    /^missing here: debian hello \(installed on alpha\)/m.test((await ok(t, b, ['sync', 'down', '--preview'])).stdout),
+  )
+  t.match(service.log(), /up-sync of inventory \(on change\): published 1 space/)
+  t.match((await inventory())?.last, { why: 'on change', result: 'published 1 space' }, 'status says what ran last')
+})
+
+interface ServiceJson {
+  service?: { schedules?: { category: string; when: string; watching?: number; last?: { why: string; result: string } }[] }
+}
