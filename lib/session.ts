@@ -65,8 +65,10 @@ export function connect(
 
 export interface SessionOptions {
   env: NodeJS.ProcessEnv
-  /** The master password, asked only once the provider is reached. */
+  /** The master password, asked only once the provider is reached… */
   password: () => Promise<string>
+  /** …unless this gives the master key (this user's unlocked service). */
+  masterKey?: () => Promise<{ vaultId: string; key: Uint8Array } | undefined>
   /** The operation changes this computer's files or sync state (sync, restore): it runs alone on this computer. */
   exclusive?: boolean
   /** Said while another sync or restore on this computer holds the lock. */
@@ -83,7 +85,9 @@ export async function openSession(o: SessionOptions): Promise<Session> {
   const config = await requireConfig(paths)
   const provider = await connect(o.env, paths, config.vault.provider!, config.vault.root, o.notice)
   try {
-    const vault = await Vault.unlock(provider, await o.password())
+    const given = await o.masterKey?.()
+    const vault = given ? await Vault.withMasterKey(provider, given.vaultId, given.key) : await Vault.unlock(provider, await o.password())
+    if (given) given.key.fill(0)
     const lock = o.exclusive ? await acquireSyncLock(join(paths.stateDir, 'sync.lock'), () => o.onWait?.()) : undefined
     const db = StateDb.open(paths.stateDb, (aside, why) => o.onDamagedState?.(aside, why))
     return {

@@ -6,6 +6,7 @@ import type { Provider } from '../../providers/provider.js'
 import type { CloudyPaths } from '../paths.js'
 import { connect as connectWith, openSession as openWith, type Session } from '../session.js'
 import { readPassword } from './password.js'
+import { serviceFor } from './service-client.js'
 import type { CliIo } from './io.js'
 
 export { deviceIdentity, requireConfig, type Session } from '../session.js'
@@ -35,6 +36,14 @@ export function openSession(io: CliIo, argv: { passwordFile?: string }, options:
     env: io.env,
     exclusive: options.exclusive,
     password: () => masterPassword(io, argv.passwordFile),
+    // An unlocked service of this user gives the key, unless a password was named for this command.
+    masterKey: async () => {
+      if (argv.passwordFile) return undefined
+      const service = await serviceFor(io.env)
+      if (!service) return undefined
+      const r = await service.call<{ vaultId: string; key: string }>({ op: 'master-key' })
+      return { vaultId: r.vaultId, key: Buffer.from(r.key, 'base64') }
+    },
     notice: (line) => io.stderr.write(line + '\n'),
     onWait: () => io.stderr.write('Waiting for another sync or restore on this computer to finish...\n'),
     // A damaged state database is rebuilt from the vault, like a lost one, and the user told.

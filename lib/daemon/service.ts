@@ -41,6 +41,7 @@ export type ServiceRequest =
   | { op: 'sync-up'; only?: string[] }
   | { op: 'sync-down'; only?: string[]; force?: boolean; apply: boolean }
   | { op: 'spaces-status' }
+  | { op: 'master-key' }
 
 /** What `status` answers. */
 export interface ServiceStatus {
@@ -210,6 +211,17 @@ export class Service {
           this.#held = undefined
           return downAllReport(planned, await applyDownAll(s, planned))
         })
+      case 'master-key': {
+        // For this user's commands (the socket is theirs alone): they then need no password.
+        const s = this.#session
+        if (!s) throw new LockedServiceError()
+        const key = s.vault.masterKeyCopy()
+        try {
+          return { vaultId: s.vault.info.vaultId, key: key.toString('base64') }
+        } finally {
+          key.fill(0)
+        }
+      }
       case 'spaces-status':
         return this.#job((s) => spacesStatus(s))
       default:

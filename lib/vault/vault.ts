@@ -182,6 +182,29 @@ export class Vault {
   }
 
   /**
+   * Open the vault with its master key, as the unlocked service of this user hands it to this
+   * user's commands (lib/daemon/service.ts): refused unless it is this vault's.
+   */
+  static async withMasterKey(provider: Provider, vaultId: string, key: Uint8Array): Promise<Vault> {
+    const info = await readVaultInfo(provider)
+    if (info.vaultId !== vaultId || key.length !== KEY_BYTES)
+      throw new CloudyError(
+        'EOTHERVAULT',
+        EXIT.USAGE,
+        `the Cloudy service holds the keys of another vault than the one at ${provider.name}`,
+      )
+    const master = secureKey()
+    master.set(key)
+    return new Vault(provider, info, master)
+  }
+
+  /** A copy of the master key, for this user's commands (the caller wipes it once sent). */
+  masterKeyCopy(): Buffer {
+    if (!this.#master) throw new Error('this process holds no master key')
+    return Buffer.from(this.#master)
+  }
+
+  /**
    * Re-wrap the master key under a new password: a new slot is written first, then the slots
    * the old password opened are removed. Data is untouched; the old password stops working.
    */

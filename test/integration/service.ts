@@ -50,6 +50,11 @@ t.test('unlocked once, commands need no password; locked, they ask again; anothe
   const up = await cloudy(b, ['sync', 'up'], noPassword)
   t.equal(up.code, 0, `no password asked: the service up-synced (${up.stderr})`)
   t.match(up.stdout, /^settings: published/m)
+  // Every command, not only the syncs: the service gives them the key.
+  for (const args of [['selection'], ['history'], ['chain', 'list'], ['check']]) {
+    const r = await cloudy(b, args, noPassword)
+    t.equal(r.code, 0, `cloudy ${args.join(' ')}: no password asked (${r.stderr})`)
+  }
 
   // Another OS user cannot reach the socket (its folder is this user's alone).
   const socket = join(b.cloudyHome, 'run', 'service.sock')
@@ -72,6 +77,7 @@ t.test('unlocked once, commands need no password; locked, they ask again; anothe
 
   t.match((await ok(t, b, ['lock'])).stdout, /Locked/)
   t.equal((await cloudy(b, ['sync', 'up'], noPassword)).code, 2, 'locked again: the command asks')
+  t.equal((await cloudy(b, ['selection'], noPassword)).code, 2, 'every command asks')
   t.equal(await service.stop(), 0, 'SIGTERM: stopped cleanly')
 })
 
