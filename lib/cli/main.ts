@@ -314,6 +314,32 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         )
         .demandCommand(1, 'say "apps list" or "apps install"'),
     )
+    .command('service', 'start the Cloudy service at login (a systemd user unit)', (y) =>
+      y
+        .command(
+          'install',
+          'write and enable a systemd user unit that runs "cloudy daemon" at login',
+          (yy) =>
+            yy.options({
+              'password-command': {
+                type: 'string',
+                describe: 'a command that prints the master password (a keyring), so the service unlocks at start',
+              },
+            }),
+          (a) => {
+            run = async () => (await import('./commands/service.js')).serviceInstall(io, { passwordCommand: a['password-command'] })
+          },
+        )
+        .command(
+          'uninstall',
+          'stop, disable and remove that unit',
+          (yy) => yy,
+          () => {
+            run = async () => (await import('./commands/service.js')).serviceUninstall(io)
+          },
+        )
+        .demandCommand(1, 'say "service install" or "service uninstall"'),
+    )
     .command(
       'daemon',
       "run the Cloudy service here: it holds the unlocked vault and follows the chain's changes as they come",

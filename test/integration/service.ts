@@ -6,7 +6,7 @@
  * "manual"` B only shows the change; a mass deletion is held until B applies it by hand.
  */
 import t, { type Test } from 'tap'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -164,3 +164,44 @@ t.test('installing a Debian package triggers an inventory up-sync with no comman
 interface ServiceJson {
   service?: { schedules?: { category: string; when: string; watching?: number; last?: { why: string; result: string } }[] }
 }
+
+t.test('service install writes a user unit whose command runs the service; uninstall removes it', async (t) => {
+  const { b } = await pair(t)
+  const xdg = tempDir(t, 'xdg')
+  const env = { XDG_CONFIG_HOME: xdg }
+  const run = async (args: string[]) => {
+    const r = await cloudy(b, args, env)
+    t.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
+    return r
+  }
+  const installed = await run(['service', 'install', '--password-command', 'secret-tool lookup cloudy master'])
+  const unit = join(xdg, 'systemd/user/cloudy.service')
+  t.match(installed.stdout, `Wrote ${unit}.`)
+  // No systemd runs in the test machine: said, with the command to start it otherwise.
+  if (!existsSync('/run/systemd/system')) t.match(installed.stdout, /systemd is not running for this user here.*\n {2}\S+ \S+ daemon\n/s)
+  const text = await readFile(unit, 'utf8')
+  t.match(text, /^Restart=on-failure$/m)
+  t.match(text, /^TimeoutStopSec=15$/m)
+  t.match(text, `Environment="CLOUDY_HOME=${b.cloudyHome}"`)
+  t.match(text, /^Environment="CLOUDY_PASSWORD_COMMAND=secret-tool lookup cloudy master"$/m)
+  // What systemd would run: the same command, run here, is a working service.
+  const exec = /^ExecStart=(.*)$/m
+    .exec(text)![1]!
+    .match(/"((?:[^"\\]|\\.)*)"/g)!
+    .map((q) => JSON.parse(q) as string)
+  t.equal(exec.length, 2)
+  const child = spawn(exec[0]!, [exec[1]!, 'daemon'], {
+    env: { PATH: process.env.PATH, HOME: b.home, CLOUDY_HOME: b.cloudyHome, CLOUDY_PASSWORD: 'correct horse' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let log = ''
+  child.stderr.on('data', (d) => (log += d))
+  t.teardown(() => void child.kill('SIGKILL'))
+  await until(t, 'the unit command listening', () => /listening/.test(log))
+  child.kill('SIGTERM')
+  t.equal(await new Promise((r) => child.once('exit', r)), 0, 'and it stops on SIGTERM')
+
+  t.match((await run(['service', 'uninstall'])).stdout, /Removed .*cloudy\.service/)
+  t.notOk(existsSync(unit))
+  t.match((await run(['service', 'uninstall'])).stdout, /No unit to remove/)
+})
