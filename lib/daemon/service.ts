@@ -25,6 +25,7 @@ import { readSelection } from '../selection/selection.js'
 import { watchedPaths } from '../sources/watched.js'
 import { sessionPlan } from '../sync/spaces.js'
 import { serveJson, type JsonServer } from './ipc.js'
+import { desktopNotifier, type Notify } from './notify.js'
 import { ChangeWatcher } from './watcher.js'
 
 export class LockedServiceError extends CloudyError {
@@ -113,6 +114,7 @@ export class Service {
   /** The heads of a mass deletion held for the user's `sync down` (said once in the log). */
   #held: string | undefined
   #stopping = false
+  #notify: Notify
   /** Following the chain while unlocked (`#follow…`); aborted by `lock`. */
   #following: AbortController | undefined
   #pulseTimer: NodeJS.Timeout | undefined
@@ -140,6 +142,7 @@ export class Service {
   constructor(o: ServiceOptions) {
     this.#o = o
     this.paths = cloudyPaths(o.env)
+    this.#notify = desktopNotifier(o.env, o.log)
   }
 
   get locked(): boolean {
@@ -510,6 +513,14 @@ export class Service {
     this.#status.incoming = planned.spaces.some((sp) => sp.waiting) ? { items: items.length - applied, deletions: 0 } : undefined
     this.#o.log(`cloudy service: applied ${applied} items from the chain`)
     for (const c of conflicts) this.#o.log(`cloudy service: conflict: ${c.item}: ${c.reason}`)
+    if (conflicts.length)
+      this.#notify(
+        conflicts.length === 1 ? 'Cloudy kept both versions of a file' : `Cloudy kept both versions of ${conflicts.length} files`,
+        conflicts
+          .slice(0, 3)
+          .map((c) => `${c.item}: ${c.reason}`)
+          .join('\n') + (conflicts.length > 3 ? `\n… and ${conflicts.length - 3} more ("cloudy status" lists them)` : ''),
+      )
     for (const w of report.warnings) this.#o.log(`cloudy service: warning: ${w.message}`)
     return report
   }

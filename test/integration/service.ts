@@ -205,3 +205,36 @@ t.test('service install writes a user unit whose command runs the service; unins
   t.notOk(existsSync(unit))
   t.match((await run(['service', 'uninstall'])).stdout, /No unit to remove/)
 })
+
+t.test(
+  'a conflict is shown as a desktop notification on the session bus',
+  {
+    skip:
+      !existsSync('/usr/bin/dbus-daemon') || !existsSync('/usr/bin/gdbus') ? 'needs dbus-daemon and gdbus (dbus, libglib2.0-bin)' : false,
+  },
+  async (t) => {
+    const { a, b } = await pair(t)
+    // A private session bus, and a monitor that sees what is sent to the notification service.
+    const bus = spawn('dbus-daemon', ['--session', '--nofork', '--print-address'], { stdio: ['ignore', 'pipe', 'ignore'] })
+    t.teardown(() => void bus.kill())
+    const address = await new Promise<string>((resolve) => bus.stdout.once('data', (d) => resolve(String(d).trim())))
+    const monitor = spawn('dbus-monitor', ['--address', address, "interface='org.freedesktop.Notifications'"], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+    t.teardown(() => void monitor.kill())
+    let seen = ''
+    monitor.stdout.on('data', (d) => (seen += d))
+    await until(t, 'the monitor on the bus', () => seen.includes('NameAcquired'))
+
+    await writeFile(join(b.home, 'cfg/a.conf'), 'edited on B\n')
+    await writeFile(join(a.home, 'cfg/a.conf'), 'edited on A\n')
+    await ok(t, a, ['sync', 'up'])
+    // B's edit is not sent first (by hand only), so B's service meets A's edit as a conflict.
+    await ok(t, b, ['schedule', 'settings', 'manual'])
+    const service = await startService(t, b, [], { DBUS_SESSION_BUS_ADDRESS: address })
+    await until(t, 'the notification on the bus', () => /member=Notify/.test(seen))
+    t.match(seen, /string "Cloudy kept both versions of a file"/)
+    t.match(seen, /string "settings\/cfg\/a\.conf: .*kept as a\.conflict-/)
+    t.match(service.log(), /conflict: settings\/cfg\/a\.conf/, 'and in the log')
+  },
+)
