@@ -3,6 +3,7 @@
  * (by stat, as the up-sync would see them), the incoming changes and the conflicts among them.
  * `cloudy status` prints it, from this process or from the service.
  */
+import { readChain } from './chain.js'
 import type { Session } from '../session.js'
 import { pendingCopies } from './copies.js'
 import { pendingChanges, treeFiles } from './pending.js'
@@ -19,7 +20,17 @@ export interface SpaceStatus {
   conflicts: string[]
 }
 
-export async function spacesStatus(s: Session): Promise<{ device: string; spaces: SpaceStatus[] }> {
+/** A computer of the chain and its last activity, as `status` shows it. */
+export interface DeviceActivity {
+  name: string
+  tag: string
+  self: boolean
+  lastUpSync?: string
+  lastSeen?: string
+  removed: boolean
+}
+
+export async function spacesStatus(s: Session): Promise<{ device: string; spaces: SpaceStatus[]; devices: DeviceActivity[] }> {
   const sources = await sessionSources(s)
   const spaces: SpaceStatus[] = []
   for (const source of sources) {
@@ -48,5 +59,14 @@ export async function spacesStatus(s: Session): Promise<{ device: string; spaces
       conflicts: plan.items.filter((it) => it.op === 'conflict').map((it) => it.item),
     })
   }
-  return { device: s.device.name, spaces }
+  const self = s.vault.deviceTag(s.device.id)
+  const devices = (await readChain(s.vault, s.db)).devices.map((d) => ({
+    name: d.name,
+    tag: d.tag.slice(0, 8),
+    self: d.tag === self,
+    ...(d.lastUpSync ? { lastUpSync: d.lastUpSync } : {}),
+    ...(d.lastSeen ? { lastSeen: d.lastSeen } : {}),
+    removed: !!d.removed,
+  }))
+  return { device: s.device.name, spaces, devices }
 }

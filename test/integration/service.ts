@@ -112,6 +112,11 @@ t.test('a mass deletion on A is held on B until applied by hand', async (t) => {
   t.equal(status.code, 0, status.stderr)
   t.match(status.stdout, /service: 100 incoming items not applied, held: settings: 100 deletions at once/, 'status says what is held')
   t.match(status.stdout, /settings .* 0 add, 0 update, 100 delete/)
+  // Each category's schedule, and the chain's computers with their last activity.
+  t.match(status.stdout, /^settings +on-change +on change \(1 watched\) +\d{4}-\d\d-\d\d [\d:]+ \(start\): nothing new$/m)
+  t.match(status.stdout, /^apps +daily +\d{4}-\d\d-\d\d [\d:]+ +\S+ \S+ \(schedule\): nothing new$/m)
+  t.match(status.stdout, /^\* bravo +[0-9a-f]{8} +- +\d{4}-.* active$/m)
+  t.match(status.stdout, /^ {2}alpha +[0-9a-f]{8} +\d{4}-\d\d-\d\d [\d:]+ +\d{4}-.* active$/m)
   const applied = await cloudy(b, ['sync', 'down', '--yes'], noPassword)
   t.equal(applied.code, 0, applied.stderr)
   t.equal((await readdir(join(b.home, 'cfg'))).length, 10, 'applied once confirmed')

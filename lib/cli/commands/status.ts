@@ -66,6 +66,15 @@ export async function status(io: CliIo, args: StatusArgs): Promise<number> {
     ])
     io.stdout.write(table(['SPACE', 'LAST UP-SYNC', 'LOCAL CHANGES', 'INCOMING', 'CONFLICTS'], rows))
     for (const c of report.spaces.flatMap((sp) => sp.conflicts)) io.stdout.write(`conflict: ${c}\n`)
+    const time = (iso?: string) => (iso ? iso.slice(0, 19).replace('T', ' ') : '-')
+    const devices = report.devices.map((d) => [
+      (d.self ? '* ' : '  ') + d.name,
+      d.tag,
+      time(d.lastUpSync),
+      time(d.lastSeen),
+      d.removed ? 'removed' : 'active',
+    ])
+    io.stdout.write(table(['DEVICE', 'TAG', 'LAST UP-SYNC', 'LAST SEEN', 'STATE'], devices))
   }
   return EXIT.OK
 }
