@@ -40,6 +40,10 @@ export interface Config {
     /** How the service takes the chain's changes: at once (`realtime`, the default) or only when asked (`manual`). */
     down: 'realtime' | 'manual'
   }
+  mount: {
+    /** Where the service mounts the vault while unlocked (`~/…` or absolute); none by default. */
+    dir?: string
+  }
 }
 
 const SCHEMA: Record<string, Record<string, FieldKind>> = {
@@ -50,6 +54,7 @@ const SCHEMA: Record<string, Record<string, FieldKind>> = {
   // computer's include, `exclude` becomes `skip`.
   settings: { include: 'string[]', exclude: 'string[]' },
   sync: { allow_username_mismatch: 'boolean', down: 'string' },
+  mount: { dir: 'string' },
 }
 
 export function defaultConfig(): Config {
@@ -58,6 +63,7 @@ export function defaultConfig(): Config {
     device: {},
     here: { include: [], skip: [] },
     sync: { allow_username_mismatch: false, down: 'realtime' },
+    mount: {},
   }
 }
 
@@ -99,6 +105,13 @@ export function parseConfig(text: string, file: string): Config {
       file,
       line: lineOf(text, 'sync', 'down'),
       key: 'sync.down',
+    })
+  const dir = config.mount.dir
+  if (dir !== undefined && !dir.startsWith('~/') && !dir.startsWith('/'))
+    throw new ConfigError(`mount.dir: "${dir}" must be a folder written ~/… or as an absolute path`, {
+      file,
+      line: lineOf(text, 'mount', 'dir'),
+      key: 'mount.dir',
     })
   const legacy = raw.settings !== undefined
   for (const p of config.here.include) {
@@ -155,6 +168,10 @@ export function renderConfig(c: Config): string {
     `allow_username_mismatch = ${c.sync.allow_username_mismatch}`,
     '# How the service takes the changes other computers send: "realtime" (at once) or "manual".',
     `down = ${str(c.sync.down)}`,
+    '',
+    '[mount]',
+    '# Where the service mounts the vault while it is unlocked (e.g. "~/Cloudy"); none when unset.',
+    ...(c.mount.dir ? [`dir = ${str(c.mount.dir)}`] : []),
     '',
   ].join('\n')
 }

@@ -148,6 +148,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
             poll: { type: 'number', describe: "seconds between looks for other computers' up-syncs", default: 10 },
             'cache-mb': { type: 'number', describe: 'decrypted data kept in memory, in MiB', default: 64 },
             'disk-cache-mb': { type: 'number', describe: 'encrypted data kept on disk per space, in MiB (remote vaults)', default: 1024 },
+            background: { type: 'boolean', describe: 'let the running service hold the mount ("cloudy unmount DIR" ends it)' },
           }),
       (a) => {
         run = async () =>
@@ -159,7 +160,16 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
             poll: a.poll,
             cacheMb: a['cache-mb'],
             diskCacheMb: a['disk-cache-mb'],
+            background: a.background,
           })
+      },
+    )
+    .command(
+      'unmount <dir>',
+      'end a Cloudy mount (the service\'s, or a "cloudy mount" process\'s): what it holds is published first',
+      (y) => y.positional('dir', { type: 'string', demandOption: true }),
+      (a) => {
+        run = async () => (await import('./commands/mount.js')).unmount(io, { dir: a.dir })
       },
     )
     .command('provider', "this computer's access to the storage account", (y) =>

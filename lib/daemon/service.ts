@@ -9,10 +9,12 @@
  * One job at a time (an up-sync, a down-sync, a look at the chain), each under the computer's
  * sync lock, so that a command run without the service and the service never sync at once.
  */
-import { join } from 'node:path'
+import { mkdir } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { CATEGORIES, type Category } from '../catalog/entry.js'
-import { CloudyError, EXIT } from '../errors.js'
-import { cloudyPaths, type CloudyPaths } from '../paths.js'
+import { CloudyError, EXIT, UsageError } from '../errors.js'
+import { runMount, type RunningMount, type RunMountOptions } from '../mount/run.js'
+import { cloudyPaths, expandHome, type CloudyPaths } from '../paths.js'
 import { openSession, requireConfig, type Session } from '../session.js'
 import { acquireSyncLock } from '../state/lock.js'
 import { applyDownAll, downAllReport, planDownAll, type DownAllPlan, type DownAllReport } from '../sync/down-all.js'
@@ -43,6 +45,8 @@ export type ServiceRequest =
   | { op: 'sync-down'; only?: string[]; force?: boolean; apply: boolean }
   | { op: 'spaces-status' }
   | { op: 'master-key' }
+  | ({ op: 'mount'; dir: string } & Pick<RunMountOptions, 'upsyncAfter' | 'poll' | 'cacheMb' | 'diskCacheMb'>)
+  | { op: 'unmount'; dir: string }
 
 /** What `status` answers. */
 export interface ServiceStatus {
@@ -56,6 +60,8 @@ export interface ServiceStatus {
   incoming?: { items: number; deletions: number; held?: string }
   /** Each category's up-sync schedule here (while unlocked). */
   schedules?: CategorySchedule[]
+  /** The folders the service has the vault mounted on. */
+  mounts?: string[]
 }
 
 /** A category's schedule, as `status` shows it. */
@@ -135,6 +141,8 @@ export class Service {
   #scheduleTimer: NodeJS.Timeout | undefined
   /** Categories with an up-sync queued and not started: another trigger adds nothing. */
   #queuedUp = new Set<Category>()
+  /** The vault mounted by the service, by folder. */
+  #mounts = new Map<string, RunningMount>()
   /** After a failed look: when to try again, and how many failed in a row. */
   #retryAt: number | undefined
   #failures = 0
@@ -165,10 +173,53 @@ export class Service {
     void this.#job((s) => this.#arrange(s)).catch((e: unknown) =>
       this.#o.log(`cloudy service: reading the schedules failed: ${(e as Error).message}`),
     )
+    const dir = this.#session.config.mount.dir
+    if (dir)
+      void this.mount({ dir: expandHome(dir, this.paths.home), create: true }).catch((e: unknown) =>
+        this.#o.log(`cloudy service: mounting on ${dir} ([mount] dir) failed: ${(e as Error).message}`),
+      )
+  }
+
+  /**
+   * Mount the vault at `o.dir` in this process, until `unmount`, a lock, or an unmount from
+   * outside (then what its journal holds is published, and its lock released, as at a stop).
+   */
+  async mount(o: { dir: string; create?: boolean } & Omit<RunMountOptions, 'dir' | 'log' | 'app'>): Promise<void> {
+    const s = this.#session
+    if (!s) throw new LockedServiceError()
+    const dir = resolve(o.dir)
+    if (this.#mounts.has(dir)) throw new UsageError(`${dir}: the service has the vault mounted there already`)
+    if (o.create) await mkdir(dir, { recursive: true, mode: 0o700 })
+    const running = await runMount(s, { ...o, dir, log: this.#o.log })
+    this.#mounts.set(dir, running)
+    this.#o.log(`cloudy service: mounted at ${dir}`)
+    void running.gone.then(async () => {
+      if (this.#mounts.get(dir) !== running) return
+      this.#o.log(`cloudy service: ${dir} was unmounted from outside; publishing what its journal holds`)
+      await this.unmount(dir).catch((e: unknown) => this.#o.log(`cloudy service: ${dir}: ${(e as Error).message}`))
+    })
+  }
+
+  /** End the mount at `dir`: unmounted, what its journal holds published (a failure is said; it waits for the next time). */
+  async unmount(dir: string): Promise<void> {
+    const running = this.#mounts.get(resolve(dir))
+    if (!running) throw new UsageError(`${dir}: the service has no mount there`)
+    const { detached, failure } = await running.stop()
+    this.#mounts.delete(resolve(dir))
+    if (detached) this.#o.log(`cloudy service: ${dir} is busy; detached, it goes once its last open file closes`)
+    if (failure !== undefined) {
+      this.#o.log(
+        `cloudy service: ${dir}: publishing what the journal holds failed (kept for the next time): ${(failure as Error).message}`,
+      )
+      throw failure
+    }
+    this.#o.log(`cloudy service: unmounted ${dir}; what it held is published`)
   }
 
   /** Forget the keys (the vault's keys are wiped from memory); commands ask for the password again. */
   async lock(): Promise<void> {
+    // The mounts first: what their journals hold is published while the keys are here.
+    for (const dir of [...this.#mounts.keys()]) await this.unmount(dir).catch(() => {})
     this.#stopFollowing()
     clearTimeout(this.#scheduleTimer)
     const watcher = this.#watcher
@@ -225,6 +276,14 @@ export class Service {
           key.fill(0)
         }
       }
+      case 'mount': {
+        const { op: _op, ...o } = req
+        await this.mount(o)
+        return this.status()
+      }
+      case 'unmount':
+        await this.unmount(req.dir)
+        return this.status()
       case 'spaces-status':
         return this.#job((s) => spacesStatus(s))
       default:
@@ -239,6 +298,7 @@ export class Service {
       down: this.#session?.config.sync.down ?? 'realtime',
       ...this.#status,
       ...(this.#session ? { schedules: this.#scheduleStatus() } : {}),
+      ...(this.#mounts.size ? { mounts: [...this.#mounts.keys()] } : {}),
     }
   }
 

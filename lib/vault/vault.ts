@@ -120,6 +120,11 @@ export class Vault {
     return watchPulse(this.#provider, onBeat, signal)
   }
 
+  /** Whether the storage account is on this computer's disk (caching its objects on disk again gains nothing). */
+  get local(): boolean {
+    return this.#provider.local === true
+  }
+
   /** The storage account, as its provider names it (for messages). */
   get where(): string {
     return this.#provider.name

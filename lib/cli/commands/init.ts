@@ -55,7 +55,8 @@ export function deviceConfig(existing: Config | undefined, url: string, root: st
     device: { id: randomBytes(16).toString('hex'), name: name ?? existing?.device.name ?? hostname() },
     here: existing?.here ?? { include: [], skip: [] },
     sync: existing?.sync ?? defaultConfig().sync,
-  } as Config
+    mount: existing?.mount ?? defaultConfig().mount,
+  }
 }
 
 export async function init(io: CliIo, args: InitArgs): Promise<number> {

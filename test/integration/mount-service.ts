@@ -1,0 +1,64 @@
+/**
+ * The mount held by the service: `[mount] dir` mounts it at unlock, `cloudy mount --background`
+ * and `cloudy unmount` start and end one. An unmount from outside (`fusermount -u`) ends it as
+ * an unmount does: what its journal holds is published and the journal released, so a new
+ * mount of the folder works and shows the last write. A stopped service leaves no mount.
+ */
+import t from 'tap'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { cloudy, computer, initVault, joinVault, ok, tempDir } from '../helpers/cli.js'
+import { forceUnmount, isMounted, mountPoint, sh, startMount } from '../helpers/mount.js'
+import { startService, until } from '../helpers/service.js'
+
+t.test('the service mounts [mount] dir, survives fusermount -u cleanly, and mounts again on demand', async (t) => {
+  const vault = tempDir(t, 'vault')
+  const a = computer(t)
+  await initVault(t, a, vault, [], 'alpha')
+  const dir = join(tempDir(t, 'mnt'), 'Cloudy')
+  const config = join(a.cloudyHome, 'config.toml')
+  await writeFile(config, (await readFile(config, 'utf8')).replace(/^\[mount\]$/m, `[mount]\ndir = ${JSON.stringify(dir)}`))
+  const service = await startService(t, a)
+  t.teardown(() => forceUnmount(dir))
+  await until(t, 'mounted at unlock', () => /mounted at /.test(service.log()) && isMounted(dir))
+  t.match(JSON.parse((await ok(t, a, ['status', '--json'])).stdout).service.mounts, [dir], 'status lists the mount')
+
+  await sh(`mkdir ${dir}/apps/ext && echo kept > ${dir}/apps/ext/f.txt`)
+  await sh(`fusermount -u ${dir}`)
+  await until(t, 'the journal published after the outside unmount', () =>
+    new RegExp(`unmounted ${dir}; what it held is published`).test(service.log()),
+  )
+  t.match(service.log(), /was unmounted from outside; publishing what its journal holds/)
+  t.notOk(isMounted(dir))
+  t.notOk(JSON.parse((await ok(t, a, ['status', '--json'])).stdout).service.mounts, 'no mount left in the service')
+
+  // The journal's lock was released: a new mount of the folder works and holds the last write.
+  const again = await ok(t, a, ['mount', '--background', dir])
+  t.match(again.stdout, `Mounted at ${dir} by the Cloudy service`)
+  t.equal(await sh(`cat ${dir}/apps/ext/f.txt`), 'kept\n')
+  await sh(`echo second > ${dir}/apps/ext/g.txt`)
+  t.match((await ok(t, a, ['unmount', dir])).stdout, `Unmounted ${dir}; what it held was published.`)
+  t.notOk(isMounted(dir))
+
+  // Published: another computer reads both files.
+  const b = computer(t)
+  await joinVault(t, b, vault, [], 'bravo')
+  const dirB = mountPoint(t)
+  await startMount(t, b, dirB)
+  t.equal(await sh(`cat ${dirB}/apps/ext/f.txt ${dirB}/apps/ext/g.txt`), 'kept\nsecond\n')
+
+  // What cannot be done is said, with exit 2.
+  const app = await cloudy(a, ['mount', '--background', '--app', 'ext', mountPoint(t)])
+  t.equal(app.code, 2)
+  t.match(app.stderr, /an application mount runs in a process of its own/)
+  const none = await cloudy(a, ['unmount', mountPoint(t)])
+  t.equal(none.code, 2)
+  t.match(none.stderr, /no Cloudy mount there/)
+
+  // Stopped with a mount: it unmounts first, within the 10 s.
+  await ok(t, a, ['mount', '--background', dir])
+  const started = Date.now()
+  t.equal(await service.stop(), 0, 'SIGTERM: stopped cleanly')
+  t.ok(Date.now() - started < 10_000, `in ${Date.now() - started} ms`)
+  t.notOk(isMounted(dir), 'no mount left behind')
+})
