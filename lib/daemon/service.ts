@@ -9,15 +9,16 @@
  * One job at a time (an up-sync, a down-sync, a look at the chain), each under the computer's
  * sync lock, so that a command run without the service and the service never sync at once.
  */
-import { mkdir } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { lstatSync } from 'node:fs'
+import { lstat, mkdir } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
 import { CATEGORIES, type Category } from '../catalog/entry.js'
 import { CloudyError, EXIT, UsageError } from '../errors.js'
 import { runMount, type RunningMount, type RunMountOptions } from '../mount/run.js'
 import { cloudyPaths, expandHome, type CloudyPaths } from '../paths.js'
 import { openSession, requireConfig, type Session } from '../session.js'
 import { acquireSyncLock } from '../state/lock.js'
-import { applyDownAll, downAllReport, planDownAll, type DownAllPlan, type DownAllReport } from '../sync/down-all.js'
+import { applyDownAll, downAllReport, planDownAll, type DownAllPlan, type DownAllReport, type DownAllResult } from '../sync/down-all.js'
 import { treeFiles } from '../sync/pending.js'
 import { spacesStatus } from '../sync/status.js'
 import { syncUpAll, type UpAllResult } from '../sync/up-all.js'
@@ -83,7 +84,7 @@ export interface ServiceOptions {
   /**
    * The longest wait between full looks at every space's heads, in ms (default 5 min). Between
    * them the service follows the chain's pulse (lib/store/pulse.ts): the provider's change feed
-   * where it has one, else a read of that one small object, every 0.5 s after activity and up to
+   * where it has one, else a read of that one small object, every 0.25 s after activity and up to
    * every 5 s when the chain has been quiet for a while.
    */
   fullLookMs?: number
@@ -93,9 +94,12 @@ export interface ServiceOptions {
   holdShare?: number
 }
 
+/** How long a down-sync's writes are told apart from the user's in watch events. */
+const OWN_WRITE_MS = 10_000
+
 /** How often the pulse is read without a change feed: fast after activity, slower when quiet. */
 const PULSE_READS = [
-  { quietFor: 0, everyMs: 500 },
+  { quietFor: 0, everyMs: 250 },
   { quietFor: 2 * 60_000, everyMs: 2000 },
   { quietFor: 10 * 60_000, everyMs: 5000 },
 ]
@@ -139,8 +143,10 @@ export class Service {
     { when: string; schedule?: Schedule; last?: CategorySchedule['last']; failures: number; retryAt?: number }
   >()
   #scheduleTimer: NodeJS.Timeout | undefined
-  /** Categories with an up-sync queued and not started: another trigger adds nothing. */
-  #queuedUp = new Set<Category>()
+  /** Categories with an up-sync queued and not started (with the paths that changed, or null: any). */
+  #queuedUp = new Map<Category, Set<string> | null>()
+  /** What the last down-syncs wrote, as they left it: their watch events are not changes made here. */
+  #written = new Map<string, { at: number; size?: number; mtimeMs?: number; dir?: boolean; gone?: boolean }>()
   /** The vault mounted by the service, by folder. */
   #mounts = new Map<string, RunningMount>()
   /** After a failed look: when to try again, and how many failed in a row. */
@@ -169,7 +175,10 @@ export class Service {
     this.#session = await openSession({ env: this.#o.env, password: async () => password, notice: this.#o.log })
     this.#o.log('cloudy service: unlocked')
     this.#startFollowing(this.#session)
-    this.#watcher = new ChangeWatcher({ onChange: (c) => this.#upSync(c as Category, 'on change'), log: this.#o.log })
+    this.#watcher = new ChangeWatcher({
+      onChange: (c, paths) => this.#upSync(c as Category, 'on change', paths),
+      log: this.#o.log,
+    })
     void this.#job((s) => this.#arrange(s)).catch((e: unknown) =>
       this.#o.log(`cloudy service: reading the schedules failed: ${(e as Error).message}`),
     )
@@ -381,22 +390,36 @@ export class Service {
   }
 
   /** Queue an up-sync of `category` (one queued per category at a time); `why` goes to the log and `status`. */
-  #upSync(category: Category, why: string): void {
-    if (this.#stopping || !this.#session || this.#queuedUp.has(category)) return
-    this.#queuedUp.add(category)
+  #upSync(category: Category, why: string, paths?: readonly string[]): void {
+    if (this.#stopping || !this.#session) return
+    // The paths that changed, when every trigger gave them (a timed run, a start: none).
+    const queued = this.#queuedUp.get(category)
+    if (queued !== undefined) {
+      if (queued && paths) for (const p of paths) queued.add(p)
+      else this.#queuedUp.set(category, null)
+      return
+    }
+    this.#queuedUp.set(category, paths ? new Set(paths) : null)
     const c = this.#schedules.get(category)
     if (c) c.retryAt = undefined
+    let ms = 0
     this.#job(async (s) => {
+      const changed = this.#queuedUp.get(category)
       this.#queuedUp.delete(category)
+      // Only what a down-sync here just wrote, as it wrote it: nothing to send.
+      if (changed && [...changed].every((p) => this.#ownWrite(p))) return undefined
+      const started = performance.now()
       const r = await syncUpAll(s, { only: [category] })
+      ms = performance.now() - started
       s.db.setMeta(lastUpKey(category), String(Date.now()))
       await this.#arrange(s)
       return r
     })
       .then((r) => {
+        if (!r) return
         const published = r.spaces.filter((x) => x.commit).length + r.written.reduce((n, w) => n + w.commits.length, 0)
         const result = published ? `published ${published} space${published === 1 ? '' : 's'}` : 'nothing new'
-        this.#ran(category, why, result, r.warnings.length ? ` (${r.warnings.length} warnings)` : '')
+        this.#ran(category, why, result, `${r.warnings.length ? ` (${r.warnings.length} warnings)` : ''} in ${Math.round(ms)} ms`)
         if (c) c.failures = 0
       })
       .catch((e: unknown) => {
@@ -545,7 +568,9 @@ export class Service {
   }
 
   async #takeChain(s: Session): Promise<DownAllReport> {
+    const started = performance.now()
     const planned = await planDownAll(s)
+    const planMs = performance.now() - started
     const items = planned.spaces.flatMap((sp) => sp.items)
     const deletions = items.filter((it) => it.op === 'delete').length
     const at = new Date().toISOString()
@@ -566,12 +591,15 @@ export class Service {
     }
     this.#held = undefined
     const results = await applyDownAll(s, planned)
+    await this.#remember(planned, results)
     const report = downAllReport(planned, results)
     const conflicts = results.flatMap((r) => r?.conflicts ?? [])
     const applied = results.reduce((n, r) => n + (r?.applied.length ?? 0), 0)
     this.#status.lastFollow = { at, applied, conflicts: conflicts.length }
     this.#status.incoming = planned.spaces.some((sp) => sp.waiting) ? { items: items.length - applied, deletions: 0 } : undefined
-    this.#o.log(`cloudy service: applied ${applied} items from the chain`)
+    this.#o.log(
+      `cloudy service: applied ${applied} items from the chain (planned in ${Math.round(planMs)} ms, applied in ${Math.round(performance.now() - started - planMs)} ms)`,
+    )
     for (const c of conflicts) this.#o.log(`cloudy service: conflict: ${c.item}: ${c.reason}`)
     if (conflicts.length)
       this.#notify(
@@ -583,6 +611,35 @@ export class Service {
       )
     for (const w of report.warnings) this.#o.log(`cloudy service: warning: ${w.message}`)
     return report
+  }
+
+  /** Note what `results` wrote (each path as it is now), so that its watch events start no up-sync. */
+  async #remember(planned: DownAllPlan, results: DownAllResult): Promise<void> {
+    const now = Date.now()
+    for (const [k, w] of this.#written) if (now - w.at > OWN_WRITE_MS) this.#written.delete(k)
+    for (const [i, r] of results.entries()) {
+      const root = planned.spaces[i]?.source.root
+      if (!r || !root) continue
+      for (const it of r.applied) {
+        const path = join(root, it.path)
+        const st = await lstat(path).catch(() => undefined)
+        this.#written.set(path, st ? { at: now, size: st.size, mtimeMs: st.mtimeMs, dir: st.isDirectory() } : { at: now, gone: true })
+        // Its folder changed too (an entry, and the times the down-sync gives it).
+        const parent = dirname(path)
+        if (parent.startsWith(root) && !this.#written.has(parent)) this.#written.set(parent, { at: now, dir: true })
+      }
+    }
+  }
+
+  /** Whether a watch event at `path` is a down-sync's own write, still as it left it. */
+  #ownWrite(path: string): boolean {
+    const w = this.#written.get(path)
+    if (!w || Date.now() - w.at > OWN_WRITE_MS) return false
+    // Only paths a down-sync wrote are looked at here (never the mount this process serves).
+    const st = lstatSync(path, { throwIfNoEntry: false })
+    if (!st) return w.gone === true
+    if (w.dir) return st.isDirectory()
+    return st.size === w.size && st.mtimeMs === w.mtimeMs
   }
 
   /** Why the plan is held: a space that deletes more than the limits allow at once. */

@@ -3,7 +3,8 @@
  * quiet for a moment. Folders are watched with @parcel/watcher (inotify, recursive, events
  * batched in native code), a single file through its folder with `fs.watch` (a recursive watch
  * of HOME for one dotfile would put a watch on every folder under it). A path that does not
- * exist yet is watched through its folder, so its creation counts.
+ * exist yet is watched through its folder, so its creation counts. The paths that changed are
+ * passed on, so that the service can tell its own down-sync's writes from the user's.
  */
 import { watch as fsWatch, statSync, type FSWatcher } from 'node:fs'
 import { basename, dirname } from 'node:path'
@@ -11,14 +12,20 @@ import watcher from '@parcel/watcher'
 import type { Watched } from '../sources/watched.js'
 
 export interface ChangeWatcherOptions {
-  /** Called with a key given to `set` once its paths changed and stayed quiet for `quietMs`. */
-  onChange: (key: string) => void
+  /**
+   * Called with a key given to `set` once its paths changed and stayed quiet for `quietMs`, with
+   * the paths that changed (undefined: too many to list).
+   */
+  onChange: (key: string, paths: string[] | undefined) => void
   log: (line: string) => void
-  /** Quiet time after the last change (default 250 ms)… */
+  /** Quiet time after the last change (default 100 ms)… */
   quietMs?: number
   /** …but never later than this after the first (default 5 s), for files that never stop changing. */
   maxDelayMs?: number
 }
+
+/** More changed paths than this in one burst are not listed (the up-sync walks anyway). */
+const MAX_PATHS = 1000
 
 interface Watch {
   /** `dir:<path>` or `file:<path>`: a path whose kind changed is watched anew. */
@@ -29,7 +36,7 @@ interface Watch {
 export class ChangeWatcher {
   #o: ChangeWatcherOptions
   #watches = new Map<string, Watch[]>()
-  #pending = new Map<string, { quiet: NodeJS.Timeout; first: number }>()
+  #pending = new Map<string, { quiet: NodeJS.Timeout; first: number; paths: Set<string> | undefined }>()
   #closed = false
 
   constructor(o: ChangeWatcherOptions) {
@@ -77,7 +84,10 @@ export class ChangeWatcher {
     if (dir) {
       const sub = await watcher.subscribe(path, (err, events) => {
         if (err) this.#o.log(`cloudy service: watching ${path}: ${err.message}`)
-        else if (events.some((e) => counts(e.path))) this.#changed(key)
+        else {
+          const paths = events.map((e) => e.path).filter(counts)
+          if (paths.length) this.#changed(key, paths)
+        }
       })
       return { id, close: () => sub.unsubscribe() }
     }
@@ -86,7 +96,7 @@ export class ChangeWatcher {
     const name = basename(path)
     if (!isDir(folder)) return undefined
     const w: FSWatcher = fsWatch(folder, { persistent: false }, (_event, file) => {
-      if ((file === null || String(file) === name) && counts(path)) this.#changed(key)
+      if ((file === null || String(file) === name) && counts(path)) this.#changed(key, [path])
     })
     w.on('error', (e) => this.#o.log(`cloudy service: watching ${path}: ${e.message}`))
     return {
@@ -97,19 +107,22 @@ export class ChangeWatcher {
     }
   }
 
-  #changed(key: string): void {
+  #changed(key: string, paths: readonly string[]): void {
     if (this.#closed) return
     const now = Date.now()
     const p = this.#pending.get(key)
     if (p) clearTimeout(p.quiet)
     const first = p?.first ?? now
-    const wait = Math.max(0, Math.min(this.#o.quietMs ?? 250, first + (this.#o.maxDelayMs ?? 5000) - now))
+    let changed = p ? p.paths : new Set<string>()
+    for (const path of paths) changed?.add(path)
+    if (changed && changed.size > MAX_PATHS) changed = undefined
+    const wait = Math.max(0, Math.min(this.#o.quietMs ?? 100, first + (this.#o.maxDelayMs ?? 5000) - now))
     const quiet = setTimeout(() => {
       this.#pending.delete(key)
-      this.#o.onChange(key)
+      this.#o.onChange(key, changed && [...changed])
     }, wait)
     quiet.unref()
-    this.#pending.set(key, { quiet, first })
+    this.#pending.set(key, { quiet, first, paths: changed })
   }
 }
 

@@ -19,6 +19,10 @@ import { sessionPlan } from './spaces.js'
 import { treeMetaKey, upSync, type UpSyncResult } from './up.js'
 import type { SyncWarning } from './warnings.js'
 
+/** When this computer's device record last said it was seen, and how often a no-change up-sync says it again. */
+const SEEN_AT = 'device.touched-at'
+const SEEN_EVERY_MS = 10 * 60_000
+
 export interface UpAllOptions {
   /** `--only` arguments: categories, application ids, plan names, local paths. */
   only?: readonly string[]
@@ -97,6 +101,13 @@ export async function syncUpAll(s: Session, o: UpAllOptions = {}): Promise<UpAll
   }
   // What applications wrote through the mount belongs to the apps category, as their files do.
   const written = !only || o.only?.includes(APPS_REGISTRY) ? await upSyncWritten(s) : []
-  await touchDevice(s.vault, s.device, spaces.some((r) => r.commit) || written.some((w) => w.commits.length) ? 'up' : 'seen')
+  const published = spaces.some((r) => r.commit) || written.some((w) => w.commits.length)
+  // A no-change up-sync (the service runs many: after each change it applied, at each start)
+  // refreshes "last seen" at most every ten minutes: each record write wakes every follower.
+  const seenAt = Number(s.db.getMeta(SEEN_AT) ?? 0)
+  if (published || Date.now() - seenAt > SEEN_EVERY_MS) {
+    await touchDevice(s.vault, s.device, published ? 'up' : 'seen')
+    s.db.setMeta(SEEN_AT, String(Date.now()))
+  }
   return { spaces, written, skipped, warnings }
 }
