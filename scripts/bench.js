@@ -6,11 +6,13 @@
 //
 //   node scripts/bench.js [--small-files N] [--big-mib M] [--fresh] [--json]
 //     [--providers-only | --no-providers] [--mount-only | --no-mount] [--mount-mib M]
-//     [--catalog-only | --no-catalog]
+//     [--catalog-only | --no-catalog] [--service-only | --no-service] [--idle-minutes M]
 //
 // Then the providers: the big files up and down through each provider on loopback (the S3 and
 // SFTP test servers of scripts/servers/), beside `rclone copy` to the same servers, with ratios.
 // Then the mounts (scripts/bench-mount.js): Cloudy's FUSE mount beside gocryptfs and rclone mount.
+// Then the service (scripts/bench-service.js): real-time propagation per provider, and the idle
+// service's memory and CPU with the small files watched.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync, lstatSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
@@ -20,6 +22,7 @@ import { fileURLToPath } from 'node:url'
 import { makeDataSet } from './bench-data.js'
 import { benchMount, printMount } from './bench-mount.js'
 import { benchCatalog, printCatalog } from './bench-catalog.js'
+import { benchIdle, benchPropagation, printService } from './bench-service.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const CLOUDY = join(ROOT, 'bin', 'cloudy.js')
@@ -27,6 +30,7 @@ const PASSWORD = 'bench password'
 
 const argv = process.argv.slice(2)
 const num = (name, dflt) => (argv.includes(name) ? Number(argv[argv.indexOf(name) + 1]) : dflt)
+const only = ['--providers-only', '--mount-only', '--catalog-only', '--service-only'].find((o) => argv.includes(o))
 const options = {
   smallFiles: num('--small-files', 20000),
   bigMiB: num('--big-mib', 600),
@@ -34,11 +38,14 @@ const options = {
   json: argv.includes('--json'),
   // --providers-only: only the provider comparison; --no-providers: skip it. --mount-only: only
   // the mounts; --no-mount: skip them. --mount-mib: the size of the file written through each mount.
-  restic: !argv.includes('--providers-only') && !argv.includes('--mount-only') && !argv.includes('--catalog-only'),
-  providers: !argv.includes('--no-providers') && !argv.includes('--mount-only') && !argv.includes('--catalog-only'),
-  mount: !argv.includes('--no-mount') && !argv.includes('--providers-only') && !argv.includes('--catalog-only'),
+  restic: !only,
+  providers: !argv.includes('--no-providers') && (!only || only === '--providers-only'),
+  mount: !argv.includes('--no-mount') && (!only || only === '--mount-only'),
   // --catalog-only: only the cost of collecting everything; --no-catalog: skip it.
-  catalog: !argv.includes('--no-catalog') && !argv.includes('--providers-only') && !argv.includes('--mount-only'),
+  catalog: !argv.includes('--no-catalog') && (!only || only === '--catalog-only'),
+  // --service-only: only real time and the idle service; --no-service: skip them.
+  service: !argv.includes('--no-service') && (!only || only === '--service-only'),
+  idleMinutes: num('--idle-minutes', 10),
   mountMiB: num('--mount-mib', num('--mount-mb', 512)),
 }
 const say = (...a) => (options.json ? console.error(...a) : console.log(...a))
@@ -338,6 +345,13 @@ const mount = options.mount
   ? await benchMount({ smallDir: join(data, 'small'), mib: options.mountMiB, say, ensure, dropCaches })
   : undefined
 
+const service = options.service
+  ? {
+      propagation: await benchPropagation({ say }),
+      idle: await benchIdle({ smallDir: join(data, 'small'), minutes: options.idleMinutes, say }),
+    }
+  : undefined
+
 const ratios = (options.restic ? cases : []).map((c) => {
   const a = results.find((r) => r.tool === 'cloudy' && r.case === c.name)
   const b = results.find((r) => r.tool === 'restic' && r.case === c.name)
@@ -358,7 +372,9 @@ const versions = Object.fromEntries(
 )
 if (options.providers) versions.rclone = execFileSync('rclone', ['version'], { encoding: 'utf8' }).split('\n')[0].trim()
 if (options.json) {
-  console.log(JSON.stringify({ versions, cachesDropped: canDrop, results, ratios, providers: providerResults, catalog, mount }, null, 1))
+  console.log(
+    JSON.stringify({ versions, cachesDropped: canDrop, results, ratios, providers: providerResults, catalog, mount, service }, null, 1),
+  )
 } else {
   const f = (n, d = 1) => n.toFixed(d)
   console.log(
@@ -395,4 +411,5 @@ if (options.json) {
   }
   if (catalog) printCatalog(catalog)
   if (mount) printMount(mount)
+  if (service) printService(service)
 }
