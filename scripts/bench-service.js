@@ -34,7 +34,7 @@ function computer(dir, server) {
   mkdirSync(home, { recursive: true })
   mkdirSync(state, { recursive: true })
   if (server) writeFileSync(join(state, 'credentials.toml'), tomlOf(server.credentials), { mode: 0o600 })
-  return { home, env: { PATH: process.env.PATH, HOME: home, CLOUDY_HOME: state, CLOUDY_PASSWORD: PASSWORD, ...(server?.env ?? {}) } }
+  return { home, env: { PATH: process.env.PATH, HOME: home, CLOUDY_HOME: state, CLOUDY_PASSWORD: PASSWORD, ...server?.env } }
 }
 
 function tomlOf(tables) {
@@ -124,9 +124,9 @@ export async function benchPropagation({ say, changes = 50 }) {
   const out = []
   say('  real time: local folder…')
   out.push(await propagation('local', join(mkdtempSync(join(tmpdir(), 'cloudy-bench-rt-vault-')), 'vault'), undefined, changes, say))
-  for (const [name, start] of [
-    ['s3', startS3Server],
-    ['sftp', startSftpServer],
+  for (const { name, start } of [
+    { name: 's3', start: startS3Server },
+    { name: 'sftp', start: startSftpServer },
   ]) {
     say(`  real time: ${name}…`)
     const server = await start()

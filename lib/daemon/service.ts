@@ -228,7 +228,8 @@ export class Service {
   /** Forget the keys (the vault's keys are wiped from memory); commands ask for the password again. */
   async lock(): Promise<void> {
     // The mounts first: what their journals hold is published while the keys are here.
-    for (const dir of [...this.#mounts.keys()]) await this.unmount(dir).catch(() => {})
+    // (A Map's keys may be deleted while iterated: each is visited once.)
+    for (const dir of this.#mounts.keys()) await this.unmount(dir).catch(() => {})
     this.#stopFollowing()
     clearTimeout(this.#scheduleTimer)
     const watcher = this.#watcher

@@ -30,8 +30,6 @@ async function pair(t: Test, files: Record<string, string> = { 'a.conf': 'a\n' }
   return { vault, a, b }
 }
 
-const read = (c: Computer, rel: string) => readFile(join(c.home, 'cfg', rel), 'utf8').catch(() => undefined)
-
 t.test('unlocked once, commands need no password; locked, they ask again; another user is refused', async (t) => {
   const { b } = await pair(t)
   // By hand only, so that the up-sync below is the command's, not one on change.
