@@ -29,7 +29,8 @@
  *    keeps the name (`copiedFolder`). A folder removed (or replaced by a file) on a side that
  *    keeps the base's folder in a conflict copy of it (a whole down-sync made it) does not get
  *    back, as a change of the other side, a conflict copy of a base version that copy holds at
- *    its name: the other side's merge only moved it aside (`keptAside`).
+ *    its name: the other side's merge only moved it aside (`keptAside`). The same where that
+ *    side has the folder again (a third computer's change in it, merged first, kept it).
  * Every input is data the whole chain shares, so every computer computes the same merged tree.
  */
 import type { Tree, TreeEntry } from '../store/objects.js'
@@ -219,7 +220,8 @@ async function copiedFolder(
  * The folders the side that removed the folder `name` (or replaced it by a file) keeps it in as a
  * conflict copy it added since the base (`removing`), and the merge keeps as they are (the other
  * side lacks them, and did not hold them since). Their trees go down the merge of the folder as
- * `aside`.
+ * `aside`. So do those of a side that keeps the folder too (its removal merged with a third
+ * computer's change in it).
  */
 async function keptCopies(
   how: MergeSides,
@@ -242,10 +244,10 @@ async function keptCopies(
 }
 
 /**
- * Whether `e`, at `name` on the one side that has the folder, is a conflict copy of a base
- * version that a copy of the folder on the side that removed it (`aside`, this folder's trees
- * in them) holds at the copy's name: the base version, which the side's own merge moved aside
- * (another version took its name there), not something it changed in the folder.
+ * Whether `e`, on one side only at `name`, is a conflict copy of a base version that a copy of
+ * the folder a side keeps alone (`aside`, this folder's trees in them) holds at the copy's name:
+ * the base version, which the side's own merge moved aside (another version took its name
+ * there), not something it changed in the folder.
  */
 function keptAside(
   name: string,
@@ -319,8 +321,18 @@ export async function mergeTrees(
     // inside; the folder's own mode and time come from the newer side.
     if ((eo?.type === 'dir' || !eo) && (et?.type === 'dir' || !et)) {
       const meta = !eo ? et! : !et ? eo : keepsName(eo, et) ? et : eo
-      // Removed on one side: the copies of it that side keeps.
-      const kept = eb && (!eo || !et) ? await keptCopies(how, eo ? 'theirs' : 'ours', rel, name, eo ? mt : mo, eo ? mo : mt, mb) : []
+      // Removed on one side: the copies of it that side keeps. On both sides: the copies of it
+      // each side keeps alone, too. A side that removed the folder keeps it anyway where a third
+      // computer changed something in it, and that side's merge came first; the copy the other
+      // side's down-sync made in the folder of a version that the first side's copy of the
+      // folder holds would keep it twice (soak normal seed 91).
+      const kept = !eb
+        ? []
+        : !eo || !et
+          ? await keptCopies(how, eo ? 'theirs' : 'ours', rel, name, eo ? mt : mo, eo ? mo : mt, mb)
+          : eb.type === 'dir'
+            ? [...(await keptCopies(how, 'ours', rel, name, mo, mt, mb)), ...(await keptCopies(how, 'theirs', rel, name, mt, mo, mb))]
+            : []
       later.push(async () => {
         const subtree = await mergeTrees(store, baseSub, eo?.subtree, et?.subtree, how, conflicts, path, [...asideIn(name), ...kept])
         // Removed on one side, and nothing the other side changed is left in it: it stays removed.

@@ -259,3 +259,47 @@ for (const cFile of ['removed', 'kept'])
         await sameCfg(t, { a, b, c })
       },
     )
+
+// Soak normal seed 91: A publishes the folder d (files n and x, folder m with k). B, not having
+// seen it, had made d/n a folder and d/m a file: its (whole) down-sync keeps both and puts A's
+// n and m in copies beside them, in d. C had a file d: its (whole) down-sync keeps the file and
+// puts A's d in a copy. A then edits d/x, and up-syncs before the others. Where C's head comes
+// next, the merge of A's and C's keeps d a folder (with A's x alone); B's copies in d then
+// passed for B's changes and were kept besides in C's copy of d: n and k kept twice.
+for (const next of ['C', 'B'])
+  t.test(`a version a folder's copy holds is not kept again in a copy made inside the folder (${next}'s head next)`, async (t) => {
+    const { a, b, c } = await threeComputers(t)
+    await mkdir(join(b.home, 'cfg/d/n'), { recursive: true })
+    await writeAt(join(b.home, 'cfg/d/n/h'), 'h by B', '2026-01-02T00:00:00Z')
+    await writeAt(join(b.home, 'cfg/d/m'), 'm by B', '2026-01-02T00:00:00Z')
+    await writeAt(join(c.home, 'cfg/d'), 'd by C', '2026-01-03T00:00:00Z')
+    await mkdir(join(a.home, 'cfg/d/m'), { recursive: true })
+    await writeAt(join(a.home, 'cfg/d/n'), 'n by A', '2026-01-01T00:00:00Z')
+    await writeAt(join(a.home, 'cfg/d/x'), 'x by A', '2026-01-01T00:00:00Z')
+    await writeAt(join(a.home, 'cfg/d/m/k'), 'k by A', '2026-01-01T00:00:00Z')
+    await run(t, a, ['sync', 'up'])
+    for (const x of [b, c]) await run(t, x, ['sync', 'down', '--yes'], 6)
+    const [copy] = (await readdir(join(c.home, 'cfg'))).filter((n) => n.startsWith('d.conflict-pc-a-'))
+    t.equal(await readFile(join(c.home, 'cfg', copy!, 'n'), 'utf8'), 'n by A', "C keeps A's d in a copy")
+    t.equal((await readdir(join(b.home, 'cfg/d'))).filter((n) => n.includes('.conflict-pc-a-')).length, 2, "B keeps A's n and m in copies")
+    await writeFile(join(a.home, 'cfg/d/x'), 'x2 by A')
+    await run(t, a, ['sync', 'up'])
+    for (const x of next === 'C' ? [c, b] : [b, c]) await run(t, x, ['sync', 'up'])
+    for (let round = 0; round < 2; round++)
+      for (const x of [a, b, c]) {
+        await cloudy(x, ['sync', 'down', '--yes'])
+        await cloudy(x, ['sync', 'up'])
+      }
+    for (const x of [a, b, c]) {
+      const files = (await describeTree(join(x.home, 'cfg'))).filter((e) => e.type === 'file')
+      const holding = async (text: string) => {
+        const out: string[] = []
+        for (const f of files) if ((await readFile(join(x.home, 'cfg', f.path), 'utf8')) === text) out.push(f.path)
+        return out
+      }
+      t.same(await holding('n by A'), [`${copy}/n`], "A's n is kept once, in C's copy of d")
+      t.same(await holding('k by A'), [`${copy}/m/k`], "A's k is kept once, in C's copy of d")
+      for (const text of ['x2 by A', 'h by B', 'm by B', 'd by C']) t.equal((await holding(text)).length, 1, `${text} is kept once`)
+    }
+    await sameCfg(t, { a, b, c })
+  })

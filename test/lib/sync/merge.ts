@@ -445,6 +445,38 @@ for (const kept of [false, true])
     },
   )
 
+// Soak normal seed 91. C's commit c1 holds the folder d (file n, folder m). A had made d/n a
+// folder and d/m a file: its (whole) down-sync kept both and put C's versions in copies beside
+// them, in d. B had replaced d by a file: its (whole) down-sync kept the file and put C's d, n
+// and m too, in a copy of d. C then edited d/x, so d stays a folder when C's and B's heads
+// merge (with only x in it). Merged with A's after that, d was a folder on both sides: A's
+// copies in d passed for changes of A's and were kept besides in B's copy of d. Merged in the
+// other order (A's and B's first) each version was kept once, in B's copy.
+for (const cFirst of [true, false])
+  t.test(
+    `a version a folder's copy keeps does not stay in a copy the other side made in the folder (${cFirst ? "C's" : "A's"} head first)`,
+    async (t) => {
+      const { db, store, read, commit } = await setup(t)
+      const c1 = await commit('c', 1, [], { d: { n: 'n', x: 'x', m: { k: 'k' } }, g: 'g' })
+      const nCopy = 'n.conflict-c-19700101-000001'
+      const mCopy = 'm.conflict-c-19700101-000000'
+      const dCopy = 'd.conflict-c-19700101-000000'
+      const a = await commit('a', cFirst ? 4 : 2, [c1], {
+        d: { n: { h: ['h', 2] }, [nCopy]: 'n', x: 'x', m: ['M', 2], [mCopy]: { k: 'k' } },
+        g: 'g',
+      })
+      const b = await commit('b', 3, [c1], { d: ['B', 3], [dCopy]: { n: 'n', x: 'x', m: { k: 'k' } }, g: 'g' })
+      const c = await commit('c', cFirst ? 2 : 4, [c1], { d: { n: 'n', x: ['x2', 4], m: { k: 'k' } }, g: 'g' })
+      const m = await mergeHeads(store, new CommitGraph(store, db), [a, b, c])
+      t.same(await read(m.tree!), {
+        d: { n: { h: 'h' }, x: 'x2', m: 'M' },
+        [dCopy]: { n: 'n', x: 'x', m: { k: 'k' } },
+        'd.conflict-b-19700101-000003': 'B',
+        g: 'g',
+      })
+    },
+  )
+
 t.test("a conflict copy is named after its version's author; a version goes to one copy", async (t) => {
   const { db, store, read, commit } = await setup(t)
   const c0 = await commit('a', 1, [], { f: 'v0' })
