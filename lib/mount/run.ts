@@ -11,7 +11,7 @@ import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { APP_ID, appSpace, APPS_REGISTRY } from '../apps/app-spaces.js'
-import { CloudyError, EXIT, LockedError, UsageError } from '../errors.js'
+import { CloudyError, EXIT, UsageError } from '../errors.js'
 import type { Session } from '../session.js'
 import { assertInChain, CHAIN_SPACE } from '../sync/chain.js'
 import { planSpace } from '../sync/plan-space.js'
@@ -20,11 +20,11 @@ import { AppsView } from './apps-view.js'
 import { serveControl } from './control.js'
 import { DiskChunkCache } from './disk-cache.js'
 import { InventoryView } from './inventory-view.js'
-import { baseTree } from './journal-sync.js'
 import { JournaledSpaces } from './journaled-spaces.js'
 import { PreviewView, type SpacePlan } from './preview-view.js'
 import { RootView } from './root-view.js'
 import { SpaceView } from './space-view.js'
+import { registerApp } from '../apps/register.js'
 import type { MountView } from './view.js'
 
 const run = promisify(execFile)
@@ -115,38 +115,6 @@ async function readOnlyViews(
   }
   views.set('.preview', await PreviewView.open(plans))
   return { views, refresh, spaces: [...opened.values()] }
-}
-
-/**
- * For `--app ID`: make sure the application is in the list of applications (adding it needs
- * that list's key, which the app mount will not hold).
- */
-export async function registerApp(s: Session, id: string): Promise<void> {
-  const spaces = new JournaledSpaces({ vault: s.vault, db: s.db, device: s.device, stateDir: s.paths.stateDir })
-  try {
-    const registry = await spaces.get(APPS_REGISTRY).catch((e: unknown) => {
-      if (e instanceof LockedError) return undefined
-      throw e
-    })
-    if (!registry) {
-      // A running mount holds the list: the application must be in it already (as last synced).
-      const store = s.vault.store(APPS_REGISTRY, s.db)
-      await store.open()
-      if ((await SpaceView.of(store, baseTree(s.db, APPS_REGISTRY)).stat(id))?.type === 'dir') return
-      throw new UsageError(
-        `application ${id} is not in the list of applications yet, and a running Cloudy mount holds that list: ` +
-          `make it there first (mkdir MOUNTPOINT/apps/${id}), then mount it again a few seconds later`,
-      )
-    }
-    await spaces.downSync().catch(() => false)
-    if ((await registry.view.stat(id))?.type === 'dir') return
-    await registry.view.mkdir(id, 0o755)
-    await registry.view.sync()
-    // Unpublished, it waits in the list's journal for the next up-sync.
-    await spaces.upSync().catch(() => [])
-  } finally {
-    await spaces.close()
-  }
 }
 
 /** An `--app` value that is not an application id: a usage error. */
