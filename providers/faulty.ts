@@ -136,6 +136,7 @@ export function faulty(provider: Provider, options: FaultOptions): Provider & { 
     delete: (key: string) => around(draw(), () => provider.delete(key)),
     stat: (key: string) => around(draw(), () => provider.stat(key)),
     watch: provider.watch?.bind(provider),
+    watchPolls: provider.watchPolls,
     close: () => provider.close(),
   }
 }

@@ -470,6 +470,8 @@ class Gdrive implements GdriveProvider {
   readonly #listings = new Map<string, { pages: Map<string, drive_v3.Schema$FileList>; until: number }>()
   readonly #httpAgent = new HttpAgent({ keepAlive: true })
   readonly #httpsAgent = new HttpsAgent({ keepAlive: true })
+  /** `watch` lists changes every 10 s: no push from Drive without a public web hook. */
+  readonly watchPolls = true
 
   constructor(
     readonly name: string,

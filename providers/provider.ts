@@ -105,6 +105,12 @@ export interface Provider {
    */
   watch?(prefix: string, onChange: (change: ProviderChange) => void | Promise<void>, signal: AbortSignal): Promise<void>
 
+  /**
+   * True when `watch` itself polls the service at an interval (Google Drive's changes list):
+   * a follower wanting changes within a second reads a small object instead.
+   */
+  readonly watchPolls?: boolean
+
   /** Release connections and handles. The provider is unusable afterwards. */
   close(): Promise<void>
 }

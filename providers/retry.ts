@@ -250,6 +250,7 @@ export function withRetries(provider: Provider, options: RetryOptions = {}): Pro
 
     // The change feed retries inside itself (it runs for hours): passed through as it is.
     watch: provider.watch?.bind(provider),
+    watchPolls: provider.watchPolls,
 
     close(): Promise<void> {
       return provider.close()

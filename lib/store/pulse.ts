@@ -42,10 +42,12 @@ export async function readPulse(provider: Provider): Promise<string | undefined>
 
 /**
  * Call `onBeat` when the pulse changes, through the provider's change feed, until `signal`
- * aborts; undefined when the provider has no feed (then the follower reads the pulse itself).
+ * aborts; undefined when the provider has no feed, or one that polls (then the follower reads
+ * the pulse itself).
  */
 export function watchPulse(provider: Provider, onBeat: () => void, signal: AbortSignal): Promise<void> | undefined {
-  if (!provider.watch) return undefined
+  // A feed that itself polls every few seconds is slower than reading the pulse.
+  if (!provider.watch || provider.watchPolls) return undefined
   return provider.watch(
     PULSE_KEY,
     (c: ProviderChange) => {
