@@ -28,8 +28,9 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  // ssh2 loads native crypto bindings by path: it stays a package of its own (loaded with the SFTP chunk).
-  external: ['sodium-native', 'better-sqlite3', 'ssh2', 'ssh2-sftp-client', 'cpu-features', 'fuse-native'],
+  // ssh2 loads native crypto bindings by path: it stays a package of its own (loaded with the SFTP
+  // chunk). @parcel/watcher finds its binary as a package named after the platform, at run time.
+  external: ['sodium-native', 'better-sqlite3', 'ssh2', 'ssh2-sftp-client', 'cpu-features', 'fuse-native', '@parcel/watcher'],
   // Bundled CommonJS (yargs' helpers) may call require(); give the module one.
   banner: { js: "import { createRequire as __cloudyRequire } from 'node:module'; const require = __cloudyRequire(import.meta.url);" },
   logLevel: 'warning',

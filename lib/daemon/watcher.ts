@@ -8,7 +8,6 @@
  */
 import { watch as fsWatch, statSync, type FSWatcher } from 'node:fs'
 import { basename, dirname } from 'node:path'
-import watcher from '@parcel/watcher'
 import type { Watched } from '../sources/watched.js'
 
 export interface ChangeWatcherOptions {
@@ -82,7 +81,10 @@ export class ChangeWatcher {
 
   async #watch(key: string, id: string, path: string, dir: boolean, counts: Watched['counts']): Promise<Watch | undefined> {
     if (dir) {
-      const sub = await watcher.subscribe(path, (err, events) => {
+      // Loaded here, not with the module: only the service watches, and the native package is
+      // found at run time (it stays outside the bundle).
+      const { subscribe } = (await import('@parcel/watcher')).default
+      const sub = await subscribe(path, (err, events) => {
         if (err) this.#o.log(`cloudy service: watching ${path}: ${err.message}`)
         else {
           const paths = events.map((e) => e.path).filter(counts)

@@ -7,9 +7,26 @@ import t from 'tap'
 import { lutimes, mkdir, readFile, readdir, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { cloudy } from '../helpers/cli.js'
+import { cloudy, type Computer } from '../helpers/cli.js'
 import { describeTree } from '../helpers/tree.js'
 import { run, sameCfg, sentByCDeletedByA, threeComputers, writeAt } from '../helpers/three-computers.js'
+
+/** Every computer down-syncs, then up-syncs, twice round: the chain settles. */
+async function settle(...xs: Computer[]): Promise<void> {
+  for (let round = 0; round < 2; round++)
+    for (const x of xs) {
+      await cloudy(x, ['sync', 'down', '--yes'])
+      await cloudy(x, ['sync', 'up'])
+    }
+}
+
+/** The files under `x`'s ~/cfg whose text is `text`. */
+async function filesHolding(x: Computer, text: string): Promise<string[]> {
+  const out: string[] = []
+  for (const f of await describeTree(join(x.home, 'cfg')))
+    if (f.type === 'file' && (await readFile(join(x.home, 'cfg', f.path), 'utf8')) === text) out.push(f.path)
+  return out
+}
 
 t.test('a copy two computers made in their down-syncs, deleted on one before its up-sync, stays deleted', async (t) => {
   const { a, b, c } = await threeComputers(t)
@@ -237,18 +254,9 @@ for (const cFile of ['removed', 'kept'])
         await run(t, a, ['sync', 'up'])
         if (cFile === 'removed') await rm(join(c.home, 'cfg/d'))
         await cloudy(c, cFirst === 'up' ? ['sync', 'up'] : ['sync', 'down', '--yes'])
-        for (let round = 0; round < 2; round++)
-          for (const x of [a, b, c]) {
-            await cloudy(x, ['sync', 'down', '--yes'])
-            await cloudy(x, ['sync', 'up'])
-          }
+        await settle(a, b, c)
         for (const x of [a, b, c]) {
-          const files = (await describeTree(join(x.home, 'cfg'))).filter((e) => e.type === 'file')
-          const holding = async (text: string) => {
-            const out: string[] = []
-            for (const f of files) if ((await readFile(join(x.home, 'cfg', f.path), 'utf8')) === text) out.push(f.path)
-            return out
-          }
+          const holding = (text: string) => filesHolding(x, text)
           // Where C down-syncs first, its plan finishes its unsent copy of d with what the chain
           // changed in d since (9f297c9): n is there under the merge copy's name.
           const n = await holding('n by A')
@@ -285,18 +293,9 @@ for (const next of ['C', 'B'])
     await writeFile(join(a.home, 'cfg/d/x'), 'x2 by A')
     await run(t, a, ['sync', 'up'])
     for (const x of next === 'C' ? [c, b] : [b, c]) await run(t, x, ['sync', 'up'])
-    for (let round = 0; round < 2; round++)
-      for (const x of [a, b, c]) {
-        await cloudy(x, ['sync', 'down', '--yes'])
-        await cloudy(x, ['sync', 'up'])
-      }
+    await settle(a, b, c)
     for (const x of [a, b, c]) {
-      const files = (await describeTree(join(x.home, 'cfg'))).filter((e) => e.type === 'file')
-      const holding = async (text: string) => {
-        const out: string[] = []
-        for (const f of files) if ((await readFile(join(x.home, 'cfg', f.path), 'utf8')) === text) out.push(f.path)
-        return out
-      }
+      const holding = (text: string) => filesHolding(x, text)
       t.same(await holding('n by A'), [`${copy}/n`], "A's n is kept once, in C's copy of d")
       t.same(await holding('k by A'), [`${copy}/m/k`], "A's k is kept once, in C's copy of d")
       for (const text of ['x2 by A', 'h by B', 'm by B', 'd by C']) t.equal((await holding(text)).length, 1, `${text} is kept once`)
