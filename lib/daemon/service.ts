@@ -198,7 +198,11 @@ export class Service {
     if (!s) throw new LockedServiceError()
     const dir = resolve(o.dir)
     if (this.#mounts.has(dir)) throw new UsageError(`${dir}: the service has the vault mounted there already`)
-    if (o.create) await mkdir(dir, { recursive: true, mode: 0o700 })
+    // A mount left dead there by a killed service fails the mkdir: runMount clears it.
+    if (o.create)
+      await mkdir(dir, { recursive: true, mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOTCONN' && e.code !== 'ECONNABORTED') throw e
+      })
     const running = await runMount(s, { ...o, dir, log: this.#o.log })
     this.#mounts.set(dir, running)
     this.#o.log(`cloudy service: mounted at ${dir}`)

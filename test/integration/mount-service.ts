@@ -61,4 +61,14 @@ t.test('the service mounts [mount] dir, survives fusermount -u cleanly, and moun
   t.equal(await service.stop(), 0, 'SIGTERM: stopped cleanly')
   t.ok(Date.now() - started < 10_000, `in ${Date.now() - started} ms`)
   t.notOk(isMounted(dir), 'no mount left behind')
+
+  // Killed outright with its mount: the kernel keeps a dead mount there; the next service clears
+  // it and mounts again, the journal's last write intact.
+  const killed = await startService(t, a)
+  await until(t, 'mounted again', () => new RegExp(`mounted at ${dir}`).test(killed.log()) && isMounted(dir))
+  await killed.stop('SIGKILL')
+  const next = await startService(t, a)
+  await until(t, 'mounted over the dead mount', () => new RegExp(`mounted at ${dir}`).test(next.log()), 30_000)
+  t.equal(await sh(`cat ${dir}/apps/ext/g.txt`), 'second\n', 'the mount answers, with what was written')
+  t.equal(await next.stop(), 0)
 })
