@@ -200,9 +200,13 @@ t.test('service install writes a user unit whose command runs the service; unins
   let log = ''
   child.stderr.on('data', (d) => (log += d))
   t.teardown(() => void child.kill('SIGKILL'))
-  await until(t, 'the unit command listening', () => /listening/.test(log))
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
+  await until(t, 'the unit command listening', () => /listening/.test(log) || child.exitCode !== null)
+  t.equal(child.exitCode, null, `still running: ${log}`)
   child.kill('SIGTERM')
-  t.equal(await new Promise((r) => child.once('exit', r)), 0, 'and it stops on SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+  t.equal(await exited, 0, `and it stops on SIGTERM: ${log}`)
+  clearTimeout(timer)
 
   t.match((await run(['service', 'uninstall'])).stdout, /Removed .*cloudy\.service/)
   t.notOk(existsSync(unit))

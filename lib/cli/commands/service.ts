@@ -38,6 +38,10 @@ export async function daemon(io: CliIo, args: DaemonArgs): Promise<number> {
     // The environment's copy is not needed any more (as far as Node lets it go).
     delete process.env.CLOUDY_PASSWORD
   }
+  // A failure nobody awaited is a bug to report, not a reason to stop following the chain.
+  process.on('unhandledRejection', (e: unknown) => {
+    io.stderr.write(`cloudy service: internal error, please report it (the service goes on): ${(e as Error)?.stack ?? String(e)}\n`)
+  })
   await service.start()
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve())
