@@ -369,6 +369,13 @@ export class Service {
     this.#timeNext()
   }
 
+  /** `#arrange` after a job that did its work: a failure to arrange is said, never the job's. */
+  async #rearrange(s: Session): Promise<void> {
+    await this.#arrange(s).catch((e: unknown) =>
+      this.#o.log(`cloudy service: reading the schedules again failed (the last ones stay): ${(e as Error).message}`),
+    )
+  }
+
   /** When `category` runs next by its timer (a failed run's retry included), or undefined. */
   #due(category: Category, now: number): number | undefined {
     const c = this.#schedules.get(category)
@@ -417,7 +424,7 @@ export class Service {
       const r = await syncUpAll(s, { only: [category] })
       ms = performance.now() - started
       s.db.setMeta(lastUpKey(category), String(Date.now()))
-      await this.#arrange(s)
+      await this.#rearrange(s)
       return r
     })
       .then((r) => {
@@ -568,7 +575,7 @@ export class Service {
     const selection = selectionSeen(s.db)
     const report = await this.#takeChain(s)
     // A new selection (a schedule, a category) or new files to watch: arranged anew.
-    if (selectionSeen(s.db) !== selection || report.applied?.some((r) => r?.applied.length)) await this.#arrange(s)
+    if (selectionSeen(s.db) !== selection || report.applied?.some((r) => r?.applied.length)) await this.#rearrange(s)
     return report
   }
 
