@@ -2,8 +2,9 @@
 # The Debian packages the test suite uses beyond Node.js: openssh-server (the SFTP tests start a
 # private sshd on 127.0.0.1, never the system one), openssh-client (ssh-keygen), and for the
 # mount tests libfuse2 (loaded by fuse-native), fuse3 (fusermount) and sqlite3; dconf-cli,
-# dconf-service and dbus-daemon (dbus-run-session) for the dconf test. Installs only
-# what is missing; as root directly, else through sudo.
+# dconf-service and dbus-daemon (dbus-run-session) for the dconf test; libglib2.0-bin (gdbus) for
+# the service's desktop notifications. Installs only what is missing; as root directly, else
+# through sudo.
 set -eu
 missing=""
 [ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
@@ -14,6 +15,7 @@ command -v sqlite3 >/dev/null 2>&1 || missing="$missing sqlite3"
 command -v dconf >/dev/null 2>&1 || missing="$missing dconf-cli"
 [ -x /usr/libexec/dconf-service ] || missing="$missing dconf-service"
 command -v dbus-run-session >/dev/null 2>&1 || missing="$missing dbus-daemon"
+command -v gdbus >/dev/null 2>&1 || missing="$missing libglib2.0-bin"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
 $sudo apt-get update
