@@ -165,9 +165,12 @@ function context(o: SourcesInput): Context {
     const re = patternRegExp(p, home, o.env, { key: 'selection exclude' })
     if (re) patterns.push(re)
   }
-  // Cloudy never collects its own state, nor a local vault that lives under HOME.
+  // Cloudy never collects its own state, nor a local vault that lives under HOME, nor the folder
+  // the service mounts the vault on (that would be the vault again, and the service would be
+  // reading the mount it serves).
   const own: string[] = []
-  for (const dir of [o.paths.configDir, o.paths.stateDir, o.paths.cacheDir, o.vaultFolder]) {
+  const mountDir = o.config.mount?.dir && expandHome(o.config.mount.dir, home)
+  for (const dir of [o.paths.configDir, o.paths.stateDir, o.paths.cacheDir, o.vaultFolder, mountDir]) {
     const rel = dir && underHome(home, dir)
     if (rel) own.push(rel)
   }

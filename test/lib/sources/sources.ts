@@ -59,3 +59,15 @@ t.test('a path the chain added is settings’ everywhere, even where an applicat
   t.same(owners(sources({}, ['~/.config/kitty']), conf), ['settings'])
   t.same(owners(sources({ skip: ['kitty'] }, ['~/.config/kitty']), conf), ['settings'])
 })
+
+t.test('the folder the service mounts the vault on is never collected, even inside an included folder', async (t) => {
+  const config = defaultConfig()
+  config.here = { include: ['~/docs'], skip: [] }
+  config.mount = { dir: '~/docs/Cloudy' }
+  const env = { HOME: home, CLOUDY_HOME: '/state/u' }
+  const selection = readSelection(setSelection({}, {}, 'aa'))
+  const settings = spaceSources({ config, paths: cloudyPaths(env), env, selection, catalog }).find((s) => s.label === 'settings')!
+  t.ok(settings.excluded('docs/Cloudy'), 'the mount folder is left out')
+  t.ok(settings.excluded('docs/Cloudy/apps/x/f'), 'and all under it')
+  t.notOk(settings.excluded('docs/notes.txt'), 'the rest of the folder is collected')
+})
