@@ -502,10 +502,11 @@ export class Service {
     clearTimeout(this.#pulseTimer)
   }
 
-  /** The pulse changed (the change feed said so, or a read found it). */
+  /** The pulse changed (the change feed said so, or a read found it): HOME and the mounts look. */
   #beat(): void {
     this.#activeAt = Date.now()
     this.#look()
+    for (const m of this.#mounts.values()) m.look()
   }
 
   /**

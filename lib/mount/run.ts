@@ -49,6 +49,8 @@ export interface RunningMount {
   dir: string
   /** Resolves when the mount was unmounted from outside (fusermount -u, an eject). */
   readonly gone: Promise<void>
+  /** Look at the chain now (the service calls it when the chain's pulse changes), besides every `poll` seconds. */
+  look(): void
   /**
    * Unmount (unless gone already), then publish what the journals hold. `failure`: that
    * publication failed, and what the journals hold waits for the next mount or up-sync.
@@ -210,8 +212,13 @@ export async function runMount(s: Session, o: RunMountOptions): Promise<RunningM
       clearTimeout(quiet)
       quiet = setTimeout(() => void quietUpSync(), Math.min(quietMs, Math.max(0, firstChange + maxWait - now)))
     }
-    const poll = setInterval(() => {
+    let looking = false
+    const look = () => {
+      // One look queued at a time: a burst of pulses is one look.
+      if (looking) return
+      looking = true
       void job('down-sync', async () => {
+        looking = false
         // Applications made on another computer appear under apps/ (one an --app mount holds
         // here is left to it).
         if (o.app === undefined) {
@@ -222,7 +229,8 @@ export async function runMount(s: Session, o: RunMountOptions): Promise<RunningM
         await sp.downSync()
         await refreshReadOnly()
       })
-    }, pollMs)
+    }
+    const poll = setInterval(look, pollMs)
     const control = await serveControl(s.paths.stateDir, async () => {
       // The failure goes back to the asking `sync up` too: its message and exit code (5 for a
       // refused upload).
@@ -248,6 +256,7 @@ export async function runMount(s: Session, o: RunMountOptions): Promise<RunningM
     return {
       dir: o.dir,
       gone: handle.gone,
+      look,
       stop: () => (stopped ??= stop()),
     }
   } catch (e) {

@@ -8,7 +8,7 @@ import t from 'tap'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { cloudy, computer, initVault, joinVault, ok, tempDir } from '../helpers/cli.js'
-import { forceUnmount, isMounted, mountPoint, sh, startMount } from '../helpers/mount.js'
+import { eventually, forceUnmount, isMounted, mountPoint, sh, startMount } from '../helpers/mount.js'
 import { startService, until } from '../helpers/service.js'
 
 t.test('the service mounts [mount] dir, survives fusermount -u cleanly, and mounts again on demand', async (t) => {
@@ -71,4 +71,26 @@ t.test('the service mounts [mount] dir, survives fusermount -u cleanly, and moun
   await until(t, 'mounted over the dead mount', () => new RegExp(`mounted at ${dir}`).test(next.log()), 30_000)
   t.equal(await sh(`cat ${dir}/apps/ext/g.txt`), 'second\n', 'the mount answers, with what was written')
   t.equal(await next.stop(), 0)
+})
+
+t.test("a service mount shows another computer's write as soon as the chain's pulse changes", async (t) => {
+  const vault = tempDir(t, 'vault')
+  const a = computer(t)
+  await initVault(t, a, vault, [], 'alpha')
+  const dirA = mountPoint(t)
+  await startMount(t, a, dirA)
+  await sh(`mkdir ${dirA}/apps/ext && echo one > ${dirA}/apps/ext/f.txt`)
+  const b = computer(t)
+  await joinVault(t, b, vault, [], 'bravo')
+  const service = await startService(t, b)
+  const dirB = mountPoint(t)
+  t.teardown(() => forceUnmount(dirB))
+  // Its own look at the chain every 10 minutes: only the pulse can bring the change sooner.
+  await ok(t, b, ['mount', '--background', '--poll', '600', dirB])
+  t.equal(await eventually(`cat ${dirB}/apps/ext/f.txt`, 'one\n'), 'one\n')
+  const started = Date.now()
+  await sh(`echo two > ${dirA}/apps/ext/f.txt`)
+  t.equal(await eventually(`cat ${dirB}/apps/ext/f.txt`, 'two\n'), 'two\n')
+  t.ok(Date.now() - started < 8000, `shown in ${Date.now() - started} ms`)
+  t.match(service.log(), /mounted at /)
 })
