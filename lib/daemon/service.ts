@@ -203,7 +203,9 @@ export class Service {
       await mkdir(dir, { recursive: true, mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
         if (e.code !== 'ENOTCONN' && e.code !== 'ECONNABORTED') throw e
       })
-    const running = await runMount(s, { ...o, dir, log: this.#o.log })
+    // After the job running now: an up-sync may hold a journal a mount needs (one a stopped
+    // mount left, being published).
+    const running = await this.#job((js) => runMount(js, { ...o, dir, log: this.#o.log }))
     this.#mounts.set(dir, running)
     this.#o.log(`cloudy service: mounted at ${dir}`)
     void running.gone.then(async () => {

@@ -60,8 +60,11 @@ export class ChangeWatcher {
         this.#o.log(`cloudy service: cannot watch ${path} (${(e as Error).message}); its changes are sent at the next up-sync`)
         return undefined
       })
-      if (w) kept.push(w)
+      // Closed while it was being set up: a watch kept now would keep the process alive.
+      if (w && this.#closed) await w.close()
+      else if (w) kept.push(w)
     }
+    if (this.#closed) return
     if (kept.length) this.#watches.set(key, kept)
     else this.#watches.delete(key)
   }

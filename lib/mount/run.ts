@@ -213,12 +213,15 @@ export async function runMount(s: Session, o: RunMountOptions): Promise<RunningM
       quiet = setTimeout(() => void quietUpSync(), Math.min(quietMs, Math.max(0, firstChange + maxWait - now)))
     }
     let looking = false
+    /** Set when the stop begins: a look queued after it would open the journals again (and hold them). */
+    let stopping = false
     const look = () => {
       // One look queued at a time: a burst of pulses is one look.
-      if (looking) return
+      if (looking || stopping) return
       looking = true
       void job('down-sync', async () => {
         looking = false
+        if (stopping) return
         // Applications made on another computer appear under apps/ (one an --app mount holds
         // here is left to it).
         if (o.app === undefined) {
@@ -244,6 +247,7 @@ export async function runMount(s: Session, o: RunMountOptions): Promise<RunningM
     void Promise.all([...(await sp.opened()).map((v) => v.view.base), ...readOnlySpaces].map((v) => v.prefetch())).catch(() => {})
     let stopped: Promise<{ detached: boolean; failure?: unknown }> | undefined
     const stop = async () => {
+      stopping = true
       clearInterval(poll)
       clearTimeout(quiet)
       await control.close()

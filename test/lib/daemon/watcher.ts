@@ -63,3 +63,15 @@ t.test('folders, files and files not there yet; exclusions; one call per burst',
   await sleep(400)
   t.equal(calls.length, before, 'no longer watched')
 })
+
+t.test('closed while a watch is being set up: nothing is kept watching (it would keep the service alive)', async (t) => {
+  const home = tempDir(t, 'home')
+  await mkdir(join(home, 'a/b'), { recursive: true })
+  const w = new ChangeWatcher({ onChange: () => t.fail('no change after close'), log: (l) => t.comment(l) })
+  const setting = w.set('settings', [{ paths: [join(home, 'a'), join(home, 'x.conf')], counts: () => true }])
+  await w.close()
+  await setting
+  t.same([...w.watched()], [], 'no watch left')
+  await writeFile(join(home, 'a/b/f'), 'y\n')
+  await sleep(300)
+})
