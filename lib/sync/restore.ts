@@ -4,6 +4,7 @@
  * down-sync writes (atomically). A local version that was never synced is kept beside it under a
  * conflict name; nothing is deleted. The next up-sync sends the restored version to the chain.
  */
+import { formatTime } from '../text/format.js'
 import { CloudyError, EXIT, UsageError } from '../errors.js'
 import type { Session } from '../session.js'
 import type { SpaceSource } from '../sources/sources.js'
@@ -19,7 +20,7 @@ import { sessionSources } from './spaces.js'
 import { treeMetaKey } from './up.js'
 import { Warnings, type SyncWarning } from './warnings.js'
 
-const when = (iso: string) => iso.slice(0, 19).replace('T', ' ')
+const when = formatTime
 
 /** A space's store and every commit of it, newest first. */
 export async function spaceHistory(s: Session, space: string) {

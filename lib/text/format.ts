@@ -8,3 +8,8 @@ export function formatBytes(n: number): string {
   }
   return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`
 }
+
+/** An ISO time for people, to the second, in UTC as stored: `2026-12-03 18:00:05`. */
+export function formatTime(iso: string): string {
+  return iso.slice(0, 19).replace('T', ' ')
+}

@@ -1,4 +1,5 @@
 /** A down-sync plan as the table `sync down --preview` prints (and the mount's .preview/PLAN.txt holds). */
+import { formatTime } from './format.js'
 import type { ItemSide, PlanItem } from '../sync/plan.js'
 import type { Missing } from '../sync/missing.js'
 import { formatBytes } from './format.js'
@@ -6,7 +7,7 @@ import { table } from './table.js'
 
 const size = (side: ItemSide) =>
   side.kind === 'file' ? formatBytes(side.size) : side.kind === 'dir' ? 'folder' : side.kind === 'symlink' ? 'link' : 'special'
-const time = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ')
+const time = (ms: number) => formatTime(new Date(ms).toISOString())
 
 export function planTable(items: readonly PlanItem[]): string {
   if (items.length === 0) return 'Nothing to do: this computer is up to date.\n'

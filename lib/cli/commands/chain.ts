@@ -2,6 +2,7 @@
  * `cloudy chain list` (exit 7 when a record is damaged or swapped, or a removal lost its marker)
  * and `cloudy chain remove DEVICE` (which also writes again a removal marker that is gone).
  */
+import { formatTime } from '../../text/format.js'
 import { EXIT } from '../../errors.js'
 import { findDevice, readChain, removeDevice, writeRemoval, type ChainDevice } from '../../sync/chain.js'
 import { openSession } from '../context.js'
@@ -14,7 +15,7 @@ export interface ChainArgs {
   json?: boolean
 }
 
-const when = (iso?: string) => (iso ? iso.slice(0, 19).replace('T', ' ') : '-')
+const when = (iso?: string) => (iso ? formatTime(iso) : '-')
 
 export async function chainList(io: CliIo, args: ChainArgs): Promise<number> {
   const s = await openSession(io, args)

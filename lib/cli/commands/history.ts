@@ -1,4 +1,5 @@
 /** `cloudy history [PATH]` and `cloudy restore --at WHEN PATH`. */
+import { formatTime } from '../../text/format.js'
 import { EXIT } from '../../errors.js'
 import { formatBytes, type CliIo } from '../io.js'
 import { openSession } from '../context.js'
@@ -20,7 +21,7 @@ export interface RestoreArgs {
   json?: boolean
 }
 
-const when = (iso: string) => iso.slice(0, 19).replace('T', ' ')
+const when = formatTime
 
 export async function history(io: CliIo, args: HistoryArgs): Promise<number> {
   const s = await openSession(io, args)

@@ -2,6 +2,7 @@
  * `cloudy status`: per space, the last up-sync, local changes not yet sent, incoming changes,
  * conflicts (lib/sync/status.ts); where a service runs, also what it is doing.
  */
+import { formatTime } from '../../text/format.js'
 import type { ServiceStatus } from '../../daemon/service.js'
 import { EXIT } from '../../errors.js'
 import { spacesStatus } from '../../sync/status.js'
@@ -21,7 +22,7 @@ function serviceLines(st: ServiceStatus): string {
   out.push(`service: takes the chain's changes ${st.down === 'manual' ? 'by hand (down = "manual")' : 'in real time'}`)
   if (st.lastFollow)
     out.push(
-      `service: last look at the chain ${st.lastFollow.at.slice(0, 19).replace('T', ' ')}: ` +
+      `service: last look at the chain ${formatTime(st.lastFollow.at)}: ` +
         (st.lastFollow.error ? `failed: ${st.lastFollow.error}` : `${st.lastFollow.applied} applied, ${st.lastFollow.conflicts} conflicts`),
     )
   if (st.incoming)
@@ -30,7 +31,7 @@ function serviceLines(st: ServiceStatus): string {
     )
   let text = out.map((l) => l + '\n').join('')
   if (st.schedules?.length) {
-    const time = (iso: string | undefined) => (iso ? iso.slice(0, 19).replace('T', ' ') : '')
+    const time = (iso: string | undefined) => (iso ? formatTime(iso) : '')
     const rows = st.schedules.map((c) => [
       c.category,
       c.when,
@@ -59,14 +60,14 @@ export async function status(io: CliIo, args: StatusArgs): Promise<number> {
     if (service) io.stdout.write(serviceLines(service.status))
     const rows = report.spaces.map((sp) => [
       sp.space,
-      sp.lastUpSync ? sp.lastUpSync.slice(0, 19).replace('T', ' ') : 'never',
+      sp.lastUpSync ? formatTime(sp.lastUpSync) : 'never',
       `${sp.pending.added} new, ${sp.pending.changed} changed, ${sp.pending.deleted} deleted`,
       `${sp.incoming.add} add, ${sp.incoming.update} update, ${sp.incoming.delete} delete`,
       String(sp.conflicts.length),
     ])
     io.stdout.write(table(['SPACE', 'LAST UP-SYNC', 'LOCAL CHANGES', 'INCOMING', 'CONFLICTS'], rows))
     for (const c of report.spaces.flatMap((sp) => sp.conflicts)) io.stdout.write(`conflict: ${c}\n`)
-    const time = (iso?: string) => (iso ? iso.slice(0, 19).replace('T', ' ') : '-')
+    const time = (iso?: string) => (iso ? formatTime(iso) : '-')
     const devices = report.devices.map((d) => [
       (d.self ? '* ' : '  ') + d.name,
       d.tag,
