@@ -5,12 +5,13 @@
  */
 import Fuse, { type Stat } from 'fuse-native'
 import { execFile } from 'node:child_process'
-import { readFile, realpath } from 'node:fs/promises'
+import { realpath } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import { getgid, getuid } from 'node:process'
 import { promisify } from 'node:util'
 import { FsError } from './lib/mount/journaled-view.js'
+import { fuseMountIdsAt, isMountId } from './lib/mount/mountinfo.js'
 import { isWritable, type MountView, type ViewEntry } from './lib/mount/view.js'
 
 export interface MountHandle {
@@ -25,26 +26,6 @@ export interface MountHandle {
 
 /** How often the mount table is read to notice an unmount from outside (fusermount -u, eject). */
 const GONE_POLL_MS = 500
-
-/** A mount point as /proc/self/mountinfo writes it: space, tab, newline and backslash in octal. */
-const unescapeMountPath = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))
-
-/**
- * The mount ID (mountinfo's first field) of the FUSE mount at `dir`, the last one made there.
- * Read from the table, never by touching `dir`: this process answers that mount's calls.
- */
-async function mountIdAt(dir: string): Promise<string | undefined> {
-  let id: string | undefined
-  for (const line of (await readFile('/proc/self/mountinfo', 'utf8')).split('\n')) {
-    const f = line.split(' ')
-    if (f.length > 4 && unescapeMountPath(f[4]!) === dir && / - fuse(\.\S+)? /.test(line)) id = f[0]
-  }
-  return id
-}
-
-async function isMountId(id: string): Promise<boolean> {
-  return (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').some((line) => line.startsWith(`${id} `))
-}
 
 /**
  * Let go of fuse-native's side of a mount the kernel ended already: its own unmount runs
@@ -239,7 +220,7 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
 
 /** The handle of a mount made: its unmount, and a watch of the mount table for its end. */
 async function watch(fuse: Fuse, dir: string, real: string): Promise<MountHandle> {
-  const id = await mountIdAt(real)
+  const id = (await fuseMountIdsAt(real)).at(-1)
   let released = false
   const release = () => {
     if (!released) releaseNative(fuse, dir)

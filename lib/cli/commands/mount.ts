@@ -4,10 +4,10 @@
  * service to hold it instead. `cloudy unmount DIR` ends either.
  */
 import { execFile } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { CloudyError, EXIT, UsageError } from '../../errors.js'
+import { fuseMountIdsAt } from '../../mount/mountinfo.js'
 import { checkAppId, prepareMountPoint, runMount } from '../../mount/run.js'
 import { openSession } from '../context.js'
 import type { CliIo } from '../io.js'
@@ -97,17 +97,6 @@ export async function mount(io: CliIo, args: MountArgs): Promise<number> {
 
 const run = promisify(execFile)
 
-/** Whether a FUSE file system is mounted at `dir` (read from the mount table, never by touching it). */
-function fuseMountedAt(dir: string): boolean {
-  const unescape = (p: string) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .some((line) => {
-      const f = line.split(' ')
-      return f.length > 4 && unescape(f[4]!) === dir && / - fuse(\.\S+)? /.test(line)
-    })
-}
-
 /** `cloudy unmount DIR`: the service's mount there, or one a `cloudy mount` process holds (it then publishes and exits). */
 export async function unmount(io: CliIo, args: { dir: string }): Promise<number> {
   const dir = resolve(args.dir)
@@ -117,7 +106,7 @@ export async function unmount(io: CliIo, args: { dir: string }): Promise<number>
     io.stdout.write(`Unmounted ${dir}; what it held was published.\n`)
     return EXIT.OK
   }
-  if (!fuseMountedAt(dir)) throw new UsageError(`${dir}: no Cloudy mount there`)
+  if (!(await fuseMountIdsAt(dir)).length) throw new UsageError(`${dir}: no Cloudy mount there`)
   try {
     await run('fusermount', ['-u', dir])
   } catch (e) {
