@@ -2,6 +2,7 @@
  * What a command talks to: streams and environment, injectable so tests drive `main()` in
  * process, and a progress line that shows on a terminal and stays silent in a pipe.
  */
+import { createInterface } from 'node:readline/promises'
 import { formatBytes } from '../text/format.js'
 
 export { formatBytes }
@@ -54,4 +55,14 @@ export class Progress {
 /** Recoverable problems of a sync, one line each on stderr. */
 export function printWarnings(io: CliIo, warnings: readonly { message: string }[]): void {
   for (const w of warnings) io.stderr.write(`warning: ${w.message}\n`)
+}
+
+/** Ask a yes/no question on the terminal; only "y" or "yes" is yes. */
+export async function confirm(io: CliIo, question: string): Promise<boolean> {
+  const rl = createInterface({ input: io.stdin, output: io.stderr })
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim())
+  } finally {
+    rl.close()
+  }
 }

@@ -7,7 +7,9 @@ import yargs, { type Argv } from 'yargs'
 import { CloudyError, EXIT, MissingError, NotFoundError } from '../errors.js'
 // Commands are imported when run: a command loads only the modules it uses (start-up time is
 // most of a no-change run).
+import { COMPLETE_FLAG, completionScript, SHELLS } from './completion.js'
 import { defaultIo, type CliIo } from './io.js'
+import { packageVersion } from './version.js'
 
 const passwordOption = {
   'password-file': { type: 'string', describe: 'read the master password from the first line of this file' },
@@ -19,7 +21,9 @@ function withJson<T>(y: Argv<T>) {
 
 export async function main(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {
   let run: (() => Promise<number>) | undefined
-  let usageError: string | undefined
+  // yargs may fail twice for one mistake ("Did you mean status?", then "Unknown argument:
+  // stauts"): both are said, the suggestion last.
+  const usageErrors: string[] = []
   let output = ''
   /** `add` or `remove`: one change of the chain's selection, each way. */
   const changeCommand = (verb: 'add' | 'remove', describe: string, exclude: string, secret: string) => ({
@@ -52,8 +56,10 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .fail((msg, err) => {
       if (err) throw err
-      usageError = msg
+      if (msg.startsWith('Did you mean')) usageErrors.push(msg)
+      else usageErrors.unshift(msg)
     })
+    .recommendCommands()
     .command(
       'init',
       'create a vault on a storage account and make this computer its first device',
@@ -98,14 +104,21 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
       'join',
       "add this computer (and OS user) to an existing vault's chain",
       (y) =>
-        withJson(y).options({
-          provider: { type: 'string', demandOption: true, describe: 'where the vault lives (as given to init)' },
-          root: { type: 'string', describe: 'folder of the vault inside the storage account', default: 'Cloudy' },
-          name: { type: 'string', describe: "this computer's name in the chain (default: the host name)" },
-        }),
+        withJson(y)
+          .options({
+            provider: { type: 'string', describe: 'where the vault lives (as given to init)' },
+            root: { type: 'string', describe: 'folder of the vault inside the storage account', default: 'Cloudy' },
+            name: { type: 'string', describe: "this computer's name in the chain (default: the host name)" },
+            again: {
+              type: 'boolean',
+              describe: 'come back to the chain this computer was removed from, as a new device (where files differ, both are kept)',
+            },
+          })
+          .check((a) => a.again || !!a.provider || 'say where the vault lives: --provider URL (as given to init)'),
       (a) => {
         run = async () =>
           (await import('./commands/join.js')).join(io, {
+            again: a.again,
             provider: a.provider,
             root: a.root,
             name: a.name,
@@ -127,10 +140,18 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         .command(
           'remove <device>',
           'take a device out of the chain (by name or tag): what it up-syncs from then on is ignored',
-          (yy) => withJson(yy).positional('device', { type: 'string', demandOption: true }),
+          (yy) =>
+            withJson(yy)
+              .positional('device', { type: 'string', demandOption: true })
+              .options({ yes: { type: 'boolean', describe: 'do not ask on a terminal before removing' } }),
           (a) => {
             run = async () =>
-              (await import('./commands/chain.js')).chainRemove(io, { device: a.device, passwordFile: a['password-file'], json: a.json })
+              (await import('./commands/chain.js')).chainRemove(io, {
+                device: a.device,
+                yes: a.yes,
+                passwordFile: a['password-file'],
+                json: a.json,
+              })
           },
         )
         .demandCommand(1, 'say "chain list" or "chain remove DEVICE"'),
@@ -395,7 +416,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         )
         .command(
           'down',
-          "apply the chain's changes here",
+          "apply the chain's changes here. On a terminal it shows them and asks; without one (or with --json) and without --yes it applies only new files and new versions of files not changed here, and changes nothing when an item would delete or conflict (exit 2)",
           (yy) =>
             withJson(yy).options({
               preview: { type: 'boolean', describe: 'show what would change, change nothing' },
@@ -420,9 +441,25 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         )
         .demandCommand(1, 'say "sync up" or "sync down"'),
     )
+    .command(
+      'completion <shell>',
+      'print a completion script: cloudy completion bash >> ~/.bashrc (zsh: >> ~/.zshrc; fish: > ~/.config/fish/completions/cloudy.fish)',
+      (y) => y.positional('shell', { choices: SHELLS, demandOption: true }),
+      (a) => {
+        run = async () => {
+          io.stdout.write(completionScript(a.shell))
+          return EXIT.OK
+        }
+      },
+    )
     .demandCommand(1, 'name a command')
     .help()
-    .version(false)
+    .version('version', "print Cloudy's version", packageVersion())
+  // The completion scripts ask for the words typed so far; yargs prints one candidate per line.
+  if (argv[0] === COMPLETE_FLAG) {
+    await parser.parseAsync([...argv])
+    return EXIT.OK
+  }
   try {
     await parser.parseAsync([...argv], {}, (_err, _argv, out) => {
       output = out
@@ -430,8 +467,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
   } catch (e) {
     return report(io, e)
   }
-  if (usageError) {
-    io.stderr.write(`cloudy: ${usageError}\nRun "cloudy --help" for usage.\n`)
+  if (usageErrors.length) {
+    io.stderr.write(`cloudy: ${usageErrors.join('. ')}\nRun "cloudy --help" for usage.\n`)
     return EXIT.USAGE
   }
   if (output) io.stdout.write(output + '\n')

@@ -278,7 +278,7 @@ export async function assertInChain(vault: Vault, device: DeviceIdentity, db: St
   if (removal) {
     throw new UsageError(
       `this computer (${device.name}) was removed from the chain by ${removal.byName} on ${removal.time}; ` +
-        'nothing was synced. To sync it again, remove its [vault] and [device] settings from config.toml and run "cloudy join".',
+        'nothing was synced. To sync it again, run "cloudy join --again" (it comes back as a new device; where files differ, both are kept).',
     )
   }
 }

@@ -21,6 +21,16 @@ function holderOf(sources: readonly SpaceSource[], rel: string): SpaceSource | u
   return best ?? sources.find((s) => s.label === 'settings')
 }
 
+/** Whether some source collects HOME-relative `rel`, or something under it. */
+function collected(sources: readonly SpaceSource[], rel: string): boolean {
+  return sources.some((s) =>
+    s.include.some(
+      (root) =>
+        root === '' || rel === '' || root.startsWith(rel + '/') || ((rel === root || rel.startsWith(root + '/')) && !s.excluded(rel)),
+    ),
+  )
+}
+
 /**
  * A path argument as the plan names it: a plan name as it is; a local path mapped through HOME
  * to the space that collects it. `sources` default to the settings space alone.
@@ -50,15 +60,37 @@ export function onlyItems(
 ): string[] | undefined {
   if (!args?.length) return undefined
   const out: string[] = []
+  const nothing = (a: string, why: string) =>
+    new UsageError(
+      `--only ${a}: ${why}. Name a category, an application id, a space or a path this computer collects: ${sources.map((s) => s.label).join(', ') || 'it collects nothing yet'}`,
+    )
   for (const a of args) {
     if ((CATEGORIES as readonly string[]).includes(a) && !a.includes('/')) {
       const of = sources.filter((s) => s.category === a).map((s) => s.label)
+      // `apps` also names what applications wrote through the mount (the written registry).
+      if (!of.length && a !== 'apps') throw nothing(a, 'this computer collects nothing of that category')
       out.push(...(of.length ? of : [a]))
       continue
     }
     const app = sources.find((s) => s.app?.id === a)
-    if (app) out.push(app.label)
-    else out.push(planName(a, home, cwd, sources))
+    if (app) {
+      out.push(app.label)
+      continue
+    }
+    let name: string
+    try {
+      name = planName(a, home, cwd, sources)
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e
+      throw nothing(a, `no category, application or space has that name, and it is no path under HOME (${home})`)
+    }
+    const source = sources.find((s) => name === s.label || name.startsWith(s.label + '/'))
+    if (!source) throw nothing(a, 'no space of this computer has that name')
+    // A local path must be one a source collects; planName falls back to settings for any path.
+    const rel = name.slice(source.label.length + 1)
+    const local = !sources.some((s) => a.replace(/\/+$/, '') === s.label || a.startsWith(s.label + '/'))
+    if (local && !collected(sources, rel)) throw nothing(a, 'this computer does not collect that path')
+    out.push(name)
   }
   return out
 }

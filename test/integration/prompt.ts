@@ -1,31 +1,10 @@
 /** On a terminal, `sync down` without --yes shows the plan and asks; only "y" applies it. */
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { BIN, cloudy, computer, initVault, joinVault, tempDir, type Computer } from '../helpers/cli.js'
-
-/** Run `cloudy sync down` on a pseudo-terminal (util-linux `script`), typing `answer`. */
-function onTerminal(c: Computer, answer: string): Promise<{ code: number; out: string }> {
-  return new Promise((resolve, reject) => {
-    const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
-    const child = spawn('script', ['-qec', `${quote(process.execPath)} ${quote(BIN)} sync down`, '/dev/null'], {
-      env: { PATH: process.env.PATH, HOME: c.home, CLOUDY_HOME: c.cloudyHome, CLOUDY_PASSWORD: 'correct horse', TERM: 'dumb' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    let out = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.stderr.on('data', (d) => (out += d))
-    child.stdin.end(answer)
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code: code ?? 1, out })
-    })
-  })
-}
+import { cloudy, computer, initVault, joinVault, tempDir } from '../helpers/cli.js'
+import { onTerminal } from '../helpers/terminal.js'
 
 t.test('asks before applying on a terminal', async (t) => {
   const vault = tempDir(t, 'vault')
@@ -37,14 +16,14 @@ t.test('asks before applying on a terminal', async (t) => {
   const b = computer(t)
   await joinVault(t, b, vault, ['~/cfg'], 'b')
 
-  const no = await onTerminal(b, 'n\n')
+  const no = await onTerminal(b, ['sync', 'down'], 'n\n')
   t.equal(no.code, 0)
   t.match(no.out, /add\s+settings\/cfg\/x/, 'the plan is shown')
   t.match(no.out, /Apply these changes\? \[y\/N\]/)
   t.match(no.out, /Nothing was changed/)
   t.notOk(existsSync(join(b.home, 'cfg/x')))
 
-  const yes = await onTerminal(b, 'y\n')
+  const yes = await onTerminal(b, ['sync', 'down'], 'y\n')
   t.equal(yes.code, 0, yes.out)
   t.match(yes.out, /applied 2 of 2 items/)
   t.ok(existsSync(join(b.home, 'cfg/x')))

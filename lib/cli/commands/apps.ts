@@ -4,7 +4,6 @@ import { join } from 'node:path'
 import { loadCatalog } from '../../catalog/catalog.js'
 import { Detector } from '../../catalog/detect.js'
 import { execFile } from 'node:child_process'
-import { createInterface } from 'node:readline/promises'
 import { promisify } from 'node:util'
 import { CloudyError, EXIT, UsageError } from '../../errors.js'
 import { appKey, installCommands } from '../../sources/inventory.js'
@@ -15,7 +14,7 @@ import { loadSelectionMap } from '../../selection/records.js'
 import { readSelection } from '../../selection/selection.js'
 import { catalogSources, type SpaceSource } from '../../sources/sources.js'
 import { openSession } from '../context.js'
-import { formatBytes, type CliIo } from '../io.js'
+import { confirm, formatBytes, type CliIo } from '../io.js'
 import { table } from '../../text/table.js'
 
 const run = promisify(execFile)
@@ -159,9 +158,7 @@ export async function appsInstall(io: CliIo, args: AppsInstallArgs): Promise<num
     let go = admin && !!args.yes
     if (admin && !args.yes && io.stdin.isTTY && !args.json) {
       io.stdout.write(shown.map((c) => `  ${c}\n`).join(''))
-      const rl = createInterface({ input: io.stdin, output: io.stderr })
-      go = /^y(es)?$/i.test((await rl.question('Run these commands? [y/N] ')).trim())
-      rl.close()
+      go = await confirm(io, 'Run these commands?')
     }
     if (!go) {
       const why = admin ? 'run again with --yes to install, or run' : 'installing needs an administrator: run'

@@ -7,7 +7,7 @@ import { EXIT } from '../../errors.js'
 import { findDevice, readChain, removeDevice, writeRemoval, type ChainDevice } from '../../sync/chain.js'
 import { openSession } from '../context.js'
 import { allSpaces } from '../../sync/spaces.js'
-import type { CliIo } from '../io.js'
+import { confirm, type CliIo } from '../io.js'
 import { table } from '../../text/table.js'
 
 export interface ChainArgs {
@@ -42,7 +42,7 @@ export async function chainList(io: CliIo, args: ChainArgs): Promise<number> {
   }
 }
 
-export async function chainRemove(io: CliIo, args: ChainArgs & { device: string }): Promise<number> {
+export async function chainRemove(io: CliIo, args: ChainArgs & { device: string; yes?: boolean }): Promise<number> {
   const s = await openSession(io, args)
   try {
     const target = findDevice((await readChain(s.vault, s.db)).devices, args.device)
@@ -57,6 +57,14 @@ export async function chainRemove(io: CliIo, args: ChainArgs & { device: string 
     if (target.removed) {
       io.stdout.write(`${target.name} (${target.tag.slice(0, 8)}) was already removed by ${target.removed.byName}.\n`)
       return EXIT.OK
+    }
+    // On a terminal a person confirms: a removal is for good (the device comes back only as a new one).
+    if (!args.yes && io.stdin.isTTY && !args.json) {
+      const question = `Remove ${target.name} (${target.tag.slice(0, 8)}, ${target.username}@${target.hostname}) from the chain? What it up-syncs from then on is ignored.`
+      if (!(await confirm(io, question))) {
+        io.stdout.write('Nothing was changed.\n')
+        return EXIT.OK
+      }
     }
     // Its heads now: what it already published stays in the chain's state.
     const heads: Record<string, string> = {}

@@ -3,13 +3,15 @@
  * printed. Where a running service holds the unlocked vault, it plans and applies; the
  * printing is the same.
  */
-import { createInterface } from 'node:readline/promises'
-import { EXIT } from '../../errors.js'
+import { EXIT, UsageError } from '../../errors.js'
 import { applyDownAll, downAllReport, planDownAll, type DownAllReport } from '../../sync/down-all.js'
 import { missingLines, planTable } from '../../text/plan-table.js'
 import { openSession } from '../context.js'
-import { printWarnings, Progress, type CliIo } from '../io.js'
+import { confirm, printWarnings, Progress, type CliIo } from '../io.js'
 import { serviceFor } from '../service-client.js'
+
+/** What `sync down` applies without --yes and without a terminal to ask on. */
+const UNATTENDED_OPS = new Set(['add', 'update'])
 
 export interface SyncDownArgs {
   preview?: boolean
@@ -49,8 +51,8 @@ async function planInService(
   service: NonNullable<Awaited<ReturnType<typeof serviceFor>>>,
 ): Promise<Planner> {
   const ask = (apply: boolean) => service.call<DownAllReport>({ op: 'sync-down', only: args.only, force: args.force, apply })
-  // Straight to the apply where nothing is shown first: the service plans and applies in one job.
-  const direct = !args.preview && (args.yes || args.json || !io.stdin.isTTY)
+  // Straight to the apply where nothing is shown or checked first: the service plans and applies in one job.
+  const direct = !args.preview && !!args.yes
   const report = direct ? await ask(true) : await ask(false)
   return { report, apply: () => (direct ? Promise.resolve(report) : ask(true)), close: async () => {} }
 }
@@ -78,12 +80,19 @@ export async function syncDown(io: CliIo, args: SyncDownArgs): Promise<number> {
       }
       return EXIT.OK
     }
-    if (all.length > 0 && !args.yes && io.stdin.isTTY && !args.json) {
+    // Unattended (no terminal to ask on, or --json) and without --yes: applied only when it
+    // brings new files and new versions of files not changed here (the cases --help names).
+    const unattended = !args.yes && (!io.stdin.isTTY || args.json)
+    const risky = all.filter((it) => !UNATTENDED_OPS.has(it.op))
+    if (unattended && risky.length) {
+      if (!args.json) io.stdout.write(planTable(risky))
+      throw new UsageError(
+        `nothing was changed: ${risky.length} item${risky.length === 1 ? '' : 's'} would delete or conflict with files here, which happens only when asked: run "cloudy sync down" on a terminal, or add --yes`,
+      )
+    }
+    if (all.length > 0 && !args.yes && !unattended) {
       io.stdout.write(planTable(all))
-      const rl = createInterface({ input: io.stdin, output: io.stderr })
-      const answer = await rl.question('Apply these changes? [y/N] ')
-      rl.close()
-      if (!/^y(es)?$/i.test(answer.trim())) {
+      if (!(await confirm(io, 'Apply these changes?'))) {
         io.stdout.write('Nothing was changed.\n')
         return EXIT.OK
       }
