@@ -20,6 +20,7 @@ import { openSession, requireConfig, type Session } from '../session.js'
 import { acquireSyncLock } from '../state/lock.js'
 import { applyDownAll, downAllReport, planDownAll, type DownAllPlan, type DownAllReport, type DownAllResult } from '../sync/down-all.js'
 import { treeFiles } from '../sync/pending.js'
+import { shownItems } from '../sync/plan.js'
 import { spacesStatus } from '../sync/status.js'
 import { syncUpAll, type UpAllResult } from '../sync/up-all.js'
 import { loadSelectionMap, selectionSeen } from '../selection/records.js'
@@ -601,7 +602,7 @@ export class Service {
       if (held && this.#held !== heads) this.#o.log(`cloudy service: held: ${why}; "cloudy sync down" shows it and applies it`)
       if (held) this.#held = heads
       this.#status.lastFollow = { at, applied: 0, conflicts: 0 }
-      this.#status.incoming = { items: items.length, deletions, ...(why ? { held: why } : {}) }
+      this.#status.incoming = { items: shownItems(items).length, deletions, ...(why ? { held: why } : {}) }
       return downAllReport(planned)
     }
     this.#held = undefined
@@ -609,9 +610,11 @@ export class Service {
     await this.#remember(planned, results)
     const report = downAllReport(planned, results)
     const conflicts = results.flatMap((r) => r?.conflicts ?? [])
-    const applied = results.reduce((n, r) => n + (r?.applied.length ?? 0), 0)
+    const applied = results.reduce((n, r) => n + shownItems(r?.applied ?? []).length, 0)
     this.#status.lastFollow = { at, applied, conflicts: conflicts.length }
-    this.#status.incoming = planned.spaces.some((sp) => sp.waiting) ? { items: items.length - applied, deletions: 0 } : undefined
+    this.#status.incoming = planned.spaces.some((sp) => sp.waiting)
+      ? { items: shownItems(items).length - applied, deletions: 0 }
+      : undefined
     this.#o.log(
       `cloudy service: applied ${applied} items from the chain (planned in ${Math.round(planMs)} ms, applied in ${Math.round(performance.now() - started - planMs)} ms)`,
     )

@@ -6,7 +6,7 @@
 import { open as openFile, lstat, readlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { planTable } from '../text/plan-table.js'
-import type { PlanItem } from '../sync/plan.js'
+import { shownItems, type PlanItem } from '../sync/plan.js'
 import type { MountView, ViewEntry } from './view.js'
 
 /** One space's plan, with where its incoming versions and local files are read. */
@@ -56,7 +56,7 @@ export class PreviewView implements MountView {
 
   #show(plans: readonly SpacePlan[]): void {
     this.#made = Date.now()
-    this.#plan = Buffer.from(planTable(plans.flatMap((p) => p.items)))
+    this.#plan = Buffer.from(planTable(plans.flatMap((p) => shownItems(p.items))))
     this.#files = new Map([['PLAN.txt', { kind: 'plan' }]])
     this.#dirs = new Map([
       ['', new Set(['PLAN.txt', 'incoming', 'local'])],
@@ -64,7 +64,7 @@ export class PreviewView implements MountView {
       ['local', new Set()],
     ])
     for (const p of plans) {
-      for (const it of p.items) {
+      for (const it of shownItems(p.items)) {
         if (it.incoming) this.#add(`incoming/${it.item}`, { kind: 'incoming', view: p.incoming, path: it.path })
         if (it.local) this.#add(`local/${it.item}`, { kind: 'local', abs: join(p.root, it.path) })
       }

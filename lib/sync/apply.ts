@@ -185,6 +185,37 @@ function seen(it: PlanItem): Expected {
   return it.local ? { size: it.local.size, mtimeMs: it.local.mtimeMs } : null
 }
 
+/** The file cache's record of a file just written (or touched) as `entry` says. */
+function cachedAs(st: { size: bigint; mtimeNs: bigint; ctimeNs: bigint; ino: bigint }, entry: TreeEntry): CachedFile {
+  return {
+    size: Number(st.size),
+    mtimeNs: st.mtimeNs,
+    ctimeNs: st.ctimeNs,
+    ino: Number(st.ino),
+    mode: entry.mode,
+    content: Buffer.from((entry.content ?? []).join(''), 'hex'),
+  }
+}
+
+/**
+ * Files the chain only touched get the chain's time, if still as the plan saw them; one changed
+ * here meanwhile keeps its own (up-sync sends it), without a word: nothing was shown.
+ */
+async function retime(o: ApplyOptions, items: readonly PlanItem[], cacheChanges: Map<string, CachedFile | undefined>): Promise<void> {
+  for (const it of items) {
+    const abs = join(o.home, it.path)
+    try {
+      if (!(await asPlanned(abs, seen(it)))) continue
+      const mtime = utimesSeconds(it.entry!.mtimeNs)
+      await utimes(fsPath(abs), mtime, mtime)
+      cacheChanges.set(cacheKey(it.path), cachedAs(await lstat(fsPath(abs), { bigint: true }), it.entry!))
+    } catch (e) {
+      if (!isItemError(e)) throw e
+      o.warnings.add('EUNWRITABLE', it.item, `cannot set the time of ${abs} (${reason(e)})`)
+    }
+  }
+}
+
 /** Whether `abs` is still as the plan saw it (absent for `null`). */
 async function asPlanned(abs: string, expect: Expected): Promise<boolean> {
   let st: BigIntStats | undefined
@@ -224,12 +255,17 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
   const links: { abs: string; entry: TreeEntry; expect: Expected; item: PlanItem; failed?: boolean }[] = []
   const deletes: PlanItem[] = []
   const mapTarget = o.mapTarget ?? ((t: string) => t)
+  const retimes: PlanItem[] = []
   for (const it of items) {
     if (it.op === 'delete') {
       deletes.push(it)
       continue
     }
     if (!it.entry) continue
+    if (it.timeOnly && it.entry.type === 'file') {
+      retimes.push(it)
+      continue
+    }
     let path = it.path
     let replaces = it.op === 'update' || (it.resolution?.keep === 'merged' && it.local !== undefined)
     // A local symlink the plan followed (an include that is a link) stays: the file or folder
@@ -361,14 +397,7 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
 
   const remember = (job: FileJob, st: { size: bigint; mtimeNs: bigint; ctimeNs: bigint; ino: bigint }) => {
     job.done = true
-    cacheChanges.set(cacheKey(job.path), {
-      size: Number(st.size),
-      mtimeNs: st.mtimeNs,
-      ctimeNs: st.ctimeNs,
-      ino: Number(st.ino),
-      mode: job.entry.mode,
-      content: Buffer.from((job.entry.content ?? []).join(''), 'hex'),
-    })
+    cacheChanges.set(cacheKey(job.path), cachedAs(st, job.entry))
   }
   const writers = new FileWriterPool()
   let cleaned = false
@@ -579,6 +608,7 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
         if (d.item) o.warnings.add('EUNWRITABLE', d.item, `cannot set the mode and time of ${d.abs} (${reason(e)})`)
       }
     }
+    await retime(o, retimes, cacheChanges)
     await applyDeletes(o, deletes, cacheChanges)
     const finished = new Set(finish.map((d) => d.abs))
     const touched = new Set<string>()

@@ -12,7 +12,7 @@ import { touchDevice, assertInChain } from './chain.js'
 import { applyDown, chooseItems, type DownPlan, type DownSyncResult } from './down.js'
 import { onlyItems } from './items.js'
 import { missingApps, type Missing } from './missing.js'
-import type { PlanItem } from './plan.js'
+import { shownItems, type PlanItem } from './plan.js'
 import { planSpace } from './plan-space.js'
 import { noProgress, type ProgressFor } from './progress.js'
 import { sessionPlan } from './spaces.js'
@@ -114,7 +114,7 @@ export function downAllReport(planned: DownAllPlan, results?: DownAllResult): Do
     spaces: planned.spaces.map((sp) => ({
       space: sp.source.label,
       commit: sp.plan.commit?.id,
-      items: sp.items.map(reportItem),
+      items: shownItems(sp.items).map(reportItem),
       ...(sp.waiting ? { waiting: sp.waiting } : {}),
     })),
     skipped: planned.skipped,
@@ -122,7 +122,13 @@ export function downAllReport(planned: DownAllPlan, results?: DownAllResult): Do
     ...(results
       ? {
           applied: results.map((r) =>
-            r ? { applied: r.applied.map(reportItem), planned: r.plan.length, conflicts: r.conflicts.map(reportItem) } : null,
+            r
+              ? {
+                  applied: shownItems(r.applied).map(reportItem),
+                  planned: shownItems(r.plan).length,
+                  conflicts: r.conflicts.map(reportItem),
+                }
+              : null,
           ),
         }
       : {}),

@@ -78,6 +78,17 @@ export interface PlanItem {
   entry?: TreeEntry
   /** Deletes: what is removed (a folder goes only once empty of anything the chain did not delete). */
   removes?: 'file' | 'dir' | 'symlink'
+  /**
+   * Only the time changed (a file touched, a folder whose content came and went): applied with
+   * the rest, so that every computer holds the same tree and no up-sync sends the old time
+   * back, but never shown or counted as a change.
+   */
+  timeOnly?: true
+}
+
+/** The items a person is shown and counted: every one but time-only changes. */
+export function shownItems<T extends Pick<PlanItem, 'timeOnly'>>(items: readonly T[]): T[] {
+  return items.filter((it) => !it.timeOnly)
 }
 
 export interface PlanOptions {
@@ -198,6 +209,16 @@ export async function fileIs(
   if (cached && sameFile(cached, st)) return sameContent(cached.content, e.content)
   if (Number(st.size) !== e.size || treeTime(st.mtimeNs) !== e.mtimeNs) return false
   return sameIds(await idsOf(abs), e.content)
+}
+
+/** Two file entries that differ at most in time. */
+function sameBytes(a: TreeEntry, b: TreeEntry): boolean {
+  return a.size === b.size && a.mode === b.mode && sameIds(a.content, b.content)
+}
+
+/** An update that only brings a time (PlanItem.timeOnly); a conflict the merge resolved stays one. */
+function timeOnly(it: PlanItem): PlanItem {
+  return it.op === 'update' ? { ...it, timeOnly: true } : it
 }
 
 function sameIds(ids: readonly string[] | undefined, want: readonly string[] | undefined): boolean {
@@ -468,7 +489,8 @@ export async function* planDiff(
       const mode = Number(st.mode & 0o7777n)
       const mtime = treeTime(st.mtimeNs)
       const asSynced = eb?.type === 'dir' && eb.mode === mode && eb.mtimeNs === mtime
-      if (asSynced && (mode !== e.mode || (mtime !== e.mtimeNs && inside === 0))) yield plain('update')
+      if (asSynced && mode !== e.mode) yield plain('update')
+      else if (asSynced && mtime !== e.mtimeNs && inside === 0) yield timeOnly(plain('update'))
       continue
     }
     // The newer version keeps the name; a tie goes to the incoming one.
@@ -482,12 +504,17 @@ export async function* planDiff(
     }
     const cached = o.cache.get(cacheKey(path))
     if (await isFile(st, path, e)) {
-      // The same content; only the mode may differ.
+      // The same content; the mode or the time may differ. A time other than the synced one
+      // is a local change up-sync sends; the synced one is brought up to the chain's.
       if (cached && sameFile(cached, st) && cached.mode !== e.mode) yield plain('update')
+      else if (eb?.type === 'file' && treeTime(st.mtimeNs) === eb.mtimeNs && eb.mtimeNs !== e.mtimeNs && sameBytes(eb, e))
+        yield timeOnly(plain('update'))
       continue
     }
-    if ((eb?.type === 'file' && (await isFile(st, path, eb))) || (await fromChain(path, st))) {
-      yield plain('update')
+    const asSynced = eb?.type === 'file' && (await isFile(st, path, eb))
+    if (asSynced || (await fromChain(path, st))) {
+      // As synced here, and the chain only touched it: no bytes to bring.
+      yield asSynced && sameBytes(eb, e) ? timeOnly(plain('update')) : plain('update')
       continue
     }
     // Before calling it a conflict, look at the bytes: the same content (e.g. the same dotfile

@@ -8,6 +8,7 @@ import type { Session } from '../session.js'
 import { pendingCopies } from './copies.js'
 import { pendingChanges, treeFiles } from './pending.js'
 import { planSpace } from './plan-space.js'
+import { shownItems } from './plan.js'
 import { pendingReceived } from './received.js'
 import { sessionSources } from './spaces.js'
 import { treeMetaKey } from './up.js'
@@ -50,7 +51,7 @@ export async function spacesStatus(s: Session): Promise<{ device: string; spaces
       plan.store.keys,
     )
     for (const k of ['added', 'changed', 'deleted'] as const) pending[k].push(...received[k])
-    const count = (op: string) => plan.items.filter((it) => it.op === op).length
+    const count = (op: string) => shownItems(plan.items).filter((it) => it.op === op).length
     spaces.push({
       space: source.label,
       lastUpSync: own?.time,

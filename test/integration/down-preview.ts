@@ -1,8 +1,8 @@
 /** Down-sync preview (table and JSON) changes nothing; --only applies just the items asked for. */
 import t from 'tap'
-import { copyFile, mkdir, writeFile, readFile } from 'node:fs/promises'
+import { copyFile, mkdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { cloudy, computer, initVault, tempDir } from '../helpers/cli.js'
+import { cloudy, computer, initVault, joinedComputer, tempDir } from '../helpers/cli.js'
 import { describeTree } from '../helpers/tree.js'
 
 t.test('preview, partial apply, then the rest', async (t) => {
@@ -64,4 +64,35 @@ t.test('preview, partial apply, then the rest', async (t) => {
   t.same(await describeTree(b.home), await describeTree(a.home), 'after the rest, B equals A (less the debris)')
   const bad = await cloudy(b, ['sync', 'down', '--only', '/etc/passwd'])
   t.equal(bad.code, 2)
+})
+
+t.test('a touch without a content change is no item, yet every computer ends with its time', async (t) => {
+  const vault = tempDir(t, 'vault')
+  const a = computer(t)
+  await mkdir(join(a.home, 'cfg/d'), { recursive: true })
+  await writeFile(join(a.home, 'cfg/f'), 'same bytes')
+  await writeFile(join(a.home, 'cfg/d/x'), 'x')
+  await initVault(t, a, vault, ['~/cfg'], 'a')
+  t.equal((await cloudy(a, ['sync', 'up'])).code, 0)
+  const b = await joinedComputer(t, vault, ['~/cfg'], 'b')
+
+  // A touches a file, and a folder's content comes and goes (only its time changes).
+  const past = new Date('2020-01-02T03:04:05Z')
+  await utimes(join(a.home, 'cfg/f'), past, past)
+  await writeFile(join(a.home, 'cfg/d/tmp'), 'gone soon')
+  await rm(join(a.home, 'cfg/d/tmp'))
+  const up = await cloudy(a, ['sync', 'up'])
+  t.match(up.stdout, /settings: published/, 'the new times are published')
+
+  const preview = await cloudy(b, ['sync', 'down', '--preview', '--json'])
+  t.same(JSON.parse(preview.stdout).spaces[0].items, [], 'no item in the preview')
+  t.match((await cloudy(b, ['sync', 'down', '--preview'])).stdout, /Nothing to do/)
+  t.match((await cloudy(b, ['status'])).stdout, /0 add, 0 update, 0 delete/, 'status counts no incoming item')
+  const down = await cloudy(b, ['sync', 'down'])
+  t.equal(down.code, 0, down.stderr)
+  t.equal((await stat(join(b.home, 'cfg/f'))).mtimeMs, past.getTime(), "B's file has A's time")
+  t.equal(await readFile(join(b.home, 'cfg/f'), 'utf8'), 'same bytes')
+  // Neither computer sends its old time back: the chain is settled.
+  t.match((await cloudy(b, ['sync', 'up'])).stdout, /settings: no change/)
+  t.match((await cloudy(a, ['sync', 'up'])).stdout, /settings: no change/)
 })
