@@ -217,9 +217,18 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
     .command(
       'status',
       'per space: last up-sync, local changes not yet sent, incoming changes, conflicts',
-      (y) => withJson(y),
+      (y) => withJson(y).options({ verbose: { alias: 'v', type: 'boolean', describe: 'list the files behind the counts' } }),
       (a) => {
-        run = async () => (await import('./commands/status.js')).status(io, { passwordFile: a['password-file'], json: a.json })
+        run = async () =>
+          (await import('./commands/status.js')).status(io, { verbose: a.verbose, passwordFile: a['password-file'], json: a.json })
+      },
+    )
+    .command(
+      'diff [path]',
+      "what differs between this computer's files and the chain's: a unified diff for text, sizes and times for the rest (exit 1 when something differs)",
+      (y) => withJson(y).positional('path', { type: 'string', describe: 'a local path or a plan name (settings/…); default: everything' }),
+      (a) => {
+        run = async () => (await import('./commands/diff.js')).diff(io, { path: a.path, passwordFile: a['password-file'], json: a.json })
       },
     )
     .command(
@@ -408,10 +417,19 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         .command(
           'up',
           'send what changed here to the vault',
-          (yy) => withJson(yy).options({ only: { type: 'string', array: true, describe: 'only these spaces' } }),
+          (yy) =>
+            withJson(yy).options({
+              only: { type: 'string', array: true, describe: 'only these spaces' },
+              verbose: { alias: 'v', type: 'boolean', describe: 'list the files sent: new, changed, deleted' },
+            }),
           (a) => {
             run = async () =>
-              (await import('./commands/sync-up.js')).syncUp(io, { only: a.only, passwordFile: a['password-file'], json: a.json })
+              (await import('./commands/sync-up.js')).syncUp(io, {
+                only: a.only,
+                verbose: a.verbose,
+                passwordFile: a['password-file'],
+                json: a.json,
+              })
           },
         )
         .command(

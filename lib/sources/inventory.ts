@@ -16,7 +16,6 @@ import type { CloudyPaths } from '../paths.js'
 import { readTextIfAny, writeFileAtomic } from '../fs/atomic-file.js'
 import type { SpaceStore } from '../store/space-store.js'
 import { entryAt } from '../sync/merge.js'
-import { BlobType } from '../vault/aead.js'
 
 const run = promisify(execFile)
 
@@ -203,8 +202,7 @@ export async function recordsIn(store: SpaceStore, tree: string | undefined): Pr
   const out: InventoryRecord[] = []
   for (const e of (await store.readTree(devices.subtree)).entries) {
     if (e.type !== 'file' || !e.name.endsWith('.json')) continue
-    const parts = await Promise.all((e.content ?? []).map((id) => store.readBlob(BlobType.data, Buffer.from(id, 'hex'))))
-    const r = parseRecord(Buffer.concat(parts).toString('utf8'))
+    const r = parseRecord((await store.readFileBytes(e)).toString('utf8'))
     if (r) out.push(r)
   }
   return out

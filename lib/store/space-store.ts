@@ -10,7 +10,7 @@ import { blobId, type SpaceKeys } from '../vault/keys.js'
 import { randomBytes } from '../vault/sodium.js'
 import { decodePayload, encodePayload } from './codec.js'
 import { decodeIndex, encodeIndex, type IndexEntry } from './index-file.js'
-import { decodeJson, encodeTree, isCommit, isHead, isTree, type Commit, type Head, type Tree } from './objects.js'
+import { decodeJson, encodeTree, isCommit, isHead, isTree, type Commit, type Head, type Tree, type TreeEntry } from './objects.js'
 import { packKey, readPackHeader } from './pack.js'
 import { PackWriter } from './pack-writer.js'
 import { beat } from './pulse.js'
@@ -288,6 +288,11 @@ export class SpaceStore {
   async readBlob(type: BlobType, id: Buffer): Promise<Buffer> {
     const { key, sealed } = await this.fetchSealed(id)
     return this.openBlob(key, type, id, sealed)
+  }
+
+  /** A whole (small) file of a tree, read into memory: its chunks in order. */
+  async readFileBytes(e: Pick<TreeEntry, 'content'>): Promise<Buffer> {
+    return Buffer.concat(await Promise.all((e.content ?? []).map((id) => this.readBlob(BlobType.data, Buffer.from(id, 'hex')))))
   }
 
   /** One blob as stored (sealed), and the pack it was read from; `openBlob` opens it. */

@@ -223,6 +223,7 @@ export async function planDown(o: PlanDownOptions): Promise<DownPlan> {
     home: o.device.home,
     cache: o.db.files(o.space),
     device,
+    merging: merged.heads.length > 1,
     authorOf: merged.authorOf,
     thisDevice: o.device.name,
     merged: mergedConflicts,

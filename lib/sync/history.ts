@@ -7,6 +7,7 @@ import type { TreeEntry } from '../store/objects.js'
 import type { SpaceStore } from '../store/space-store.js'
 import type { CommitGraph, CommitRef } from './graph.js'
 import { entryAt, sameEntry } from './merge.js'
+import { countChanges, treeChanges, type FileChange } from './tree-changes.js'
 
 /** Every commit of the space, newest first. */
 export async function allCommits(graph: CommitGraph, headIds: Iterable<string>): Promise<CommitRef[]> {
@@ -56,4 +57,30 @@ export function commitAt(commits: readonly CommitRef[], when: string): CommitRef
   if (!at)
     throw new UsageError(`--at ${when}: nothing was synced that early; the first commit is from ${commits.at(-1)?.commit.time ?? 'never'}`)
   return at
+}
+
+/** What version `v` changed from the one before it (`older`, absent for the first), in words. */
+export async function describeChange(store: SpaceStore, v: Version, older: Version | undefined): Promise<string> {
+  const e = v.entry
+  const o = older?.entry
+  if (!e) return 'deleted'
+  if (!o) return older ? 'made again' : 'created'
+  if (e.type !== o.type) return `${o.type === 'dir' ? 'folder' : o.type} replaced by a ${e.type === 'dir' ? 'folder' : e.type}`
+  if (e.type === 'dir') {
+    const changes: FileChange[] = []
+    for await (const c of treeChanges(store, o.subtree, e.subtree)) changes.push(c)
+    const n = countChanges(changes)
+    const names = changes
+      .slice(0, 3)
+      .map((c) => `${c.change === 'added' ? '+' : c.change === 'deleted' ? '-' : '~'}${c.path.slice(c.path.lastIndexOf('/') + 1)}`)
+    return `${n.added} new, ${n.changed} changed, ${n.deleted} deleted: ${names.join(' ')}${changes.length > 3 ? ' …' : ''}`
+  }
+  if (e.type === 'symlink') return e.target === o.target ? 'mode or time' : `now points to ${e.target ?? ''}`
+  const sameContent = (e.content ?? []).join() === (o.content ?? []).join()
+  if (!sameContent) {
+    const delta = (e.size ?? 0) - (o.size ?? 0)
+    return `content changed (${delta > 0 ? '+' : delta < 0 ? '-' : '±'}${Math.abs(delta)} B)`
+  }
+  if (e.mode !== o.mode) return `mode ${o.mode.toString(8)} → ${e.mode.toString(8)}`
+  return 'touched (time only)'
 }

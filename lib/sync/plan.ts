@@ -99,6 +99,8 @@ export interface PlanOptions {
   cache: Map<string, CachedFile>
   /** Name of the device the incoming state comes from, for the preview. */
   device: string
+  /** The incoming state merges several devices' heads: each version is credited through `authorOf`. */
+  merging?: boolean
   /** The device that made an incoming version (names its conflict copy); else `device`. */
   authorOf?: (path: string, entry: TreeEntry) => Promise<string>
   /** This computer's name, for the copies of local versions. */
@@ -358,7 +360,8 @@ export async function* planDiff(
       continue
     }
 
-    const incoming = incomingSide(e, o.device)
+    // Where several computers' heads were merged, the version is credited to the one that made it.
+    const incoming = incomingSide(e, o.merging && o.authorOf ? await o.authorOf(path, e) : o.device)
     const merged = o.merged?.get(path)
     const plain = (op: 'add' | 'update'): PlanItem =>
       merged

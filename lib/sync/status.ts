@@ -19,6 +19,11 @@ export interface SpaceStatus {
   pending: { added: number; changed: number; deleted: number }
   incoming: { add: number; update: number; delete: number }
   conflicts: string[]
+  /** The files behind the counts (`status -v`): HOME-relative local paths, incoming items as the plan names them. */
+  files: {
+    pending: { added: string[]; changed: string[]; deleted: string[] }
+    incoming: { op: string; item: string; device?: string }[]
+  }
 }
 
 /** A computer of the chain and its last activity, as `status` shows it. */
@@ -51,13 +56,19 @@ export async function spacesStatus(s: Session): Promise<{ device: string; spaces
       plan.store.keys,
     )
     for (const k of ['added', 'changed', 'deleted'] as const) pending[k].push(...received[k])
-    const count = (op: string) => shownItems(plan.items).filter((it) => it.op === op).length
+    const shown = shownItems(plan.items)
+    const count = (op: string) => shown.filter((it) => it.op === op).length
+    const sorted = (paths: string[]) => [...paths].sort()
     spaces.push({
       space: source.label,
       lastUpSync: own?.time,
       pending: { added: pending.added.length, changed: pending.changed.length, deleted: pending.deleted.length },
       incoming: { add: count('add'), update: count('update'), delete: count('delete') },
       conflicts: plan.items.filter((it) => it.op === 'conflict').map((it) => it.item),
+      files: {
+        pending: { added: sorted(pending.added), changed: sorted(pending.changed), deleted: sorted(pending.deleted) },
+        incoming: shown.map((it) => ({ op: it.op, item: it.item, ...(it.incoming ? { device: it.incoming.device } : {}) })),
+      },
     })
   }
   const self = s.vault.deviceTag(s.device.id)

@@ -9,6 +9,7 @@ import { fsPath } from '../fs/raw-name.js'
 import type { StateDb } from '../state/db.js'
 import { SealPool } from '../store/seal-pool.js'
 import { SpaceStore, type StoreStats } from '../store/space-store.js'
+import { treeChanges, type FileChange } from './tree-changes.js'
 import type { Vault } from '../vault/vault.js'
 import { collectIncluded } from '../sources/settings.js'
 import { FileReaderPool } from '../sources/file-reader.js'
@@ -53,6 +54,8 @@ export interface UpSyncResult {
   commit?: string
   tree: string
   stats: StoreStats
+  /** What the commit changed, in files (none without a commit). */
+  files: FileChange[]
   warnings: SyncWarning[]
 }
 
@@ -162,7 +165,9 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
   for (const path of cache.keys()) if (!walker.seen.has(path) && !changes.has(path)) changes.set(path, undefined)
   o.db.updateFiles(o.space, changes)
   endUpSync(o.db, o.space)
-  return { space: o.space, commit, tree, stats: store.stats, warnings: warnings.list }
+  const files: FileChange[] = []
+  if (commit) for await (const c of treeChanges(store, known, tree)) files.push(c)
+  return { space: o.space, commit, tree, stats: store.stats, files, warnings: warnings.list }
 }
 
 /** True unless nothing is at `rel` under `home` (a copy the user deleted, or one never made). */

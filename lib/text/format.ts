@@ -13,3 +13,8 @@ export function formatBytes(n: number): string {
 export function formatTime(iso: string): string {
   return iso.slice(0, 19).replace('T', ' ')
 }
+
+/** A file change in one word of one width, so that listed paths line up: `new    `, `changed`, `deleted`. */
+export function changeWord(change: 'added' | 'changed' | 'deleted'): string {
+  return change === 'added' ? 'new    ' : change
+}

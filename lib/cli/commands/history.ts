@@ -5,7 +5,7 @@ import { formatBytes, type CliIo } from '../io.js'
 import { openSession } from '../context.js'
 import { sessionSources } from '../../sync/spaces.js'
 import { table } from '../../text/table.js'
-import { versionsOf } from '../../sync/history.js'
+import { describeChange, versionsOf } from '../../sync/history.js'
 import { restorePath, sourceOf, spaceHistory } from '../../sync/restore.js'
 
 export interface HistoryArgs {
@@ -50,26 +50,29 @@ export async function history(io: CliIo, args: HistoryArgs): Promise<number> {
     const { item, path: itemPath } = named
     const { store, commits } = await spaceHistory(s, named.source.space)
     const versions = await versionsOf(store, commits, itemPath)
-    const rows = versions.map((v) => ({
+    const changes = await Promise.all(versions.map((v, i) => describeChange(store, v, versions[i + 1])))
+    const rows = versions.map((v, i) => ({
       commit: v.commit.id,
       time: v.commit.commit.time,
       device: v.commit.commit.deviceName,
       kind: v.entry?.type ?? 'deleted',
       size: v.entry?.size,
       mtime: v.entry ? new Date(Number(BigInt(v.entry.mtimeNs) / 1_000_000n)).toISOString() : undefined,
+      change: changes[i]!,
     }))
     if (args.json) io.stdout.write(JSON.stringify({ item, versions: rows }) + '\n')
     else if (rows.length === 0) io.stdout.write(`${item}: no version in the vault\n`)
     else
       io.stdout.write(
         table(
-          ['TIME (UTC)', 'DEVICE', 'VERSION', 'MODIFIED', 'COMMIT'],
+          ['TIME (UTC)', 'DEVICE', 'VERSION', 'MODIFIED', 'COMMIT', 'CHANGE'],
           rows.map((r) => [
             when(r.time),
             r.device,
             r.kind === 'file' ? formatBytes(r.size ?? 0) : r.kind,
             r.mtime ? when(r.mtime) : '-',
             r.commit.slice(0, 12),
+            r.change,
           ]),
         ),
       )

@@ -2,16 +2,18 @@
  * `cloudy status`: per space, the last up-sync, local changes not yet sent, incoming changes,
  * conflicts (lib/sync/status.ts); where a service runs, also what it is doing.
  */
-import { formatTime } from '../../text/format.js'
+import { changeWord, formatTime } from '../../text/format.js'
 import type { ServiceStatus } from '../../daemon/service.js'
 import { EXIT } from '../../errors.js'
-import { spacesStatus } from '../../sync/status.js'
+import { spacesStatus, type SpaceStatus } from '../../sync/status.js'
 import { table } from '../../text/table.js'
 import { openSession } from '../context.js'
 import type { CliIo } from '../io.js'
 import { serviceFor } from '../service-client.js'
 
 export interface StatusArgs {
+  /** List the files behind the counts. */
+  verbose?: boolean
   passwordFile?: string
   json?: boolean
 }
@@ -43,6 +45,20 @@ function serviceLines(st: ServiceStatus): string {
   return text
 }
 
+/** `status -v`: each space's local changes not yet sent and what would come in, one per line. */
+function fileLines(spaces: readonly SpaceStatus[]): string {
+  let out = ''
+  for (const sp of spaces) {
+    const local = (['added', 'changed', 'deleted'] as const).flatMap((k) => sp.files.pending[k].map((p) => `  ${changeWord(k)}  ~/${p}\n`))
+    if (local.length) out += `${sp.space}: local changes not yet sent:\n${local.join('')}`
+    if (sp.files.incoming.length)
+      out +=
+        `${sp.space}: incoming:\n` +
+        sp.files.incoming.map((it) => `  ${it.op.padEnd(8)} ${it.item}${it.device ? `  (from ${it.device})` : ''}\n`).join('')
+  }
+  return out
+}
+
 export async function status(io: CliIo, args: StatusArgs): Promise<number> {
   const service = await serviceFor(io.env, { unlocked: false })
   let report: Awaited<ReturnType<typeof spacesStatus>>
@@ -66,6 +82,7 @@ export async function status(io: CliIo, args: StatusArgs): Promise<number> {
       String(sp.conflicts.length),
     ])
     io.stdout.write(table(['SPACE', 'LAST UP-SYNC', 'LOCAL CHANGES', 'INCOMING', 'CONFLICTS'], rows))
+    if (args.verbose) io.stdout.write(fileLines(report.spaces))
     for (const c of report.spaces.flatMap((sp) => sp.conflicts)) io.stdout.write(`conflict: ${c}\n`)
     const time = (iso?: string) => (iso ? formatTime(iso) : '-')
     const devices = report.devices.map((d) => [

@@ -3,6 +3,8 @@
  * running service holds the unlocked vault, it runs the up-sync; the printing is the same.
  */
 import { EXIT } from '../../errors.js'
+import { countChanges } from '../../sync/tree-changes.js'
+import { changeWord } from '../../text/format.js'
 import { syncUpAll, type UpAllResult } from '../../sync/up-all.js'
 import { openSession } from '../context.js'
 import { formatBytes, printWarnings, Progress, type CliIo } from '../io.js'
@@ -10,6 +12,8 @@ import { serviceFor } from '../service-client.js'
 
 export interface SyncUpArgs {
   only?: string[]
+  /** List the files behind the counts. */
+  verbose?: boolean
   passwordFile?: string
   json?: boolean
 }
@@ -34,10 +38,12 @@ export async function syncUp(io: CliIo, args: SyncUpArgs): Promise<number> {
     for (const w of written)
       io.stdout.write(`${w.by}: ${w.commits.length ? `published ${w.commits.map((c) => c.slice(0, 12)).join(', ')}` : 'no change'}\n`)
     for (const r of results) {
-      const what = r.commit ? `published ${r.commit.slice(0, 12)}` : 'no change'
+      const n = countChanges(r.files)
+      const what = r.commit ? `published ${r.commit.slice(0, 12)}: ${n.added} new, ${n.changed} changed, ${n.deleted} deleted` : 'no change'
       io.stdout.write(
         `${r.space}: ${what}; ${r.stats.blobsAdded} new blobs (${formatBytes(r.stats.plainBytes)}), ${r.stats.packsWritten} packs (${formatBytes(r.stats.packBytes)}) uploaded\n`,
       )
+      if (args.verbose) for (const f of r.files) io.stdout.write(`  ${changeWord(f.change)}  ${f.path}${f.type === 'dir' ? '/' : ''}\n`)
     }
   }
   printWarnings(io, warnings)
