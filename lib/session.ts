@@ -59,8 +59,9 @@ export function connect(
   url: string,
   root: string | undefined,
   notice?: (line: string) => void,
+  create?: boolean,
 ): Promise<Provider> {
-  return openProvider(url, { root, credentials: new CredentialStore(paths.credentialsFile), env, notice })
+  return openProvider(url, { root, credentials: new CredentialStore(paths.credentialsFile), env, notice, create })
 }
 
 export interface SessionOptions {

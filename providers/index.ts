@@ -25,6 +25,8 @@ export interface OpenOptions {
   env?: NodeJS.ProcessEnv
   /** Where a line for the person running Cloudy goes (the command line: stderr). Default: nowhere. */
   notice?: (line: string) => void
+  /** Make the folder the URL names where it is missing (`init`); else a missing one is a wrong URL. */
+  create?: boolean
 }
 
 /** What a remote provider's opener is given. */
@@ -33,6 +35,8 @@ export interface RemoteContext {
   root: string
   credentials: CredentialStore
   env: NodeJS.ProcessEnv
+  /** Make the folder the URL names where it is missing. */
+  create?: boolean
 }
 
 /** A remote provider's module: parses its own URLs and connects. */
@@ -105,7 +109,7 @@ async function connectProvider(
   }
   if (!options.credentials) throw new Error(`openProvider(${scheme}): the credential store is required`)
   const open = await load()
-  return { provider: await open(url, { root, credentials: options.credentials, env: options.env }), remote: true }
+  return { provider: await open(url, { root, credentials: options.credentials, env: options.env, create: options.create }), remote: true }
 }
 
 /** The query parameters of a provider URL, refusing any not in `allowed`. */

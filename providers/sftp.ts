@@ -55,6 +55,8 @@ export interface SftpOptions {
   password?: string
   /** Where the user sets the above, named in advice. Default: "the [sftp] table of credentials.toml". */
   settingsHint?: string
+  /** Make the base folder (and those above it) where it is missing, as `init` asks; else a missing one is a wrong URL. */
+  createBase?: boolean
   /** No SSH handshake within this long is a transient failure. Default 20 s. */
   readyTimeoutMs?: number
   /**
@@ -163,6 +165,7 @@ export async function openSftp(url: string, context: RemoteContext): Promise<Pro
     agent: context.env.SSH_AUTH_SOCK || undefined,
     password: section.password || undefined,
     settingsHint: `the [sftp] table of ${file}`,
+    createBase: context.create,
   })
 }
 
@@ -579,8 +582,10 @@ export function sftp(options: SftpOptions): Provider {
     wire.on('end', died)
     wire.on('error', died)
 
-    // The base folder is the user's to make: a missing one is most likely a wrong URL.
+    // The base folder is the user's to make (a missing one is most likely a wrong URL), unless
+    // init asked for it, as restic and rclone make it.
     try {
+      if (options.createBase && base !== '') await makeBase(s)
       const st = await request<Stats>(s, (cb) => wire.stat(base === '' ? '.' : base, cb))
       if (!st.isDirectory())
         throw new ProviderError(name, `${baseShown} on ${where} is not a folder: fix the path in the provider URL`, { kind: 'missing' })
@@ -817,6 +822,19 @@ export function sftp(options: SftpOptions): Provider {
   }
 
   // --- folders -------------------------------------------------------------------------------
+
+  /** `mkdir -p` of the base folder, one component at a time (SFTP v3 has no recursive mkdir). */
+  async function makeBase(s: Session): Promise<void> {
+    const parts = base.split('/')
+    for (let i = 1; i <= parts.length; i++) {
+      const dir = parts.slice(0, i).join('/')
+      if (dir === '' || dir === '~') continue
+      if ((await statOrNone(s, dir))?.isDirectory()) continue
+      await request<void>(s, (cb) => s.sftp.mkdir(dir, cb)).catch(async (e: unknown) => {
+        if (!(await statOrNone(s, dir))?.isDirectory()) throw e
+      })
+    }
+  }
 
   /** Make `dir` and its parents up to `base` (which must exist); each folder once per process. */
   function ensureDir(s: Session, dir: string): Promise<void> {

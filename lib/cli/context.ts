@@ -12,8 +12,8 @@ import type { CliIo } from './io.js'
 export { deviceIdentity, requireConfig, type Session } from '../session.js'
 
 /** The provider at `url`, with this computer's credentials. */
-export function connect(io: CliIo, paths: CloudyPaths, url: string, root: string | undefined): Promise<Provider> {
-  return connectWith(io.env, paths, url, root, (line) => io.stderr.write(line + '\n'))
+export function connect(io: CliIo, paths: CloudyPaths, url: string, root: string | undefined, create?: boolean): Promise<Provider> {
+  return connectWith(io.env, paths, url, root, (line) => io.stderr.write(line + '\n'), create)
 }
 
 /** The master password of an existing vault, from where the command was told (or the terminal). */

@@ -64,7 +64,7 @@ export async function init(io: CliIo, args: InitArgs): Promise<number> {
   const existing = await refuseIfSetUp(paths)
   const url = args.provider ?? defaultProvider(io.env, paths.home)
   const root = args.root ?? 'Cloudy'
-  const provider = await connect(io, paths, url, root)
+  const provider = await connect(io, paths, url, root, true)
   try {
     const password = await readPassword({
       passwordFile: args.passwordFile,
