@@ -39,6 +39,8 @@ export interface WalkOptions {
   excluded: (rel: string) => boolean
   /** Called per file with bytes read (progress). */
   onBytes?: (n: number) => void
+  /** A changed file (its path and size) is read now. */
+  onFile?: (rel: string, size: number) => void
   /** The last synced entry at a HOME-relative path: kept when the path cannot be read now. */
   previous?: (rel: string) => Promise<TreeEntry | undefined>
 }
@@ -188,6 +190,7 @@ export class Walker {
           entries[f.index] = this.#readFailed(f.rel, f.name, Object.assign(new Error(r.message), { code: r.error }))
           continue
         }
+        this.#o.onFile?.(f.rel, r.data.length)
         this.#o.onBytes?.(r.data.length)
         const content = r.data.length ? await this.#stopOnFailure(this.#o.store.addBlob(BlobType.data, r.data)) : Buffer.alloc(0)
         const unchanged = r.size === f.st.size && r.mtimeNs === f.st.mtimeNs && r.ctimeNs === f.st.ctimeNs && r.ino === f.st.ino
@@ -237,6 +240,7 @@ export class Walker {
     await this.#slot()
     try {
       this.#throwIfStopped()
+      this.#o.onFile?.(rel, Number(st.size))
       const { content, after } = await this.#readChunks(abs, Number(st.size))
       this.#remember(rel, st, content, sameStat(after, st))
       return fileEntry(name, st, content)

@@ -68,6 +68,8 @@ export interface ApplyOptions {
   /** Incoming folders by HOME-relative path: the times of those written into are put back. */
   dirs?: Map<string, TreeEntry>
   onBytes?: (n: number) => void
+  /** A file (HOME-relative) of `size` bytes was written. */
+  onFile?: (path: string, size: number) => void
   /** Maps an incoming symlink target to this computer. */
   mapTarget?: (target: string) => string
   /** Where the folders being made are noted, so a run killed before their modes are set is finished by the next. */
@@ -397,6 +399,7 @@ export async function applyItems(o: ApplyOptions, items: readonly PlanItem[]): P
 
   const remember = (job: FileJob, st: { size: bigint; mtimeNs: bigint; ctimeNs: bigint; ino: bigint }) => {
     job.done = true
+    o.onFile?.(job.path, job.entry.size ?? 0)
     cacheChanges.set(cacheKey(job.path), cachedAs(st, job.entry))
   }
   const writers = new FileWriterPool()

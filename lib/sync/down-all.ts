@@ -80,7 +80,15 @@ export async function applyDownAll(s: Session, planned: DownAllPlan, progress: P
       continue
     }
     const bar = progress(`down-sync ${source.label}`)
-    const result = await applyDown({ db: s.db, home: source.root, only: planned.only, onBytes: (n) => bar.add(n) }, plan)
+    const files = chooseItems(plan.items, planned.only).filter((it) => it.op !== 'delete' && !it.timeOnly && it.entry?.type === 'file')
+    bar.total?.(
+      files.length,
+      files.reduce((n, it) => n + (it.entry!.size ?? 0), 0),
+    )
+    const result = await applyDown(
+      { db: s.db, home: source.root, only: planned.only, onBytes: (n) => bar.add(n), onFile: (path, size) => bar.file?.(path, size) },
+      plan,
+    )
     bar.done()
     // Staged files the down-sync wrote are applied to what they stand for (sources/staged.ts).
     const written = new Set(result.applied.filter((it) => it.op !== 'delete').map((it) => it.path))

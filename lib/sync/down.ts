@@ -305,7 +305,7 @@ async function writtenCopies(home: string, plan: DownPlan, items: readonly PlanI
 
 /** Apply a plan, or only the items under `only` (plan names). Conflicts keep both versions. */
 export async function applyDown(
-  o: { db: StateDb; home: string; only?: readonly string[]; onBytes?: (n: number) => void },
+  o: { db: StateDb; home: string; only?: readonly string[]; onBytes?: (n: number) => void; onFile?: (path: string, size: number) => void },
   plan: DownPlan,
 ): Promise<DownSyncResult> {
   const warnings = new Warnings()
@@ -328,6 +328,7 @@ export async function applyDown(
       warnings,
       dirs: plan.dirs,
       onBytes: o.onBytes,
+      onFile: o.onFile,
       mapTarget: plan.mapTarget,
       journal: folderJournal(o.db, plan.space),
     },

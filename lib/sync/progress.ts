@@ -1,5 +1,12 @@
-/** How an operation reports the bytes it moves, one space at a time (the command line draws it). */
+/**
+ * How an operation reports what it moves, one space at a time (the command line draws it).
+ * `total`, when a sink has it, asks for what the whole operation will move: the operation
+ * works it out first (for an up-sync, a scan by stat) only for a sink that shows it.
+ */
 export interface ProgressSink {
+  total?(files: number, bytes: number): void
+  /** A file (HOME-relative) of `size` bytes being moved now. */
+  file?(path: string, size: number): void
   add(bytes: number): void
   done(): void
 }

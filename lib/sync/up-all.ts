@@ -14,6 +14,7 @@ import { stageInventory } from '../sources/inventory.js'
 import { stageSource } from '../sources/staged.js'
 import { assertInChain, touchDevice } from './chain.js'
 import { onlyItems, onlyTouches } from './items.js'
+import { toSend } from './to-send.js'
 import { noProgress, type ProgressFor } from './progress.js'
 import { sessionPlan } from './spaces.js'
 import { treeMetaKey, upSync, type UpSyncResult } from './up.js'
@@ -86,6 +87,10 @@ export async function syncUpAll(s: Session, o: UpAllOptions = {}): Promise<UpAll
     // An application with nothing here and nothing sent before: no commit of an empty tree.
     if (source.app && !s.db.getMeta(treeMetaKey(source.space)) && !source.include.some((p) => existsSync(join(source.root, p)))) continue
     const bar = progress(`up-sync ${source.label}`)
+    if (bar.total) {
+      const { files, bytes } = await toSend(s, source)
+      bar.total(files, bytes)
+    }
     const result = await upSync({
       vault: s.vault,
       db: s.db,
@@ -94,6 +99,7 @@ export async function syncUpAll(s: Session, o: UpAllOptions = {}): Promise<UpAll
       include: source.include,
       excluded: source.excluded,
       onBytes: (n) => bar.add(n),
+      onFile: (rel, size) => bar.file?.(rel, size),
     })
     bar.done()
     spaces.push({ ...result, space: source.label })

@@ -46,6 +46,7 @@ export interface UpSyncOptions {
   /** True for HOME-relative paths to leave out (they keep the chain's version). */
   excluded: (rel: string) => boolean
   onBytes?: (n: number) => void
+  onFile?: (rel: string, size: number) => void
 }
 
 export interface UpSyncResult {
@@ -114,7 +115,7 @@ export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
   const previous = (rel: string) => entryAt(store, known, rel)
   // Conflict copies made here since the last up-sync: sent like included paths (unless excluded).
   const copies = pendingCopies(o.db, o.space)
-  const walker = new Walker({ store, cache, warnings, readers, excluded: o.excluded, onBytes: o.onBytes, previous })
+  const walker = new Walker({ store, cache, warnings, readers, excluded: o.excluded, onBytes: o.onBytes, onFile: o.onFile, previous })
   // `scanned`: what is here (the next base); `tree`: what is published (with a lost base, plus
   // what this device published before and is missing here).
   let scanned: string

@@ -7,7 +7,8 @@ import { EXIT, UsageError } from '../../errors.js'
 import { applyDownAll, downAllReport, planDownAll, type DownAllReport } from '../../sync/down-all.js'
 import { missingLines, planTable } from '../../text/plan-table.js'
 import { openSession } from '../context.js'
-import { confirm, printWarnings, Progress, type CliIo } from '../io.js'
+import { confirm, printWarnings, type CliIo } from '../io.js'
+import { progressFor } from '../progress.js'
 import { serviceFor } from '../service-client.js'
 
 /** What `sync down` applies without --yes and without a terminal to ask on. */
@@ -36,7 +37,7 @@ async function planHere(io: CliIo, args: SyncDownArgs): Promise<Planner> {
     const planned = await planDownAll(s, { only: args.only, force: args.force })
     return {
       report: downAllReport(planned),
-      apply: async () => downAllReport(planned, await applyDownAll(s, planned, (label) => new Progress(io, label))),
+      apply: async () => downAllReport(planned, await applyDownAll(s, planned, progressFor(io, args.json))),
       close: () => s.close(),
     }
   } catch (e) {

@@ -7,7 +7,8 @@ import { countChanges } from '../../sync/tree-changes.js'
 import { changeWord } from '../../text/format.js'
 import { syncUpAll, type UpAllResult } from '../../sync/up-all.js'
 import { openSession } from '../context.js'
-import { formatBytes, printWarnings, Progress, type CliIo } from '../io.js'
+import { formatBytes, printWarnings, type CliIo } from '../io.js'
+import { progressFor } from '../progress.js'
 import { serviceFor } from '../service-client.js'
 
 export interface SyncUpArgs {
@@ -24,7 +25,7 @@ async function upAll(io: CliIo, args: SyncUpArgs): Promise<UpAllResult> {
   if (service) return service.call<UpAllResult>({ op: 'sync-up', only: args.only })
   const s = await openSession(io, args, { exclusive: true })
   try {
-    return await syncUpAll(s, { only: args.only, progress: (label) => new Progress(io, label) })
+    return await syncUpAll(s, { only: args.only, progress: progressFor(io, args.json) })
   } finally {
     await s.close()
   }
