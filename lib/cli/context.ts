@@ -30,14 +30,21 @@ export function masterPassword(io: CliIo, passwordFile: string | undefined): Pro
 /**
  * Open everything a vault command needs. The caller must `close()` it. `exclusive`: the command
  * changes this computer's files or sync state (sync, restore) and runs alone on this computer.
+ * `masterKey` is wiped once the vault is open.
  */
-export function openSession(io: CliIo, argv: { passwordFile?: string }, options: { exclusive?: boolean } = {}): Promise<Session> {
+export function openSession(
+  io: CliIo,
+  argv: { passwordFile?: string },
+  options: { exclusive?: boolean; masterKey?: { vaultId: string; key: Uint8Array } } = {},
+): Promise<Session> {
   return openWith({
     env: io.env,
     exclusive: options.exclusive,
     password: () => masterPassword(io, argv.passwordFile),
-    // An unlocked service of this user gives the key, unless a password was named for this command.
+    // The key this command already holds (setup, which just made the vault), or else an unlocked
+    // service of this user gives it, unless a password was named for this command.
     masterKey: async () => {
+      if (options.masterKey) return options.masterKey
       if (argv.passwordFile) return undefined
       const service = await serviceFor(io.env)
       if (!service) return undefined

@@ -101,6 +101,43 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
       },
     )
     .command(
+      'setup',
+      'the first run: where the vault lives, the master password, what to collect, the first up-sync and the service (asks on a terminal; flags for scripts)',
+      (y) =>
+        y.options({
+          ...passwordOption,
+          provider: { type: 'string', describe: 'where the vault lives (as init takes it; default: a local folder)' },
+          root: { type: 'string', describe: 'folder of the vault inside the storage account', default: 'Cloudy' },
+          name: { type: 'string', describe: "this computer's name in the chain (default: the host name)" },
+          kdf: { choices: ['interactive', 'moderate', 'sensitive'] as const, default: 'moderate', describe: 'Argon2id cost' },
+          collect: {
+            type: 'string',
+            array: true,
+            choices: ['settings', 'apps', 'system', 'inventory'],
+            describe: 'the categories the chain collects (default: ask, or all)',
+          },
+          add: { type: 'string', array: true, describe: 'files and folders to collect from the start (default: ask, or none)' },
+          'auto-apps': { type: 'boolean', describe: 'add the catalog applications found on each computer (default: ask, or yes)' },
+          service: { type: 'boolean', describe: 'start the service at each login (default: ask, or no)' },
+          force: { type: 'boolean', describe: 'take a master password the strength estimate calls too guessable' },
+        }),
+      (a) => {
+        run = async () =>
+          (await import('./commands/setup.js')).setup(io, {
+            provider: a.provider,
+            root: a.root,
+            name: a.name,
+            kdf: a.kdf,
+            collect: a.collect,
+            add: a.add,
+            autoApps: a['auto-apps'],
+            service: a.service,
+            force: a.force,
+            passwordFile: a['password-file'],
+          })
+      },
+    )
+    .command(
       'join',
       "add this computer (and OS user) to an existing vault's chain",
       (y) =>

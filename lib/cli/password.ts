@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { UsageError } from '../errors.js'
+import { TerminalInput } from './terminal-input.js'
 
 export interface ReadPasswordOptions {
   passwordFile?: string
@@ -61,39 +62,13 @@ export async function readPassword(o: ReadPasswordOptions): Promise<string> {
         'or CLOUDY_PASSWORD (the least safe: the environment can be read by other processes of this user)',
     )
   }
-  const first = nonEmpty(await prompt(stdin, stderr, o.prompt), 'the terminal')
-  if (o.confirm) {
-    const again = await prompt(stdin, stderr, 'Repeat it: ')
-    if (again !== first) throw new UsageError('the two passwords differ; nothing was changed')
+  const input = new TerminalInput(stdin, stderr)
+  try {
+    const first = nonEmpty(await input.line(o.prompt, { secret: true }), 'the terminal')
+    if (o.confirm && (await input.line('Repeat it: ', { secret: true })) !== first)
+      throw new UsageError('the two passwords differ; nothing was changed')
+    return first
+  } finally {
+    input.close()
   }
-  return first
-}
-
-/** Read one line from a terminal in raw mode, echoing nothing. */
-export function prompt(stdin: NodeJS.ReadStream, stderr: NodeJS.WritableStream, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    stderr.write(text)
-    let value = ''
-    const wasRaw = stdin.isRaw
-    stdin.setRawMode?.(true)
-    stdin.resume()
-    const done = (err?: Error) => {
-      stdin.off('data', onData)
-      stdin.setRawMode?.(wasRaw ?? false)
-      stdin.pause()
-      stderr.write('\n')
-      if (err) reject(err)
-      else resolve(value)
-    }
-    const onData = (data: Buffer | string) => {
-      for (const ch of data.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') return done()
-        if (ch === '\u0003') return done(new UsageError('cancelled; nothing was changed'))
-        if (ch === '\u0004' && value === '') return done(new UsageError('cancelled; nothing was changed'))
-        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1)
-        else if (ch >= ' ') value += ch
-      }
-    }
-    stdin.on('data', onData)
-  })
 }

@@ -2,6 +2,7 @@
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { describeProvider } from '../../../providers/index.js'
+import type { Provider } from '../../../providers/provider.js'
 import { defaultConfig, loadConfig, writeConfig, type Config } from '../../config.js'
 import { CloudyError, EXIT } from '../../errors.js'
 import { cloudyPaths, type CloudyPaths } from '../../paths.js'
@@ -59,6 +60,47 @@ export function deviceConfig(existing: Config | undefined, url: string, root: st
   }
 }
 
+export interface NewVaultChoices {
+  url: string
+  root: string
+  kdf?: string
+  name?: string
+  autoApps?: boolean
+  collect?: string[]
+  /** Paths the chain collects from the start, as the selection keeps them (`~/…`). */
+  include?: string[]
+}
+
+/**
+ * Create the vault on `provider` and make this computer its first device: the vault, this
+ * device's record, the chain's first selection, then config.toml last (until it is written,
+ * this computer is not set up). The caller closes the vault.
+ */
+export async function createVault(
+  paths: CloudyPaths,
+  existing: Config | undefined,
+  provider: Provider,
+  password: string,
+  c: NewVaultChoices,
+): Promise<{ vault: Vault; config: Config }> {
+  const vault = await Vault.create(provider, password, { kdf: c.kdf })
+  try {
+    const config = deviceConfig(existing, c.url, c.root, c.name)
+    await touchDevice(vault, deviceIdentity(config, paths), 'join')
+    // The first choices of the chain's selection (lib/selection/): only what differs from the defaults.
+    const first: Record<string, boolean> = {}
+    if (c.autoApps === false) first['apps:auto'] = false
+    for (const cat of CATEGORIES) if (c.collect && !c.collect.includes(cat)) first[`category:${cat}`] = false
+    for (const p of c.include ?? []) first[`include:${p}`] = true
+    if (Object.keys(first).length) await changeSelection(vault, undefined, config.device.id!, first)
+    await writeConfig(paths.configFile, config)
+    return { vault, config }
+  } catch (e) {
+    vault.close()
+    throw e
+  }
+}
+
 export async function init(io: CliIo, args: InitArgs): Promise<number> {
   const paths = cloudyPaths(io.env)
   const existing = await refuseIfSetUp(paths)
@@ -74,16 +116,8 @@ export async function init(io: CliIo, args: InitArgs): Promise<number> {
       stdin: io.stdin,
       stderr: io.stderr as NodeJS.WriteStream,
     })
-    const vault = await Vault.create(provider, password, { kdf: args.kdf })
+    const { vault } = await createVault(paths, existing, provider, password, { ...args, url, root })
     try {
-      const config = deviceConfig(existing, url, root, args.name)
-      await touchDevice(vault, deviceIdentity(config, paths), 'join')
-      // The first choices of the chain's selection (lib/selection/): only what differs from the defaults.
-      const first: Record<string, boolean> = {}
-      if (args.autoApps === false) first['apps:auto'] = false
-      for (const c of CATEGORIES) if (args.collect && !args.collect.includes(c)) first[`category:${c}`] = false
-      if (Object.keys(first).length) await changeSelection(vault, undefined, config.device.id!, first)
-      await writeConfig(paths.configFile, config)
       if (args.json)
         io.stdout.write(
           JSON.stringify({ vaultId: vault.info.vaultId, provider: describeProvider(url), root, config: paths.configFile }) + '\n',

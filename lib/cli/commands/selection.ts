@@ -27,7 +27,7 @@ export interface ChangeArgs extends SelectionArgs {
 }
 
 /** A path argument as the selection keeps it: `~/…`, or exit 2 when it is not under HOME. */
-function homePath(arg: string, home: string): string {
+export function homePath(arg: string, home: string): string {
   const abs = arg.startsWith('~') ? expandHome(arg, home) : isAbsolute(arg) ? arg : resolve(process.cwd(), arg)
   const rel = underHome(home, abs)
   if (rel === undefined || rel === '')
