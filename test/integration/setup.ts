@@ -70,7 +70,7 @@ t.test('setup for scripts: flags, a weak password refused unless --force', async
     { CLOUDY_PASSWORD: '123456' },
   )
   t.equal(forced.code, 0, forced.stderr)
-  t.match(forced.stdout, /settings: sent 1 files/)
+  t.match(forced.stdout, /settings: sent 1 file\b/)
   const again = await cloudy(a, ['setup', '--provider', vault], { CLOUDY_PASSWORD: STRONG })
   t.equal(again.code, 2, 'a computer is set up once')
   const other = computer(t)

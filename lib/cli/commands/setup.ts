@@ -90,6 +90,8 @@ function appsFoundHere(io: CliIo, configDir: string, home: string): string[] {
 export async function setup(io: CliIo, args: SetupArgs): Promise<number> {
   const paths = cloudyPaths(io.env)
   const existing = await refuseIfSetUp(paths)
+  // Bad flags are said before anything is asked or made.
+  let include = (args.add ?? []).map((p) => homePath(p, paths.home))
   const input = io.stdin.isTTY ? new TerminalInput(io.stdin, io.stderr) : undefined
   const say = (line: string) => io.stderr.write(line + '\n')
   try {
@@ -134,7 +136,6 @@ export async function setup(io: CliIo, args: SetupArgs): Promise<number> {
         if (autoApps === undefined && collect.includes('apps'))
           autoApps = await input.yes('  add the applications found on each computer by themselves?', true)
       }
-      let include = (args.add ?? []).map((p) => homePath(p, paths.home))
       if (input && !args.add && (collect ?? CATEGORIES).includes('settings'))
         for (;;) {
           const typed = (await input.line('  files and folders to collect now, e.g. ~/.bashrc ~/.config/git (Enter: none): ')).trim()
@@ -168,7 +169,7 @@ export async function setup(io: CliIo, args: SetupArgs): Promise<number> {
         warnings = up.warnings
         for (const r of up.spaces) {
           const n = countChanges(r.files)
-          io.stdout.write(`${r.space}: ${r.commit ? `sent ${n.added} files` : 'nothing to send yet'}\n`)
+          io.stdout.write(`${r.space}: ${r.commit ? `sent ${n.added} ${n.added === 1 ? 'file' : 'files'}` : 'nothing to send yet'}\n`)
         }
       } finally {
         key.key.fill(0)
