@@ -20,7 +20,7 @@ import type { CredentialStore } from '../lib/credentials.js'
 import { AlreadyExistsError, CloudyError, NotFoundError, ProviderError, TransientError, UsageError } from '../lib/errors.js'
 import { urlParams, type RemoteContext } from './index.js'
 import { assertKey } from './keys.js'
-import { loopbackLogin, type LoginContext, type OAuthTokens } from './oauth.js'
+import { login, type LoginContext, type OAuthTokens } from './oauth.js'
 import type { ByteRange, ListOptions, ObjectInfo, Provider, ProviderChange, PutBody, PutOptions } from './provider.js'
 import { isTransient } from './retry.js'
 
@@ -739,15 +739,16 @@ export async function loginDropbox(context: LoginContext): Promise<void> {
   }
   const apiUrl = apiUrlFrom(context.env)
   const fetchFn = sdkFetch(name, apiUrl, new AbortController().signal)
-  const tokens = await loopbackLogin({
+  const tokens = await login(context, {
     provider: name,
+    // Without a redirect (no browser here), Dropbox shows the code on its page.
     authorizeUrl: (redirectUri, challenge, state) =>
       address(AUTHORIZE_URL, apiUrl) +
       '?' +
       new URLSearchParams({
         client_id: appKey,
         response_type: 'code',
-        redirect_uri: redirectUri,
+        ...(redirectUri ? { redirect_uri: redirectUri } : {}),
         state,
         code_challenge: challenge,
         code_challenge_method: 'S256',
@@ -757,11 +758,21 @@ export async function loginDropbox(context: LoginContext): Promise<void> {
       tokenRequest(
         name,
         fetchFn,
-        { grant_type: 'authorization_code', code, client_id: appKey, code_verifier: verifier, redirect_uri: redirectUri },
+        {
+          grant_type: 'authorization_code',
+          code,
+          client_id: appKey,
+          code_verifier: verifier,
+          ...(redirectUri ? { redirect_uri: redirectUri } : {}),
+        },
         'complete the login',
       ),
     onAuthorizeUrl: (url) =>
-      context.say(`To connect Cloudy to your Dropbox, open this address in a browser and allow access:\n\n  ${url}\n`),
+      context.say(
+        /^https?:/.test(url)
+          ? `To connect Cloudy to your Dropbox, open this address in a browser${context.noBrowser ? ' (on any device)' : ''} and allow access:\n\n  ${url}\n`
+          : url,
+      ),
   })
   if (!tokens.refresh_token) {
     throw new ProviderError(name, `Dropbox gave no refresh token (offline access); ${LOGIN_HINT}`, { kind: 'auth' })

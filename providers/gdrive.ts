@@ -38,7 +38,7 @@ import type { CredentialSection, CredentialStore } from '../lib/credentials.js'
 import { AlreadyExistsError, CloudyError, ConfigError, NotFoundError, ProviderError, TransientError, UsageError } from '../lib/errors.js'
 import { urlParams, type RemoteContext } from './index.js'
 import { assertKey } from './keys.js'
-import { loopbackLogin, type LoginContext, type OAuthTokens } from './oauth.js'
+import { login, type LoginContext, type OAuthTokens } from './oauth.js'
 import type { ByteRange, ObjectInfo, Provider, ProviderChange, PutBody, PutOptions } from './provider.js'
 import { isTransient } from './retry.js'
 
@@ -1310,13 +1310,16 @@ export async function loginGdrive(context: LoginContext): Promise<void> {
     )
   }
   const ep = gdriveEndpoints(context.env)
-  const tokens = await loopbackLogin({
+  const tokens = await login(context, {
     provider: 'gdrive',
+    // Google shows no code on its page: without a browser here, it sends the browser elsewhere
+    // to a loopback address that does not answer, and the user pastes that address.
+    redirectUri: 'http://127.0.0.1:53682/callback',
     authorizeUrl: (redirectUri, challenge, state) => {
       const u = new URL(ep.authorize)
       u.search = new URLSearchParams({
         client_id: clientId,
-        redirect_uri: redirectUri,
+        redirect_uri: redirectUri!,
         response_type: 'code',
         scope: SCOPE,
         code_challenge: challenge,
@@ -1335,14 +1338,19 @@ export async function loginGdrive(context: LoginContext): Promise<void> {
         {
           grant_type: 'authorization_code',
           code,
-          redirect_uri: redirectUri,
+          redirect_uri: redirectUri!,
           client_id: clientId,
           client_secret: clientSecret,
           code_verifier: verifier,
         },
         'Google refused the login code; run "cloudy provider login gdrive" again',
       ),
-    onAuthorizeUrl: (url) => context.say(`Open this address in a browser and allow Cloudy to use Google Drive:\n\n  ${url}\n`),
+    onAuthorizeUrl: (url) =>
+      context.say(
+        /^https?:/.test(url)
+          ? `Open this address in a browser${context.noBrowser ? ' (on any device)' : ''} and allow Cloudy to use Google Drive:\n\n  ${url}\n`
+          : url,
+      ),
   })
   if (!tokens.refresh_token) {
     throw new ProviderError(

@@ -104,6 +104,52 @@ export async function loopbackLogin(o: LoopbackLoginOptions): Promise<OAuthToken
   }
 }
 
+export interface PastedLoginOptions {
+  provider: string
+  /**
+   * The consent page address. Without a redirect the provider shows the code on its page for
+   * the user to copy (Dropbox); with one, the browser, on another computer, fails to open it
+   * and the user copies the address it ended on (Google, which no longer shows codes).
+   */
+  authorizeUrl(redirectUri: string | undefined, codeChallenge: string, state: string): string
+  exchange(code: string, redirectUri: string | undefined, codeVerifier: string): Promise<OAuthTokens>
+  redirectUri?: string
+  onAuthorizeUrl(url: string): void
+  /** Ask the user one line. */
+  ask(question: string): Promise<string>
+}
+
+/**
+ * The same flow for a computer without a browser (rclone's `authorize` is the model): the
+ * address is opened on any other device, and the code, or the whole address the browser
+ * ended on, is pasted back here. The state is checked when the address is pasted.
+ */
+export async function pastedLogin(o: PastedLoginOptions): Promise<OAuthTokens> {
+  const { verifier, challenge } = pkcePair()
+  const state = base64url(randomBytes(24))
+  o.onAuthorizeUrl(o.authorizeUrl(o.redirectUri, challenge, state))
+  const question = o.redirectUri
+    ? 'Paste the address the browser ended on (it fails to load there; that is expected): '
+    : 'Paste the code the page shows: '
+  for (;;) {
+    const answer = (await o.ask(question)).trim()
+    if (!answer) continue
+    if (!/^https?:\/\//.test(answer)) return o.exchange(answer, o.redirectUri, verifier)
+    const back = new URL(answer)
+    const error = back.searchParams.get('error')
+    if (back.searchParams.get('state') !== state) {
+      o.onAuthorizeUrl('That address is not from the login Cloudy is waiting for; open the address above and paste where it ends.')
+      continue
+    }
+    if (error)
+      throw new ProviderError(o.provider, `login refused (${error}); run "cloudy provider login ${o.provider}" again and allow access`, {
+        kind: 'auth',
+      })
+    const code = back.searchParams.get('code')
+    if (code) return o.exchange(code, o.redirectUri, verifier)
+  }
+}
+
 /** What `cloudy provider login KIND` gives a provider's login function. */
 export interface LoginContext {
   /** The credentials of this computer, where the tokens go. */
@@ -113,4 +159,14 @@ export interface LoginContext {
   say(text: string): void
   /** Command-line options of the login (`app-key`, `client-id`, `client-secret`). */
   options: Record<string, string | undefined>
+  /** No browser on this computer: the address is opened elsewhere and the code pasted back through `ask`. */
+  noBrowser?: boolean
+  ask?: (question: string) => Promise<string>
+}
+
+/** The loopback flow, or the pasted one when the user said there is no browser here. */
+export function login(context: LoginContext, o: LoopbackLoginOptions & Omit<PastedLoginOptions, 'ask'>): Promise<OAuthTokens> {
+  if (!context.noBrowser) return loopbackLogin(o)
+  if (!context.ask) throw new Error('a login without a browser needs a way to ask')
+  return pastedLogin({ ...o, ask: context.ask })
 }

@@ -240,11 +240,18 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
               'app-key': { type: 'string', describe: "Dropbox: the app key of your Dropbox app (default: Cloudy's)" },
               'client-id': { type: 'string', describe: 'Google Drive: the OAuth client id of your Google Cloud project' },
               'client-secret': { type: 'string', describe: "Google Drive: that client's secret (installed-app clients have one)" },
+              browser: {
+                type: 'boolean',
+                default: true,
+                describe:
+                  '--no-browser: print the address to open on another device, and take the code (or the address it ends on) pasted back',
+              },
             }),
           (a) => {
             run = async () =>
               (await import('./commands/provider-login.js')).providerLogin(io, {
                 kind: a.kind,
+                noBrowser: !a.browser,
                 options: { 'app-key': a['app-key'], 'client-id': a['client-id'], 'client-secret': a['client-secret'] },
               })
           },

@@ -7,8 +7,9 @@
  * implicitly on upload and stay when emptied; files commit only at upload or session finish;
  * listings page with `cursor` / `has_more`, and the same cursors feed `list_folder/continue`
  * (changes since) and `list_folder/longpoll` (no auth). OAuth: `/oauth2/authorize` answers at
- * once as if the user clicked Allow, `/oauth2/token` takes the authorization-code grant with
- * PKCE and the refresh-token grant of a public client.
+ * once as if the user clicked Allow (redirecting to `redirect_uri`, or, without one, showing
+ * the code on the page for the user to copy), `/oauth2/token` takes the authorization-code
+ * grant with PKCE and the refresh-token grant of a public client.
  *
  * One account, in memory, on 127.0.0.1. The provider reaches it through
  * `CLOUDY_DROPBOX_API_URL`, which stands for every Dropbox host at once (the paths of the
@@ -315,11 +316,13 @@ export class DropboxFake implements TestServer {
     if (q.get('client_id') !== this.appKey) throw new ApiError(400, 'Invalid client_id')
     if (q.get('response_type') !== 'code') throw new ApiError(400, 'response_type must be "code" for this app')
     const redirectUri = q.get('redirect_uri') ?? ''
-    if (!/^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?\//.test(redirectUri)) throw new ApiError(400, 'Invalid redirect_uri')
+    // Without a redirect, the page shows the code for the user to copy (the no-browser flow).
+    if (redirectUri !== '' && !/^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?\//.test(redirectUri))
+      throw new ApiError(400, 'Invalid redirect_uri')
     const challenge = q.get('code_challenge')
     const method = q.get('code_challenge_method') ?? 'plain'
     if (!challenge || !['S256', 'plain'].includes(method)) throw new ApiError(400, 'code_challenge is required for apps without a secret')
-    const back = new URL(redirectUri)
+    const back = new URL(redirectUri || 'http://127.0.0.1/')
     const state = q.get('state')
     if (state !== null) back.searchParams.set('state', state)
     if (this.#denyLogin) {
@@ -336,6 +339,12 @@ export class DropboxFake implements TestServer {
         expires: Date.now() + 600_000,
       })
       back.searchParams.set('code', code)
+      if (!redirectUri) {
+        res
+          .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+          .end(`<!doctype html><p>Enter this code into Cloudy to finish connecting: <code>${code}</code></p>`)
+        return 200
+      }
     }
     res.writeHead(302, { location: back.toString() }).end()
     return 302
@@ -357,7 +366,7 @@ export class DropboxFake implements TestServer {
         const grant = this.#codes.get(code)
         this.#codes.delete(code)
         if (!grant || grant.expires < Date.now()) throw fail('invalid_grant', "code doesn't exist or has expired")
-        if (params.get('redirect_uri') !== grant.redirectUri) throw fail('invalid_grant', 'redirect_uri mismatch')
+        if ((params.get('redirect_uri') ?? '') !== grant.redirectUri) throw fail('invalid_grant', 'redirect_uri mismatch')
         const verifier = params.get('code_verifier') ?? ''
         const computed = grant.method === 'S256' ? base64url(createHash('sha256').update(verifier).digest()) : verifier
         if (!verifier || computed !== grant.challenge) throw fail('invalid_grant', 'invalid code verifier')

@@ -330,6 +330,35 @@ t.test('login: consent in the browser, tokens into credentials.toml, and the pro
   t.not((await credentials.section('gdrive'))!.refresh_token, table.refresh_token, 'new tokens')
 })
 
+t.test('login without a browser: the address the browser ended on is pasted back', async (t) => {
+  const fake = await fakeFor(t)
+  const credentials = new CredentialStore(join(tempDir(t), 'credentials.toml'))
+  let consent: string | undefined
+  await loginGdrive({
+    credentials,
+    env: fake.env,
+    options: { 'client-id': fake.clientId, 'client-secret': fake.clientSecret },
+    noBrowser: true,
+    say: (text) => {
+      consent ??= /https?:\/\/\S+/.exec(text)?.[0]
+    },
+    // On another device: the consent page sends the browser to a loopback address that does not
+    // answer there; the person copies that address. A stale one first: refused, asked again.
+    ask: async () => {
+      if (!consent) throw new Error('asked before the address was shown')
+      const page = await fetch(consent, { redirect: 'manual' })
+      const ended = new URL(page.headers.get('location')!)
+      t.equal(ended.origin + ended.pathname, 'http://127.0.0.1:53682/callback')
+      if (consent.endsWith('#stale')) return ended.toString()
+      consent += '#stale'
+      ended.searchParams.set('state', 'another-login')
+      return ended.toString()
+    },
+  })
+  const table = (await credentials.section('gdrive'))!
+  t.match(table.refresh_token, /^1\/\//)
+})
+
 t.test('login: no OAuth client, or consent refused', async (t) => {
   const fake = await fakeFor(t)
   const credentials = new CredentialStore(join(tempDir(t), 'credentials.toml'))
