@@ -8,17 +8,22 @@ import { spawn } from 'node:child_process'
 import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { startDropboxFake } from '../fakes/dropbox.js'
-import { BIN, cloudy, computer } from '../helpers/cli.js'
+import { BIN, cloudy, computer, type Computer } from '../helpers/cli.js'
 
 const fake = await startDropboxFake()
 t.teardown(() => fake.stop())
 
-t.test('a pasted code completes the login', async (t) => {
-  const c = computer(t)
-  const child = spawn(process.execPath, [BIN, 'provider', 'login', 'dropbox', '--no-browser', '--app-key', fake.appKey], {
+/** `cloudy provider login dropbox --no-browser` on `c`, its answers to come through a pipe. */
+function loginWithoutBrowser(c: Computer) {
+  return spawn(process.execPath, [BIN, 'provider', 'login', 'dropbox', '--no-browser', '--app-key', fake.appKey], {
     env: { PATH: process.env.PATH, HOME: c.home, CLOUDY_HOME: c.cloudyHome, ...fake.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   })
+}
+
+t.test('a pasted code completes the login', async (t) => {
+  const c = computer(t)
+  const child = loginWithoutBrowser(c)
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d) => (stdout += d))
@@ -49,10 +54,7 @@ t.test('a pasted code completes the login', async (t) => {
 
 t.test('a wrong code is refused, naming what to do', async (t) => {
   const c = computer(t)
-  const child = spawn(process.execPath, [BIN, 'provider', 'login', 'dropbox', '--no-browser', '--app-key', fake.appKey], {
-    env: { PATH: process.env.PATH, HOME: c.home, CLOUDY_HOME: c.cloudyHome, ...fake.env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
+  const child = loginWithoutBrowser(c)
   let stderr = ''
   child.stderr.on('data', (d) => (stderr += d))
   child.stdin.end('not-a-code\n')
