@@ -6,16 +6,18 @@
  */
 import { hostname, userInfo } from 'node:os'
 import { join } from 'node:path'
-import { openProvider } from '../providers/index.js'
+import { describeProvider, openProvider } from '../providers/index.js'
 import type { Provider } from '../providers/provider.js'
-import { loadConfig, type Config } from './config.js'
+import { loadConfig, writeConfig, type Config } from './config.js'
 import { CredentialStore } from './credentials.js'
-import { NoVaultError } from './errors.js'
+import { CloudyError, EXIT, NoVaultError } from './errors.js'
 import { cloudyPaths, type CloudyPaths } from './paths.js'
 import { StateDb } from './state/db.js'
 import { acquireSyncLock } from './state/lock.js'
 import { privateDir } from './state/private-file.js'
 import type { DeviceIdentity } from './sync/up.js'
+import { catchUp } from './vault/move.js'
+import { readMoved } from './vault/moved.js'
 import { Vault } from './vault/vault.js'
 
 export interface Session {
@@ -80,15 +82,57 @@ export interface SessionOptions {
   notice?: (line: string) => void
 }
 
+/**
+ * The vault at its current place: where it moved (`cloudy vault move`), this computer follows,
+ * bringing along what it published at the old place unseen by the move, and remembers the new
+ * place in config.toml. Moves of a move are followed too, a few at most.
+ */
+async function followMoves(
+  o: SessionOptions,
+  paths: CloudyPaths,
+  config: Config,
+  provider: Provider,
+  vault: Vault,
+): Promise<{ config: Config; provider: Provider; vault: Vault }> {
+  for (let hops = 0; hops < 4; hops++) {
+    const moved = await readMoved(vault)
+    if (!moved) return { config, provider, vault }
+    o.notice?.(
+      `cloudy: the vault moved to ${describeProvider(moved.provider)} (by ${moved.byName}, ${moved.time.slice(0, 19).replace('T', ' ')}); this computer follows it`,
+    )
+    const next = await connect(o.env, paths, moved.provider, moved.root, o.notice)
+    try {
+      const key = vault.masterKeyCopy()
+      const there = await Vault.withMasterKey(next, vault.info.vaultId, key)
+      key.fill(0)
+      await catchUp(provider, next, vault.deviceTag(config.device.id!))
+      config = { ...config, vault: { ...config.vault, provider: moved.provider, root: moved.root } }
+      await writeConfig(paths.configFile, config)
+      vault.close()
+      await provider.close()
+      ;[provider, vault] = [next, there]
+    } catch (e) {
+      await next.close()
+      throw e
+    }
+  }
+  throw new CloudyError(
+    'EMOVED',
+    EXIT.USAGE,
+    `the vault's "moved" pointers lead on and on from ${provider.name}: fix config.toml [vault] by hand`,
+  )
+}
+
 /** Open everything an operation on the vault needs. The caller must `close()` it. */
 export async function openSession(o: SessionOptions): Promise<Session> {
   const paths = cloudyPaths(o.env)
-  const config = await requireConfig(paths)
-  const provider = await connect(o.env, paths, config.vault.provider!, config.vault.root, o.notice)
+  let config = await requireConfig(paths)
+  let provider = await connect(o.env, paths, config.vault.provider!, config.vault.root, o.notice)
   try {
     const given = await o.masterKey?.()
-    const vault = given ? await Vault.withMasterKey(provider, given.vaultId, given.key) : await Vault.unlock(provider, await o.password())
+    let vault = given ? await Vault.withMasterKey(provider, given.vaultId, given.key) : await Vault.unlock(provider, await o.password())
     if (given) given.key.fill(0)
+    ;({ config, provider, vault } = await followMoves(o, paths, config, provider, vault))
     const lock = o.exclusive ? await acquireSyncLock(join(paths.stateDir, 'sync.lock'), () => o.onWait?.()) : undefined
     const db = StateDb.open(paths.stateDb, (aside, why) => o.onDamagedState?.(aside, why))
     return {

@@ -398,6 +398,32 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         )
         .demandCommand(1, 'say "apps list" or "apps install"'),
     )
+    .command('vault', 'the vault as a whole', (y) =>
+      y
+        .command(
+          'move',
+          'copy the vault to another place, check the copy, and switch every computer of the chain to it (each follows at its next sync)',
+          (yy) =>
+            withJson(yy).options({
+              to: {
+                type: 'string',
+                demandOption: true,
+                describe: 'the new place, as init takes it (a folder, s3://…, sftp://…, dropbox:/…, gdrive:/…)',
+              },
+              root: { type: 'string', describe: 'folder of the vault inside the new storage account (default: the current one)' },
+            }),
+          (a) => {
+            run = async () =>
+              (await import('./commands/vault.js')).vaultMove(io, {
+                to: a.to,
+                root: a.root,
+                passwordFile: a['password-file'],
+                json: a.json,
+              })
+          },
+        )
+        .demandCommand(1, 'say "vault move --to URL"'),
+    )
     .command('service', 'start the Cloudy service at login (a systemd user unit)', (y) =>
       y
         .command(

@@ -20,6 +20,7 @@ export const BlobType = {
   device: 8,
   pulse: 9,
   selection: 10,
+  moved: 11,
 } as const
 export type BlobType = (typeof BlobType)[keyof typeof BlobType]
 

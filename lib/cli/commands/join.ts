@@ -9,6 +9,7 @@ import { CloudyError, EXIT, UsageError } from '../../errors.js'
 import { cloudyPaths } from '../../paths.js'
 import { listChain, readChain, touchDevice } from '../../sync/chain.js'
 import { randomBytes } from '../../vault/sodium.js'
+import { readMoved } from '../../vault/moved.js'
 import { Vault } from '../../vault/vault.js'
 import { connect, deviceIdentity, masterPassword, openSession } from '../context.js'
 import type { CliIo } from '../io.js'
@@ -37,6 +38,11 @@ export async function join(io: CliIo, args: JoinArgs): Promise<number> {
     const password = await masterPassword(io, args.passwordFile)
     const vault = await Vault.unlock(provider, password)
     try {
+      const moved = await readMoved(vault)
+      if (moved)
+        throw new UsageError(
+          `the vault moved to ${describeProvider(moved.provider)} (by ${moved.byName}); join it there: cloudy join --provider '${moved.provider}' --root '${moved.root}'`,
+        )
       const config = deviceConfig(existing, url, root, args.name)
       const device = deviceIdentity(config, paths)
       const record = await touchDevice(vault, device, 'join')
