@@ -28,6 +28,7 @@ import { DEFAULT_SCHEDULES, nextDue, parseSchedule, type Schedule } from '../sel
 import { readSelection } from '../selection/selection.js'
 import { watchedPaths } from '../sources/watched.js'
 import { sessionPlan } from '../sync/spaces.js'
+import { readMoved } from '../vault/moved.js'
 import { serveJson, type JsonServer } from './ipc.js'
 import { desktopNotifier, type Notify } from './notify.js'
 import { ChangeWatcher } from './watcher.js'
@@ -172,8 +173,17 @@ export class Service {
 
   /** Open the vault with `password`; the keys stay in this process's memory until `lock`. */
   async unlock(password: string): Promise<void> {
+    await this.#open({ password })
+  }
+
+  async #open(o: { password: string } | { masterKey: { vaultId: string; key: Uint8Array } }): Promise<void> {
     if (this.#session) return
-    this.#session = await openSession({ env: this.#o.env, password: async () => password, notice: this.#o.log })
+    this.#session = await openSession({
+      env: this.#o.env,
+      password: async () => ('password' in o ? o.password : ''),
+      masterKey: async () => ('masterKey' in o ? o.masterKey : undefined),
+      notice: this.#o.log,
+    })
     this.#o.log('cloudy service: unlocked')
     this.#startFollowing(this.#session)
     this.#watcher = new ChangeWatcher({
@@ -575,12 +585,33 @@ export class Service {
    * Take the chain's changes: planned, and applied unless this computer takes them by hand or
    * they delete too much at once (held until the user applies them: `cloudy sync down`).
    */
-  async #follow(s: Session): Promise<DownAllReport> {
+  async #follow(s: Session): Promise<DownAllReport | undefined> {
+    // The vault moved (`cloudy vault move`: its pointer beat the pulse): reopened at its new
+    // place once this job is done, with the keys held; nothing is taken from the old place.
+    if (await readMoved(s.vault)) {
+      void this.#reopenMoved(s)
+      return undefined
+    }
     const selection = selectionSeen(s.db)
     const report = await this.#takeChain(s)
     // A new selection (a schedule, a category) or new files to watch: arranged anew.
     if (selectionSeen(s.db) !== selection || report.applied?.some((r) => r?.applied.length)) await this.#rearrange(s)
     return report
+  }
+
+  /** Lock and unlock again with the keys this service holds: the session follows the pointer (lib/session.ts). */
+  async #reopenMoved(s: Session): Promise<void> {
+    const key = { vaultId: s.vault.info.vaultId, key: s.vault.masterKeyCopy() }
+    try {
+      this.#o.log('cloudy service: the vault moved; opening it at its new place')
+      await this.lock()
+      await this.#open({ masterKey: key })
+      this.#look()
+    } catch (e) {
+      this.#o.log(`cloudy service: following the vault to its new place failed; "cloudy unlock" tries again: ${(e as Error).message}`)
+    } finally {
+      key.key.fill(0)
+    }
   }
 
   async #takeChain(s: Session): Promise<DownAllReport> {

@@ -1,7 +1,7 @@
 /**
  * `cloudy vault move`: a vault on the local folder moved to S3 (s3rver on loopback) while two
- * computers use it. Both follow (the other one at its next sync, with nothing asked), nothing
- * is lost, and `check --read-data` is clean at the new place.
+ * computers use it. Both follow (the other one at its next sync, with nothing asked; a running
+ * service at once), nothing is lost, and `check --read-data` is clean at the new place.
  */
 import t from 'tap'
 import { existsSync } from 'node:fs'
@@ -9,6 +9,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { startS3Server } from '../../scripts/servers/s3.js'
 import { cloudy, computer, initVault, joinedComputer, ok, tempDir, useServer } from '../helpers/cli.js'
+import { startService, until } from '../helpers/service.js'
 
 const server = await startS3Server()
 t.teardown(() => server.stop())
@@ -53,4 +54,28 @@ t.test('local folder to S3: both computers follow, nothing lost', async (t) => {
   t.equal(join2.code, 2)
   t.match(join2.stderr, /the vault moved to s3:.*join it there: cloudy join --provider/)
   t.equal((await cloudy(a, ['vault', 'move', '--to', url])).code, 2, 'a place that holds a vault is refused')
+})
+
+t.test("a running service follows the move and goes on taking the chain's changes", async (t) => {
+  const vault = tempDir(t, 'vault')
+  const a = computer(t)
+  await useServer(a, server)
+  await mkdir(join(a.home, 'cfg'))
+  await writeFile(join(a.home, 'cfg/a.txt'), 'from A')
+  await initVault(t, a, vault, ['~/cfg'], 'alpha')
+  await ok(t, a, ['sync', 'up'])
+  const b = await joinedComputer(t, vault, ['~/cfg'], 'bravo', server)
+  const service = await startService(t, a)
+  await until(t, "A's service is unlocked", () => service.log().includes('unlocked'))
+
+  await ok(t, b, ['vault', 'move', '--to', server.newUrl()])
+  await until(t, "A's service follows the pointer", () => /the vault moved; opening it at its new place/.test(service.log()))
+  await until(t, "A's config names the new place", async () =>
+    /provider = "s3:/.test(await readFile(join(a.cloudyHome, 'config.toml'), 'utf8')),
+  )
+  await writeFile(join(b.home, 'cfg/b.txt'), 'from B, at the new place')
+  await ok(t, b, ['sync', 'up'])
+  await until(t, "B's change reaches A's HOME through the service", () => existsSync(join(a.home, 'cfg/b.txt')), 30_000)
+  t.equal(await readFile(join(a.home, 'cfg/b.txt'), 'utf8'), 'from B, at the new place')
+  t.equal(await service.stop(), 0)
 })
