@@ -18,6 +18,7 @@ import { privateDir } from './state/private-file.js'
 import type { DeviceIdentity } from './sync/up.js'
 import { catchUp } from './vault/move.js'
 import { readMoved } from './vault/moved.js'
+import { oauthKind, readClient, writeClient } from './vault/oauth-client.js'
 import { Vault } from './vault/vault.js'
 
 export interface Session {
@@ -123,6 +124,30 @@ async function followMoves(
   )
 }
 
+/**
+ * A vault on Dropbox or Drive remembers the OAuth client it is reached with (the first
+ * computer's), so that `cloudy provider key` can tell another computer which one to log in
+ * with; a computer using another is told. Looked at once per client on each computer.
+ */
+async function rememberClient(o: SessionOptions, paths: CloudyPaths, config: Config, vault: Vault, db: StateDb): Promise<void> {
+  const kind = oauthKind(config.vault.provider!)
+  if (!kind) return
+  const table = await new CredentialStore(paths.credentialsFile).section(kind)
+  const id = kind === 'dropbox' ? table?.app_key : table?.client_id
+  if (!id || db.getMeta(`client:${kind}`) === id) return
+  const known = await readClient(vault, kind)
+  if (!known)
+    await writeClient(vault, { format: 1, kind, id, ...(kind === 'gdrive' && table?.client_secret ? { secret: table.client_secret } : {}) })
+  else if (known.id !== id) {
+    o.notice?.(
+      `cloudy: this computer reaches the vault with ${kind === 'dropbox' ? 'Dropbox app key' : 'Google client id'} ${id}, the chain with ${known.id}: ` +
+        `log in with the chain's ("cloudy provider key ${kind}" shows it) so that every computer uses one`,
+    )
+    return
+  }
+  db.setMeta(`client:${kind}`, id)
+}
+
 /** Open everything an operation on the vault needs. The caller must `close()` it. */
 export async function openSession(o: SessionOptions): Promise<Session> {
   const paths = cloudyPaths(o.env)
@@ -135,6 +160,7 @@ export async function openSession(o: SessionOptions): Promise<Session> {
     ;({ config, provider, vault } = await followMoves(o, paths, config, provider, vault))
     const lock = o.exclusive ? await acquireSyncLock(join(paths.stateDir, 'sync.lock'), () => o.onWait?.()) : undefined
     const db = StateDb.open(paths.stateDb, (aside, why) => o.onDamagedState?.(aside, why))
+    await rememberClient(o, paths, config, vault, db)
     return {
       paths,
       env: o.env,

@@ -734,7 +734,8 @@ export async function loginDropbox(context: LoginContext): Promise<void> {
     throw new UsageError(
       'this build of Cloudy has no Dropbox app key of its own yet: create an app at https://www.dropbox.com/developers/apps ' +
         '(scoped access; permissions files.metadata.read, files.content.read, files.content.write; redirect URI http://127.0.0.1) ' +
-        'and run: cloudy provider login dropbox --app-key KEY',
+        'and run: cloudy provider login dropbox --app-key KEY. To join a vault another computer made, use its key: ' +
+        '"cloudy provider key dropbox" on that computer prints it.',
     )
   }
   const apiUrl = apiUrlFrom(context.env)

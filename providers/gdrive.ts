@@ -69,7 +69,8 @@ const CLIENT_HINT =
   'Google Drive needs your own OAuth client (Google gives installed apps no shared one): in the Google Cloud console ' +
   '(https://console.cloud.google.com) create a project, enable the Google Drive API, set up the OAuth consent screen ' +
   '(add yourself as a test user), and create an OAuth client ID of type "Desktop app"; then run ' +
-  '"cloudy provider login gdrive --client-id ID --client-secret SECRET". Use the same client on every computer of the vault.'
+  '"cloudy provider login gdrive --client-id ID --client-secret SECRET". Use the same client on every computer of the vault: ' +
+  '"cloudy provider key gdrive" on a computer of the chain prints it.'
 
 /** The addresses the provider and the login talk to. */
 export interface GdriveEndpoints {

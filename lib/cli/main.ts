@@ -256,7 +256,20 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
               })
           },
         )
-        .demandCommand(1, 'say "provider login dropbox" or "provider login gdrive"'),
+        .command(
+          'key <kind>',
+          "the Dropbox app key or Google client the chain's vault is reached with, to log in with on another computer",
+          (yy) => withJson(yy).positional('kind', { choices: ['dropbox', 'gdrive'] as const, demandOption: true }),
+          (a) => {
+            run = async () =>
+              (await import('./commands/provider-login.js')).providerKey(io, {
+                kind: a.kind,
+                passwordFile: a['password-file'],
+                json: a.json,
+              })
+          },
+        )
+        .demandCommand(1, 'say "provider login dropbox|gdrive" or "provider key dropbox|gdrive"'),
     )
     .command(
       'status',

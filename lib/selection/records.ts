@@ -6,10 +6,8 @@
  * choice this computer has seen.
  */
 import type { StateDb } from '../state/db.js'
-import { decodePayload, encodePayload } from '../store/codec.js'
-import { decodeJson } from '../store/objects.js'
-import { CHAIN_SPACE } from '../sync/chain.js'
-import { BlobType, open, seal } from '../vault/aead.js'
+import { BlobType } from '../vault/aead.js'
+import { openJson, sealJson } from '../vault/sealed-json.js'
 import type { Vault } from '../vault/vault.js'
 import { mergeSelections, setSelection, type SelectionMap } from './selection.js'
 
@@ -46,16 +44,13 @@ function seen(db: StateDb | undefined): SelectionMap {
 
 /** Every record on the provider: its key, and its map when it opens under its own name. */
 async function* records(vault: Vault): AsyncGenerator<{ key: string; map?: SelectionMap }> {
-  const key = vault.space(CHAIN_SPACE).blobKey
   const stored = vault.records(PREFIX)
   for await (const tag of stored.names()) {
     if (!/^[0-9a-f]{32}$/.test(tag)) continue
     const sealed = await stored.get(tag)
     // Deleted since it was listed.
     if (!sealed) continue
-    const payload = open(key, BlobType.selection, recordId(tag), sealed)
-    const plain = payload && decodePayload(payload)
-    const record = plain ? decodeJson<SelectionRecord>(plain) : undefined
+    const record = openJson<SelectionRecord>(vault, BlobType.selection, recordId(tag), sealed)
     yield { key: stored.key(tag), map: record?.format === 1 ? wellFormed(record.entries) : undefined }
   }
 }
@@ -97,13 +92,7 @@ export async function changeSelection(
   const tag = vault.deviceTag(deviceId)
   const map = setSelection(await loadSelectionMap(vault, db), changes, tag)
   const record: SelectionRecord = { format: 1, entries: map }
-  const sealed = seal(
-    vault.space(CHAIN_SPACE).blobKey,
-    BlobType.selection,
-    recordId(tag),
-    encodePayload(Buffer.from(JSON.stringify(record))),
-  )
-  await vault.records(PREFIX).put(tag, sealed)
+  await vault.records(PREFIX).put(tag, sealJson(vault, BlobType.selection, recordId(tag), record))
   // Seen here only once it is published: a failed put leaves nothing that looks chosen.
   db?.setMeta(SEEN, JSON.stringify(map))
   return map

@@ -13,14 +13,14 @@
  */
 import { RollbackError, UsageError } from '../errors.js'
 import type { StateDb } from '../state/db.js'
-import { decodePayload, encodePayload } from '../store/codec.js'
-import { decodeJson, type Head } from '../store/objects.js'
-import { BlobType, open, seal } from '../vault/aead.js'
+import type { Head } from '../store/objects.js'
+import { BlobType } from '../vault/aead.js'
+import { openJson, sealJson } from '../vault/sealed-json.js'
 import type { Vault } from '../vault/vault.js'
 import type { DeviceIdentity } from './up.js'
 
 /** The space whose keys seal the chain's records (no data lives in it). */
-export const CHAIN_SPACE = 'chain'
+export { CHAIN_SPACE } from '../vault/sealed-json.js'
 const PREFIX = 'devices/'
 const REMOVED = '.removed'
 
@@ -70,14 +70,12 @@ function recordId(tag: string, removal: boolean): Buffer {
 }
 
 function sealRecord(vault: Vault, tag: string, removal: boolean, value: object): Uint8Array {
-  return seal(vault.space(CHAIN_SPACE).blobKey, BlobType.device, recordId(tag, removal), encodePayload(Buffer.from(JSON.stringify(value))))
+  return sealJson(vault, BlobType.device, recordId(tag, removal), value)
 }
 
+/** A record that does not open is ignored, not fatal: the chain listing must still work. */
 function openRecord<T>(vault: Vault, tag: string, removal: boolean, sealed: Uint8Array): T | undefined {
-  const payload = open(vault.space(CHAIN_SPACE).blobKey, BlobType.device, recordId(tag, removal), sealed)
-  const plain = payload && decodePayload(payload)
-  // A record that does not open is ignored, not fatal: the chain listing must still work.
-  return plain ? decodeJson<T>(plain) : undefined
+  return openJson<T>(vault, BlobType.device, recordId(tag, removal), sealed)
 }
 
 /** Something wrong with the chain's records on the provider (for `chain list` and `check`). */

@@ -21,6 +21,7 @@ export const BlobType = {
   pulse: 9,
   selection: 10,
   moved: 11,
+  client: 12,
 } as const
 export type BlobType = (typeof BlobType)[keyof typeof BlobType]
 

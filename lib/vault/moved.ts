@@ -4,16 +4,13 @@
  * nobody with the old storage account alone can send them elsewhere.
  */
 import { CloudyError, EXIT } from '../errors.js'
-import { decodeJson } from '../store/objects.js'
-import { decodePayload, encodePayload } from '../store/codec.js'
-import { BlobType, open, seal } from './aead.js'
+import { BlobType } from './aead.js'
+import { openJson, sealJson } from './sealed-json.js'
 import type { Vault } from './vault.js'
 
 /** The pointer's key at the old place. */
 export const MOVED_KEY = 'moved'
 const AD = Buffer.from('moved')
-/** Whose blob key seals it (lib/sync/chain.ts CHAIN_SPACE). */
-const CHAIN = 'chain'
 
 export interface MovedRecord {
   format: 1
@@ -26,18 +23,15 @@ export interface MovedRecord {
 }
 
 export async function writeMoved(vault: Vault, r: MovedRecord): Promise<void> {
-  const sealed = seal(vault.space(CHAIN).blobKey, BlobType.moved, AD, encodePayload(Buffer.from(JSON.stringify(r))))
   // Through the records, so the pulse tells followers at the old place at once.
-  await vault.records('').put(MOVED_KEY, sealed)
+  await vault.records('').put(MOVED_KEY, sealJson(vault, BlobType.moved, AD, r))
 }
 
 /** Where the vault went, if it moved; a pointer that does not open is damage (exit 7), never followed. */
 export async function readMoved(vault: Vault): Promise<MovedRecord | undefined> {
   const sealed = await vault.records('').get(MOVED_KEY)
   if (!sealed) return undefined
-  const payload = open(vault.space(CHAIN).blobKey, BlobType.moved, AD, sealed)
-  const plain = payload && decodePayload(payload)
-  const r = plain && decodeJson<MovedRecord>(plain)
+  const r = openJson<MovedRecord>(vault, BlobType.moved, AD, sealed)
   if (!r || typeof r.provider !== 'string' || typeof r.root !== 'string')
     throw new CloudyError(
       'EINTEGRITY',

@@ -50,6 +50,11 @@ t.test('a pasted code completes the login', async (t) => {
   t.match(readFileSync(credentials, 'utf8'), /refresh_token = /)
   const init = await cloudy(c, ['init', '--provider', fake.newUrl(), '--kdf', 'interactive', '--no-auto-apps'], fake.env)
   t.equal(init.code, 0, `the tokens reach the vault: ${init.stderr}`)
+  // The vault remembers the app key, for the next computer's login.
+  const key = await cloudy(c, ['provider', 'key', 'dropbox'], fake.env)
+  t.equal(key.code, 0, key.stderr)
+  t.match(key.stdout, new RegExp(`Dropbox app key: ${fake.appKey}\\n.*cloudy provider login dropbox --app-key ${fake.appKey}`))
+  t.equal((await cloudy(c, ['provider', 'key', 'gdrive'], fake.env)).code, 2, 'no Google client remembered')
 })
 
 t.test('a wrong code is refused, naming what to do', async (t) => {

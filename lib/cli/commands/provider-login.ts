@@ -1,11 +1,14 @@
 /**
  * `cloudy provider login dropbox|gdrive`: OAuth in the browser, tokens into credentials.toml.
  * `--no-browser`: the address is opened on another device and the code pasted back here.
+ * `cloudy provider key`: the OAuth client the chain uses, for another computer's login.
  */
 import { createInterface } from 'node:readline/promises'
 import { CredentialStore } from '../../credentials.js'
 import { EXIT, UsageError } from '../../errors.js'
 import { cloudyPaths } from '../../paths.js'
+import { readClient, type OAuthKind } from '../../vault/oauth-client.js'
+import { openSession } from '../context.js'
 import type { CliIo } from '../io.js'
 import { TerminalInput } from '../terminal-input.js'
 
@@ -63,4 +66,27 @@ export async function providerLogin(
   }
   io.stdout.write(`Connected to ${args.kind === 'dropbox' ? 'Dropbox' : 'Google Drive'}; the tokens are in ${paths.credentialsFile}.\n`)
   return EXIT.OK
+}
+
+/** `cloudy provider key dropbox|gdrive`: the OAuth client the chain's vault is reached with, for another computer's login. */
+export async function providerKey(io: CliIo, args: { kind: OAuthKind; passwordFile?: string; json?: boolean }): Promise<number> {
+  const s = await openSession(io, args)
+  try {
+    const c = await readClient(s.vault, args.kind)
+    if (!c) {
+      throw new UsageError(
+        `the vault remembers no ${args.kind === 'dropbox' ? 'Dropbox app key' : 'Google client'}: it is not on ${args.kind === 'dropbox' ? 'Dropbox' : 'Google Drive'}, or no computer reached it there yet`,
+      )
+    }
+    if (args.json) io.stdout.write(JSON.stringify(c) + '\n')
+    else if (c.kind === 'dropbox')
+      io.stdout.write(`Dropbox app key: ${c.id}\nOn another computer: cloudy provider login dropbox --app-key ${c.id}\n`)
+    else
+      io.stdout.write(
+        `Google client id: ${c.id}\n${c.secret ? `client secret: ${c.secret}\n` : ''}On another computer: cloudy provider login gdrive --client-id ${c.id}${c.secret ? ` --client-secret ${c.secret}` : ' --client-secret SECRET'}\n`,
+      )
+    return EXIT.OK
+  } finally {
+    await s.close()
+  }
 }
