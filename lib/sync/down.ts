@@ -321,20 +321,25 @@ export async function applyDown(
   // disk) must not leave a local version in a copy that no up-sync sends.
   recordCopies(o.db, plan.space, chosen)
   recordWritten(o.db, plan.space, chosen)
-  const changes = await applyItems(
-    {
-      store: plan.store,
-      home: o.home,
-      warnings,
-      dirs: plan.dirs,
-      onBytes: o.onBytes,
-      onFile: o.onFile,
-      mapTarget: plan.mapTarget,
-      journal: folderJournal(o.db, plan.space),
-    },
-    chosen,
-  )
-  o.db.updateFiles(plan.space, changes)
+  const options = {
+    store: plan.store,
+    home: o.home,
+    warnings,
+    dirs: plan.dirs,
+    onBytes: o.onBytes,
+    onFile: o.onFile,
+    mapTarget: plan.mapTarget,
+    journal: folderJournal(o.db, plan.space),
+  }
+  // The copies the chain's merge keeps versions in are written first: one may hold the version
+  // on this disk that another item replaces. Killed between that replacement and the copy, the
+  // next up-sync would publish the replacement, and the version would be in no computer's state
+  // any more (soak adversarial seed 75: a file a folder replaced).
+  const copies = [...(plan.mergeCopies ?? [])]
+  const inCopy = (it: PlanItem) => it.op === 'add' && copies.some((c) => it.path === c || it.path.startsWith(c + '/'))
+  const first = chosen.filter(inCopy)
+  if (first.length) o.db.updateFiles(plan.space, await applyItems(options, first))
+  o.db.updateFiles(plan.space, await applyItems(options, first.length ? chosen.filter((it) => !inCopy(it)) : chosen))
   recordWrittenCopies(o.db, plan.space, chosen, await writtenCopies(o.home, plan, chosen, complete && warnings.size === 0))
   if (complete && warnings.size === 0 && plan.heads.length) {
     if (plan.target) o.db.setMeta(treeMetaKey(plan.space), plan.target)

@@ -5,12 +5,12 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { BIN, cloudy } from '../helpers/cli.js'
-import { run, sameCfg, threeComputers, writeAt } from '../helpers/three-computers.js'
+import { run, sameCfg, setUp, threeComputers, writeAt } from '../helpers/three-computers.js'
 
 // Soak adversarial seed 53: C's down-sync moved C's unsent edit of n2.txt aside, wrote the
 // chain's version (B's) at the name and was killed before it recorded anything; A deleted B's
@@ -128,3 +128,50 @@ for (const cFirst of ['up', 'down'])
     for (const x of [a, b, c]) t.same((await readdir(join(x.home, 'cfg'))).sort(), ['g'], "A's deletion of n stays")
     await sameCfg(t, { a, b, c })
   })
+
+// Soak adversarial seed 75: A's file n2 met C's folder n2 (made where C had never down-synced);
+// the merge keeps the folder at the name and A's file in a copy. A's down-sync removed the file
+// to make the folder and was killed while it wrote the copy: A's next up-sync published the
+// folder, and A's version was in no computer's state any more. The copy goes first now.
+t.test('a version the merge keeps in a copy is written before what replaces it here', async (t) => {
+  const { a, b: c } = await setUp(t, async (home) => writeAt(join(home, 'cfg/g'), 'g', '2026-01-01T00:00:00Z'))
+  const v6 = randomBytes(32 * 1024 * 1024)
+  await writeFile(join(a.home, 'cfg/n2'), v6)
+  const up = await cloudy(a, ['sync', 'up'], { CLOUDY_PACK_SIZE: String(1024 * 1024) })
+  t.equal(up.code, 0, up.stderr)
+  // C, not down-synced since, makes a folder of that name and sends it.
+  await mkdir(join(c.home, 'cfg/n2'))
+  await writeFile(join(c.home, 'cfg/n2/inner'), 'by C')
+  await run(t, c, ['sync', 'up'])
+
+  const cfg = join(a.home, 'cfg')
+  const child = spawn(process.execPath, [BIN, 'sync', 'down', '--yes'], {
+    env: { PATH: process.env.PATH, HOME: a.home, CLOUDY_HOME: a.cloudyHome, CLOUDY_PASSWORD: 'correct horse' },
+    stdio: 'ignore',
+  })
+  const exited = new Promise((resolve) => child.on('exit', resolve))
+  let writing = false
+  for (let i = 0; i < 30_000 && child.exitCode === null; i++) {
+    if ((writing = readdirSync(cfg).some((n) => n.includes('.cloudy-')))) break
+    await sleep(1)
+  }
+  child.kill('SIGKILL')
+  await exited
+  t.ok(writing, "killed while the copy of A's version was being written")
+
+  await run(t, a, ['sync', 'up'])
+  for (const x of [c, a, c]) await cloudy(x, ['sync', 'down', '--yes'])
+  for (const x of [a, c]) await cloudy(x, ['sync', 'up'])
+  for (const x of [a, c]) await cloudy(x, ['sync', 'down', '--yes'])
+  for (const [name, x] of Object.entries({ a, c })) {
+    const names = readdirSync(join(x.home, 'cfg'))
+    const kept = []
+    for (const n of names) {
+      const st = await stat(join(x.home, 'cfg', n))
+      if (st.isFile() && st.size === v6.length && (await readFile(join(x.home, 'cfg', n))).equals(v6)) kept.push(n)
+    }
+    t.equal(kept.length, 1, `${name.toUpperCase()} keeps A's version once (${names.join(', ')})`)
+    t.equal(await readFile(join(x.home, 'cfg/n2/inner'), 'utf8'), 'by C', "C's folder keeps the name")
+  }
+  await sameCfg(t, { a, c })
+})
