@@ -101,6 +101,11 @@ export interface PlanOptions {
   device: string
   /** The incoming state merges several devices' heads: each version is credited through `authorOf`. */
   merging?: boolean
+  /**
+   * Compare every entry of the target with the disk, also those the base holds as they are
+   * (restore: what was deleted or changed here since the last sync comes back too).
+   */
+  everything?: boolean
   /** The device that made an incoming version (names its conflict copy); else `device`. */
   authorOf?: (path: string, entry: TreeEntry) => Promise<string>
   /** This computer's name, for the copies of local versions. */
@@ -297,7 +302,7 @@ export async function* planDiff(
   rel = '',
   parentMissing = false,
 ): AsyncGenerator<PlanItem> {
-  if (base === target) return
+  if (base === target && !o.everything) return
   const mapTarget = o.mapTarget ?? ((x: string) => x)
   const idsOf = idsFor(o)
   const isFile = (st: BigIntStats, path: string, e: TreeEntry) => fileIs(join(o.home, path), st, o.cache.get(cacheKey(path)), e, idsOf)
@@ -328,7 +333,7 @@ export async function* planDiff(
   for (const name of names) {
     const eb = mb.get(name)
     const e = mt.get(name)
-    if (sameEntry(eb, e)) continue
+    if (sameEntry(eb, e) && !o.everything) continue
     const path = rel ? `${rel}/${name}` : name
     if (o.excluded?.(path)) continue
     const abs = join(o.home, path)

@@ -9,6 +9,7 @@ import { CloudyError, EXIT, UsageError } from '../errors.js'
 import type { Session } from '../session.js'
 import type { SpaceSource } from '../sources/sources.js'
 import { applyItems, folderJournal } from './apply.js'
+import { noProgress, type ProgressFor } from './progress.js'
 import { assertInChain } from './chain.js'
 import { recordCopies } from './copies.js'
 import { CommitGraph } from './graph.js'
@@ -62,7 +63,7 @@ export interface Restored {
 }
 
 /** Restore `arg` (a plan name or a local path) as of `at` (a time or a commit id). The caller holds the sync lock. */
-export async function restorePath(s: Session, arg: string, at: string): Promise<Restored> {
+export async function restorePath(s: Session, arg: string, at: string, progress: ProgressFor = noProgress): Promise<Restored> {
   await assertInChain(s.vault, s.device, s.db)
   const { source, item, path } = sourceOf(await sessionSources(s), arg, s.paths.home)
   const space = source.space
@@ -89,6 +90,7 @@ export async function restorePath(s: Session, arg: string, at: string): Promise<
       device: chosen.commit.deviceName,
       thisDevice: s.device.name,
       prefer: 'incoming',
+      everything: true,
     },
     store.virtualTree({ entries: current ? [current] : [] }),
     store.virtualTree({ entries: [entry] }),
@@ -98,7 +100,24 @@ export async function restorePath(s: Session, arg: string, at: string): Promise<
   const warnings = new Warnings()
   // Before the apply moves anything aside (see applyDown).
   recordCopies(s.db, space, items)
-  const changes = await applyItems({ store, home: s.paths.home, warnings, journal: folderJournal(s.db, space) }, items)
+  const bar = progress(`restore ${item}`)
+  const files = items.filter((it) => it.entry?.type === 'file')
+  bar.total?.(
+    files.length,
+    files.reduce((n, it) => n + (it.entry!.size ?? 0), 0),
+  )
+  const changes = await applyItems(
+    {
+      store,
+      home: s.paths.home,
+      warnings,
+      journal: folderJournal(s.db, space),
+      onBytes: (n) => bar.add(n),
+      onFile: (path, size) => bar.file?.(path, size),
+    },
+    items,
+  )
+  bar.done()
   s.db.updateFiles(space, changes)
   return {
     item,

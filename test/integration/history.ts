@@ -95,3 +95,26 @@ t.test('history lists versions; restore brings one back and keeps unsynced local
   t.match((await cloudy(b, ['status'])).stdout, /settings\s+never\s+0 new, 0 changed, 0 deleted\s+4 add, 0 update, 0 delete\s+0/)
   t.notOk(existsSync(join(b.home, 'cfg')), 'status changed nothing')
 })
+
+t.test('restore brings back what was deleted or changed here since the last sync', async (t) => {
+  const a = computer(t)
+  await mkdir(join(a.home, 'cfg/sub'), { recursive: true })
+  await writeFile(join(a.home, 'cfg/gone.txt'), 'deleted by mistake')
+  await writeFile(join(a.home, 'cfg/sub/edited.txt'), 'as synced')
+  await initVault(t, a, tempDir(t, 'vault'), ['~/cfg'], 'a')
+  t.equal((await cloudy(a, ['sync', 'up'])).code, 0)
+  const commit = JSON.parse((await cloudy(a, ['history', '--json'])).stdout).commits[0].commit as string
+  // Nothing sent since: the last synced state is that very version.
+  await rm(join(a.home, 'cfg/gone.txt'))
+  await writeFile(join(a.home, 'cfg/sub/edited.txt'), 'changed here, not sent')
+  const one = await cloudy(a, ['restore', '--at', commit, join(a.home, 'cfg/gone.txt')])
+  t.equal(one.code, 0, one.stderr)
+  t.match(one.stdout, /1 items written/)
+  t.equal(await readFile(join(a.home, 'cfg/gone.txt'), 'utf8'), 'deleted by mistake')
+  const folder = await cloudy(a, ['restore', '--at', commit, join(a.home, 'cfg')])
+  t.equal(folder.code, 0, folder.stderr)
+  t.equal(await readFile(join(a.home, 'cfg/sub/edited.txt'), 'utf8'), 'as synced')
+  const kept = (await readdir(join(a.home, 'cfg/sub'))).filter((n) => n.includes('.conflict-'))
+  t.equal(kept.length, 1, 'the unsent change is kept beside it')
+  t.equal(await readFile(join(a.home, 'cfg/sub', kept[0]!), 'utf8'), 'changed here, not sent')
+})
