@@ -4,6 +4,7 @@
  * -> chunk reference resolves); with `readData`, every byte of every pack is read and every
  * blob authenticated and re-hashed against its id.
  */
+import type { ProgressSink } from '../sync/progress.js'
 import type { Provider } from '../../providers/provider.js'
 import { CloudyError, NotFoundError } from '../errors.js'
 import { BlobType, open } from '../vault/aead.js'
@@ -37,7 +38,8 @@ export interface CheckReport {
 
 export interface CheckOptions {
   readData?: boolean
-  onProgress?: (what: string) => void
+  /** Told the packs to look at (their count and bytes), each pack as it is read, and the end. */
+  progress?: ProgressSink
   /** What this computer saw of the space's heads: one gone back or gone since is reported. */
   heads?: HeadsSeen
 }
@@ -97,6 +99,10 @@ export async function checkSpace(provider: Provider, keys: SpaceKeys, report: Ch
   for (const [pack, bytes] of packsOnDisk) {
     if (!byPack.has(pack) && /^[0-9a-f]{64}$/.test(pack)) (report.orphanPacks ??= []).push({ object: packKey(keys.tag, pack), bytes })
   }
+  options.progress?.total?.(
+    byPack.size,
+    [...byPack.keys()].reduce((n, p) => n + (packsOnDisk.get(p) ?? 0), 0),
+  )
   for (const [pack, entries] of byPack) {
     const key = packKey(keys.tag, pack)
     const size = packsOnDisk.get(pack)
@@ -105,8 +111,9 @@ export async function checkSpace(provider: Provider, keys: SpaceKeys, report: Ch
       continue
     }
     report.packs++
-    options.onProgress?.(key)
+    options.progress?.file?.(key, size)
     const header = await readPackHeader(provider, keys.blobKey, key, pack, size, options.readData)
+    options.progress?.add(size)
     if ('error' in header) {
       problem(key, header.error)
       continue

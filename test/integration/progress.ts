@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
-import { open, mkdir, writeFile } from 'node:fs/promises'
+import { open, mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { cloudy, computer, initVault, ok, tempDir } from '../helpers/cli.js'
 import { onTerminal } from '../helpers/terminal.js'
@@ -72,6 +72,21 @@ t.test('in a pipe only the summary; --json progress events on stderr', async (t)
     events.some((e) => e.file === 'data/two.bin' || e.file === 'data/three.bin'),
     'the current file is named',
   )
+
+  // check --read-data and restore report the same way.
+  const lines = (stderr: string) =>
+    stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+  const check = await ok(t, a, ['check', '--read-data', '--json'])
+  const checked = lines(check.stderr).filter((e) => e.operation === 'check settings')
+  t.match(checked.at(-1), { done: true, percent: 100 }, 'check reads every pack, with totals')
+  t.ok((checked.at(-1)!.files_total as number) >= 1 && (checked.at(-1)!.bytes_total as number) > 20 * MiB)
+  const first = JSON.parse((await ok(t, a, ['history', '--json'])).stdout).commits.at(-1).commit as string
+  await rm(join(a.home, 'data/one.bin'))
+  const restore = await ok(t, a, ['restore', '--at', first, join(a.home, 'data/one.bin'), '--json'])
+  t.match(lines(restore.stderr).at(-1), { operation: 'restore settings/data/one.bin', done: true, files_total: 1, bytes_total: 8 * MiB })
 })
 
 t.test('down-sync shows its totals too', async (t) => {

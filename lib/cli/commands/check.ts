@@ -8,6 +8,7 @@ import { readChain } from '../../sync/chain.js'
 import { selectionProblems } from '../../selection/records.js'
 import { openSession } from '../context.js'
 import { formatBytes, type CliIo } from '../io.js'
+import { progressFor } from '../progress.js'
 import { allSpaces } from '../../sync/spaces.js'
 
 export interface CheckArgs {
@@ -24,16 +25,18 @@ export async function check(io: CliIo, args: CheckArgs): Promise<number> {
     report.problems.push(...chain.problems.map(({ object, message }) => ({ object, message })))
     report.problems.push(...(await selectionProblems(s.vault)))
     const names = new Map(chain.devices.map((d) => [d.tag, d.name]))
+    const progress = progressFor(io, args.json)
     for (const space of await allSpaces(s.vault, s.db)) {
       // A removed device's head recorded in its removal is the one that counts; its file may go.
       const mayBeGone = new Set([...chain.removals].filter(([, k]) => k.removal.heads?.[space]).map(([tag]) => tag))
+      const bar = progress(`check ${space}`)
       await checkSpace(s.provider, s.vault.space(space), report, {
         readData: args.readData,
-        onProgress: io.stderr.isTTY ? (what) => io.stderr.write(`\rchecking ${what}\x1b[K`) : undefined,
+        progress: bar,
         heads: { seen: s.db.headsSeen(space), mayBeGone, name: (tag) => names.get(tag) },
       })
+      bar.done()
     }
-    if (io.stderr.isTTY) io.stderr.write('\r\x1b[K')
     if (args.json) io.stdout.write(JSON.stringify(report) + '\n')
     else {
       const read = args.readData ? `, ${formatBytes(report.bytesRead)} of data read and verified` : ''

@@ -2,6 +2,7 @@
 import { formatTime } from '../../text/format.js'
 import { EXIT } from '../../errors.js'
 import { formatBytes, type CliIo } from '../io.js'
+import { progressFor } from '../progress.js'
 import { openSession } from '../context.js'
 import { sessionSources } from '../../sync/spaces.js'
 import { table } from '../../text/table.js'
@@ -86,7 +87,7 @@ export async function history(io: CliIo, args: HistoryArgs): Promise<number> {
 export async function restore(io: CliIo, args: RestoreArgs): Promise<number> {
   const s = await openSession(io, args, { exclusive: true })
   try {
-    const r = await restorePath(s, args.path, args.at)
+    const r = await restorePath(s, args.path, args.at, progressFor(io, args.json))
     if (args.json)
       io.stdout.write(JSON.stringify({ item: r.item, commit: r.commit, time: r.time, restored: r.restored, kept: r.kept }) + '\n')
     else {
