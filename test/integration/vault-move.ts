@@ -3,7 +3,7 @@
  * computers use it. Both follow (the other one at its next sync, with nothing asked; a running
  * service at once), nothing is lost, and `check --read-data` is clean at the new place.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -14,7 +14,8 @@ import { startService, until } from '../helpers/service.js'
 const server = await startS3Server()
 t.teardown(() => server.stop())
 
-t.test('local folder to S3: both computers follow, nothing lost', async (t) => {
+/** A (alpha) and B (bravo) on a vault in a local folder, both able to reach the S3 server. */
+async function twoOnLocalFolder(t: Test) {
   const vault = tempDir(t, 'vault')
   const a = computer(t)
   await useServer(a, server)
@@ -22,7 +23,11 @@ t.test('local folder to S3: both computers follow, nothing lost', async (t) => {
   await writeFile(join(a.home, 'cfg/a.txt'), 'from A')
   await initVault(t, a, vault, ['~/cfg'], 'alpha')
   await ok(t, a, ['sync', 'up'])
-  const b = await joinedComputer(t, vault, ['~/cfg'], 'bravo', server)
+  return { vault, a, b: await joinedComputer(t, vault, ['~/cfg'], 'bravo', server) }
+}
+
+t.test('local folder to S3: both computers follow, nothing lost', async (t) => {
+  const { vault, a, b } = await twoOnLocalFolder(t)
   await writeFile(join(b.home, 'cfg/b.txt'), 'from B, before the move')
   await ok(t, b, ['sync', 'up'])
 
@@ -57,14 +62,7 @@ t.test('local folder to S3: both computers follow, nothing lost', async (t) => {
 })
 
 t.test("a running service follows the move and goes on taking the chain's changes", async (t) => {
-  const vault = tempDir(t, 'vault')
-  const a = computer(t)
-  await useServer(a, server)
-  await mkdir(join(a.home, 'cfg'))
-  await writeFile(join(a.home, 'cfg/a.txt'), 'from A')
-  await initVault(t, a, vault, ['~/cfg'], 'alpha')
-  await ok(t, a, ['sync', 'up'])
-  const b = await joinedComputer(t, vault, ['~/cfg'], 'bravo', server)
+  const { vault, a, b } = await twoOnLocalFolder(t)
   const service = await startService(t, a)
   await until(t, "A's service is unlocked", () => service.log().includes('unlocked'))
 
