@@ -16,6 +16,7 @@ import { StateDb } from './state/db.js'
 import { acquireSyncLock } from './state/lock.js'
 import { privateDir } from './state/private-file.js'
 import type { DeviceIdentity } from './sync/up.js'
+import { formatTime } from './text/format.js'
 import { catchUp } from './vault/move.js'
 import { readMoved } from './vault/moved.js'
 import { oauthKind, readClient, writeClient } from './vault/oauth-client.js'
@@ -99,7 +100,7 @@ async function followMoves(
     const moved = await readMoved(vault)
     if (!moved) return { config, provider, vault }
     o.notice?.(
-      `cloudy: the vault moved to ${describeProvider(moved.provider)} (by ${moved.byName}, ${moved.time.slice(0, 19).replace('T', ' ')}); this computer follows it`,
+      `cloudy: the vault moved to ${describeProvider(moved.provider)} (by ${moved.byName}, ${formatTime(moved.time)}); this computer follows it`,
     )
     const next = await connect(o.env, paths, moved.provider, moved.root, o.notice)
     try {

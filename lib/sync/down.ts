@@ -339,7 +339,13 @@ export async function applyDown(
   const inCopy = (it: PlanItem) => it.op === 'add' && copies.some((c) => it.path === c || it.path.startsWith(c + '/'))
   const first = chosen.filter(inCopy)
   if (first.length) o.db.updateFiles(plan.space, await applyItems(options, first))
-  o.db.updateFiles(plan.space, await applyItems(options, first.length ? chosen.filter((it) => !inCopy(it)) : chosen))
+  o.db.updateFiles(
+    plan.space,
+    await applyItems(
+      options,
+      chosen.filter((it) => !inCopy(it)),
+    ),
+  )
   recordWrittenCopies(o.db, plan.space, chosen, await writtenCopies(o.home, plan, chosen, complete && warnings.size === 0))
   if (complete && warnings.size === 0 && plan.heads.length) {
     if (plan.target) o.db.setMeta(treeMetaKey(plan.space), plan.target)

@@ -104,6 +104,17 @@ export function freeConflictName(name: string, device: string, mtimeMs: number, 
   }
 }
 
+/** Two entries of one version, though their times may differ: a touch is no change of content. */
+export function sameButTime(a: TreeEntry, b: TreeEntry): boolean {
+  return (
+    a.type === b.type &&
+    a.mode === b.mode &&
+    a.size === b.size &&
+    a.target === b.target &&
+    (a.content ?? []).join() === (b.content ?? []).join()
+  )
+}
+
 export function sameEntry(a: TreeEntry | undefined, b: TreeEntry | undefined): boolean {
   if (!a || !b) return a === b
   return (

@@ -28,7 +28,7 @@ import type { CachedFile } from '../state/db.js'
 import { treeTime, type Tree, type TreeEntry } from '../store/objects.js'
 import type { SpaceStore } from '../store/space-store.js'
 import { idsToHex, sameFile } from '../sources/walk.js'
-import { entryAt, freeConflictName, isConflictCopyOf, sameEntry } from './merge.js'
+import { entryAt, freeConflictName, isConflictCopyOf, sameButTime, sameEntry } from './merge.js'
 import { Chunker, gearTable } from '../store/chunker.js'
 import { blobId, type SpaceKeys } from '../vault/keys.js'
 import { linkTarget, localStat } from '../sources/settings.js'
@@ -216,11 +216,6 @@ export async function fileIs(
   if (cached && sameFile(cached, st)) return sameContent(cached.content, e.content)
   if (Number(st.size) !== e.size || treeTime(st.mtimeNs) !== e.mtimeNs) return false
   return sameIds(await idsOf(abs), e.content)
-}
-
-/** Two file entries that differ at most in time. */
-function sameBytes(a: TreeEntry, b: TreeEntry): boolean {
-  return a.size === b.size && a.mode === b.mode && sameIds(a.content, b.content)
 }
 
 /** An update that only brings a time (PlanItem.timeOnly); a conflict the merge resolved stays one. */
@@ -515,14 +510,14 @@ export async function* planDiff(
       // The same content; the mode or the time may differ. A time other than the synced one
       // is a local change up-sync sends; the synced one is brought up to the chain's.
       if (cached && sameFile(cached, st) && cached.mode !== e.mode) yield plain('update')
-      else if (eb?.type === 'file' && treeTime(st.mtimeNs) === eb.mtimeNs && eb.mtimeNs !== e.mtimeNs && sameBytes(eb, e))
+      else if (eb?.type === 'file' && treeTime(st.mtimeNs) === eb.mtimeNs && eb.mtimeNs !== e.mtimeNs && sameButTime(eb, e))
         yield timeOnly(plain('update'))
       continue
     }
     const asSynced = eb?.type === 'file' && (await isFile(st, path, eb))
     if (asSynced || (await fromChain(path, st))) {
       // As synced here, and the chain only touched it: no bytes to bring.
-      yield asSynced && sameBytes(eb, e) ? timeOnly(plain('update')) : plain('update')
+      yield asSynced && sameButTime(eb, e) ? timeOnly(plain('update')) : plain('update')
       continue
     }
     // Before calling it a conflict, look at the bytes: the same content (e.g. the same dotfile

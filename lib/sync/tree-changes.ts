@@ -7,6 +7,7 @@
  */
 import type { Tree, TreeEntry } from '../store/objects.js'
 import type { SpaceStore } from '../store/space-store.js'
+import { sameButTime } from './merge.js'
 
 export type ChangeKind = 'added' | 'changed' | 'deleted'
 
@@ -21,16 +22,6 @@ export interface FileChange {
 }
 
 const EMPTY: Tree = { entries: [] }
-
-function sameVersion(a: TreeEntry, b: TreeEntry): boolean {
-  return (
-    a.type === b.type &&
-    a.mode === b.mode &&
-    a.size === b.size &&
-    a.target === b.target &&
-    (a.content ?? []).join() === (b.content ?? []).join()
-  )
-}
 
 /** The files (links, empty folders) that differ from tree `before` to tree `after`, in path order. */
 export async function* treeChanges(
@@ -51,7 +42,7 @@ export async function* treeChanges(
       yield* treeChanges(store, x.subtree, y.subtree, path)
       continue
     }
-    if (x && y && sameVersion(x, y)) continue
+    if (x && y && sameButTime(x, y)) continue
     if (x && y && x.type === y.type) {
       yield { path, change: 'changed', type: y.type, before: x.size, after: y.size }
       continue
