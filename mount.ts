@@ -1,17 +1,13 @@
 /**
- * `cloudy mount`: the vault as a folder. This file only turns a view of lib/mount/ into a
- * fuse-native operations table: every answer comes from the view; no logic of its own beyond
- * numbering open files and remembering which were written (their close makes them durable).
+ * `cloudy mount`: the vault as a folder. This file only turns a view of lib/mount/ into the
+ * operations of a FUSE session (lib/mount/fuse3.ts, over Cloudy's libfuse 3 binding in
+ * native/fuse3): the kernel names inodes, the views paths, and the inode table
+ * (lib/mount/inodes.ts) goes between. Every answer comes from the view; the only state kept
+ * here is which inodes and files the kernel holds (docs/MOUNT.md).
  */
-import Fuse, { type Stat } from 'fuse-native'
-import { execFile } from 'node:child_process'
-import { realpath } from 'node:fs/promises'
-import { createRequire } from 'node:module'
-import { dirname } from 'node:path'
-import { getgid, getuid } from 'node:process'
-import { promisify } from 'node:util'
-import { FsError } from './lib/mount/journaled-view.js'
-import { fuseMountIdsAt, isMountId } from './lib/mount/mountinfo.js'
+import { FsError } from './lib/mount/fs-error.js'
+import { mountSession, type Attr, type DirEntry, type LowLevelOps } from './lib/mount/fuse3.js'
+import { Inodes, type Inode } from './lib/mount/inodes.js'
 import { isWritable, type MountView, type ViewEntry } from './lib/mount/view.js'
 
 export interface MountHandle {
@@ -24,249 +20,274 @@ export interface MountHandle {
   readonly gone: Promise<void>
 }
 
-/** How often the mount table is read to notice an unmount from outside (fusermount -u, eject). */
-const GONE_POLL_MS = 500
-
-/**
- * Let go of fuse-native's side of a mount the kernel ended already: its own unmount runs
- * `fusermount -uz`, which then fails, and skips this step, whose handle keeps the process alive.
- */
-function releaseNative(fuse: Fuse, dir: string): void {
-  const main = createRequire(import.meta.url).resolve('fuse-native')
-  const binding = createRequire(main)('node-gyp-build')(dirname(main)) as { fuse_native_unmount(dir: string, thread: Buffer): void }
-  binding.fuse_native_unmount(dir, (fuse as unknown as { _thread: Buffer })._thread)
-}
-
-const run = promisify(execFile)
-
+const S_IFMT = 0o170000
 const S_IFDIR = 0o040000
 const S_IFREG = 0o100000
 const S_IFLNK = 0o120000
 const O_ACCMODE = 3
+const O_TRUNC = 0o1000
+const RENAME_NOREPLACE = 1
+const RENAME_EXCHANGE = 2
 
-// Every file is the mounting user's; asked once (a getattr per entry of an `ls -lR` adds up).
-const UID = getuid?.() ?? 0
-const GID = getgid?.() ?? 0
+/**
+ * Seconds the kernel keeps names and attributes before asking again: what another computer
+ * changed shows within this time.
+ */
+const TTL = 1
 
-function statOf(e: ViewEntry): Stat {
+function attrOf(node: Inode, e: ViewEntry): Attr {
   const kind = e.type === 'dir' ? S_IFDIR : e.type === 'symlink' ? S_IFLNK : S_IFREG
-  const t = new Date(e.mtimeMs)
-  return { mtime: t, atime: t, ctime: t, size: e.size, mode: kind | e.mode, uid: UID, gid: GID, nlink: 1 }
+  return { ino: node.ino, mode: kind | e.mode, size: e.size, mtimeMs: e.mtimeMs }
 }
 
-/** The errno for a failure: the view's own refusal, else EIO (and said on stderr). */
-function errnoOf(e: unknown): number {
-  if (e instanceof FsError) return (Fuse as unknown as Record<string, number>)[e.errno] ?? Fuse.EIO
-  process.stderr.write(`cloudy mount: ${(e as Error).message}\n`)
-  return Fuse.EIO
-}
-
-/** Answer a FUSE call from a promise: its value, or the errno of what it threw. */
-function reply<T>(cb: (code: number, value?: T) => void, work: () => Promise<T | void>): void {
-  // A synchronous throw is an answer too, never an exception out of the FUSE callback.
-  Promise.resolve()
-    .then(work)
-    .then(
-      (v) => (v === undefined ? cb(0) : cb(0, v)),
-      (e: unknown) => cb(errnoOf(e)),
-    )
-}
-
-/** Paths from FUSE start with '/'; views take them without. */
-const rel = (path: string) => path.slice(1)
+/** The name a file deleted while open has until its last close (as libfuse's high-level API names it). */
+const hiddenName = (node: Inode) => `.fuse_hidden${node.ino.toString(16).padStart(16, '0')}`
 
 export function mountView(dir: string, view: MountView): Promise<MountHandle> {
   const w = isWritable(view) ? view : undefined
-  /** Open files, by the number given to the kernel; true once written to. */
-  const open = new Map<number, boolean>()
-  let nextFd = 1
-  const handle = () => {
-    const fd = nextFd++
-    open.set(fd, false)
-    return fd
-  }
+  const inodes = new Inodes()
+  /** Open files and folders, by the number given to the kernel. */
+  const files = new Map<number, Inode>()
+  const dirs = new Map<number, { node: Inode; entries?: DirEntry[]; nodes?: (Inode | undefined)[] }>()
+  let nextFh = 1
+
   const writable = () => {
     if (!w) throw new FsError('EROFS')
     return w
   }
-  /** An open file written to (or made) is made durable at close and fsync. */
-  const durable = async (path: string, fd: number, closing: boolean) => {
-    const dirty = open.get(fd)
-    if (dirty && w) await w.sync(rel(path))
-    // Clean only once synced: a failed sync is tried again by the next fsync or close.
-    if (closing) open.delete(fd)
-    else if (dirty && open.has(fd)) open.set(fd, false)
+  const nodeOf = (ino: number) => {
+    const n = inodes.get(ino)
+    if (!n) throw new FsError('ESTALE')
+    return n
   }
-  const ops: Record<string, unknown> = {
-    getattr: (path: string, cb: (c: number, s?: Stat) => void) =>
-      reply(cb, async () => {
-        const e = await view.stat(rel(path))
-        if (!e) throw new FsError('ENOENT')
-        return statOf(e)
-      }),
-    readdir: (path: string, cb: (c: number, n?: string[]) => void) =>
-      reply(cb, async () => {
-        const names = await view.list(rel(path))
-        if (names) return names
-        throw new FsError((await view.stat(rel(path))) ? 'ENOTDIR' : 'ENOENT')
-      }),
-    readlink: (path: string, cb: (c: number, t?: string) => void) =>
-      reply(cb, async () => {
-        const e = await view.stat(rel(path))
-        if (e?.type === 'symlink') return e.target!
-        throw new FsError(e ? 'EINVAL' : 'ENOENT')
-      }),
-    open: (path: string, flags: number, cb: (c: number, fd?: number) => void) =>
-      reply(cb, async () => {
-        const e = await view.stat(rel(path))
-        if (!e) throw new FsError('ENOENT')
-        if ((flags & O_ACCMODE) !== 0 && !writable().canWrite(rel(path))) throw new FsError('EROFS')
-        return handle()
-      }),
-    create: (path: string, mode: number, cb: (c: number, fd?: number) => void) =>
-      reply(cb, async () => {
-        await writable().create(rel(path), mode)
-        // A new file, even empty (touch), is durable once closed.
-        const fd = handle()
-        open.set(fd, true)
-        return fd
-      }),
-    read: (path: string, _fd: number, buffer: Buffer, length: number, position: number, cb: (n: number) => void) => {
-      view.read(rel(path), position, length).then(
-        (bytes) => cb(bytes.copy(buffer, 0, 0, Math.min(length, bytes.length))),
-        (e: unknown) => cb(errnoOf(e)),
-      )
+  const pathOf = (n: Inode) => {
+    const p = inodes.pathOf(n)
+    if (p === undefined) throw new FsError('ENOENT')
+    return p
+  }
+  const pathIn = (parent: number, name: string) => {
+    const p = inodes.pathIn(nodeOf(parent), name)
+    if (p === undefined) throw new FsError('ENOENT')
+    return p
+  }
+  const statOf = async (path: string) => {
+    const e = await view.stat(path)
+    if (!e) throw new FsError('ENOENT')
+    return e
+  }
+  /** The answer naming `name` in `parent`: the kernel holds one more reference to its inode. */
+  const entry = async (parent: number, name: string): Promise<Attr> => {
+    const e = await statOf(pathIn(parent, name))
+    const n = inodes.child(nodeOf(parent), name)
+    inodes.hold(n)
+    return attrOf(n, e)
+  }
+  /** A file written to (or made) is made durable at close and fsync. */
+  const durable = async (n: Inode) => {
+    if (!n.dirty || !w) return
+    n.dirty = false
+    try {
+      await w.sync(pathOf(n))
+    } catch (e) {
+      // Tried again by the next fsync or close.
+      n.dirty = true
+      throw e
+    }
+  }
+  const open = (n: Inode) => {
+    n.opens++
+    const fh = nextFh++
+    files.set(fh, n)
+    return fh
+  }
+
+  const ops: LowLevelOps = {
+    lookup: async (parent, name) => {
+      const path = pathIn(parent, name)
+      const e = await view.stat(path)
+      if (!e) return undefined
+      const n = inodes.child(nodeOf(parent), name)
+      inodes.hold(n)
+      return attrOf(n, e)
     },
-    write: (path: string, fd: number, buffer: Buffer, length: number, position: number, cb: (n: number) => void) => {
-      // fuse-native reuses the buffer once this returns: the bytes are copied before any await.
-      const bytes = Buffer.from(buffer.subarray(0, length))
-      Promise.resolve()
-        .then(() => writable().write(rel(path), bytes, position))
-        .then(
-          (n) => {
-            if (open.has(fd)) open.set(fd, true)
-            cb(n)
-          },
-          (e: unknown) => cb(errnoOf(e)),
-        )
+    forget: (ino, count) => inodes.forget(ino, count),
+    getattr: async (ino) => {
+      const n = nodeOf(ino)
+      return attrOf(n, await statOf(pathOf(n)))
     },
-    release: (path: string, fd: number, cb: (c: number) => void) => reply(cb, () => durable(path, fd, true)),
-    fsync: (path: string, _datasync: boolean, fd: number, cb: (c: number) => void) => reply(cb, () => durable(path, fd, false)),
-    fsyncdir: (_path: string, _datasync: boolean, _fd: number, cb: (c: number) => void) => reply(cb, async () => w?.sync()),
+    setattr: async (ino, set) => {
+      const n = nodeOf(ino)
+      const path = pathOf(n)
+      if (set.mode !== undefined) await writable().chmod(path, set.mode & 0o7777)
+      if (set.size !== undefined) {
+        await writable().truncate(path, set.size, !set.viaFile)
+        if (set.viaFile) n.dirty = true
+      }
+      if (set.mtimeMs !== undefined) await writable().utimens(path, set.mtimeMs)
+      return attrOf(n, await statOf(path))
+    },
+    readlink: async (ino) => {
+      const e = await statOf(pathOf(nodeOf(ino)))
+      if (e.type !== 'symlink') throw new FsError('EINVAL')
+      return e.target!
+    },
+    mknod: async (parent, name, mode) => {
+      if ((mode & S_IFMT) !== S_IFREG) throw new FsError(w ? 'EPERM' : 'EROFS')
+      const path = pathIn(parent, name)
+      await writable().create(path, mode)
+      // Not open: durable now, as a closed file is.
+      await writable().sync(path)
+      return entry(parent, name)
+    },
+    mkdir: async (parent, name, mode) => {
+      await writable().mkdir(pathIn(parent, name), mode)
+      return entry(parent, name)
+    },
+    symlink: async (target, parent, name) => {
+      await writable().symlink(target, pathIn(parent, name))
+      return entry(parent, name)
+    },
+    link: () => Promise.reject(new FsError(w ? 'EPERM' : 'EROFS')),
+    unlink: async (parent, name) => {
+      const p = nodeOf(parent)
+      const path = pathIn(parent, name)
+      const n = inodes.peek(p, name)
+      // Deleted while open: what has it open reads and writes on until its last close.
+      if (n?.opens) return hide(p, name, n)
+      await writable().unlink(path)
+      inodes.detach(p, name)
+    },
+    rmdir: async (parent, name) => {
+      await writable().rmdir(pathIn(parent, name))
+      inodes.detach(nodeOf(parent), name)
+    },
+    rename: async (parent, name, newParent, newName, flags) => {
+      if (flags & RENAME_EXCHANGE) throw new FsError('EINVAL')
+      const from = pathIn(parent, name)
+      const to = pathIn(newParent, newName)
+      const target = await view.stat(to)
+      if (target && flags & RENAME_NOREPLACE) throw new FsError('EEXIST')
+      const np = nodeOf(newParent)
+      const replaced = inodes.peek(np, newName)
+      if (replaced?.opens && target?.type === 'file' && from !== to) await hide(np, newName, replaced)
+      await writable().rename(from, to)
+      inodes.move(nodeOf(parent), name, np, newName)
+    },
+    open: async (ino, flags) => {
+      const n = nodeOf(ino)
+      const path = pathOf(n)
+      await statOf(path)
+      if ((flags & O_ACCMODE) !== 0 && !writable().canWrite(path)) throw new FsError('EROFS')
+      // The kernel leaves O_TRUNC to the open (libfuse asks for atomic_o_trunc): one request less.
+      if (flags & O_TRUNC) {
+        await writable().truncate(path, 0, false)
+        n.dirty = true
+      }
+      return { fh: open(n) }
+    },
+    create: async (parent, name, mode) => {
+      await writable().create(pathIn(parent, name), mode)
+      const attr = await entry(parent, name)
+      const n = nodeOf(attr.ino)
+      // A new file, even empty (touch), is durable once closed.
+      n.dirty = true
+      return { attr, fh: open(n) }
+    },
+    read: async (ino, _fh, size, offset) => view.read(pathOf(nodeOf(ino)), offset, size),
+    write: async (ino, _fh, bytes, offset) => {
+      const n = nodeOf(ino)
+      const written = await writable().write(pathOf(n), bytes, offset)
+      n.dirty = true
+      return written
+    },
     // close(2) returns once FLUSH is answered; RELEASE comes later, unwaited: the durability
     // promise of close is kept here.
-    flush: (path: string, fd: number, cb: (c: number) => void) => reply(cb, () => durable(path, fd, false)),
-    truncate: (path: string, size: number, cb: (c: number) => void) => reply(cb, () => writable().truncate(rel(path), size, true)),
-    ftruncate: (path: string, fd: number, size: number, cb: (c: number) => void) =>
-      reply(cb, async () => {
-        await writable().truncate(rel(path), size, false)
-        if (open.has(fd)) open.set(fd, true)
-      }),
-    unlink: (path: string, cb: (c: number) => void) => reply(cb, () => writable().unlink(rel(path))),
-    mkdir: (path: string, mode: number, cb: (c: number) => void) => reply(cb, () => writable().mkdir(rel(path), mode)),
-    rmdir: (path: string, cb: (c: number) => void) => reply(cb, () => writable().rmdir(rel(path))),
-    rename: (src: string, dest: string, cb: (c: number) => void) => reply(cb, () => writable().rename(rel(src), rel(dest))),
-    symlink: (target: string, path: string, cb: (c: number) => void) => reply(cb, () => writable().symlink(target, rel(path))),
-    link: (_src: string, _dest: string, cb: (c: number) => void) => cb(w ? Fuse.EPERM : Fuse.EROFS),
-    chmod: (path: string, mode: number, cb: (c: number) => void) => reply(cb, () => writable().chmod(rel(path), mode)),
-    chown: (_path: string, _uid: number, _gid: number, cb: (c: number) => void) => cb(w ? 0 : Fuse.EROFS),
-    // fuse-native gives times as milliseconds, not Dates (a Date is taken too). Its native side
-    // passes the access time in both places, and libfuse 2.9 passes on only calls that set both
-    // times: the time recorded is the one set when both are set to one value (touch, touch -d).
-    utimens: (path: string, _atime: number, mtime: number | Date, cb: (c: number) => void) =>
-      reply(cb, () => writable().utimens(rel(path), typeof mtime === 'number' ? mtime : mtime.getTime())),
-    statfs: (_path: string, cb: (c: number, s?: object) => void) =>
-      // Free space is the storage account's, which the mount cannot know: generous figures, so
-      // that tools that check before copying go on.
-      cb(0, {
-        bsize: 4096,
-        frsize: 4096,
-        blocks: 2 ** 32,
-        bfree: 2 ** 31,
-        bavail: 2 ** 31,
-        files: 2 ** 24,
-        ffree: 2 ** 23,
-        favail: 2 ** 23,
-        fsid: 0,
-        flag: 0,
-        namemax: 255,
-      }),
-  }
-  const fuse = new Fuse(dir, ops as never, {
-    force: true,
-    mkdir: false,
-    // No answer on fuse-native's behalf after 15 s: a pack read from a slow line may take
-    // longer, and the provider layer has its own deadlines. (Its timeout also let a late read
-    // write into a request buffer already given back.) A hung mount is aborted through
-    // /sys/fs/fuse/connections/N/abort.
-    timeout: false,
-    // big_writes and max_read: 128 KiB requests instead of 4 KiB (docs/ARCHITECTURE.md, "Notes
-    // from testing"). Not auto_cache (the kernel keeping a file's pages across opens while its
-    // size and time stay the same): two computers' versions of a file can have both, and the
-    // other one was then never read.
-    fsname: 'cloudy,big_writes,max_read=131072,max_write=131072',
-  })
-  // The mount point's own path, found before it is mounted (afterwards this process answers it).
-  return realpath(dir).then(
-    (real) =>
-      new Promise((resolve, reject) => {
-        fuse.mount((err) => {
-          if (err) return reject(err)
-          resolve(watch(fuse, dir, real))
-        })
-      }),
-  )
-}
-
-/** The handle of a mount made: its unmount, and a watch of the mount table for its end. */
-async function watch(fuse: Fuse, dir: string, real: string): Promise<MountHandle> {
-  const id = (await fuseMountIdsAt(real)).at(-1)
-  let released = false
-  const release = () => {
-    if (!released) releaseNative(fuse, dir)
-    released = true
-  }
-  let timer: NodeJS.Timeout | undefined
-  let ended = () => {}
-  const gone = new Promise<void>((resolve) => (ended = resolve))
-  if (id) {
-    timer = setInterval(() => {
-      isMountId(id).then(
-        (mounted) => {
-          if (mounted) return
-          clearInterval(timer)
-          release()
-          ended()
-        },
-        () => {},
-      )
-    }, GONE_POLL_MS)
-    timer.unref()
-  }
-  return {
-    gone,
-    unmount: async () => {
-      clearInterval(timer)
-      if (id && !(await isMountId(id))) {
-        release()
-        ended()
-        return 'gone'
+    flush: async (ino) => durable(nodeOf(ino)),
+    release: async (ino, fh) => {
+      const n = files.get(fh) ?? nodeOf(ino)
+      files.delete(fh)
+      try {
+        await durable(n)
+      } finally {
+        n.opens--
+        if (n.opens === 0 && n.hidden && n.parent) {
+          const path = inodes.pathOf(n)
+          if (path !== undefined) await w?.unlink(path).catch(() => {})
+          inodes.detach(n.parent, n.name)
+        }
+        inodes.release(n)
       }
-      let busy = false
-      await new Promise<void>((res) =>
-        fuse.unmount((e) => {
-          // Still mounted when a program holds a file open there: detached lazily below.
-          if (e) busy = true
-          else released = true
-          res()
-        }),
-      )
-      if (busy) {
-        await run('fusermount', ['-uz', dir]).catch(() => run('umount', ['-l', dir]).catch(() => {}))
-        release()
-      }
-      ended()
-      return busy ? 'detached' : 'done'
     },
+    fsync: async (ino) => durable(nodeOf(ino)),
+    opendir: async (ino) => {
+      const fh = nextFh++
+      dirs.set(fh, { node: nodeOf(ino) })
+      return fh
+    },
+    readdir: async (ino, fh, offset, plus) => {
+      const d = dirs.get(fh) ?? { node: nodeOf(ino) }
+      if (!d.entries || offset === 0) await list(d)
+      const entries = d.entries!.slice(offset)
+      const nodes = d.nodes!.slice(offset)
+      return {
+        entries,
+        added: (count) => {
+          // Each entry of a READDIRPLUS answer but . and .. is a reference the kernel holds;
+          // the others are let go when the folder is closed.
+          if (plus) for (const n of nodes.slice(0, count)) if (n) inodes.hold(n)
+        },
+      }
+    },
+    releasedir: async (_ino, fh) => {
+      for (const n of dirs.get(fh)?.nodes ?? []) if (n) inodes.release(n)
+      dirs.delete(fh)
+    },
+    fsyncdir: async () => w?.sync(),
+  }
+
+  /** Rename the file at `name` in `parent` to a hidden name, for its open files; deleted at their last close. */
+  async function hide(parent: Inode, name: string, n: Inode): Promise<void> {
+    const hidden = hiddenName(n)
+    await writable().rename(pathIn(parent.ino, name), pathIn(parent.ino, hidden))
+    inodes.move(parent, name, parent, hidden)
+    n.hidden = true
+  }
+
+  /** The folder's listing with each entry's attributes, taken once per pass from its start. */
+  async function list(d: { node: Inode; entries?: DirEntry[]; nodes?: (Inode | undefined)[] }): Promise<void> {
+    const path = pathOf(d.node)
+    for (const n of d.nodes ?? []) if (n) inodes.release(n)
+    const names = await view.list(path)
+    if (!names) throw new FsError((await view.stat(path)) ? 'ENOTDIR' : 'ENOENT')
+    const self = await statOf(path)
+    const up = d.node.parent ?? d.node
+    const entries: DirEntry[] = [
+      { name: '.', attr: attrOf(d.node, self) },
+      { name: '..', attr: { ino: up.ino, mode: S_IFDIR | 0o755, size: 4096, mtimeMs: self.mtimeMs } },
+    ]
+    const nodes: (Inode | undefined)[] = [undefined, undefined]
+    const stats = await Promise.all(names.map((name) => view.stat(path === '' ? name : `${path}/${name}`)))
+    names.forEach((name, i) => {
+      const e = stats[i]
+      // Gone between the listing and its attributes: left out.
+      if (!e) return
+      const n = inodes.child(d.node, name)
+      entries.push({ name, attr: attrOf(n, e) })
+      nodes.push(n)
+    })
+    d.entries = entries
+    d.nodes = nodes
+  }
+
+  try {
+    const session = mountSession(dir, ops, {
+      entryTtl: TTL,
+      attrTtl: TTL,
+      negativeTtl: 0,
+      onError: (e) => process.stderr.write(`cloudy mount: ${(e as Error)?.message ?? String(e)}\n`),
+    })
+    return Promise.resolve({ gone: session.ended, unmount: () => session.unmount() })
+  } catch (e) {
+    return Promise.reject(e as Error)
   }
 }

@@ -30,7 +30,7 @@ await build({
   target: 'node20',
   // ssh2 loads native crypto bindings by path: it stays a package of its own (loaded with the SFTP
   // chunk). @parcel/watcher finds its binary as a package named after the platform, at run time.
-  external: ['sodium-native', 'better-sqlite3', 'ssh2', 'ssh2-sftp-client', 'cpu-features', 'fuse-native', '@parcel/watcher'],
+  external: ['sodium-native', 'better-sqlite3', 'ssh2', 'ssh2-sftp-client', 'cpu-features', '@parcel/watcher'],
   // Bundled CommonJS (yargs' helpers) may call require(); give the module one.
   banner: { js: "import { createRequire as __cloudyRequire } from 'node:module'; const require = __cloudyRequire(import.meta.url);" },
   logLevel: 'warning',
@@ -58,3 +58,9 @@ cpSync(join(root, 'lib/catalog/system.toml'), join(catalogOut, 'system.toml'))
 // parsing each TOML file (catalog.ts `readPrebuilt`); a broken entry fails the build.
 const { prebuiltCatalog, PREBUILT } = await import(join(catalogOut, 'catalog.js'))
 writeFileSync(join(catalogOut, PREBUILT), prebuiltCatalog(join(catalogOut, 'apps')))
+
+// The mount's binding (scripts/build-native.js) goes into dist/ too, for the same reason; the
+// mount finds it there or in the checkout (lib/mount/fuse3.ts `bindingPath`).
+const binding = join(root, 'native/fuse3/build/Release/cloudy_fuse.node')
+rmSync(join(root, 'dist/native'), { recursive: true, force: true })
+if (existsSync(binding)) cpSync(binding, join(root, 'dist/native/cloudy_fuse.node'))

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The Debian packages the test suite uses beyond Node.js: openssh-server (the SFTP tests start a
 # private sshd on 127.0.0.1, never the system one), openssh-client (ssh-keygen), and for the
-# mount tests libfuse2 (loaded by fuse-native), fuse3 (fusermount) and sqlite3; dconf-cli,
+# mount tests libfuse3-dev (the mount's binding, native/fuse3, builds against it), fuse3
+# (fusermount3) and sqlite3; dconf-cli,
 # dconf-service and dbus-daemon (dbus-run-session) for the dconf test; libglib2.0-bin (gdbus) for
 # the service's desktop notifications. Installs only what is missing; as root directly, else
 # through sudo.
@@ -9,7 +10,7 @@ set -eu
 missing=""
 [ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
 command -v ssh-keygen >/dev/null 2>&1 || missing="$missing openssh-client"
-ls /usr/lib/*/libfuse.so.2 >/dev/null 2>&1 || missing="$missing libfuse2"
+[ -f /usr/include/fuse3/fuse_lowlevel.h ] || missing="$missing libfuse3-dev"
 command -v fusermount3 >/dev/null 2>&1 || missing="$missing fuse3"
 command -v sqlite3 >/dev/null 2>&1 || missing="$missing sqlite3"
 command -v dconf >/dev/null 2>&1 || missing="$missing dconf-cli"

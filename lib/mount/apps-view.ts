@@ -5,7 +5,7 @@
  * `app/<id>`. `mkdir apps/<id>` makes a new application space, `rmdir` of an empty one removes
  * it from the list; only folders live at this level.
  */
-import { FsError } from './journaled-view.js'
+import { FsError } from './fs-error.js'
 import { APP_ID, appSpace, APPS_REGISTRY } from '../apps/app-spaces.js'
 import type { JournaledSpaces } from './journaled-spaces.js'
 import type { ViewEntry, WritableView } from './view.js'

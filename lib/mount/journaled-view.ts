@@ -9,19 +9,10 @@
  */
 import { copyFile, open, type FileHandle } from 'node:fs/promises'
 import { DataFiles } from './data-files.js'
+import { FsError } from './fs-error.js'
 import type { Journal, JournalChange, JournalNode, JournalSnapshot } from './journal.js'
 import { viewEntry, type SpaceView } from './space-view.js'
 import type { MountView, ViewEntry } from './view.js'
-
-/** A refusal with the errno the file system answers. */
-export class FsError extends Error {
-  constructor(
-    readonly errno: 'ENOENT' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'ENOTEMPTY' | 'EROFS' | 'EINVAL' | 'EPERM' | 'EXDEV',
-    message: string = errno,
-  ) {
-    super(message)
-  }
-}
 
 /** Bytes copied at a time out of the vault into a data file. */
 const COPY_STEP = 1024 * 1024

@@ -17,8 +17,3 @@ export async function fuseMountIdsAt(dir: string): Promise<string[]> {
   }
   return ids
 }
-
-/** Whether the mount with ID `id` is still in the table. */
-export async function isMountId(id: string): Promise<boolean> {
-  return (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').some((line) => line.startsWith(`${id} `))
-}

@@ -3,7 +3,7 @@
  * each a view of its own; a path is answered by the view its first name picks. Only a writable
  * view takes writes: anything else, and the top folder itself, answers EROFS.
  */
-import { FsError } from './journaled-view.js'
+import { FsError } from './fs-error.js'
 import { isWritable, type MountView, type ViewEntry, type WritableView } from './view.js'
 
 export class RootView implements WritableView {

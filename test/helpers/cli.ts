@@ -16,7 +16,7 @@ const ROOT = resolve(import.meta.dirname, '..', '..')
 export const BIN = join(ROOT, 'bin', 'cloudy.js')
 
 /** The packages the bundle leaves outside (scripts/bundle.js), which it loads from node_modules. */
-const EXTERNAL = ['sodium-native', 'better-sqlite3', 'ssh2', 'ssh2-sftp-client', 'cpu-features', 'fuse-native', '@parcel/watcher']
+const EXTERNAL = ['sodium-native', 'better-sqlite3', 'ssh2', 'ssh2-sftp-client', 'cpu-features', '@parcel/watcher']
 
 /** Every folder from `dir` up to / lets other users through. */
 function othersCanReach(dir: string): boolean {

@@ -15,8 +15,8 @@ t.test('touch, touch -d, cp -p and cp -a set times through the mount as in a pla
   const vault = tempDir(t, 'vault')
   const a = computer(t)
   await initVault(t, a, vault, [], 'alpha-pc')
-  // Sources whose access and modification times are one value (libfuse 2.9 and fuse-native
-  // hand the mount one time only: see mount.ts).
+  // Sources whose access and modification times are one value (the first mount, on libfuse
+  // 2.9, was handed one time only; mount-posix.ts sets the modification time alone).
   const src = tempDir(t, 'src')
   await sh(
     `mkdir -p ${src}/tree/sub && echo a > ${src}/a.txt && echo b > ${src}/tree/sub/b.txt && echo c > ${src}/tree/c.txt && ` +

@@ -1,0 +1,422 @@
+/**
+ * The JavaScript face of native/fuse3 (Cloudy's own binding to libfuse 3's low-level API,
+ * docs/MOUNT.md): a mount whose requests are answered by an object of typed, promise-returning
+ * operations on inode numbers. This module knows nothing of paths or views: it moves requests
+ * in, answers out, turns refusals into errnos, and lets no answer reach a session that ended.
+ */
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { constants } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { CloudyError, EXIT } from '../errors.js'
+import { FsError } from './fs-error.js'
+
+const run = promisify(execFile)
+
+/** What the kernel is told about an inode. Times are milliseconds since the epoch. */
+export interface Attr {
+  ino: number
+  /** Type and permission bits, as in stat(2). */
+  mode: number
+  size: number
+  mtimeMs: number
+}
+
+/** What setattr asks to change; fields left out stay as they are. */
+export interface SetAttr {
+  mode?: number
+  size?: number
+  mtimeMs?: number
+  /** Through an open file (ftruncate, futimens) rather than by path. */
+  viaFile: boolean
+}
+
+export interface DirEntry {
+  name: string
+  attr: Attr
+}
+
+/** How an open file is kept by the kernel. */
+export interface Opened {
+  fh: number
+  /** The kernel keeps the file's cached pages from earlier opens. */
+  keepCache?: boolean
+}
+
+/**
+ * The file system's operations. Each may throw (or reject with) an FsError; anything else is
+ * answered EIO and said on stderr. `lookup` returns undefined for a name that does not exist.
+ */
+export interface LowLevelOps {
+  lookup(parent: number, name: string): Promise<Attr | undefined>
+  forget(ino: number, count: number): void
+  getattr(ino: number): Promise<Attr>
+  setattr(ino: number, set: SetAttr): Promise<Attr>
+  readlink(ino: number): Promise<string>
+  /** A file made by mknod(2): only regular files are. */
+  mknod(parent: number, name: string, mode: number): Promise<Attr>
+  mkdir(parent: number, name: string, mode: number): Promise<Attr>
+  unlink(parent: number, name: string): Promise<void>
+  rmdir(parent: number, name: string): Promise<void>
+  symlink(target: string, parent: number, name: string): Promise<Attr>
+  /** `flags`: RENAME_NOREPLACE (1), RENAME_EXCHANGE (2). */
+  rename(parent: number, name: string, newParent: number, newName: string, flags: number): Promise<void>
+  link(ino: number, newParent: number, newName: string): Promise<Attr>
+  open(ino: number, flags: number): Promise<Opened>
+  create(parent: number, name: string, mode: number, flags: number): Promise<{ attr: Attr } & Opened>
+  read(ino: number, fh: number, size: number, offset: number): Promise<Buffer>
+  write(ino: number, fh: number, bytes: Buffer, offset: number): Promise<number>
+  flush(ino: number, fh: number): Promise<void>
+  release(ino: number, fh: number): Promise<void>
+  fsync(ino: number, fh: number, datasync: boolean): Promise<void>
+  opendir(ino: number): Promise<number>
+  /**
+   * The folder's entries from `offset` (0 is the start; entry i is at offset i + 1). `added` is
+   * told how many of them the kernel took (a reply has a size limit).
+   */
+  readdir(ino: number, fh: number, offset: number, plus: boolean): Promise<{ entries: DirEntry[]; added?: (count: number) => void }>
+  releasedir(ino: number, fh: number): Promise<void>
+  fsyncdir(ino: number): Promise<void>
+}
+
+export interface SessionOptions {
+  /** Seconds the kernel may keep a name's answer (and a "no such name" answer: `negativeTtl`). */
+  entryTtl: number
+  attrTtl: number
+  /** Seconds a "no such name" is kept; 0: not kept. */
+  negativeTtl: number
+  /** The largest write the kernel sends, in bytes (it may lower it). */
+  maxWrite?: number
+  /** Extra mount options (`-o`), after fsname and subtype. */
+  options?: string[]
+  /** Told of each failure that is not a refusal (an FsError): it is answered EIO. */
+  onError: (e: unknown) => void
+}
+
+interface Binding {
+  mount(dir: string, options: string, maxWrite: number, handler: (...args: unknown[]) => void): object
+  replyErr(req: number, errno: number): void
+  replyEntry(req: number, ino: number, mode: number, size: number, mtimeMs: number, entryTtl: number, attrTtl: number): void
+  replyCreate(
+    req: number,
+    ino: number,
+    mode: number,
+    size: number,
+    mtimeMs: number,
+    entryTtl: number,
+    attrTtl: number,
+    fh: number,
+    flags: number,
+  ): void
+  replyAttr(req: number, ino: number, mode: number, size: number, mtimeMs: number, attrTtl: number): void
+  replyReadlink(req: number, target: string): void
+  replyOpen(req: number, fh: number, flags: number): void
+  replyBuf(req: number, bytes: Buffer, length?: number): void
+  replyWrite(req: number, count: number): void
+  replyDir(req: number, size: number, plus: boolean, names: string[], meta: Float64Array): number
+  invalInode(handle: object, ino: number): void
+  invalEntry(handle: object, parent: number, name: string): void
+}
+
+const OP = {
+  LOOKUP: 1,
+  FORGET: 2,
+  GETATTR: 3,
+  SETATTR: 4,
+  READLINK: 5,
+  MKNOD: 6,
+  MKDIR: 7,
+  UNLINK: 8,
+  RMDIR: 9,
+  SYMLINK: 10,
+  RENAME: 11,
+  LINK: 12,
+  OPEN: 13,
+  READ: 14,
+  WRITE: 15,
+  FLUSH: 16,
+  RELEASE: 17,
+  FSYNC: 18,
+  OPENDIR: 19,
+  READDIR: 20,
+  RELEASEDIR: 21,
+  FSYNCDIR: 22,
+  CREATE: 23,
+  END: 99,
+} as const
+
+const SET_MODE = 1 << 0
+const SET_SIZE = 1 << 3
+const SET_MTIME = 1 << 5
+const SET_MTIME_NOW = 1 << 8
+const VIA_FILE = 1 << 30
+
+/** Where the built binding is: in dist/native (what the build copies), else in the checkout. */
+function bindingPath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    const candidate = ['native/cloudy_fuse.node', 'native/fuse3/build/Release/cloudy_fuse.node']
+      .map((f) => join(dir, f))
+      .find((f) => existsSync(f))
+    if (candidate) return candidate
+    const up = dirname(dir)
+    if (up === dir) break
+    dir = up
+  }
+  throw new CloudyError(
+    'ENOFUSE',
+    EXIT.FAILED,
+    'the mount is not built (native/fuse3, the libfuse 3 binding): install libfuse3-dev (apt-get install libfuse3-dev), then run `npm run build`',
+  )
+}
+
+let loaded: Binding | undefined
+function binding(): Binding {
+  return (loaded ??= createRequire(import.meta.url)(bindingPath()) as Binding)
+}
+
+const ERRNO = constants.errno as Record<string, number>
+
+/** The errno for a failure: the operation's own refusal, else EIO (and the failure reported). */
+function errnoOf(e: unknown, report: (e: unknown) => void): number {
+  if (e instanceof FsError) return ERRNO[e.errno] ?? ERRNO.EIO!
+  report(e)
+  return ERRNO.EIO!
+}
+
+export interface FuseSession {
+  /** Resolves when the kernel has ended the connection (an unmount from here or outside). */
+  readonly ended: Promise<void>
+  /** Drop the kernel's cached attributes and pages of `ino`. */
+  invalidateInode(ino: number): void
+  /** Drop the kernel's cached answer for `name` in folder `parent` (a name, or "no such name"). */
+  invalidateEntry(parent: number, name: string): void
+  /** Unmount: 'detached' when a program still had a file open there (the kernel ends it at the last close). */
+  unmount(): Promise<'done' | 'detached' | 'gone'>
+}
+
+/** Mount `dir` (an existing folder) and answer its requests with `ops`. */
+export function mountSession(dir: string, ops: LowLevelOps, o: SessionOptions): FuseSession {
+  const b = binding()
+  let over = false
+  let ended = () => {}
+  const endedP = new Promise<void>((resolve) => (ended = resolve))
+  const fail = (req: number, e: unknown) => {
+    if (!over) b.replyErr(req, errnoOf(e, o.onError))
+  }
+  /** Run `work` and answer with `done`, unless the session ended meanwhile. */
+  const answer = <T>(req: number, work: () => Promise<T>, done: (v: T) => void) => {
+    let p: Promise<T>
+    try {
+      p = work()
+    } catch (e) {
+      fail(req, e)
+      return
+    }
+    p.then(
+      (v) => {
+        if (!over) done(v)
+      },
+      (e: unknown) => fail(req, e),
+    )
+  }
+  const entry = (req: number, a: Attr) => b.replyEntry(req, a.ino, a.mode, a.size, a.mtimeMs, o.entryTtl, o.attrTtl)
+  const ok = (req: number) => () => b.replyErr(req, 0)
+
+  const handler = (
+    op: number,
+    req: number,
+    ino: number,
+    n1: number,
+    n2: number,
+    n3: number,
+    n4: number,
+    s1?: string,
+    s2?: string | Buffer,
+  ) => {
+    switch (op) {
+      case OP.LOOKUP:
+        return answer(
+          req,
+          () => ops.lookup(ino, s1!),
+          (a) => {
+            if (a) entry(req, a)
+            else if (o.negativeTtl > 0) b.replyEntry(req, 0, 0, 0, 0, o.negativeTtl, 0)
+            else b.replyErr(req, ERRNO.ENOENT!)
+          },
+        )
+      case OP.FORGET:
+        return ops.forget(ino, n1)
+      case OP.GETATTR:
+        return answer(
+          req,
+          () => ops.getattr(ino),
+          (a) => b.replyAttr(req, a.ino, a.mode, a.size, a.mtimeMs, o.attrTtl),
+        )
+      case OP.SETATTR: {
+        const set: SetAttr = { viaFile: (n1 & VIA_FILE) !== 0 }
+        if (n1 & SET_MODE) set.mode = n2
+        if (n1 & SET_SIZE) set.size = n3
+        if (n1 & (SET_MTIME | SET_MTIME_NOW)) set.mtimeMs = n4
+        return answer(
+          req,
+          () => ops.setattr(ino, set),
+          (a) => b.replyAttr(req, a.ino, a.mode, a.size, a.mtimeMs, o.attrTtl),
+        )
+      }
+      case OP.READLINK:
+        return answer(
+          req,
+          () => ops.readlink(ino),
+          (t) => b.replyReadlink(req, t),
+        )
+      case OP.MKNOD:
+        return answer(
+          req,
+          () => ops.mknod(ino, s1!, n1),
+          (a) => entry(req, a),
+        )
+      case OP.MKDIR:
+        return answer(
+          req,
+          () => ops.mkdir(ino, s1!, n1),
+          (a) => entry(req, a),
+        )
+      case OP.UNLINK:
+        return answer(req, () => ops.unlink(ino, s1!), ok(req))
+      case OP.RMDIR:
+        return answer(req, () => ops.rmdir(ino, s1!), ok(req))
+      case OP.SYMLINK:
+        return answer(
+          req,
+          () => ops.symlink(s2 as string, ino, s1!),
+          (a) => entry(req, a),
+        )
+      case OP.RENAME:
+        // s1 is the new name, s2 the old one (the binding checks names in that order).
+        return answer(req, () => ops.rename(ino, s2 as string, n1, s1!, n2), ok(req))
+      case OP.LINK:
+        return answer(
+          req,
+          () => ops.link(ino, n1, s1!),
+          (a) => entry(req, a),
+        )
+      case OP.OPEN:
+        return answer(
+          req,
+          () => ops.open(ino, n1),
+          (f) => b.replyOpen(req, f.fh, f.keepCache ? 1 : 0),
+        )
+      case OP.CREATE:
+        return answer(
+          req,
+          () => ops.create(ino, s1!, n1, n2),
+          (c) => b.replyCreate(req, c.attr.ino, c.attr.mode, c.attr.size, c.attr.mtimeMs, o.entryTtl, o.attrTtl, c.fh, c.keepCache ? 1 : 0),
+        )
+      case OP.READ:
+        return answer(
+          req,
+          () => ops.read(ino, n3, n1, n2),
+          (bytes) => b.replyBuf(req, bytes, n1),
+        )
+      case OP.WRITE:
+        return answer(
+          req,
+          () => ops.write(ino, n3, s2 as Buffer, n1),
+          (n) => b.replyWrite(req, n),
+        )
+      case OP.FLUSH:
+        return answer(req, () => ops.flush(ino, n3), ok(req))
+      case OP.RELEASE:
+        return answer(req, () => ops.release(ino, n3), ok(req))
+      case OP.FSYNC:
+        return answer(req, () => ops.fsync(ino, n3, n1 !== 0), ok(req))
+      case OP.OPENDIR:
+        return answer(
+          req,
+          () => ops.opendir(ino),
+          (fh) => b.replyOpen(req, fh, 0),
+        )
+      case OP.READDIR:
+        return answer(
+          req,
+          () => ops.readdir(ino, n3, n2, n4 === 1),
+          ({ entries, added }) => {
+            const meta = new Float64Array(entries.length * 5)
+            entries.forEach((e, i) => {
+              meta[i * 5] = e.attr.ino
+              meta[i * 5 + 1] = e.attr.mode
+              meta[i * 5 + 2] = e.attr.size
+              meta[i * 5 + 3] = e.attr.mtimeMs
+              meta[i * 5 + 4] = n2 + i + 1
+            })
+            const count = b.replyDir(
+              req,
+              n1,
+              n4 === 1,
+              entries.map((e) => e.name),
+              meta,
+            )
+            added?.(count)
+          },
+        )
+      case OP.RELEASEDIR:
+        return answer(req, () => ops.releasedir(ino, n3), ok(req))
+      case OP.FSYNCDIR:
+        return answer(req, () => ops.fsyncdir(ino), ok(req))
+      case OP.END:
+        over = true
+        ended()
+        return
+      default:
+        b.replyErr(req, ERRNO.ENOSYS!)
+    }
+  }
+
+  const options = ['fsname=cloudy', 'subtype=cloudy', ...(o.options ?? [])].join(',')
+  let handle: object
+  try {
+    handle = b.mount(dir, options, o.maxWrite ?? 1024 * 1024, handler as (...args: unknown[]) => void)
+  } catch (e) {
+    throw new CloudyError(
+      'EMOUNT',
+      EXIT.FAILED,
+      `could not mount ${dir}: ${(e as Error).message} (is /dev/fuse there, and fuse3 installed?)`,
+    )
+  }
+  return {
+    ended: endedP,
+    invalidateInode: (ino) => {
+      if (!over) b.invalInode(handle, ino)
+    },
+    invalidateEntry: (parent, name) => {
+      if (!over) b.invalEntry(handle, parent, name)
+    },
+    unmount: async () => {
+      if (over) return 'gone'
+      try {
+        await unmountDir(dir)
+      } catch {
+        if (over) return 'gone'
+        // Still mounted when a program holds a file open there: detached lazily.
+        await run('fusermount3', ['-uz', dir]).catch(() => run('umount', ['-l', dir]).catch(() => {}))
+        return 'detached'
+      }
+      await endedP
+      return 'done'
+    },
+  }
+}
+
+async function unmountDir(dir: string): Promise<void> {
+  try {
+    await run('fusermount3', ['-u', dir])
+  } catch (e) {
+    // Without fusermount3 (or its setuid bit), root unmounts directly.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+    await run('umount', [dir])
+  }
+}

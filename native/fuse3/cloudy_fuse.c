@@ -1,0 +1,788 @@
+/*
+ * A small N-API binding to libfuse 3's low-level API, for Cloudy's mount (docs/MOUNT.md).
+ *
+ * One thread per mount reads requests from /dev/fuse (libfuse's single-threaded loop) and hands
+ * each to JavaScript through a thread-safe function; it never waits for an answer, so the
+ * JavaScript side may have any number of requests in flight. JavaScript answers each request by
+ * calling one of the reply functions with the request's handle; libfuse's replies write to the
+ * device and are safe from any thread. Cache invalidations run on a thread of their own: the
+ * kernel may make one wait until a read of the same file is answered, and reads are answered
+ * on the JavaScript thread.
+ *
+ * Everything about paths, inodes and files lives in JavaScript (mount.ts); this file only moves
+ * requests and replies across. Names that are not UTF-8 cannot be represented there: a lookup
+ * of one answers ENOENT, a creation EILSEQ, here; one longer than 255 bytes ENAMETOOLONG.
+ */
+#define FUSE_USE_VERSION 34
+#define NAPI_VERSION 8
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <node_api.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+enum op {
+  OP_LOOKUP = 1,
+  OP_FORGET = 2,
+  OP_GETATTR = 3,
+  OP_SETATTR = 4,
+  OP_READLINK = 5,
+  OP_MKNOD = 6,
+  OP_MKDIR = 7,
+  OP_UNLINK = 8,
+  OP_RMDIR = 9,
+  OP_SYMLINK = 10,
+  OP_RENAME = 11,
+  OP_LINK = 12,
+  OP_OPEN = 13,
+  OP_READ = 14,
+  OP_WRITE = 15,
+  OP_FLUSH = 16,
+  OP_RELEASE = 17,
+  OP_FSYNC = 18,
+  OP_OPENDIR = 19,
+  OP_READDIR = 20,
+  OP_RELEASEDIR = 21,
+  OP_FSYNCDIR = 22,
+  OP_CREATE = 23,
+  OP_END = 99,
+};
+
+/* One request on its way to JavaScript. Strings and bytes are copies: libfuse reuses its buffer. */
+struct msg {
+  int op;
+  fuse_req_t req;
+  uint64_t ino;
+  double n1, n2, n3, n4;
+  char *s1, *s2;
+  char *bytes;
+  size_t nbytes;
+};
+
+struct notice {
+  struct notice *next;
+  uint64_t ino;
+  char *name; /* NULL: invalidate the inode; else the entry `name` in folder `ino` */
+};
+
+struct mount {
+  struct fuse_session *se;
+  napi_threadsafe_function tsfn;
+  pthread_t loop;
+  uid_t uid;
+  gid_t gid;
+  unsigned max_write;
+  /* The invalidation thread and its queue. */
+  pthread_t notifier;
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  struct notice *head, *tail;
+  int stopping;
+  int loop_done;
+};
+
+static struct mount *mount_of(fuse_req_t req) { return (struct mount *)fuse_req_userdata(req); }
+
+/* ---- UTF-8 ---- */
+
+static int valid_utf8(const char *s) {
+  const unsigned char *p = (const unsigned char *)s;
+  while (*p) {
+    unsigned c = *p;
+    int n;
+    unsigned min;
+    if (c < 0x80) { p++; continue; }
+    if ((c & 0xE0) == 0xC0) { n = 1; c &= 0x1F; min = 0x80; }
+    else if ((c & 0xF0) == 0xE0) { n = 2; c &= 0x0F; min = 0x800; }
+    else if ((c & 0xF8) == 0xF0) { n = 3; c &= 0x07; min = 0x10000; }
+    else return 0;
+    p++;
+    for (int i = 0; i < n; i++, p++) {
+      if ((*p & 0xC0) != 0x80) return 0;
+      c = (c << 6) | (*p & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+  }
+  return 1;
+}
+
+/* ---- requests to JavaScript ---- */
+
+static struct msg *msg_new(int op, fuse_req_t req, uint64_t ino) {
+  struct msg *m = calloc(1, sizeof *m);
+  if (!m) return NULL;
+  m->op = op;
+  m->req = req;
+  m->ino = ino;
+  return m;
+}
+
+static void msg_free(struct msg *m) {
+  free(m->s1);
+  free(m->s2);
+  free(m->bytes);
+  free(m);
+}
+
+static void send_msg(fuse_req_t req, struct msg *m) {
+  struct mount *mt = mount_of(req);
+  if (!m || napi_call_threadsafe_function(mt->tsfn, m, napi_tsfn_nonblocking) != napi_ok) {
+    if (m) msg_free(m);
+    if (req) fuse_reply_err(req, EIO);
+  }
+}
+
+/* A request naming an entry: names longer than NAME_MAX bytes (which the kernel lets through
+   up to 1024 for FUSE) or not UTF-8 cannot exist here. */
+static int named(fuse_req_t req, const char *name, int create_errno) {
+  if (strlen(name) > 255) {
+    fuse_reply_err(req, ENAMETOOLONG);
+    return 0;
+  }
+  if (valid_utf8(name)) return 1;
+  fuse_reply_err(req, create_errno);
+  return 0;
+}
+
+static void ll_init(void *userdata, struct fuse_conn_info *conn) {
+  struct mount *mt = userdata;
+  /* Large writes: the kernel's limit, up to what was asked. */
+  conn->max_write = mt->max_write;
+  conn->max_readahead = conn->max_readahead > 1024 * 1024 ? conn->max_readahead : 1024 * 1024;
+  if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
+  /* READDIRPLUS always: the listing's attributes save one lookup per entry. */
+  conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+  if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+  if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
+  /* Pages stay cached across opens and size or time changes; dropped only when told. */
+  conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+  if (conn->capable & FUSE_CAP_EXPLICIT_INVAL_DATA) conn->want |= FUSE_CAP_EXPLICIT_INVAL_DATA;
+  if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+  conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  conn->time_gran = 1000; /* times are kept to the microsecond */
+}
+
+static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  if (!named(req, name, ENOENT)) return;
+  struct msg *m = msg_new(OP_LOOKUP, req, parent);
+  if (m && !(m->s1 = strdup(name))) { msg_free(m); m = NULL; }
+  send_msg(req, m);
+}
+
+static void forget_one(struct mount *mt, fuse_ino_t ino, uint64_t n) {
+  struct msg *m = msg_new(OP_FORGET, NULL, ino);
+  if (!m) return;
+  m->n1 = (double)n;
+  if (napi_call_threadsafe_function(mt->tsfn, m, napi_tsfn_nonblocking) != napi_ok) msg_free(m);
+}
+
+static void ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  forget_one(mount_of(req), ino, nlookup);
+  fuse_reply_none(req);
+}
+
+static void ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets) {
+  for (size_t i = 0; i < count; i++) forget_one(mount_of(req), forgets[i].ino, forgets[i].nlookup);
+  fuse_reply_none(req);
+}
+
+static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  (void)fi;
+  send_msg(req, msg_new(OP_GETATTR, req, ino));
+}
+
+static double ms_of(const struct timespec *t) { return (double)t->tv_sec * 1000.0 + (double)t->tv_nsec / 1e6; }
+
+static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi) {
+  struct msg *m = msg_new(OP_SETATTR, req, ino);
+  if (m) {
+    /* n1: what is set (FUSE_SET_ATTR_*), with bit 30 when through an open file. */
+    m->n1 = (double)(to_set | (fi ? (1 << 30) : 0));
+    m->n2 = (double)attr->st_mode;
+    m->n3 = (double)attr->st_size;
+    if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+      struct timespec now;
+      clock_gettime(CLOCK_REALTIME, &now);
+      m->n4 = ms_of(&now);
+    } else m->n4 = ms_of(&attr->st_mtim);
+  }
+  send_msg(req, m);
+}
+
+static void ll_readlink(fuse_req_t req, fuse_ino_t ino) { send_msg(req, msg_new(OP_READLINK, req, ino)); }
+
+static void entry_op(fuse_req_t req, int op, fuse_ino_t parent, const char *name, double n1, double n2, const char *s2) {
+  if (!named(req, name, op == OP_UNLINK || op == OP_RMDIR ? ENOENT : EILSEQ)) return;
+  struct msg *m = msg_new(op, req, parent);
+  if (m) {
+    m->n1 = n1;
+    m->n2 = n2;
+    if (!(m->s1 = strdup(name)) || (s2 && !(m->s2 = strdup(s2)))) {
+      msg_free(m);
+      m = NULL;
+    }
+  }
+  send_msg(req, m);
+}
+
+static void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev) {
+  (void)rdev;
+  entry_op(req, OP_MKNOD, parent, name, mode, 0, NULL);
+}
+static void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode) { entry_op(req, OP_MKDIR, parent, name, mode, 0, NULL); }
+static void ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name) { entry_op(req, OP_UNLINK, parent, name, 0, 0, NULL); }
+static void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name) { entry_op(req, OP_RMDIR, parent, name, 0, 0, NULL); }
+
+static void ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name) {
+  entry_op(req, OP_SYMLINK, parent, name, 0, 0, link);
+}
+
+static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname, unsigned int flags) {
+  if (!named(req, name, ENOENT)) return;
+  entry_op(req, OP_RENAME, parent, newname, (double)newparent, (double)flags, name);
+}
+
+static void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname) {
+  if (!named(req, newname, EILSEQ)) return;
+  struct msg *m = msg_new(OP_LINK, req, ino);
+  if (m) {
+    m->n1 = (double)newparent;
+    if (!(m->s1 = strdup(newname))) { msg_free(m); m = NULL; }
+  }
+  send_msg(req, m);
+}
+
+static void file_op(fuse_req_t req, int op, fuse_ino_t ino, double n1, double n2, struct fuse_file_info *fi) {
+  struct msg *m = msg_new(op, req, ino);
+  if (m) {
+    m->n1 = n1;
+    m->n2 = n2;
+    m->n3 = fi ? (double)fi->fh : -1;
+  }
+  send_msg(req, m);
+}
+
+static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) { file_op(req, OP_OPEN, ino, fi->flags, 0, fi); }
+static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  file_op(req, OP_READ, ino, (double)size, (double)off, fi);
+}
+
+static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
+  struct msg *m = msg_new(OP_WRITE, req, ino);
+  if (m) {
+    m->n1 = (double)off;
+    m->n3 = (double)fi->fh;
+    m->nbytes = size;
+    if (!(m->bytes = malloc(size ? size : 1))) { msg_free(m); m = NULL; }
+    else memcpy(m->bytes, buf, size);
+  }
+  send_msg(req, m);
+}
+
+static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) { file_op(req, OP_FLUSH, ino, 0, 0, fi); }
+static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) { file_op(req, OP_RELEASE, ino, fi->flags, 0, fi); }
+static void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) { file_op(req, OP_FSYNC, ino, datasync, 0, fi); }
+static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) { file_op(req, OP_OPENDIR, ino, fi->flags, 0, fi); }
+
+static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  struct msg *m = msg_new(OP_READDIR, req, ino);
+  if (m) { m->n1 = (double)size; m->n2 = (double)off; m->n3 = (double)fi->fh; m->n4 = 0; }
+  send_msg(req, m);
+}
+static void ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  struct msg *m = msg_new(OP_READDIR, req, ino);
+  if (m) { m->n1 = (double)size; m->n2 = (double)off; m->n3 = (double)fi->fh; m->n4 = 1; }
+  send_msg(req, m);
+}
+static void ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) { file_op(req, OP_RELEASEDIR, ino, 0, 0, fi); }
+static void ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) { file_op(req, OP_FSYNCDIR, ino, datasync, 0, fi); }
+
+static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi) {
+  entry_op(req, OP_CREATE, parent, name, mode, fi->flags, NULL);
+}
+
+static void ll_statfs(fuse_req_t req, fuse_ino_t ino) {
+  (void)ino;
+  /* Free space is the storage account's, which the mount cannot know: generous figures, so
+     that tools that check before copying go on. */
+  struct statvfs s = {0};
+  s.f_bsize = 4096;
+  s.f_frsize = 4096;
+  s.f_blocks = 1ULL << 32;
+  s.f_bfree = 1ULL << 31;
+  s.f_bavail = 1ULL << 31;
+  s.f_files = 1ULL << 24;
+  s.f_ffree = 1ULL << 23;
+  s.f_favail = 1ULL << 23;
+  s.f_namemax = 255;
+  fuse_reply_statfs(req, &s);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+    .init = ll_init,
+    .lookup = ll_lookup,
+    .forget = ll_forget,
+    .forget_multi = ll_forget_multi,
+    .getattr = ll_getattr,
+    .setattr = ll_setattr,
+    .readlink = ll_readlink,
+    .mknod = ll_mknod,
+    .mkdir = ll_mkdir,
+    .unlink = ll_unlink,
+    .rmdir = ll_rmdir,
+    .symlink = ll_symlink,
+    .rename = ll_rename,
+    .link = ll_link,
+    .open = ll_open,
+    .read = ll_read,
+    .write = ll_write,
+    .flush = ll_flush,
+    .release = ll_release,
+    .fsync = ll_fsync,
+    .opendir = ll_opendir,
+    .readdir = ll_readdir,
+    .readdirplus = ll_readdirplus,
+    .releasedir = ll_releasedir,
+    .fsyncdir = ll_fsyncdir,
+    .create = ll_create,
+    .statfs = ll_statfs,
+};
+
+/* ---- the JavaScript side of a request ---- */
+
+static napi_value num(napi_env env, double v) {
+  napi_value r;
+  napi_create_double(env, v, &r);
+  return r;
+}
+
+static napi_value str_or_undefined(napi_env env, const char *s) {
+  napi_value r;
+  if (s) napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &r);
+  else napi_get_undefined(env, &r);
+  return r;
+}
+
+static void free_bytes(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+static void join_threads(struct mount *mt);
+
+/* Called on the JavaScript thread for each request: handler(op, req, ino, n1, n2, n3, n4, s1, s2). */
+static void call_js(napi_env env, napi_value handler, void *context, void *data) {
+  struct mount *mt = context;
+  struct msg *m = data;
+  if (!env) { /* the function is being torn down */
+    if (m->req) fuse_reply_err(m->req, EIO);
+    msg_free(m);
+    return;
+  }
+  napi_value args[9], undefined, result;
+  napi_get_undefined(env, &undefined);
+  args[0] = num(env, m->op);
+  args[1] = num(env, (double)(uintptr_t)m->req);
+  args[2] = num(env, (double)m->ino);
+  args[3] = num(env, m->n1);
+  args[4] = num(env, m->n2);
+  args[5] = num(env, m->n3);
+  args[6] = num(env, m->n4);
+  args[7] = str_or_undefined(env, m->s1);
+  if (m->op == OP_WRITE) {
+    napi_create_external_buffer(env, m->nbytes, m->bytes, free_bytes, NULL, &args[8]);
+    m->bytes = NULL;
+  } else args[8] = str_or_undefined(env, m->s2);
+  if (m->op == OP_END) join_threads(mt);
+  msg_free(m);
+  napi_status st = napi_call_function(env, undefined, handler, 9, args, &result);
+  if (st == napi_pending_exception) {
+    /* The handler must not throw; if it does, the process reports it as any uncaught error. */
+    napi_value e;
+    napi_get_and_clear_last_exception(env, &e);
+    napi_fatal_exception(env, e);
+  }
+}
+
+/* ---- threads ---- */
+
+static void *notify_main(void *arg) {
+  struct mount *mt = arg;
+  pthread_mutex_lock(&mt->lock);
+  for (;;) {
+    while (!mt->head && !mt->stopping) pthread_cond_wait(&mt->wake, &mt->lock);
+    if (!mt->head) break;
+    struct notice *n = mt->head;
+    mt->head = n->next;
+    if (!mt->head) mt->tail = NULL;
+    int done = mt->loop_done;
+    pthread_mutex_unlock(&mt->lock);
+    if (!done) {
+      /* -ENOENT: the kernel had nothing cached under that name or inode; nothing to drop. */
+      if (n->name) fuse_lowlevel_notify_inval_entry(mt->se, n->ino, n->name, strlen(n->name));
+      else fuse_lowlevel_notify_inval_inode(mt->se, n->ino, 0, 0);
+    }
+    free(n->name);
+    free(n);
+    pthread_mutex_lock(&mt->lock);
+  }
+  pthread_mutex_unlock(&mt->lock);
+  return NULL;
+}
+
+static void *loop_main(void *arg) {
+  struct mount *mt = arg;
+  /* Ends when the kernel ends the connection: an unmount (from here or outside) or an abort. */
+  fuse_session_loop(mt->se);
+  pthread_mutex_lock(&mt->lock);
+  mt->loop_done = 1;
+  mt->stopping = 1;
+  pthread_cond_signal(&mt->wake);
+  pthread_mutex_unlock(&mt->lock);
+  struct msg *m = msg_new(OP_END, NULL, 0);
+  if (m && napi_call_threadsafe_function(mt->tsfn, m, napi_tsfn_blocking) != napi_ok) msg_free(m);
+  return NULL;
+}
+
+/* On the JavaScript thread, once the loop has ended: the threads are joined, the session freed. */
+static void join_threads(struct mount *mt) {
+  pthread_join(mt->loop, NULL);
+  pthread_join(mt->notifier, NULL);
+  /* The connection has ended, so this unmounts nothing (libfuse sees the device's error). */
+  fuse_session_unmount(mt->se);
+  fuse_session_destroy(mt->se);
+  mt->se = NULL;
+  napi_release_threadsafe_function(mt->tsfn, napi_tsfn_release);
+}
+
+/* ---- exported functions ---- */
+
+#define ARGS(n)                                                        \
+  size_t argc = n;                                                     \
+  napi_value argv[n];                                                  \
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+
+static double get_num(napi_env env, napi_value v) {
+  double d = 0;
+  napi_get_value_double(env, v, &d);
+  return d;
+}
+
+static fuse_req_t get_req(napi_env env, napi_value v) { return (fuse_req_t)(uintptr_t)get_num(env, v); }
+
+static napi_value throw_error(napi_env env, const char *code, const char *message) {
+  napi_throw_error(env, code, message);
+  return NULL;
+}
+
+static char *get_string(napi_env env, napi_value v) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
+  char *s = malloc(len + 1);
+  if (s) napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  return s;
+}
+
+static void fill_stat(struct mount *mt, struct stat *st, double ino, double mode, double size, double mtime_ms) {
+  memset(st, 0, sizeof *st);
+  st->st_ino = (ino_t)ino;
+  st->st_mode = (mode_t)mode;
+  st->st_nlink = S_ISDIR(st->st_mode) ? 2 : 1;
+  st->st_uid = mt->uid;
+  st->st_gid = mt->gid;
+  st->st_size = (off_t)size;
+  st->st_blksize = 4096;
+  st->st_blocks = (blkcnt_t)((size + 511) / 512);
+  double secs = mtime_ms / 1000.0;
+  time_t s = (time_t)secs;
+  if ((double)s > secs) s--;
+  long ns = (long)((mtime_ms - (double)s * 1000.0) * 1e6);
+  if (ns < 0) ns = 0;
+  if (ns > 999999999) ns = 999999999;
+  st->st_mtim.tv_sec = s;
+  st->st_mtim.tv_nsec = ns;
+  st->st_atim = st->st_mtim;
+  st->st_ctim = st->st_mtim;
+}
+
+/* mount(dir, options, maxWrite, handler) -> external handle */
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  char *dir = get_string(env, argv[0]);
+  char *opts = get_string(env, argv[1]);
+  struct mount *mt = calloc(1, sizeof *mt);
+  if (!dir || !opts || !mt) {
+    free(dir);
+    free(opts);
+    free(mt);
+    return throw_error(env, "ENOMEM", "out of memory");
+  }
+  mt->uid = geteuid();
+  mt->gid = getegid();
+  mt->max_write = (unsigned)get_num(env, argv[2]);
+  pthread_mutex_init(&mt->lock, NULL);
+  pthread_cond_init(&mt->wake, NULL);
+  char *fargv[] = {"cloudy", "-o", opts, NULL};
+  struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
+  mt->se = fuse_session_new(&args, &ops, sizeof ops, mt);
+  if (!mt->se) {
+    free(dir);
+    free(opts);
+    free(mt);
+    return throw_error(env, "EINVAL", "libfuse refused the mount options");
+  }
+  if (fuse_session_mount(mt->se, dir) != 0) {
+    fuse_session_destroy(mt->se);
+    free(dir);
+    free(opts);
+    free(mt);
+    return throw_error(env, "EMOUNT", "the mount failed (libfuse said why on stderr)");
+  }
+  free(dir);
+  free(opts);
+  napi_value name;
+  napi_create_string_utf8(env, "cloudy-fuse", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, NULL, NULL, mt, call_js, &mt->tsfn) != napi_ok) {
+    fuse_session_unmount(mt->se);
+    fuse_session_destroy(mt->se);
+    free(mt);
+    return throw_error(env, "EIO", "could not make the request channel");
+  }
+  pthread_create(&mt->notifier, NULL, notify_main, mt);
+  pthread_create(&mt->loop, NULL, loop_main, mt);
+  napi_value handle;
+  /* The struct outlives the session on purpose: replies may come after the end (and go nowhere). */
+  napi_create_external(env, mt, NULL, NULL, &handle);
+  return handle;
+}
+
+static struct mount *get_mount(napi_env env, napi_value v) {
+  void *p = NULL;
+  napi_get_value_external(env, v, &p);
+  return p;
+}
+
+static napi_value js_reply_err(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  fuse_reply_err(get_req(env, argv[0]), (int)get_num(env, argv[1]));
+  return NULL;
+}
+
+/* replyEntry(req, ino, mode, size, mtimeMs, entryTimeout, attrTimeout); ino 0: a cached "no such name". */
+/* The entry in argv[1..6] (ino, mode, size, mtimeMs, entryTimeout, attrTimeout) of a reply to `req`. */
+static void get_entry(napi_env env, napi_value *argv, fuse_req_t req, struct fuse_entry_param *e) {
+  memset(e, 0, sizeof *e);
+  fill_stat(mount_of(req), &e->attr, get_num(env, argv[1]), get_num(env, argv[2]), get_num(env, argv[3]), get_num(env, argv[4]));
+  e->ino = (fuse_ino_t)get_num(env, argv[1]);
+  e->entry_timeout = get_num(env, argv[5]);
+  e->attr_timeout = get_num(env, argv[6]);
+}
+
+static napi_value js_reply_entry(napi_env env, napi_callback_info info) {
+  ARGS(7);
+  fuse_req_t req = get_req(env, argv[0]);
+  struct fuse_entry_param e;
+  get_entry(env, argv, req, &e);
+  fuse_reply_entry(req, &e);
+  return NULL;
+}
+
+/* replyCreate(req, ino, mode, size, mtimeMs, entryTimeout, attrTimeout, fh, flags) */
+static napi_value js_reply_create(napi_env env, napi_callback_info info) {
+  ARGS(9);
+  fuse_req_t req = get_req(env, argv[0]);
+  struct fuse_entry_param e;
+  get_entry(env, argv, req, &e);
+  struct fuse_file_info fi;
+  memset(&fi, 0, sizeof fi);
+  fi.fh = (uint64_t)get_num(env, argv[7]);
+  int flags = (int)get_num(env, argv[8]);
+  fi.keep_cache = (flags & 1) != 0;
+  fi.direct_io = (flags & 2) != 0;
+  /* -ENOENT: the creating call was interrupted; the file was made, nobody has it open. */
+  fuse_reply_create(req, &e, &fi);
+  return NULL;
+}
+
+/* replyAttr(req, ino, mode, size, mtimeMs, attrTimeout) */
+static napi_value js_reply_attr(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  fuse_req_t req = get_req(env, argv[0]);
+  struct stat st;
+  fill_stat(mount_of(req), &st, get_num(env, argv[1]), get_num(env, argv[2]), get_num(env, argv[3]), get_num(env, argv[4]));
+  fuse_reply_attr(req, &st, get_num(env, argv[5]));
+  return NULL;
+}
+
+static napi_value js_reply_readlink(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  fuse_req_t req = get_req(env, argv[0]);
+  char *s = get_string(env, argv[1]);
+  if (!s) fuse_reply_err(req, ENOMEM);
+  else fuse_reply_readlink(req, s);
+  free(s);
+  return NULL;
+}
+
+/* replyOpen(req, fh, flags): flags 1 keep the page cache, 2 direct I/O, 4 cache the listing. */
+static napi_value js_reply_open(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  struct fuse_file_info fi;
+  memset(&fi, 0, sizeof fi);
+  fi.fh = (uint64_t)get_num(env, argv[1]);
+  int flags = (int)get_num(env, argv[2]);
+  fi.keep_cache = (flags & 1) != 0;
+  fi.direct_io = (flags & 2) != 0;
+  fi.cache_readdir = (flags & 4) != 0;
+  fuse_reply_open(get_req(env, argv[0]), &fi);
+  return NULL;
+}
+
+/* replyBuf(req, buffer[, length]) */
+static napi_value js_reply_buf(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  void *data = NULL;
+  size_t len = 0;
+  napi_get_buffer_info(env, argv[1], &data, &len);
+  napi_valuetype t;
+  napi_typeof(env, argv[2], &t);
+  if (t == napi_number) {
+    double want = get_num(env, argv[2]);
+    if (want >= 0 && want < (double)len) len = (size_t)want;
+  }
+  fuse_reply_buf(get_req(env, argv[0]), data, len);
+  return NULL;
+}
+
+static napi_value js_reply_write(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  fuse_reply_write(get_req(env, argv[0]), (size_t)get_num(env, argv[1]));
+  return NULL;
+}
+
+/*
+ * replyDir(req, size, plus, names, meta) -> how many entries fitted. `meta` is a Float64Array of
+ * five numbers per name: ino, mode, size, mtimeMs, and the offset of the next entry.
+ */
+static napi_value js_reply_dir(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  fuse_req_t req = get_req(env, argv[0]);
+  size_t size = (size_t)get_num(env, argv[1]);
+  bool plus = false;
+  napi_get_value_bool(env, argv[2], &plus);
+  uint32_t count = 0;
+  napi_get_array_length(env, argv[3], &count);
+  napi_typedarray_type tt;
+  size_t mlen = 0;
+  void *mdata = NULL;
+  napi_get_typedarray_info(env, argv[4], &tt, &mlen, &mdata, NULL, NULL);
+  if (tt != napi_float64_array || mlen < (size_t)count * 5) {
+    fuse_reply_err(req, EIO);
+    return num(env, 0);
+  }
+  const double *meta = mdata;
+  char *buf = malloc(size ? size : 1);
+  if (!buf) {
+    fuse_reply_err(req, ENOMEM);
+    return num(env, 0);
+  }
+  struct mount *mt = mount_of(req);
+  size_t used = 0;
+  uint32_t i = 0;
+  char name[1024];
+  for (; i < count; i++) {
+    napi_value v;
+    size_t nlen = 0;
+    napi_get_element(env, argv[3], i, &v);
+    if (napi_get_value_string_utf8(env, v, name, sizeof name, &nlen) != napi_ok) break;
+    const double *d = meta + (size_t)i * 5;
+    size_t need;
+    if (plus) {
+      struct fuse_entry_param e;
+      memset(&e, 0, sizeof e);
+      fill_stat(mt, &e.attr, d[0], d[1], d[2], d[3]);
+      e.ino = (fuse_ino_t)d[0];
+      /* The listing's entries are cached as lookups are: until told otherwise. */
+      e.entry_timeout = 86400;
+      e.attr_timeout = 86400;
+      need = fuse_add_direntry_plus(req, buf + used, size - used, name, &e, (off_t)d[4]);
+    } else {
+      struct stat st;
+      fill_stat(mt, &st, d[0], d[1], d[2], d[3]);
+      need = fuse_add_direntry(req, buf + used, size - used, name, &st, (off_t)d[4]);
+    }
+    if (need > size - used) break;
+    used += need;
+  }
+  fuse_reply_buf(req, buf, used);
+  free(buf);
+  return num(env, i);
+}
+
+static void enqueue(struct mount *mt, uint64_t ino, char *name) {
+  struct notice *n = calloc(1, sizeof *n);
+  if (!n) {
+    free(name);
+    return;
+  }
+  n->ino = ino;
+  n->name = name;
+  pthread_mutex_lock(&mt->lock);
+  if (mt->loop_done) {
+    pthread_mutex_unlock(&mt->lock);
+    free(name);
+    free(n);
+    return;
+  }
+  if (mt->tail) mt->tail->next = n;
+  else mt->head = n;
+  mt->tail = n;
+  pthread_cond_signal(&mt->wake);
+  pthread_mutex_unlock(&mt->lock);
+}
+
+/* invalInode(handle, ino): the kernel drops the inode's attributes and cached pages. */
+static napi_value js_inval_inode(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  struct mount *mt = get_mount(env, argv[0]);
+  if (mt) enqueue(mt, (uint64_t)get_num(env, argv[1]), NULL);
+  return NULL;
+}
+
+/* invalEntry(handle, parent, name): the kernel forgets what `name` in folder `parent` is. */
+static napi_value js_inval_entry(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  struct mount *mt = get_mount(env, argv[0]);
+  char *name = get_string(env, argv[2]);
+  if (mt && name) enqueue(mt, (uint64_t)get_num(env, argv[1]), name);
+  else free(name);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor d[] = {
+      {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
+      {"replyErr", NULL, js_reply_err, NULL, NULL, NULL, napi_default, NULL},
+      {"replyEntry", NULL, js_reply_entry, NULL, NULL, NULL, napi_default, NULL},
+      {"replyCreate", NULL, js_reply_create, NULL, NULL, NULL, napi_default, NULL},
+      {"replyAttr", NULL, js_reply_attr, NULL, NULL, NULL, napi_default, NULL},
+      {"replyReadlink", NULL, js_reply_readlink, NULL, NULL, NULL, napi_default, NULL},
+      {"replyOpen", NULL, js_reply_open, NULL, NULL, NULL, napi_default, NULL},
+      {"replyBuf", NULL, js_reply_buf, NULL, NULL, NULL, napi_default, NULL},
+      {"replyWrite", NULL, js_reply_write, NULL, NULL, NULL, napi_default, NULL},
+      {"replyDir", NULL, js_reply_dir, NULL, NULL, NULL, napi_default, NULL},
+      {"invalInode", NULL, js_inval_inode, NULL, NULL, NULL, napi_default, NULL},
+      {"invalEntry", NULL, js_inval_entry, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
