@@ -62,7 +62,7 @@ t.test('local folder to S3: both computers follow, nothing lost', async (t) => {
 })
 
 t.test("a running service follows the move and goes on taking the chain's changes", async (t) => {
-  const { vault, a, b } = await twoOnLocalFolder(t)
+  const { a, b } = await twoOnLocalFolder(t)
   const service = await startService(t, a)
   await until(t, "A's service is unlocked", () => service.log().includes('unlocked'))
 
