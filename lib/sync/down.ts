@@ -335,8 +335,14 @@ export async function applyDown(
   // on this disk that another item replaces. Killed between that replacement and the copy, the
   // next up-sync would publish the replacement, and the version would be in no computer's state
   // any more (soak adversarial seed 75: a file a folder replaced).
+  // A copy whose folder has a file (or link) in its place here waits for the item that makes the
+  // folder: written first it could not be, and that failure touched the file (soak normal seed
+  // 22). Its version is the chain's (this disk has the file there), so nothing waits on it.
   const copies = [...(plan.mergeCopies ?? [])]
-  const inCopy = (it: PlanItem) => it.op === 'add' && copies.some((c) => it.path === c || it.path.startsWith(c + '/'))
+  const copied = (it: PlanItem) => it.op === 'add' && copies.some((c) => it.path === c || it.path.startsWith(c + '/'))
+  const blocked = new Set<string>()
+  for (const it of chosen) if (copied(it) && (await fileInTheWay(o.home, it.path))) blocked.add(it.path)
+  const inCopy = (it: PlanItem) => copied(it) && !blocked.has(it.path)
   const first = chosen.filter(inCopy)
   if (first.length) o.db.updateFiles(plan.space, await applyItems(options, first))
   o.db.updateFiles(
@@ -361,4 +367,14 @@ export async function applyDown(
     conflicts: chosen.filter((it) => it.op === 'conflict'),
     warnings: warnings.list,
   }
+}
+
+/** Whether a folder above `path` (HOME-relative) is something else than a folder here. */
+async function fileInTheWay(home: string, path: string): Promise<boolean> {
+  for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1)) {
+    const st = await lstat(fsPath(home, path.slice(0, i))).catch(() => undefined)
+    if (!st) return false
+    if (!st.isDirectory()) return true
+  }
+  return false
 }

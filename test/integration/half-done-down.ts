@@ -133,6 +133,46 @@ for (const cFirst of ['up', 'down'])
 // the merge keeps the folder at the name and A's file in a copy. A's down-sync removed the file
 // to make the folder and was killed while it wrote the copy: A's next up-sync published the
 // folder, and A's version was in no computer's state any more. The copy goes first now.
+t.test('a copy the merge keeps inside a folder that replaces a file here waits for the folder', async (t) => {
+  // Soak normal seed 22: A's file n2 meets B's folder n2 and C's folder n2, whose n1 (a folder
+  // at B, a file at C) the merge keeps in a copy inside n2. Written first (as the copies are),
+  // that copy found A's file where its folder goes, and the folder's time was set on the file:
+  // A's down-sync then kept the file as "changed here" and sent it back with the folder's time,
+  // so the next merge kept A's version a second time under another name.
+  const { a, b, c } = await threeComputers(t)
+  await writeAt(join(a.home, 'cfg/n2'), "A's version", '2026-02-01T00:00:00Z')
+  await run(t, a, ['sync', 'up'])
+  await mkdir(join(b.home, 'cfg/n2/n1'), { recursive: true })
+  await writeFile(join(b.home, 'cfg/n2/n1/x'), 'by B')
+  await run(t, b, ['sync', 'up'])
+  await mkdir(join(c.home, 'cfg/n2'))
+  await writeAt(join(c.home, 'cfg/n2/n1'), "C's n1", '2026-03-01T00:00:00Z')
+  await utimes(join(c.home, 'cfg/n2'), new Date('2026-03-02T00:00:00Z'), new Date('2026-03-02T00:00:00Z'))
+  await run(t, c, ['sync', 'up'])
+
+  const down = await cloudy(a, ['sync', 'down', '--yes'])
+  t.equal(down.code, 6, down.stderr)
+  t.notMatch(down.stderr, /changed here/, 'nothing of A changed while it ran')
+  t.ok((await stat(join(a.home, 'cfg/n2'))).isDirectory(), `the folder takes the name here: ${down.stdout}`)
+  t.equal(await readFile(join(a.home, 'cfg/n2/n1/x'), 'utf8'), 'by B')
+  const inside = readdirSync(join(a.home, 'cfg/n2')).filter((n) => n.startsWith('n1.conflict-'))
+  t.equal(inside.length, 1, inside.join(', '))
+  t.equal(await readFile(join(a.home, 'cfg/n2', inside[0] ?? 'none'), 'utf8'), "C's n1")
+  const copies = readdirSync(join(a.home, 'cfg')).filter((n) => n.startsWith('n2.conflict-'))
+  t.equal(copies.length, 1, copies.join(', '))
+  t.equal(await readFile(join(a.home, 'cfg', copies[0] ?? 'none'), 'utf8'), "A's version", "A's version is in the copy")
+
+  for (const x of [a, b, c]) await cloudy(x, ['sync', 'up'])
+  for (const x of [a, b, c]) await cloudy(x, ['sync', 'down', '--yes'])
+  for (const x of [a, b, c]) await cloudy(x, ['sync', 'up'])
+  for (const x of [a, b, c]) await cloudy(x, ['sync', 'down', '--yes'])
+  for (const [name, x] of Object.entries({ a, b, c })) {
+    const kept = readdirSync(join(x.home, 'cfg')).filter((n) => n.startsWith('n2.conflict-'))
+    t.equal(kept.length, 1, `${name.toUpperCase()} keeps A's version once (${kept.join(', ')})`)
+  }
+  await sameCfg(t, { a, b, c })
+})
+
 t.test('a version the merge keeps in a copy is written before what replaces it here', async (t) => {
   const { a, b: c } = await setUp(t, async (home) => writeAt(join(home, 'cfg/g'), 'g', '2026-01-01T00:00:00Z'))
   const v6 = randomBytes(32 * 1024 * 1024)
