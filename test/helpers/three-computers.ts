@@ -61,3 +61,20 @@ export async function sameCfg(t: Test, computers: Record<string, Computer>): Pro
   for (const [name, c] of rest)
     t.same(await describeTree(join(c.home, 'cfg')), tree, `${name.toUpperCase()} and ${first[0].toUpperCase()} are equal`)
 }
+
+/** Every computer down-syncs, then up-syncs, twice round: the chain settles. */
+export async function settle(...xs: Computer[]): Promise<void> {
+  for (let round = 0; round < 2; round++)
+    for (const x of xs) {
+      await cloudy(x, ['sync', 'down', '--yes'])
+      await cloudy(x, ['sync', 'up'])
+    }
+}
+
+/** The files under `x`'s ~/cfg whose text is `text`. */
+export async function filesHolding(x: Computer, text: string): Promise<string[]> {
+  const out: string[] = []
+  for (const f of await describeTree(join(x.home, 'cfg')))
+    if (f.type === 'file' && (await readFile(join(x.home, 'cfg', f.path), 'utf8')) === text) out.push(f.path)
+  return out
+}
