@@ -82,14 +82,17 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
     inodes.hold(n)
     return attrOf(n, e)
   }
-  /** A file written to (or made) is made durable at close and fsync. */
+  /**
+   * A file written to is made durable against a machine crash by fsync, as on a local disk
+   * (docs/MOUNT.md, "Durability"); against a crash of the mount it is as soon as a write returns.
+   */
   const durable = async (n: Inode) => {
     if (!n.dirty || !w) return
     n.dirty = false
     try {
       await w.sync(pathOf(n))
     } catch (e) {
-      // Tried again by the next fsync or close.
+      // Tried again by the next fsync.
       n.dirty = true
       throw e
     }
@@ -121,7 +124,7 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
       if (set.mode !== undefined) await writable().chmod(path, set.mode & 0o7777)
       if (set.size !== undefined) {
         await writable().truncate(path, set.size, !set.viaFile)
-        if (set.viaFile) n.dirty = true
+        n.dirty = true
       }
       if (set.mtimeMs !== undefined) await writable().utimens(path, set.mtimeMs)
       return attrOf(n, await statOf(path))
@@ -133,10 +136,7 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
     },
     mknod: async (parent, name, mode) => {
       if ((mode & S_IFMT) !== S_IFREG) throw new FsError(w ? 'EPERM' : 'EROFS')
-      const path = pathIn(parent, name)
-      await writable().create(path, mode)
-      // Not open: durable now, as a closed file is.
-      await writable().sync(path)
+      await writable().create(pathIn(parent, name), mode)
       return entry(parent, name)
     },
     mkdir: async (parent, name, mode) => {
@@ -189,7 +189,7 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
       await writable().create(pathIn(parent, name), mode)
       const attr = await entry(parent, name)
       const n = nodeOf(attr.ino)
-      // A new file, even empty (touch), is durable once closed.
+      // A new file, even empty, is made durable by its fsync.
       n.dirty = true
       return { attr, fh: open(n) }
     },
@@ -200,23 +200,18 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
       n.dirty = true
       return written
     },
-    // close(2) returns once FLUSH is answered; RELEASE comes later, unwaited: the durability
-    // promise of close is kept here.
-    flush: async (ino) => durable(nodeOf(ino)),
+    // Nothing to do at close: what was written is in the journal already.
+    flush: async () => {},
     release: async (ino, fh) => {
       const n = files.get(fh) ?? nodeOf(ino)
       files.delete(fh)
-      try {
-        await durable(n)
-      } finally {
-        n.opens--
-        if (n.opens === 0 && n.hidden && n.parent) {
-          const path = inodes.pathOf(n)
-          if (path !== undefined) await w?.unlink(path).catch(() => {})
-          inodes.detach(n.parent, n.name)
-        }
-        inodes.release(n)
+      n.opens--
+      if (n.opens === 0 && n.hidden && n.parent) {
+        const path = inodes.pathOf(n)
+        if (path !== undefined) await w?.unlink(path).catch(() => {})
+        inodes.detach(n.parent, n.name)
       }
+      inodes.release(n)
     },
     fsync: async (ino) => durable(nodeOf(ino)),
     opendir: async (ino) => {

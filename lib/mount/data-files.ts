@@ -16,6 +16,7 @@ export class DataFiles {
 
   constructor(
     readonly pathOf: (id: string) => string,
+    readonly openFile: (path: string, flags: string, mode?: number) => Promise<FileHandle> = open,
     readonly max = 64,
   ) {}
 
@@ -23,7 +24,7 @@ export class DataFiles {
   async use<T>(id: string, fn: (fh: FileHandle) => Promise<T>, create = false): Promise<T> {
     let slot = this.#slots.get(id)
     if (!slot) {
-      const handle = open(this.pathOf(id), create ? 'w+' : 'r+', 0o600)
+      const handle = this.openFile(this.pathOf(id), create ? 'w+' : 'r+', 0o600)
       slot = { handle, users: 0, lastUsed: 0 }
       this.#slots.set(id, slot)
       handle.catch(() => this.#slots.get(id) === slot && this.#slots.delete(id))

@@ -3,20 +3,23 @@
  * An overlay over the space's base tree (what this computer last synced): a path the journal
  * knows is answered from it, any other path from the vault.
  *
- * Durability (docs/ARCHITECTURE.md, "The mount": nothing that close/fsync returned is lost;
- * the journal's files: docs/FORMAT.md, "Outside the vault"): file bytes live in data
- * files of their own; the state of paths is an append-only log of whole states, not edits, so
- * replaying it (at the next mount or up-sync) is "the last record of each path wins". A change
- * that spans several paths (a rename) is one record, so it is replayed whole or not at all; a
- * record torn by a crash can only be the unfinished last line, and is cut off. `sync` fsyncs a
- * file's data, then the log: every record before it is then durable too. A data file that no
- * record refers to any more is deleted only after that is durable.
+ * Durability (docs/MOUNT.md, "Durability"; the journal's files: docs/FORMAT.md, "Outside the
+ * vault"): file bytes live in data files of their own; the state of paths is an append-only log
+ * of whole states, not edits, so replaying it (at the next mount or up-sync) is "the last record
+ * of each path wins". A change that spans several paths (a rename) is one record, so it is
+ * replayed whole or not at all; a record torn by a crash can only be the unfinished last line,
+ * and is cut off. Writes are not recorded: a file's size and time are its data file's, so what
+ * a write put there survives a crash of the mount as soon as it returned. `sync` makes a file
+ * durable against a machine crash as fsync does on a local disk: its data file is fdatasynced,
+ * and the log too if its record is not durable yet; syncs waiting while the log is being synced
+ * share the next one (group commit). A data file that no record refers to any more is deleted
+ * only after that is durable.
  *
  * After an up-sync published a snapshot of the journal, a `settle` record drops the paths whose
  * state is now in the base tree (those not changed again since the snapshot).
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs'
 import { open, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LocalDamageError } from '../errors.js'
@@ -41,23 +44,19 @@ export interface JournalChange {
   node: JournalNode
   /** Drop what the journal holds under `path` first (a deletion, a rename's target). */
   clear?: boolean
-  /** A small file's bytes (base64), in the record itself: durable with the log alone. */
+  /**
+   * A small file's bytes (base64), in the record itself: what journals written before data files
+   * became the measure of a file (docs/FORMAT.md) hold. Read, never written.
+   */
   inline?: string
-  /** The file's data file was fsynced before this record. */
-  synced?: boolean
 }
-
-/**
- * Files up to this size are made durable by putting their bytes in the log record: one fsync
- * per close instead of two (data file, then log), which is most of the cost of copying many
- * small files in.
- */
-const INLINE_MAX = 64 * 1024
 
 type LogRecord = { seq: number; changes: JournalChange[] } | { seq: number; settle: [string, number][]; upTo: number }
 
 interface Held {
   seq: number
+  /** The record in the log that holds this state but for size and time (a write's are the data file's). */
+  logged: number
   node: JournalNode
   /** For an opaque folder: the record that made it opaque (a settle may make it see-through). */
   opaqueSeq?: number
@@ -167,6 +166,9 @@ class NodeMap {
   }
 }
 
+/** How the journal opens its files: node's `open`, or a test double that can lose what was not synced. */
+export type OpenFile = (path: string, flags: string, mode?: number) => Promise<FileHandle>
+
 export class Journal {
   readonly dir: string
   #map = new NodeMap((data) => this.#garbage.set(data, this.#dropSeq))
@@ -182,18 +184,25 @@ export class Journal {
   #garbage = new Map<string, number>()
   /** The record that drops what becomes garbage now: the file goes once that record is durable. */
   #dropSeq = 0
+  /** Records up to this one are durable (the log was fdatasynced after they were written). */
+  #durableSeq = 0
+  /** The log's fdatasync under way, and the records it makes durable: later syncs wait for the next. */
+  #flushing: { upTo: number; done: Promise<void> } | undefined
 
-  private constructor(dir: string) {
+  private constructor(
+    dir: string,
+    readonly openFile: OpenFile,
+  ) {
     this.dir = dir
   }
 
-  /** The journal in `dir` (made if missing), its log replayed. */
-  static async open(dir: string): Promise<Journal> {
+  /** The journal in `dir` (made if missing), its log replayed. Its files are opened with `openFile`. */
+  static async open(dir: string, openFile: OpenFile = open): Promise<Journal> {
     mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 })
-    const j = new Journal(dir)
+    const j = new Journal(dir, openFile)
     const file = join(dir, 'log')
-    /** Data files whose last durable content is in a record (inline), by id. */
-    const vouched = new Map<string, Buffer>()
+    /** Data files whose content a record of an older journal holds (inline), by id. */
+    const inline = new Map<string, Buffer>()
     if (existsSync(file)) {
       const text = readFileSync(file, 'utf8')
       // A torn last record is cut off, so the next one starts on a line of its own.
@@ -215,39 +224,44 @@ export class Journal {
         if ('settle' in r) j.#settle(r.upTo, r.settle)
         else {
           j.#apply(r.seq, r.changes)
-          for (const c of r.changes) {
-            if (c.node.kind !== 'file') continue
-            if (c.inline !== undefined) vouched.set(c.node.data, Buffer.from(c.inline, 'base64'))
-            else if (c.synced) vouched.delete(c.node.data)
-          }
+          for (const c of r.changes)
+            if (c.node.kind === 'file' && c.inline !== undefined) inline.set(c.node.data, Buffer.from(c.inline, 'base64'))
         }
         j.#seq = Math.max(j.#seq, r.seq)
       }
     }
-    // A small file made durable by its record: its data file may have been lost with the page
-    // cache (a machine crash), so it is written again from the record.
-    for (const [data, bytes] of vouched) if (j.#map.refs(data) > 0) writeFileSync(j.dataPath(data), bytes, { mode: 0o600 })
     // A file deleted while open is renamed by the kernel to .fuse_hidden… until its last close;
     // after a crash it is only what was deleted.
     for (const path of j.#map.nodes.keys()) if (isHidden(path)) j.#map.delete(path)
     j.#garbage.clear()
-    // Data files cut short or left longer by a crash take the size their record says; files
-    // no record refers to (written, never closed) go.
-    const sizes = new Map<string, number>()
-    for (const { node } of j.#map.nodes.values()) if (node.kind === 'file') sizes.set(node.data, node.size)
+    // Files no record refers to (made by a change that never got its record) go.
+    const used = new Set<string>()
+    for (const { node } of j.#map.nodes.values()) if (node.kind === 'file') used.add(node.data)
     const present = new Set(readdirSync(join(dir, 'data')))
-    for (const name of present) {
-      const path = join(dir, 'data', name)
-      const size = sizes.get(name)
-      if (size === undefined) await rm(path, { force: true })
-      else if (statSync(path).size !== size) truncateSync(path, size)
-    }
-    // A record whose data file is missing (removed by hand): the path is dropped, not served empty.
+    for (const name of present) if (!used.has(name)) await rm(join(dir, 'data', name), { force: true })
     for (const [path, held] of j.#map.nodes) {
-      if (held.node.kind === 'file' && !present.has(held.node.data)) j.#map.delete(path)
+      if (held.node.kind !== 'file') continue
+      const data = join(dir, 'data', held.node.data)
+      const bytes = inline.get(held.node.data)
+      if (!present.has(held.node.data)) {
+        // Lost with a machine crash, but an older journal's record holds it; else (removed by
+        // hand) the path is dropped, not served empty.
+        if (bytes === undefined) {
+          j.#map.delete(path)
+          continue
+        }
+        writeFileSync(data, bytes, { mode: 0o600 })
+        utimesSync(data, held.node.mtimeMs / 1000, held.node.mtimeMs / 1000)
+      }
+      // What writes did since the record: the data file's size and time are the file's (to the
+      // microsecond, as trees keep times: a time set through utimes comes back as it was set).
+      const st = statSync(data, { bigint: true })
+      held.node = { ...held.node, size: Number(st.size), mtimeMs: Number((st.mtimeNs + 500n) / 1000n) / 1000 }
     }
     j.#garbage.clear()
-    j.#log = await open(file, 'a', 0o600)
+    // Everything replayed is as durable as it will get.
+    j.#durableSeq = j.#seq
+    j.#log = await openFile(file, 'a', 0o600)
     j.#logSize = (await j.#log.stat()).size
     return j
   }
@@ -278,7 +292,7 @@ export class Journal {
             ? before.opaqueSeq
             : seq
           : undefined
-      this.#map.set(c.path, { seq, node: c.node, opaqueSeq })
+      this.#map.set(c.path, { seq, logged: seq, node: c.node, opaqueSeq })
     }
   }
 
@@ -306,7 +320,7 @@ export class Journal {
     return this.#append({ seq, changes })
   }
 
-  /** Update a file's size, time or data file in memory only (writes); `sync` records it. */
+  /** Update a file's size or time in memory only (writes): its data file already says them. */
   touch(path: string, node: JournalNode): void {
     // A new sequence number: a snapshot taken before must not settle this state away.
     const held = this.#map.nodes.get(path)
@@ -335,6 +349,7 @@ export class Journal {
   /** fsync the log: records up to `upTo` are durable; the data files they dropped can go. */
   async #durable(upTo: number): Promise<void> {
     await this.#log!.datasync()
+    this.#durableSeq = Math.max(this.#durableSeq, upTo)
     const gone: string[] = []
     for (const [id, seq] of this.#garbage) {
       // A data file moved to another path (a rename) is referred to again: not garbage.
@@ -348,30 +363,44 @@ export class Journal {
   }
 
   /**
-   * Make the state of `path` durable: its data file (through `data`, the open handle) first,
-   * then its current state as a record, then the log.
+   * Make the state of `path` durable against a machine crash (fsync): its data file (through
+   * `data`, the open handle), then the log if the record of the path is not durable yet.
+   * Without a path, every record so far (fsyncdir, a rename made durable).
    */
   async sync(path: string | undefined, data?: FileHandle): Promise<void> {
     const held = path === undefined ? undefined : this.#map.nodes.get(path)
-    const node = held?.node
-    let change: JournalChange | undefined
-    if (node?.kind === 'file' && data && node.size <= INLINE_MAX) {
-      const bytes = Buffer.alloc(node.size)
-      const { bytesRead } = await data.read(bytes, 0, node.size, 0)
-      change = { path: path!, node, inline: bytes.subarray(0, bytesRead).toString('base64') }
-    } else if (node?.kind === 'file' && data) {
-      await data.datasync()
-      change = { path: path!, node, synced: true }
-    } else if (node) change = { path: path!, node }
-    if (held && change) {
-      const seq = ++this.#seq
-      held.seq = seq
-      return this.#append({ seq, changes: [change] }, true)
+    if (held?.node.kind === 'file' && data) await data.datasync()
+    // Without a path the log is synced even when every record is durable already: data files
+    // an up-sync let go since are deleted at a durable point.
+    await this.#logDurable(held ? held.logged : this.#seq, path === undefined)
+  }
+
+  /**
+   * The log durable up to record `upTo`. One fdatasync at a time: what waits meanwhile is
+   * covered by the next one, which starts as soon as this one ends (group commit).
+   */
+  async #logDurable(upTo: number, always = false): Promise<void> {
+    while (this.#durableSeq < upTo || always) {
+      always = false
+      const flushing = this.#flushing
+      if (flushing) {
+        if (flushing.upTo >= upTo) return flushing.done
+        await flushing.done.catch(() => {})
+        continue
+      }
+      const target = this.#seq
+      // In the append chain: the records up to `target` are written before the log is synced.
+      const done = this.#appending.then(() => this.#durable(target))
+      this.#appending = done.catch(() => {})
+      const current = { upTo: target, done }
+      this.#flushing = current
+      void done
+        .finally(() => {
+          if (this.#flushing === current) this.#flushing = undefined
+        })
+        .catch(() => {})
+      return done
     }
-    const upTo = this.#seq
-    const done = this.#appending.then(() => this.#durable(upTo))
-    this.#appending = done.catch(() => {})
-    return done
   }
 
   /** A fresh data file id; its file is made by the caller. */

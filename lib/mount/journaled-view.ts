@@ -7,7 +7,7 @@
  * expected EISDIR, and so on (FsError). Writing a file that is still the vault's copies it into
  * a data file first; so does writing one an up-sync is reading (`Journal.frozen`).
  */
-import { copyFile, open, type FileHandle } from 'node:fs/promises'
+import { copyFile, type FileHandle } from 'node:fs/promises'
 import { DataFiles } from './data-files.js'
 import { FsError } from './fs-error.js'
 import type { Journal, JournalChange, JournalNode, JournalSnapshot } from './journal.js'
@@ -42,7 +42,7 @@ export class JournaledView implements MountView {
     readonly base: SpaceView,
     readonly journal: Journal,
   ) {
-    this.data = new DataFiles((id) => journal.dataPath(id))
+    this.data = new DataFiles((id) => journal.dataPath(id), journal.openFile)
   }
 
   async #resolve(path: string): Promise<Found | undefined> {
@@ -236,10 +236,19 @@ export class JournaledView implements MountView {
   }
 
   utimens(path: string, mtimeMs: number): Promise<void> {
-    return this.#meta(path, (n) => (n.kind === 'gone' ? n : { ...n, mtimeMs }))
+    return this.#meta(
+      path,
+      (n) => (n.kind === 'gone' ? n : { ...n, mtimeMs }),
+      async (n) => {
+        // A file's time is its data file's (Journal.open): set there too. libuv cuts a time to the
+        // microsecond below it (1.564 s may land on 1.563999): half a microsecond more lands on it.
+        const secs = mtimeMs / 1000 + 5e-7
+        if (n.kind === 'file') await this.data.use(n.data, (fh) => fh.utimes(secs, secs))
+      },
+    )
   }
 
-  #meta(path: string, edit: (n: JournalNode) => JournalNode): Promise<void> {
+  #meta(path: string, edit: (n: JournalNode) => JournalNode, after?: (n: JournalNode) => Promise<void>): Promise<void> {
     return this.#change(async () => {
       const f = await this.#resolve(path)
       if (!f) throw new FsError('ENOENT')
@@ -247,11 +256,16 @@ export class JournaledView implements MountView {
       let node = f.node ?? this.#nodeOf(f)
       // The base's folder keeps its entries: only its mode or time changes.
       if (!f.node && f.entry.type === 'dir') node = { kind: 'dir', opaque: false, mode: f.entry.mode, mtimeMs: f.entry.mtimeMs }
-      await this.journal.record([{ path, node: edit(node) }])
+      const next = edit(node)
+      await this.journal.record([{ path, node: next }])
+      await after?.(next)
     })
   }
 
-  /** Cut or extend the file at `path` to `size` bytes. `recorded`: a truncate(2), not through an open file. */
+  /**
+   * Cut or extend the file at `path` to `size` bytes. `recorded`: a truncate(2), not through an
+   * open file (either way the data file says the new size).
+   */
   truncate(path: string, size: number, recorded = true): Promise<void> {
     return this.#change(async () => {
       const node = await this.#writable(path)
@@ -273,7 +287,7 @@ export class JournaledView implements MountView {
     })
   }
 
-  /** Make the file at `path` durable (close, fsync); without a path, every record so far. */
+  /** Make the file at `path` durable against a machine crash (fsync); without a path, every record so far. */
   async sync(path?: string): Promise<void> {
     const node = path === undefined ? undefined : this.journal.get(path)
     if (node?.kind === 'file') await this.data.use(node.data, (fh) => this.journal.sync(path, fh))
@@ -301,7 +315,7 @@ export class JournaledView implements MountView {
     const target = this.journal.dataPath(id)
     const e = f.entry
     if (f.node?.kind === 'file') await copyFile(this.journal.dataPath(f.node.data), target)
-    const fh: FileHandle = await open(target, f.node?.kind === 'file' ? 'r+' : 'w', 0o600)
+    const fh: FileHandle = await this.journal.openFile(target, f.node?.kind === 'file' ? 'r+' : 'w', 0o600)
     try {
       if (f.node?.kind !== 'file') {
         for (let at = 0; at < e.size; at += COPY_STEP) {

@@ -28,7 +28,7 @@ export interface WritableView extends MountView {
   rename(from: string, to: string): Promise<void>
   chmod(path: string, mode: number): Promise<void>
   utimens(path: string, mtimeMs: number): Promise<void>
-  /** `recorded` false: through an open file, made durable by its close or fsync. */
+  /** `recorded` false: through an open file (its data file says the size either way). */
   truncate(path: string, size: number, recorded?: boolean): Promise<void>
   write(path: string, buf: Buffer, position: number): Promise<number>
   /** Make the file at `path` durable; without a path, every change so far. */

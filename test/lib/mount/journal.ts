@@ -1,6 +1,6 @@
 /** The write journal: whole path states in a log replayed at open, bytes in data files of their own. */
 import t, { type Test } from 'tap'
-import { appendFileSync, existsSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Journal, type JournalNode } from '../../../lib/mount/journal.js'
 import { tempDir } from '../../helpers/temp.js'
@@ -9,6 +9,8 @@ import { tempDir } from '../../helpers/temp.js'
 function dataFile(j: Journal, text: string, mode = 0o644): Extract<JournalNode, { kind: 'file' }> {
   const data = j.newData()
   writeFileSync(j.dataPath(data), text)
+  // A file's time is its data file's (what a write or utimens left there).
+  utimesSync(j.dataPath(data), 1, 1)
   return { kind: 'file', data, size: Buffer.byteLength(text), mode, mtimeMs: 1000 }
 }
 
@@ -47,24 +49,21 @@ t.test('states survive a reopen; the last record of a path wins', async (t) => {
   t.same([...again.children('sub').keys()], ['link'])
 })
 
-t.test('touch changes the state in memory only; sync records it', async (t) => {
+t.test('a write is in the journal when it returns: after a crash the data file says size and time', async (t) => {
   const d = join(tempDir(t), 'j')
   const j = await Journal.open(d)
   const f = dataFile(j, 'abc')
   await j.record([{ path: 'f', node: f }])
   appendFileSync(j.dataPath(f.data), 'def')
+  utimesSync(j.dataPath(f.data), 1_700_000_000, 1_700_000_000)
   j.touch('f', { ...f, size: 6 })
   t.match(j.get('f'), { size: 6 }, 'seen at once')
   j.touch('missing', f)
   t.equal(j.get('missing'), undefined, 'a path the journal does not hold is not made by a touch')
-  await j.close()
-  const lost = await Journal.open(d)
-  t.match(lost.get('f'), { size: 3 }, 'an unsynced touch is not in the log')
-  lost.touch('f', { ...f, size: 6 })
-  await lost.sync('f')
-  await lost.close()
-  const synced = await opened(t, d)
-  t.match(synced.get('f'), { size: 6 }, 'synced: it is')
+  // A crash of the mount: no sync, no close.
+  const again = await opened(t, d)
+  t.match(again.get('f'), { size: 6, mtimeMs: 1_700_000_000_000 }, "the data file's size and time")
+  t.equal(readFileSync(again.dataPath(f.data), 'utf8'), 'abcdef')
 })
 
 t.test("a rename's changes are one record: replayed whole or not at all", async (t) => {
@@ -165,10 +164,11 @@ t.test('data files: the unused go at open; a dropped one only once the record dr
   const long = dataFile(j, 'abc')
   await j.record([{ path: 'long', node: long }])
   await j.close()
-  appendFileSync(j.dataPath(long.data), 'written after the record, never synced')
+  appendFileSync(j.dataPath(long.data), ', written after the record')
   const again = await opened(t, d)
   t.notOk(existsSync(again.dataPath(stray)))
-  t.equal(readFileSync(again.dataPath(long.data), 'utf8'), 'abc', 'a data file takes the size its record says')
+  t.equal(readFileSync(again.dataPath(long.data), 'utf8'), 'abc, written after the record', 'a data file keeps what was written to it')
+  t.match(again.get('long'), { size: 29 })
   t.same(readdirSync(join(d, 'data')), [long.data])
 })
 
@@ -197,27 +197,28 @@ t.test('settle drops only the paths unchanged since the snapshot, and so does it
   const snap = j.snapshot()
   t.same([...snap.nodes.keys()].sort(), ['a', 'b', 'c', 'gone'])
   t.same([...snap.children('').keys()].sort(), ['a', 'b', 'c', 'gone'])
-  // Changed while the up-sync runs: recorded, and written then synced (a touch, then a close).
+  // Changed while the up-sync runs: replaced, and written (the view copies a frozen data file
+  // aside before it writes: a record, as for a replacement).
   const b2 = dataFile(j, 'b, again')
   await j.record([{ path: 'b', node: b2 }])
-  appendFileSync(j.dataPath(c.data), '++')
-  j.touch('c', { ...c, size: 3 })
+  const c2 = dataFile(j, 'c++')
+  await j.record([{ path: 'c', node: c2 }])
   await j.sync('c')
   t.same([...snap.nodes.keys()].sort(), ['a', 'b', 'c', 'gone'], 'the snapshot does not move')
   await j.settle(snap)
   t.equal(j.get('a'), undefined, 'unchanged: now in the base')
   t.equal(j.get('gone'), undefined)
   t.same(j.get('b'), b2, 'changed since: kept')
-  t.same(j.get('c'), { ...c, size: 3 })
+  t.same(j.get('c'), c2)
   t.equal(j.frozen.size, 0, 'settled: nothing frozen')
   t.notOk(existsSync(j.dataPath(a.data)), "a settled path's data file goes")
   t.notOk(existsSync(j.dataPath(b.data)), 'so does one replaced while frozen')
-  t.ok(existsSync(j.dataPath(c.data)))
+  t.ok(existsSync(j.dataPath(c2.data)))
   await j.close()
   const again = await opened(t, d)
   t.same([...again.children('').keys()].sort(), ['b', 'c'], 'the replay settles the same paths')
   t.same(again.get('b'), b2)
-  t.same(again.get('c'), { ...c, size: 3 })
+  t.same(again.get('c'), c2)
 })
 
 t.test('an opaque folder made before a snapshot is see-through after settle', async (t) => {
@@ -311,32 +312,45 @@ t.test('a state written (touched) before the snapshot and not synced: settled in
   t.same([...again.children('').keys()], ['later'])
 })
 
-t.test('a small file is made durable in its record; a large one by an fsync of its data file', async (t) => {
+t.test('sync: the data file is fdatasynced, the log only while the record is not durable; waiting syncs share one', async (t) => {
+  const d = join(tempDir(t), 'j')
+  const j = await Journal.open(d)
+  const f = dataFile(j, 'bytes')
+  await j.record([{ path: 'f', node: f }])
+  const { open: openFile } = await import('node:fs/promises')
+  const fh = await openFile(j.dataPath(f.data), 'r+')
+  t.teardown(() => fh.close())
+  let dataSyncs = 0
+  const counted = Object.assign(Object.create(fh) as typeof fh, { datasync: () => (dataSyncs++, fh.datasync()) })
+  const logSize = () => statSync(join(d, 'log')).size
+  const before = logSize()
+  await j.sync('f', counted)
+  t.equal(dataSyncs, 1, 'the data file')
+  t.equal(logSize(), before, 'no record is written for a sync: the log is synced as it is')
+  await j.sync('f', counted)
+  t.equal(dataSyncs, 2)
+
+  // Many files made at once and synced at once: their records become durable together.
+  const nodes = Array.from({ length: 20 }, (_, i) => ({ path: `n${i}`, node: dataFile(j, `n${i}`) }))
+  await Promise.all(nodes.map((n) => j.record([n])))
+  await Promise.all(nodes.map((n) => j.sync(n.path)))
+  await j.close()
+  const again = await opened(t, d)
+  for (const n of nodes) t.equal(again.get(n.path)?.kind, 'file')
+})
+
+t.test("an older journal's small file: its record brings back a data file a machine crash lost", async (t) => {
   const d = join(tempDir(t), 'j')
   const j = await Journal.open(d)
   const small = dataFile(j, 'small bytes')
-  const big = dataFile(j, 'x'.repeat(70 * 1024))
-  await j.record([{ path: 'small.txt', node: small }])
-  await j.record([{ path: 'big.bin', node: big }])
-  const { open: openFile } = await import('node:fs/promises')
-  for (const [path, node] of [
-    ['small.txt', small],
-    ['big.bin', big],
-  ] as const) {
-    const fh = await openFile(j.dataPath(node.data), 'r+')
-    await j.sync(path, fh)
-    await fh.close()
-  }
   await j.close()
-  const last = logLines(d)
-    .slice(-2)
-    .map((l) => JSON.parse(l) as { changes: { inline?: string; synced?: boolean }[] })
-  t.equal(Buffer.from(last[0]!.changes[0]!.inline!, 'base64').toString(), 'small bytes', 'the bytes are in the record')
-  t.same(last[1]!.changes[0], { path: 'big.bin', node: big, synced: true }, 'over 64 KiB: fsynced, not copied')
-  // A machine crash may lose a data file that was never fsynced: the record brings it back.
+  // The record as journals before data files measured files wrote it: the bytes inline.
+  appendFileSync(
+    join(d, 'log'),
+    JSON.stringify({ seq: 1, changes: [{ path: 'small.txt', node: small, inline: Buffer.from('small bytes').toString('base64') }] }) + '\n',
+  )
   rmSync(j.dataPath(small.data))
-  writeFileSync(j.dataPath(small.data), '')
   const again = await opened(t, d)
   t.equal(readFileSync(again.dataPath(small.data), 'utf8'), 'small bytes')
-  t.equal(statSync(again.dataPath(big.data)).size, 70 * 1024)
+  t.match(again.get('small.txt'), { size: 11, mtimeMs: 1000 })
 })
