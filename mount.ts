@@ -7,7 +7,7 @@
  */
 import { FsError } from './lib/mount/fs-error.js'
 import { mountSession, type Attr, type DirEntry, type LowLevelOps } from './lib/mount/fuse3.js'
-import { Inodes, type Inode } from './lib/mount/inodes.js'
+import { Inodes, type Inode, type Seen } from './lib/mount/inodes.js'
 import { isWritable, type MountView, type ViewEntry } from './lib/mount/view.js'
 
 export interface MountHandle {
@@ -18,6 +18,11 @@ export interface MountHandle {
   unmount(): Promise<'done' | 'detached' | 'gone'>
   /** Resolves once the kernel no longer has this mount: unmounted here or from outside. */
   readonly gone: Promise<void>
+  /**
+   * The views may have changed without the kernel (another computer's change came in): what
+   * the kernel caches of what changed is dropped (docs/MOUNT.md, "Caching").
+   */
+  revalidate(): Promise<void>
 }
 
 const S_IFMT = 0o170000
@@ -30,14 +35,26 @@ const RENAME_NOREPLACE = 1
 const RENAME_EXCHANGE = 2
 
 /**
- * Seconds the kernel keeps names and attributes before asking again: what another computer
- * changed shows within this time.
+ * Seconds the kernel keeps names, attributes (and, across opens, pages and listings) before
+ * asking again. Long: what changes without the kernel is invalidated when it changes
+ * (`revalidate`). What reflects the local disk (`volatile`) is kept a second only, and its
+ * pages not across opens.
  */
-const TTL = 1
+const TTL = 3600
+const VOLATILE_TTL = 1
 
+const modeOf = (e: ViewEntry) => (e.type === 'dir' ? S_IFDIR : e.type === 'symlink' ? S_IFLNK : S_IFREG) | e.mode
+
+/** The answer for `node` in state `e`, noted as what the kernel was told. */
 function attrOf(node: Inode, e: ViewEntry): Attr {
-  const kind = e.type === 'dir' ? S_IFDIR : e.type === 'symlink' ? S_IFLNK : S_IFREG
-  return { ino: node.ino, mode: kind | e.mode, size: e.size, mtimeMs: e.mtimeMs }
+  const mode = modeOf(e)
+  node.seen = e.volatile ? undefined : { mode, size: e.size, mtimeMs: e.mtimeMs, version: e.version }
+  return { ino: node.ino, mode, size: e.size, mtimeMs: e.mtimeMs, ttl: e.volatile ? VOLATILE_TTL : undefined }
+}
+
+/** Whether the kernel's idea of an inode (`seen`) is out of date with the view's `e`. */
+function stale(seen: Seen, e: ViewEntry): boolean {
+  return seen.mode !== modeOf(e) || seen.size !== e.size || seen.mtimeMs !== e.mtimeMs || seen.version !== e.version
 }
 
 /** The name a file deleted while open has until its last close (as libfuse's high-level API names it). */
@@ -96,6 +113,11 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
       n.dirty = true
       throw e
     }
+  }
+  /** After a change through the kernel: what it knows of `n` now (its own writes are no news to it). */
+  const note = async (n: Inode, path: string) => {
+    const e = await view.stat(path)
+    if (e && !e.volatile) n.seen = { mode: modeOf(e), size: e.size, mtimeMs: e.mtimeMs, version: e.version }
   }
   const open = (n: Inode) => {
     n.opens++
@@ -176,14 +198,15 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
     open: async (ino, flags) => {
       const n = nodeOf(ino)
       const path = pathOf(n)
-      await statOf(path)
+      const e = await statOf(path)
       if ((flags & O_ACCMODE) !== 0 && !writable().canWrite(path)) throw new FsError('EROFS')
       // The kernel leaves O_TRUNC to the open (libfuse asks for atomic_o_trunc): one request less.
       if (flags & O_TRUNC) {
         await writable().truncate(path, 0, false)
         n.dirty = true
+        await note(n, path)
       }
-      return { fh: open(n) }
+      return { fh: open(n), keepCache: !e.volatile }
     },
     create: async (parent, name, mode) => {
       await writable().create(pathIn(parent, name), mode)
@@ -191,13 +214,15 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
       const n = nodeOf(attr.ino)
       // A new file, even empty, is made durable by its fsync.
       n.dirty = true
-      return { attr, fh: open(n) }
+      return { attr, fh: open(n), keepCache: true }
     },
     read: async (ino, _fh, size, offset) => view.read(pathOf(nodeOf(ino)), offset, size),
     write: async (ino, _fh, bytes, offset) => {
       const n = nodeOf(ino)
-      const written = await writable().write(pathOf(n), bytes, offset)
+      const path = pathOf(n)
+      const written = await writable().write(path, bytes, offset)
       n.dirty = true
+      await note(n, path)
       return written
     },
     // Nothing to do at close: what was written is in the journal already.
@@ -215,9 +240,11 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
     },
     fsync: async (ino) => durable(nodeOf(ino)),
     opendir: async (ino) => {
+      const n = nodeOf(ino)
+      const e = await statOf(pathOf(n))
       const fh = nextFh++
-      dirs.set(fh, { node: nodeOf(ino) })
-      return fh
+      dirs.set(fh, { node: n })
+      return { fh, keepCache: !e.volatile }
     },
     readdir: async (ino, fh, offset, plus) => {
       const d = dirs.get(fh) ?? { node: nodeOf(ino) }
@@ -274,14 +301,44 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
     d.nodes = nodes
   }
 
+  let session: ReturnType<typeof mountSession> | undefined
+  let sweeping: Promise<void> | undefined
+  /** Drop what the kernel caches of every inode whose state moved without it. */
+  async function sweep(): Promise<void> {
+    for (const n of inodes.all()) {
+      if (!n.seen || !n.parent || !session) continue
+      const path = inodes.pathOf(n)
+      if (path === undefined) continue
+      const e = await view.stat(path).catch(() => undefined)
+      if (!n.parent || !n.seen) continue
+      if (!e || modeOf(e) >> 12 !== n.seen.mode >> 12) {
+        // Gone, or another kind of thing (an inode's type never changes): the kernel forgets the
+        // name, and a lookup makes a new inode.
+        session.invalidateEntry(n.parent.ino, n.name)
+        session.invalidateInode(n.ino)
+        inodes.detach(n.parent, n.name)
+      } else if (stale(n.seen, e)) {
+        n.seen = { mode: modeOf(e), size: e.size, mtimeMs: e.mtimeMs, version: e.version }
+        session.invalidateInode(n.ino)
+      }
+    }
+  }
+  const revalidate = async () => {
+    // One sweep at a time; one asked during it runs after it (it may have missed the change).
+    while (sweeping) await sweeping
+    sweeping = sweep().finally(() => (sweeping = undefined))
+    return sweeping
+  }
+
   try {
-    const session = mountSession(dir, ops, {
+    session = mountSession(dir, ops, {
       entryTtl: TTL,
       attrTtl: TTL,
       negativeTtl: 0,
       onError: (e) => process.stderr.write(`cloudy mount: ${(e as Error)?.message ?? String(e)}\n`),
     })
-    return Promise.resolve({ gone: session.ended, unmount: () => session.unmount() })
+    const s = session
+    return Promise.resolve({ gone: s.ended, unmount: () => s.unmount(), revalidate })
   } catch (e) {
     return Promise.reject(e as Error)
   }

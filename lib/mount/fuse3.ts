@@ -23,6 +23,8 @@ export interface Attr {
   mode: number
   size: number
   mtimeMs: number
+  /** Seconds the kernel may keep this answer (and the name that led to it); else the session's. */
+  ttl?: number
 }
 
 /** What setattr asks to change; fields left out stay as they are. */
@@ -39,10 +41,10 @@ export interface DirEntry {
   attr: Attr
 }
 
-/** How an open file is kept by the kernel. */
+/** How an open file or folder is kept by the kernel. */
 export interface Opened {
   fh: number
-  /** The kernel keeps the file's cached pages from earlier opens. */
+  /** The kernel keeps the file's cached pages (a folder's listing) from earlier opens. */
   keepCache?: boolean
 }
 
@@ -72,7 +74,7 @@ export interface LowLevelOps {
   flush(ino: number, fh: number): Promise<void>
   release(ino: number, fh: number): Promise<void>
   fsync(ino: number, fh: number, datasync: boolean): Promise<void>
-  opendir(ino: number): Promise<number>
+  opendir(ino: number): Promise<Opened>
   /**
    * The folder's entries from `offset` (0 is the start; entry i is at offset i + 1). `added` is
    * told how many of them the kernel took (a reply has a size limit).
@@ -83,7 +85,7 @@ export interface LowLevelOps {
 }
 
 export interface SessionOptions {
-  /** Seconds the kernel may keep a name's answer (and a "no such name" answer: `negativeTtl`). */
+  /** Seconds the kernel may keep a name's answer and an inode's attributes, unless an answer says. */
   entryTtl: number
   attrTtl: number
   /** Seconds a "no such name" is kept; 0: not kept. */
@@ -223,7 +225,8 @@ export function mountSession(dir: string, ops: LowLevelOps, o: SessionOptions): 
       (e: unknown) => fail(req, e),
     )
   }
-  const entry = (req: number, a: Attr) => b.replyEntry(req, a.ino, a.mode, a.size, a.mtimeMs, o.entryTtl, o.attrTtl)
+  const entry = (req: number, a: Attr) => b.replyEntry(req, a.ino, a.mode, a.size, a.mtimeMs, a.ttl ?? o.entryTtl, a.ttl ?? o.attrTtl)
+  const attr = (req: number, a: Attr) => b.replyAttr(req, a.ino, a.mode, a.size, a.mtimeMs, a.ttl ?? o.attrTtl)
   const ok = (req: number) => () => b.replyErr(req, 0)
 
   const handler = (
@@ -314,7 +317,18 @@ export function mountSession(dir: string, ops: LowLevelOps, o: SessionOptions): 
         return answer(
           req,
           () => ops.create(ino, s1!, n1, n2),
-          (c) => b.replyCreate(req, c.attr.ino, c.attr.mode, c.attr.size, c.attr.mtimeMs, o.entryTtl, o.attrTtl, c.fh, c.keepCache ? 1 : 0),
+          (c) =>
+            b.replyCreate(
+              req,
+              c.attr.ino,
+              c.attr.mode,
+              c.attr.size,
+              c.attr.mtimeMs,
+              c.attr.ttl ?? o.entryTtl,
+              c.attr.ttl ?? o.attrTtl,
+              c.fh,
+              c.keepCache ? 1 : 0,
+            ),
         )
       case OP.READ:
         return answer(
@@ -338,20 +352,16 @@ export function mountSession(dir: string, ops: LowLevelOps, o: SessionOptions): 
         return answer(
           req,
           () => ops.opendir(ino),
-          (fh) => b.replyOpen(req, fh, 0),
+          (d) => b.replyOpen(req, d.fh, d.keepCache ? 4 : 0),
         )
       case OP.READDIR:
         return answer(
           req,
           () => ops.readdir(ino, n3, n2, n4 === 1),
           ({ entries, added }) => {
-            const meta = new Float64Array(entries.length * 5)
+            const meta = new Float64Array(entries.length * 6)
             entries.forEach((e, i) => {
-              meta[i * 5] = e.attr.ino
-              meta[i * 5 + 1] = e.attr.mode
-              meta[i * 5 + 2] = e.attr.size
-              meta[i * 5 + 3] = e.attr.mtimeMs
-              meta[i * 5 + 4] = n2 + i + 1
+              meta.set([e.attr.ino, e.attr.mode, e.attr.size, e.attr.mtimeMs, n2 + i + 1, e.attr.ttl ?? o.entryTtl], i * 6)
             })
             const count = b.replyDir(
               req,

@@ -11,6 +11,14 @@
 
 export const ROOT_INO = 1
 
+/** An inode's state as the kernel was told it: type and mode bits, size, time, version. */
+export interface Seen {
+  mode: number
+  size: number
+  mtimeMs: number
+  version?: string
+}
+
 export interface Inode {
   readonly ino: number
   /** The folder it is in, by name; undefined once deleted or replaced (it lives on while open). */
@@ -24,6 +32,8 @@ export interface Inode {
   dirty: boolean
   /** A file deleted while open: renamed to a hidden name, deleted at its last close. */
   hidden?: boolean
+  /** What the kernel was last told of it, to see what changed without it (`Seen`). */
+  seen?: Seen
   children?: Map<string, Inode>
 }
 
@@ -139,6 +149,11 @@ export class Inodes {
   #prune(folder: Inode): void {
     if (folder.children?.size === 0) folder.children = undefined
     if (!folder.children && folder.lookups === 0 && folder.opens === 0 && this.#byIno.get(folder.ino) === folder) this.#drop(folder)
+  }
+
+  /** Every node the kernel may know but the root. */
+  all(): Inode[] {
+    return [...this.#byIno.values()].filter((n) => n !== this.root)
   }
 
   /** Every node under `node` (not itself), depth first. */

@@ -33,7 +33,8 @@ export class InventoryView implements MountView {
   async stat(path: string): Promise<ViewEntry | undefined> {
     if (path !== '') return undefined
     const { text, mtimeMs } = await this.#render()
-    return { type: 'file', mode: 0o444, size: text.length, mtimeMs }
+    // Rendered at each look from the inventory space: kept briefly, as the preview is.
+    return { type: 'file', mode: 0o444, size: text.length, mtimeMs, volatile: true }
   }
 
   async list(): Promise<undefined> {

@@ -11,7 +11,7 @@ import { copyFile, type FileHandle } from 'node:fs/promises'
 import { DataFiles } from './data-files.js'
 import { FsError } from './fs-error.js'
 import type { Journal, JournalChange, JournalNode, JournalSnapshot } from './journal.js'
-import { viewEntry, type SpaceView } from './space-view.js'
+import { contentVersion, viewEntry, type SpaceView } from './space-view.js'
 import type { MountView, ViewEntry } from './view.js'
 
 /** Bytes copied at a time out of the vault into a data file. */
@@ -347,8 +347,10 @@ export class JournaledView implements MountView {
 function nodeEntry(node: Exclude<JournalNode, { kind: 'gone' }>): ViewEntry {
   switch (node.kind) {
     case 'file':
+      // Bytes of this computer's: named by their data file (an up-sync then names them by chunks).
+      return { type: 'file', mode: node.mode, size: node.size, mtimeMs: node.mtimeMs, version: `journal:${node.data}` }
     case 'vault-file':
-      return { type: 'file', mode: node.mode, size: node.size, mtimeMs: node.mtimeMs }
+      return { type: 'file', mode: node.mode, size: node.size, mtimeMs: node.mtimeMs, version: contentVersion(node.content) }
     case 'dir':
       return { type: 'dir', mode: node.mode, size: 4096, mtimeMs: node.mtimeMs }
     case 'symlink':

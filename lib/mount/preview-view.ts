@@ -84,6 +84,12 @@ export class PreviewView implements MountView {
   }
 
   async stat(path: string): Promise<ViewEntry | undefined> {
+    // What the preview shows follows the local disk and the chain at every look.
+    const e = await this.#stat(path)
+    return e && { ...e, volatile: true }
+  }
+
+  async #stat(path: string): Promise<ViewEntry | undefined> {
     await this.#fresh()
     const source = this.#files.get(path)
     if (!source) return this.#dirs.has(path) ? folder(this.#made) : undefined

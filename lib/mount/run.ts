@@ -164,11 +164,16 @@ export async function runMount(s: Session, o: RunMountOptions): Promise<RunningM
     const sp = spaces
     // One sync job at a time; a failed one is said and tried again at the next occasion.
     let work: Promise<unknown> = Promise.resolve()
+    /** Set once mounted: the kernel's caches are checked after each job (another computer's change may have come in). */
+    let revalidate = async () => {}
     const job = <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
-      const next = work.then(fn).catch((e: unknown) => {
-        o.log(`cloudy mount: ${what} failed (kept in the journal, tried again later): ${(e as Error).message}`)
-        return undefined
-      })
+      const next = work
+        .then(fn)
+        .catch((e: unknown) => {
+          o.log(`cloudy mount: ${what} failed (kept in the journal, tried again later): ${(e as Error).message}`)
+          return undefined
+        })
+        .finally(() => revalidate().catch(() => {}))
       work = next
       return next
     }
@@ -193,6 +198,7 @@ export async function runMount(s: Session, o: RunMountOptions): Promise<RunningM
 
     const { mountView } = await import('../../mount.js')
     const handle = await mountView(o.dir, root)
+    revalidate = () => handle.revalidate()
     // An up-sync a quiet period after the last change; an application that never stops writing
     // is up-synced at least every `maxWait` all the same.
     const maxWait = Math.max(30_000, 10 * quietMs)

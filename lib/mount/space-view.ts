@@ -242,5 +242,14 @@ export function viewEntry(e: TreeEntry): ViewEntry {
     size: e.type === 'file' ? (e.size ?? 0) : e.type === 'symlink' ? Buffer.byteLength(e.target ?? '') : 4096,
     mtimeMs: Number(BigInt(e.mtimeNs) / 1_000_000n),
     target: e.target,
+    version: e.type === 'file' ? contentVersion(e.content ?? []) : e.type === 'dir' ? e.subtree : e.target,
   }
+}
+
+/** A file's chunk ids as one string, made once per list of chunks (trees are cached, so are their lists). */
+const versions = new WeakMap<readonly string[], string>()
+export function contentVersion(content: readonly string[]): string {
+  let v = versions.get(content)
+  if (v === undefined) versions.set(content, (v = content.join('')))
+  return v
 }

@@ -5,6 +5,14 @@ export interface ViewEntry {
   size: number
   mtimeMs: number
   target?: string
+  /**
+   * What the bytes (a folder: its entries) are, where the view knows it (the vault's): two
+   * states of one path with different versions differ even where size and time agree. The
+   * mount drops the kernel's cached pages by it (docs/MOUNT.md, "Caching").
+   */
+  version?: string
+  /** Reflects what may change without the mount being told (the local disk): cached briefly only. */
+  volatile?: boolean
 }
 
 export interface MountView {

@@ -594,6 +594,17 @@ static napi_value js_reply_entry(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* An open file or folder's handle and flags: 1 keep the page cache (files), 2 direct I/O, 4 keep
+   the listing (folders). */
+static void get_open(napi_env env, napi_value fh, napi_value flags, struct fuse_file_info *fi) {
+  memset(fi, 0, sizeof *fi);
+  fi->fh = (uint64_t)get_num(env, fh);
+  int f = (int)get_num(env, flags);
+  fi->keep_cache = (f & 1) != 0;
+  fi->direct_io = (f & 2) != 0;
+  fi->cache_readdir = (f & 4) != 0;
+}
+
 /* replyCreate(req, ino, mode, size, mtimeMs, entryTimeout, attrTimeout, fh, flags) */
 static napi_value js_reply_create(napi_env env, napi_callback_info info) {
   ARGS(9);
@@ -601,11 +612,7 @@ static napi_value js_reply_create(napi_env env, napi_callback_info info) {
   struct fuse_entry_param e;
   get_entry(env, argv, req, &e);
   struct fuse_file_info fi;
-  memset(&fi, 0, sizeof fi);
-  fi.fh = (uint64_t)get_num(env, argv[7]);
-  int flags = (int)get_num(env, argv[8]);
-  fi.keep_cache = (flags & 1) != 0;
-  fi.direct_io = (flags & 2) != 0;
+  get_open(env, argv[7], argv[8], &fi);
   /* -ENOENT: the creating call was interrupted; the file was made, nobody has it open. */
   fuse_reply_create(req, &e, &fi);
   return NULL;
@@ -631,16 +638,11 @@ static napi_value js_reply_readlink(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* replyOpen(req, fh, flags): flags 1 keep the page cache, 2 direct I/O, 4 cache the listing. */
+/* replyOpen(req, fh, flags) */
 static napi_value js_reply_open(napi_env env, napi_callback_info info) {
   ARGS(3);
   struct fuse_file_info fi;
-  memset(&fi, 0, sizeof fi);
-  fi.fh = (uint64_t)get_num(env, argv[1]);
-  int flags = (int)get_num(env, argv[2]);
-  fi.keep_cache = (flags & 1) != 0;
-  fi.direct_io = (flags & 2) != 0;
-  fi.cache_readdir = (flags & 4) != 0;
+  get_open(env, argv[1], argv[2], &fi);
   fuse_reply_open(get_req(env, argv[0]), &fi);
   return NULL;
 }
@@ -669,7 +671,8 @@ static napi_value js_reply_write(napi_env env, napi_callback_info info) {
 
 /*
  * replyDir(req, size, plus, names, meta) -> how many entries fitted. `meta` is a Float64Array of
- * five numbers per name: ino, mode, size, mtimeMs, and the offset of the next entry.
+ * six numbers per name: ino, mode, size, mtimeMs, the offset of the next entry, and the seconds
+ * the kernel may keep the entry and its attributes (READDIRPLUS).
  */
 static napi_value js_reply_dir(napi_env env, napi_callback_info info) {
   ARGS(5);
@@ -683,7 +686,7 @@ static napi_value js_reply_dir(napi_env env, napi_callback_info info) {
   size_t mlen = 0;
   void *mdata = NULL;
   napi_get_typedarray_info(env, argv[4], &tt, &mlen, &mdata, NULL, NULL);
-  if (tt != napi_float64_array || mlen < (size_t)count * 5) {
+  if (tt != napi_float64_array || mlen < (size_t)count * 6) {
     fuse_reply_err(req, EIO);
     return num(env, 0);
   }
@@ -702,16 +705,15 @@ static napi_value js_reply_dir(napi_env env, napi_callback_info info) {
     size_t nlen = 0;
     napi_get_element(env, argv[3], i, &v);
     if (napi_get_value_string_utf8(env, v, name, sizeof name, &nlen) != napi_ok) break;
-    const double *d = meta + (size_t)i * 5;
+    const double *d = meta + (size_t)i * 6;
     size_t need;
     if (plus) {
       struct fuse_entry_param e;
       memset(&e, 0, sizeof e);
       fill_stat(mt, &e.attr, d[0], d[1], d[2], d[3]);
       e.ino = (fuse_ino_t)d[0];
-      /* The listing's entries are cached as lookups are: until told otherwise. */
-      e.entry_timeout = 86400;
-      e.attr_timeout = 86400;
+      e.entry_timeout = d[5];
+      e.attr_timeout = d[5];
       need = fuse_add_direntry_plus(req, buf + used, size - used, name, &e, (off_t)d[4]);
     } else {
       struct stat st;
