@@ -2,7 +2,9 @@
 // `rclone mount --vfs-cache-mode writes` (over a local folder), on the same data in the same run.
 // For each: MB/s of a dd write of one big incompressible file (conv=fsync), of its read cold (on a
 // fresh mount, page cache dropped) and warm (again right away), seconds of `cp -r` of the
-// small-file set in, and of `ls -lR` of that tree on a fresh mount. A benchmark, never a test.
+// small-file set in, of `ls -lR` of that tree on a fresh mount, and of an SQLite workload (10,000
+// small synced transactions through the sqlite3 CLI) beside the same on the local disk. A
+// benchmark, never a test.
 //
 // The bench process never touches a mount itself: a file system call answered by a process that
 // waits on it deadlocks, so every access is a child process (dd, cp, ls) with a timeout. A mount
@@ -42,10 +44,11 @@ function gist(text) {
 }
 
 /** Run a command (never through a shell) with a timeout; its seconds and stdout, or a thrown error saying why. */
-function timed(label, cmd, args, env = {}) {
+function timed(label, cmd, args, env = {}, input = undefined) {
   const t0 = performance.now()
   // SIGKILL on timeout: a process blocked on a FUSE request still dies of it (the wait is killable).
   const r = spawnSync(cmd, args, {
+    input,
     env: { ...process.env, ...env },
     encoding: 'utf8',
     maxBuffer: 256 << 20,
@@ -66,6 +69,27 @@ function prepareDataFile(mib) {
   timed('making the data file', 'dd', ['if=/dev/urandom', `of=${part}`, 'bs=1M', `count=${mib}`, 'status=none'])
   renameSync(part, file)
   return file
+}
+
+/** Transactions of the SQLite workload. */
+const SQLITE_TRANSACTIONS = 10_000
+
+/**
+ * An application's database: SQLITE_TRANSACTIONS small transactions (one row each, each
+ * committed and synced) through the sqlite3 CLI in a new database in `dir`, in WAL mode where the
+ * file system gives SQLite its shared memory map (else the rollback journal). Seconds, and the
+ * journal mode SQLite took.
+ */
+function sqliteWorkload(dir) {
+  const db = join(dir, 'bench.db')
+  const mode = timed('sqlite3 journal_mode', 'sqlite3', [db, 'PRAGMA journal_mode=WAL;']).stdout.trim()
+  const sql = ['CREATE TABLE kv(k INTEGER PRIMARY KEY, v TEXT);']
+  for (let i = 0; i < SQLITE_TRANSACTIONS; i++) sql.push(`BEGIN; INSERT INTO kv(v) VALUES ('value ${i}'); COMMIT;`)
+  // synchronous=FULL: every commit synced, as applications that keep data in SQLite have it.
+  const { secs } = timed('sqlite3 transactions', 'sqlite3', [db, '-cmd', 'PRAGMA synchronous=FULL;'], {}, sql.join('\n') + '\n')
+  const rows = timed('sqlite3 count', 'sqlite3', [db, 'SELECT count(*) FROM kv;']).stdout.trim()
+  if (rows !== String(SQLITE_TRANSACTIONS)) throw new Error(`sqlite: ${rows} rows, ${SQLITE_TRANSACTIONS} were inserted`)
+  return { secs, mode }
 }
 
 /** Entries under `dir` (itself excluded) and its files' bytes, for the heading, cp -r's MB/s and the ls -lR check. */
@@ -275,6 +299,10 @@ async function runTool(tool, ctx) {
       ]).secs
       step = 'cp -r'
       r.cpSecs = timed('cp -r', 'cp', ['-r', ctx.smallDir, join(where, 'small')]).secs
+      step = 'sqlite'
+      const q = sqliteWorkload(where)
+      r.sqliteSecs = q.secs
+      r.sqliteMode = q.mode
     } catch (e) {
       if (!t.seed) throw e
       r.writeError = `${step}: ${e.message}`
@@ -346,7 +374,14 @@ function rates(r, ctx) {
 /** Cloudy's speed over another's (their seconds over Cloudy's): above 1, Cloudy is faster. */
 function ratios(a, b) {
   const q = (k) => (a?.[k] !== undefined && b?.[k] !== undefined ? b[k] / a[k] : undefined)
-  return { write: q('writeSecs'), coldRead: q('coldReadSecs'), warmRead: q('warmReadSecs'), cp: q('cpSecs'), ls: q('lsSecs') }
+  return {
+    write: q('writeSecs'),
+    coldRead: q('coldReadSecs'),
+    warmRead: q('warmReadSecs'),
+    cp: q('cpSecs'),
+    ls: q('lsSecs'),
+    sqlite: q('sqliteSecs'),
+  }
 }
 
 /**
@@ -361,6 +396,14 @@ export async function benchMount({ smallDir, mib, say, ensure, dropCaches }) {
   const bigFile = prepareDataFile(mib)
   const small = countEntries(smallDir)
   const ctx = { bigFile, bigBytes: mib * 1048576, smallDir, small, smallBytes: small.bytes, dropCaches }
+  say(`  mount: the SQLite workload on the local disk…`)
+  const local = mkdtempSync(join(tmpdir(), 'cloudy-bench-sqlite-'))
+  let localSqlite
+  try {
+    localSqlite = sqliteWorkload(local)
+  } finally {
+    rmSync(local, { recursive: true, force: true })
+  }
   const results = []
   for (const tool of Object.keys(TOOLS)) {
     say(`  mount: ${tool}…`)
@@ -375,6 +418,7 @@ export async function benchMount({ smallDir, mib, say, ensure, dropCaches }) {
     smallFiles: small.files,
     smallEntries: small.all,
     smallMB: small.bytes / 1e6,
+    localSqlite,
     results,
     ratios: { rclone: ratios(by('cloudy'), by('rclone')), gocryptfs: ratios(by('cloudy'), by('gocryptfs')) },
   }
@@ -391,7 +435,7 @@ export function printMount(s) {
     `\nMounts (${Object.values(s.versions).join(', ')}): a ${s.bigMiB} MiB file by dd, ${s.smallFiles} small files ` +
       `(${f(s.smallMB)} MB, ${s.smallEntries} entries) by cp -r; MB/s (seconds)`,
   )
-  const rows = [['tool', 'write', 'cold read', 'warm read', 'cp -r', 'ls -lR s']]
+  const rows = [['tool', 'write', 'cold read', 'warm read', 'cp -r', 'ls -lR s', 'sqlite s']]
   for (const r of s.results) {
     rows.push([
       r.tool,
@@ -400,6 +444,7 @@ export function printMount(s) {
       both(r.warmReadMBps, r.warmReadSecs),
       both(r.cpMBps, r.cpSecs),
       f(r.lsSecs, 2),
+      r.sqliteSecs === undefined ? '-' : `${f(r.sqliteSecs, 2)} (${r.sqliteMode})`,
     ])
   }
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)))
@@ -407,9 +452,15 @@ export function printMount(s) {
   console.log("Cloudy / other, as speed (the other's seconds over Cloudy's): above 1 means Cloudy is faster")
   for (const [other, q] of Object.entries(s.ratios)) {
     console.log(
-      `  vs ${other.padEnd(9)}  write ${f(q.write, 2)}  cold read ${f(q.coldRead, 2)}  warm read ${f(q.warmRead, 2)}  cp -r ${f(q.cp, 2)}  ls -lR ${f(q.ls, 2)}`,
+      `  vs ${other.padEnd(9)}  write ${f(q.write, 2)}  cold read ${f(q.coldRead, 2)}  warm read ${f(q.warmRead, 2)}  cp -r ${f(q.cp, 2)}  ls -lR ${f(q.ls, 2)}  sqlite ${f(q.sqlite, 2)}`,
     )
   }
+  const cloudy = s.results.find((r) => r.tool === 'cloudy')
+  if (s.localSqlite && cloudy?.sqliteSecs !== undefined)
+    console.log(
+      `SQLite, ${SQLITE_TRANSACTIONS} transactions: local disk ${f(s.localSqlite.secs, 2)} s (${s.localSqlite.mode}), ` +
+        `Cloudy's apps/<id>/ ${f(cloudy.sqliteSecs, 2)} s (${cloudy.sqliteMode}): ${f(cloudy.sqliteSecs / s.localSqlite.secs, 2)}x the local disk's time`,
+    )
   for (const r of s.results) {
     if (r.writeError) console.log(`  ${r.tool}: writes failed (${r.writeError}); reads measured on data put in by ${r.readVia}`)
     if (r.error) console.log(`  ${r.tool}: failed at ${r.error}`)
