@@ -182,11 +182,17 @@ function binding(): Binding {
 
 const ERRNO = constants.errno as Record<string, number>
 
-/** The errno for a failure: the operation's own refusal, else EIO (and the failure reported). */
+/**
+ * The errno for a failure: the operation's own refusal; the system's error where the journal's
+ * disk said one (a full disk is ENOSPC to the writing program, as on a local disk), reported
+ * too; else EIO, reported.
+ */
 function errnoOf(e: unknown, report: (e: unknown) => void): number {
   if (e instanceof FsError) return ERRNO[e.errno] ?? ERRNO.EIO!
   report(e)
-  return ERRNO.EIO!
+  const code = (e as NodeJS.ErrnoException | undefined)?.code
+  const system = typeof (e as NodeJS.ErrnoException | undefined)?.errno === 'number' && code ? ERRNO[code] : undefined
+  return system ?? ERRNO.EIO!
 }
 
 export interface FuseSession {

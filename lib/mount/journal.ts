@@ -19,7 +19,18 @@
  * state is now in the base tree (those not changed again since the snapshot).
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  ftruncateSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
 import { open, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LocalDamageError } from '../errors.js'
@@ -166,18 +177,42 @@ class NodeMap {
   }
 }
 
+/** How long after a deletion its data file's space is given back (`Journal.#collectSoon`). */
+const COLLECT_AFTER_MS = 200
+
 /** How the journal opens its files: node's `open`, or a test double that can lose what was not synced. */
 export type OpenFile = (path: string, flags: string, mode?: number) => Promise<FileHandle>
 
 export class Journal {
   readonly dir: string
-  #map = new NodeMap((data) => this.#garbage.set(data, this.#dropSeq))
+  #map = new NodeMap((data) => {
+    this.#garbage.set(data, this.#dropSeq)
+    this.#collectSoon()
+  })
+  /** The log sync that frees what deletions let go (armed by `#collectSoon`). */
+  #collect: NodeJS.Timeout | undefined
+
+  /**
+   * A deleted file's data file goes only once its deletion is durable; a local disk frees the
+   * space at once, so a program that deletes to make room gets it back shortly: one log sync
+   * after a burst of deletions (not one per deletion).
+   */
+  #collectSoon(): void {
+    if (this.#collect || !this.#log) return
+    this.#collect = setTimeout(() => {
+      this.#collect = undefined
+      if (this.#log) void this.sync(undefined).catch(() => {})
+    }, COLLECT_AFTER_MS)
+    this.#collect.unref()
+  }
   #seq = 0
   #log: FileHandle | undefined
   /** The log's length: where the next record starts (a failed append is cut back to it). */
   #logSize = 0
-  /** Appends run one at a time, in order. */
+  /** Log syncs and the log's truncation run one at a time, in order (appends are synchronous). */
   #appending: Promise<void> = Promise.resolve()
+  /** Called before a data file is deleted: whoever keeps it open closes it (JournaledView's DataFiles). */
+  beforeDelete: (id: string) => Promise<void> = async () => {}
   /** Data files read by an up-sync in progress: a write to one copies it first. */
   readonly frozen = new Set<string>()
   /** Data files no record refers to any more: deleted once that is durable. */
@@ -327,23 +362,30 @@ export class Journal {
     if (held) this.#map.set(path, { ...held, node, seq: ++this.#seq })
   }
 
+  /**
+   * Write record `r` at the end of the log at once, synchronously: appends happen in call order
+   * and a record is in the log (a crash of the mount keeps it) when the call that made it
+   * returns. A small write to the page cache costs microseconds; a trip through libuv's thread
+   * pool costs more than that, several times per file copied in. `durable`: then sync the log.
+   */
   #append(r: LogRecord, durable = false): Promise<void> {
     const line = Buffer.from(JSON.stringify(r) + '\n')
-    const done = this.#appending.then(async () => {
-      // A short write (a full disk) would glue the next record to this one: written whole, or
-      // cut back so the log ends on a whole line.
-      const at = this.#logSize
+    // A short write (a full disk) would glue the next record to this one: written whole, or
+    // cut back so the log ends on a whole line.
+    const fd = this.#log!.fd
+    const at = this.#logSize
+    try {
+      for (let off = 0; off < line.length;) off += writeSync(fd, line, off, line.length - off)
+      this.#logSize += line.length
+    } catch (e) {
       try {
-        for (let off = 0; off < line.length;) off += (await this.#log!.write(line, off)).bytesWritten
-        this.#logSize += line.length
-      } catch (e) {
-        await this.#log!.truncate(at).catch(() => {})
-        throw e
+        ftruncateSync(fd, at)
+      } catch {
+        // The next open cuts a torn last line off.
       }
-      if (durable) await this.#durable(r.seq)
-    })
-    this.#appending = done.catch(() => {})
-    return done
+      return Promise.reject(e as Error)
+    }
+    return durable ? this.#logDurable(r.seq, true) : Promise.resolve()
   }
 
   /** fsync the log: records up to `upTo` are durable; the data files they dropped can go. */
@@ -359,7 +401,13 @@ export class Journal {
         gone.push(id)
       }
     }
-    await Promise.all(gone.map((id) => rm(this.dataPath(id), { force: true })))
+    await Promise.all(
+      gone.map(async (id) => {
+        // A handle kept open on it would keep its space taken after the deletion.
+        await this.beforeDelete(id)
+        await rm(this.dataPath(id), { force: true })
+      }),
+    )
   }
 
   /**
@@ -435,8 +483,9 @@ export class Journal {
     await this.#append({ seq, settle: settled, upTo: snap.seq }, true)
     if (this.empty) {
       const done = this.#appending.then(async () => {
+        // Checked and cut in one step: a record appended meanwhile (synchronously) stays.
         if (!this.empty) return
-        await this.#log!.truncate(0)
+        ftruncateSync(this.#log!.fd, 0)
         this.#logSize = 0
         await this.#log!.datasync()
       })
@@ -451,6 +500,8 @@ export class Journal {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.#collect)
+    this.#collect = undefined
     await this.#appending
     await this.#log?.close()
     this.#log = undefined

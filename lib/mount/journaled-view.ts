@@ -7,6 +7,7 @@
  * expected EISDIR, and so on (FsError). Writing a file that is still the vault's copies it into
  * a data file first; so does writing one an up-sync is reading (`Journal.frozen`).
  */
+import { ftruncateSync, readSync, writeSync } from 'node:fs'
 import { copyFile, type FileHandle } from 'node:fs/promises'
 import { DataFiles } from './data-files.js'
 import { FsError } from './fs-error.js'
@@ -43,6 +44,7 @@ export class JournaledView implements MountView {
     readonly journal: Journal,
   ) {
     this.data = new DataFiles((id) => journal.dataPath(id), journal.openFile)
+    journal.beforeDelete = (id) => this.data.forget(id)
   }
 
   async #resolve(path: string): Promise<Found | undefined> {
@@ -99,10 +101,10 @@ export class JournaledView implements MountView {
       const node = f.node
       const want = Math.max(0, Math.min(length, node.size - offset))
       if (want === 0) return Buffer.alloc(0)
+      // Synchronous, as the writes are (see `write`).
       return this.data.use(node.data, async (fh) => {
         const buf = Buffer.allocUnsafe(want)
-        const { bytesRead } = await fh.read(buf, 0, want, offset)
-        return buf.subarray(0, bytesRead)
+        return buf.subarray(0, readSync(fh.fd, buf, 0, want, offset))
       })
     }
     return this.base.readContent(f.content ?? [], f.entry.size, offset, length)
@@ -269,7 +271,7 @@ export class JournaledView implements MountView {
   truncate(path: string, size: number, recorded = true): Promise<void> {
     return this.#change(async () => {
       const node = await this.#writable(path)
-      await this.data.use(node.data, (fh) => fh.truncate(size))
+      await this.data.use(node.data, async (fh) => ftruncateSync(fh.fd, size))
       const next: JournalNode = { ...node, size, mtimeMs: now() }
       if (recorded) await this.journal.record([{ path, node: next }])
       else this.journal.touch(path, next)
@@ -280,7 +282,9 @@ export class JournaledView implements MountView {
   write(path: string, buf: Buffer, position: number): Promise<number> {
     return this.#change(async () => {
       const node = await this.#writable(path)
-      const { bytesWritten } = await this.data.use(node.data, (fh) => fh.write(buf, 0, buf.length, position))
+      // Synchronous: a write into the page cache takes microseconds, a trip through libuv's
+      // thread pool more, and a file copied in is a few of them (docs/MOUNT.md, "Durability").
+      const bytesWritten = await this.data.use(node.data, async (fh) => writeSync(fh.fd, buf, 0, buf.length, position))
       // Changes run one at a time (#serial): the path still holds this data file.
       this.journal.touch(path, { ...node, size: Math.max(node.size, position + bytesWritten), mtimeMs: now() })
       return bytesWritten

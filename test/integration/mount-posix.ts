@@ -6,8 +6,9 @@
  * from outside. Each is compared with what the same commands do in a plain folder.
  */
 import t from 'tap'
+import { execFileSync } from 'node:child_process'
 import { computer, initVault, tempDir } from '../helpers/cli.js'
-import { isMounted, mountPoint, sh, startMount } from '../helpers/mount.js'
+import { eventually, isMounted, mountPoint, sh, startMount } from '../helpers/mount.js'
 
 t.test('POSIX edges through the mount, as in a plain folder', async (t) => {
   const vault = tempDir(t, 'vault')
@@ -72,4 +73,25 @@ t.test('POSIX edges through the mount, as in a plain folder', async (t) => {
   t.equal(await exited, 0, mount.stderrText())
   t.notOk(isMounted(dir), 'unmounted')
   t.match(mount.stderrText(), /published|unmounted/i)
+})
+
+t.test("a full disk under the journal is the writing program's ENOSPC, and the mount goes on", async (t) => {
+  const vault = tempDir(t, 'vault')
+  const a = computer(t)
+  // The state folder (the journal's disk) on a small tmpfs of its own.
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', a.cloudyHome])
+  t.teardown(() => execFileSync('umount', ['-l', a.cloudyHome], { timeout: 10_000, stdio: 'ignore' }))
+  await initVault(t, a, vault, [], 'alpha-pc')
+  const dir = mountPoint(t)
+  const mount = await startMount(t, a, dir, ['--upsync-after', '60'])
+  await sh(`mkdir ${dir}/apps/full`)
+  const app = `${dir}/apps/full`
+  const dd = await sh(`dd if=/dev/zero of=${app}/big bs=1M count=20 2>&1; echo "exit $?"`)
+  t.match(dd, /No space left on device/, dd)
+  t.match(dd, /exit 1/)
+  // Deleting gives the room back (shortly: once the deletion is durable), as on a local disk.
+  await sh(`rm ${app}/big`)
+  t.equal(await eventually(`echo fine > ${app}/small.txt && cat ${app}/small.txt`, 'fine\n'), 'fine\n', 'with room again, writes go on')
+  t.notMatch(mount.stderrText(), /unexpected|at .*\.js:\d+/, 'no stack trace')
+  await mount.stop()
 })
