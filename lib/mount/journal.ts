@@ -349,10 +349,18 @@ export class Journal {
    * fsynced: `sync` makes this and every earlier record durable.
    */
   record(changes: JournalChange[]): Promise<void> {
-    const seq = ++this.#seq
+    // In the log first: a change the log could not take (a full disk) is refused whole, and
+    // the mount does not show what a restart would not.
+    const seq = this.#seq + 1
+    try {
+      this.#write({ seq, changes })
+    } catch (e) {
+      return Promise.reject(e as Error)
+    }
+    this.#seq = seq
     this.#dropSeq = seq
     this.#apply(seq, changes)
-    return this.#append({ seq, changes })
+    return Promise.resolve()
   }
 
   /** Update a file's size or time in memory only (writes): its data file already says them. */
@@ -369,6 +377,16 @@ export class Journal {
    * pool costs more than that, several times per file copied in. `durable`: then sync the log.
    */
   #append(r: LogRecord, durable = false): Promise<void> {
+    try {
+      this.#write(r)
+    } catch (e) {
+      return Promise.reject(e as Error)
+    }
+    return durable ? this.#logDurable(r.seq, true) : Promise.resolve()
+  }
+
+  /** `#append`'s write, which throws what the disk said (the log is left ending on a whole line). */
+  #write(r: LogRecord): void {
     const line = Buffer.from(JSON.stringify(r) + '\n')
     // A short write (a full disk) would glue the next record to this one: written whole, or
     // cut back so the log ends on a whole line.
@@ -383,9 +401,8 @@ export class Journal {
       } catch {
         // The next open cuts a torn last line off.
       }
-      return Promise.reject(e as Error)
+      throw e
     }
-    return durable ? this.#logDurable(r.seq, true) : Promise.resolve()
   }
 
   /** fsync the log: records up to `upTo` are durable; the data files they dropped can go. */

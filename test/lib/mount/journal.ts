@@ -354,3 +354,33 @@ t.test("an older journal's small file: its record brings back a data file a mach
   t.equal(readFileSync(again.dataPath(small.data), 'utf8'), 'small bytes')
   t.match(again.get('small.txt'), { size: 11, mtimeMs: 1000 })
 })
+
+t.test('a change the log cannot take is refused whole: not shown, not replayed', async (t) => {
+  const d = join(tempDir(t), 'j')
+  const { open } = await import('node:fs/promises')
+  let refuse = false
+  // The log opened for appending, but its writes fail when asked to (as on a full disk).
+  const j = await Journal.open(d, async (path, flags, mode) => {
+    const fh = await open(path, flags, mode)
+    if (!path.endsWith('/log')) return fh
+    const readOnly = await open(path, 'r')
+    t.teardown(() => readOnly.close())
+    return new Proxy(fh, {
+      get: (target, prop) => {
+        if (prop === 'fd') return refuse ? readOnly.fd : target.fd
+        const v = Reflect.get(target, prop, target) as unknown
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
+      },
+    })
+  })
+  const f = dataFile(j, 'kept')
+  await j.record([{ path: 'kept', node: f }])
+  refuse = true
+  await t.rejects(j.record([{ path: 'refused', node: dir() }]), /EBADF/)
+  t.equal(j.get('refused'), undefined, 'not shown')
+  refuse = false
+  await j.record([{ path: 'after', node: dir() }])
+  await j.close()
+  const again = await opened(t, d)
+  t.same([...again.children('').keys()].sort(), ['after', 'kept'], 'the log holds whole lines: later records count')
+})
