@@ -206,7 +206,7 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
         n.dirty = true
         await note(n, path)
       }
-      return { fh: open(n), keepCache: !e.volatile }
+      return { fh: open(n), keepCache: !e.volatile, noFlush: true }
     },
     create: async (parent, name, mode) => {
       await writable().create(pathIn(parent, name), mode)
@@ -214,7 +214,7 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
       const n = nodeOf(attr.ino)
       // A new file, even empty, is made durable by its fsync.
       n.dirty = true
-      return { attr, fh: open(n), keepCache: true }
+      return { attr, fh: open(n), keepCache: true, noFlush: true }
     },
     read: async (ino, _fh, size, offset) => view.read(pathOf(nodeOf(ino)), offset, size),
     write: async (ino, _fh, bytes, offset) => {
@@ -225,7 +225,8 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
       await note(n, path)
       return written
     },
-    // Nothing to do at close: what was written is in the journal already.
+    // Nothing to do at close: what was written is in the journal already (opens ask the kernel
+    // not to send FLUSH at all).
     flush: async () => {},
     release: async (ino, fh) => {
       const n = files.get(fh) ?? nodeOf(ino)

@@ -595,7 +595,7 @@ static napi_value js_reply_entry(napi_env env, napi_callback_info info) {
 }
 
 /* An open file or folder's handle and flags: 1 keep the page cache (files), 2 direct I/O, 4 keep
-   the listing (folders). */
+   the listing (folders), 8 no FLUSH at close (the file system has nothing to do then). */
 static void get_open(napi_env env, napi_value fh, napi_value flags, struct fuse_file_info *fi) {
   memset(fi, 0, sizeof *fi);
   fi->fh = (uint64_t)get_num(env, fh);
@@ -603,6 +603,7 @@ static void get_open(napi_env env, napi_value fh, napi_value flags, struct fuse_
   fi->keep_cache = (f & 1) != 0;
   fi->direct_io = (f & 2) != 0;
   fi->cache_readdir = (f & 4) != 0;
+  fi->noflush = (f & 8) != 0;
 }
 
 /* replyCreate(req, ino, mode, size, mtimeMs, entryTimeout, attrTimeout, fh, flags) */
