@@ -97,8 +97,6 @@ export interface SessionOptions {
   negativeTtl: number
   /** The largest write the kernel sends, in bytes (it may lower it). */
   maxWrite?: number
-  /** Extra mount options (`-o`), after fsname and subtype. */
-  options?: string[]
   /** Told of each failure that is not a refusal (an FsError): it is answered EIO. */
   onError: (e: unknown) => void
 }
@@ -397,7 +395,7 @@ export function mountSession(dir: string, ops: LowLevelOps, o: SessionOptions): 
     }
   }
 
-  const options = ['fsname=cloudy', 'subtype=cloudy', ...(o.options ?? [])].join(',')
+  const options = 'fsname=cloudy,subtype=cloudy'
   let handle: object
   try {
     handle = b.mount(dir, options, o.maxWrite ?? 1024 * 1024, handler as (...args: unknown[]) => void)

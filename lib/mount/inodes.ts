@@ -50,10 +50,6 @@ export class Inodes {
     return this.#byIno.get(ino)
   }
 
-  get size(): number {
-    return this.#byIno.size
-  }
-
   /** The node of `name` in `parent`, made if the table has none. */
   child(parent: Inode, name: string): Inode {
     let node = parent.children?.get(name)
@@ -154,13 +150,5 @@ export class Inodes {
   /** Every node the kernel may know but the root. */
   all(): Inode[] {
     return [...this.#byIno.values()].filter((n) => n !== this.root)
-  }
-
-  /** Every node under `node` (not itself), depth first. */
-  *under(node: Inode): Generator<Inode> {
-    for (const child of node.children?.values() ?? []) {
-      yield child
-      yield* this.under(child)
-    }
   }
 }

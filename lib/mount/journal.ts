@@ -345,8 +345,8 @@ export class Journal {
   }
 
   /**
-   * Record changes: in memory at once (the mount shows them), then appended to the log. Not
-   * fsynced: `sync` makes this and every earlier record durable.
+   * Record changes: written to the log (synchronously), then in memory (the mount shows them).
+   * Not fsynced: `sync` makes this and every earlier record durable.
    */
   record(changes: JournalChange[]): Promise<void> {
     // In the log first: a change the log could not take (a full disk) is refused whole, and
@@ -374,18 +374,9 @@ export class Journal {
    * Write record `r` at the end of the log at once, synchronously: appends happen in call order
    * and a record is in the log (a crash of the mount keeps it) when the call that made it
    * returns. A small write to the page cache costs microseconds; a trip through libuv's thread
-   * pool costs more than that, several times per file copied in. `durable`: then sync the log.
+   * pool costs more than that, several times per file copied in. Throws what the disk said (the
+   * log is left ending on a whole line).
    */
-  #append(r: LogRecord, durable = false): Promise<void> {
-    try {
-      this.#write(r)
-    } catch (e) {
-      return Promise.reject(e as Error)
-    }
-    return durable ? this.#logDurable(r.seq, true) : Promise.resolve()
-  }
-
-  /** `#append`'s write, which throws what the disk said (the log is left ending on a whole line). */
   #write(r: LogRecord): void {
     const line = Buffer.from(JSON.stringify(r) + '\n')
     // A short write (a full disk) would glue the next record to this one: written whole, or
@@ -454,7 +445,7 @@ export class Journal {
         continue
       }
       const target = this.#seq
-      // In the append chain: the records up to `target` are written before the log is synced.
+      // After the syncs and truncations queued before it (appends are written already).
       const done = this.#appending.then(() => this.#durable(target))
       this.#appending = done.catch(() => {})
       const current = { upTo: target, done }
@@ -497,7 +488,8 @@ export class Journal {
     this.thaw(snap)
     for (const { node } of snap.nodes.values())
       if (node.kind === 'file' && this.#map.refs(node.data) === 0) this.#garbage.set(node.data, seq)
-    await this.#append({ seq, settle: settled, upTo: snap.seq }, true)
+    this.#write({ seq, settle: settled, upTo: snap.seq })
+    await this.#logDurable(seq, true)
     if (this.empty) {
       const done = this.#appending.then(async () => {
         // Checked and cut in one step: a record appended meanwhile (synchronously) stays.
