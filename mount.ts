@@ -8,7 +8,7 @@
 import { FsError } from './lib/mount/fs-error.js'
 import { mountSession, type Attr, type DirEntry, type LowLevelOps } from './lib/mount/fuse3.js'
 import { Inodes, type Inode, type Seen } from './lib/mount/inodes.js'
-import { isWritable, type MountView, type ViewEntry } from './lib/mount/view.js'
+import { isWritable, type DirectFile, type MountView, type ViewEntry } from './lib/mount/view.js'
 
 export interface MountHandle {
   /**
@@ -63,8 +63,10 @@ const hiddenName = (node: Inode) => `.fuse_hidden${node.ino.toString(16).padStar
 export function mountView(dir: string, view: MountView): Promise<MountHandle> {
   const w = isWritable(view) ? view : undefined
   const inodes = new Inodes()
-  /** Open files and folders, by the number given to the kernel. */
-  const files = new Map<number, Inode>()
+  /** Open files and folders, by the number given to the kernel; `write`: opened for writing. */
+  const files = new Map<number, { node: Inode; write: boolean }>()
+  /** Open files whose reads and writes the binding answers itself (docs/MOUNT.md, "Direct I/O"). */
+  const directs = new Map<number, DirectFile>()
   const dirs = new Map<number, { node: Inode; entries?: DirEntry[]; nodes?: (Inode | undefined)[] }>()
   let nextFh = 1
 
@@ -119,11 +121,47 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
     const e = await view.stat(path)
     if (e && !e.volatile) n.seen = { mode: modeOf(e), size: e.size, mtimeMs: e.mtimeMs, version: e.version }
   }
-  const open = (n: Inode) => {
+  const open = (n: Inode, write: boolean) => {
     n.opens++
     const fh = nextFh++
-    files.set(fh, n)
+    files.set(fh, { node: n, write })
     return fh
+  }
+  /**
+   * Hand open file `fh` to the binding if the view has it as a data file: its reads, writes
+   * and (while the journal is durable) fsyncs no longer come here. Done before the open is
+   * answered, so no request of the file races it.
+   */
+  const arm = async (fh: number, path: string) => {
+    if (!w?.direct || directs.has(fh)) return
+    await w.direct(path, {
+      start: (file) => {
+        const f = files.get(fh)
+        if (!f || !session) return file.close()
+        directs.set(fh, file)
+        session.setDirect(fh, { fd: file.fd, writable: f.write && file.writable, durable: file.durable })
+      },
+      stop: () => disarm(fh),
+    })
+  }
+  /** Take open file `fh` back from the binding; what it wrote there is noted. */
+  const disarm = (fh: number) => {
+    const file = directs.get(fh)
+    if (!file) return
+    directs.delete(fh)
+    if (session?.setDirect(fh)) wroteTo(fh, file)
+    file.close()
+  }
+  /** Direct writes went to `file` through open file `fh`. */
+  const wroteTo = (fh: number, file: DirectFile) => {
+    file.wrote()
+    const n = files.get(fh)?.node
+    if (!n) return
+    n.dirty = true
+    // Its own writes are no news to the kernel: nothing to drop until `note` has the new state.
+    n.seen = undefined
+    const path = inodes.pathOf(n)
+    if (path !== undefined) void note(n, path).catch(() => {})
   }
 
   const ops: LowLevelOps = {
@@ -206,7 +244,9 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
         n.dirty = true
         await note(n, path)
       }
-      return { fh: open(n), keepCache: !e.volatile, noFlush: true }
+      const fh = open(n, (flags & O_ACCMODE) !== 0)
+      await arm(fh, path)
+      return { fh, keepCache: !e.volatile, noFlush: true }
     },
     create: async (parent, name, mode) => {
       await writable().create(pathIn(parent, name), mode)
@@ -214,22 +254,32 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
       const n = nodeOf(attr.ino)
       // A new file, even empty, is made durable by its fsync.
       n.dirty = true
-      return { attr, fh: open(n), keepCache: true, noFlush: true }
+      const fh = open(n, true)
+      await arm(fh, pathOf(n))
+      return { attr, fh, keepCache: true, noFlush: true }
     },
     read: async (ino, _fh, size, offset) => view.read(pathOf(nodeOf(ino)), offset, size),
-    write: async (ino, _fh, bytes, offset) => {
+    write: async (ino, fh, bytes, offset) => {
       const n = nodeOf(ino)
       const path = pathOf(n)
       const written = await writable().write(path, bytes, offset)
       n.dirty = true
       await note(n, path)
+      // Written here: a file still the vault's is a data file now, one an up-sync read a new one.
+      disarm(fh)
+      await arm(fh, path)
       return written
+    },
+    wrote: (fh) => {
+      const file = directs.get(fh)
+      if (file) wroteTo(fh, file)
     },
     // Nothing to do at close: what was written is in the journal already (opens ask the kernel
     // not to send FLUSH at all).
     flush: async () => {},
     release: async (ino, fh) => {
-      const n = files.get(fh) ?? nodeOf(ino)
+      disarm(fh)
+      const n = files.get(fh)?.node ?? nodeOf(ino)
       files.delete(fh)
       n.opens--
       if (n.opens === 0 && n.hidden && n.parent) {

@@ -8,7 +8,7 @@
 import { FsError } from './fs-error.js'
 import { APP_ID, appSpace, APPS_REGISTRY } from '../apps/app-spaces.js'
 import type { JournaledSpaces } from './journaled-spaces.js'
-import type { ViewEntry, WritableView } from './view.js'
+import type { DirectLease, ViewEntry, WritableView } from './view.js'
 
 export class AppsView implements WritableView {
   constructor(readonly spaces: JournaledSpaces) {}
@@ -120,6 +120,12 @@ export class AppsView implements WritableView {
   async write(path: string, buf: Buffer, position: number): Promise<number> {
     const app = await this.#inside(path)
     return app.view.write(app.rel, buf, position)
+  }
+
+  async direct(path: string, lease: DirectLease): Promise<boolean> {
+    if (!path.includes('/')) return false
+    const app = await this.#app(path)
+    return !!app?.view.direct && app.view.direct(app.rel, lease)
   }
 
   async sync(path?: string): Promise<void> {

@@ -39,6 +39,18 @@ export class DataFiles {
     }
   }
 
+  /** Data file `id` kept open until `release` is called (a direct file of the mount). */
+  async hold(id: string): Promise<{ fd: number; release: () => void }> {
+    let release = () => {}
+    const fd = await new Promise<number>((resolve, reject) => {
+      this.use(id, (fh) => {
+        resolve(fh.fd)
+        return new Promise<void>((done) => (release = done))
+      }).catch(reject)
+    })
+    return { fd, release }
+  }
+
   /** Close idle handles beyond `max`, the least recently used first. */
   #trim(): void {
     if (this.#slots.size <= this.max) return

@@ -87,6 +87,17 @@ export interface LowLevelOps {
   readdir(ino: number, fh: number, offset: number, plus: boolean): Promise<{ entries: DirEntry[]; added?: (count: number) => void }>
   releasedir(ino: number, fh: number): Promise<void>
   fsyncdir(ino: number): Promise<void>
+  /** Open file `fh`, handed over with `FuseSession.setDirect`, was written (since the last call). */
+  wrote(fh: number): void
+}
+
+/** A journal's data file that the binding reads and writes itself for one open file (docs/MOUNT.md, "Direct I/O"). */
+export interface DirectIo {
+  fd: number
+  /** Writes too (else reads only). */
+  writable: boolean
+  /** Holds 1 while every record of the file's journal is durable: an fsync is then the data file's alone. */
+  durable: Int32Array
 }
 
 export interface SessionOptions {
@@ -124,6 +135,8 @@ interface Binding {
   replyDir(req: number, size: number, plus: boolean, names: string[], meta: Float64Array): number
   invalInode(handle: object, ino: number): void
   invalEntry(handle: object, parent: number, name: string): void
+  setDirect(handle: object, fh: number, fd: number, writable: boolean, durable?: Int32Array): boolean
+  takeWritten(handle: object, fh: number): boolean
 }
 
 const OP = {
@@ -150,6 +163,7 @@ const OP = {
   RELEASEDIR: 21,
   FSYNCDIR: 22,
   CREATE: 23,
+  WROTE: 24,
   END: 99,
 } as const
 
@@ -205,6 +219,12 @@ export interface FuseSession {
   invalidateInode(ino: number): void
   /** Drop the kernel's cached answer for `name` in folder `parent` (a name, or "no such name"). */
   invalidateEntry(parent: number, name: string): void
+  /**
+   * Let the binding answer open file `fh`'s reads and writes (and fsyncs while `durable`) on
+   * `io` itself, or (without `io`) stop it: no direct write happens after this returns. True if
+   * the file was written directly since `wrote` was last called for it.
+   */
+  setDirect(fh: number, io?: DirectIo): boolean
   /** Unmount: 'detached' when a program still had a file open there (the kernel ends it at the last close). */
   unmount(): Promise<'done' | 'detached' | 'gone'>
 }
@@ -386,6 +406,10 @@ export function mountSession(dir: string, ops: LowLevelOps, o: SessionOptions): 
         return answer(req, () => ops.releasedir(ino, n3), ok(req))
       case OP.FSYNCDIR:
         return answer(req, () => ops.fsyncdir(ino), ok(req))
+      case OP.WROTE:
+        // n3: the file; only once per write noted (takeWritten), and none after it was taken back.
+        if (!over && b.takeWritten(handle, n3)) ops.wrote(n3)
+        return
       case OP.END:
         over = true
         ended()
@@ -414,6 +438,7 @@ export function mountSession(dir: string, ops: LowLevelOps, o: SessionOptions): 
     invalidateEntry: (parent, name) => {
       if (!over) b.invalEntry(handle, parent, name)
     },
+    setDirect: (fh, io) => (over ? false : b.setDirect(handle, fh, io?.fd ?? -1, io?.writable ?? false, io?.durable)),
     unmount: async () => {
       if (over) return 'gone'
       try {

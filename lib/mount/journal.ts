@@ -97,28 +97,41 @@ class NodeMap {
    * clear of x) and `touches` (the up-sync's rebuild of x).
    */
   readonly #names = new Map<string, Set<string>>()
-  /** How many paths refer to each data file. */
-  readonly #refs = new Map<string, number>()
+  /** The paths that refer to each data file. */
+  readonly #paths = new Map<string, Set<string>>()
 
   constructor(readonly onUnused: (data: string) => void = () => {}) {}
 
   refs(data: string): number {
-    return this.#refs.get(data) ?? 0
+    return this.#paths.get(data)?.size ?? 0
   }
 
-  #ref(node: JournalNode | undefined, by: number): void {
+  /** The paths whose state is data file `data`. */
+  pathsOf(data: string): ReadonlySet<string> {
+    return this.#paths.get(data) ?? new Set()
+  }
+
+  #ref(path: string, node: JournalNode | undefined, add: boolean): void {
     if (node?.kind !== 'file') return
-    const n = (this.#refs.get(node.data) ?? 0) + by
-    if (n > 0) this.#refs.set(node.data, n)
-    else {
-      this.#refs.delete(node.data)
-      this.onUnused(node.data)
+    let paths = this.#paths.get(node.data)
+    if (add) {
+      if (!paths) this.#paths.set(node.data, (paths = new Set()))
+      paths.add(path)
+    } else if (paths) {
+      paths.delete(path)
+      if (paths.size === 0) {
+        this.#paths.delete(node.data)
+        this.onUnused(node.data)
+      }
     }
   }
 
   set(path: string, held: Held): void {
-    this.#ref(held.node, 1)
-    this.#ref(this.nodes.get(path)?.node, -1)
+    const old = this.nodes.get(path)?.node
+    if (!(old?.kind === 'file' && held.node.kind === 'file' && old.data === held.node.data)) {
+      this.#ref(path, held.node, true)
+      this.#ref(path, old, false)
+    }
     this.nodes.set(path, held)
     for (let p = path; p !== ''; p = parentOf(p)) {
       const parent = parentOf(p)
@@ -133,7 +146,7 @@ class NodeMap {
     const held = this.nodes.get(path)
     if (!held) return
     this.nodes.delete(path)
-    this.#ref(held.node, -1)
+    this.#ref(path, held.node, false)
     // A name stays while it leads to something held.
     for (let p = path; p !== '' && !this.nodes.has(p) && !this.#names.has(p); p = parentOf(p)) {
       const parent = parentOf(p)
@@ -223,6 +236,14 @@ export class Journal {
   #durableSeq = 0
   /** The log's fdatasync under way, and the records it makes durable: later syncs wait for the next. */
   #flushing: { upTo: number; done: Promise<void> } | undefined
+  /** The last record written to the log. */
+  #loggedSeq = 0
+  /**
+   * 1 while every record in the log is durable, else 0: read by the mount's binding, which then
+   * answers an fsync with the data file's fdatasync alone (docs/MOUNT.md, "Direct I/O"). Its
+   * own ArrayBuffer, so its memory stays where it is.
+   */
+  readonly durableFlag = new Int32Array(new ArrayBuffer(4))
 
   private constructor(
     dir: string,
@@ -294,10 +315,13 @@ export class Journal {
       held.node = { ...held.node, size: Number(st.size), mtimeMs: Number((st.mtimeNs + 500n) / 1000n) / 1000 }
     }
     j.#garbage.clear()
-    // Everything replayed is as durable as it will get.
-    j.#durableSeq = j.#seq
     j.#log = await openFile(file, 'a', 0o600)
     j.#logSize = (await j.#log.stat()).size
+    // What was replayed is durable once synced: a mount killed outright may have left the log's
+    // tail in the page cache only, and an fsync answered by the binding syncs no log.
+    await j.#log.datasync()
+    j.#durableSeq = j.#seq
+    Atomics.store(j.durableFlag, 0, 1)
     return j
   }
 
@@ -371,6 +395,21 @@ export class Journal {
   }
 
   /**
+   * Data file `data` was written directly (not through `touch`): the paths it is the state of
+   * take its size and time.
+   */
+  touchData(data: string, size: number, mtimeMs: number): void {
+    const paths = this.#map.pathsOf(data)
+    if (paths.size === 0) return
+    const seq = ++this.#seq
+    for (const path of paths) {
+      const held = this.#map.nodes.get(path)!
+      if (held.node.kind === 'file') held.node = { ...held.node, size, mtimeMs }
+      held.seq = seq
+    }
+  }
+
+  /**
    * Write record `r` at the end of the log at once, synchronously: appends happen in call order
    * and a record is in the log (a crash of the mount keeps it) when the call that made it
    * returns. A small write to the page cache costs microseconds; a trip through libuv's thread
@@ -386,6 +425,8 @@ export class Journal {
     try {
       for (let off = 0; off < line.length;) off += writeSync(fd, line, off, line.length - off)
       this.#logSize += line.length
+      this.#loggedSeq = r.seq
+      Atomics.store(this.durableFlag, 0, 0)
     } catch (e) {
       try {
         ftruncateSync(fd, at)
@@ -400,6 +441,7 @@ export class Journal {
   async #durable(upTo: number): Promise<void> {
     await this.#log!.datasync()
     this.#durableSeq = Math.max(this.#durableSeq, upTo)
+    if (this.#durableSeq >= this.#loggedSeq) Atomics.store(this.durableFlag, 0, 1)
     const gone: string[] = []
     for (const [id, seq] of this.#garbage) {
       // A data file moved to another path (a rename) is referred to again: not garbage.

@@ -7,13 +7,13 @@
  * expected EISDIR, and so on (FsError). Writing a file that is still the vault's copies it into
  * a data file first; so does writing one an up-sync is reading (`Journal.frozen`).
  */
-import { ftruncateSync, readSync, writeSync } from 'node:fs'
+import { fstatSync, ftruncateSync, readSync, writeSync } from 'node:fs'
 import { copyFile, type FileHandle } from 'node:fs/promises'
 import { DataFiles } from './data-files.js'
 import { FsError } from './fs-error.js'
 import type { Journal, JournalChange, JournalNode, JournalSnapshot } from './journal.js'
 import { contentVersion, viewEntry, type SpaceView } from './space-view.js'
-import type { MountView, ViewEntry } from './view.js'
+import type { DirectLease, MountView, ViewEntry } from './view.js'
 
 /** Bytes copied at a time out of the vault into a data file. */
 const COPY_STEP = 1024 * 1024
@@ -38,13 +38,18 @@ export class JournaledView implements MountView {
   #queue: Promise<void> = Promise.resolve()
   /** Called after every change (the mount's quiet-period timer). */
   onChange: () => void = () => {}
+  /** The mount's direct files, by data file (`direct`). */
+  readonly #leases = new Map<string, Set<DirectLease>>()
 
   constructor(
     readonly base: SpaceView,
     readonly journal: Journal,
   ) {
     this.data = new DataFiles((id) => journal.dataPath(id), journal.openFile)
-    journal.beforeDelete = (id) => this.data.forget(id)
+    journal.beforeDelete = (id) => {
+      this.#stopLeases(id)
+      return this.data.forget(id)
+    }
   }
 
   async #resolve(path: string): Promise<Found | undefined> {
@@ -318,6 +323,8 @@ export class JournaledView implements MountView {
     const id = this.journal.newData()
     const target = this.journal.dataPath(id)
     const e = f.entry
+    // Whoever reads the old data file directly would not see the new bytes: through the view again.
+    if (f.node?.kind === 'file') this.#stopLeases(f.node.data)
     if (f.node?.kind === 'file') await copyFile(this.journal.dataPath(f.node.data), target)
     const fh: FileHandle = await this.journal.openFile(target, f.node?.kind === 'file' ? 'r+' : 'w', 0o600)
     try {
@@ -335,12 +342,66 @@ export class JournaledView implements MountView {
     }
     const node = { kind: 'file' as const, data: id, size: e.size, mode: e.mode, mtimeMs: e.mtimeMs }
     await this.journal.record([{ path, node }])
+    // An open during the copy may have taken the old data file again.
+    if (f.node?.kind === 'file') this.#stopLeases(f.node.data)
     return node
+  }
+
+  /**
+   * The file at `path` for the mount to read and write itself (docs/MOUNT.md, "Direct I/O"): a
+   * data file, writable unless an up-sync is reading it. The lease is stopped before an
+   * up-sync's snapshot and before the data file is deleted.
+   */
+  async direct(path: string, lease: DirectLease): Promise<boolean> {
+    const node = this.journal.get(path)
+    if (node?.kind !== 'file') return false
+    const id = node.data
+    const held = await this.data.hold(id)
+    // Checked again after the wait, and started in the same step as the check.
+    const now = this.journal.get(path)
+    if (now?.kind !== 'file' || now.data !== id) {
+      held.release()
+      return false
+    }
+    let leases = this.#leases.get(id)
+    if (!leases) this.#leases.set(id, (leases = new Set()))
+    leases.add(lease)
+    let closed = false
+    lease.start({
+      fd: held.fd,
+      writable: !this.journal.frozen.has(id),
+      durable: this.journal.durableFlag,
+      wrote: () => {
+        // A file's size and time are its data file's (lib/mount/journal.ts).
+        const st = fstatSync(held.fd, { bigint: true })
+        this.journal.touchData(id, Number(st.size), Number((st.mtimeNs + 500n) / 1000n) / 1000)
+        this.onChange()
+      },
+      close: () => {
+        if (closed) return
+        closed = true
+        leases.delete(lease)
+        if (leases.size === 0 && this.#leases.get(id) === leases) this.#leases.delete(id)
+        held.release()
+      },
+    })
+    return true
+  }
+
+  /** Take back the direct files of data file `id`, or of every one. */
+  #stopLeases(id?: string): void {
+    const sets = id === undefined ? [...this.#leases.values()] : [this.#leases.get(id) ?? new Set<DirectLease>()]
+    // A lease stopped leaves its set: a Set goes on past what was deleted.
+    for (const set of sets) for (const lease of set) lease.stop()
   }
 
   /** A consistent snapshot of the journal for an up-sync (no change half-done in it). */
   snapshot(): Promise<JournalSnapshot> {
-    return this.pause(() => this.journal.snapshot())
+    return this.pause(() => {
+      // What was written directly is in the snapshot, and nothing is written to it after.
+      this.#stopLeases()
+      return this.journal.snapshot()
+    })
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@
  * view takes writes: anything else, and the top folder itself, answers EROFS.
  */
 import { FsError } from './fs-error.js'
-import { isWritable, type MountView, type ViewEntry, type WritableView } from './view.js'
+import { isWritable, type DirectLease, type MountView, type ViewEntry, type WritableView } from './view.js'
 
 export class RootView implements WritableView {
   readonly #made = Date.now()
@@ -95,6 +95,10 @@ export class RootView implements WritableView {
   async write(path: string, buf: Buffer, position: number): Promise<number> {
     const w = this.#inside(path)
     return w.view.write(w.rel, buf, position)
+  }
+  async direct(path: string, lease: DirectLease): Promise<boolean> {
+    const r = this.#route(path)
+    return !!r && isWritable(r.view) && !!r.view.direct && r.view.direct(r.rel, lease)
   }
   async sync(path?: string): Promise<void> {
     for (const [name, view] of this.children) {

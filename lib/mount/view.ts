@@ -41,6 +41,36 @@ export interface WritableView extends MountView {
   write(path: string, buf: Buffer, position: number): Promise<number>
   /** Make the file at `path` durable; without a path, every change so far. */
   sync(path?: string): Promise<void>
+  /**
+   * Hand the file at `path` to `lease` for direct reads and writes, if it is one of the
+   * journal's data files (docs/MOUNT.md, "Direct I/O"); false if it is not (a file still the
+   * vault's is read through the view, and written through it once).
+   */
+  direct?(path: string, lease: DirectLease): Promise<boolean>
+}
+
+/** A file the mount reads and writes without asking the view each time. */
+export interface DirectFile {
+  readonly fd: number
+  /** Writes may go to it (else reads only: an up-sync is reading it). */
+  readonly writable: boolean
+  /** Holds 1 while every record of the file's journal is durable. */
+  readonly durable: Int32Array
+  /** Direct writes happened: the file's size and time are taken from its data file. */
+  wrote(): void
+  /** The mount is done with it. */
+  close(): void
+}
+
+/** Who uses a direct file: told when it may start, and when it must stop. */
+export interface DirectLease {
+  /** Called at once, before `direct` resolves, with the file. */
+  start(file: DirectFile): void
+  /**
+   * The view takes the file back (an up-sync is about to read it, or it is deleted): no direct
+   * write may happen once this returns; writes made are reported (`wrote`) and the file closed.
+   */
+  stop(): void
 }
 
 export function isWritable(v: MountView): v is WritableView {

@@ -9,13 +9,15 @@
  * kernel may make one wait until a read of the same file is answered, and reads are answered
  * on the JavaScript thread.
  *
- * Everything about paths, inodes and files lives in JavaScript (mount.ts); this file only moves
- * requests and replies across. Names that are not UTF-8 cannot be represented there: a lookup
+ * Everything about paths, inodes and files lives in JavaScript (mount.ts); this file moves
+ * requests and replies across, and answers itself only the reads, writes and fsyncs of files
+ * JavaScript handed over as a journal's data file (setDirect). Names that are not UTF-8 cannot be represented there: a lookup
  * of one answers ENOENT, a creation EILSEQ, here; one longer than 255 bytes ENAMETOOLONG.
  */
 #define FUSE_USE_VERSION 34
 #define NAPI_VERSION 8
 #include <errno.h>
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <node_api.h>
 #include <pthread.h>
@@ -51,6 +53,7 @@ enum op {
   OP_RELEASEDIR = 21,
   OP_FSYNCDIR = 22,
   OP_CREATE = 23,
+  OP_WROTE = 24,
   OP_END = 99,
 };
 
@@ -71,6 +74,23 @@ struct notice {
   char *name; /* NULL: invalidate the inode; else the entry `name` in folder `ino` */
 };
 
+/*
+ * An open file whose reads and writes this file answers itself, on the data file `fd` (a
+ * journal's; docs/MOUNT.md, "Direct I/O"). `durable` is the journal's flag, 1 while every
+ * record of its log is durable: an fsync then needs only the data file's fdatasync.
+ */
+struct direct {
+  struct direct *next;
+  uint64_t fh;
+  int fd; /* a duplicate of JavaScript's descriptor, closed here */
+  int writable;
+  const int32_t *durable;
+  napi_ref durable_ref; /* keeps `durable` alive; dropped on the JavaScript thread */
+  int written; /* written since JavaScript last took note (OP_WROTE) */
+};
+
+#define DIRECT_BUCKETS 1024
+
 struct mount {
   struct fuse_session *se;
   napi_threadsafe_function tsfn;
@@ -85,9 +105,20 @@ struct mount {
   struct notice *head, *tail;
   int stopping;
   int loop_done;
+  /* Direct files by handle; `dlock` is held across each direct read or write, so a file taken
+     back by JavaScript (setDirect) is written no more once that returns. */
+  pthread_mutex_t dlock;
+  struct direct *direct[DIRECT_BUCKETS];
 };
 
 static struct mount *mount_of(fuse_req_t req) { return (struct mount *)fuse_req_userdata(req); }
+
+/* The direct file of handle `fh`, or NULL; called with `dlock` held. */
+static struct direct **direct_slot(struct mount *mt, uint64_t fh) {
+  struct direct **p = &mt->direct[fh % DIRECT_BUCKETS];
+  while (*p && (*p)->fh != fh) p = &(*p)->next;
+  return p;
+}
 
 /* ---- UTF-8 ---- */
 
@@ -164,6 +195,8 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn) {
   conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
   if (conn->capable & FUSE_CAP_EXPLICIT_INVAL_DATA) conn->want |= FUSE_CAP_EXPLICIT_INVAL_DATA;
   if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+  /* Direct reads go from the data file to the device without a copy through here. */
+  if (conn->capable & FUSE_CAP_SPLICE_WRITE) conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   conn->time_gran = 1000; /* times are kept to the microsecond */
 }
@@ -269,11 +302,60 @@ static void file_op(fuse_req_t req, int op, fuse_ino_t ino, double n1, double n2
 }
 
 static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) { file_op(req, OP_OPEN, ino, fi->flags, 0, fi); }
+
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  struct mount *mt = mount_of(req);
+  pthread_mutex_lock(&mt->dlock);
+  struct direct *d = *direct_slot(mt, fi->fh);
+  if (d) {
+    /* From the data file to the device (spliced where the kernel can). */
+    struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
+    bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+    bv.buf[0].fd = d->fd;
+    bv.buf[0].pos = off;
+    fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+    pthread_mutex_unlock(&mt->dlock);
+    return;
+  }
+  pthread_mutex_unlock(&mt->dlock);
   file_op(req, OP_READ, ino, (double)size, (double)off, fi);
 }
 
+/* Tell JavaScript that direct file `fh` was written (once until it takes note). */
+static void wrote(struct mount *mt, uint64_t fh) {
+  struct msg *m = msg_new(OP_WROTE, NULL, 0);
+  if (!m) return;
+  m->n3 = (double)fh;
+  if (napi_call_threadsafe_function(mt->tsfn, m, napi_tsfn_nonblocking) != napi_ok) msg_free(m);
+}
+
 static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
+  struct mount *mt = mount_of(req);
+  pthread_mutex_lock(&mt->dlock);
+  struct direct *d = *direct_slot(mt, fi->fh);
+  if (d && d->writable) {
+    size_t done = 0;
+    int err = 0;
+    while (done < size) {
+      ssize_t n = pwrite(d->fd, buf + done, size - done, off + (off_t)done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        err = errno;
+        break;
+      }
+      done += (size_t)n;
+    }
+    int first = done > 0 && !d->written;
+    if (done > 0) d->written = 1;
+    pthread_mutex_unlock(&mt->dlock);
+    /* Queued before the reply: whatever the program asks next reaches JavaScript after this. */
+    if (first) wrote(mt, fi->fh);
+    /* A short write (a full disk) says what was written; none at all, why. */
+    if (done > 0 || !err) fuse_reply_write(req, done);
+    else fuse_reply_err(req, err);
+    return;
+  }
+  pthread_mutex_unlock(&mt->dlock);
   struct msg *m = msg_new(OP_WRITE, req, ino);
   if (m) {
     m->n1 = (double)off;
@@ -287,7 +369,23 @@ static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 
 static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) { file_op(req, OP_FLUSH, ino, 0, 0, fi); }
 static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) { file_op(req, OP_RELEASE, ino, fi->flags, 0, fi); }
-static void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) { file_op(req, OP_FSYNC, ino, datasync, 0, fi); }
+static void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
+  struct mount *mt = mount_of(req);
+  pthread_mutex_lock(&mt->dlock);
+  struct direct *d = *direct_slot(mt, fi->fh);
+  /* Every record of the journal durable: the file is, once its data file is. Else JavaScript
+     syncs the log too. */
+  int fd = d && d->writable && d->durable && __atomic_load_n(d->durable, __ATOMIC_ACQUIRE) == 1 ? dup(d->fd) : -1;
+  pthread_mutex_unlock(&mt->dlock);
+  if (fd >= 0) {
+    int r = fdatasync(fd);
+    int err = r < 0 ? errno : 0;
+    close(fd);
+    fuse_reply_err(req, err);
+    return;
+  }
+  file_op(req, OP_FSYNC, ino, datasync, 0, fi);
+}
 static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) { file_op(req, OP_OPENDIR, ino, fi->flags, 0, fi); }
 
 static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
@@ -375,7 +473,7 @@ static void free_bytes(napi_env env, void *data, void *hint) {
   free(data);
 }
 
-static void join_threads(struct mount *mt);
+static void join_threads(napi_env env, struct mount *mt);
 
 /* Called on the JavaScript thread for each request: handler(op, req, ino, n1, n2, n3, n4, s1, s2). */
 static void call_js(napi_env env, napi_value handler, void *context, void *data) {
@@ -400,7 +498,7 @@ static void call_js(napi_env env, napi_value handler, void *context, void *data)
     napi_create_external_buffer(env, m->nbytes, m->bytes, free_bytes, NULL, &args[8]);
     m->bytes = NULL;
   } else args[8] = str_or_undefined(env, m->s2);
-  if (m->op == OP_END) join_threads(mt);
+  if (m->op == OP_END) join_threads(env, mt);
   msg_free(m);
   napi_status st = napi_call_function(env, undefined, handler, 9, args, &result);
   if (st == napi_pending_exception) {
@@ -451,14 +549,30 @@ static void *loop_main(void *arg) {
   return NULL;
 }
 
+/* On the JavaScript thread: a direct file taken out of the table. */
+static void direct_free(napi_env env, struct direct *d) {
+  if (d->durable_ref) napi_delete_reference(env, d->durable_ref);
+  close(d->fd);
+  free(d);
+}
+
 /* On the JavaScript thread, once the loop has ended: the threads are joined, the session freed. */
-static void join_threads(struct mount *mt) {
+static void join_threads(napi_env env, struct mount *mt) {
   pthread_join(mt->loop, NULL);
   pthread_join(mt->notifier, NULL);
   /* The connection has ended, so this unmounts nothing (libfuse sees the device's error). */
   fuse_session_unmount(mt->se);
   fuse_session_destroy(mt->se);
   mt->se = NULL;
+  pthread_mutex_lock(&mt->dlock);
+  for (int i = 0; i < DIRECT_BUCKETS; i++) {
+    while (mt->direct[i]) {
+      struct direct *d = mt->direct[i];
+      mt->direct[i] = d->next;
+      direct_free(env, d);
+    }
+  }
+  pthread_mutex_unlock(&mt->dlock);
   napi_release_threadsafe_function(mt->tsfn, napi_tsfn_release);
 }
 
@@ -529,6 +643,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   mt->max_write = (unsigned)get_num(env, argv[2]);
   pthread_mutex_init(&mt->lock, NULL);
   pthread_cond_init(&mt->wake, NULL);
+  pthread_mutex_init(&mt->dlock, NULL);
   char *fargv[] = {"cloudy", "-o", opts, NULL};
   struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
   mt->se = fuse_session_new(&args, &ops, sizeof ops, mt);
@@ -769,6 +884,77 @@ static napi_value js_inval_entry(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * setDirect(handle, fh, fd, writable, durable) -> whether the file was written directly since
+ * JavaScript last took note. fd >= 0: this file answers the handle's reads (and writes, if
+ * `writable`; fsyncs too while `durable`, an Int32Array that outlives the mount, holds 1) on a
+ * duplicate of `fd`. fd < 0: it stops; no direct write happens after this returns.
+ */
+static napi_value js_set_direct(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  struct mount *mt = get_mount(env, argv[0]);
+  if (!mt) return throw_error(env, "EINVAL", "not a mount");
+  uint64_t fh = (uint64_t)get_num(env, argv[1]);
+  int fd = (int)get_num(env, argv[2]);
+  struct direct *d = NULL;
+  if (fd >= 0) {
+    d = calloc(1, sizeof *d);
+    if (!d) return throw_error(env, "ENOMEM", "out of memory");
+    d->fh = fh;
+    bool w = false;
+    napi_get_value_bool(env, argv[3], &w);
+    d->writable = w;
+    napi_typedarray_type tt;
+    size_t len = 0;
+    void *data = NULL;
+    if (napi_get_typedarray_info(env, argv[4], &tt, &len, &data, NULL, NULL) == napi_ok && tt == napi_int32_array && len >= 1 &&
+        napi_create_reference(env, argv[4], 1, &d->durable_ref) == napi_ok)
+      d->durable = data;
+    d->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (d->fd < 0) {
+      int e = errno;
+      free(d);
+      return throw_error(env, "EIO", strerror(e));
+    }
+  }
+  pthread_mutex_lock(&mt->dlock);
+  struct direct **p = direct_slot(mt, fh);
+  struct direct *old = *p;
+  if (old) *p = old->next;
+  if (d) {
+    d->next = mt->direct[fh % DIRECT_BUCKETS];
+    mt->direct[fh % DIRECT_BUCKETS] = d;
+  }
+  pthread_mutex_unlock(&mt->dlock);
+  bool written = false;
+  if (old) {
+    written = old->written;
+    direct_free(env, old);
+  }
+  napi_value r;
+  napi_get_boolean(env, written, &r);
+  return r;
+}
+
+/* takeWritten(handle, fh) -> whether direct file `fh` was written since the last call (and clears it). */
+static napi_value js_take_written(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  struct mount *mt = get_mount(env, argv[0]);
+  bool written = false;
+  if (mt) {
+    pthread_mutex_lock(&mt->dlock);
+    struct direct *d = *direct_slot(mt, (uint64_t)get_num(env, argv[1]));
+    if (d) {
+      written = d->written;
+      d->written = 0;
+    }
+    pthread_mutex_unlock(&mt->dlock);
+  }
+  napi_value r;
+  napi_get_boolean(env, written, &r);
+  return r;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor d[] = {
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
@@ -783,6 +969,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"replyDir", NULL, js_reply_dir, NULL, NULL, NULL, napi_default, NULL},
       {"invalInode", NULL, js_inval_inode, NULL, NULL, NULL, napi_default, NULL},
       {"invalEntry", NULL, js_inval_entry, NULL, NULL, NULL, napi_default, NULL},
+      {"setDirect", NULL, js_set_direct, NULL, NULL, NULL, napi_default, NULL},
+      {"takeWritten", NULL, js_take_written, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   return exports;

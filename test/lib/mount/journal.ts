@@ -339,6 +339,34 @@ t.test('sync: the data file is fdatasynced, the log only while the record is not
   for (const n of nodes) t.equal(again.get(n.path)?.kind, 'file')
 })
 
+t.test('the durable flag holds 1 only while every record is durable; a direct write gives its paths the data file size', async (t) => {
+  const d = join(tempDir(t), 'j')
+  const j = await opened(t, d)
+  const flag = () => Atomics.load(j.durableFlag, 0)
+  t.equal(flag(), 1, 'just opened: what was replayed is durable')
+  const f = dataFile(j, 'bytes')
+  await j.record([{ path: 'f', node: f }])
+  t.equal(flag(), 0, 'a record not synced yet: an fsync must sync the log')
+  await j.sync('f')
+  t.equal(flag(), 1)
+  // A record written while the log's sync runs is not covered by it.
+  const syncing = j.sync(undefined)
+  await j.record([{ path: 'g', node: dir() }])
+  await syncing
+  t.equal(flag(), 0, 'the record that came during the sync keeps it 0')
+  await j.sync(undefined)
+  t.equal(flag(), 1)
+
+  await j.record([
+    { path: 'f2', node: f },
+    { path: 'f', node: { kind: 'gone' }, clear: true },
+  ])
+  appendFileSync(j.dataPath(f.data), ' and more')
+  j.touchData(f.data, 14, 5000)
+  t.same([j.get('f2')], [{ ...f, size: 14, mtimeMs: 5000 }], 'the path that holds the data file now')
+  t.same(j.get('f'), { kind: 'gone' })
+})
+
 t.test("an older journal's small file: its record brings back a data file a machine crash lost", async (t) => {
   const d = join(tempDir(t), 'j')
   const j = await Journal.open(d)

@@ -105,3 +105,18 @@ t.test('after a crash of the mount alone every write that returned is there', as
   t.equal((await after.stat('f'))?.mtimeMs, 1_500_000_000_000, 'the time set last')
   t.equal(await text(after, 'g'), 'g')
 })
+
+t.test('a journal replayed after a kill is synced before the binding may answer fsyncs alone', async (t) => {
+  const { disk, view } = await space(t)
+  const v = await view()
+  await v.create('f', 0o644)
+  await v.write('f', Buffer.from('kept'), 0)
+  // The mount is killed: nothing was synced; the next one replays the log from the page cache.
+  const again = await view()
+  t.equal(Atomics.load(again.journal.durableFlag, 0), 1, 'every record durable: an fsync may skip the log')
+  // What the binding does for that fsync: the data file's fdatasync alone.
+  const node = again.journal.get('f') as { data: string }
+  await again.data.use(node.data, (fh) => fh.datasync())
+  disk.lose()
+  t.equal(await text(await view(), 'f'), 'kept', 'the file and the record that made it survive the power loss')
+})

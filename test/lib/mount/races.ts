@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync, mkdtempSync } from 'node:fs'
+import { existsSync, readFileSync, mkdtempSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { memory } from '../../../providers/memory.js'
@@ -17,6 +17,7 @@ import { baseTree, downSyncJournal, upSyncJournal, type JournaledSpace } from '.
 import { JournaledView } from '../../../lib/mount/journaled-view.js'
 import { SpaceView } from '../../../lib/mount/space-view.js'
 import { AppsView } from '../../../lib/mount/apps-view.js'
+import type { DirectFile } from '../../../lib/mount/view.js'
 
 const tmp = (n: string) => mkdtempSync(join(tmpdir(), `cloudy-races-${n}-`))
 const provider = memory()
@@ -223,4 +224,75 @@ t.test('a write during an up-sync arms the next up-sync and waits in the journal
   t.ok(changes > 0, 'the write is reported: the quiet-period timer is armed again')
   t.notOk(s.view.journal.empty, 'and its state waits in the journal for that up-sync')
   t.equal((await s.view.read('f', 0, 100)).toString(), 'datamore')
+})
+
+/** A lease as the mount holds one (docs/MOUNT.md, "Direct I/O"): what the binding writes goes to `fd`. */
+function lease(events: string[]) {
+  const l = {
+    file: undefined as DirectFile | undefined,
+    /** Writes made on the file since the last note, as the binding counts them. */
+    written: false,
+    start: (f: DirectFile) => {
+      l.file = f
+      events.push(f.writable ? 'start' : 'start reads only')
+    },
+    stop: () => {
+      events.push('stop')
+      if (l.written) l.file!.wrote()
+      l.written = false
+      l.file!.close()
+    },
+    write: (text: string, at: number) => {
+      writeSync(l.file!.fd, Buffer.from(text), 0, Buffer.byteLength(text), at)
+      l.written = true
+    },
+  }
+  return l
+}
+
+t.test('direct writes not yet noted are in the up-sync that stops them, and none follow', async (t) => {
+  const { s } = await openSpace('app/d1')
+  await s.view.create('f', 0o644)
+  const events: string[] = []
+  const l = lease(events)
+  t.ok(await s.view.direct('f', l))
+  l.write('direct', 0) // the binding has not told the view yet
+  const snapshot = s.view.journal.snapshot.bind(s.view.journal)
+  s.view.journal.snapshot = () => (events.push('snapshot'), snapshot())
+  await upSyncJournal(s)
+  t.same(events, ['start', 'stop', 'snapshot'], 'the lease was stopped before the snapshot: no write lands in what the up-sync reads')
+  t.ok(s.view.journal.empty, 'what was written is published and settled')
+  t.equal(await text(s.view, 'f'), 'direct', 'the size the data file had, not the one last noted')
+})
+
+t.test('a direct file an up-sync is reading is for reads only; the copy-out of a write stops it', async (t) => {
+  const { s } = await openSpace('app/d2')
+  await s.view.create('f', 0o644)
+  await s.view.write('f', Buffer.from('old'), 0)
+  const snap = await s.view.snapshot()
+  const events: string[] = []
+  const reader = lease(events)
+  t.ok(await s.view.direct('f', reader))
+  t.notOk(reader.file!.writable, 'its data file is frozen')
+  await s.view.write('f', Buffer.from('new'), 0) // copied out to a data file of its own
+  t.same(events, ['start reads only', 'stop'], 'who read the frozen copy reads through the view again')
+  const writer = lease([])
+  t.ok(await s.view.direct('f', writer))
+  t.ok(writer.file!.writable, 'the new data file is writable')
+  s.view.journal.thaw(snap)
+  writer.stop()
+})
+
+t.test('a direct file is stopped before its data file is deleted', async (t) => {
+  const { s } = await openSpace('app/d3')
+  await s.view.create('f', 0o644)
+  const events: string[] = []
+  const l = lease(events)
+  t.ok(await s.view.direct('f', l))
+  const data = (s.view.journal.get('f') as { data: string }).data
+  await s.view.unlink('f')
+  await s.view.sync() // the deletion durable: the data file goes
+  t.same(events, ['start', 'stop'])
+  t.notOk(existsSync(s.view.journal.dataPath(data)), 'and then it is deleted')
+  t.notOk(await s.view.direct('f', lease([])), 'no file at the path: nothing to hand over')
 })
