@@ -45,9 +45,14 @@ const VOLATILE_TTL = 1
 
 const modeOf = (e: ViewEntry) => (e.type === 'dir' ? S_IFDIR : e.type === 'symlink' ? S_IFLNK : S_IFREG) | e.mode
 
-/** The answer for `node` in state `e`, noted as what the kernel was told. */
-function attrOf(node: Inode, e: ViewEntry): Attr {
+/**
+ * The answer for `node` in state `e`, noted as what the kernel was told. `dropOld` is called
+ * when the kernel may hold pages (a listing) of an older state that changed without it: new
+ * attributes alone do not make it drop them.
+ */
+function attrOf(node: Inode, e: ViewEntry, dropOld?: (node: Inode) => void): Attr {
   const mode = modeOf(e)
+  if (dropOld && node.seen && stale(node.seen, e)) dropOld(node)
   node.seen = e.volatile ? undefined : { mode, size: e.size, mtimeMs: e.mtimeMs, version: e.version }
   return { ino: node.ino, mode, size: e.size, mtimeMs: e.mtimeMs, ttl: e.volatile ? VOLATILE_TTL : undefined }
 }
@@ -94,7 +99,12 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
     if (!e) throw new FsError('ENOENT')
     return e
   }
-  /** The answer naming `name` in `parent`: the kernel holds one more reference to its inode. */
+  /**
+   * A change came in between two looks at the inode (`revalidate` runs after each sync job, a
+   * lookup or listing may come first): the kernel drops the pages of the old state.
+   */
+  const dropPages = (n: Inode) => session?.invalidateInode(n.ino)
+  /** The answer naming `name` in `parent` after a change made through the kernel: it holds one more reference to its inode. */
   const entry = async (parent: number, name: string): Promise<Attr> => {
     const e = await statOf(pathIn(parent, name))
     const n = inodes.child(nodeOf(parent), name)
@@ -171,12 +181,12 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
       if (!e) return undefined
       const n = inodes.child(nodeOf(parent), name)
       inodes.hold(n)
-      return attrOf(n, e)
+      return attrOf(n, e, dropPages)
     },
     forget: (ino, count) => inodes.forget(ino, count),
     getattr: async (ino) => {
       const n = nodeOf(ino)
-      return attrOf(n, await statOf(pathOf(n)))
+      return attrOf(n, await statOf(pathOf(n)), dropPages)
     },
     setattr: async (ino, set) => {
       const n = nodeOf(ino)
@@ -335,7 +345,7 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
     const self = await statOf(path)
     const up = d.node.parent ?? d.node
     const entries: DirEntry[] = [
-      { name: '.', attr: attrOf(d.node, self) },
+      { name: '.', attr: attrOf(d.node, self, dropPages) },
       { name: '..', attr: { ino: up.ino, mode: S_IFDIR | 0o755, size: 4096, mtimeMs: self.mtimeMs } },
     ]
     const nodes: (Inode | undefined)[] = [undefined, undefined]
@@ -345,7 +355,7 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
       // Gone between the listing and its attributes: left out.
       if (!e) return
       const n = inodes.child(d.node, name)
-      entries.push({ name, attr: attrOf(n, e) })
+      entries.push({ name, attr: attrOf(n, e, dropPages) })
       nodes.push(n)
     })
     d.entries = entries

@@ -1,0 +1,59 @@
+/**
+ * What the kernel caches of a mount served in this process (mount.ts over an in-memory view),
+ * when the view changes without the kernel: docs/MOUNT.md, "Caching". Every access to the
+ * mount is a child process (never touch a mount synchronously from the process serving it).
+ */
+import t, { type Test } from 'tap'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { mountView, type MountHandle } from '../../../mount.js'
+import type { MountView, ViewEntry } from '../../../lib/mount/view.js'
+import { forceUnmount, sh } from '../../helpers/mount.js'
+
+/** One folder of files whose bytes the test changes behind the kernel's back. */
+class Files implements MountView {
+  readonly files = new Map<string, { bytes: Buffer; mtimeMs: number; version: string }>()
+
+  async stat(path: string): Promise<ViewEntry | undefined> {
+    if (path === '')
+      return { type: 'dir', mode: 0o755, size: 4096, mtimeMs: 0, version: [...this.files.values()].map((f) => f.version).join() }
+    const f = this.files.get(path)
+    return f && { type: 'file', mode: 0o644, size: f.bytes.length, mtimeMs: f.mtimeMs, version: f.version }
+  }
+
+  async list(path: string): Promise<string[] | undefined> {
+    return path === '' ? [...this.files.keys()] : undefined
+  }
+
+  async read(path: string, offset: number, length: number): Promise<Buffer> {
+    return this.files.get(path)!.bytes.subarray(offset, offset + length)
+  }
+}
+
+async function mounted(t: Test, view: MountView): Promise<{ dir: string; handle: MountHandle }> {
+  const root = mkdtempSync(join(tmpdir(), 'cloudy-kcache-'))
+  const dir = join(root, 'm')
+  await sh(`mkdir ${dir}`)
+  const handle = await mountView(dir, view)
+  t.teardown(async () => {
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise((r) => (timer = setTimeout(() => r('late'), 10_000)))
+    if ((await Promise.race([handle.unmount(), late])) === 'late') await forceUnmount(dir)
+    clearTimeout(timer)
+    rmSync(root, { recursive: true, force: true })
+  })
+  return { dir, handle }
+}
+
+t.test('a listing that brings new attributes before the revalidation drops the old pages', async (t) => {
+  const view = new Files()
+  view.files.set('f', { bytes: Buffer.from('aaaa'), mtimeMs: 1_700_000_000_123, version: 'one' })
+  const { dir, handle } = await mounted(t, view)
+  t.equal(await sh(`cat ${dir}/f`), 'aaaa', 'read once: the kernel keeps its pages')
+  // Another computer's bytes, same size: the listing (READDIRPLUS) tells the kernel first.
+  view.files.set('f', { bytes: Buffer.from('bbbb'), mtimeMs: 1_700_000_000_456, version: 'two' })
+  t.match(await sh(`ls -l ${dir}`), /f\n/)
+  await handle.revalidate()
+  t.equal(await sh(`cat ${dir}/f`), 'bbbb', 'the new bytes, not the pages of the old ones')
+})
