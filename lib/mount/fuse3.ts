@@ -286,7 +286,7 @@ export function mountSession(dir: string, ops: LowLevelOps, o: SessionOptions): 
         return answer(
           req,
           () => ops.getattr(ino),
-          (a) => b.replyAttr(req, a.ino, a.mode, a.size, a.mtimeMs, o.attrTtl),
+          (a) => attr(req, a),
         )
       case OP.SETATTR: {
         const set: SetAttr = { viaFile: (n1 & VIA_FILE) !== 0 }
@@ -296,7 +296,7 @@ export function mountSession(dir: string, ops: LowLevelOps, o: SessionOptions): 
         return answer(
           req,
           () => ops.setattr(ino, set),
-          (a) => b.replyAttr(req, a.ino, a.mode, a.size, a.mtimeMs, o.attrTtl),
+          (a) => attr(req, a),
         )
       }
       case OP.READLINK:

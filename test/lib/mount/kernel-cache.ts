@@ -14,12 +14,14 @@ import { forceUnmount, sh } from '../../helpers/mount.js'
 /** One folder of files whose bytes the test changes behind the kernel's back. */
 class Files implements MountView {
   readonly files = new Map<string, { bytes: Buffer; mtimeMs: number; version: string }>()
+  /** Entries that reflect the local disk (as `.preview/` does): the kernel keeps them a second. */
+  volatile = false
 
   async stat(path: string): Promise<ViewEntry | undefined> {
     if (path === '')
       return { type: 'dir', mode: 0o755, size: 4096, mtimeMs: 0, version: [...this.files.values()].map((f) => f.version).join() }
     const f = this.files.get(path)
-    return f && { type: 'file', mode: 0o644, size: f.bytes.length, mtimeMs: f.mtimeMs, version: f.version }
+    return f && { type: 'file', mode: 0o644, size: f.bytes.length, mtimeMs: f.mtimeMs, version: f.version, volatile: this.volatile }
   }
 
   async list(path: string): Promise<string[] | undefined> {
@@ -56,4 +58,15 @@ t.test('a listing that brings new attributes before the revalidation drops the o
   t.match(await sh(`ls -l ${dir}`), /f\n/)
   await handle.revalidate()
   t.equal(await sh(`cat ${dir}/f`), 'bbbb', 'the new bytes, not the pages of the old ones')
+})
+
+t.test('a volatile entry is kept a second, whether a lookup or a getattr told it', async (t) => {
+  const view = new Files()
+  view.volatile = true
+  view.files.set('f', { bytes: Buffer.from('aaaa'), mtimeMs: 1_700_000_000_000, version: 'one' })
+  const { dir } = await mounted(t, view)
+  // Through an open file the kernel asks GETATTR, not LOOKUP, once the attributes expired.
+  const sizes = sh(`exec 3<${dir}/f; sleep 1.2; stat -L -c %s /dev/fd/3; sleep 1.6; stat -L -c %s /dev/fd/3`)
+  setTimeout(() => view.files.set('f', { bytes: Buffer.from('aaaaaa'), mtimeMs: 1_700_000_000_000, version: 'two' }), 1800)
+  t.equal(await sizes, '4\n6\n', 'the size a getattr told is asked again a second later')
 })
