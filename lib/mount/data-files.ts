@@ -2,26 +2,76 @@
  * Open handles on the journal's data files, shared by every FUSE handle of a file and kept for
  * a while after: opening a file per 128 KiB read or write would cost more than the I/O. At most
  * `max` stay open when idle; one in use is never closed under its user.
+ *
+ * New data files are made ahead (`fresh`), off the JavaScript thread: making a file on the disk
+ * is most of what a small file's creation through the mount costs, and a copy of many small
+ * files would otherwise wait for it once per file. Spares no record names are deleted at close,
+ * and by the journal's next open after a crash.
  */
-import { open, type FileHandle } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { rm } from 'node:fs/promises'
+import { openNow, type JournalFile, type OpenFile } from './journal-file.js'
 
 interface Slot {
-  handle: Promise<FileHandle>
+  handle: Promise<JournalFile>
   users: number
   lastUsed: number
 }
 
+/** Empty data files kept made ahead. */
+const SPARES = 32
+
 export class DataFiles {
   readonly #slots = new Map<string, Slot>()
+  readonly #spares: { id: string; handle: JournalFile }[] = []
+  #making: Promise<void> | undefined
+  #closed = false
 
   constructor(
     readonly pathOf: (id: string) => string,
-    readonly openFile: (path: string, flags: string, mode?: number) => Promise<FileHandle> = open,
+    readonly openFile: OpenFile = openNow,
+    readonly newId: () => string = () => randomBytes(16).toString('hex'),
     readonly max = 64,
   ) {}
 
+  /**
+   * A new, empty data file, open: one made ahead if there is one, else made now. Its time is
+   * that of its making (the journal's replay takes the later of it and the record's).
+   */
+  async fresh(): Promise<string> {
+    const spare = this.#spares.pop()
+    this.#makeSpares()
+    let id = spare?.id
+    if (spare) {
+      this.#slots.set(spare.id, { handle: Promise.resolve(spare.handle), users: 0, lastUsed: performance.now() })
+      this.#trim()
+    } else {
+      id = this.newId()
+      await this.use(id, async () => {}, true)
+    }
+    return id!
+  }
+
+  /** Make spares in the background, one at a time, up to SPARES. */
+  #makeSpares(): void {
+    if (this.#making || this.#closed) return
+    this.#making = (async () => {
+      while (this.#spares.length < SPARES && !this.#closed) {
+        const id = this.newId()
+        const handle = await this.openFile(this.pathOf(id), 'w+', 0o600, true)
+        if (this.#closed) {
+          await handle.close()
+          await rm(this.pathOf(id), { force: true })
+        } else this.#spares.push({ id, handle })
+      }
+    })()
+      // A disk that refuses (full, read-only) leaves creations to make their files themselves.
+      .catch(() => {})
+      .finally(() => (this.#making = undefined))
+  }
+
   /** Run `fn` with an open handle on data file `id` (made when `create`). */
-  async use<T>(id: string, fn: (fh: FileHandle) => Promise<T>, create = false): Promise<T> {
+  async use<T>(id: string, fn: (fh: JournalFile) => Promise<T>, create = false): Promise<T> {
     let slot = this.#slots.get(id)
     if (!slot) {
       const handle = this.openFile(this.pathOf(id), create ? 'w+' : 'r+', 0o600)
@@ -70,6 +120,12 @@ export class DataFiles {
   }
 
   async close(): Promise<void> {
+    this.#closed = true
+    await this.#making
+    for (const spare of this.#spares.splice(0)) {
+      await spare.handle.close().catch(() => {})
+      await rm(this.pathOf(spare.id), { force: true })
+    }
     const all = [...this.#slots.values()]
     this.#slots.clear()
     await Promise.all(all.map((s) => s.handle.then((fh) => fh.close()).catch(() => {})))

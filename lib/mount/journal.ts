@@ -31,9 +31,10 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs'
-import { open, rm, type FileHandle } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LocalDamageError } from '../errors.js'
+import { openNow, type JournalFile, type OpenFile } from './journal-file.js'
 
 /** A path's state in the journal. */
 export type JournalNode =
@@ -193,9 +194,6 @@ class NodeMap {
 /** How long after a deletion its data file's space is given back (`Journal.#collectSoon`). */
 const COLLECT_AFTER_MS = 200
 
-/** How the journal opens its files: node's `open`, or a test double that can lose what was not synced. */
-export type OpenFile = (path: string, flags: string, mode?: number) => Promise<FileHandle>
-
 export class Journal {
   readonly dir: string
   #map = new NodeMap((data) => {
@@ -219,7 +217,7 @@ export class Journal {
     this.#collect.unref()
   }
   #seq = 0
-  #log: FileHandle | undefined
+  #log: JournalFile | undefined
   /** The log's length: where the next record starts (a failed append is cut back to it). */
   #logSize = 0
   /** Log syncs and the log's truncation run one at a time, in order (appends are synchronous). */
@@ -253,7 +251,7 @@ export class Journal {
   }
 
   /** The journal in `dir` (made if missing), its log replayed. Its files are opened with `openFile`. */
-  static async open(dir: string, openFile: OpenFile = open): Promise<Journal> {
+  static async open(dir: string, openFile: OpenFile = openNow): Promise<Journal> {
     mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 })
     const j = new Journal(dir, openFile)
     const file = join(dir, 'log')
@@ -311,8 +309,11 @@ export class Journal {
       }
       // What writes did since the record: the data file's size and time are the file's (to the
       // microsecond, as trees keep times: a time set through utimes comes back as it was set).
+      // A time older than the record's is that of a data file made ahead (DataFiles.fresh) and
+      // not written since: the record's is the file's.
       const st = statSync(data, { bigint: true })
-      held.node = { ...held.node, size: Number(st.size), mtimeMs: Number((st.mtimeNs + 500n) / 1000n) / 1000 }
+      const written = Number((st.mtimeNs + 500n) / 1000n) / 1000
+      held.node = { ...held.node, size: Number(st.size), mtimeMs: Math.max(written, held.node.mtimeMs) }
     }
     j.#garbage.clear()
     j.#log = await openFile(file, 'a', 0o600)
@@ -465,7 +466,7 @@ export class Journal {
    * `data`, the open handle), then the log if the record of the path is not durable yet.
    * Without a path, every record so far (fsyncdir, a rename made durable).
    */
-  async sync(path: string | undefined, data?: FileHandle): Promise<void> {
+  async sync(path: string | undefined, data?: JournalFile): Promise<void> {
     const held = path === undefined ? undefined : this.#map.nodes.get(path)
     if (held?.node.kind === 'file' && data) await data.datasync()
     // Without a path the log is synced even when every record is durable already: data files

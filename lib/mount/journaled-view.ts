@@ -8,7 +8,7 @@
  * a data file first; so does writing one an up-sync is reading (`Journal.frozen`).
  */
 import { fstatSync, ftruncateSync, readSync, writeSync } from 'node:fs'
-import { copyFile, type FileHandle } from 'node:fs/promises'
+import { copyFile } from 'node:fs/promises'
 import { DataFiles } from './data-files.js'
 import { FsError } from './fs-error.js'
 import type { Journal, JournalChange, JournalNode, JournalSnapshot } from './journal.js'
@@ -45,7 +45,11 @@ export class JournaledView implements MountView {
     readonly base: SpaceView,
     readonly journal: Journal,
   ) {
-    this.data = new DataFiles((id) => journal.dataPath(id), journal.openFile)
+    this.data = new DataFiles(
+      (id) => journal.dataPath(id),
+      journal.openFile,
+      () => journal.newData(),
+    )
     journal.beforeDelete = (id) => {
       this.#stopLeases(id)
       return this.data.forget(id)
@@ -158,8 +162,7 @@ export class JournaledView implements MountView {
       await this.#parent(path)
       const existing = await this.#resolve(path)
       if (existing?.entry.type === 'dir') throw new FsError('EISDIR')
-      const id = this.journal.newData()
-      await this.data.use(id, async () => {}, true)
+      const id = await this.data.fresh()
       await this.journal.record([{ path, node: { kind: 'file', data: id, size: 0, mode: mode & 0o7777, mtimeMs: now() }, clear: true }])
     })
   }
@@ -326,7 +329,7 @@ export class JournaledView implements MountView {
     // Whoever reads the old data file directly would not see the new bytes: through the view again.
     if (f.node?.kind === 'file') this.#stopLeases(f.node.data)
     if (f.node?.kind === 'file') await copyFile(this.journal.dataPath(f.node.data), target)
-    const fh: FileHandle = await this.journal.openFile(target, f.node?.kind === 'file' ? 'r+' : 'w', 0o600)
+    const fh = await this.journal.openFile(target, f.node?.kind === 'file' ? 'r+' : 'w', 0o600)
     try {
       if (f.node?.kind !== 'file') {
         for (let at = 0; at < e.size; at += COPY_STEP) {
