@@ -71,7 +71,7 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
   /** Open files and folders, by the number given to the kernel; `write`: opened for writing. */
   const files = new Map<number, { node: Inode; write: boolean }>()
   /** Open files whose reads and writes the binding answers itself (docs/MOUNT.md, "Direct I/O"). */
-  const directs = new Map<number, DirectFile>()
+  const directs = new Map<number, { file: DirectFile; writable: boolean }>()
   const dirs = new Map<number, { node: Inode; entries?: DirEntry[]; nodes?: (Inode | undefined)[] }>()
   let nextFh = 1
 
@@ -144,23 +144,39 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
    */
   const arm = async (fh: number, path: string) => {
     if (!w?.direct || directs.has(fh)) return
-    await w.direct(path, {
-      start: (file) => {
-        const f = files.get(fh)
-        if (!f || !session) return file.close()
-        directs.set(fh, file)
-        session.setDirect(fh, { fd: file.fd, writable: f.write && file.writable, durable: file.durable })
-      },
-      stop: () => disarm(fh),
-    })
+    try {
+      await w.direct(path, {
+        start: (file) => {
+          const f = files.get(fh)
+          if (!f || !session) return file.close()
+          const writable = f.write && file.writable
+          directs.set(fh, { file, writable })
+          try {
+            session.setDirect(fh, { fd: file.fd, writable, durable: file.durable })
+          } catch (e) {
+            directs.delete(fh)
+            file.close()
+            throw e
+          }
+        },
+        stop: () => disarm(fh, true),
+      })
+    } catch (e) {
+      // Best effort: the file is then read and written through the view.
+      process.stderr.write(`cloudy mount: ${path} is served without direct I/O: ${(e as Error).message}\n`)
+    }
   }
-  /** Take open file `fh` back from the binding; what it wrote there is noted. */
-  const disarm = (fh: number) => {
-    const file = directs.get(fh)
-    if (!file) return
+  /**
+   * Take open file `fh` back from the binding; what it wrote there is noted. `stopped`: the view
+   * takes it back at a time of its own (an up-sync's snapshot): a note of its writes may still be
+   * on its way to this thread, so they are taken as written.
+   */
+  const disarm = (fh: number, stopped = false) => {
+    const d = directs.get(fh)
+    if (!d) return
     directs.delete(fh)
-    if (session?.setDirect(fh)) wroteTo(fh, file)
-    file.close()
+    if (session?.setDirect(fh) || (stopped && d.writable)) wroteTo(fh, d.file)
+    d.file.close()
   }
   /** Direct writes went to `file` through open file `fh`. */
   const wroteTo = (fh: number, file: DirectFile) => {
@@ -281,8 +297,8 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
       return written
     },
     wrote: (fh) => {
-      const file = directs.get(fh)
-      if (file) wroteTo(fh, file)
+      const d = directs.get(fh)
+      if (d) wroteTo(fh, d.file)
     },
     // Nothing to do at close: what was written is in the journal already (opens ask the kernel
     // not to send FLUSH at all).

@@ -77,6 +77,7 @@ export interface LowLevelOps {
   read(ino: number, fh: number, size: number, offset: number): Promise<Buffer>
   write(ino: number, fh: number, bytes: Buffer, offset: number): Promise<number>
   flush(ino: number, fh: number): Promise<void>
+  /** The file's last close. For a file handed over (`setDirect`) the binding has answered already. */
   release(ino: number, fh: number): Promise<void>
   fsync(ino: number, fh: number, datasync: boolean): Promise<void>
   opendir(ino: number): Promise<Opened>
@@ -136,7 +137,6 @@ interface Binding {
   invalInode(handle: object, ino: number): void
   invalEntry(handle: object, parent: number, name: string): void
   setDirect(handle: object, fh: number, fd: number, writable: boolean, durable?: Int32Array): boolean
-  takeWritten(handle: object, fh: number): boolean
 }
 
 const OP = {
@@ -163,9 +163,12 @@ const OP = {
   RELEASEDIR: 21,
   FSYNCDIR: 22,
   CREATE: 23,
-  WROTE: 24,
+  NOTES: 24,
   END: 99,
 } as const
+
+const NOTE_WROTE = 1
+const NOTE_RELEASED = 2
 
 const SET_MODE = 1 << 0
 const SET_SIZE = 1 << 3
@@ -258,6 +261,18 @@ export function mountSession(dir: string, ops: LowLevelOps, o: SessionOptions): 
   const attr = (req: number, a: Attr) => b.replyAttr(req, a.ino, a.mode, a.size, a.mtimeMs, a.ttl ?? o.attrTtl)
   const ok = (req: number) => () => b.replyErr(req, 0)
 
+  /** Notes of direct files, triples (kind, fh, ino): written, or closed (answered by the binding). */
+  const heed = (notes: Float64Array) => {
+    for (let i = 0; i < notes.length; i += 3) {
+      const fh = notes[i + 1]!
+      try {
+        if (notes[i] === NOTE_WROTE) ops.wrote(fh)
+        else if (notes[i] === NOTE_RELEASED) ops.release(notes[i + 2]!, fh).catch(o.onError)
+      } catch (e) {
+        o.onError(e)
+      }
+    }
+  }
   const handler = (
     op: number,
     req: number,
@@ -268,7 +283,10 @@ export function mountSession(dir: string, ops: LowLevelOps, o: SessionOptions): 
     n4: number,
     s1?: string,
     s2?: string | Buffer,
+    notes?: Float64Array,
   ) => {
+    // What direct files did before this request came (docs/MOUNT.md, "Direct I/O"): first.
+    if (notes && !over) heed(notes)
     switch (op) {
       case OP.LOOKUP:
         return answer(
@@ -406,9 +424,7 @@ export function mountSession(dir: string, ops: LowLevelOps, o: SessionOptions): 
         return answer(req, () => ops.releasedir(ino, n3), ok(req))
       case OP.FSYNCDIR:
         return answer(req, () => ops.fsyncdir(ino), ok(req))
-      case OP.WROTE:
-        // n3: the file; only once per write noted (takeWritten), and none after it was taken back.
-        if (!over && b.takeWritten(handle, n3)) ops.wrote(n3)
+      case OP.NOTES:
         return
       case OP.END:
         over = true

@@ -53,7 +53,7 @@ enum op {
   OP_RELEASEDIR = 21,
   OP_FSYNCDIR = 22,
   OP_CREATE = 23,
-  OP_WROTE = 24,
+  OP_NOTES = 24,
   OP_END = 99,
 };
 
@@ -66,6 +66,10 @@ struct msg {
   char *s1, *s2;
   char *bytes;
   size_t nbytes;
+  /* Notes of what direct files did before this request was read (see `struct mount`). */
+  double *notes;
+  size_t nnotes;
+  struct direct *freed;
 };
 
 struct notice {
@@ -86,7 +90,7 @@ struct direct {
   int writable;
   const int32_t *durable;
   napi_ref durable_ref; /* keeps `durable` alive; dropped on the JavaScript thread */
-  int written; /* written since JavaScript last took note (OP_WROTE) */
+  int written; /* written since JavaScript was last told */
 };
 
 #define DIRECT_BUCKETS 1024
@@ -109,7 +113,21 @@ struct mount {
      back by JavaScript (setDirect) is written no more once that returns. */
   pthread_mutex_t dlock;
   struct direct *direct[DIRECT_BUCKETS];
+  /*
+   * Notes for JavaScript, under `dlock`: triples (kind, fh, ino), NOTE_WROTE for a direct file's
+   * first write since JavaScript was told, NOTE_RELEASED for a direct file closed here. They go
+   * with the next message to JavaScript, so it reads them before any request that came after
+   * them, or NOTE_DELAY_MS after the first one by the notifier thread if no request comes.
+   */
+  double *notes;
+  size_t nnotes, notes_cap;
+  struct direct *freed; /* released here; freed on the JavaScript thread (their references) */
+  int notes_armed;      /* under `lock`: the notifier sends them at `notes_due` */
+  struct timespec notes_due;
 };
+
+enum { NOTE_WROTE = 1, NOTE_RELEASED = 2 };
+#define NOTE_DELAY_MS 50
 
 static struct mount *mount_of(fuse_req_t req) { return (struct mount *)fuse_req_userdata(req); }
 
@@ -155,15 +173,18 @@ static struct msg *msg_new(int op, fuse_req_t req, uint64_t ino) {
 }
 
 static void msg_free(struct msg *m) {
+  free(m->notes);
   free(m->s1);
   free(m->s2);
   free(m->bytes);
   free(m);
 }
 
+static int post(struct mount *mt, struct msg *m, napi_threadsafe_function_call_mode mode);
+
 static void send_msg(fuse_req_t req, struct msg *m) {
   struct mount *mt = mount_of(req);
-  if (!m || napi_call_threadsafe_function(mt->tsfn, m, napi_tsfn_nonblocking) != napi_ok) {
+  if (!m || !post(mt, m, napi_tsfn_nonblocking)) {
     if (m) msg_free(m);
     if (req) fuse_reply_err(req, EIO);
   }
@@ -212,7 +233,7 @@ static void forget_one(struct mount *mt, fuse_ino_t ino, uint64_t n) {
   struct msg *m = msg_new(OP_FORGET, NULL, ino);
   if (!m) return;
   m->n1 = (double)n;
-  if (napi_call_threadsafe_function(mt->tsfn, m, napi_tsfn_nonblocking) != napi_ok) msg_free(m);
+  if (!post(mt, m, napi_tsfn_nonblocking)) msg_free(m);
 }
 
 static void ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
@@ -321,12 +342,65 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
   file_op(req, OP_READ, ino, (double)size, (double)off, fi);
 }
 
-/* Tell JavaScript that direct file `fh` was written (once until it takes note). */
-static void wrote(struct mount *mt, uint64_t fh) {
-  struct msg *m = msg_new(OP_WROTE, NULL, 0);
-  if (!m) return;
-  m->n3 = (double)fh;
-  if (napi_call_threadsafe_function(mt->tsfn, m, napi_tsfn_nonblocking) != napi_ok) msg_free(m);
+/* A note for JavaScript (with `dlock` held); the notifier is told when the first one waits. */
+static void add_note(struct mount *mt, int kind, uint64_t fh, uint64_t ino) {
+  if (mt->nnotes + 3 > mt->notes_cap) {
+    size_t cap = mt->notes_cap ? mt->notes_cap * 2 : 96;
+    double *n = realloc(mt->notes, cap * sizeof *n);
+    if (!n) return; /* out of memory: lost; a write is still told when JavaScript takes the file back */
+    mt->notes = n;
+    mt->notes_cap = cap;
+  }
+  int first = mt->nnotes == 0;
+  mt->notes[mt->nnotes++] = kind;
+  mt->notes[mt->nnotes++] = (double)fh;
+  mt->notes[mt->nnotes++] = (double)ino;
+  if (first) {
+    pthread_mutex_lock(&mt->lock);
+    if (!mt->notes_armed) {
+      mt->notes_armed = 1;
+      clock_gettime(CLOCK_REALTIME, &mt->notes_due);
+      mt->notes_due.tv_nsec += NOTE_DELAY_MS * 1000000L;
+      if (mt->notes_due.tv_nsec >= 1000000000L) {
+        mt->notes_due.tv_sec++;
+        mt->notes_due.tv_nsec -= 1000000000L;
+      }
+      pthread_cond_signal(&mt->wake);
+    }
+    pthread_mutex_unlock(&mt->lock);
+  }
+}
+
+/* Hand the waiting notes to message `m` (with `dlock` held); a written file is noted again at its next write. */
+static void take_notes(struct mount *mt, struct msg *m) {
+  if (mt->nnotes) {
+    m->notes = malloc(mt->nnotes * sizeof *m->notes);
+    if (!m->notes) return; /* out of memory: they wait for the next message */
+    for (size_t i = 0; i < mt->nnotes; i += 3) {
+      if (mt->notes[i] != NOTE_WROTE) continue;
+      struct direct *d = *direct_slot(mt, (uint64_t)mt->notes[i + 1]);
+      if (d) d->written = 0;
+    }
+    memcpy(m->notes, mt->notes, mt->nnotes * sizeof *m->notes);
+    m->nnotes = mt->nnotes;
+    mt->nnotes = 0;
+  }
+  m->freed = mt->freed;
+  mt->freed = NULL;
+}
+
+/*
+ * Queue `m` for JavaScript with the notes waiting; false if the channel is closing. Taking the
+ * notes and queuing are one step under `dlock`: a message queued by another thread in between
+ * would reach JavaScript ahead of the notes it should come after. (The queue has no limit, so
+ * queuing never waits.)
+ */
+static int post(struct mount *mt, struct msg *m, napi_threadsafe_function_call_mode mode) {
+  pthread_mutex_lock(&mt->dlock);
+  take_notes(mt, m);
+  int ok = napi_call_threadsafe_function(mt->tsfn, m, mode) == napi_ok;
+  pthread_mutex_unlock(&mt->dlock);
+  return ok;
 }
 
 static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
@@ -345,11 +419,12 @@ static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
       }
       done += (size_t)n;
     }
-    int first = done > 0 && !d->written;
-    if (done > 0) d->written = 1;
+    if (done > 0 && !d->written) {
+      d->written = 1;
+      /* Before the reply: whatever the program asks next reaches JavaScript with this note. */
+      add_note(mt, NOTE_WROTE, fi->fh, ino);
+    }
     pthread_mutex_unlock(&mt->dlock);
-    /* Queued before the reply: whatever the program asks next reaches JavaScript after this. */
-    if (first) wrote(mt, fi->fh);
     /* A short write (a full disk) says what was written; none at all, why. */
     if (done > 0 || !err) fuse_reply_write(req, done);
     else fuse_reply_err(req, err);
@@ -368,14 +443,29 @@ static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 }
 
 static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) { file_op(req, OP_FLUSH, ino, 0, 0, fi); }
-static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) { file_op(req, OP_RELEASE, ino, fi->flags, 0, fi); }
+static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  struct mount *mt = mount_of(req);
+  pthread_mutex_lock(&mt->dlock);
+  struct direct **p = direct_slot(mt, fi->fh);
+  struct direct *d = *p;
+  if (d) {
+    /* Answered here (nobody waits for it); JavaScript closes its side with the next message. */
+    *p = d->next;
+    d->next = mt->freed;
+    mt->freed = d;
+    add_note(mt, NOTE_RELEASED, fi->fh, ino);
+  }
+  pthread_mutex_unlock(&mt->dlock);
+  if (d) fuse_reply_err(req, 0);
+  else file_op(req, OP_RELEASE, ino, fi->flags, 0, fi);
+}
 static void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
   struct mount *mt = mount_of(req);
   pthread_mutex_lock(&mt->dlock);
   struct direct *d = *direct_slot(mt, fi->fh);
   /* Every record of the journal durable: the file is, once its data file is. Else JavaScript
      syncs the log too. */
-  int fd = d && d->writable && d->durable && __atomic_load_n(d->durable, __ATOMIC_ACQUIRE) == 1 ? dup(d->fd) : -1;
+  int fd = d && d->writable && d->durable && __atomic_load_n(d->durable, __ATOMIC_ACQUIRE) == 1 ? fcntl(d->fd, F_DUPFD_CLOEXEC, 0) : -1;
   pthread_mutex_unlock(&mt->dlock);
   if (fd >= 0) {
     int r = fdatasync(fd);
@@ -474,8 +564,9 @@ static void free_bytes(napi_env env, void *data, void *hint) {
 }
 
 static void join_threads(napi_env env, struct mount *mt);
+static void direct_free(napi_env env, struct direct *d);
 
-/* Called on the JavaScript thread for each request: handler(op, req, ino, n1, n2, n3, n4, s1, s2). */
+/* Called on the JavaScript thread for each request: handler(op, req, ino, n1, n2, n3, n4, s1, s2, notes). */
 static void call_js(napi_env env, napi_value handler, void *context, void *data) {
   struct mount *mt = context;
   struct msg *m = data;
@@ -484,7 +575,7 @@ static void call_js(napi_env env, napi_value handler, void *context, void *data)
     msg_free(m);
     return;
   }
-  napi_value args[9], undefined, result;
+  napi_value args[10], undefined, result;
   napi_get_undefined(env, &undefined);
   args[0] = num(env, m->op);
   args[1] = num(env, (double)(uintptr_t)m->req);
@@ -498,9 +589,23 @@ static void call_js(napi_env env, napi_value handler, void *context, void *data)
     napi_create_external_buffer(env, m->nbytes, m->bytes, free_bytes, NULL, &args[8]);
     m->bytes = NULL;
   } else args[8] = str_or_undefined(env, m->s2);
+  args[9] = undefined;
+  if (m->nnotes) {
+    void *data = NULL;
+    napi_value ab;
+    if (napi_create_arraybuffer(env, m->nnotes * sizeof(double), &data, &ab) == napi_ok) {
+      memcpy(data, m->notes, m->nnotes * sizeof(double));
+      napi_create_typedarray(env, napi_float64_array, m->nnotes, ab, 0, &args[9]);
+    }
+  }
+  while (m->freed) {
+    struct direct *d = m->freed;
+    m->freed = d->next;
+    direct_free(env, d);
+  }
   if (m->op == OP_END) join_threads(env, mt);
   msg_free(m);
-  napi_status st = napi_call_function(env, undefined, handler, 9, args, &result);
+  napi_status st = napi_call_function(env, undefined, handler, 10, args, &result);
   if (st == napi_pending_exception) {
     /* The handler must not throw; if it does, the process reports it as any uncaught error. */
     napi_value e;
@@ -511,11 +616,33 @@ static void call_js(napi_env env, napi_value handler, void *context, void *data)
 
 /* ---- threads ---- */
 
+/* Send the waiting notes now, if no request has carried them meanwhile. */
+static void send_notes(struct mount *mt) {
+  struct msg *m = msg_new(OP_NOTES, NULL, 0);
+  if (!m) return;
+  pthread_mutex_lock(&mt->dlock);
+  take_notes(mt, m);
+  int sent = (m->nnotes || m->freed) && napi_call_threadsafe_function(mt->tsfn, m, napi_tsfn_nonblocking) == napi_ok;
+  pthread_mutex_unlock(&mt->dlock);
+  if (!sent) msg_free(m);
+}
+
 static void *notify_main(void *arg) {
   struct mount *mt = arg;
   pthread_mutex_lock(&mt->lock);
   for (;;) {
-    while (!mt->head && !mt->stopping) pthread_cond_wait(&mt->wake, &mt->lock);
+    while (!mt->head && !mt->stopping) {
+      if (!mt->notes_armed) {
+        pthread_cond_wait(&mt->wake, &mt->lock);
+        continue;
+      }
+      if (pthread_cond_timedwait(&mt->wake, &mt->lock, &mt->notes_due) == ETIMEDOUT) {
+        mt->notes_armed = 0;
+        pthread_mutex_unlock(&mt->lock);
+        send_notes(mt);
+        pthread_mutex_lock(&mt->lock);
+      }
+    }
     if (!mt->head) break;
     struct notice *n = mt->head;
     mt->head = n->next;
@@ -545,7 +672,7 @@ static void *loop_main(void *arg) {
   pthread_cond_signal(&mt->wake);
   pthread_mutex_unlock(&mt->lock);
   struct msg *m = msg_new(OP_END, NULL, 0);
-  if (m && napi_call_threadsafe_function(mt->tsfn, m, napi_tsfn_blocking) != napi_ok) msg_free(m);
+  if (m && !post(mt, m, napi_tsfn_blocking)) msg_free(m);
   return NULL;
 }
 
@@ -913,6 +1040,7 @@ static napi_value js_set_direct(napi_env env, napi_callback_info info) {
     d->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (d->fd < 0) {
       int e = errno;
+      if (d->durable_ref) napi_delete_reference(env, d->durable_ref);
       free(d);
       return throw_error(env, "EIO", strerror(e));
     }
@@ -936,25 +1064,6 @@ static napi_value js_set_direct(napi_env env, napi_callback_info info) {
   return r;
 }
 
-/* takeWritten(handle, fh) -> whether direct file `fh` was written since the last call (and clears it). */
-static napi_value js_take_written(napi_env env, napi_callback_info info) {
-  ARGS(2);
-  struct mount *mt = get_mount(env, argv[0]);
-  bool written = false;
-  if (mt) {
-    pthread_mutex_lock(&mt->dlock);
-    struct direct *d = *direct_slot(mt, (uint64_t)get_num(env, argv[1]));
-    if (d) {
-      written = d->written;
-      d->written = 0;
-    }
-    pthread_mutex_unlock(&mt->dlock);
-  }
-  napi_value r;
-  napi_get_boolean(env, written, &r);
-  return r;
-}
-
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor d[] = {
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
@@ -970,7 +1079,6 @@ static napi_value init(napi_env env, napi_value exports) {
       {"invalInode", NULL, js_inval_inode, NULL, NULL, NULL, napi_default, NULL},
       {"invalEntry", NULL, js_inval_entry, NULL, NULL, NULL, napi_default, NULL},
       {"setDirect", NULL, js_set_direct, NULL, NULL, NULL, napi_default, NULL},
-      {"takeWritten", NULL, js_take_written, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   return exports;
