@@ -51,10 +51,14 @@ const modeOf = (e: ViewEntry) => (e.type === 'dir' ? S_IFDIR : e.type === 'symli
  * attributes alone do not make it drop them.
  */
 function attrOf(node: Inode, e: ViewEntry, dropOld?: (node: Inode) => void): Attr {
-  const mode = modeOf(e)
   if (dropOld && node.seen && stale(node.seen, e)) dropOld(node)
-  node.seen = e.volatile ? undefined : { mode, size: e.size, mtimeMs: e.mtimeMs, version: e.version }
-  return { ino: node.ino, mode, size: e.size, mtimeMs: e.mtimeMs, ttl: e.volatile ? VOLATILE_TTL : undefined }
+  node.seen = seenOf(e)
+  return { ino: node.ino, mode: modeOf(e), size: e.size, mtimeMs: e.mtimeMs, ttl: e.volatile ? VOLATILE_TTL : undefined }
+}
+
+/** What the kernel knows of an inode once told state `e` (nothing kept of a volatile one). */
+function seenOf(e: ViewEntry): Seen | undefined {
+  return e.volatile ? undefined : { mode: modeOf(e), size: e.size, mtimeMs: e.mtimeMs, version: e.version }
 }
 
 /** Whether the kernel's idea of an inode (`seen`) is out of date with the view's `e`. */
@@ -129,7 +133,7 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
   /** After a change through the kernel: what it knows of `n` now (its own writes are no news to it). */
   const note = async (n: Inode, path: string) => {
     const e = await view.stat(path)
-    if (e && !e.volatile) n.seen = { mode: modeOf(e), size: e.size, mtimeMs: e.mtimeMs, version: e.version }
+    if (e && !e.volatile) n.seen = seenOf(e)
   }
   const open = (n: Inode, write: boolean) => {
     n.opens++
@@ -395,7 +399,7 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
         session.invalidateInode(n.ino)
         inodes.detach(n.parent, n.name)
       } else if (stale(n.seen, e)) {
-        n.seen = { mode: modeOf(e), size: e.size, mtimeMs: e.mtimeMs, version: e.version }
+        n.seen = seenOf(e)
         session.invalidateInode(n.ino)
       }
     }

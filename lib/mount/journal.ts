@@ -30,6 +30,7 @@ import {
   utimesSync,
   writeFileSync,
   writeSync,
+  type BigIntStats,
 } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -82,6 +83,9 @@ export interface JournalSnapshot {
   /** True if the journal holds something strictly under `dir`. */
   touches(dir: string): boolean
 }
+
+/** A data file's time as trees keep times: milliseconds, to the microsecond. */
+export const mtimeMsOf = (st: BigIntStats): number => Number((st.mtimeNs + 500n) / 1000n) / 1000
 
 /** A name the kernel gives a file deleted while still open (FUSE without hard_remove). */
 export const isHidden = (path: string): boolean => path.slice(path.lastIndexOf('/') + 1).startsWith('.fuse_hidden')
@@ -312,7 +316,7 @@ export class Journal {
       // A time older than the record's is that of a data file made ahead (DataFiles.fresh) and
       // not written since: the record's is the file's.
       const st = statSync(data, { bigint: true })
-      const written = Number((st.mtimeNs + 500n) / 1000n) / 1000
+      const written = mtimeMsOf(st)
       held.node = { ...held.node, size: Number(st.size), mtimeMs: Math.max(written, held.node.mtimeMs) }
     }
     j.#garbage.clear()
@@ -388,16 +392,10 @@ export class Journal {
     return Promise.resolve()
   }
 
-  /** Update a file's size or time in memory only (writes): its data file already says them. */
-  touch(path: string, node: JournalNode): void {
-    // A new sequence number: a snapshot taken before must not settle this state away.
-    const held = this.#map.nodes.get(path)
-    if (held) this.#map.set(path, { ...held, node, seq: ++this.#seq })
-  }
-
   /**
-   * Data file `data` was written directly (not through `touch`): the paths it is the state of
-   * take its size and time.
+   * Data file `data` was written (or cut): the paths it is the state of take its size and time,
+   * in memory only (the data file already says them). A new sequence number: a snapshot taken
+   * before must not settle this state away.
    */
   touchData(data: string, size: number, mtimeMs: number): void {
     const paths = this.#map.pathsOf(data)

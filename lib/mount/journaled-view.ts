@@ -11,7 +11,7 @@ import { fstatSync, ftruncateSync, readSync, writeSync } from 'node:fs'
 import { copyFile } from 'node:fs/promises'
 import { DataFiles } from './data-files.js'
 import { FsError } from './fs-error.js'
-import type { Journal, JournalChange, JournalNode, JournalSnapshot } from './journal.js'
+import { mtimeMsOf, type Journal, type JournalChange, type JournalNode, type JournalSnapshot } from './journal.js'
 import { contentVersion, viewEntry, type SpaceView } from './space-view.js'
 import type { DirectLease, MountView, ViewEntry } from './view.js'
 
@@ -280,9 +280,8 @@ export class JournaledView implements MountView {
     return this.#change(async () => {
       const node = await this.#writable(path)
       await this.data.use(node.data, async (fh) => ftruncateSync(fh.fd, size))
-      const next: JournalNode = { ...node, size, mtimeMs: now() }
-      if (recorded) await this.journal.record([{ path, node: next }])
-      else this.journal.touch(path, next)
+      if (recorded) await this.journal.record([{ path, node: { ...node, size, mtimeMs: now() } }])
+      else this.journal.touchData(node.data, size, now())
     })
   }
 
@@ -293,8 +292,7 @@ export class JournaledView implements MountView {
       // Synchronous: a write into the page cache takes microseconds, a trip through libuv's
       // thread pool more, and a file copied in is a few of them (docs/MOUNT.md, "Durability").
       const bytesWritten = await this.data.use(node.data, async (fh) => writeSync(fh.fd, buf, 0, buf.length, position))
-      // Changes run one at a time (#serial): the path still holds this data file.
-      this.journal.touch(path, { ...node, size: Math.max(node.size, position + bytesWritten), mtimeMs: now() })
+      this.journal.touchData(node.data, Math.max(node.size, position + bytesWritten), now())
       return bytesWritten
     })
   }
@@ -377,7 +375,7 @@ export class JournaledView implements MountView {
       wrote: () => {
         // A file's size and time are its data file's (lib/mount/journal.ts).
         const st = fstatSync(held.fd, { bigint: true })
-        this.journal.touchData(id, Number(st.size), Number((st.mtimeNs + 500n) / 1000n) / 1000)
+        this.journal.touchData(id, Number(st.size), mtimeMsOf(st))
         this.onChange()
       },
       close: () => {
