@@ -31,6 +31,8 @@
  *    back, as a change of the other side, a conflict copy of a base version that copy holds at
  *    its name: the other side's merge only moved it aside (`keptAside`). The same where that
  *    side has the folder again (a third computer's change in it, merged first, kept it).
+ *  - one version in several conflict copies of one name (two computers each kept it beside
+ *    their own under the first name free on their disk): one copy stays (`keepOneCopy`).
  * Every input is data the whole chain shares, so every computer computes the same merged tree.
  */
 import type { Tree, TreeEntry } from '../store/objects.js'
@@ -449,7 +451,50 @@ export async function mergeTrees(
     })
   }
   for (const f of later) await f()
+  keepOneCopy(out)
   return store.virtualTree({ entries: [...out.values()] })
+}
+
+/**
+ * The name a conflict copy was made from, as its stem and extension: the part before its first
+ * conflict tail (a copy of a copy has several), and what follows the tails. Undefined for a name
+ * that is no conflict copy.
+ */
+function copyOrigin(copy: string): [string, string] | undefined {
+  const dot = copy.lastIndexOf('.')
+  for (let i = copy.indexOf('.conflict-'); i > 0; i = copy.indexOf('.conflict-', i + 1)) {
+    if (CONFLICT_TAILS.test(copy.slice(i))) return [copy.slice(0, i), '']
+    if (dot > i && CONFLICT_TAILS.test(copy.slice(i, dot))) return [copy.slice(0, i), copy.slice(dot)]
+  }
+  return undefined
+}
+
+/** Whether two conflict copies were made from one name (a long name's stem is cut to fit NAME_MAX). */
+function sameOrigin(x: string, y: string): boolean {
+  const [ox, oy] = [copyOrigin(x), copyOrigin(y)]
+  if (!ox || !oy || ox[1] !== oy[1]) return false
+  if (ox[0] === oy[0]) return true
+  const long = (n: string) => Buffer.byteLength(n) > NAME_MAX - 8
+  return long(x) && long(y) && (ox[0].startsWith(oy[0]) || oy[0].startsWith(ox[0]))
+}
+
+/**
+ * One version, one copy: where the merged folder keeps one version in several copies of one
+ * name, one copy stays. Two computers that each kept the same incoming version beside their own
+ * can name its copy differently: each takes the first conflict name free on its own disk, and
+ * one may still hold an older copy at it (the chain deleted it, this computer had not
+ * down-synced since), so it takes `-2`. The shortest name stays (then the first in byte order):
+ * a rule of the names alone, so every merge of them keeps the same one.
+ */
+function keepOneCopy(out: Map<string, TreeEntry>): void {
+  const copies = [...out.values()]
+    .filter((e) => copyOrigin(e.name))
+    .sort((x, y) => Buffer.byteLength(x.name) - Buffer.byteLength(y.name) || (x.name < y.name ? -1 : x.name > y.name ? 1 : 0))
+  const kept: TreeEntry[] = []
+  // The copies this merge made are never among the dropped: it makes none of a version it keeps.
+  for (const e of copies)
+    if (kept.some((k) => sameEntry(k, e) && sameOrigin(k.name, e.name))) out.delete(e.name)
+    else kept.push(e)
 }
 
 /**

@@ -299,6 +299,36 @@ t.test('a copy both sides made alike, then deleted on one side, stays deleted', 
   )
 })
 
+t.test('one version in copies of two names, one per side, is kept once: the shortest name', async (t) => {
+  const { store, tree, read } = await setup(t)
+  const stamp = '19700101-000002'
+  const base = await tree({ 'n.txt': 'v0' })
+  // Each side kept the same losing version beside its own: one as `-2` (its first name was taken there).
+  const ours = await tree({ 'n.txt': ['vA', 3], [`n.conflict-c-${stamp}-2.txt`]: ['v61', 2], other: 'o' })
+  const theirs = await tree({ 'n.txt': ['vB', 4], [`n.conflict-c-${stamp}.txt`]: ['v61', 2] })
+  const want = {
+    'n.txt': 'vB',
+    [`n.conflict-c-${stamp}.txt`]: 'v61',
+    'n.conflict-pc-ours-19700101-000003.txt': 'vA',
+    other: 'o',
+  }
+  t.same(await read(await mergeTrees(store, base, ours, theirs, sides(store, ours), [])), want)
+  t.same(await read(await mergeTrees(store, base, theirs, ours, sides(store, ours), [])), want, 'whichever side is ours')
+  // Other versions, or copies of another name, are no twins.
+  const apart = await tree({
+    [`n.conflict-c-${stamp}.txt`]: ['v61', 2],
+    [`n.conflict-c-${stamp}-2.txt`]: ['v62', 2],
+    [`m.conflict-c-${stamp}.txt`]: ['v61', 2],
+  })
+  const changed = await tree({ 'n.txt': 'v0', z: 'z' })
+  t.same(Object.keys(await read(await mergeTrees(store, base, apart, changed, sides(store, apart), []))).sort(), [
+    `m.conflict-c-${stamp}.txt`,
+    `n.conflict-c-${stamp}-2.txt`,
+    `n.conflict-c-${stamp}.txt`,
+    'z',
+  ])
+})
+
 t.test("a version one side holds from the other's history is no edit of it: what the other did since wins", async (t) => {
   const { db, store, read, commit } = await setup(t)
   const c0 = await commit('c', 1, [], { f: 'v0', g: 'g' })
