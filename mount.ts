@@ -23,6 +23,12 @@ export interface MountHandle {
    * the kernel caches of what changed is dropped (docs/MOUNT.md, "Caching").
    */
   revalidate(): Promise<void>
+  /**
+   * The views are about to change without the kernel (a sync job): until the returned function
+   * is called, no folder's names are answered from those made through the kernel alone
+   * (docs/MOUNT.md, "Names known here").
+   */
+  changing(): () => void
 }
 
 const S_IFMT = 0o170000
@@ -230,8 +236,15 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
       return entry(parent, name)
     },
     mkdir: async (parent, name, mode) => {
-      await writable().mkdir(pathIn(parent, name), mode)
-      return entry(parent, name)
+      const path = pathIn(parent, name)
+      const since = changesBegun
+      await writable().mkdir(path, mode)
+      const attr = await entry(parent, name)
+      // Made here, and empty: a name the kernel did not make in it since is surely not there.
+      // Unless a change behind the kernel began meanwhile (it may have put one there).
+      const names = await view.list(path)
+      if (changes === 0 && changesBegun === since && names?.length === 0) session?.knowEmpty(attr.ino)
+      return attr
     },
     symlink: async (target, parent, name) => {
       await writable().symlink(target, pathIn(parent, name))
@@ -351,6 +364,8 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
   /** Rename the file at `name` in `parent` to a hidden name, for its open files; deleted at their last close. */
   async function hide(parent: Inode, name: string, n: Inode): Promise<void> {
     const hidden = hiddenName(n)
+    // A name made here, not through the kernel: the binding no longer knows all of the folder's.
+    session?.forgetKnown(parent.ino)
     await writable().rename(pathIn(parent.ino, name), pathIn(parent.ino, hidden))
     inodes.move(parent, name, parent, hidden)
     n.hidden = true
@@ -383,6 +398,9 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
   }
 
   let session: ReturnType<typeof mountSession> | undefined
+  /** Changes of the views under way without the kernel (see `changing`), and how many began so far. */
+  let changes = 0
+  let changesBegun = 0
   let sweeping: Promise<void> | undefined
   /** Drop what the kernel caches of every inode whose state moved without it. */
   async function sweep(): Promise<void> {
@@ -419,7 +437,17 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
       onError: (e) => process.stderr.write(`cloudy mount: ${(e as Error)?.message ?? String(e)}\n`),
     })
     const s = session
-    return Promise.resolve({ gone: s.ended, unmount: () => s.unmount(), revalidate })
+    const changing = () => {
+      changes++
+      changesBegun++
+      s.forgetKnown()
+      let done = false
+      return () => {
+        if (!done) changes--
+        done = true
+      }
+    }
+    return Promise.resolve({ gone: s.ended, unmount: () => s.unmount(), revalidate, changing })
   } catch (e) {
     return Promise.reject(e as Error)
   }

@@ -137,6 +137,8 @@ interface Binding {
   invalInode(handle: object, ino: number): void
   invalEntry(handle: object, parent: number, name: string): void
   setDirect(handle: object, fh: number, fd: number, writable: boolean, durable?: Int32Array): boolean
+  knowEmpty(handle: object, ino: number): void
+  forgetKnown(handle: object, ino?: number): void
 }
 
 const OP = {
@@ -228,6 +230,14 @@ export interface FuseSession {
    * the file was written directly since `wrote` was last called for it.
    */
   setDirect(fh: number, io?: DirectIo): boolean
+  /**
+   * Folder `ino`, just made and empty, holds only the names made in it through the kernel from
+   * now on: the binding answers a lookup of any other name there itself, "no such name"
+   * (docs/MOUNT.md, "Names known here").
+   */
+  knowEmpty(ino: number): void
+  /** Folder `ino` (without it: every folder) may hold names the binding has not seen made. */
+  forgetKnown(ino?: number): void
   /** Unmount: 'detached' when a program still had a file open there (the kernel ends it at the last close). */
   unmount(): Promise<'done' | 'detached' | 'gone'>
 }
@@ -455,6 +465,12 @@ export function mountSession(dir: string, ops: LowLevelOps, o: SessionOptions): 
       if (!over) b.invalEntry(handle, parent, name)
     },
     setDirect: (fh, io) => (over ? false : b.setDirect(handle, fh, io?.fd ?? -1, io?.writable ?? false, io?.durable)),
+    knowEmpty: (ino) => {
+      if (!over) b.knowEmpty(handle, ino)
+    },
+    forgetKnown: (ino) => {
+      if (!over) b.forgetKnown(handle, ino)
+    },
     unmount: async () => {
       if (over) return 'gone'
       try {

@@ -166,9 +166,18 @@ export async function runMount(s: Session, o: RunMountOptions): Promise<RunningM
     let work: Promise<unknown> = Promise.resolve()
     /** Set once mounted: the kernel's caches are checked after each job (another computer's change may have come in). */
     let revalidate = async () => {}
+    /** Set once mounted: a job may change the views without the kernel (see MountHandle.changing). */
+    let changing = () => () => {}
     const job = <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
       const next = work
-        .then(fn)
+        .then(async () => {
+          const done = changing()
+          try {
+            return await fn()
+          } finally {
+            done()
+          }
+        })
         .catch((e: unknown) => {
           o.log(`cloudy mount: ${what} failed (kept in the journal, tried again later): ${(e as Error).message}`)
           return undefined
@@ -199,6 +208,7 @@ export async function runMount(s: Session, o: RunMountOptions): Promise<RunningM
     const { mountView } = await import('../../mount.js')
     const handle = await mountView(o.dir, root)
     revalidate = () => handle.revalidate()
+    changing = () => handle.changing()
     // An up-sync a quiet period after the last change; an application that never stops writing
     // is up-synced at least every `maxWait` all the same.
     const maxWait = Math.max(30_000, 10 * quietMs)

@@ -11,8 +11,9 @@
  *
  * Everything about paths, inodes and files lives in JavaScript (mount.ts); this file moves
  * requests and replies across, and answers itself only the reads, writes and fsyncs of files
- * JavaScript handed over as a journal's data file (setDirect). Names that are not UTF-8 cannot be represented there: a lookup
- * of one answers ENOENT, a creation EILSEQ, here; one longer than 255 bytes ENAMETOOLONG.
+ * JavaScript handed over as a journal's data file (setDirect), and the lookups of names it knows
+ * are not there (knowEmpty). Names that are not UTF-8 cannot be represented there: a lookup of
+ * one answers ENOENT, a creation EILSEQ, here; one longer than 255 bytes ENAMETOOLONG.
  */
 #define FUSE_USE_VERSION 34
 #define NAPI_VERSION 8
@@ -124,7 +125,24 @@ struct mount {
   struct direct *freed; /* released here; freed on the JavaScript thread (their references) */
   int notes_armed;      /* under `lock`: the notifier sends them at `notes_due` */
   struct timespec notes_due;
+  /* Folders whose names are all known here, and those names (see "names known here"); under `klock`. */
+  pthread_mutex_t klock;
+  struct known_dir **kdirs;
+  struct known_name **knames;
 };
+
+struct known_dir {
+  struct known_dir *next;
+  uint64_t ino;
+};
+
+struct known_name {
+  struct known_name *next;
+  uint64_t parent;
+  char name[];
+};
+
+#define KNOWN_BUCKETS 65536
 
 enum { NOTE_WROTE = 1, NOTE_RELEASED = 2 };
 #define NOTE_DELAY_MS 50
@@ -136,6 +154,100 @@ static struct direct **direct_slot(struct mount *mt, uint64_t fh) {
   struct direct **p = &mt->direct[fh % DIRECT_BUCKETS];
   while (*p && (*p)->fh != fh) p = &(*p)->next;
   return p;
+}
+
+/*
+ * ---- names known here ----
+ *
+ * A folder JavaScript just made, empty, is named here (knowEmpty), and every request that may
+ * make a name in a folder (create, mknod, mkdir, symlink, link, rename) adds that name here
+ * before JavaScript sees it. A lookup in such a folder of any other name is then answered "no
+ * such name" here: a program that copies a tree into the mount costs one trip to JavaScript
+ * per file (its create), not two. A name stays known though its making failed or it was
+ * removed since: its lookup merely goes to JavaScript. JavaScript forgets them all before its
+ * views change without the kernel (a sync job), and a folder whose names it makes itself (a
+ * file deleted while open is renamed to a hidden name), docs/MOUNT.md "Names known here".
+ */
+
+static size_t known_hash(uint64_t parent, const char *name) {
+  uint64_t h = 1469598103934665603ULL ^ parent;
+  h *= 1099511628211ULL;
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+    h ^= *p;
+    h *= 1099511628211ULL;
+  }
+  return (size_t)(h % KNOWN_BUCKETS);
+}
+
+/* Whether folder `ino` is known here; called with `klock` held. */
+static int known_dir(struct mount *mt, uint64_t ino) {
+  if (!mt->kdirs) return 0;
+  for (struct known_dir *d = mt->kdirs[ino % KNOWN_BUCKETS]; d; d = d->next)
+    if (d->ino == ino) return 1;
+  return 0;
+}
+
+static struct known_name **known_slot(struct mount *mt, uint64_t parent, const char *name) {
+  struct known_name **p = &mt->knames[known_hash(parent, name)];
+  while (*p && ((*p)->parent != parent || strcmp((*p)->name, name) != 0)) p = &(*p)->next;
+  return p;
+}
+
+/* Whether `name` is surely not in folder `parent`: the folder is known here, the name is not. */
+static int known_absent(struct mount *mt, uint64_t parent, const char *name) {
+  pthread_mutex_lock(&mt->klock);
+  int absent = known_dir(mt, parent) && !*known_slot(mt, parent, name);
+  pthread_mutex_unlock(&mt->klock);
+  return absent;
+}
+
+/* `name` may exist in folder `parent` from now on. Out of memory, the folder is no longer known. */
+static void forget_known_dir(struct mount *mt, uint64_t ino);
+static void known_add(struct mount *mt, uint64_t parent, const char *name) {
+  pthread_mutex_lock(&mt->klock);
+  if (known_dir(mt, parent)) {
+    struct known_name **p = known_slot(mt, parent, name);
+    if (!*p) {
+      size_t len = strlen(name);
+      struct known_name *n = malloc(sizeof *n + len + 1);
+      if (n) {
+        n->next = NULL;
+        n->parent = parent;
+        memcpy(n->name, name, len + 1);
+        *p = n;
+      } else forget_known_dir(mt, parent);
+    }
+  }
+  pthread_mutex_unlock(&mt->klock);
+}
+
+/* Folder `ino` is known no more (its names stay until all are forgotten); `klock` held. */
+static void forget_known_dir(struct mount *mt, uint64_t ino) {
+  if (!mt->kdirs) return;
+  for (struct known_dir **p = &mt->kdirs[ino % KNOWN_BUCKETS]; *p; p = &(*p)->next)
+    if ((*p)->ino == ino) {
+      struct known_dir *d = *p;
+      *p = d->next;
+      free(d);
+      return;
+    }
+}
+
+/* Every folder and name known here is forgotten; `klock` held. */
+static void forget_known(struct mount *mt) {
+  if (!mt->kdirs) return;
+  for (size_t i = 0; i < KNOWN_BUCKETS; i++) {
+    while (mt->kdirs[i]) {
+      struct known_dir *d = mt->kdirs[i];
+      mt->kdirs[i] = d->next;
+      free(d);
+    }
+    while (mt->knames[i]) {
+      struct known_name *n = mt->knames[i];
+      mt->knames[i] = n->next;
+      free(n);
+    }
+  }
 }
 
 /* ---- UTF-8 ---- */
@@ -224,6 +336,10 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn) {
 
 static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   if (!named(req, name, ENOENT)) return;
+  if (known_absent(mount_of(req), parent, name)) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
   struct msg *m = msg_new(OP_LOOKUP, req, parent);
   if (m && !(m->s1 = strdup(name))) { msg_free(m); m = NULL; }
   send_msg(req, m);
@@ -287,23 +403,30 @@ static void entry_op(fuse_req_t req, int op, fuse_ino_t parent, const char *name
 
 static void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev) {
   (void)rdev;
+  known_add(mount_of(req), parent, name);
   entry_op(req, OP_MKNOD, parent, name, mode, 0, NULL);
 }
-static void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode) { entry_op(req, OP_MKDIR, parent, name, mode, 0, NULL); }
+static void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode) {
+  known_add(mount_of(req), parent, name);
+  entry_op(req, OP_MKDIR, parent, name, mode, 0, NULL);
+}
 static void ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name) { entry_op(req, OP_UNLINK, parent, name, 0, 0, NULL); }
 static void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name) { entry_op(req, OP_RMDIR, parent, name, 0, 0, NULL); }
 
 static void ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name) {
+  known_add(mount_of(req), parent, name);
   entry_op(req, OP_SYMLINK, parent, name, 0, 0, link);
 }
 
 static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname, unsigned int flags) {
   if (!named(req, name, ENOENT)) return;
+  known_add(mount_of(req), newparent, newname);
   entry_op(req, OP_RENAME, parent, newname, (double)newparent, (double)flags, name);
 }
 
 static void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname) {
   if (!named(req, newname, EILSEQ)) return;
+  known_add(mount_of(req), newparent, newname);
   struct msg *m = msg_new(OP_LINK, req, ino);
   if (m) {
     m->n1 = (double)newparent;
@@ -492,6 +615,7 @@ static void ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 static void ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) { file_op(req, OP_FSYNCDIR, ino, datasync, 0, fi); }
 
 static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi) {
+  known_add(mount_of(req), parent, name);
   entry_op(req, OP_CREATE, parent, name, mode, fi->flags, NULL);
 }
 
@@ -700,6 +824,13 @@ static void join_threads(napi_env env, struct mount *mt) {
     }
   }
   pthread_mutex_unlock(&mt->dlock);
+  pthread_mutex_lock(&mt->klock);
+  forget_known(mt);
+  free(mt->kdirs);
+  free(mt->knames);
+  mt->kdirs = NULL;
+  mt->knames = NULL;
+  pthread_mutex_unlock(&mt->klock);
   napi_release_threadsafe_function(mt->tsfn, napi_tsfn_release);
 }
 
@@ -771,6 +902,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   pthread_mutex_init(&mt->lock, NULL);
   pthread_cond_init(&mt->wake, NULL);
   pthread_mutex_init(&mt->dlock, NULL);
+  pthread_mutex_init(&mt->klock, NULL);
   char *fargv[] = {"cloudy", "-o", opts, NULL};
   struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
   mt->se = fuse_session_new(&args, &ops, sizeof ops, mt);
@@ -1064,6 +1196,47 @@ static napi_value js_set_direct(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* knowEmpty(handle, ino): folder `ino`, just made and empty, has only the names made in it from now on. */
+static napi_value js_know_empty(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  struct mount *mt = get_mount(env, argv[0]);
+  if (!mt) return throw_error(env, "EINVAL", "not a mount");
+  uint64_t ino = (uint64_t)get_num(env, argv[1]);
+  pthread_mutex_lock(&mt->klock);
+  if (!mt->kdirs) {
+    mt->kdirs = calloc(KNOWN_BUCKETS, sizeof *mt->kdirs);
+    mt->knames = calloc(KNOWN_BUCKETS, sizeof *mt->knames);
+    if (!mt->kdirs || !mt->knames) {
+      free(mt->kdirs);
+      free(mt->knames);
+      mt->kdirs = NULL;
+      mt->knames = NULL;
+    }
+  }
+  struct known_dir *d = mt->kdirs && !known_dir(mt, ino) ? malloc(sizeof *d) : NULL;
+  if (d) {
+    d->ino = ino;
+    d->next = mt->kdirs[ino % KNOWN_BUCKETS];
+    mt->kdirs[ino % KNOWN_BUCKETS] = d;
+  }
+  pthread_mutex_unlock(&mt->klock);
+  return NULL;
+}
+
+/* forgetKnown(handle[, ino]): folder `ino`, or every folder, is no longer known here. */
+static napi_value js_forget_known(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  struct mount *mt = get_mount(env, argv[0]);
+  if (!mt) return throw_error(env, "EINVAL", "not a mount");
+  napi_valuetype t = napi_undefined;
+  if (argc >= 2) napi_typeof(env, argv[1], &t);
+  pthread_mutex_lock(&mt->klock);
+  if (t == napi_number) forget_known_dir(mt, (uint64_t)get_num(env, argv[1]));
+  else forget_known(mt);
+  pthread_mutex_unlock(&mt->klock);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor d[] = {
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
@@ -1079,6 +1252,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"invalInode", NULL, js_inval_inode, NULL, NULL, NULL, napi_default, NULL},
       {"invalEntry", NULL, js_inval_entry, NULL, NULL, NULL, napi_default, NULL},
       {"setDirect", NULL, js_set_direct, NULL, NULL, NULL, napi_default, NULL},
+      {"knowEmpty", NULL, js_know_empty, NULL, NULL, NULL, napi_default, NULL},
+      {"forgetKnown", NULL, js_forget_known, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   return exports;

@@ -36,6 +36,14 @@ export async function forceUnmount(dir: string): Promise<void> {
   await run('umount', ['-l', dir]).catch(() => run('fusermount', ['-uz', dir]).catch(() => {}))
 }
 
+/** Unmount a mount served in this process (mount.ts's mountView); forced off if it takes over 10 s. */
+export async function unmountServed(handle: { unmount(): Promise<unknown> }, dir: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise((r) => (timer = setTimeout(() => r('late'), 10_000)))
+  if ((await Promise.race([handle.unmount(), late])) === 'late') await forceUnmount(dir)
+  clearTimeout(timer)
+}
+
 export interface MountProcess extends ChildProcess {
   /** What the mount printed on stderr so far. */
   stderrText(): string

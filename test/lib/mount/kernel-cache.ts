@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { mountView, type MountHandle } from '../../../mount.js'
 import type { MountView, ViewEntry } from '../../../lib/mount/view.js'
-import { forceUnmount, sh } from '../../helpers/mount.js'
+import { sh, unmountServed } from '../../helpers/mount.js'
 
 /** One folder of files whose bytes the test changes behind the kernel's back. */
 class Files implements MountView {
@@ -39,10 +39,7 @@ async function mounted(t: Test, view: MountView): Promise<{ dir: string; handle:
   await sh(`mkdir ${dir}`)
   const handle = await mountView(dir, view)
   t.teardown(async () => {
-    let timer: NodeJS.Timeout | undefined
-    const late = new Promise((r) => (timer = setTimeout(() => r('late'), 10_000)))
-    if ((await Promise.race([handle.unmount(), late])) === 'late') await forceUnmount(dir)
-    clearTimeout(timer)
+    await unmountServed(handle, dir)
     rmSync(root, { recursive: true, force: true })
   })
   return { dir, handle }
