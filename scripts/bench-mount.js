@@ -2,9 +2,9 @@
 // `rclone mount --vfs-cache-mode writes` (over a local folder), on the same data in the same run.
 // For each: MB/s of a dd write of one big incompressible file (conv=fsync), of its read cold (on a
 // fresh mount, page cache dropped) and warm (again right away), seconds of `cp -r` of the
-// small-file set in, of `ls -lR` of that tree on a fresh mount, and of an SQLite workload (10,000
-// small synced transactions through the sqlite3 CLI) beside the same on the local disk. A
-// benchmark, never a test.
+// small-file set in (the write and cp -r: the median of three, see repeated()), of `ls -lR` of
+// that tree on a fresh mount, and of an SQLite workload (10,000 small synced transactions through
+// the sqlite3 CLI) beside the same on the local disk. A benchmark, never a test.
 //
 // The bench process never touches a mount itself: a file system call answered by a process that
 // waits on it deadlocks, so every access is a child process (dd, cp, ls) with a timeout. A mount
@@ -44,7 +44,7 @@ function gist(text) {
 }
 
 /** Run a command (never through a shell) with a timeout; its seconds and stdout, or a thrown error saying why. */
-function timed(label, cmd, args, env = {}, input = undefined) {
+function timed(label, cmd, args, env = {}, input) {
   const t0 = performance.now()
   // SIGKILL on timeout: a process blocked on a FUSE request still dies of it (the wait is killable).
   const r = spawnSync(cmd, args, {
@@ -98,6 +98,29 @@ function countEntries(dir) {
   const files = lines.filter((l) => l.startsWith('f '))
   return { all: lines.length, files: files.length, bytes: files.reduce((n, l) => n + Number(l.slice(2)), 0) }
 }
+
+/** Times each tool's write and cp -r is run; the median is reported. */
+const REPEATS = 3
+
+/**
+ * `run(to)` REPEATS times, to `name` in `dir` the last time and to `name-N` before, each removed
+ * once timed: its seconds each time. One run would time how this machine's memory happens to
+ * stand (a first large write after memory was freed and handed back to the host costs up to
+ * twice as much, whichever tool makes it, and the tools run one after the other); three, each
+ * after the last one's data was removed, time the tool. The copies have names of their own so a
+ * tool's upload of a removed one is never taken for one of the kept one (rclone's settle).
+ */
+function repeated(dir, name, run) {
+  const secs = []
+  for (let i = 1; i <= REPEATS; i++) {
+    const to = join(dir, i === REPEATS ? name : `${name}-${i}`)
+    secs.push(run(to).secs)
+    if (i < REPEATS) timed('rm', 'rm', ['-rf', to])
+  }
+  return secs
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 /** The source data in the page cache before a write, so every tool's write is timed from memory. */
 function warmSource(bigFile, smallDir) {
@@ -188,9 +211,11 @@ const TOOLS = {
     // until every written file is in the remote folder.
     async settle(w, files) {
       const t0 = performance.now()
+      // The kept copies' uploads only (see repeated()): big.bin and what is under small/.
+      const kept = /^\S+ \S+ INFO {2}: (?:big\.bin|small\/[^:]*): vfs cache: upload succeeded/gm
       for (;;) {
         const log = readFileSync(w.log, 'utf8')
-        if (log.split('vfs cache: upload succeeded').length - 1 >= files) return (performance.now() - t0) / 1000
+        if ((log.match(kept)?.length ?? 0) >= files) return (performance.now() - t0) / 1000
         if (performance.now() - t0 > STEP_TIMEOUT_MS) throw new Error(`rclone: ${files} uploads not done in ${STEP_TIMEOUT_MS / 1000} s`)
         await sleep(200)
       }
@@ -290,15 +315,13 @@ async function runTool(tool, ctx) {
       step = 'write'
       where = t.writable(w)
       warmSource(ctx.bigFile, ctx.smallDir)
-      r.writeSecs = timed('dd write', 'dd', [
-        `if=${ctx.bigFile}`,
-        `of=${join(where, 'big.bin')}`,
-        'bs=1M',
-        'conv=fsync',
-        'status=none',
-      ]).secs
+      r.writeRuns = repeated(where, 'big.bin', (to) =>
+        timed('dd write', 'dd', [`if=${ctx.bigFile}`, `of=${to}`, 'bs=1M', 'conv=fsync', 'status=none']),
+      )
+      r.writeSecs = median(r.writeRuns)
       step = 'cp -r'
-      r.cpSecs = timed('cp -r', 'cp', ['-r', ctx.smallDir, join(where, 'small')]).secs
+      r.cpRuns = repeated(where, 'small', (to) => timed('cp -r', 'cp', ['-r', ctx.smallDir, to]))
+      r.cpSecs = median(r.cpRuns)
       step = 'sqlite'
       const q = sqliteWorkload(where)
       r.sqliteSecs = q.secs
@@ -466,6 +489,8 @@ export function printMount(s) {
     if (r.error) console.log(`  ${r.tool}: failed at ${r.error}`)
     if (r.log) console.log(`  ${r.tool}: its mount's output is kept in ${r.log}`)
     for (const l of r.logErrors ?? []) console.log(`  ${r.tool} said: ${l}`)
+    const runs = (xs) => xs.map((x) => f(x, 2)).join(', ')
+    if (r.writeRuns) console.log(`  ${r.tool}: write ${runs(r.writeRuns)} s, cp -r ${runs(r.cpRuns ?? [])} s (the median is shown)`)
     if (r.settleSecs !== undefined)
       console.log(`  ${r.tool}: dd and cp return before ${SETTLE[r.tool]}, which took ${f(r.settleSecs, 2)} s more`)
   }
