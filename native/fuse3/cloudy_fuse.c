@@ -92,6 +92,24 @@ struct direct {
   const int32_t *durable;
   napi_ref durable_ref; /* keeps `durable` alive; dropped on the JavaScript thread */
   int written; /* written since JavaScript was last told */
+  off_t unflushed; /* bytes written here since a flush was last asked (see WRITE_BEHIND) */
+};
+
+/*
+ * Write-behind. Once this many bytes of a file were written here since its last flush was asked,
+ * a thread of its own makes what the data file holds durable (fdatasync on a duplicate), while
+ * the program goes on writing. A large file's fsync then waits for its last few MiB only, as the
+ * disk (and a virtual machine host's cache under it) writes the rest during the copy instead of
+ * all at the end; a local disk's kernel starts its own write-back only once 10% of memory is
+ * dirty. Small files never reach it, and at most one flush per file waits at a time, so a disk
+ * slower than the writes gets fewer, larger flushes.
+ */
+#define WRITE_BEHIND ((off_t)16 << 20)
+
+struct flush_job {
+  struct flush_job *next;
+  uint64_t fh;
+  int fd; /* a duplicate of the direct file's, closed once flushed */
 };
 
 #define DIRECT_BUCKETS 1024
@@ -125,6 +143,12 @@ struct mount {
   struct direct *freed; /* released here; freed on the JavaScript thread (their references) */
   int notes_armed;      /* under `lock`: the notifier sends them at `notes_due` */
   struct timespec notes_due;
+  /* The write-behind thread and its queue, under `flock`. */
+  pthread_t flusher;
+  pthread_mutex_t flock;
+  pthread_cond_t fwake;
+  struct flush_job *fhead;
+  int fstop;
   /* Folders whose names are all known here, and those names (see "names known here"); under `klock`. */
   pthread_mutex_t klock;
   struct known_dir **kdirs;
@@ -526,6 +550,25 @@ static int post(struct mount *mt, struct msg *m, napi_threadsafe_function_call_m
   return ok;
 }
 
+/* With `dlock` held, after `n` bytes were written to `d` here. */
+static void write_behind(struct mount *mt, struct direct *d, size_t n) {
+  d->unflushed += (off_t)n;
+  if (d->unflushed < WRITE_BEHIND) return;
+  d->unflushed = 0;
+  pthread_mutex_lock(&mt->flock);
+  struct flush_job **p = &mt->fhead;
+  while (*p && (*p)->fh != d->fh) p = &(*p)->next;
+  if (!*p && !mt->fstop) {
+    struct flush_job *j = calloc(1, sizeof *j);
+    if (j && (j->fd = fcntl(d->fd, F_DUPFD_CLOEXEC, 0)) >= 0) {
+      j->fh = d->fh;
+      *p = j;
+      pthread_cond_signal(&mt->fwake);
+    } else free(j); /* no memory or descriptor: the fsync does it all, as without write-behind */
+  }
+  pthread_mutex_unlock(&mt->flock);
+}
+
 static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
   struct mount *mt = mount_of(req);
   pthread_mutex_lock(&mt->dlock);
@@ -542,6 +585,7 @@ static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
       }
       done += (size_t)n;
     }
+    if (done > 0) write_behind(mt, d, done);
     if (done > 0 && !d->written) {
       d->written = 1;
       /* Before the reply: whatever the program asks next reaches JavaScript with this note. */
@@ -786,6 +830,26 @@ static void *notify_main(void *arg) {
   return NULL;
 }
 
+static void *flush_main(void *arg) {
+  struct mount *mt = arg;
+  pthread_mutex_lock(&mt->flock);
+  for (;;) {
+    while (!mt->fhead && !mt->fstop) pthread_cond_wait(&mt->fwake, &mt->flock);
+    struct flush_job *j = mt->fhead;
+    if (!j) break;
+    mt->fhead = j->next;
+    int stop = mt->fstop;
+    pthread_mutex_unlock(&mt->flock);
+    /* An error is the fsync's to report: this only does early what it would do. */
+    if (!stop) fdatasync(j->fd);
+    close(j->fd);
+    free(j);
+    pthread_mutex_lock(&mt->flock);
+  }
+  pthread_mutex_unlock(&mt->flock);
+  return NULL;
+}
+
 static void *loop_main(void *arg) {
   struct mount *mt = arg;
   /* Ends when the kernel ends the connection: an unmount (from here or outside) or an abort. */
@@ -795,6 +859,10 @@ static void *loop_main(void *arg) {
   mt->stopping = 1;
   pthread_cond_signal(&mt->wake);
   pthread_mutex_unlock(&mt->lock);
+  pthread_mutex_lock(&mt->flock);
+  mt->fstop = 1;
+  pthread_cond_signal(&mt->fwake);
+  pthread_mutex_unlock(&mt->flock);
   struct msg *m = msg_new(OP_END, NULL, 0);
   if (m && !post(mt, m, napi_tsfn_blocking)) msg_free(m);
   return NULL;
@@ -811,6 +879,7 @@ static void direct_free(napi_env env, struct direct *d) {
 static void join_threads(napi_env env, struct mount *mt) {
   pthread_join(mt->loop, NULL);
   pthread_join(mt->notifier, NULL);
+  pthread_join(mt->flusher, NULL);
   /* The connection has ended, so this unmounts nothing (libfuse sees the device's error). */
   fuse_session_unmount(mt->se);
   fuse_session_destroy(mt->se);
@@ -903,6 +972,8 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   pthread_cond_init(&mt->wake, NULL);
   pthread_mutex_init(&mt->dlock, NULL);
   pthread_mutex_init(&mt->klock, NULL);
+  pthread_mutex_init(&mt->flock, NULL);
+  pthread_cond_init(&mt->fwake, NULL);
   char *fargv[] = {"cloudy", "-o", opts, NULL};
   struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
   mt->se = fuse_session_new(&args, &ops, sizeof ops, mt);
@@ -930,6 +1001,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
     return throw_error(env, "EIO", "could not make the request channel");
   }
   pthread_create(&mt->notifier, NULL, notify_main, mt);
+  pthread_create(&mt->flusher, NULL, flush_main, mt);
   pthread_create(&mt->loop, NULL, loop_main, mt);
   napi_value handle;
   /* The struct outlives the session on purpose: replies may come after the end (and go nowhere). */
