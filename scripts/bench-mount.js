@@ -2,9 +2,10 @@
 // `rclone mount --vfs-cache-mode writes` (over a local folder), on the same data in the same run.
 // For each: MB/s of a dd write of one big incompressible file (conv=fsync), of its read cold (on a
 // fresh mount, page cache dropped) and warm (again right away), seconds of `cp -r` of the
-// small-file set in (the write and cp -r: the median of three, see repeated()), of `ls -lR` of
-// that tree on a fresh mount, and of an SQLite workload (10,000 small synced transactions through
-// the sqlite3 CLI) beside the same on the local disk. A benchmark, never a test.
+// small-file set in, of `ls -lR` of that tree on a fresh mount, and of an SQLite workload (10,000
+// small synced transactions through the sqlite3 CLI) beside the same on the local disk (the
+// write, cp -r and SQLite: the median of three, see repeated(), each on a quiet mount, see
+// quiesce()). A benchmark, never a test.
 //
 // The bench process never touches a mount itself: a file system call answered by a process that
 // waits on it deadlocks, so every access is a child process (dd, cp, ls) with a timeout. A mount
@@ -81,6 +82,7 @@ const SQLITE_TRANSACTIONS = 10_000
  * journal mode SQLite took.
  */
 function sqliteWorkload(dir) {
+  timed('mkdir', 'mkdir', [dir])
   const db = join(dir, 'bench.db')
   const mode = timed('sqlite3 journal_mode', 'sqlite3', [db, 'PRAGMA journal_mode=WAL;']).stdout.trim()
   const sql = ['CREATE TABLE kv(k INTEGER PRIMARY KEY, v TEXT);']
@@ -99,7 +101,7 @@ function countEntries(dir) {
   return { all: lines.length, files: files.length, bytes: files.reduce((n, l) => n + Number(l.slice(2)), 0) }
 }
 
-/** Times each tool's write and cp -r is run; the median is reported. */
+/** Times each tool's write, cp -r and SQLite workload (and the local disk's) is run; the median is reported. */
 const REPEATS = 3
 
 /**
@@ -109,11 +111,13 @@ const REPEATS = 3
  * twice as much, whichever tool makes it, and the tools run one after the other); three, each
  * after the last one's data was removed, time the tool. The copies have names of their own so a
  * tool's upload of a removed one is never taken for one of the kept one (rclone's settle).
+ * `before()` runs ahead of each, untimed.
  */
-function repeated(dir, name, run) {
+function repeated(dir, name, run, before = () => {}) {
   const secs = []
   for (let i = 1; i <= REPEATS; i++) {
     const to = join(dir, i === REPEATS ? name : `${name}-${i}`)
+    before()
     secs.push(run(to).secs)
     if (i < REPEATS) timed('rm', 'rm', ['-rf', to])
   }
@@ -121,6 +125,31 @@ function repeated(dir, name, run) {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+/**
+ * The SQLite workload REPEATS times in `dir`, each run right after one on the local disk (in
+ * `localDir`): this machine's disk is up to three times faster one minute than the next, and a
+ * ratio of runs taken minutes apart would time that. Each side's median seconds, runs and
+ * journal mode.
+ */
+function sqliteRuns(dir, localDir, before) {
+  const local = { runs: [] }
+  let mode
+  const runs = repeated(
+    dir,
+    'sqlite',
+    (to) => {
+      const l = sqliteWorkload(join(localDir, `sqlite-${local.runs.length}`))
+      local.runs.push(l.secs)
+      local.mode = l.mode
+      const q = sqliteWorkload(to)
+      mode = q.mode
+      return q
+    },
+    before,
+  )
+  return { secs: median(runs), runs, mode, local: { ...local, secs: median(local.runs) } }
+}
 
 /** The source data in the page cache before a write, so every tool's write is timed from memory. */
 function warmSource(bigFile, smallDir) {
@@ -133,8 +162,9 @@ const cloudyEnv = (w) => ({ HOME: join(w.root, 'home'), CLOUDY_HOME: join(w.root
 /**
  * The three file systems. For each: setup(w) once (a vault, a cipher dir, a remote folder), the
  * command that serves the mount in the foreground, where writes go (dir inside the mount), and
- * optionally settle() before a stop (work the tool still does after a write returned) and
- * coldStart() before a fresh mount (the tool's own cache emptied).
+ * optionally settle() before a stop (work the tool still does after a write returned),
+ * quiesce() before each timed run (the same, where it would run beside it) and coldStart()
+ * before a fresh mount (the tool's own cache emptied).
  */
 const TOOLS = {
   cloudy: {
@@ -170,6 +200,9 @@ const TOOLS = {
         [CLOUDY, 'sync', 'up', '--password-file', w.password],
         cloudyEnv(w),
       ).secs
+    },
+    quiesce(w) {
+      return this.settle(w)
     },
     // When the mount refuses writes, its read path is still measured: the same data goes into
     // the vault by `cloudy sync up` and is read through settings/.
@@ -315,16 +348,28 @@ async function runTool(tool, ctx) {
       step = 'write'
       where = t.writable(w)
       warmSource(ctx.bigFile, ctx.smallDir)
-      r.writeRuns = repeated(where, 'big.bin', (to) =>
-        timed('dd write', 'dd', [`if=${ctx.bigFile}`, `of=${to}`, 'bs=1M', 'conv=fsync', 'status=none']),
+      // Each timed run starts on a quiet mount: Cloudy's up-sync of the runs before it (its own
+      // work, timed and shown with settle()) would else run beside it, in whichever run its
+      // timer happened to fall, and that run would time the two.
+      r.quiesceSecs = 0
+      const quiet = () => {
+        if (t.quiesce) r.quiesceSecs += t.quiesce(w)
+      }
+      r.writeRuns = repeated(
+        where,
+        'big.bin',
+        (to) => timed('dd write', 'dd', [`if=${ctx.bigFile}`, `of=${to}`, 'bs=1M', 'conv=fsync', 'status=none']),
+        quiet,
       )
       r.writeSecs = median(r.writeRuns)
       step = 'cp -r'
-      r.cpRuns = repeated(where, 'small', (to) => timed('cp -r', 'cp', ['-r', ctx.smallDir, to]))
+      r.cpRuns = repeated(where, 'small', (to) => timed('cp -r', 'cp', ['-r', ctx.smallDir, to]), quiet)
       r.cpSecs = median(r.cpRuns)
       step = 'sqlite'
-      const q = sqliteWorkload(where)
+      const q = sqliteRuns(where, ctx.localDir, quiet)
       r.sqliteSecs = q.secs
+      r.sqliteRuns = q.runs
+      r.sqliteLocal = q.local
       r.sqliteMode = q.mode
     } catch (e) {
       if (!t.seed) throw e
@@ -419,20 +464,17 @@ export async function benchMount({ smallDir, mib, say, ensure, dropCaches }) {
   const bigFile = prepareDataFile(mib)
   const small = countEntries(smallDir)
   const ctx = { bigFile, bigBytes: mib * 1048576, smallDir, small, smallBytes: small.bytes, dropCaches }
-  say(`  mount: the SQLite workload on the local disk…`)
-  const local = mkdtempSync(join(tmpdir(), 'cloudy-bench-sqlite-'))
-  let localSqlite
-  try {
-    localSqlite = sqliteWorkload(local)
-  } finally {
-    rmSync(local, { recursive: true, force: true })
-  }
   const results = []
   for (const tool of Object.keys(TOOLS)) {
     say(`  mount: ${tool}…`)
-    const r = rates(await runTool(tool, ctx), ctx)
-    if (r.error) say(`  mount: ${tool} failed at ${r.error}`)
-    results.push(r)
+    const localDir = mkdtempSync(join(tmpdir(), 'cloudy-bench-sqlite-'))
+    try {
+      const r = rates(await runTool(tool, { ...ctx, localDir }), ctx)
+      if (r.error) say(`  mount: ${tool} failed at ${r.error}`)
+      results.push(r)
+    } finally {
+      rmSync(localDir, { recursive: true, force: true })
+    }
   }
   const by = (name) => results.find((r) => r.tool === name)
   return {
@@ -441,7 +483,6 @@ export async function benchMount({ smallDir, mib, say, ensure, dropCaches }) {
     smallFiles: small.files,
     smallEntries: small.all,
     smallMB: small.bytes / 1e6,
-    localSqlite,
     results,
     ratios: { rclone: ratios(by('cloudy'), by('rclone')), gocryptfs: ratios(by('cloudy'), by('gocryptfs')) },
   }
@@ -479,10 +520,12 @@ export function printMount(s) {
     )
   }
   const cloudy = s.results.find((r) => r.tool === 'cloudy')
-  if (s.localSqlite && cloudy?.sqliteSecs !== undefined)
+  const local = cloudy?.sqliteLocal
+  if (local && cloudy.sqliteSecs !== undefined)
     console.log(
-      `SQLite, ${SQLITE_TRANSACTIONS} transactions: local disk ${f(s.localSqlite.secs, 2)} s (${s.localSqlite.mode}), ` +
-        `Cloudy's apps/<id>/ ${f(cloudy.sqliteSecs, 2)} s (${cloudy.sqliteMode}): ${f(cloudy.sqliteSecs / s.localSqlite.secs, 2)}x the local disk's time`,
+      `SQLite, ${SQLITE_TRANSACTIONS} transactions, each run of Cloudy's right after one on the local disk: ` +
+        `local disk ${f(local.secs, 2)} s (${local.mode}), Cloudy's apps/<id>/ ${f(cloudy.sqliteSecs, 2)} s (${cloudy.sqliteMode}): ` +
+        `${f(cloudy.sqliteSecs / local.secs, 2)}x the local disk's time (medians; the local disk's runs ${local.runs.map((x) => f(x, 2)).join(', ')} s)`,
     )
   for (const r of s.results) {
     if (r.writeError) console.log(`  ${r.tool}: writes failed (${r.writeError}); reads measured on data put in by ${r.readVia}`)
@@ -490,8 +533,14 @@ export function printMount(s) {
     if (r.log) console.log(`  ${r.tool}: its mount's output is kept in ${r.log}`)
     for (const l of r.logErrors ?? []) console.log(`  ${r.tool} said: ${l}`)
     const runs = (xs) => xs.map((x) => f(x, 2)).join(', ')
-    if (r.writeRuns) console.log(`  ${r.tool}: write ${runs(r.writeRuns)} s, cp -r ${runs(r.cpRuns ?? [])} s (the median is shown)`)
+    if (r.writeRuns)
+      console.log(
+        `  ${r.tool}: write ${runs(r.writeRuns)} s, cp -r ${runs(r.cpRuns ?? [])} s, sqlite ${runs(r.sqliteRuns ?? [])} s (the median is shown)`,
+      )
     if (r.settleSecs !== undefined)
-      console.log(`  ${r.tool}: dd and cp return before ${SETTLE[r.tool]}, which took ${f(r.settleSecs, 2)} s more`)
+      console.log(
+        `  ${r.tool}: dd and cp return before ${SETTLE[r.tool]}, which took ${f(r.settleSecs + (r.quiesceSecs ?? 0), 2)} s more` +
+          (r.quiesceSecs ? ` (${f(r.quiesceSecs, 2)} s of it waited for before each timed run)` : ''),
+      )
   }
 }
