@@ -18,6 +18,15 @@ interface Slot {
   lastUsed: number
 }
 
+/**
+ * A new data file's id: 32 hex digits, this process's random half and a count. Unique against
+ * the files of earlier runs as a random id is, without a call into the system's random
+ * generator for each of the many small files a copy makes.
+ */
+const idPrefix = randomBytes(8).toString('hex')
+let idCount = 0
+export const newDataId = (): string => idPrefix + (idCount++).toString(16).padStart(16, '0')
+
 /** Empty data files kept made ahead. */
 const SPARES = 32
 
@@ -30,7 +39,7 @@ export class DataFiles {
   constructor(
     readonly pathOf: (id: string) => string,
     readonly openFile: OpenFile = openNow,
-    readonly newId: () => string = () => randomBytes(16).toString('hex'),
+    readonly newId: () => string = newDataId,
     readonly max = 64,
   ) {}
 

@@ -18,7 +18,6 @@
  * After an up-sync published a snapshot of the journal, a `settle` record drops the paths whose
  * state is now in the base tree (those not changed again since the snapshot).
  */
-import { randomBytes } from 'node:crypto'
 import {
   existsSync,
   ftruncateSync,
@@ -36,6 +35,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LocalDamageError } from '../errors.js'
 import { openNow, type JournalFile, type OpenFile } from './journal-file.js'
+import { newDataId } from './data-files.js'
 
 /** A path's state in the journal. */
 export type JournalNode =
@@ -502,7 +502,7 @@ export class Journal {
 
   /** A fresh data file id; its file is made by the caller. */
   newData(): string {
-    return randomBytes(16).toString('hex')
+    return newDataId()
   }
 
   dataPath(id: string): string {
