@@ -5,44 +5,22 @@
  * is served in this process over a journaled view; every access to it is a child process.
  */
 import t, { type Test } from 'tap'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { memory } from '../../../providers/memory.js'
-import { StateDb } from '../../../lib/state/db.js'
-import { SpaceStore } from '../../../lib/store/space-store.js'
-import { Vault } from '../../../lib/vault/vault.js'
-import { Journal } from '../../../lib/mount/journal.js'
-import { baseTree } from '../../../lib/mount/journal-sync.js'
-import { JournaledView } from '../../../lib/mount/journaled-view.js'
-import { SpaceView } from '../../../lib/mount/space-view.js'
-import { mountView, type MountHandle } from '../../../mount.js'
-import { sh, unmountServed } from '../../helpers/mount.js'
-
-const vault = await Vault.create(memory(), 'pw', { kdf: 'interactive' })
+import type { JournaledView } from '../../../lib/mount/journaled-view.js'
+import type { MountHandle } from '../../../mount.js'
+import { sh } from '../../helpers/mount.js'
+import { servedMount } from '../../helpers/served-mount.js'
 
 /** A journaled view mounted here; `asked` holds every path its `stat` was asked, in order. */
 async function mounted(t: Test): Promise<{ dir: string; view: JournaledView; handle: MountHandle; asked: string[] }> {
-  const root = mkdtempSync(join(tmpdir(), 'cloudy-known-'))
-  const db = new StateDb(join(root, 'state.db'))
-  const store = new SpaceStore(memory(), vault.space('app/k'), db)
-  await store.open()
-  const view = new JournaledView(SpaceView.of(store, baseTree(db, 'app/k')), await Journal.open(join(root, 'journal')))
   const asked: string[] = []
-  const stat = view.stat.bind(view)
-  view.stat = (path) => {
-    asked.push(path)
-    return stat(path)
+  const spy = (view: JournaledView) => {
+    const stat = view.stat.bind(view)
+    view.stat = (path) => {
+      asked.push(path)
+      return stat(path)
+    }
   }
-  const dir = join(root, 'm')
-  await sh(`mkdir ${dir}`)
-  const handle = await mountView(dir, view)
-  t.teardown(async () => {
-    await unmountServed(handle, dir)
-    await view.journal.close()
-    db.close()
-    rmSync(root, { recursive: true, force: true })
-  })
+  const { dir, view, handle } = await servedMount(t, 'app/k', spy)
   return { dir, view, handle, asked }
 }
 

@@ -1,46 +1,18 @@
 /**
- * Write-behind (docs/MOUNT.md, "Write-behind"): a file written past the binding's threshold has
+ * Write-behind (docs/MOUNT.md, "Durability"): a file written past the binding's threshold has
  * flushes asked on a thread of its own while the writes go on. Whatever those flushes do, every
  * byte reads back as written, through the mount and in the journal's data file, and a mount
  * with flushes still queued stops at once. The mount is served in this process over a journaled
  * view; every access to it is a child process.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { createHash } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { memory } from '../../../providers/memory.js'
-import { StateDb } from '../../../lib/state/db.js'
-import { SpaceStore } from '../../../lib/store/space-store.js'
-import { Vault } from '../../../lib/vault/vault.js'
-import { Journal } from '../../../lib/mount/journal.js'
-import { baseTree } from '../../../lib/mount/journal-sync.js'
-import { JournaledView } from '../../../lib/mount/journaled-view.js'
-import { SpaceView } from '../../../lib/mount/space-view.js'
-import { mountView, type MountHandle } from '../../../mount.js'
-import { sh, unmountServed } from '../../helpers/mount.js'
+import { sh } from '../../helpers/mount.js'
+import { servedMount } from '../../helpers/served-mount.js'
 
-const vault = await Vault.create(memory(), 'pw', { kdf: 'interactive' })
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
-
-async function mounted(t: Test): Promise<{ root: string; dir: string; view: JournaledView; handle: MountHandle }> {
-  const root = mkdtempSync(join(tmpdir(), 'cloudy-behind-'))
-  const db = new StateDb(join(root, 'state.db'))
-  const store = new SpaceStore(memory(), vault.space('app/w'), db)
-  await store.open()
-  const view = new JournaledView(SpaceView.of(store, baseTree(db, 'app/w')), await Journal.open(join(root, 'journal')))
-  const dir = join(root, 'm')
-  await sh(`mkdir ${dir}`)
-  const handle = await mountView(dir, view)
-  t.teardown(async () => {
-    await unmountServed(handle, dir)
-    await view.journal.close()
-    db.close()
-    rmSync(root, { recursive: true, force: true })
-  })
-  return { root, dir, view, handle }
-}
 
 /** 40 MiB that differ everywhere (a repeated pattern would hide a chunk written at the wrong place). */
 function source(root: string): { path: string; data: Buffer } {
@@ -52,7 +24,7 @@ function source(root: string): { path: string; data: Buffer } {
 }
 
 t.test('a large file written in order and out of order reads back byte for byte', async (t) => {
-  const { root, dir, view } = await mounted(t)
+  const { root, dir, view } = await servedMount(t, 'app/w')
   const { path, data } = source(root)
   await sh(`dd if=${path} of=${dir}/seq.bin bs=1M status=none conv=fsync`)
   // Out of order: the second half first, then the first half over a file already that long.
@@ -67,7 +39,7 @@ t.test('a large file written in order and out of order reads back byte for byte'
 })
 
 t.test('a mount with flushes still queued stops at once', async (t) => {
-  const { root, dir, handle } = await mounted(t)
+  const { root, dir, handle } = await servedMount(t, 'app/w')
   const { path } = source(root)
   // No fsync: the flushes asked during the copy may all still wait when the unmount comes.
   await sh(`for i in 1 2 3; do cat ${path} > ${dir}/f$i.bin; done`)
