@@ -6,7 +6,7 @@
  * view; every access to it is a child process.
  */
 import t from 'tap'
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { sh } from '../../helpers/mount.js'
@@ -15,17 +15,18 @@ import { servedMount } from '../../helpers/served-mount.js'
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 
 /** 40 MiB that differ everywhere (a repeated pattern would hide a chunk written at the wrong place). */
-function source(root: string): { path: string; data: Buffer } {
-  const data = Buffer.alloc(40 << 20)
-  for (let i = 0; i < data.length; i += 32) createHash('sha256').update(String(i)).digest().copy(data, i)
+const data = randomBytes(40 << 20)
+
+/** `data` in a file under `root`, for the child processes to copy. */
+function source(root: string): string {
   const path = join(root, 'src.bin')
   writeFileSync(path, data)
-  return { path, data }
+  return path
 }
 
 t.test('a large file written in order and out of order reads back byte for byte', async (t) => {
   const { root, dir, view } = await servedMount(t, 'app/w')
-  const { path, data } = source(root)
+  const path = source(root)
   await sh(`dd if=${path} of=${dir}/seq.bin bs=1M status=none conv=fsync`)
   // Out of order: the second half first, then the first half over a file already that long.
   await sh(
@@ -40,7 +41,7 @@ t.test('a large file written in order and out of order reads back byte for byte'
 
 t.test('a mount with flushes still queued stops at once', async (t) => {
   const { root, dir, handle } = await servedMount(t, 'app/w')
-  const { path } = source(root)
+  const path = source(root)
   // No fsync: the flushes asked during the copy may all still wait when the unmount comes.
   await sh(`for i in 1 2 3; do cat ${path} > ${dir}/f$i.bin; done`)
   let timer: NodeJS.Timeout | undefined
