@@ -467,6 +467,9 @@ export async function benchMount({ smallDir, mib, say, ensure, dropCaches }) {
   const results = []
   for (const tool of Object.keys(TOOLS)) {
     say(`  mount: ${tool}…`)
+    // Every tool's SQLite runs follow local ones (sqliteRuns), not only Cloudy's, whose ratio to
+    // the local disk is printed: the tools' SQLite times are compared too, so each is taken the
+    // same way.
     const localDir = mkdtempSync(join(tmpdir(), 'cloudy-bench-sqlite-'))
     try {
       const r = rates(await runTool(tool, { ...ctx, localDir }), ctx)
@@ -519,20 +522,20 @@ export function printMount(s) {
       `  vs ${other.padEnd(9)}  write ${f(q.write, 2)}  cold read ${f(q.coldRead, 2)}  warm read ${f(q.warmRead, 2)}  cp -r ${f(q.cp, 2)}  ls -lR ${f(q.ls, 2)}  sqlite ${f(q.sqlite, 2)}`,
     )
   }
+  const runs = (xs) => xs.map((x) => f(x, 2)).join(', ')
   const cloudy = s.results.find((r) => r.tool === 'cloudy')
   const local = cloudy?.sqliteLocal
   if (local && cloudy.sqliteSecs !== undefined)
     console.log(
       `SQLite, ${SQLITE_TRANSACTIONS} transactions, each run of Cloudy's right after one on the local disk: ` +
         `local disk ${f(local.secs, 2)} s (${local.mode}), Cloudy's apps/<id>/ ${f(cloudy.sqliteSecs, 2)} s (${cloudy.sqliteMode}): ` +
-        `${f(cloudy.sqliteSecs / local.secs, 2)}x the local disk's time (medians; the local disk's runs ${local.runs.map((x) => f(x, 2)).join(', ')} s)`,
+        `${f(cloudy.sqliteSecs / local.secs, 2)}x the local disk's time (medians; the local disk's runs ${runs(local.runs)} s)`,
     )
   for (const r of s.results) {
     if (r.writeError) console.log(`  ${r.tool}: writes failed (${r.writeError}); reads measured on data put in by ${r.readVia}`)
     if (r.error) console.log(`  ${r.tool}: failed at ${r.error}`)
     if (r.log) console.log(`  ${r.tool}: its mount's output is kept in ${r.log}`)
     for (const l of r.logErrors ?? []) console.log(`  ${r.tool} said: ${l}`)
-    const runs = (xs) => xs.map((x) => f(x, 2)).join(', ')
     if (r.writeRuns)
       console.log(
         `  ${r.tool}: write ${runs(r.writeRuns)} s, cp -r ${runs(r.cpRuns ?? [])} s, sqlite ${runs(r.sqliteRuns ?? [])} s (the median is shown)`,
