@@ -18,6 +18,17 @@ export const BIN = join(ROOT, 'bin', 'cloudy.js')
 /** The packages the bundle leaves outside (scripts/bundle.js), which it loads from node_modules. */
 const EXTERNAL = ['sodium-native', 'better-sqlite3', 'ssh2', 'ssh2-sftp-client', 'cpu-features', '@parcel/watcher']
 
+/**
+ * How to start `node bin args` without the test runner's hooks: tap adds to every child process
+ * a NODE_OPTIONS that loads its coverage loader (a thread that reads every module the child
+ * loads), which about doubles what a short command costs; the command runs as a user runs it.
+ * `env` replaces itself with node, so the child's pid and signals are node's; it is named by its
+ * path, as some tests give the command a PATH without it.
+ */
+export function cloudyArgv(args: string[], bin = BIN): [string, string[]] {
+  return ['/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, bin, ...args]]
+}
+
 /** Every folder from `dir` up to / lets other users through. */
 function othersCanReach(dir: string): boolean {
   for (let d = dir; ; d = dirname(d)) {
@@ -110,14 +121,11 @@ export function cloudy(c: Computer, args: string[], env: NodeJS.ProcessEnv = {},
     const other = c.user !== undefined || c.uid !== undefined
     // Another OS user runs a copy it can read when the clone is private (and starts there).
     const { bin, dir } = other ? binForOtherUser() : { bin: BIN, dir: undefined }
-    // `env -i`: exactly these variables. runuser sets HOME from the password database, and the
-    // test runner adds a NODE_OPTIONS that loads its hooks from the clone, out of that user's reach.
-    const command = other ? ['env', '-i', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), process.execPath, bin, ...args] : []
+    // runuser sets HOME from the password database: `env -i` sets exactly these variables, and
+    // leaves out the test runner's hooks too (they are in the clone, out of that user's reach).
     const [cmd, argv] = c.user
-      ? ['runuser', ['-u', c.user, '--', ...command]]
-      : other
-        ? [command[0]!, command.slice(1)]
-        : [process.execPath, [bin, ...args]]
+      ? ['runuser', ['-u', c.user, '--', 'env', '-i', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), process.execPath, bin, ...args]]
+      : cloudyArgv(args, bin)
     const child = spawn(cmd, argv, { env: vars, stdio: ['ignore', 'pipe', 'pipe'], uid: c.uid, gid: c.gid, cwd: dir })
     let stdout = ''
     let stderr = ''

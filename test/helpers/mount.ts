@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { Test } from 'tap'
-import { BIN, tempDir, type Computer } from './cli.js'
+import { cloudyArgv, tempDir, type Computer } from './cli.js'
 
 const run = promisify(execFile)
 
@@ -61,7 +61,7 @@ export async function startMount(t: Test, c: Computer, dir: string, args: string
     ...(args.includes('--upsync-after') ? [] : ['--upsync-after', '0.3']),
     ...(args.includes('--poll') ? [] : ['--poll', '0.5']),
   ]
-  const child = spawn(process.execPath, [BIN, 'mount', dir, ...timing, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }) as MountProcess
+  const child = spawn(...cloudyArgv(['mount', dir, ...timing, ...args]), { env, stdio: ['ignore', 'pipe', 'pipe'] }) as MountProcess
   let stderr = ''
   child.stderr!.on('data', (d) => (stderr += d))
   child.stderrText = () => stderr

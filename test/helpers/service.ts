@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Test } from 'tap'
-import { BIN, type Computer } from './cli.js'
+import { cloudyArgv, type Computer } from './cli.js'
 
 export interface ServiceProcess {
   child: ChildProcess
@@ -25,7 +25,7 @@ export async function startService(t: Test, c: Computer, args: string[] = [], en
     ...env,
   }
   for (const [k, v] of Object.entries(full)) if (v === undefined) delete full[k]
-  const child = spawn(process.execPath, [BIN, 'daemon', ...args], { env: full, stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(...cloudyArgv(['daemon', ...args]), { env: full, stdio: ['ignore', 'ignore', 'pipe'] })
   let log = ''
   child.stderr!.on('data', (d) => (log += d))
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))

@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { BIN, type Computer } from './cli.js'
+import { cloudyArgv, type Computer } from './cli.js'
 
 /** Why dconf cannot be driven here, if it cannot (for a test's `skip`). */
 export const noDconf = ((missing) => missing && `${missing} is not installed (dconf-cli, dbus)`)(
@@ -22,7 +22,7 @@ export function inSession(c: Computer, command: string[]): { code: number | null
 }
 
 /** `cloudy ARGS` in a session bus of its own. */
-export const cloudyInSession = (c: Computer, args: string[]) => inSession(c, [process.execPath, BIN, ...args])
+export const cloudyInSession = (c: Computer, args: string[]) => inSession(c, cloudyArgv(args).flat())
 
 /** `dconf ARGS` for `c`; its output. */
 export const dconf = (c: Computer, ...args: string[]) => inSession(c, ['dconf', ...args]).stdout

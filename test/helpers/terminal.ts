@@ -4,13 +4,14 @@
  * showed (stdout and stderr together).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { BIN, type Computer } from './cli.js'
+import { cloudyArgv, type Computer } from './cli.js'
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
 
 /** `cloudy args` under `script`, on a pseudo-terminal of its own. */
 function spawnOnTerminal(c: Computer, args: string[], env: Record<string, string>): ChildProcessWithoutNullStreams {
-  const line = [process.execPath, BIN, ...args].map(quote).join(' ')
+  const [cmd, argv] = cloudyArgv(args)
+  const line = [cmd, ...argv].map(quote).join(' ')
   return spawn('script', ['-qec', line, '/dev/null'], {
     env: { PATH: process.env.PATH, HOME: c.home, CLOUDY_HOME: c.cloudyHome, TERM: 'dumb', ...c.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],

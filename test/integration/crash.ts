@@ -7,12 +7,12 @@ import { spawn } from 'node:child_process'
 import { randomBytes, randomInt } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { BIN, cloudy, computer, initVault, joinVault, tempDir, type Computer } from '../helpers/cli.js'
+import { cloudyArgv, cloudy, computer, initVault, joinVault, tempDir, type Computer } from '../helpers/cli.js'
 import { describeTree } from '../helpers/tree.js'
 
 function killedUpSync(c: Computer, afterMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'sync', 'up'], {
+    const child = spawn(...cloudyArgv(['sync', 'up']), {
       env: { PATH: process.env.PATH, HOME: c.home, CLOUDY_HOME: c.cloudyHome, CLOUDY_PASSWORD: 'correct horse' },
       stdio: 'ignore',
     })

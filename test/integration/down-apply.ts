@@ -14,7 +14,7 @@ import { local } from '../../providers/local.js'
 import { Vault } from '../../lib/vault/vault.js'
 import { open as openSealed, BlobType } from '../../lib/vault/aead.js'
 import { decodeHeader } from '../../lib/store/pack.js'
-import { BIN, cloudy, computer, initVault, joinVault, tempDir, type Computer } from '../helpers/cli.js'
+import { cloudyArgv, cloudy, computer, initVault, joinVault, tempDir, type Computer } from '../helpers/cli.js'
 import { listFiles } from '../helpers/tree.js'
 
 const asRoot = process.getuid?.() === 0
@@ -319,7 +319,7 @@ async function killedDown(t: Test) {
   await joinVault(t, b, vault, ['~/cfg'], 'b')
 
   const sub = join(b.home, 'cfg/sub')
-  const child = spawn(process.execPath, [BIN, 'sync', 'down', '--yes'], {
+  const child = spawn(...cloudyArgv(['sync', 'down', '--yes']), {
     env: { PATH: process.env.PATH, HOME: b.home, CLOUDY_HOME: b.cloudyHome, CLOUDY_PASSWORD: 'correct horse' },
     stdio: 'ignore',
   })
@@ -380,7 +380,7 @@ t.test('a down-sync killed while it copies a folder: the next one finishes that 
 
   const cfg = join(b.home, 'cfg')
   const copies = () => readdirSync(cfg).filter((n) => n.startsWith('n1.conflict-'))
-  const child = spawn(process.execPath, [BIN, 'sync', 'down', '--yes'], {
+  const child = spawn(...cloudyArgv(['sync', 'down', '--yes']), {
     env: { PATH: process.env.PATH, HOME: b.home, CLOUDY_HOME: b.cloudyHome, CLOUDY_PASSWORD: 'correct horse' },
     stdio: 'ignore',
   })

@@ -9,7 +9,7 @@ import { mkdir, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/p
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { BIN, cloudy } from '../helpers/cli.js'
+import { cloudyArgv, cloudy } from '../helpers/cli.js'
 import { run, sameCfg, setUp, threeComputers, writeAt } from '../helpers/three-computers.js'
 
 // Soak adversarial seed 53: C's down-sync moved C's unsent edit of n2.txt aside, wrote the
@@ -73,7 +73,7 @@ t.test("a version a killed down-sync wrote is the chain's: its deletion wins", a
   await rm(join(a.home, 'cfg/n2.txt'))
 
   const cfg = join(c.home, 'cfg')
-  const child = spawn(process.execPath, [BIN, 'sync', 'down', '--yes'], {
+  const child = spawn(...cloudyArgv(['sync', 'down', '--yes']), {
     env: { PATH: process.env.PATH, HOME: c.home, CLOUDY_HOME: c.cloudyHome, CLOUDY_PASSWORD: 'correct horse' },
     stdio: 'ignore',
   })
@@ -185,7 +185,7 @@ t.test('a version the merge keeps in a copy is written before what replaces it h
   await run(t, c, ['sync', 'up'])
 
   const cfg = join(a.home, 'cfg')
-  const child = spawn(process.execPath, [BIN, 'sync', 'down', '--yes'], {
+  const child = spawn(...cloudyArgv(['sync', 'down', '--yes']), {
     env: { PATH: process.env.PATH, HOME: a.home, CLOUDY_HOME: a.cloudyHome, CLOUDY_PASSWORD: 'correct horse' },
     stdio: 'ignore',
   })

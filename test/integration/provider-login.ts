@@ -8,14 +8,14 @@ import { spawn } from 'node:child_process'
 import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { startDropboxFake } from '../fakes/dropbox.js'
-import { BIN, cloudy, computer, type Computer } from '../helpers/cli.js'
+import { cloudyArgv, cloudy, computer, type Computer } from '../helpers/cli.js'
 
 const fake = await startDropboxFake()
 t.teardown(() => fake.stop())
 
 /** `cloudy provider login dropbox --no-browser` on `c`, its answers to come through a pipe. */
 function loginWithoutBrowser(c: Computer) {
-  return spawn(process.execPath, [BIN, 'provider', 'login', 'dropbox', '--no-browser', '--app-key', fake.appKey], {
+  return spawn(...cloudyArgv(['provider', 'login', 'dropbox', '--no-browser', '--app-key', fake.appKey]), {
     env: { PATH: process.env.PATH, HOME: c.home, CLOUDY_HOME: c.cloudyHome, ...fake.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   })

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { copyFileSync, existsSync, readdirSync, statSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { BIN, cloudy, computer, initVault, joinVault, tempDir, type Computer } from '../helpers/cli.js'
+import { cloudyArgv, cloudy, computer, initVault, joinVault, tempDir, type Computer } from '../helpers/cli.js'
 import { describeTree } from '../helpers/tree.js'
 import { mulberry32 } from '../../lib/seeded-random.js'
 
@@ -37,7 +37,7 @@ const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 
 function killedUpSync(c: Computer, vault: string, target: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const env = { PATH: process.env.PATH, HOME: c.home, CLOUDY_HOME: c.cloudyHome, CLOUDY_PASSWORD: 'correct horse', ...PACK }
-    const child = spawn(process.execPath, [BIN, 'sync', 'up'], { env, stdio: 'ignore' })
+    const child = spawn(...cloudyArgv(['sync', 'up']), { env, stdio: 'ignore' })
     let killed = false
     const poll = setInterval(() => {
       if (packs(vault).size >= target && !killed) {

@@ -18,7 +18,7 @@ import type { ProviderChange } from '../../providers/provider.js'
 import { openProvider } from '../../providers/index.js'
 import { withRetries } from '../../providers/retry.js'
 import { startDropboxFake } from '../fakes/dropbox.js'
-import { BIN, cloudy, computer, initVault, joinedComputer } from '../helpers/cli.js'
+import { cloudyArgv, cloudy, computer, initVault, joinedComputer } from '../helpers/cli.js'
 import { tempDir } from '../helpers/temp.js'
 import { describeTree } from '../helpers/tree.js'
 
@@ -348,7 +348,7 @@ t.test('the command line: login, two computers over Dropbox, and a revoked login
   const a = computer(t)
   a.env = { ...fake.env }
   // `cloudy provider login dropbox`, with the browser played by a fetch of the printed address.
-  const child = spawn(process.execPath, [BIN, 'provider', 'login', 'dropbox', '--app-key', fake.appKey], {
+  const child = spawn(...cloudyArgv(['provider', 'login', 'dropbox', '--app-key', fake.appKey]), {
     env: { PATH: process.env.PATH, HOME: a.home, CLOUDY_HOME: a.cloudyHome, ...fake.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
