@@ -6,8 +6,6 @@
  * every write that returned is there, synced or not.
  */
 import t, { type Test } from 'tap'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { memory } from '../../../providers/memory.js'
 import { StateDb } from '../../../lib/state/db.js'
@@ -17,12 +15,13 @@ import { Journal } from '../../../lib/mount/journal.js'
 import { JournaledView } from '../../../lib/mount/journaled-view.js'
 import { SpaceView } from '../../../lib/mount/space-view.js'
 import { PowerLossDisk } from '../../helpers/power-loss.js'
+import { tempDir } from '../../helpers/temp.js'
 
 const provider = memory()
 const vault = await Vault.create(provider, 'pw', { kdf: 'interactive' })
 
 async function space(t: Test) {
-  const state = mkdtempSync(join(tmpdir(), 'cloudy-power-'))
+  const state = tempDir(t, 'cloudy-power')
   const db = new StateDb(join(state, 'state.db'))
   t.teardown(() => db.close())
   const store = new SpaceStore(provider, vault.space('app-power'), db)

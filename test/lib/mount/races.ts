@@ -6,7 +6,6 @@
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync, mkdtempSync, writeSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { memory } from '../../../providers/memory.js'
 import { StateDb } from '../../../lib/state/db.js'
@@ -18,8 +17,11 @@ import { JournaledView } from '../../../lib/mount/journaled-view.js'
 import { SpaceView } from '../../../lib/mount/space-view.js'
 import { AppsView } from '../../../lib/mount/apps-view.js'
 import type { DirectFile } from '../../../lib/mount/view.js'
+import { tempDir } from '../../helpers/temp.js'
 
-const tmp = (n: string) => mkdtempSync(join(tmpdir(), `cloudy-races-${n}-`))
+// Every space's folders in one, removed when the file's tests end.
+const root = tempDir(t, 'cloudy-races')
+const tmp = (n: string) => mkdtempSync(join(root, `${n}-`))
 const provider = memory()
 const vault = await Vault.create(provider, 'pw', { kdf: 'interactive' })
 
