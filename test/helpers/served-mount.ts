@@ -4,8 +4,6 @@
  * the mount, so every access to it must be a child process (`sh` in ./mount.js): a FUSE call
  * answered by the process that waits on it deadlocks.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { memory } from '../../providers/memory.js'
@@ -18,6 +16,7 @@ import { JournaledView } from '../../lib/mount/journaled-view.js'
 import { SpaceView } from '../../lib/mount/space-view.js'
 import { mountView, type MountHandle } from '../../mount.js'
 import { sh, unmountServed } from './mount.js'
+import { tempDir } from './temp.js'
 
 let vault: Promise<Vault> | undefined
 
@@ -31,7 +30,8 @@ export async function servedMount(
   prepare: (view: JournaledView) => void = () => {},
 ): Promise<{ root: string; dir: string; view: JournaledView; handle: MountHandle }> {
   vault ??= Vault.create(memory(), 'pw', { kdf: 'interactive' })
-  const root = mkdtempSync(join(tmpdir(), 'cloudy-served-'))
+  // Removed after the teardown below, which is registered later: tap runs teardowns last first.
+  const root = tempDir(t, 'cloudy-served')
   const db = new StateDb(join(root, 'state.db'))
   const store = new SpaceStore(memory(), (await vault).space(space), db)
   await store.open()
@@ -44,7 +44,6 @@ export async function servedMount(
     await unmountServed(handle, dir)
     await view.journal.close()
     db.close()
-    rmSync(root, { recursive: true, force: true })
   })
   return { root, dir, view, handle }
 }
