@@ -93,6 +93,7 @@ struct direct {
   napi_ref durable_ref; /* keeps `durable` alive; dropped on the JavaScript thread */
   int written; /* written since JavaScript was last told */
   off_t unflushed; /* bytes written here since a flush was last asked (see WRITE_BEHIND) */
+  int flush_err;   /* an early flush's error, for this handle's next fsync (see WRITE_BEHIND) */
 };
 
 /*
@@ -630,6 +631,13 @@ static void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
   struct mount *mt = mount_of(req);
   pthread_mutex_lock(&mt->dlock);
   struct direct *d = *direct_slot(mt, fi->fh);
+  int flush_err = d ? d->flush_err : 0;
+  if (flush_err) {
+    d->flush_err = 0; /* told once, as the kernel tells it */
+    pthread_mutex_unlock(&mt->dlock);
+    fuse_reply_err(req, flush_err);
+    return;
+  }
   /* Every record of the journal durable: the file is, once its data file is. Else JavaScript
      syncs the log too. */
   int fd = d && d->writable && d->durable && __atomic_load_n(d->durable, __ATOMIC_ACQUIRE) == 1 ? fcntl(d->fd, F_DUPFD_CLOEXEC, 0) : -1;
@@ -830,6 +838,18 @@ static void *notify_main(void *arg) {
   return NULL;
 }
 
+/*
+ * An early flush failed. The error must reach the program's fsync: the duplicate shares the data
+ * file's open file description with the binding's descriptor and JavaScript's, and the kernel
+ * reports a write-back error once per description, so the fsync's own fdatasync would return 0.
+ */
+static void flush_failed(struct mount *mt, uint64_t fh, int err) {
+  pthread_mutex_lock(&mt->dlock);
+  struct direct *d = *direct_slot(mt, fh);
+  if (d && !d->flush_err) d->flush_err = err;
+  pthread_mutex_unlock(&mt->dlock);
+}
+
 static void *flush_main(void *arg) {
   struct mount *mt = arg;
   pthread_mutex_lock(&mt->flock);
@@ -840,9 +860,10 @@ static void *flush_main(void *arg) {
     mt->fhead = j->next;
     int stop = mt->fstop;
     pthread_mutex_unlock(&mt->flock);
-    /* An error is the fsync's to report: this only does early what it would do. */
-    if (!stop) fdatasync(j->fd);
+    /* This only does early what the fsync would do; an error is the fsync's to report. */
+    int err = !stop && fdatasync(j->fd) < 0 ? errno : 0;
     close(j->fd);
+    if (err) flush_failed(mt, j->fh, err);
     free(j);
     pthread_mutex_lock(&mt->flock);
   }
