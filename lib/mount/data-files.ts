@@ -15,7 +15,6 @@ import { openNow, type JournalFile, type OpenFile } from './journal-file.js'
 interface Slot {
   handle: Promise<JournalFile>
   users: number
-  lastUsed: number
 }
 
 /**
@@ -27,8 +26,8 @@ const idPrefix = randomBytes(8).toString('hex')
 let idCount = 0
 export const newDataId = (): string => idPrefix + (idCount++).toString(16).padStart(16, '0')
 
-/** Empty data files kept made ahead. */
-const SPARES = 32
+/** Empty data files kept made ahead: made in batches of half this, when half are used. */
+const SPARES = 64
 
 export class DataFiles {
   readonly #slots = new Map<string, Slot>()
@@ -48,11 +47,14 @@ export class DataFiles {
    * that of its making (the journal's replay takes the later of it and the record's).
    */
   async fresh(): Promise<string> {
+    // Run out while a batch is being made: that batch is sooner than a file made here, which
+    // would queue behind it on the disk anyway.
+    if (this.#spares.length === 0 && this.#making) await this.#making
     const spare = this.#spares.pop()
     this.#makeSpares()
     let id = spare?.id
     if (spare) {
-      this.#slots.set(spare.id, { handle: Promise.resolve(spare.handle), users: 0, lastUsed: performance.now() })
+      this.#slots.set(spare.id, { handle: Promise.resolve(spare.handle), users: 0 })
       this.#trim()
     } else {
       id = this.newId()
@@ -61,18 +63,21 @@ export class DataFiles {
     return id!
   }
 
-  /** Make spares in the background, one at a time, up to SPARES. */
+  /** Make spares in the background, a batch at once, once half of SPARES are used. */
   #makeSpares(): void {
-    if (this.#making || this.#closed) return
+    if (this.#making || this.#closed || this.#spares.length > SPARES / 2) return
     this.#making = (async () => {
-      while (this.#spares.length < SPARES && !this.#closed) {
-        const id = this.newId()
-        const handle = await this.openFile(this.pathOf(id), 'w+', 0o600, true)
+      const ids = Array.from({ length: SPARES - this.#spares.length }, () => this.newId())
+      const made = await Promise.allSettled(ids.map((id) => this.openFile(this.pathOf(id), 'w+', 0o600, true)))
+      for (const [i, m] of made.entries()) {
+        if (m.status === 'rejected') continue
         if (this.#closed) {
-          await handle.close()
-          await rm(this.pathOf(id), { force: true })
-        } else this.#spares.push({ id, handle })
+          await m.value.close()
+          await rm(this.pathOf(ids[i]!), { force: true })
+        } else this.#spares.push({ id: ids[i]!, handle: m.value })
       }
+      const refused = made.find((m) => m.status === 'rejected')
+      if (refused) throw refused.reason
     })()
       // A disk that refuses (full, read-only) leaves creations to make their files themselves.
       .catch(() => {})
@@ -84,7 +89,7 @@ export class DataFiles {
     let slot = this.#slots.get(id)
     if (!slot) {
       const handle = this.openFile(this.pathOf(id), create ? 'w+' : 'r+', 0o600)
-      slot = { handle, users: 0, lastUsed: 0 }
+      slot = { handle, users: 0 }
       this.#slots.set(id, slot)
       handle.catch(() => this.#slots.get(id) === slot && this.#slots.delete(id))
     }
@@ -93,7 +98,11 @@ export class DataFiles {
       return await fn(await slot.handle)
     } finally {
       slot.users--
-      slot.lastUsed = performance.now()
+      // Last used now: to the end of the order (unless forgotten meanwhile).
+      if (this.#slots.get(id) === slot) {
+        this.#slots.delete(id)
+        this.#slots.set(id, slot)
+      }
       this.#trim()
     }
   }
@@ -110,13 +119,19 @@ export class DataFiles {
     return { fd, release }
   }
 
-  /** Close idle handles beyond `max`, the least recently used first. */
+  /**
+   * Close idle handles beyond `max`, the least recently used first: the slots are in the order
+   * of their last use (`use` moves a slot to the end), so the first idle ones go.
+   */
   #trim(): void {
-    if (this.#slots.size <= this.max) return
-    const idle = [...this.#slots].filter(([, s]) => s.users === 0).sort((a, b) => a[1].lastUsed - b[1].lastUsed)
-    for (const [id, s] of idle.slice(0, this.#slots.size - this.max)) {
+    let over = this.#slots.size - this.max
+    if (over <= 0) return
+    for (const [id, s] of this.#slots) {
+      if (over <= 0) break
+      if (s.users > 0) continue
       this.#slots.delete(id)
-      void s.handle.then((fh) => fh.close()).catch(() => {})
+      over--
+      void s.handle.then((fh) => (fh.closeSoon ? fh.closeSoon() : fh.close())).catch(() => {})
     }
   }
 

@@ -1,14 +1,15 @@
 /**
  * How the write journal opens its files (the log, the data files). Node's `FileHandle` has what
  * it needs, and so has a test double that can lose what was not synced (test/helpers/power-loss.ts).
- * The default works on plain descriptors: it opens at once (data files made ahead, in the
- * thread pool) and closes at once. Every file copied into the mount is a new data file, and a
- * trip through libuv's thread pool to open or close it was most of a small file's cost
- * (docs/MOUNT.md, "Durability"). Reads and writes go through `fd`, synchronously too; only the
- * syncs, which wait for the disk, leave the JavaScript thread.
+ * The default works on plain descriptors: it opens at once, or (data files made ahead) in
+ * batches on a thread of its own, and closes at once or in such a batch. Every file copied into
+ * the mount is a new data file, and a trip through libuv's thread pool to make or close each was
+ * most of a small file's cost (docs/MOUNT.md, "Durability"). Reads and writes go through `fd`,
+ * synchronously too; only the syncs, which wait for the disk, leave the JavaScript thread.
  */
-import { closeSync, fdatasync, fstat, futimes, open, openSync, write } from 'node:fs'
+import { closeSync, fdatasync, fstat, futimes, openSync, write } from 'node:fs'
 import { promisify } from 'node:util'
+import { Worker } from 'node:worker_threads'
 
 export interface JournalFile {
   readonly fd: number
@@ -17,6 +18,8 @@ export interface JournalFile {
   stat(): Promise<{ size: number }>
   write(buffer: Buffer, offset: number, length: number, position: number): Promise<unknown>
   close(): Promise<void>
+  /** Close off the JavaScript thread, unwaited (a handle nobody uses any more). */
+  closeSoon?(): void
 }
 
 /** `background`: the caller does not wait for it; opened off the JavaScript thread. */
@@ -26,7 +29,114 @@ const datasyncFd = promisify(fdatasync)
 const utimesFd = promisify(futimes)
 const statFd = promisify(fstat)
 const writeFd = promisify(write)
-const openFd = promisify(open)
+
+/**
+ * The thread that opens and closes files for `background` opens and `closeSoon`. Descriptors
+ * are the process's, so it hands back numbers. Whatever is asked while it works goes in its
+ * next batch, one message each way: a copy of many small files costs the JavaScript thread a
+ * message per batch instead of a thread-pool trip per file.
+ */
+const FILES_WORKER = `
+const { parentPort } = require('node:worker_threads')
+const fs = require('node:fs')
+// Background work: at a lower priority, so that its waking does not take the core from the
+// thread that answers the kernel (Linux's setpriority takes a thread's id).
+try {
+  require('node:os').setPriority(Number(fs.readlinkSync('/proc/thread-self').split('/').pop()), 10)
+} catch {}
+parentPort.on('message', (batch) => {
+  parentPort.postMessage(batch.map((r) => {
+    try {
+      if (r.close !== undefined) fs.closeSync(r.close)
+      else return { fd: fs.openSync(r.path, r.flags, r.mode) }
+    } catch (e) {
+      return { code: e.code, message: e.message }
+    }
+    return {}
+  }))
+})`
+
+type FileRequest = { path: string; flags: string; mode?: number } | { close: number }
+interface FileAnswer {
+  fd?: number
+  code?: string
+  message?: string
+}
+
+/** Closes sent together when no open comes first. */
+const CLOSE_BATCH = 32
+
+class FilesThread {
+  #worker: Worker | undefined
+  #closes: number[] = []
+  #closeTimer: NodeJS.Timeout | undefined
+  #queue: { req: FileRequest; done: (a: FileAnswer) => void }[] = []
+  #sent: ((a: FileAnswer) => void)[] | undefined
+
+  ask(req: FileRequest): Promise<FileAnswer> {
+    return new Promise((done) => {
+      this.#queue.push({ req, done })
+      // Everything asked in this turn of the loop goes together.
+      if (this.#queue.length === 1 && !this.#sent) queueMicrotask(() => this.#send())
+    })
+  }
+
+  /**
+   * Close `fd` with the next batch: a descriptor nobody uses may stay open a moment, and a copy
+   * of many files closes one per file, which would else be a message each.
+   */
+  closeSoon(fd: number): void {
+    this.#closes.push(fd)
+    if (this.#closes.length >= CLOSE_BATCH) this.#flushCloses()
+    else this.#closeTimer ??= setTimeout(() => this.#flushCloses(), 100).unref()
+  }
+
+  #flushCloses(): void {
+    clearTimeout(this.#closeTimer)
+    this.#closeTimer = undefined
+    for (const fd of this.#closes.splice(0)) void this.ask({ close: fd })
+  }
+
+  #send(): void {
+    if (this.#sent || this.#queue.length === 0) return
+    // Closes waiting for a batch go with this one.
+    if (this.#closes.length) this.#flushCloses()
+    const batch = this.#queue.splice(0)
+    this.#sent = batch.map((b) => b.done)
+    const w = (this.#worker ??= this.#start())
+    // Referenced only while it works: an idle thread keeps no process alive.
+    w.ref()
+    w.postMessage(batch.map((b) => b.req))
+  }
+
+  #start(): Worker {
+    // Its descriptors are the main thread's to keep and close: not tracked, nor closed at its exit.
+    const w = new Worker(FILES_WORKER, { eval: true, trackUnmanagedFds: false })
+    w.on('message', (answers: FileAnswer[]) => {
+      const sent = this.#sent ?? []
+      this.#sent = undefined
+      w.unref()
+      sent.forEach((done, i) => done(answers[i] ?? {}))
+      this.#send()
+    })
+    w.on('error', (e) => {
+      // Not expected (the thread catches what the calls throw); its callers hear of it.
+      const sent = [...(this.#sent ?? []), ...this.#queue.splice(0).map((q) => q.done)]
+      this.#sent = undefined
+      this.#worker = undefined
+      for (const done of sent) done({ code: 'EIO', message: String(e) })
+    })
+    return w
+  }
+}
+
+const filesThread = new FilesThread()
+
+async function openInBackground(path: string, flags: string, mode?: number): Promise<number> {
+  const a = await filesThread.ask({ path, flags, mode })
+  if (a.fd !== undefined) return a.fd
+  throw Object.assign(new Error(a.message ?? `cannot open ${path}`), { code: a.code })
+}
 
 function fileOf(fd: number): JournalFile {
   return {
@@ -44,11 +154,12 @@ function fileOf(fd: number): JournalFile {
         return Promise.reject(e as Error)
       }
     },
+    closeSoon: () => filesThread.closeSoon(fd),
   }
 }
 
-/** Open `path` at once (`flags` as node's `open` takes them), or in libuv's thread pool when `background`. */
+/** Open `path` at once (`flags` as node's `open` takes them), or on the files thread when `background`. */
 export const openNow: OpenFile = async (path, flags, mode, background) => {
-  if (background) return fileOf(await openFd(path, flags, mode))
+  if (background) return fileOf(await openInBackground(path, flags, mode))
   return fileOf(openSync(path, flags, mode))
 }

@@ -26,7 +26,12 @@ const EXTERNAL = ['sodium-native', 'better-sqlite3', 'ssh2', 'ssh2-sftp-client',
  * path, as some tests give the command a PATH without it.
  */
 export function cloudyArgv(args: string[], bin = BIN): [string, string[]] {
-  return ['/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, bin, ...args]]
+  return nodeArgv([bin, ...args])
+}
+
+/** How to start `node args` without the test runner's hooks (see cloudyArgv). */
+export function nodeArgv(args: string[]): [string, string[]] {
+  return ['/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, ...args]]
 }
 
 /** Every folder from `dir` up to / lets other users through. */

@@ -43,6 +43,7 @@ export async function servedMount(
   t.teardown(async () => {
     await unmountServed(handle, dir)
     await view.journal.close()
+    await view.close()
     db.close()
   })
   return { root, dir, view, handle }

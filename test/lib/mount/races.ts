@@ -32,6 +32,8 @@ async function openSpace(space: string, device = 'device-1') {
   await store.open()
   const journalDir = join(state, 'journal')
   const view = new JournaledView(SpaceView.of(store, baseTree(db, space)), await Journal.open(journalDir))
+  // Before the folders go (teardowns run last first): its data files made ahead stop being made.
+  t.teardown(() => view.close())
   const s: JournaledSpace = {
     vault,
     db,
