@@ -9,7 +9,7 @@
  */
 import { closeSync, fdatasync, fstat, futimes, openSync, write } from 'node:fs'
 import { promisify } from 'node:util'
-import { Worker } from 'node:worker_threads'
+import { WorkerPool } from '../workers/pool.js'
 
 export interface JournalFile {
   readonly fd: number
@@ -44,8 +44,8 @@ const fs = require('node:fs')
 try {
   require('node:os').setPriority(Number(fs.readlinkSync('/proc/thread-self').split('/').pop()), 10)
 } catch {}
-parentPort.on('message', (batch) => {
-  parentPort.postMessage(batch.map((r) => {
+parentPort.on('message', ({ batch }) => {
+  parentPort.postMessage({ out: batch.map((r) => {
     try {
       if (r.close !== undefined) fs.closeSync(r.close)
       else return { fd: fs.openSync(r.path, r.flags, r.mode) }
@@ -53,7 +53,7 @@ parentPort.on('message', (batch) => {
       return { code: e.code, message: e.message }
     }
     return {}
-  }))
+  }) })
 })`
 
 type FileRequest = { path: string; flags: string; mode?: number } | { close: number }
@@ -67,17 +67,19 @@ interface FileAnswer {
 const CLOSE_BATCH = 32
 
 class FilesThread {
-  #worker: Worker | undefined
+  // One thread, referenced only while it works: an idle one keeps no process alive. Its
+  // descriptors are the main thread's to keep and close: not tracked, nor closed at its exit.
+  readonly #pool = new WorkerPool<FileRequest, FileAnswer>(FILES_WORKER, 1, undefined, { unrefWhenIdle: true, trackUnmanagedFds: false })
   #closes: number[] = []
   #closeTimer: NodeJS.Timeout | undefined
   #queue: { req: FileRequest; done: (a: FileAnswer) => void }[] = []
-  #sent: ((a: FileAnswer) => void)[] | undefined
+  #busy = false
 
   ask(req: FileRequest): Promise<FileAnswer> {
     return new Promise((done) => {
       this.#queue.push({ req, done })
       // Everything asked in this turn of the loop goes together.
-      if (this.#queue.length === 1 && !this.#sent) queueMicrotask(() => this.#send())
+      if (this.#queue.length === 1 && !this.#busy) queueMicrotask(() => this.#send())
     })
   }
 
@@ -97,36 +99,25 @@ class FilesThread {
     for (const fd of this.#closes.splice(0)) void this.ask({ close: fd })
   }
 
+  /** One batch out at a time: what is asked meanwhile waits for the next. */
   #send(): void {
-    if (this.#sent || this.#queue.length === 0) return
+    if (this.#busy || this.#queue.length === 0) return
     // Closes waiting for a batch go with this one.
     if (this.#closes.length) this.#flushCloses()
     const batch = this.#queue.splice(0)
-    this.#sent = batch.map((b) => b.done)
-    const w = (this.#worker ??= this.#start())
-    // Referenced only while it works: an idle thread keeps no process alive.
-    w.ref()
-    w.postMessage(batch.map((b) => b.req))
-  }
-
-  #start(): Worker {
-    // Its descriptors are the main thread's to keep and close: not tracked, nor closed at its exit.
-    const w = new Worker(FILES_WORKER, { eval: true, trackUnmanagedFds: false })
-    w.on('message', (answers: FileAnswer[]) => {
-      const sent = this.#sent ?? []
-      this.#sent = undefined
-      w.unref()
-      sent.forEach((done, i) => done(answers[i] ?? {}))
-      this.#send()
-    })
-    w.on('error', (e) => {
-      // Not expected (the thread catches what the calls throw); its callers hear of it.
-      const sent = [...(this.#sent ?? []), ...this.#queue.splice(0).map((q) => q.done)]
-      this.#sent = undefined
-      this.#worker = undefined
-      for (const done of sent) done({ code: 'EIO', message: String(e) })
-    })
-    return w
+    this.#busy = true
+    this.#pool
+      .run(batch.map((b) => b.req))
+      .then(
+        (answers) => batch.forEach((b, i) => b.done(answers[i] ?? {})),
+        // Not expected (the thread catches what the calls throw): this batch's callers hear of it,
+        // the next batch gets a new thread.
+        (e: unknown) => batch.forEach((b) => b.done({ code: 'EIO', message: String(e) })),
+      )
+      .finally(() => {
+        this.#busy = false
+        this.#send()
+      })
   }
 }
 

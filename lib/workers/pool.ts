@@ -12,10 +12,18 @@ interface Job<Res> {
   reject: (e: unknown) => void
 }
 
+export interface PoolOptions {
+  /** Referenced only while a job runs: idle threads keep no process alive (a pool never closed). */
+  unrefWhenIdle?: boolean
+  /** Worker's `trackUnmanagedFds`: false where the threads open descriptors for the main thread. */
+  trackUnmanagedFds?: boolean
+}
+
 export class WorkerPool<Req, Res> {
   readonly size: number
   #source: string
   #workerData: unknown
+  #options: PoolOptions
   #workers: Worker[] = []
   #idle: Worker[] = []
   #queue: Job<Res>[] = []
@@ -29,10 +37,11 @@ export class WorkerPool<Req, Res> {
    * @param size number of threads, started on demand.
    * @param workerData given to every thread as `workerData`.
    */
-  constructor(source: string, size: number, workerData?: unknown) {
+  constructor(source: string, size: number, workerData?: unknown, options: PoolOptions = {}) {
     this.#source = source
     this.size = size
     this.#workerData = workerData
+    this.#options = options
   }
 
   /** Run a batch of requests on one thread; results in order. */
@@ -52,11 +61,13 @@ export class WorkerPool<Req, Res> {
   }
 
   #spawn(): Worker {
-    const w = new Worker(this.#source, { eval: true, workerData: this.#workerData })
+    const { trackUnmanagedFds } = this.#options
+    const w = new Worker(this.#source, { eval: true, workerData: this.#workerData, trackUnmanagedFds })
     w.on('message', ({ out }: { out: Res[] }) => {
       const job = this.#running.get(w)
       this.#running.delete(w)
       this.#idle.push(w)
+      if (this.#options.unrefWhenIdle) w.unref()
       job?.resolve(out)
       this.#pump()
     })
@@ -77,6 +88,7 @@ export class WorkerPool<Req, Res> {
       if (!w) return
       const job = this.#queue.shift()!
       this.#running.set(w, job)
+      if (this.#options.unrefWhenIdle) w.ref()
       w.postMessage({ batch: job.batch }, job.transfer)
     }
   }
