@@ -21,6 +21,11 @@ t.test('new data files come from spares made ahead; the unused ones go at close'
   const first = await files.fresh()
   t.ok(existsSync(join(dir, first)), 'made now: no spare yet')
   t.ok(await until(() => readdirSync(dir).length > 8), 'spares are made in the background')
+  // A batch is made whole before its files are handed out: wait until the listing stops growing.
+  for (let seen = -1; seen !== readdirSync(dir).length;) {
+    seen = readdirSync(dir).length
+    await new Promise((r) => setTimeout(r, 200))
+  }
   const spares = readdirSync(dir).filter((f) => f !== first)
   const second = await files.fresh()
   t.ok(spares.includes(second), 'the next one is a spare')
