@@ -8,7 +8,8 @@
 import { FsError } from './lib/mount/fs-error.js'
 import { mountSession, type Attr, type DirEntry, type LowLevelOps } from './lib/mount/fuse3.js'
 import { Inodes, type Inode, type Seen } from './lib/mount/inodes.js'
-import { isWritable, type DirectFile, type MountView, type ViewEntry } from './lib/mount/view.js'
+import type { BoundLog } from './lib/mount/journal.js'
+import { isWritable, type DirectFile, type MountView, type NewFiles, type ViewEntry } from './lib/mount/view.js'
 
 export interface MountHandle {
   /**
@@ -72,6 +73,12 @@ function stale(seen: Seen, e: ViewEntry): boolean {
   return seen.mode !== modeOf(e) || seen.size !== e.size || seen.mtimeMs !== e.mtimeMs || seen.version !== e.version
 }
 
+/**
+ * New files kept given to the binding per journal, for the creations it answers itself
+ * (docs/MOUNT.md, "Creations answered by the binding"); more are made once half are used.
+ */
+const NEW_FILES = 32
+
 /** The name a file deleted while open has until its last close (as libfuse's high-level API names it). */
 const hiddenName = (node: Inode) => `.fuse_hidden${node.ino.toString(16).padStart(16, '0')}`
 
@@ -84,6 +91,44 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
   const directs = new Map<number, { file: DirectFile; writable: boolean }>()
   const dirs = new Map<number, { node: Inode; entries?: DirEntry[]; nodes?: (Inode | undefined)[] }>()
   let nextFh = 1
+  /** Files the binding made that are being handed over (`arm`), and whether it wrote them meanwhile. */
+  const arming = new Map<number, { wrote: boolean }>()
+  /** Journals whose new files the binding holds, by the token it knows them by; and the file given with each handle. */
+  const journals = new Map<NewFiles, number>()
+  const pools = new Map<number, { files: NewFiles; given: number; stocking: boolean; log?: BoundLog }>()
+  const given = new Map<number, { token: number; id: string }>()
+  const tokenOf = (files: NewFiles) => {
+    let token = journals.get(files)
+    if (token === undefined) {
+      const t = journals.size + 1
+      journals.set(files, (token = t))
+      const pool: { files: NewFiles; given: number; stocking: boolean; log?: BoundLog } = { files, given: 0, stocking: false }
+      pools.set(token, pool)
+      files.bind((fd, seqs, durable) => (pool.log = session!.bindLog(t, fd, seqs, durable)))
+    }
+    void stock(token)
+    return token
+  }
+  /** Give the binding new files for journal `token` until it holds NEW_FILES. */
+  const stock = async (token: number) => {
+    const pool = pools.get(token)!
+    if (pool.stocking) return
+    pool.stocking = true
+    try {
+      while (pool.given < NEW_FILES && session) {
+        const { id, fd } = await pool.files.take()
+        if (!session) break
+        const fh = nextFh++
+        given.set(fh, { token, id })
+        session.giveNewFile(token, inodes.reserve(), fh, fd, id)
+        pool.given++
+      }
+    } catch {
+      // A disk that refuses new files (full, read-only) leaves creations to the view.
+    } finally {
+      pool.stocking = false
+    }
+  }
 
   const writable = () => {
     if (!w) throw new FsError('EROFS')
@@ -141,9 +186,8 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
     const e = await view.stat(path)
     if (e && !e.volatile) n.seen = seenOf(e)
   }
-  const open = (n: Inode, write: boolean) => {
+  const open = (n: Inode, write: boolean, fh = nextFh++) => {
     n.opens++
-    const fh = nextFh++
     files.set(fh, { node: n, write })
     return fh
   }
@@ -158,11 +202,16 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
       await w.direct(path, {
         start: (file) => {
           const f = files.get(fh)
-          if (!f || !session) return file.close()
+          if (!f || !session) {
+            // A file the binding made, written and closed before it could be handed over here.
+            if (arming.get(fh)?.wrote) file.wrote()
+            return file.close()
+          }
           const writable = f.write && file.writable
           directs.set(fh, { file, writable })
           try {
-            session.setDirect(fh, { fd: file.fd, writable, durable: file.durable })
+            // Written before it was handed over here (a file the binding made): noted now.
+            if (session.setDirect(fh, { fd: file.fd, writable, durable: file.durable })) wroteTo(fh, file)
           } catch (e) {
             directs.delete(fh)
             file.close()
@@ -243,7 +292,10 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
       // Made here, and empty: a name the kernel did not make in it since is surely not there.
       // Unless a change behind the kernel began meanwhile (it may have put one there).
       const names = await view.list(path)
-      if (changes === 0 && changesBegun === since && names?.length === 0) session?.knowEmpty(attr.ino)
+      // Creations in it may be answered by the binding (docs/MOUNT.md, "Creations answered by the binding").
+      const made = await w?.newFiles?.(path)
+      if (changes === 0 && changesBegun === since && names?.length === 0)
+        session?.knowEmpty(attr.ino, made ? { token: tokenOf(made.files), rel: made.rel } : undefined)
       return attr
     },
     symlink: async (target, parent, name) => {
@@ -313,7 +365,37 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
       await arm(fh, path)
       return written
     },
+    created: (parent, name, path, mode, ino, fh, mtimeMs, seq) => {
+      const g = given.get(fh)
+      given.delete(fh)
+      const pool = g && pools.get(g.token)
+      if (!g || !pool) throw new Error(`the binding made ${name} with a file it was not given (handle ${fh})`)
+      pool.given--
+      if (pool.given <= NEW_FILES / 2) void stock(g.token)
+      // In the journal's map first: whatever comes next about it finds it there.
+      pool.files.taken(path, mode, g.id, mtimeMs, seq)
+      const p = nodeOf(parent)
+      // A node left of an earlier file of that name: this one is another.
+      if (inodes.peek(p, name) && inodes.peek(p, name)!.ino !== ino) inodes.detach(p, name)
+      const n = inodes.child(p, name, ino)
+      inodes.hold(n)
+      n.seen = seenOf({ type: 'file', mode, size: 0, mtimeMs, version: `journal:${g.id}` })
+      // A new file, even empty, is made durable by its fsync.
+      n.dirty = true
+      open(n, true, fh)
+      // Its lease (an up-sync takes direct files back) and the journal's durability flag. A note
+      // of its writes that comes first is kept for then (`wrote`).
+      arming.set(fh, { wrote: false })
+      void arm(fh, pathOf(n)).finally(() => {
+        const wrote = arming.get(fh)?.wrote
+        arming.delete(fh)
+        const d = directs.get(fh)
+        if (wrote && d) wroteTo(fh, d.file)
+      })
+    },
     wrote: (fh) => {
+      const a = arming.get(fh)
+      if (a) a.wrote = true
       const d = directs.get(fh)
       if (d) wroteTo(fh, d.file)
     },
@@ -441,9 +523,14 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
       changes++
       changesBegun++
       s.forgetKnown()
+      // No creation is recorded by the binding while the journals change without the kernel.
+      for (const pool of pools.values()) pool.log?.busy(1)
       let done = false
       return () => {
-        if (!done) changes--
+        if (!done) {
+          changes--
+          for (const pool of pools.values()) pool.log?.busy(-1)
+        }
         done = true
       }
     }

@@ -8,7 +8,7 @@
 import { FsError } from './fs-error.js'
 import { APP_ID, appSpace, APPS_REGISTRY } from '../apps/app-spaces.js'
 import type { JournaledSpaces } from './journaled-spaces.js'
-import type { DirectLease, ViewEntry, WritableView } from './view.js'
+import type { DirectLease, NewFiles, ViewEntry, WritableView } from './view.js'
 
 export class AppsView implements WritableView {
   constructor(readonly spaces: JournaledSpaces) {}
@@ -83,6 +83,12 @@ export class AppsView implements WritableView {
     // Each application's data stays in its own space: a move between two is a copy.
     if (a.view !== b.view) throw new FsError('EXDEV')
     return a.view.rename(a.rel, b.rel)
+  }
+
+  async newFiles(path: string): Promise<{ files: NewFiles; rel: string } | undefined> {
+    if (!path.includes('/')) return undefined
+    const app = await this.#app(path)
+    return app?.view.newFiles?.(app.rel)
   }
 
   async create(path: string, mode: number): Promise<void> {

@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { CloudyError, EXIT } from '../errors.js'
+import type { BoundLog } from './journal.js'
 import { FsError } from './fs-error.js'
 
 const run = promisify(execFile)
@@ -90,6 +91,14 @@ export interface LowLevelOps {
   fsyncdir(ino: number): Promise<void>
   /** Open file `fh`, handed over with `FuseSession.setDirect`, was written (since the last call). */
   wrote(fh: number): void
+  /**
+   * The binding answered the creation of `name` in folder `parent` itself (docs/MOUNT.md,
+   * "Creations answered by the binding"): it recorded `path` in the log of the journal it was
+   * given new files for, as sequence number `seq`, with the new file given with handle `fh`, and
+   * told the kernel inode `ino`, size 0, `mode` and `mtimeMs`. Called before any request that
+   * came after the creation: the journal's map, the inode table and the open files take it in.
+   */
+  created?(parent: number, name: string, path: string, mode: number, ino: number, fh: number, mtimeMs: number, seq: number): void
 }
 
 /** A journal's data file that the binding reads and writes itself for one open file (docs/MOUNT.md, "Direct I/O"). */
@@ -137,8 +146,16 @@ interface Binding {
   invalInode(handle: object, ino: number): void
   invalEntry(handle: object, parent: number, name: string): void
   setDirect(handle: object, fh: number, fd: number, writable: boolean, durable?: Int32Array): boolean
-  knowEmpty(handle: object, ino: number): void
+  knowEmpty(handle: object, ino: number, token?: number, rel?: string): void
   forgetKnown(handle: object, ino?: number): void
+  attachLog(handle: object, token: number, fd: number, seq: Int32Array, durable: Int32Array): void
+  appendLog(handle: object, token: number, line: Buffer, seq: number): void
+  logDurable(handle: object, token: number, upTo: number): void
+  logBusy(handle: object, token: number, delta: number): number
+  truncateLog(handle: object, token: number, taken: number): boolean
+  detachLog(handle: object, token: number): void
+  giveNewFile(handle: object, token: number, ino: number, fh: number, fd: number, id: string, entryTtl: number, attrTtl: number): void
+  unbusy(handle: object): void
 }
 
 const OP = {
@@ -166,6 +183,7 @@ const OP = {
   FSYNCDIR: 22,
   CREATE: 23,
   NOTES: 24,
+  CREATED: 25,
   END: 99,
 } as const
 
@@ -235,7 +253,14 @@ export interface FuseSession {
    * now on: the binding answers a lookup of any other name there itself, "no such name"
    * (docs/MOUNT.md, "Names known here").
    */
-  knowEmpty(ino: number): void
+  knowEmpty(ino: number, journal?: { token: number; rel: string }): void
+  /**
+   * Journal `token`'s log is appended to by the binding from now on (`fd` its descriptor, `seq`
+   * its shared sequence counter, `durable` its flag), so creations may be answered there.
+   */
+  bindLog(token: number, fd: number, seq: Int32Array, durable: Int32Array): BoundLog
+  /** A new file of journal `token` for a creation answered by the binding: inode number, handle, data file. */
+  giveNewFile(token: number, ino: number, fh: number, fd: number, id: string): void
   /** Folder `ino` (without it: every folder) may hold names the binding has not seen made. */
   forgetKnown(ino?: number): void
   /** Unmount: 'detached' when a program still had a file open there (the kernel ends it at the last close). */
@@ -251,13 +276,21 @@ export function mountSession(dir: string, ops: LowLevelOps, o: SessionOptions): 
   const fail = (req: number, e: unknown) => {
     if (!over) b.replyErr(req, errnoOf(e, o.onError))
   }
+  /** The request being dispatched was counted by the binding as one that may change a journal. */
+  let busyNow = false
+  const unbusy = () => {
+    if (!over) b.unbusy(handle)
+  }
   /** Run `work` and answer with `done`, unless the session ended meanwhile. */
   const answer = <T>(req: number, work: () => Promise<T>, done: (v: T) => void) => {
+    const busy = busyNow
+    busyNow = false
     let p: Promise<T>
     try {
       p = work()
     } catch (e) {
       fail(req, e)
+      if (busy) unbusy()
       return
     }
     p.then(
@@ -265,7 +298,9 @@ export function mountSession(dir: string, ops: LowLevelOps, o: SessionOptions): 
         if (!over) done(v)
       },
       (e: unknown) => fail(req, e),
-    )
+    ).finally(() => {
+      if (busy) unbusy()
+    })
   }
   const entry = (req: number, a: Attr) => b.replyEntry(req, a.ino, a.mode, a.size, a.mtimeMs, a.ttl ?? o.entryTtl, a.ttl ?? o.attrTtl)
   const attr = (req: number, a: Attr) => b.replyAttr(req, a.ino, a.mode, a.size, a.mtimeMs, a.ttl ?? o.attrTtl)
@@ -294,9 +329,34 @@ export function mountSession(dir: string, ops: LowLevelOps, o: SessionOptions): 
     s1?: string,
     s2?: string | Buffer,
     notes?: Float64Array,
+    n5?: number,
+    busy?: boolean,
   ) => {
     // What direct files did before this request came (docs/MOUNT.md, "Direct I/O"): first.
     if (notes && !over) heed(notes)
+    busyNow = busy === true
+    try {
+      return dispatch(op, req, ino, n1, n2, n3, n4, s1, s2, n5 ?? 0)
+    } finally {
+      // Answered without `answer` (or not at all): done with at once.
+      if (busyNow) {
+        busyNow = false
+        unbusy()
+      }
+    }
+  }
+  const dispatch = (
+    op: number,
+    req: number,
+    ino: number,
+    n1: number,
+    n2: number,
+    n3: number,
+    n4: number,
+    s1: string | undefined,
+    s2: string | Buffer | undefined,
+    n5: number,
+  ) => {
     switch (op) {
       case OP.LOOKUP:
         return answer(
@@ -308,6 +368,14 @@ export function mountSession(dir: string, ops: LowLevelOps, o: SessionOptions): 
             else b.replyErr(req, ERRNO.ENOENT!)
           },
         )
+      case OP.CREATED:
+        try {
+          if (!ops.created) throw new Error('a creation was answered by the binding, and nothing takes it in')
+          ops.created(ino, s1!, s2 as string, n1, n2, n3, n4, n5)
+        } catch (e) {
+          o.onError(e)
+        }
+        return
       case OP.FORGET:
         return ops.forget(ino, n1)
       case OP.GETATTR:
@@ -465,8 +533,30 @@ export function mountSession(dir: string, ops: LowLevelOps, o: SessionOptions): 
       if (!over) b.invalEntry(handle, parent, name)
     },
     setDirect: (fh, io) => (over ? false : b.setDirect(handle, fh, io?.fd ?? -1, io?.writable ?? false, io?.durable)),
-    knowEmpty: (ino) => {
-      if (!over) b.knowEmpty(handle, ino)
+    knowEmpty: (ino, journal) => {
+      if (!over) b.knowEmpty(handle, ino, journal?.token, journal?.rel)
+    },
+    bindLog: (token, fd, seq, durable) => {
+      b.attachLog(handle, token, fd, seq, durable)
+      return {
+        append: (line, n) => {
+          if (over) return false
+          b.appendLog(handle, token, line, n)
+          return true
+        },
+        durable: (upTo) => {
+          if (over) return false
+          b.logDurable(handle, token, upTo)
+          return true
+        },
+        truncate: (taken) => (over ? undefined : b.truncateLog(handle, token, taken)),
+        busy: (delta) => {
+          if (!over) b.logBusy(handle, token, delta)
+        },
+      }
+    },
+    giveNewFile: (token, ino, fh, fd, id) => {
+      if (!over) b.giveNewFile(handle, token, ino, fh, fd, id, o.entryTtl, o.attrTtl)
     },
     forgetKnown: (ino) => {
       if (!over) b.forgetKnown(handle, ino)

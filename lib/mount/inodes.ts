@@ -50,11 +50,16 @@ export class Inodes {
     return this.#byIno.get(ino)
   }
 
-  /** The node of `name` in `parent`, made if the table has none. */
-  child(parent: Inode, name: string): Inode {
+  /** An inode number for a node made later (`child` with it): the binding answers creations with these. */
+  reserve(): number {
+    return this.#next++
+  }
+
+  /** The node of `name` in `parent`, made if the table has none (numbered `ino` if one was reserved for it). */
+  child(parent: Inode, name: string, ino?: number): Inode {
     let node = parent.children?.get(name)
     if (!node) {
-      node = { ino: this.#next++, parent, name, lookups: 0, opens: 0, dirty: false }
+      node = { ino: ino ?? this.#next++, parent, name, lookups: 0, opens: 0, dirty: false }
       ;(parent.children ??= new Map()).set(name, node)
       this.#byIno.set(node.ino, node)
     }

@@ -20,6 +20,7 @@
  */
 import {
   existsSync,
+  fstatSync,
   ftruncateSync,
   mkdirSync,
   readFileSync,
@@ -36,6 +37,18 @@ import { join } from 'node:path'
 import { LocalDamageError } from '../errors.js'
 import { openNow, type JournalFile, type OpenFile } from './journal-file.js'
 import { newDataId } from './data-files.js'
+
+/** The mount's binding appending to the log (docs/MOUNT.md, "Creations answered by the binding"). */
+export interface BoundLog {
+  /** Append JavaScript's record `seq`, whole or not at all; false once the session is over (append it yourself). */
+  append(line: Buffer, seq: number): boolean
+  /** Records up to `upTo` are durable: the durability flag is set if no later one was appended. False once over. */
+  durable(upTo: number): boolean
+  /** Cut the log if every creation the binding recorded is among the `taken` in; undefined once over. */
+  truncate(taken: number): boolean | undefined
+  /** JavaScript changes the journal without the kernel (1) or is done (-1): no creation meanwhile. */
+  busy(delta: number): void
+}
 
 /** A path's state in the journal. */
 export type JournalNode =
@@ -220,7 +233,17 @@ export class Journal {
     }, COLLECT_AFTER_MS)
     this.#collect.unref()
   }
+  /** The highest sequence number in the map (a snapshot is taken at it). */
   #seq = 0
+  /**
+   * The last sequence number given out. While the mount's binding appends creations to the log
+   * itself (`bind`), it takes numbers from here too; so the log's numbers are unique, though the
+   * binding's reach the map a moment after they were taken.
+   */
+  readonly seqs = new Int32Array(new ArrayBuffer(4))
+  /** The binding appending to the log (docs/MOUNT.md, "Creations answered by the binding"), and how many of its creations the map took in. */
+  #bound: BoundLog | undefined
+  #taken = 0
   #log: JournalFile | undefined
   /** The log's length: where the next record starts (a failed append is cut back to it). */
   #logSize = 0
@@ -326,6 +349,7 @@ export class Journal {
     // tail in the page cache only, and an fsync answered by the binding syncs no log.
     await j.#log.datasync()
     j.#durableSeq = j.#seq
+    Atomics.store(j.seqs, 0, j.#seq)
     Atomics.store(j.durableFlag, 0, 1)
     return j
   }
@@ -380,16 +404,47 @@ export class Journal {
   record(changes: JournalChange[]): Promise<void> {
     // In the log first: a change the log could not take (a full disk) is refused whole, and
     // the mount does not show what a restart would not.
-    const seq = this.#seq + 1
+    const seq = this.#next()
     try {
       this.#write({ seq, changes })
     } catch (e) {
       return Promise.reject(e as Error)
     }
-    this.#seq = seq
     this.#dropSeq = seq
     this.#apply(seq, changes)
     return Promise.resolve()
+  }
+
+  /** A sequence number for a change made now. */
+  #next(): number {
+    const seq = Atomics.add(this.seqs, 0, 1) + 1
+    this.#seq = Math.max(this.#seq, seq)
+    return seq
+  }
+
+  /**
+   * Let the mount's binding append to the log (`bound`, made with the log's descriptor) until
+   * `unbind`: creations it answers itself are recorded there, then taken in (`taken`).
+   */
+  bind(make: (fd: number, seqs: Int32Array, durable: Int32Array) => BoundLog): void {
+    if (!this.#log || this.#bound) return
+    this.#bound = make(this.#log.fd, this.seqs, this.durableFlag)
+  }
+
+  unbind(): void {
+    if (!this.#bound || !this.#log) return
+    this.#bound = undefined
+    // What the binding appended is the log's too.
+    this.#logSize = fstatSync(this.#log.fd).size
+  }
+
+  /** The binding recorded `change` as record `seq` (docs/MOUNT.md): the map takes it in as `record` would have. */
+  taken(seq: number, change: JournalChange): void {
+    this.#taken++
+    this.#seq = Math.max(this.#seq, seq)
+    this.#loggedSeq = Math.max(this.#loggedSeq, seq)
+    this.#dropSeq = seq
+    this.#apply(seq, [change])
   }
 
   /**
@@ -400,7 +455,7 @@ export class Journal {
   touchData(data: string, size: number, mtimeMs: number): void {
     const paths = this.#map.pathsOf(data)
     if (paths.size === 0) return
-    const seq = ++this.#seq
+    const seq = this.#next()
     for (const path of paths) {
       const held = this.#map.nodes.get(path)!
       if (held.node.kind === 'file') held.node = { ...held.node, size, mtimeMs }
@@ -417,6 +472,12 @@ export class Journal {
    */
   #write(r: LogRecord): void {
     const line = Buffer.from(JSON.stringify(r) + '\n')
+    // Through the binding while it appends too: one ordered log.
+    if (this.#bound?.append(line, r.seq)) {
+      this.#loggedSeq = r.seq
+      return
+    }
+    if (this.#bound) this.unbind()
     // A short write (a full disk) would glue the next record to this one: written whole, or
     // cut back so the log ends on a whole line.
     const fd = this.#log!.fd
@@ -440,7 +501,8 @@ export class Journal {
   async #durable(upTo: number): Promise<void> {
     await this.#log!.datasync()
     this.#durableSeq = Math.max(this.#durableSeq, upTo)
-    if (this.#durableSeq >= this.#loggedSeq) Atomics.store(this.durableFlag, 0, 1)
+    // The binding sets it only if it appended nothing since (it knows what it appended).
+    if (!this.#bound?.durable(this.#durableSeq) && this.#durableSeq >= this.#loggedSeq) Atomics.store(this.durableFlag, 0, 1)
     const gone: string[] = []
     for (const [id, seq] of this.#garbage) {
       // A data file moved to another path (a rename) is referred to again: not garbage.
@@ -523,7 +585,7 @@ export class Journal {
   async settle(snap: JournalSnapshot): Promise<void> {
     // A file deleted while open was not published: it stays until its last close deletes it.
     const settled = [...snap.nodes].filter(([p, h]) => !isHidden(p) || h.node.kind === 'gone').map(([p, h]): [string, number] => [p, h.seq])
-    const seq = ++this.#seq
+    const seq = this.#next()
     this.#dropSeq = seq
     this.#settle(snap.seq, settled)
     this.thaw(snap)
@@ -535,7 +597,10 @@ export class Journal {
       const done = this.#appending.then(async () => {
         // Checked and cut in one step: a record appended meanwhile (synchronously) stays.
         if (!this.empty) return
-        ftruncateSync(this.#log!.fd, 0)
+        // A creation the binding recorded and the map has not taken in yet is in the log: kept.
+        const cut = this.#bound?.truncate(this.#taken)
+        if (cut === false) return
+        if (cut === undefined) ftruncateSync(this.#log!.fd, 0)
         this.#logSize = 0
         await this.#log!.datasync()
       })

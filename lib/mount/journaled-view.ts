@@ -13,7 +13,7 @@ import { DataFiles } from './data-files.js'
 import { FsError } from './fs-error.js'
 import { mtimeMsOf, type Journal, type JournalChange, type JournalNode, type JournalSnapshot } from './journal.js'
 import { contentVersion, viewEntry, type SpaceView } from './space-view.js'
-import type { DirectLease, MountView, ViewEntry } from './view.js'
+import type { DirectLease, MountView, NewFiles, ViewEntry } from './view.js'
 
 /** Bytes copied at a time out of the vault into a data file. */
 const COPY_STEP = 1024 * 1024
@@ -165,6 +165,24 @@ export class JournaledView implements MountView {
       const id = await this.data.fresh()
       await this.journal.record([{ path, node: { kind: 'file', data: id, size: 0, mode: mode & 0o7777, mtimeMs: now() }, clear: true }])
     })
+  }
+
+  /** New data files for the binding to answer creations with; `rel` is `path` as given (this view is a journal's whole). */
+  async newFiles(path: string): Promise<{ files: NewFiles; rel: string }> {
+    return { files: this.#newFiles, rel: path }
+  }
+
+  readonly #newFiles: NewFiles = {
+    take: async () => {
+      const id = await this.data.fresh()
+      return { id, fd: await this.data.use(id, async (fh) => fh.fd) }
+    },
+    bind: (make) => this.journal.bind(make),
+    unbind: () => this.journal.unbind(),
+    taken: (path, mode, id, mtimeMs, seq) => {
+      this.journal.taken(seq, { path, node: { kind: 'file', data: id, size: 0, mode: mode & 0o7777, mtimeMs }, clear: true })
+      this.onChange()
+    },
   }
 
   mkdir(path: string, mode: number): Promise<void> {

@@ -4,7 +4,7 @@
  * view takes writes: anything else, and the top folder itself, answers EROFS.
  */
 import { FsError } from './fs-error.js'
-import { isWritable, type DirectLease, type MountView, type ViewEntry, type WritableView } from './view.js'
+import { isWritable, type DirectLease, type MountView, type NewFiles, type ViewEntry, type WritableView } from './view.js'
 
 export class RootView implements WritableView {
   readonly #made = Date.now()
@@ -52,6 +52,11 @@ export class RootView implements WritableView {
   canWrite(path: string): boolean {
     const r = this.#route(path)
     return !!r && r.rel !== '' && isWritable(r.view) && r.view.canWrite(r.rel)
+  }
+
+  async newFiles(path: string): Promise<{ files: NewFiles; rel: string } | undefined> {
+    const r = this.#route(path)
+    return r && r.rel !== '' && isWritable(r.view) ? r.view.newFiles?.(r.rel) : undefined
   }
 
   async create(path: string, mode: number): Promise<void> {

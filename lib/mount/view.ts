@@ -1,3 +1,4 @@
+import type { BoundLog } from './journal.js'
 /** What the mount asks of each top-level entry it shows (a space, `.preview/`, a file). */
 export interface ViewEntry {
   type: 'file' | 'dir' | 'symlink'
@@ -47,6 +48,22 @@ export interface WritableView extends MountView {
    * vault's is read through the view, and written through it once).
    */
   direct?(path: string, lease: DirectLease): Promise<boolean>
+  /**
+   * The source of new files for creations in the folder at `path`, if its files are journal data
+   * files (docs/MOUNT.md, "Creations answered by the binding"), and the folder's path in it.
+   */
+  newFiles?(path: string): Promise<{ files: NewFiles; rel: string } | undefined>
+}
+
+/** New files made ahead for one journal: the binding answers creations with them (docs/MOUNT.md, "Creations answered by the binding"). */
+export interface NewFiles {
+  /** A new empty data file, open: its id and a descriptor to hand over. */
+  take(): Promise<{ id: string; fd: number }>
+  /** Let the binding append to the journal's log (see `Journal.bind`), or (`unbind`) stop. */
+  bind(make: (fd: number, seqs: Int32Array, durable: Int32Array) => BoundLog): void
+  unbind(): void
+  /** The binding recorded the creation of `path` (in this journal) on data file `id`, as record `seq`: take it in. */
+  taken(path: string, mode: number, id: string, mtimeMs: number, seq: number): void
 }
 
 /** A file the mount reads and writes without asking the view each time. */

@@ -11,10 +11,12 @@
  *
  * Everything about paths, inodes and files lives in JavaScript (mount.ts); this file moves
  * requests and replies across, and answers itself only the reads, writes and fsyncs of files
- * JavaScript handed over as a journal's data file (setDirect), and the lookups of names it knows
- * are not there (knowEmpty). Names that are not UTF-8 cannot be represented there: a lookup of
+ * JavaScript handed over as a journal's data file (setDirect), the lookups of names it knows
+ * are not there (knowEmpty), and the creations in folders made through the mount, whose records
+ * it appends to the journal's log itself ("creations made here"). Names that are not UTF-8 cannot be represented there: a lookup of
  * one answers ENOENT, a creation EILSEQ, here; one longer than 255 bytes ENAMETOOLONG.
  */
+#define _GNU_SOURCE
 #define FUSE_USE_VERSION 34
 #define NAPI_VERSION 8
 #include <errno.h>
@@ -23,6 +25,7 @@
 #include <node_api.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -55,6 +58,7 @@ enum op {
   OP_FSYNCDIR = 22,
   OP_CREATE = 23,
   OP_NOTES = 24,
+  OP_CREATED = 25,
   OP_END = 99,
 };
 
@@ -71,6 +75,8 @@ struct msg {
   double *notes;
   size_t nnotes;
   struct direct *freed;
+  double n5;
+  int busy; /* a request that may change the journals: counted in `busy` until JavaScript answers it */
 };
 
 struct notice {
@@ -115,6 +121,33 @@ struct flush_job {
 
 #define DIRECT_BUCKETS 1024
 
+/* A file JavaScript made ready for a creation answered here: inode number, handle, data file. */
+struct new_file {
+  uint64_t ino, fh;
+  int fd;
+  char id[40];
+};
+
+/*
+ * A journal's log, which this file appends to under `lock` while the session is up: JavaScript's
+ * records (appendLog) and those of the creations answered here, so the log stays one ordered log
+ * (see "creations made here"). `seq` is the journal's counter of sequence numbers, shared with
+ * JavaScript; `durable` its flag of "every record durable", set and cleared under `lock` only.
+ */
+struct jlog {
+  uint32_t token;
+  int fd;
+  pthread_mutex_t lock;
+  int32_t *seq, *durable;
+  napi_ref seq_ref, durable_ref;
+  off_t size;
+  int32_t logged; /* the highest sequence number appended */
+  double made;    /* records of creations appended here */
+  int busy;       /* JavaScript is changing this journal itself: no creation here meanwhile */
+  struct new_file *files; /* its new files, under the mount's `dlock` */
+  size_t n, cap;
+};
+
 struct mount {
   struct fuse_session *se;
   napi_threadsafe_function tsfn;
@@ -154,11 +187,19 @@ struct mount {
   pthread_mutex_t klock;
   struct known_dir **kdirs;
   struct known_name **knames;
+  /* The journals' logs (see struct jlog), by token; the array under `dlock`. */
+  struct jlog **jlogs;
+  size_t njlogs;
+  double entry_ttl, attr_ttl;
+  /* Requests forwarded to JavaScript that may change a journal and are not answered yet. */
+  int busy;
 };
 
 struct known_dir {
   struct known_dir *next;
   uint64_t ino;
+  uint32_t token; /* the journal a creation in it is recorded in (0: none) */
+  char *rel;      /* the folder's path in that journal */
 };
 
 struct known_name {
@@ -204,13 +245,16 @@ static size_t known_hash(uint64_t parent, const char *name) {
   return (size_t)(h % KNOWN_BUCKETS);
 }
 
-/* Whether folder `ino` is known here; called with `klock` held. */
-static int known_dir(struct mount *mt, uint64_t ino) {
-  if (!mt->kdirs) return 0;
+/* Folder `ino`'s entry if it is known here; called with `klock` held. */
+static struct known_dir *known_entry(struct mount *mt, uint64_t ino) {
+  if (!mt->kdirs) return NULL;
   for (struct known_dir *d = mt->kdirs[ino % KNOWN_BUCKETS]; d; d = d->next)
-    if (d->ino == ino) return 1;
-  return 0;
+    if (d->ino == ino) return d;
+  return NULL;
 }
+
+/* Whether folder `ino` is known here; called with `klock` held. */
+static int known_dir(struct mount *mt, uint64_t ino) { return known_entry(mt, ino) != NULL; }
 
 static struct known_name **known_slot(struct mount *mt, uint64_t parent, const char *name) {
   struct known_name **p = &mt->knames[known_hash(parent, name)];
@@ -253,6 +297,7 @@ static void forget_known_dir(struct mount *mt, uint64_t ino) {
     if ((*p)->ino == ino) {
       struct known_dir *d = *p;
       *p = d->next;
+      free(d->rel);
       free(d);
       return;
     }
@@ -265,6 +310,7 @@ static void forget_known(struct mount *mt) {
     while (mt->kdirs[i]) {
       struct known_dir *d = mt->kdirs[i];
       mt->kdirs[i] = d->next;
+      free(d->rel);
       free(d);
     }
     while (mt->knames[i]) {
@@ -319,10 +365,35 @@ static void msg_free(struct msg *m) {
 
 static int post(struct mount *mt, struct msg *m, napi_threadsafe_function_call_mode mode);
 
+/*
+ * Whether request `op` may change a journal: while one is with JavaScript, creations are not
+ * answered here (see "creations made here"). An open for writing may truncate; a release may
+ * remove a file deleted while open.
+ */
+static int may_change(int op, double n1) {
+  switch (op) {
+    case OP_LOOKUP: case OP_GETATTR: case OP_READLINK: case OP_READ: case OP_FLUSH: case OP_FSYNC:
+    case OP_OPENDIR: case OP_READDIR: case OP_RELEASEDIR: case OP_FSYNCDIR:
+      return 0;
+    case OP_OPEN:
+      return ((int)n1 & O_ACCMODE) != O_RDONLY || ((int)n1 & O_TRUNC);
+    default:
+      return 1;
+  }
+}
+
 static void send_msg(fuse_req_t req, struct msg *m) {
   struct mount *mt = mount_of(req);
+  /* Counted before it is queued: the loop thread, which makes the creations, sees it at once. */
+  if (m && req && may_change(m->op, m->n1)) {
+    m->busy = 1;
+    __atomic_add_fetch(&mt->busy, 1, __ATOMIC_SEQ_CST);
+  }
   if (!m || !post(mt, m, napi_tsfn_nonblocking)) {
-    if (m) msg_free(m);
+    if (m) {
+      if (m->busy) __atomic_sub_fetch(&mt->busy, 1, __ATOMIC_SEQ_CST);
+      msg_free(m);
+    }
     if (req) fuse_reply_err(req, EIO);
   }
 }
@@ -666,9 +737,160 @@ static void ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 static void ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) { file_op(req, OP_RELEASEDIR, ino, 0, 0, fi); }
 static void ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) { file_op(req, OP_FSYNCDIR, ino, datasync, 0, fi); }
 
+/*
+ * ---- creations made here ----
+ *
+ * A creation in a folder known here (made through the kernel, its names all known) whose
+ * journal has a new file ready (JavaScript gives them ahead: giveNewFile) and registered its log
+ * (attachLog) is answered here: its record is appended to the journal's log first, as
+ * JavaScript's `Journal.record` would write it, then the file is direct and the kernel answered,
+ * and JavaScript is told (OP_CREATED) to take it into its map of the journal, before any
+ * request that came after. Not while a request that may change a journal is with JavaScript, nor
+ * while JavaScript changes that journal itself (logBusy): a rename must not move a folder whose
+ * files the map does not hold yet. docs/MOUNT.md, "Creations answered by the binding".
+ */
+static void fill_stat(struct mount *mt, struct stat *st, double ino, double mode, double size, double mtime_ms);
+
+/* The log of journal `token`; `dlock` held. */
+static struct jlog *jlog_of(struct mount *mt, uint32_t token) {
+  for (size_t i = 0; i < mt->njlogs; i++)
+    if (mt->jlogs[i]->token == token) return mt->jlogs[i];
+  return NULL;
+}
+
+/* Append `len` bytes to `j`'s log, whole or not at all (cut back); 0 or the errno. `j->lock` held. */
+static int jlog_write(struct jlog *j, const char *buf, size_t len, int32_t seq) {
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = write(j->fd, buf + done, len - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      /* A torn line would glue the next record to it; if even this fails, the next open cuts it. */
+      if (ftruncate(j->fd, j->size) < 0) {}
+      return e;
+    }
+    done += (size_t)n;
+  }
+  j->size += (off_t)len;
+  if (seq > j->logged) j->logged = seq;
+  __atomic_store_n(j->durable, 0, __ATOMIC_SEQ_CST);
+  return 0;
+}
+
+/* `s` escaped as the inside of a JSON string, at `out` (room for 6 bytes per byte of `s`). */
+static size_t json_escape(char *out, const char *s) {
+  size_t n = 0;
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\') {
+      out[n++] = '\\';
+      out[n++] = (char)*p;
+    } else if (*p < 0x20) n += (size_t)sprintf(out + n, "\\u%04x", *p);
+    else out[n++] = (char)*p;
+  }
+  return n;
+}
+
+/* Answer the creation of `name` in `parent` (path `rel` in journal `token`) here, if it can be. */
+static int create_here(struct mount *mt, fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, uint32_t token, const char *rel) {
+  pthread_mutex_lock(&mt->dlock);
+  struct jlog *j = jlog_of(mt, token);
+  struct new_file f;
+  int have = j && j->n > 0;
+  if (have) f = j->files[--j->n];
+  pthread_mutex_unlock(&mt->dlock);
+  if (!have) return 0;
+  size_t rl = strlen(rel), nl = strlen(name);
+  char *path = malloc(rl + nl + 2);
+  char *line = malloc(6 * (rl + nl + 2) + 256);
+  struct msg *m = msg_new(OP_CREATED, NULL, parent);
+  struct direct *d = calloc(1, sizeof *d);
+  int32_t seq = 0;
+  double ms = 0;
+  if (path && line && m && d) {
+    sprintf(path, "%s%s%s", rel, rl ? "/" : "", name);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    /* Milliseconds to the microsecond, as the journal keeps times; written and read back, so the
+       log, JavaScript and the kernel have the same number. */
+    char msbuf[40];
+    snprintf(msbuf, sizeof msbuf, "%lld.%03ld", (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000, (now.tv_nsec / 1000) % 1000);
+    ms = strtod(msbuf, NULL);
+    pthread_mutex_lock(&j->lock);
+    if (!j->busy && !__atomic_load_n(&mt->busy, __ATOMIC_SEQ_CST)) {
+      int32_t next = __atomic_add_fetch(j->seq, 1, __ATOMIC_SEQ_CST);
+      int len = sprintf(line, "{\"seq\":%d,\"changes\":[{\"path\":\"", next);
+      len += (int)json_escape(line + len, path);
+      len += sprintf(line + len, "\",\"node\":{\"kind\":\"file\",\"data\":\"%s\",\"size\":0,\"mode\":%d,\"mtimeMs\":%s},\"clear\":true}]}\n",
+                     f.id, (int)(mode & 07777), msbuf);
+      if (jlog_write(j, line, (size_t)len, next) == 0) {
+        j->made++;
+        seq = next;
+      }
+    }
+    pthread_mutex_unlock(&j->lock);
+  }
+  free(line);
+  if (!seq || !(m->s1 = strdup(name))) {
+    /* JavaScript makes it (and says what the disk said, if that is what failed). */
+    pthread_mutex_lock(&mt->dlock);
+    if (j->n < j->cap) j->files[j->n++] = f;
+    else close(f.fd);
+    pthread_mutex_unlock(&mt->dlock);
+    free(path);
+    if (m) msg_free(m);
+    free(d);
+    return 0;
+  }
+  d->fh = f.fh;
+  d->fd = f.fd;
+  d->writable = 1;
+  m->s2 = path;
+  m->n1 = (double)(mode & 07777);
+  m->n2 = (double)f.ino;
+  m->n3 = (double)f.fh;
+  m->n4 = ms;
+  m->n5 = (double)seq;
+  pthread_mutex_lock(&mt->dlock);
+  d->next = mt->direct[f.fh % DIRECT_BUCKETS];
+  mt->direct[f.fh % DIRECT_BUCKETS] = d;
+  pthread_mutex_unlock(&mt->dlock);
+  /* Queued before the reply: JavaScript takes the file in before anything asked after it. */
+  if (!post(mt, m, napi_tsfn_nonblocking)) {
+    msg_free(m);
+    fuse_reply_err(req, EIO); /* the session is ending */
+    return 1;
+  }
+  struct fuse_entry_param e;
+  memset(&e, 0, sizeof e);
+  fill_stat(mt, &e.attr, (double)f.ino, (double)(S_IFREG | (mode & 07777)), 0, ms);
+  e.ino = f.ino;
+  e.entry_timeout = mt->entry_ttl;
+  e.attr_timeout = mt->attr_ttl;
+  struct fuse_file_info fi;
+  memset(&fi, 0, sizeof fi);
+  fi.fh = f.fh;
+  fi.keep_cache = 1;
+  fi.noflush = 1;
+  fuse_reply_create(req, &e, &fi);
+  return 1;
+}
+
 static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi) {
-  known_add(mount_of(req), parent, name);
-  entry_op(req, OP_CREATE, parent, name, mode, fi->flags, NULL);
+  struct mount *mt = mount_of(req);
+  uint32_t token = 0;
+  char *rel = NULL;
+  pthread_mutex_lock(&mt->klock);
+  struct known_dir *k = known_entry(mt, parent);
+  if (k && k->token && k->rel) {
+    token = k->token;
+    rel = strdup(k->rel);
+  }
+  pthread_mutex_unlock(&mt->klock);
+  known_add(mt, parent, name);
+  int done = rel && strlen(name) <= 255 && valid_utf8(name) && create_here(mt, req, parent, name, mode, token, rel);
+  free(rel);
+  if (!done) entry_op(req, OP_CREATE, parent, name, mode, fi->flags, NULL);
 }
 
 static void ll_statfs(fuse_req_t req, fuse_ino_t ino) {
@@ -741,8 +963,9 @@ static void free_bytes(napi_env env, void *data, void *hint) {
 
 static void join_threads(napi_env env, struct mount *mt);
 static void direct_free(napi_env env, struct direct *d);
+static void jlog_free(napi_env env, struct jlog *j);
 
-/* Called on the JavaScript thread for each request: handler(op, req, ino, n1, n2, n3, n4, s1, s2, notes). */
+/* Called on the JavaScript thread for each request: handler(op, req, ino, n1, n2, n3, n4, s1, s2, notes, n5, busy). */
 static void call_js(napi_env env, napi_value handler, void *context, void *data) {
   struct mount *mt = context;
   struct msg *m = data;
@@ -751,7 +974,7 @@ static void call_js(napi_env env, napi_value handler, void *context, void *data)
     msg_free(m);
     return;
   }
-  napi_value args[10], undefined, result;
+  napi_value args[12], undefined, result;
   napi_get_undefined(env, &undefined);
   args[0] = num(env, m->op);
   args[1] = num(env, (double)(uintptr_t)m->req);
@@ -766,6 +989,8 @@ static void call_js(napi_env env, napi_value handler, void *context, void *data)
     m->bytes = NULL;
   } else args[8] = str_or_undefined(env, m->s2);
   args[9] = undefined;
+  args[10] = num(env, m->n5);
+  napi_get_boolean(env, m->busy != 0, &args[11]);
   if (m->nnotes) {
     void *data = NULL;
     napi_value ab;
@@ -781,7 +1006,7 @@ static void call_js(napi_env env, napi_value handler, void *context, void *data)
   }
   if (m->op == OP_END) join_threads(env, mt);
   msg_free(m);
-  napi_status st = napi_call_function(env, undefined, handler, 10, args, &result);
+  napi_status st = napi_call_function(env, undefined, handler, 12, args, &result);
   if (st == napi_pending_exception) {
     /* The handler must not throw; if it does, the process reports it as any uncaught error. */
     napi_value e;
@@ -913,6 +1138,10 @@ static void join_threads(napi_env env, struct mount *mt) {
       direct_free(env, d);
     }
   }
+  for (size_t i = 0; i < mt->njlogs; i++) jlog_free(env, mt->jlogs[i]);
+  free(mt->jlogs);
+  mt->jlogs = NULL;
+  mt->njlogs = 0;
   pthread_mutex_unlock(&mt->dlock);
   pthread_mutex_lock(&mt->klock);
   forget_known(mt);
@@ -1289,12 +1518,18 @@ static napi_value js_set_direct(napi_env env, napi_callback_info info) {
   return r;
 }
 
-/* knowEmpty(handle, ino): folder `ino`, just made and empty, has only the names made in it from now on. */
+/* knowEmpty(handle, ino[, token, rel]): folder `ino`, just made and empty, has only the names made
+   in it from now on; with a journal's token and the folder's path in it, creations in it may be
+   answered here. */
 static napi_value js_know_empty(napi_env env, napi_callback_info info) {
-  ARGS(2);
+  ARGS(4);
   struct mount *mt = get_mount(env, argv[0]);
   if (!mt) return throw_error(env, "EINVAL", "not a mount");
   uint64_t ino = (uint64_t)get_num(env, argv[1]);
+  napi_valuetype tt = napi_undefined;
+  if (argc >= 4) napi_typeof(env, argv[3], &tt);
+  uint32_t token = tt == napi_string ? (uint32_t)get_num(env, argv[2]) : 0;
+  char *rel = token ? get_string(env, argv[3]) : NULL;
   pthread_mutex_lock(&mt->klock);
   if (!mt->kdirs) {
     mt->kdirs = calloc(KNOWN_BUCKETS, sizeof *mt->kdirs);
@@ -1309,10 +1544,197 @@ static napi_value js_know_empty(napi_env env, napi_callback_info info) {
   struct known_dir *d = mt->kdirs && !known_dir(mt, ino) ? malloc(sizeof *d) : NULL;
   if (d) {
     d->ino = ino;
+    d->token = rel ? token : 0;
+    d->rel = rel;
+    rel = NULL;
     d->next = mt->kdirs[ino % KNOWN_BUCKETS];
     mt->kdirs[ino % KNOWN_BUCKETS] = d;
   }
   pthread_mutex_unlock(&mt->klock);
+  free(rel);
+  return NULL;
+}
+
+static void jlog_free(napi_env env, struct jlog *j) {
+  for (size_t i = 0; i < j->n; i++) close(j->files[i].fd);
+  free(j->files);
+  if (j->seq_ref) napi_delete_reference(env, j->seq_ref);
+  if (j->durable_ref) napi_delete_reference(env, j->durable_ref);
+  close(j->fd);
+  pthread_mutex_destroy(&j->lock);
+  free(j);
+}
+
+static int32_t *int32s(napi_env env, napi_value v, napi_ref *ref) {
+  napi_typedarray_type tt;
+  size_t len = 0;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, v, &tt, &len, &data, NULL, NULL) != napi_ok || tt != napi_int32_array || len < 1) return NULL;
+  if (napi_create_reference(env, v, 1, ref) != napi_ok) return NULL;
+  return data;
+}
+
+/* attachLog(handle, token, fd, seq, durable): journal `token`'s log is appended to here from now on
+   (fd: its descriptor, duplicated; seq, durable: its shared counter and flag, Int32Arrays). */
+static napi_value js_attach_log(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  struct mount *mt = get_mount(env, argv[0]);
+  if (!mt) return throw_error(env, "EINVAL", "not a mount");
+  struct jlog *j = calloc(1, sizeof *j);
+  if (!j) return throw_error(env, "ENOMEM", "out of memory");
+  j->token = (uint32_t)get_num(env, argv[1]);
+  j->fd = fcntl((int)get_num(env, argv[2]), F_DUPFD_CLOEXEC, 0);
+  j->seq = int32s(env, argv[3], &j->seq_ref);
+  j->durable = int32s(env, argv[4], &j->durable_ref);
+  struct jlog **all = realloc(mt->jlogs, (mt->njlogs + 1) * sizeof *all);
+  if (j->fd < 0 || !j->seq || !j->durable || !all) {
+    if (all) mt->jlogs = all;
+    if (j->fd < 0) j->fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    jlog_free(env, j);
+    return throw_error(env, "EINVAL", "could not take the journal's log");
+  }
+  pthread_mutex_init(&j->lock, NULL);
+  j->size = lseek(j->fd, 0, SEEK_END);
+  j->logged = __atomic_load_n(j->seq, __ATOMIC_SEQ_CST);
+  pthread_mutex_lock(&mt->dlock);
+  mt->jlogs = all;
+  mt->jlogs[mt->njlogs++] = j;
+  pthread_mutex_unlock(&mt->dlock);
+  return NULL;
+}
+
+static struct jlog *jlog_arg(napi_env env, napi_value *argv, struct mount **mtp) {
+  struct mount *mt = get_mount(env, argv[0]);
+  if (!mt) return NULL;
+  *mtp = mt;
+  pthread_mutex_lock(&mt->dlock);
+  struct jlog *j = jlog_of(mt, (uint32_t)get_num(env, argv[1]));
+  pthread_mutex_unlock(&mt->dlock);
+  return j;
+}
+
+/* appendLog(handle, token, line, seq): JavaScript's record `seq` appended, whole or not at all. */
+static napi_value js_append_log(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  struct mount *mt;
+  struct jlog *j = jlog_arg(env, argv, &mt);
+  if (!j) return throw_error(env, "EINVAL", "no such journal log");
+  void *data = NULL;
+  size_t len = 0;
+  if (napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok) return throw_error(env, "EINVAL", "not a buffer");
+  pthread_mutex_lock(&j->lock);
+  int err = jlog_write(j, data, len, (int32_t)get_num(env, argv[3]));
+  pthread_mutex_unlock(&j->lock);
+  if (err) return throw_error(env, strerrorname_np(err) ? strerrorname_np(err) : "EIO", strerror(err));
+  return NULL;
+}
+
+/* logDurable(handle, token, upTo): records up to `upTo` are durable; the flag says so if no later one was appended. */
+static napi_value js_log_durable(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  struct mount *mt;
+  struct jlog *j = jlog_arg(env, argv, &mt);
+  if (!j) return NULL;
+  pthread_mutex_lock(&j->lock);
+  if ((int32_t)get_num(env, argv[2]) >= j->logged) __atomic_store_n(j->durable, 1, __ATOMIC_SEQ_CST);
+  pthread_mutex_unlock(&j->lock);
+  return NULL;
+}
+
+/* logBusy(handle, token, delta): JavaScript begins (1) or ends (-1) a change of its own; returns
+   how many creations were recorded here so far. */
+static napi_value js_log_busy(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  struct mount *mt;
+  struct jlog *j = jlog_arg(env, argv, &mt);
+  if (!j) return num(env, 0);
+  pthread_mutex_lock(&j->lock);
+  j->busy += (int)get_num(env, argv[2]);
+  double made = j->made;
+  pthread_mutex_unlock(&j->lock);
+  return num(env, made);
+}
+
+/* truncateLog(handle, token, taken): cut the log to nothing if JavaScript has taken in all `taken`
+   creations recorded here (else one it has not is in it); true if cut. */
+static napi_value js_truncate_log(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  struct mount *mt;
+  struct jlog *j = jlog_arg(env, argv, &mt);
+  if (!j) return throw_error(env, "EINVAL", "no such journal log");
+  pthread_mutex_lock(&j->lock);
+  int cut = j->made == get_num(env, argv[2]);
+  int err = cut && ftruncate(j->fd, 0) < 0 ? errno : 0;
+  if (cut && !err) j->size = 0;
+  pthread_mutex_unlock(&j->lock);
+  if (err) return throw_error(env, strerrorname_np(err) ? strerrorname_np(err) : "EIO", strerror(err));
+  napi_value r;
+  napi_get_boolean(env, cut, &r);
+  return r;
+}
+
+/* detachLog(handle, token): JavaScript writes the log itself again; its new files here are closed. */
+static napi_value js_detach_log(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  struct mount *mt = get_mount(env, argv[0]);
+  if (!mt) return throw_error(env, "EINVAL", "not a mount");
+  uint32_t token = (uint32_t)get_num(env, argv[1]);
+  struct jlog *j = NULL;
+  pthread_mutex_lock(&mt->dlock);
+  for (size_t i = 0; i < mt->njlogs; i++)
+    if (mt->jlogs[i]->token == token) {
+      j = mt->jlogs[i];
+      mt->jlogs[i] = mt->jlogs[--mt->njlogs];
+      break;
+    }
+  pthread_mutex_unlock(&mt->dlock);
+  /* A creation taking the log's lock now finds it gone next time; one under way holds the lock. */
+  if (j) {
+    pthread_mutex_lock(&j->lock);
+    pthread_mutex_unlock(&j->lock);
+    jlog_free(env, j);
+  }
+  return NULL;
+}
+
+/* giveNewFile(handle, token, ino, fh, fd, id, entryTimeout, attrTimeout): a new file ready for a creation in journal `token`. */
+static napi_value js_give_new_file(napi_env env, napi_callback_info info) {
+  ARGS(8);
+  struct mount *mt = get_mount(env, argv[0]);
+  if (!mt) return throw_error(env, "EINVAL", "not a mount");
+  struct new_file f = {(uint64_t)get_num(env, argv[2]), (uint64_t)get_num(env, argv[3]), -1, {0}};
+  size_t idlen = 0;
+  if (napi_get_value_string_utf8(env, argv[5], f.id, sizeof f.id, &idlen) != napi_ok || idlen == 0 || idlen >= sizeof f.id - 1)
+    return throw_error(env, "EINVAL", "not a data file id");
+  f.fd = fcntl((int)get_num(env, argv[4]), F_DUPFD_CLOEXEC, 0);
+  if (f.fd < 0) return throw_error(env, "EIO", strerror(errno));
+  pthread_mutex_lock(&mt->dlock);
+  mt->entry_ttl = get_num(env, argv[6]);
+  mt->attr_ttl = get_num(env, argv[7]);
+  struct jlog *j = jlog_of(mt, (uint32_t)get_num(env, argv[1]));
+  if (j && j->n == j->cap) {
+    size_t cap = j->cap ? j->cap * 2 : 32;
+    struct new_file *fs = realloc(j->files, cap * sizeof *fs);
+    if (fs) {
+      j->files = fs;
+      j->cap = cap;
+    }
+  }
+  int ok = j && j->n < j->cap;
+  if (ok) j->files[j->n++] = f;
+  pthread_mutex_unlock(&mt->dlock);
+  if (!ok) {
+    close(f.fd);
+    return throw_error(env, "EINVAL", "no such journal log");
+  }
+  return NULL;
+}
+
+/* unbusy(handle): a request that may change a journal (see `may_change`) was answered. */
+static napi_value js_unbusy(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  struct mount *mt = get_mount(env, argv[0]);
+  if (mt) __atomic_sub_fetch(&mt->busy, 1, __ATOMIC_SEQ_CST);
   return NULL;
 }
 
@@ -1347,6 +1769,14 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setDirect", NULL, js_set_direct, NULL, NULL, NULL, napi_default, NULL},
       {"knowEmpty", NULL, js_know_empty, NULL, NULL, NULL, napi_default, NULL},
       {"forgetKnown", NULL, js_forget_known, NULL, NULL, NULL, napi_default, NULL},
+      {"attachLog", NULL, js_attach_log, NULL, NULL, NULL, napi_default, NULL},
+      {"appendLog", NULL, js_append_log, NULL, NULL, NULL, napi_default, NULL},
+      {"logDurable", NULL, js_log_durable, NULL, NULL, NULL, napi_default, NULL},
+      {"logBusy", NULL, js_log_busy, NULL, NULL, NULL, napi_default, NULL},
+      {"truncateLog", NULL, js_truncate_log, NULL, NULL, NULL, napi_default, NULL},
+      {"detachLog", NULL, js_detach_log, NULL, NULL, NULL, napi_default, NULL},
+      {"giveNewFile", NULL, js_give_new_file, NULL, NULL, NULL, napi_default, NULL},
+      {"unbusy", NULL, js_unbusy, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   return exports;
