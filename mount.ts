@@ -92,7 +92,7 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
   const dirs = new Map<number, { node: Inode; entries?: DirEntry[]; nodes?: (Inode | undefined)[] }>()
   let nextFh = 1
   /** Files the binding made that are being handed over (`arm`), and whether it wrote them meanwhile. */
-  const arming = new Map<number, { wrote: boolean }>()
+  const arming = new Map<number, { wrote: boolean; armed: Promise<void> }>()
   /** Journals whose new files the binding holds, by the token it knows them by; and the file given with each handle. */
   const journals = new Map<NewFiles, number>()
   const pools = new Map<number, { files: NewFiles; given: number; stocking: boolean; log?: BoundLog }>()
@@ -355,6 +355,8 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
     },
     read: async (ino, _fh, size, offset) => view.read(pathOf(nodeOf(ino)), offset, size),
     write: async (ino, fh, bytes, offset) => {
+      // A file the binding made, still being handed over: handed over first, then taken back below.
+      await arming.get(fh)?.armed
       const n = nodeOf(ino)
       const path = pathOf(n)
       const written = await writable().write(path, bytes, offset)
@@ -372,8 +374,12 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
       if (!g || !pool) throw new Error(`the binding made ${name} with a file it was not given (handle ${fh})`)
       pool.given--
       if (pool.given <= NEW_FILES / 2) void stock(g.token)
-      // In the journal's map first: whatever comes next about it finds it there.
-      pool.files.taken(path, mode, g.id, mtimeMs, seq)
+      // In the journal's map first: whatever comes next about it finds it there. Taken back
+      // from the binding (a snapshot) before its lease starts: its writes go through the view.
+      pool.files.taken(path, mode, g.id, mtimeMs, seq, () => {
+        const a = arming.get(fh)
+        if (session?.setDirect(fh) && a) a.wrote = true
+      })
       const p = nodeOf(parent)
       // A node left of an earlier file of that name: this one is another.
       if (inodes.peek(p, name) && inodes.peek(p, name)!.ino !== ino) inodes.detach(p, name)
@@ -385,8 +391,9 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
       open(n, true, fh)
       // Its lease (an up-sync takes direct files back) and the journal's durability flag. A note
       // of its writes that comes first is kept for then (`wrote`).
-      arming.set(fh, { wrote: false })
-      void arm(fh, pathOf(n)).finally(() => {
+      const a = { wrote: false, armed: Promise.resolve() }
+      arming.set(fh, a)
+      a.armed = arm(fh, pathOf(n)).finally(() => {
         const wrote = arming.get(fh)?.wrote
         arming.delete(fh)
         const d = directs.get(fh)

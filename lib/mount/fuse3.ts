@@ -553,6 +553,9 @@ export function mountSession(dir: string, ops: LowLevelOps, o: SessionOptions): 
         busy: (delta) => {
           if (!over) b.logBusy(handle, token, delta)
         },
+        detach: () => {
+          if (!over) b.detachLog(handle, token)
+        },
       }
     },
     giveNewFile: (token, ino, fh, fd, id) => {

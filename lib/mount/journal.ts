@@ -48,6 +48,8 @@ export interface BoundLog {
   truncate(taken: number): boolean | undefined
   /** JavaScript changes the journal without the kernel (1) or is done (-1): no creation meanwhile. */
   busy(delta: number): void
+  /** The binding appends no more (its new files are closed); creations go to JavaScript again. */
+  detach(): void
 }
 
 /** A path's state in the journal. */
@@ -433,6 +435,7 @@ export class Journal {
 
   unbind(): void {
     if (!this.#bound || !this.#log) return
+    this.#bound.detach()
     this.#bound = undefined
     // What the binding appended is the log's too.
     this.#logSize = fstatSync(this.#log.fd).size
@@ -617,6 +620,7 @@ export class Journal {
   async close(): Promise<void> {
     clearTimeout(this.#collect)
     this.#collect = undefined
+    this.unbind()
     await this.#appending
     await this.#log?.close()
     this.#log = undefined

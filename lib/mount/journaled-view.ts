@@ -40,6 +40,8 @@ export class JournaledView implements MountView {
   onChange: () => void = () => {}
   /** The mount's direct files, by data file (`direct`). */
   readonly #leases = new Map<string, Set<DirectLease>>()
+  /** Files the binding made, direct there before their lease starts here: stopped as leases are. */
+  readonly #made = new Map<string, DirectLease>()
 
   constructor(
     readonly base: SpaceView,
@@ -179,8 +181,21 @@ export class JournaledView implements MountView {
     },
     bind: (make) => this.journal.bind(make),
     unbind: () => this.journal.unbind(),
-    taken: (path, mode, id, mtimeMs, seq) => {
+    taken: (path, mode, id, mtimeMs, seq, stop) => {
       this.journal.taken(seq, { path, node: { kind: 'file', data: id, size: 0, mode: mode & 0o7777, mtimeMs }, clear: true })
+      // Direct in the binding already: a snapshot or a deletion before its lease starts (`direct`)
+      // takes it back all the same.
+      const leases = this.#leasesOf(id)
+      const standIn: DirectLease = {
+        start: () => {},
+        stop: () => {
+          leases.delete(standIn)
+          if (this.#made.get(id) === standIn) this.#made.delete(id)
+          stop()
+        },
+      }
+      leases.add(standIn)
+      this.#made.set(id, standIn)
       this.onChange()
     },
   }
@@ -382,9 +397,14 @@ export class JournaledView implements MountView {
       held.release()
       return false
     }
-    let leases = this.#leases.get(id)
-    if (!leases) this.#leases.set(id, (leases = new Set()))
+    const leases = this.#leasesOf(id)
     leases.add(lease)
+    // The lease of a file the binding made replaces the stand-in its making left.
+    const made = this.#made.get(id)
+    if (made) {
+      this.#made.delete(id)
+      leases.delete(made)
+    }
     let closed = false
     lease.start({
       fd: held.fd,
@@ -405,6 +425,12 @@ export class JournaledView implements MountView {
       },
     })
     return true
+  }
+
+  #leasesOf(id: string): Set<DirectLease> {
+    let leases = this.#leases.get(id)
+    if (!leases) this.#leases.set(id, (leases = new Set()))
+    return leases
   }
 
   /** Take back the direct files of data file `id`, or of every one. */

@@ -62,8 +62,12 @@ export interface NewFiles {
   /** Let the binding append to the journal's log (see `Journal.bind`), or (`unbind`) stop. */
   bind(make: (fd: number, seqs: Int32Array, durable: Int32Array) => BoundLog): void
   unbind(): void
-  /** The binding recorded the creation of `path` (in this journal) on data file `id`, as record `seq`: take it in. */
-  taken(path: string, mode: number, id: string, mtimeMs: number, seq: number): void
+  /**
+   * The binding recorded the creation of `path` (in this journal) on data file `id`, as record
+   * `seq`: take it in. The file is direct in the binding until `stop` (as a lease's, see
+   * `DirectLease.stop`) or until a lease of it starts.
+   */
+  taken(path: string, mode: number, id: string, mtimeMs: number, seq: number, stop: () => void): void
 }
 
 /** A file the mount reads and writes without asking the view each time. */

@@ -793,55 +793,55 @@ static size_t json_escape(char *out, const char *s) {
 
 /* Answer the creation of `name` in `parent` (path `rel` in journal `token`) here, if it can be. */
 static int create_here(struct mount *mt, fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, uint32_t token, const char *rel) {
-  pthread_mutex_lock(&mt->dlock);
-  struct jlog *j = jlog_of(mt, token);
-  struct new_file f;
-  int have = j && j->n > 0;
-  if (have) f = j->files[--j->n];
-  pthread_mutex_unlock(&mt->dlock);
-  if (!have) return 0;
+  /* Everything that can fail is had first: once the record is in the log, the file is used. */
   size_t rl = strlen(rel), nl = strlen(name);
   char *path = malloc(rl + nl + 2);
   char *line = malloc(6 * (rl + nl + 2) + 256);
   struct msg *m = msg_new(OP_CREATED, NULL, parent);
   struct direct *d = calloc(1, sizeof *d);
   int32_t seq = 0;
-  double ms = 0;
-  if (path && line && m && d) {
-    sprintf(path, "%s%s%s", rel, rl ? "/" : "", name);
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    /* Milliseconds to the microsecond, as the journal keeps times; written and read back, so the
-       log, JavaScript and the kernel have the same number. */
-    char msbuf[40];
-    snprintf(msbuf, sizeof msbuf, "%lld.%03ld", (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000, (now.tv_nsec / 1000) % 1000);
-    ms = strtod(msbuf, NULL);
+  struct new_file f;
+  if (!path || !line || !m || !d || !(m->s1 = strdup(name))) goto no;
+  sprintf(path, "%s%s%s", rel, rl ? "/" : "", name);
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  /* Milliseconds to the microsecond, as the journal keeps times; written and read back, so the
+     log, JavaScript and the kernel have the same number. */
+  char msbuf[40];
+  snprintf(msbuf, sizeof msbuf, "%lld.%03ld", (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000, (now.tv_nsec / 1000) % 1000);
+  double ms = strtod(msbuf, NULL);
+  /* The log's lock is taken before the array's is let go: detachLog frees a log only once it holds it. */
+  pthread_mutex_lock(&mt->dlock);
+  struct jlog *j = jlog_of(mt, token);
+  int have = j && j->n > 0;
+  if (have) {
+    f = j->files[--j->n];
     pthread_mutex_lock(&j->lock);
-    if (!j->busy && !__atomic_load_n(&mt->busy, __ATOMIC_SEQ_CST)) {
-      int32_t next = __atomic_add_fetch(j->seq, 1, __ATOMIC_SEQ_CST);
-      int len = sprintf(line, "{\"seq\":%d,\"changes\":[{\"path\":\"", next);
-      len += (int)json_escape(line + len, path);
-      len += sprintf(line + len, "\",\"node\":{\"kind\":\"file\",\"data\":\"%s\",\"size\":0,\"mode\":%d,\"mtimeMs\":%s},\"clear\":true}]}\n",
-                     f.id, (int)(mode & 07777), msbuf);
-      if (jlog_write(j, line, (size_t)len, next) == 0) {
-        j->made++;
-        seq = next;
-      }
-    }
-    pthread_mutex_unlock(&j->lock);
   }
-  free(line);
-  if (!seq || !(m->s1 = strdup(name))) {
-    /* JavaScript makes it (and says what the disk said, if that is what failed). */
+  pthread_mutex_unlock(&mt->dlock);
+  if (!have) goto no;
+  if (!j->busy && !__atomic_load_n(&mt->busy, __ATOMIC_SEQ_CST)) {
+    int32_t next = __atomic_add_fetch(j->seq, 1, __ATOMIC_SEQ_CST);
+    int len = sprintf(line, "{\"seq\":%d,\"changes\":[{\"path\":\"", next);
+    len += (int)json_escape(line + len, path);
+    len += sprintf(line + len, "\",\"node\":{\"kind\":\"file\",\"data\":\"%s\",\"size\":0,\"mode\":%d,\"mtimeMs\":%s},\"clear\":true}]}\n",
+                   f.id, (int)(mode & 07777), msbuf);
+    if (jlog_write(j, line, (size_t)len, next) == 0) {
+      j->made++;
+      seq = next;
+    }
+  }
+  pthread_mutex_unlock(&j->lock);
+  if (!seq) {
+    /* JavaScript makes it (and says what the disk said, if that is what failed); the file goes back. */
     pthread_mutex_lock(&mt->dlock);
-    if (j->n < j->cap) j->files[j->n++] = f;
+    struct jlog *k = jlog_of(mt, token);
+    if (k && k->n < k->cap) k->files[k->n++] = f;
     else close(f.fd);
     pthread_mutex_unlock(&mt->dlock);
-    free(path);
-    if (m) msg_free(m);
-    free(d);
-    return 0;
+    goto no;
   }
+  free(line);
   d->fh = f.fh;
   d->fd = f.fd;
   d->writable = 1;
@@ -874,6 +874,12 @@ static int create_here(struct mount *mt, fuse_req_t req, fuse_ino_t parent, cons
   fi.noflush = 1;
   fuse_reply_create(req, &e, &fi);
   return 1;
+no:
+  free(path);
+  free(line);
+  if (m) msg_free(m);
+  free(d);
+  return 0;
 }
 
 static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi) {
@@ -1603,12 +1609,13 @@ static napi_value js_attach_log(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static struct jlog *jlog_arg(napi_env env, napi_value *argv, struct mount **mtp) {
+/* The log named by argv[1], locked (see detachLog), or NULL. */
+static struct jlog *jlog_locked(napi_env env, napi_value *argv) {
   struct mount *mt = get_mount(env, argv[0]);
   if (!mt) return NULL;
-  *mtp = mt;
   pthread_mutex_lock(&mt->dlock);
   struct jlog *j = jlog_of(mt, (uint32_t)get_num(env, argv[1]));
+  if (j) pthread_mutex_lock(&j->lock);
   pthread_mutex_unlock(&mt->dlock);
   return j;
 }
@@ -1616,13 +1623,11 @@ static struct jlog *jlog_arg(napi_env env, napi_value *argv, struct mount **mtp)
 /* appendLog(handle, token, line, seq): JavaScript's record `seq` appended, whole or not at all. */
 static napi_value js_append_log(napi_env env, napi_callback_info info) {
   ARGS(4);
-  struct mount *mt;
-  struct jlog *j = jlog_arg(env, argv, &mt);
-  if (!j) return throw_error(env, "EINVAL", "no such journal log");
   void *data = NULL;
   size_t len = 0;
   if (napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok) return throw_error(env, "EINVAL", "not a buffer");
-  pthread_mutex_lock(&j->lock);
+  struct jlog *j = jlog_locked(env, argv);
+  if (!j) return throw_error(env, "EINVAL", "no such journal log");
   int err = jlog_write(j, data, len, (int32_t)get_num(env, argv[3]));
   pthread_mutex_unlock(&j->lock);
   if (err) return throw_error(env, strerrorname_np(err) ? strerrorname_np(err) : "EIO", strerror(err));
@@ -1632,10 +1637,8 @@ static napi_value js_append_log(napi_env env, napi_callback_info info) {
 /* logDurable(handle, token, upTo): records up to `upTo` are durable; the flag says so if no later one was appended. */
 static napi_value js_log_durable(napi_env env, napi_callback_info info) {
   ARGS(3);
-  struct mount *mt;
-  struct jlog *j = jlog_arg(env, argv, &mt);
+  struct jlog *j = jlog_locked(env, argv);
   if (!j) return NULL;
-  pthread_mutex_lock(&j->lock);
   if ((int32_t)get_num(env, argv[2]) >= j->logged) __atomic_store_n(j->durable, 1, __ATOMIC_SEQ_CST);
   pthread_mutex_unlock(&j->lock);
   return NULL;
@@ -1645,10 +1648,8 @@ static napi_value js_log_durable(napi_env env, napi_callback_info info) {
    how many creations were recorded here so far. */
 static napi_value js_log_busy(napi_env env, napi_callback_info info) {
   ARGS(3);
-  struct mount *mt;
-  struct jlog *j = jlog_arg(env, argv, &mt);
+  struct jlog *j = jlog_locked(env, argv);
   if (!j) return num(env, 0);
-  pthread_mutex_lock(&j->lock);
   j->busy += (int)get_num(env, argv[2]);
   double made = j->made;
   pthread_mutex_unlock(&j->lock);
@@ -1659,10 +1660,8 @@ static napi_value js_log_busy(napi_env env, napi_callback_info info) {
    creations recorded here (else one it has not is in it); true if cut. */
 static napi_value js_truncate_log(napi_env env, napi_callback_info info) {
   ARGS(3);
-  struct mount *mt;
-  struct jlog *j = jlog_arg(env, argv, &mt);
+  struct jlog *j = jlog_locked(env, argv);
   if (!j) return throw_error(env, "EINVAL", "no such journal log");
-  pthread_mutex_lock(&j->lock);
   int cut = j->made == get_num(env, argv[2]);
   int err = cut && ftruncate(j->fd, 0) < 0 ? errno : 0;
   if (cut && !err) j->size = 0;
