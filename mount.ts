@@ -79,6 +79,14 @@ function stale(seen: Seen, e: ViewEntry): boolean {
  */
 const NEW_FILES = 32
 
+/** A journal's new files held by the binding: how many, whether more are being made, and its log there. */
+interface Pool {
+  files: NewFiles
+  given: number
+  stocking: boolean
+  log?: BoundLog
+}
+
 /** The name a file deleted while open has until its last close (as libfuse's high-level API names it). */
 const hiddenName = (node: Inode) => `.fuse_hidden${node.ino.toString(16).padStart(16, '0')}`
 
@@ -95,14 +103,14 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
   const arming = new Map<number, { wrote: boolean; armed: Promise<void> }>()
   /** Journals whose new files the binding holds, by the token it knows them by; and the file given with each handle. */
   const journals = new Map<NewFiles, number>()
-  const pools = new Map<number, { files: NewFiles; given: number; stocking: boolean; log?: BoundLog }>()
+  const pools = new Map<number, Pool>()
   const given = new Map<number, { token: number; id: string }>()
   const tokenOf = (files: NewFiles) => {
     let token = journals.get(files)
     if (token === undefined) {
       const t = journals.size + 1
       journals.set(files, (token = t))
-      const pool: { files: NewFiles; given: number; stocking: boolean; log?: BoundLog } = { files, given: 0, stocking: false }
+      const pool: Pool = { files, given: 0, stocking: false }
       pools.set(token, pool)
       files.bind((fd, seqs, durable) => (pool.log = session!.bindLog(t, fd, seqs, durable)))
     }
@@ -382,7 +390,8 @@ export function mountView(dir: string, view: MountView): Promise<MountHandle> {
       })
       const p = nodeOf(parent)
       // A node left of an earlier file of that name: this one is another.
-      if (inodes.peek(p, name) && inodes.peek(p, name)!.ino !== ino) inodes.detach(p, name)
+      const old = inodes.peek(p, name)
+      if (old && old.ino !== ino) inodes.detach(p, name)
       const n = inodes.child(p, name, ino)
       inodes.hold(n)
       n.seen = seenOf({ type: 'file', mode, size: 0, mtimeMs, version: `journal:${g.id}` })

@@ -336,7 +336,160 @@ export function mountSession(dir: string, ops: LowLevelOps, o: SessionOptions): 
     if (notes && !over) heed(notes)
     busyNow = busy === true
     try {
-      return dispatch(op, req, ino, n1, n2, n3, n4, s1, s2, n5 ?? 0)
+      switch (op) {
+        case OP.LOOKUP:
+          return answer(
+            req,
+            () => ops.lookup(ino, s1!),
+            (a) => {
+              if (a) entry(req, a)
+              else if (o.negativeTtl > 0) b.replyEntry(req, 0, 0, 0, 0, o.negativeTtl, 0)
+              else b.replyErr(req, ERRNO.ENOENT!)
+            },
+          )
+        case OP.CREATED:
+          try {
+            if (!ops.created) throw new Error('a creation was answered by the binding, and nothing takes it in')
+            ops.created(ino, s1!, s2 as string, n1, n2, n3, n4, n5 ?? 0)
+          } catch (e) {
+            o.onError(e)
+          }
+          return
+        case OP.FORGET:
+          return ops.forget(ino, n1)
+        case OP.GETATTR:
+          return answer(
+            req,
+            () => ops.getattr(ino),
+            (a) => attr(req, a),
+          )
+        case OP.SETATTR: {
+          const set: SetAttr = { viaFile: (n1 & VIA_FILE) !== 0 }
+          if (n1 & SET_MODE) set.mode = n2
+          if (n1 & SET_SIZE) set.size = n3
+          if (n1 & (SET_MTIME | SET_MTIME_NOW)) set.mtimeMs = n4
+          return answer(
+            req,
+            () => ops.setattr(ino, set),
+            (a) => attr(req, a),
+          )
+        }
+        case OP.READLINK:
+          return answer(
+            req,
+            () => ops.readlink(ino),
+            (t) => b.replyReadlink(req, t),
+          )
+        case OP.MKNOD:
+          return answer(
+            req,
+            () => ops.mknod(ino, s1!, n1),
+            (a) => entry(req, a),
+          )
+        case OP.MKDIR:
+          return answer(
+            req,
+            () => ops.mkdir(ino, s1!, n1),
+            (a) => entry(req, a),
+          )
+        case OP.UNLINK:
+          return answer(req, () => ops.unlink(ino, s1!), ok(req))
+        case OP.RMDIR:
+          return answer(req, () => ops.rmdir(ino, s1!), ok(req))
+        case OP.SYMLINK:
+          return answer(
+            req,
+            () => ops.symlink(s2 as string, ino, s1!),
+            (a) => entry(req, a),
+          )
+        case OP.RENAME:
+          // s1 is the new name, s2 the old one (the binding checks names in that order).
+          return answer(req, () => ops.rename(ino, s2 as string, n1, s1!, n2), ok(req))
+        case OP.LINK:
+          return answer(
+            req,
+            () => ops.link(ino, n1, s1!),
+            (a) => entry(req, a),
+          )
+        case OP.OPEN:
+          return answer(
+            req,
+            () => ops.open(ino, n1),
+            (f) => b.replyOpen(req, f.fh, openFlags(f)),
+          )
+        case OP.CREATE:
+          return answer(
+            req,
+            () => ops.create(ino, s1!, n1, n2),
+            (c) =>
+              b.replyCreate(
+                req,
+                c.attr.ino,
+                c.attr.mode,
+                c.attr.size,
+                c.attr.mtimeMs,
+                c.attr.ttl ?? o.entryTtl,
+                c.attr.ttl ?? o.attrTtl,
+                c.fh,
+                openFlags(c),
+              ),
+          )
+        case OP.READ:
+          return answer(
+            req,
+            () => ops.read(ino, n3, n1, n2),
+            (bytes) => b.replyBuf(req, bytes, n1),
+          )
+        case OP.WRITE:
+          return answer(
+            req,
+            () => ops.write(ino, n3, s2 as Buffer, n1),
+            (n) => b.replyWrite(req, n),
+          )
+        case OP.FLUSH:
+          return answer(req, () => ops.flush(ino, n3), ok(req))
+        case OP.RELEASE:
+          return answer(req, () => ops.release(ino, n3), ok(req))
+        case OP.FSYNC:
+          return answer(req, () => ops.fsync(ino, n3, n1 !== 0), ok(req))
+        case OP.OPENDIR:
+          return answer(
+            req,
+            () => ops.opendir(ino),
+            (d) => b.replyOpen(req, d.fh, d.keepCache ? 4 : 0),
+          )
+        case OP.READDIR:
+          return answer(
+            req,
+            () => ops.readdir(ino, n3, n2, n4 === 1),
+            ({ entries, added }) => {
+              const meta = new Float64Array(entries.length * 6)
+              entries.forEach((e, i) => {
+                meta.set([e.attr.ino, e.attr.mode, e.attr.size, e.attr.mtimeMs, n2 + i + 1, e.attr.ttl ?? o.entryTtl], i * 6)
+              })
+              const count = b.replyDir(
+                req,
+                n1,
+                n4 === 1,
+                entries.map((e) => e.name),
+                meta,
+              )
+              added?.(count)
+            },
+          )
+        case OP.RELEASEDIR:
+          return answer(req, () => ops.releasedir(ino, n3), ok(req))
+        case OP.FSYNCDIR:
+          return answer(req, () => ops.fsyncdir(ino), ok(req))
+        case OP.NOTES:
+          return
+        case OP.END:
+          over = true
+          ended()
+          return
+        default:
+          b.replyErr(req, ERRNO.ENOSYS!)
+      }
     } finally {
       // Answered without `answer` (or not at all): done with at once.
       if (busyNow) {
@@ -345,174 +498,6 @@ export function mountSession(dir: string, ops: LowLevelOps, o: SessionOptions): 
       }
     }
   }
-  const dispatch = (
-    op: number,
-    req: number,
-    ino: number,
-    n1: number,
-    n2: number,
-    n3: number,
-    n4: number,
-    s1: string | undefined,
-    s2: string | Buffer | undefined,
-    n5: number,
-  ) => {
-    switch (op) {
-      case OP.LOOKUP:
-        return answer(
-          req,
-          () => ops.lookup(ino, s1!),
-          (a) => {
-            if (a) entry(req, a)
-            else if (o.negativeTtl > 0) b.replyEntry(req, 0, 0, 0, 0, o.negativeTtl, 0)
-            else b.replyErr(req, ERRNO.ENOENT!)
-          },
-        )
-      case OP.CREATED:
-        try {
-          if (!ops.created) throw new Error('a creation was answered by the binding, and nothing takes it in')
-          ops.created(ino, s1!, s2 as string, n1, n2, n3, n4, n5)
-        } catch (e) {
-          o.onError(e)
-        }
-        return
-      case OP.FORGET:
-        return ops.forget(ino, n1)
-      case OP.GETATTR:
-        return answer(
-          req,
-          () => ops.getattr(ino),
-          (a) => attr(req, a),
-        )
-      case OP.SETATTR: {
-        const set: SetAttr = { viaFile: (n1 & VIA_FILE) !== 0 }
-        if (n1 & SET_MODE) set.mode = n2
-        if (n1 & SET_SIZE) set.size = n3
-        if (n1 & (SET_MTIME | SET_MTIME_NOW)) set.mtimeMs = n4
-        return answer(
-          req,
-          () => ops.setattr(ino, set),
-          (a) => attr(req, a),
-        )
-      }
-      case OP.READLINK:
-        return answer(
-          req,
-          () => ops.readlink(ino),
-          (t) => b.replyReadlink(req, t),
-        )
-      case OP.MKNOD:
-        return answer(
-          req,
-          () => ops.mknod(ino, s1!, n1),
-          (a) => entry(req, a),
-        )
-      case OP.MKDIR:
-        return answer(
-          req,
-          () => ops.mkdir(ino, s1!, n1),
-          (a) => entry(req, a),
-        )
-      case OP.UNLINK:
-        return answer(req, () => ops.unlink(ino, s1!), ok(req))
-      case OP.RMDIR:
-        return answer(req, () => ops.rmdir(ino, s1!), ok(req))
-      case OP.SYMLINK:
-        return answer(
-          req,
-          () => ops.symlink(s2 as string, ino, s1!),
-          (a) => entry(req, a),
-        )
-      case OP.RENAME:
-        // s1 is the new name, s2 the old one (the binding checks names in that order).
-        return answer(req, () => ops.rename(ino, s2 as string, n1, s1!, n2), ok(req))
-      case OP.LINK:
-        return answer(
-          req,
-          () => ops.link(ino, n1, s1!),
-          (a) => entry(req, a),
-        )
-      case OP.OPEN:
-        return answer(
-          req,
-          () => ops.open(ino, n1),
-          (f) => b.replyOpen(req, f.fh, openFlags(f)),
-        )
-      case OP.CREATE:
-        return answer(
-          req,
-          () => ops.create(ino, s1!, n1, n2),
-          (c) =>
-            b.replyCreate(
-              req,
-              c.attr.ino,
-              c.attr.mode,
-              c.attr.size,
-              c.attr.mtimeMs,
-              c.attr.ttl ?? o.entryTtl,
-              c.attr.ttl ?? o.attrTtl,
-              c.fh,
-              openFlags(c),
-            ),
-        )
-      case OP.READ:
-        return answer(
-          req,
-          () => ops.read(ino, n3, n1, n2),
-          (bytes) => b.replyBuf(req, bytes, n1),
-        )
-      case OP.WRITE:
-        return answer(
-          req,
-          () => ops.write(ino, n3, s2 as Buffer, n1),
-          (n) => b.replyWrite(req, n),
-        )
-      case OP.FLUSH:
-        return answer(req, () => ops.flush(ino, n3), ok(req))
-      case OP.RELEASE:
-        return answer(req, () => ops.release(ino, n3), ok(req))
-      case OP.FSYNC:
-        return answer(req, () => ops.fsync(ino, n3, n1 !== 0), ok(req))
-      case OP.OPENDIR:
-        return answer(
-          req,
-          () => ops.opendir(ino),
-          (d) => b.replyOpen(req, d.fh, d.keepCache ? 4 : 0),
-        )
-      case OP.READDIR:
-        return answer(
-          req,
-          () => ops.readdir(ino, n3, n2, n4 === 1),
-          ({ entries, added }) => {
-            const meta = new Float64Array(entries.length * 6)
-            entries.forEach((e, i) => {
-              meta.set([e.attr.ino, e.attr.mode, e.attr.size, e.attr.mtimeMs, n2 + i + 1, e.attr.ttl ?? o.entryTtl], i * 6)
-            })
-            const count = b.replyDir(
-              req,
-              n1,
-              n4 === 1,
-              entries.map((e) => e.name),
-              meta,
-            )
-            added?.(count)
-          },
-        )
-      case OP.RELEASEDIR:
-        return answer(req, () => ops.releasedir(ino, n3), ok(req))
-      case OP.FSYNCDIR:
-        return answer(req, () => ops.fsyncdir(ino), ok(req))
-      case OP.NOTES:
-        return
-      case OP.END:
-        over = true
-        ended()
-        return
-      default:
-        b.replyErr(req, ERRNO.ENOSYS!)
-    }
-  }
-
   const options = 'fsname=cloudy,subtype=cloudy'
   let handle: object
   try {

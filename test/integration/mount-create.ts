@@ -5,16 +5,21 @@
  * rename of the folder while files are being made in it, and through the up-syncs that run
  * meanwhile.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { computer, initVault, joinVault, tempDir } from '../helpers/cli.js'
 import { mountPoint, sh, startMount } from '../helpers/mount.js'
 
-t.test('files made in a new folder, then kill -9: every one is there, with its bytes, and goes to another computer', async (t) => {
+/** A computer of a new vault with its mount started (`args` for it). */
+async function mounted(t: Test, args: string[]) {
   const vault = tempDir(t, 'vault')
   const a = computer(t)
   await initVault(t, a, vault, [], 'alpha-pc')
   const dir = mountPoint(t)
-  const first = await startMount(t, a, dir, ['--upsync-after', '600'])
+  return { vault, a, dir, mount: await startMount(t, a, dir, args) }
+}
+
+t.test('files made in a new folder, then kill -9: every one is there, with its bytes, and goes to another computer', async (t) => {
+  const { vault, a, dir, mount: first } = await mounted(t, ['--upsync-after', '600'])
   // Empty files too: a creation closed at once is as durable against a crash of the mount.
   await sh(
     `mkdir -p ${dir}/apps/made/a/b && cd ${dir}/apps/made && for i in $(seq 1 150); do printf "file $i" > a/f$i; : > a/b/empty$i; done`,
@@ -35,12 +40,8 @@ t.test('files made in a new folder, then kill -9: every one is there, with its b
 })
 
 t.test('a folder renamed while files are being made in it: every file is under its new name, after a remount too', async (t) => {
-  const vault = tempDir(t, 'vault')
-  const a = computer(t)
-  await initVault(t, a, vault, [], 'alpha-pc')
-  const dir = mountPoint(t)
   // Up-syncs as soon as the writes pause: snapshots taken while files are made.
-  const first = await startMount(t, a, dir, ['--upsync-after', '0'])
+  const { a, dir, mount: first } = await mounted(t, ['--upsync-after', '0'])
   await sh(`mkdir -p ${dir}/apps/moving/d`)
   // The shell's working folder follows the folder through its renames.
   await sh(
