@@ -123,7 +123,7 @@ export interface SessionOptions {
 }
 
 interface Binding {
-  mount(dir: string, options: string, maxWrite: number, handler: (...args: unknown[]) => void): object
+  mount(dir: string, options: string, maxWrite: number, handler: (...args: unknown[]) => void, entryTtl: number, attrTtl: number): object
   replyErr(req: number, errno: number): void
   replyEntry(req: number, ino: number, mode: number, size: number, mtimeMs: number, entryTtl: number, attrTtl: number): void
   replyCreate(
@@ -151,10 +151,10 @@ interface Binding {
   attachLog(handle: object, token: number, fd: number, seq: Int32Array, durable: Int32Array): void
   appendLog(handle: object, token: number, line: Buffer, seq: number): void
   logDurable(handle: object, token: number, upTo: number): void
-  logBusy(handle: object, token: number, delta: number): number
+  logBusy(handle: object, token: number, delta: number): void
   truncateLog(handle: object, token: number, taken: number): boolean
   detachLog(handle: object, token: number): void
-  giveNewFile(handle: object, token: number, ino: number, fh: number, fd: number, id: string, entryTtl: number, attrTtl: number): void
+  giveNewFile(handle: object, token: number, ino: number, fh: number, fd: number, id: string): void
   unbusy(handle: object): void
 }
 
@@ -501,7 +501,7 @@ export function mountSession(dir: string, ops: LowLevelOps, o: SessionOptions): 
   const options = 'fsname=cloudy,subtype=cloudy'
   let handle: object
   try {
-    handle = b.mount(dir, options, o.maxWrite ?? 1024 * 1024, handler as (...args: unknown[]) => void)
+    handle = b.mount(dir, options, o.maxWrite ?? 1024 * 1024, handler as (...args: unknown[]) => void, o.entryTtl, o.attrTtl)
   } catch (e) {
     throw new CloudyError(
       'EMOUNT',
@@ -544,7 +544,7 @@ export function mountSession(dir: string, ops: LowLevelOps, o: SessionOptions): 
       }
     },
     giveNewFile: (token, ino, fh, fd, id) => {
-      if (!over) b.giveNewFile(handle, token, ino, fh, fd, id, o.entryTtl, o.attrTtl)
+      if (!over) b.giveNewFile(handle, token, ino, fh, fd, id)
     },
     forgetKnown: (ino) => {
       if (!over) b.forgetKnown(handle, ino)

@@ -13,8 +13,9 @@
  * requests and replies across, and answers itself only the reads, writes and fsyncs of files
  * JavaScript handed over as a journal's data file (setDirect), the lookups of names it knows
  * are not there (knowEmpty), and the creations in folders made through the mount, whose records
- * it appends to the journal's log itself ("creations made here"). Names that are not UTF-8 cannot be represented there: a lookup of
- * one answers ENOENT, a creation EILSEQ, here; one longer than 255 bytes ENAMETOOLONG.
+ * it appends to the journal's log itself ("creations made here"). Names that are not UTF-8
+ * cannot be represented there: a lookup of one answers ENOENT, a creation EILSEQ, here; one
+ * longer than 255 bytes ENAMETOOLONG.
  */
 #define _GNU_SOURCE
 #define FUSE_USE_VERSION 34
@@ -1209,9 +1210,10 @@ static void fill_stat(struct mount *mt, struct stat *st, double ino, double mode
   st->st_ctim = st->st_mtim;
 }
 
-/* mount(dir, options, maxWrite, handler) -> external handle */
+/* mount(dir, options, maxWrite, handler, entryTimeout, attrTimeout) -> external handle; the
+   timeouts are those of the creations answered here. */
 static napi_value js_mount(napi_env env, napi_callback_info info) {
-  ARGS(4);
+  ARGS(6);
   char *dir = get_string(env, argv[0]);
   char *opts = get_string(env, argv[1]);
   struct mount *mt = calloc(1, sizeof *mt);
@@ -1224,6 +1226,8 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   mt->uid = geteuid();
   mt->gid = getegid();
   mt->max_write = (unsigned)get_num(env, argv[2]);
+  mt->entry_ttl = get_num(env, argv[4]);
+  mt->attr_ttl = get_num(env, argv[5]);
   pthread_mutex_init(&mt->lock, NULL);
   pthread_cond_init(&mt->wake, NULL);
   pthread_mutex_init(&mt->dlock, NULL);
@@ -1471,6 +1475,16 @@ static napi_value js_inval_entry(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* The Int32Array `v`'s memory, kept alive by `ref` until it is deleted; NULL if `v` is not one. */
+static int32_t *int32s(napi_env env, napi_value v, napi_ref *ref) {
+  napi_typedarray_type tt;
+  size_t len = 0;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, v, &tt, &len, &data, NULL, NULL) != napi_ok || tt != napi_int32_array || len < 1) return NULL;
+  if (napi_create_reference(env, v, 1, ref) != napi_ok) return NULL;
+  return data;
+}
+
 /*
  * setDirect(handle, fh, fd, writable, durable) -> whether the file was written directly since
  * JavaScript last took note. fd >= 0: this file answers the handle's reads (and writes, if
@@ -1491,12 +1505,7 @@ static napi_value js_set_direct(napi_env env, napi_callback_info info) {
     bool w = false;
     napi_get_value_bool(env, argv[3], &w);
     d->writable = w;
-    napi_typedarray_type tt;
-    size_t len = 0;
-    void *data = NULL;
-    if (napi_get_typedarray_info(env, argv[4], &tt, &len, &data, NULL, NULL) == napi_ok && tt == napi_int32_array && len >= 1 &&
-        napi_create_reference(env, argv[4], 1, &d->durable_ref) == napi_ok)
-      d->durable = data;
+    d->durable = int32s(env, argv[4], &d->durable_ref);
     d->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (d->fd < 0) {
       int e = errno;
@@ -1571,15 +1580,6 @@ static void jlog_free(napi_env env, struct jlog *j) {
   free(j);
 }
 
-static int32_t *int32s(napi_env env, napi_value v, napi_ref *ref) {
-  napi_typedarray_type tt;
-  size_t len = 0;
-  void *data = NULL;
-  if (napi_get_typedarray_info(env, v, &tt, &len, &data, NULL, NULL) != napi_ok || tt != napi_int32_array || len < 1) return NULL;
-  if (napi_create_reference(env, v, 1, ref) != napi_ok) return NULL;
-  return data;
-}
-
 /* attachLog(handle, token, fd, seq, durable): journal `token`'s log is appended to here from now on
    (fd: its descriptor, duplicated; seq, durable: its shared counter and flag, Int32Arrays). */
 static napi_value js_attach_log(napi_env env, napi_callback_info info) {
@@ -1644,16 +1644,14 @@ static napi_value js_log_durable(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* logBusy(handle, token, delta): JavaScript begins (1) or ends (-1) a change of its own; returns
-   how many creations were recorded here so far. */
+/* logBusy(handle, token, delta): JavaScript begins (1) or ends (-1) a change of its own. */
 static napi_value js_log_busy(napi_env env, napi_callback_info info) {
   ARGS(3);
   struct jlog *j = jlog_locked(env, argv);
-  if (!j) return num(env, 0);
+  if (!j) return NULL;
   j->busy += (int)get_num(env, argv[2]);
-  double made = j->made;
   pthread_mutex_unlock(&j->lock);
-  return num(env, made);
+  return NULL;
 }
 
 /* truncateLog(handle, token, taken): cut the log to nothing if JavaScript has taken in all `taken`
@@ -1696,9 +1694,9 @@ static napi_value js_detach_log(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* giveNewFile(handle, token, ino, fh, fd, id, entryTimeout, attrTimeout): a new file ready for a creation in journal `token`. */
+/* giveNewFile(handle, token, ino, fh, fd, id): a new file ready for a creation in journal `token`. */
 static napi_value js_give_new_file(napi_env env, napi_callback_info info) {
-  ARGS(8);
+  ARGS(6);
   struct mount *mt = get_mount(env, argv[0]);
   if (!mt) return throw_error(env, "EINVAL", "not a mount");
   struct new_file f = {(uint64_t)get_num(env, argv[2]), (uint64_t)get_num(env, argv[3]), -1, {0}};
@@ -1708,8 +1706,6 @@ static napi_value js_give_new_file(napi_env env, napi_callback_info info) {
   f.fd = fcntl((int)get_num(env, argv[4]), F_DUPFD_CLOEXEC, 0);
   if (f.fd < 0) return throw_error(env, "EIO", strerror(errno));
   pthread_mutex_lock(&mt->dlock);
-  mt->entry_ttl = get_num(env, argv[6]);
-  mt->attr_ttl = get_num(env, argv[7]);
   struct jlog *j = jlog_of(mt, (uint32_t)get_num(env, argv[1]));
   if (j && j->n == j->cap) {
     size_t cap = j->cap ? j->cap * 2 : 32;
