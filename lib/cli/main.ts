@@ -19,6 +19,31 @@ function withJson<T>(y: Argv<T>) {
   return y.options({ ...passwordOption, json: { type: 'boolean', describe: 'print one JSON document on stdout' } })
 }
 
+/** restic's --keep-* options (lib/sync/retention.ts): counts take `unlimited`, so all are strings here. */
+function withKeep<T>(y: Argv<T>) {
+  const count = (what: string) => ({
+    type: 'string' as const,
+    describe: `keep the newest commit of each of the last N ${what} (or unlimited)`,
+  })
+  return y.options({
+    'keep-last': { type: 'string', describe: 'keep the newest N commits (or unlimited)' },
+    'keep-hourly': count('hours'),
+    'keep-daily': count('days'),
+    'keep-weekly': count('weeks'),
+    'keep-monthly': count('months'),
+    'keep-yearly': count('years'),
+    'keep-within': { type: 'string', describe: 'keep every commit less than this much older than the newest (e.g. 1y6m, 30d, 12h)' },
+  })
+}
+
+/** The --keep-* options given, as the words of a policy (lib/sync/retention.ts parses them). */
+function keepArgs(a: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const rule of ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly', 'within'])
+    if (a[`keep-${rule}`] !== undefined) out[rule] = String(a[`keep-${rule}`])
+  return out
+}
+
 export async function main(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {
   let run: (() => Promise<number>) | undefined
   // yargs may fail twice for one mistake ("Did you mean status?", then "Unknown argument:
@@ -360,6 +385,24 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
           (await import('./commands/selection.js')).schedule(io, {
             category: a.category,
             when: a.when,
+            passwordFile: a['password-file'],
+            json: a.json,
+          })
+      },
+    )
+    .command(
+      'retention [scope]',
+      "which commits forget keeps, for the whole chain, per category or application (restic's --keep-* rules)",
+      (y) =>
+        withKeep(withJson(y))
+          .positional('scope', { type: 'string', describe: 'settings, apps, system, inventory or app:<id>; none: show every policy' })
+          .options({ inherit: { type: 'boolean', describe: "drop this scope's own policy: it follows its category's, or the default" } }),
+      (a) => {
+        run = async () =>
+          (await import('./commands/selection.js')).retention(io, {
+            scope: a.scope,
+            keep: keepArgs(a),
+            inherit: a.inherit,
             passwordFile: a['password-file'],
             json: a.json,
           })

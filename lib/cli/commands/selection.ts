@@ -6,9 +6,11 @@ import { GlobError, globToRegExp } from '../../catalog/glob.js'
 import { EXIT, UsageError } from '../../errors.js'
 import { expandHome } from '../../paths.js'
 import { changeSelection, loadSelectionMap } from '../../selection/records.js'
+import { policyOf, retentionChanges, retentionPolicies, retentionScope, type RetentionScope } from '../../selection/retention.js'
 import { parseSchedule, scheduleCategory, scheduleChanges } from '../../selection/schedule.js'
 import { readSelection, type SelectionMap } from '../../selection/selection.js'
 import { underHome } from '../../sources/sources.js'
+import { DEFAULT_POLICY, formatPolicy, isEmptyPolicy, parsePolicy, type RetentionPolicy } from '../../sync/retention.js'
 import { openSession, type Session } from '../context.js'
 import type { CliIo } from '../io.js'
 import { join } from 'node:path'
@@ -177,4 +179,62 @@ export async function schedule(io: CliIo, args: SelectionArgs & { category?: str
   } finally {
     await s.close()
   }
+}
+
+/** The --keep-* options given, as a policy; undefined when none was. A usage error names a wrong one. */
+export function keepPolicy(keep: Record<string, string>): RetentionPolicy | undefined {
+  const parts = Object.entries(keep)
+  if (parts.length === 0) return undefined
+  const policy = parsePolicy(parts.map(([rule, v]) => `${rule}=${v}`).join(','))
+  if (isEmptyPolicy(policy))
+    throw new UsageError('every --keep-* given is 0: such a policy would keep nothing but the heads; give a count, or use --inherit')
+  return policy
+}
+
+/**
+ * `cloudy retention [scope] [--keep-* …] [--inherit]`: set which commits `forget` keeps in a
+ * category or an application's spaces, for the whole chain; with a scope alone or nothing, say
+ * what is set (and what each scope follows).
+ */
+export async function retention(
+  io: CliIo,
+  args: SelectionArgs & { scope?: string; keep: Record<string, string>; inherit?: boolean },
+): Promise<number> {
+  // Checked before the password is asked for.
+  const scope = args.scope === undefined ? undefined : retentionScope(args.scope)
+  const policy = keepPolicy(args.keep)
+  if ((policy || args.inherit) && !scope)
+    throw new UsageError('name the scope to set: a category (settings, apps, system, inventory) or app:<id>')
+  if (policy && args.inherit) throw new UsageError('--inherit drops the policy --keep-* would set: give one or the other')
+  const s = await openSession(io, args)
+  try {
+    const map = await loadSelectionMap(s.vault, s.db)
+    if (scope && (policy || args.inherit)) {
+      await changeSelection(s.vault, s.db, s.device.id, retentionChanges(scope, policy, map))
+      const now = await loadSelectionMap(s.vault, s.db)
+      const shown = shownPolicy(now, scope)
+      if (args.json) io.stdout.write(JSON.stringify({ scope, ...shown }) + '\n')
+      else io.stdout.write(`${scope}: keeps ${shown.policy}${shown.from ? ` (${shown.from})` : ''}; forget on every computer follows.\n`)
+      return EXIT.OK
+    }
+    const scopes: RetentionScope[] = scope
+      ? [scope]
+      : [...CATEGORIES, ...[...retentionPolicies(map).keys()].filter((k) => k.startsWith('app:')).sort()]
+    const shown = scopes.map((sc) => ({ scope: sc, ...shownPolicy(map, sc) }))
+    if (args.json) io.stdout.write(JSON.stringify(shown) + '\n')
+    else for (const x of shown) io.stdout.write(`${x.scope}: ${x.policy}${x.from ? ` (${x.from})` : ''}\n`)
+    return EXIT.OK
+  } finally {
+    await s.close()
+  }
+}
+
+/** A scope's policy as written, and where it comes from when it is not its own. */
+function shownPolicy(map: SelectionMap, scope: RetentionScope): { policy: string; from?: string } {
+  const own = retentionPolicies(map).get(scope)
+  if (own) return { policy: formatPolicy(own) }
+  // An application's scope follows apps; a category without one, the default.
+  const inherited = scope.startsWith('app:') ? policyOf(map, `app/${scope.slice(4)}`) : undefined
+  if (inherited?.scope) return { policy: formatPolicy(inherited.policy), from: `as ${inherited.scope}` }
+  return { policy: formatPolicy(DEFAULT_POLICY), from: 'the default' }
 }
