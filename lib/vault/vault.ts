@@ -3,6 +3,7 @@
  * master key they wrap. An unlocked Vault hands out space keys; it never writes the password or
  * the master key anywhere.
  */
+import { withVaultLock, type VaultLock } from './vault-lock.js'
 import {
   AlreadyExistsError,
   CloudyError,
@@ -216,54 +217,26 @@ export class Vault {
   async changePassword(oldPassword: string, newPassword: string, options: { kdf?: string } = {}): Promise<void> {
     // One change at a time across the chain: two at once would each remove the old slot and
     // leave both new passwords working.
-    await this.#lockPasswd()
-    let changed = false
-    try {
-      await this.#changePassword(oldPassword, newPassword, options)
-      changed = true
-    } finally {
-      // A failed change is reported as itself, not as the lock that could not be freed after it
-      // (it goes stale and is taken over).
-      await this.#provider.delete(PASSWD_LOCK).catch((e: unknown) => {
-        if (changed) throw e
-      })
+    await withVaultLock(this.#provider, this.#passwdLock(), () => this.#changePassword(oldPassword, newPassword, options))
+  }
+
+  #passwdLock(): VaultLock {
+    return {
+      key: PASSWD_LOCK,
+      staleMs: PASSWD_LOCK_STALE_MS,
+      refused: (since) =>
+        new LockedError(
+          `the master password of the vault at ${this.#provider.name}`,
+          `another computer is changing it${since ? ` since ${since.toISOString()}` : ''}, and the last change must be the one that holds. Nothing was changed here: ` +
+            `run "cloudy passwd" again once it is done, with the password it set (a change stopped half-way frees it after ` +
+            `${PASSWD_LOCK_STALE_MS / 60_000} minutes)`,
+        ),
     }
   }
 
-  /** Take the vault's passwd lock (a put that fails if the key exists), or say who holds it. */
-  async #lockPasswd(): Promise<void> {
-    const take = async () => {
-      try {
-        await this.#provider.put(PASSWD_LOCK, json({ since: new Date().toISOString() }), { ifAbsent: true })
-        return true
-      } catch (e) {
-        if (e instanceof AlreadyExistsError) return false
-        throw e
-      }
-    }
-    if (await take()) return
-    let since: number | undefined
-    try {
-      since = Date.parse((JSON.parse(Buffer.from(await this.#provider.get(PASSWD_LOCK)).toString('utf8')) as { since: string }).since)
-    } catch (e) {
-      if (e instanceof NotFoundError) {
-        if (await take()) return
-      } else if (e instanceof SyntaxError) since = Number.NaN
-      else throw e
-    }
-    // A lock left by a change that was stopped half-way is taken over once old enough; one that
-    // does not say when it was taken (damaged: Cloudy writes it whole) at once.
-    if (since !== undefined && (Number.isNaN(since) || Date.now() - since > PASSWD_LOCK_STALE_MS)) {
-      await this.#provider.delete(PASSWD_LOCK)
-      if (await take()) return
-    }
-    const at = since === undefined || Number.isNaN(since) ? '' : ` since ${new Date(since).toISOString()}`
-    throw new LockedError(
-      `the master password of the vault at ${this.#provider.name}`,
-      `another computer is changing it${at}, and the last change must be the one that holds. Nothing was changed here: ` +
-        `run "cloudy passwd" again once it is done, with the password it set (a change stopped half-way frees it after ` +
-        `${PASSWD_LOCK_STALE_MS / 60_000} minutes)`,
-    )
+  /** Run `fn` holding the lock `lock` of this vault (vault-lock.ts). */
+  exclusive<T>(lock: VaultLock, fn: () => Promise<T>): Promise<T> {
+    return withVaultLock(this.#provider, lock, fn)
   }
 
   async #changePassword(oldPassword: string, newPassword: string, options: { kdf?: string }): Promise<void> {
@@ -304,6 +277,11 @@ export class Vault {
       this.#spaces.set(name, k)
     }
     return k
+  }
+
+  /** Whether this process can open space `name` (a restricted vault holds a few keys only). */
+  holds(name: string): boolean {
+    return this.#spaces.has(name) || !!this.#master
   }
 
   deviceTag(deviceId: string): string {

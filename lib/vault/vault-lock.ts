@@ -1,0 +1,63 @@
+/**
+ * A lock object in the vault: an if-absent put of `{"since": <ISO time>}`, deleted when done.
+ * It orders the few operations that must not run twice at once across the chain (a password
+ * change, a prune); syncs never take one. A lock left by a run that was stopped goes stale and
+ * is taken over; one that does not say when it was taken (damaged: Cloudy writes it whole) at once.
+ */
+import type { Provider } from '../../providers/provider.js'
+import { AlreadyExistsError, NotFoundError } from '../errors.js'
+
+export interface VaultLock {
+  /** The lock's key (`keys/passwd.lock`, `locks/prune`). */
+  key: string
+  /** Age after which a lock is taken over. */
+  staleMs: number
+  /** The error for a lock held by another run; `since` is when it was taken, when known. */
+  refused: (since: Date | undefined) => Error
+}
+
+const json = (v: unknown) => Buffer.from(JSON.stringify(v, null, 1) + '\n')
+
+/** Run `fn` holding `lock`; the lock is deleted after, unless that fails after `fn` failed. */
+export async function withVaultLock<T>(provider: Provider, lock: VaultLock, fn: () => Promise<T>): Promise<T> {
+  await take(provider, lock)
+  let done = false
+  try {
+    const out = await fn()
+    done = true
+    return out
+  } finally {
+    // A failed run is reported as itself, not as the lock that could not be freed after it (it
+    // goes stale and is taken over).
+    await provider.delete(lock.key).catch((e: unknown) => {
+      if (done) throw e
+    })
+  }
+}
+
+async function take(provider: Provider, lock: VaultLock): Promise<void> {
+  const put = async () => {
+    try {
+      await provider.put(lock.key, json({ since: new Date().toISOString() }), { ifAbsent: true })
+      return true
+    } catch (e) {
+      if (e instanceof AlreadyExistsError) return false
+      throw e
+    }
+  }
+  if (await put()) return
+  let since: number | undefined
+  try {
+    since = Date.parse((JSON.parse(Buffer.from(await provider.get(lock.key)).toString('utf8')) as { since: string }).since)
+  } catch (e) {
+    if (e instanceof NotFoundError) {
+      if (await put()) return
+    } else if (e instanceof SyntaxError) since = Number.NaN
+    else throw e
+  }
+  if (since !== undefined && (Number.isNaN(since) || Date.now() - since > lock.staleMs)) {
+    await provider.delete(lock.key)
+    if (await put()) return
+  }
+  throw lock.refused(since === undefined || Number.isNaN(since) ? undefined : new Date(since))
+}
