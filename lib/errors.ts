@@ -129,6 +129,21 @@ export class IntegrityError extends CloudyError {
   }
 }
 
+/**
+ * A prune on another computer deleted data this run was about to refer to, before this run could
+ * keep it. Nothing was published; a new run stores the data again (the up-sync retries once).
+ */
+export class PrunedError extends CloudyError {
+  constructor(what: string) {
+    super(
+      'EPRUNED',
+      EXIT.FAILED,
+      `a prune deleted ${what}, which this run uses, before it could be kept: nothing was published. ` +
+        'Run the command again: it stores that data again.',
+    )
+  }
+}
+
 /** A head pointer went backwards: a storage account replaying an old state. */
 export class RollbackError extends CloudyError {
   constructor(message: string) {

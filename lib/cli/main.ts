@@ -36,6 +36,18 @@ function withKeep<T>(y: Argv<T>) {
   })
 }
 
+/** prune's options (also `forget --prune`'s). */
+function withPrune<T>(y: Argv<T>) {
+  return y.options({
+    'max-unused': { type: 'string', describe: 'unused data to leave in packs rather than copy them: 5% (the default), 100M, or unlimited' },
+    grace: {
+      type: 'string',
+      describe: 'how long a mark stands before what it names is deleted (default 10m): an up-sync under way sees it first',
+    },
+    wait: { type: 'boolean', default: true, describe: 'wait for the grace period and delete (--no-wait: the next prune deletes)' },
+  })
+}
+
 /** The --keep-* options given, as the words of a policy (lib/sync/retention.ts parses them). */
 function keepArgs(a: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {}
@@ -403,6 +415,47 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
             scope: a.scope,
             keep: keepArgs(a),
             inherit: a.inherit,
+            passwordFile: a['password-file'],
+            json: a.json,
+          })
+      },
+    )
+    .command(
+      'forget',
+      'let go of the commits the retention policies do not keep (nothing is deleted until prune)',
+      (y) =>
+        withPrune(withKeep(withJson(y))).options({
+          'dry-run': { alias: 'n', type: 'boolean', describe: 'say what would be forgotten, change nothing' },
+          prune: { type: 'boolean', describe: 'run prune afterwards' },
+        }),
+      (a) => {
+        run = async () =>
+          (await import('./commands/prune.js')).forgetCommand(io, {
+            keep: keepArgs(a),
+            dryRun: a['dry-run'],
+            prune: a.prune,
+            maxUnused: a['max-unused'],
+            grace: a.grace,
+            wait: a.wait,
+            passwordFile: a['password-file'],
+            json: a.json,
+          })
+      },
+    )
+    .command(
+      'prune',
+      'delete the data no kept commit uses, copying what is still used out of mostly unused packs; other computers go on syncing',
+      (y) =>
+        withPrune(withJson(y)).options({
+          'dry-run': { alias: 'n', type: 'boolean', describe: 'say what would be deleted, change nothing' },
+        }),
+      (a) => {
+        run = async () =>
+          (await import('./commands/prune.js')).pruneCommand(io, {
+            dryRun: a['dry-run'],
+            maxUnused: a['max-unused'],
+            grace: a.grace,
+            wait: a.wait,
             passwordFile: a['password-file'],
             json: a.json,
           })

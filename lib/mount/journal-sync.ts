@@ -18,6 +18,8 @@ import { Walker } from '../sources/walk.js'
 import { followChain } from '../sync/follow.js'
 import { endUpSync, publish, startUpSync, treeMetaKey, type PublishOptions } from '../sync/up.js'
 import { Warnings } from '../sync/warnings.js'
+import { keepAlive, RECHECK_MS } from '../sync/keep-alive.js'
+import { touchDevice } from '../sync/chain.js'
 import { isHidden, type JournalSnapshot } from './journal.js'
 import type { JournaledView } from './journaled-view.js'
 
@@ -123,9 +125,13 @@ export async function downSyncJournal(s: JournaledSpace): Promise<boolean> {
   if (!merged) return false
   await s.store.storeVirtualTrees()
   await s.store.flush()
+  // The new base must outlive any prune under way, and is published for those to come
+  // (keep-alive.ts; chain.ts `bases`).
+  const checked = performance.now()
+  await keepAlive(s.store, [merged.tree])
   // With no change in progress: one that started before the merge (a file being copied out
   // of the old base) must be published first, then merged, never laid over the new base.
-  return s.view.pause(() => {
+  const changed = await s.view.pause(() => {
     // Written while merging: the journal goes first (published at the next up-sync).
     if (!s.view.journal.empty) return false
     if (merged.tree) s.db.setMeta(treeMetaKey(s.space), merged.tree)
@@ -134,6 +140,11 @@ export async function downSyncJournal(s: JournaledSpace): Promise<boolean> {
     s.view.base.setRoot(merged.tree)
     return changed
   })
+  if (changed) {
+    await touchDevice(s.vault, s.device, 'seen', s.db)
+    if (performance.now() - checked > RECHECK_MS) await keepAlive(s.store, [merged.tree])
+  }
+  return changed
 }
 
 /** The base tree of a journaled space as this computer last synced it. */

@@ -9,15 +9,21 @@ import { existsSync, renameSync } from 'node:fs'
 import { CloudyError, EXIT } from '../errors.js'
 import { privateFile } from './private-file.js'
 
-const SCHEMA_VERSION = 1
+/**
+ * 2: a blob may be listed at several places (a copy made by prune or by an up-sync that rescued
+ * it), and each index file's packs are kept, so an index file pruned away drops exactly its
+ * packs' blobs (docs/FORMAT.md, "Retention and prune").
+ */
+const SCHEMA_VERSION = 2
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS blobs (
   space TEXT NOT NULL, id BLOB NOT NULL, type INTEGER NOT NULL, pack TEXT NOT NULL,
   offset INTEGER NOT NULL, length INTEGER NOT NULL, raw_length INTEGER NOT NULL,
-  PRIMARY KEY (space, id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS index_files (space TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (space, name)) WITHOUT ROWID;
+  PRIMARY KEY (space, id, pack)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS index_files (
+  space TEXT NOT NULL, name TEXT NOT NULL, packs TEXT NOT NULL DEFAULT '[]', PRIMARY KEY (space, name)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS files (
   space TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
   ctime_ns INTEGER NOT NULL, ino INTEGER NOT NULL, mode INTEGER NOT NULL, content BLOB NOT NULL,
@@ -112,9 +118,13 @@ export class StateDb {
       }
       this.db.pragma('journal_mode = WAL')
       this.db.pragma('synchronous = NORMAL')
+      const hasMeta = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get()
+      const v = hasMeta ? this.getMeta('schema') : undefined
+      // Schema 1 kept one place per blob: its copy of the index is dropped and read again from
+      // the vault's index files at the next open (the file cache stays: its chunks are the same).
+      if (v === '1') this.db.exec('DROP TABLE IF EXISTS blobs; DROP TABLE IF EXISTS index_files;')
       this.db.exec(SCHEMA)
-      const v = this.getMeta('schema')
-      if (v === undefined) this.setMeta('schema', String(SCHEMA_VERSION))
+      if (v !== String(SCHEMA_VERSION)) this.setMeta('schema', String(SCHEMA_VERSION))
       this.#stmt = this.prepare()
     } catch (e) {
       this.db.close()
@@ -151,9 +161,10 @@ export class StateDb {
       getBlob: d.prepare<[string, Buffer], { type: number; pack: string; offset: number; length: number; raw_length: number }>(
         'SELECT type, pack, offset, length, raw_length FROM blobs WHERE space = ? AND id = ?',
       ),
+      hasBlob: d.prepare<[string, Buffer], { one: number }>('SELECT 1 AS one FROM blobs WHERE space = ? AND id = ? LIMIT 1'),
       putBlob: d.prepare('INSERT OR IGNORE INTO blobs (space, id, type, pack, offset, length, raw_length) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       hasIndex: d.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM index_files WHERE space = ? AND name = ?'),
-      addIndex: d.prepare('INSERT OR IGNORE INTO index_files (space, name) VALUES (?, ?)'),
+      addIndex: d.prepare('INSERT OR IGNORE INTO index_files (space, name, packs) VALUES (?, ?, ?)'),
       // Times come back as BigInt (nanoseconds overflow a double); the rest as numbers.
       files: d.prepare<
         [string],
@@ -205,35 +216,87 @@ export class StateDb {
     this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value)
   }
 
+  /** Every meta entry whose key starts with one of `prefixes`. */
+  metaWithPrefix(...prefixes: string[]): [string, string][] {
+    const stmt = this.db.prepare<[number, string], { key: string; value: string }>(
+      'SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?',
+    )
+    return prefixes.flatMap((p) => stmt.all(p.length, p).map((r) => [r.key, r.value] as [string, string]))
+  }
+
   deleteMeta(key: string): void {
     this.db.prepare('DELETE FROM meta WHERE key = ?').run(key)
   }
 
-  getBlob(space: string, id: Buffer): BlobLocation | undefined {
-    const r = this.#stmt.getBlob.get(space, id)
-    return r && { type: r.type, pack: r.pack, offset: r.offset, length: r.length, rawLength: r.raw_length }
+  /** Every place the index lists blob `id` at (usually one; a copy made by prune is a second). */
+  getBlob(space: string, id: Buffer): BlobLocation[] {
+    return this.#stmt.getBlob
+      .all(space, id)
+      .map((r) => ({ type: r.type, pack: r.pack, offset: r.offset, length: r.length, rawLength: r.raw_length }))
   }
 
-  /** Record the blobs of one index file, and the file itself, in one transaction. */
-  addIndex(space: string, name: string, entries: Iterable<{ id: Buffer } & BlobLocation>): void {
+  /** Record the blobs of one index file, and the file itself with its packs, in one transaction. */
+  addIndex(space: string, name: string, entries: readonly ({ id: Buffer } & BlobLocation)[]): void {
     this.db.transaction(() => {
       for (const e of entries) this.#stmt.putBlob.run(space, e.id, e.type, e.pack, e.offset, e.length, e.rawLength)
-      this.#stmt.addIndex.run(space, name)
+      this.#stmt.addIndex.run(space, name, JSON.stringify([...new Set(entries.map((e) => e.pack))]))
     })()
+  }
+
+  /**
+   * Drop index files of a space that left the vault (pruned, or another vault at the same place):
+   * the blobs in packs no remaining index file lists go, and with them every file cache entry
+   * naming a chunk that is no longer listed (the walker trusts the cache). Returns the number of
+   * blob places dropped.
+   */
+  dropIndexes(space: string, names: readonly string[]): number {
+    if (names.length === 0) return 0
+    let dropped = 0
+    this.db.transaction(() => {
+      const gone = new Set(names)
+      const keep = new Set<string>()
+      const lost = new Set<string>()
+      const rows = this.db
+        .prepare<[string], { name: string; packs: string }>('SELECT name, packs FROM index_files WHERE space = ?')
+        .all(space)
+      for (const r of rows) for (const p of JSON.parse(r.packs) as string[]) (gone.has(r.name) ? lost : keep).add(p)
+      const del = this.db.prepare('DELETE FROM blobs WHERE space = ? AND pack = ?')
+      for (const p of lost) if (!keep.has(p)) dropped += del.run(space, p).changes
+      const delIndex = this.db.prepare('DELETE FROM index_files WHERE space = ? AND name = ?')
+      for (const n of names) delIndex.run(space, n)
+      if (dropped === 0) return
+      const stale: string[] = []
+      for (const r of this.db
+        .prepare<[string], { path: string; content: Buffer }>('SELECT path, content FROM files WHERE space = ?')
+        .all(space)) {
+        for (let i = 0; i + 32 <= r.content.length; i += 32)
+          if (!this.#stmt.hasBlob.get(space, r.content.subarray(i, i + 32))) {
+            stale.push(r.path)
+            break
+          }
+      }
+      for (const path of stale) this.#stmt.delFile.run(space, path)
+    })()
+    return dropped
   }
 
   hasIndex(space: string, name: string): boolean {
     return this.#stmt.hasIndex.get(space, name) !== undefined
   }
 
-  /** Every indexed blob of a space, by hex id. */
-  blobs(space: string): Map<string, BlobLocation> {
+  /**
+   * Every indexed blob of a space, by hex id: of several places, one outside `avoid` (packs a
+   * prune condemned) when there is one.
+   */
+  blobs(space: string, avoid: ReadonlySet<string> = new Set()): Map<string, BlobLocation> {
     const m = new Map<string, BlobLocation>()
     const rows = this.db.prepare<[string], { id: Buffer; type: number; pack: string; offset: number; length: number; raw_length: number }>(
       'SELECT id, type, pack, offset, length, raw_length FROM blobs WHERE space = ?',
     )
     for (const r of rows.iterate(space)) {
-      m.set(r.id.toString('hex'), { type: r.type, pack: r.pack, offset: r.offset, length: r.length, rawLength: r.raw_length })
+      const hex = r.id.toString('hex')
+      if (avoid.has(r.pack) && m.has(hex)) continue
+      m.set(hex, { type: r.type, pack: r.pack, offset: r.offset, length: r.length, rawLength: r.raw_length })
     }
     return m
   }
@@ -253,18 +316,6 @@ export class StateDb {
       .prepare<[string], { name: string }>('SELECT name FROM index_files WHERE space = ?')
       .pluck()
       .all(space) as unknown as string[]
-  }
-
-  /**
-   * Forget the blob index of a space (it is rebuilt from the vault's index files), and the file
-   * cache with it: cached files may name chunks that are gone.
-   */
-  resetIndex(space: string): void {
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM blobs WHERE space = ?').run(space)
-      this.db.prepare('DELETE FROM index_files WHERE space = ?').run(space)
-      this.db.prepare('DELETE FROM files WHERE space = ?').run(space)
-    })()
   }
 
   /** The whole file cache of a space, by path. */

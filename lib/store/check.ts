@@ -13,6 +13,7 @@ import { decodePayload } from './codec.js'
 import { decodeIndex, type IndexEntry } from './index-file.js'
 import { decodeJson, isCommit, isHead, isTree, type Commit, type Head, type Tree } from './objects.js'
 import { packKey, readPackHeader } from './pack.js'
+import { isForgetRecord, isPruneMark, type ForgetRecord, type PruneMark } from './prune-records.js'
 
 export interface CheckProblem {
   /** Provider key of the damaged or missing object. */
@@ -34,6 +35,15 @@ export interface CheckReport {
    * next up-sync of the computer that stored them takes them in.
    */
   orphanPacks?: { object: string; bytes: number }[]
+  /** Commits `forget` let go (their forget records), over every space. */
+  forgotten?: number
+  /**
+   * Blobs no retained commit and no computer's base uses, over every space: what `prune`
+   * removes. Not damage. (A blob stored twice counts once per extra copy.)
+   */
+  unused?: { blobs: number; bytes: number }
+  /** Packs a prune under way condemned (deleted at its next step). */
+  condemned?: number
 }
 
 export interface CheckOptions {
@@ -42,6 +52,8 @@ export interface CheckOptions {
   progress?: ProgressSink
   /** What this computer saw of the space's heads: one gone back or gone since is reported. */
   heads?: HeadsSeen
+  /** The trees the chain's computers rest on in this space (their records' bases): each must be whole. */
+  bases?: readonly { tree: string; from: string }[]
 }
 
 /** The heads of one space this computer saw before (its state database). */
@@ -138,8 +150,32 @@ export async function checkSpace(provider: Provider, keys: SpaceKeys, report: Ch
     } else report.blobs += header.entries.length
   }
 
-  // 3. Heads -> commits -> trees -> chunks.
+  // 3. Forget records and prune marks: each must open; what they name is not missing.
+  const forgotten = new Map<string, ForgetRecord['commits'][string]>()
+  const condemned = new Set<string>()
+  for (const [kind, type] of [
+    ['forgotten', BlobType.forgotten],
+    ['prune', BlobType.pruneMark],
+  ] as const) {
+    for await (const o of provider.list(`${prefix}${kind}/`)) {
+      const name = o.key.slice(o.key.lastIndexOf('/') + 1)
+      if (!/^[0-9a-f]{64}$/.test(name)) continue
+      const sealed = await get(o.key)
+      if (!sealed) continue
+      const plain = openObject(keys, type, Buffer.from(name, 'hex'), sealed)
+      const value = plain && decodeJson<unknown>(plain)
+      if (kind === 'forgotten' && isForgetRecord(value))
+        for (const [id, c] of Object.entries((value as ForgetRecord).commits)) forgotten.set(id, c)
+      else if (kind === 'prune' && isPruneMark(value)) for (const p of (value as PruneMark).packs) condemned.add(p)
+      else problem(o.key, `${kind === 'prune' ? 'prune mark' : 'forget record'} fails authentication or is malformed`)
+    }
+  }
+  report.forgotten = (report.forgotten ?? 0) + forgotten.size
+  if (condemned.size) report.condemned = (report.condemned ?? 0) + condemned.size
+
+  // 4. Heads -> commits -> trees -> chunks; the computers' bases.
   const seenTrees = new Set<string>()
+  const usedChunks = new Set<string>()
   const readTree = async (id: string, from: string): Promise<Tree | undefined> => {
     const loc = index.get(id)
     if (!loc) {
@@ -169,8 +205,10 @@ export async function checkSpace(provider: Provider, keys: SpaceKeys, report: Ch
     if (!tree) return
     for (const e of tree.entries) {
       if (e.type === 'dir' && e.subtree) await walk(e.subtree, `tree ${id}`)
-      for (const c of e.content ?? [])
+      for (const c of e.content ?? []) {
+        usedChunks.add(c)
         if (!index.has(c)) problem(`tree ${id}`, `file "${e.name}" refers to chunk ${c}, which no index lists`)
+      }
     }
   }
   const seenCommits = new Set<string>()
@@ -208,6 +246,12 @@ export async function checkSpace(provider: Provider, keys: SpaceKeys, report: Ch
     const { id, from } = commitQueue.pop()!
     if (seenCommits.has(id)) continue
     seenCommits.add(id)
+    // Forgotten: its tree may be pruned, its object deleted; its parents are in the record.
+    const gone = forgotten.get(id)
+    if (gone) {
+      for (const p of gone.parents) commitQueue.push({ id: p, from: `commit ${id} (forgotten)` })
+      continue
+    }
     const key = `${prefix}commits/${id}`
     const sealed = await get(key)
     if (!sealed) {
@@ -223,6 +267,29 @@ export async function checkSpace(provider: Provider, keys: SpaceKeys, report: Ch
     report.commits++
     await walk(commit.tree, key)
     for (const p of commit.parents) commitQueue.push({ id: p, from: key })
+  }
+  for (const b of options.bases ?? []) await walk(b.tree, b.from)
+
+  // 5. What nothing retained uses: prune's to remove.
+  let unusedBlobs = 0
+  let unusedBytes = 0
+  const counted = new Set<string>()
+  for (const [pack, entries] of byPack) {
+    if (condemned.has(pack)) continue
+    for (const e of entries) {
+      const hex = e.id.toString('hex')
+      const used = e.type === BlobType.tree ? seenTrees.has(hex) : usedChunks.has(hex)
+      if (used && !counted.has(hex)) counted.add(hex)
+      else {
+        unusedBlobs++
+        unusedBytes += e.length
+      }
+    }
+  }
+  if (unusedBlobs) {
+    const u = (report.unused ??= { blobs: 0, bytes: 0 })
+    u.blobs += unusedBlobs
+    u.bytes += unusedBytes
   }
 }
 

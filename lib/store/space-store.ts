@@ -14,6 +14,7 @@ import { decodeJson, encodeTree, isCommit, isHead, isTree, type Commit, type Hea
 import { packKey, readPackHeader } from './pack.js'
 import { PackWriter } from './pack-writer.js'
 import { beat } from './pulse.js'
+import { isForgetRecord, isPruneMark, type ForgetRecord, type PruneMark } from './prune-records.js'
 import type { SealPool } from './seal-pool.js'
 
 /** Options of a SpaceStore. */
@@ -89,31 +90,209 @@ export class SpaceStore {
     return `s/${this.keys.tag}/`
   }
 
-  /** Bring the local copy of the blob index up to date with the vault's index files. */
-  async open(): Promise<void> {
+  /**
+   * Bring the local copy of the blob index up to date with the vault's index files, and read
+   * the space's forget records and prune marks.
+   */
+  async open(): Promise<number> {
+    this.#openedAt = performance.now()
     const onProvider = new Set<string>()
     for await (const o of this.#provider.list(`${this.prefix}index/`)) {
       const name = o.key.slice(this.prefix.length + 'index/'.length)
       if (/^[0-9a-f]{64}$/.test(name)) onProvider.add(name)
     }
-    // An index file known here but gone from the vault (pruned, or another vault at the same
-    // place): the local copy of the index, and every cache built on it, is rebuilt.
-    if (this.#db.indexNames(this.keys.name).some((n) => !onProvider.has(n))) this.#db.resetIndex(this.keys.name)
+    // Index files known here but gone from the vault (pruned, or another vault at the same
+    // place): their packs' blobs leave the local copy, and the file cache entries naming them.
+    const vanished = this.#db.indexNames(this.keys.name).filter((n) => !onProvider.has(n))
+    this.#db.dropIndexes(this.keys.name, vanished)
     const names = [...onProvider].filter((n) => !this.#db.hasIndex(this.keys.name, n))
-    // A few reads in parallel: on a remote provider each is a round trip.
-    let next = 0
-    const worker = async () => {
-      while (next < names.length) {
-        const name = names[next++]!
-        const key = `${this.prefix}index/${name}`
-        const plain = await this.#readSealed(key, BlobType.index, Buffer.from(name, 'hex'))
-        const entries = decodeIndex(plain)
-        if (!entries) throw new IntegrityError(key, 'index file is malformed')
-        this.#db.addIndex(this.keys.name, name, entries)
-      }
-    }
-    await Promise.all(Array.from({ length: Math.min(8, names.length) }, worker))
+    await inParallel(names, async (name) => {
+      const key = `${this.prefix}index/${name}`
+      const plain = await this.#readSealed(key, BlobType.index, Buffer.from(name, 'hex'))
+      const entries = decodeIndex(plain)
+      if (!entries) throw new IntegrityError(key, 'index file is malformed')
+      this.#db.addIndex(this.keys.name, name, entries)
+    })
+    await Promise.all([this.refreshMarks(), this.#readForgotten()])
     this.#known = undefined
+    return vanished.length
+  }
+
+  #openedAt = 0
+
+  /** When `open` last read the index (performance.now() time). */
+  get openedAt(): number {
+    return this.#openedAt
+  }
+
+  /** Forgotten commits by id (forget records, read at `open`). */
+  #forgotten = new Map<string, Commit>()
+  #forgetRecords = new Set<string>()
+  /** Prune marks seen, by id. */
+  #marks = new Map<string, PruneMark>()
+  /** The packs the marks condemn: never a place to dedup against or to adopt. */
+  #condemned = new Set<string>()
+
+  get forgotten(): ReadonlyMap<string, Commit> {
+    return this.#forgotten
+  }
+
+  get marks(): ReadonlyMap<string, PruneMark> {
+    return this.#marks
+  }
+
+  get condemned(): ReadonlySet<string> {
+    return this.#condemned
+  }
+
+  async #readForgotten(): Promise<void> {
+    const names: string[] = []
+    for await (const o of this.#provider.list(`${this.prefix}forgotten/`)) {
+      const name = o.key.slice(o.key.lastIndexOf('/') + 1)
+      if (/^[0-9a-f]{64}$/.test(name) && !this.#forgetRecords.has(name)) names.push(name)
+    }
+    await inParallel(names, async (name) => {
+      const key = `${this.prefix}forgotten/${name}`
+      const plain = await this.#readOptional(key, BlobType.forgotten, Buffer.from(name, 'hex'))
+      if (!plain) return
+      const record = decodeJson<ForgetRecord>(plain)
+      if (!isForgetRecord(record)) throw new IntegrityError(key, 'not a valid forget record')
+      for (const [id, c] of Object.entries(record.commits)) this.#forgotten.set(id, c)
+      for (const app of record.apps ?? []) this.#forgottenApps.add(app)
+      this.#forgetRecords.add(name)
+    })
+  }
+
+  #forgottenApps = new Set<string>()
+
+  /** Applications named by forgotten commits of the list of applications (`ForgetRecord.apps`). */
+  get forgottenApps(): ReadonlySet<string> {
+    return this.#forgottenApps
+  }
+
+  /** The forget records there are (their ids). */
+  get forgetRecords(): ReadonlySet<string> {
+    return this.#forgetRecords
+  }
+
+  /**
+   * Read the prune marks written since the last look (an up-sync looks again right before it
+   * moves its head). Returns the marks new to this store, and the number of marks gone since
+   * (their prunes finished: the packs they condemned are deleted).
+   */
+  async refreshMarks(): Promise<{ fresh: PruneMark[]; finished: number }> {
+    const listed = new Set<string>()
+    for await (const o of this.#provider.list(`${this.prefix}prune/`)) {
+      const name = o.key.slice(o.key.lastIndexOf('/') + 1)
+      if (/^[0-9a-f]{64}$/.test(name)) listed.add(name)
+    }
+    const fresh: PruneMark[] = []
+    await inParallel(
+      [...listed].filter((n) => !this.#marks.has(n)),
+      async (name) => {
+        const key = `${this.prefix}prune/${name}`
+        const plain = await this.#readOptional(key, BlobType.pruneMark, Buffer.from(name, 'hex'))
+        if (!plain) return
+        const mark = decodeJson<PruneMark>(plain)
+        if (!isPruneMark(mark)) throw new IntegrityError(key, 'not a valid prune mark')
+        this.#marks.set(name, mark)
+        fresh.push(mark)
+      },
+    )
+    let finished = 0
+    for (const name of this.#marks.keys())
+      if (!listed.has(name)) {
+        this.#marks.delete(name)
+        finished++
+      }
+    const condemned = new Set([...this.#marks.values()].flatMap((m) => m.packs))
+    if (condemned.size !== this.#condemned.size || [...condemned].some((p) => !this.#condemned.has(p))) {
+      this.#condemned = condemned
+      this.#known = undefined
+    }
+    return { fresh, finished }
+  }
+
+  /** Write a forget record; its commits count as forgotten here at once. */
+  async putForgetRecord(record: ForgetRecord): Promise<string> {
+    const name = randomBytes(32).toString('hex')
+    await this.#writeSealed(
+      `${this.prefix}forgotten/${name}`,
+      BlobType.forgotten,
+      Buffer.from(name, 'hex'),
+      Buffer.from(JSON.stringify(record)),
+    )
+    for (const [id, c] of Object.entries(record.commits)) this.#forgotten.set(id, c)
+    for (const app of record.apps ?? []) this.#forgottenApps.add(app)
+    this.#forgetRecords.add(name)
+    return name
+  }
+
+  /** Write a prune mark; returns its id. */
+  async putMark(mark: PruneMark): Promise<string> {
+    const name = randomBytes(32).toString('hex')
+    await this.#writeSealed(`${this.prefix}prune/${name}`, BlobType.pruneMark, Buffer.from(name, 'hex'), Buffer.from(JSON.stringify(mark)))
+    this.#marks.set(name, mark)
+    for (const p of mark.packs) this.#condemned.add(p)
+    this.#known = undefined
+    return name
+  }
+
+  /**
+   * Delete what a prune finished with: packs, index files, commit objects, forget records and
+   * marks, by their names under the space (`packs`, `index/<id>`, …). Deleting a missing object
+   * is no error, so a prune stopped halfway is finished by the next one.
+   */
+  async deleteObjects(kind: 'pack' | 'index' | 'commit' | 'forgotten' | 'prune', ids: readonly string[]): Promise<void> {
+    const key = (id: string) =>
+      kind === 'pack' ? packKey(this.keys.tag, id) : `${this.prefix}${kind === 'commit' ? 'commits' : kind}/${id}`
+    await inParallel(ids, (id) => this.#provider.delete(key(id)), this.parallelism * 2)
+    if (kind === 'prune') {
+      for (const id of ids) this.#marks.delete(id)
+      this.#condemned = new Set([...this.#marks.values()].flatMap((m) => m.packs))
+      this.#known = undefined
+    }
+  }
+
+  /** Write an index file listing `entries` (already stored blobs, e.g. what prune keeps of an index it rewrites). */
+  async writeIndex(entries: IndexEntry[]): Promise<void> {
+    await this.#writeIndex(entries)
+  }
+
+  /** Every index file of the space with its entries (prune reads the whole index from the vault). */
+  async readIndexFiles(): Promise<{ name: string; entries: IndexEntry[] }[]> {
+    const names: string[] = []
+    for await (const o of this.#provider.list(`${this.prefix}index/`)) {
+      const name = o.key.slice(this.prefix.length + 'index/'.length)
+      if (/^[0-9a-f]{64}$/.test(name)) names.push(name)
+    }
+    const out: { name: string; entries: IndexEntry[] }[] = []
+    await inParallel(names, async (name) => {
+      const key = `${this.prefix}index/${name}`
+      const plain = await this.#readOptional(key, BlobType.index, Buffer.from(name, 'hex'))
+      if (!plain) return
+      const entries = decodeIndex(plain)
+      if (!entries) throw new IntegrityError(key, 'index file is malformed')
+      out.push({ name, entries })
+    })
+    return out
+  }
+
+  /**
+   * The objects under the space by kind (`packs`, `index`, `commits`, …), with their sizes: what
+   * prune and its tests measure. `kind` lists that kind only.
+   */
+  async sizes(kind?: string): Promise<Map<string, { count: number; bytes: number; keys: Map<string, number> }>> {
+    const out = new Map<string, { count: number; bytes: number; keys: Map<string, number> }>()
+    for await (const o of this.#provider.list(kind ? `${this.prefix}${kind}/` : this.prefix)) {
+      const kind = o.key.slice(this.prefix.length).split('/')[0]!
+      let k = out.get(kind)
+      if (!k) out.set(kind, (k = { count: 0, bytes: 0, keys: new Map() }))
+      k.count++
+      k.bytes += o.size
+      k.keys.set(o.key.slice(o.key.lastIndexOf('/') + 1), o.size)
+    }
+    return out
   }
 
   /**
@@ -123,17 +302,26 @@ export class SpaceStore {
   #known: Map<string, BlobLocation> | undefined
   #lookups = 0
 
+  /** Where blob `id` can be read: of several places, one no prune condemned when there is one. */
   locate(id: Buffer): BlobLocation | undefined {
     const hex = id.toString('hex')
     const pending = this.#pending.get(hex)
     if (pending) return pending
-    if (!this.#known && ++this.#lookups < 2000) return this.#db.getBlob(this.keys.name, id)
-    this.#known ??= this.#db.blobs(this.keys.name)
+    if (!this.#known && ++this.#lookups < 2000) {
+      const places = this.#db.getBlob(this.keys.name, id)
+      return places.find((p) => !this.#condemned.has(p.pack)) ?? places[0]
+    }
+    this.#known ??= this.#db.blobs(this.keys.name, this.#condemned)
     return this.#known.get(hex)
   }
 
+  /**
+   * Whether the space holds blob `id` where an up-sync may use it: a blob only in packs a prune
+   * condemned is stored again, not referred to (docs/FORMAT.md, "Retention and prune").
+   */
   has(id: Buffer): boolean {
-    return this.locate(id) !== undefined
+    const loc = this.locate(id)
+    return loc !== undefined && !this.#condemned.has(loc.pack)
   }
 
   /** Store a blob unless the space already has it; returns its id. */
@@ -174,6 +362,30 @@ export class SpaceStore {
     this.stats.plainBytes += plain.length
     if (pack.size >= this.#packSize) await this.#closePack()
     return id
+  }
+
+  /**
+   * Store a copy of a blob as it is sealed (prune keeping a used blob of a pack it condemns, an
+   * up-sync rescuing one): the seal binds the blob to its id and kind, not to its pack.
+   */
+  async copySealed(type: BlobType, id: Buffer, sealed: Uint8Array, rawLength: number): Promise<void> {
+    this.#throwIfFailed()
+    while (this.#pack && this.#pack.size >= this.#packSize) await this.#closePack()
+    // The caller decides a copy is needed; only one made in this session already is enough.
+    if (this.#pending.has(id.toString('hex'))) return
+    this.#pack ??= new PackWriter(this.#provider, this.keys.tag, this.keys.blobKey)
+    const pack = this.#pack
+    this.#pending.set(id.toString('hex'), { id, type, pack: pack.id, offset: pack.size, length: sealed.length, rawLength })
+    try {
+      await pack.add(type, id, sealed, rawLength)
+    } catch (e) {
+      this.#failed(pack, e)
+      if (this.#pack === pack) this.#pack = undefined
+      throw this.#failure
+    }
+    this.stats.blobsAdded++
+    this.stats.plainBytes += rawLength
+    if (pack.size >= this.#packSize) await this.#closePack()
   }
 
   async #closePack(): Promise<void> {
@@ -258,7 +470,10 @@ export class SpaceStore {
    * Returns the number of packs taken in.
    */
   async adoptOrphanPacks(): Promise<number> {
+    // A pack a prune condemned and is deleting (its index file already gone) is no orphan.
+    await this.refreshMarks()
     const known = this.#db.packIds(this.keys.name)
+    for (const p of this.#condemned) known.add(p)
     const entries: IndexEntry[] = []
     let adopted = 0
     for (const o of await this.orphanPacks(known)) {
@@ -296,11 +511,19 @@ export class SpaceStore {
   }
 
   /** One blob as stored (sealed), and the pack it was read from; `openBlob` opens it. */
-  async fetchSealed(id: Buffer): Promise<{ key: string; sealed: Uint8Array }> {
+  async fetchSealed(id: Buffer, retried = false): Promise<{ key: string; sealed: Uint8Array }> {
     const loc = this.locate(id)
     if (!loc) throw new IntegrityError(`blob ${id.toString('hex')}`, 'no index entry: the blob is missing from the vault')
     const key = packKey(this.keys.tag, loc.pack)
-    return { key, sealed: await this.#provider.get(key, { offset: loc.offset, length: loc.length }) }
+    try {
+      return { key, sealed: await this.#provider.get(key, { offset: loc.offset, length: loc.length }) }
+    } catch (e) {
+      // A prune repacked the blob and deleted the pack since this store read the index: read
+      // the index again and look there once.
+      if (!(e instanceof NotFoundError) || retried) throw e
+      await this.open()
+      return this.fetchSealed(id, true)
+    }
   }
 
   /** Authenticate and decode a sealed blob read from pack `key`. */
@@ -417,8 +640,27 @@ export class SpaceStore {
     await this.#provider.put(key, seal(this.keys.blobKey, type, id, encodePayload(plain)))
   }
 
+  /** `#readSealed`, or undefined for an object deleted since it was listed. */
+  async #readOptional(key: string, type: BlobType, id: Buffer): Promise<Buffer | undefined> {
+    try {
+      return await this.#readSealed(key, type, id)
+    } catch (e) {
+      if (e instanceof NotFoundError) return undefined
+      throw e
+    }
+  }
+
   async #readSealed(key: string, type: BlobType, id: Buffer): Promise<Buffer> {
     const sealed = await this.#provider.get(key)
     return this.openBlob(key, type, id, sealed)
   }
+}
+
+/** Run `fn` over `items`, a few at a time: on a remote provider each is a round trip. */
+async function inParallel<T>(items: readonly T[], fn: (item: T) => Promise<void>, width = 8): Promise<void> {
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!)
+  }
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker))
 }

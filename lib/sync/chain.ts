@@ -41,6 +41,12 @@ export interface DeviceRecord {
    * that never saw a marker still learns of the removal, and of the marker being deleted.
    */
   removals?: Record<string, RemovalRecord>
+  /**
+   * The trees this device's state rests on, by space tag: what it last synced (and what it
+   * keeps publishing after a lost state database). Prune keeps them and what they refer to, so
+   * the next sync of this device finds its base whole though no kept commit may hold it.
+   */
+  bases?: Record<string, string[]>
 }
 
 export interface RemovalRecord {
@@ -285,11 +291,17 @@ export async function assertInChain(vault: Vault, device: DeviceIdentity, db: St
  * Write (or refresh) this device's record. `touch` says what happened: joining, an up-sync or
  * just being seen (a down-sync); earlier fields are kept.
  */
-export async function touchDevice(vault: Vault, device: DeviceIdentity, touch: 'join' | 'up' | 'seen'): Promise<DeviceRecord> {
+export async function touchDevice(
+  vault: Vault,
+  device: DeviceIdentity,
+  touch: 'join' | 'up' | 'seen',
+  db?: StateDb,
+): Promise<DeviceRecord> {
   const tag = vault.deviceTag(device.id)
   const records = vault.records(PREFIX)
   const sealed = await records.get(tag)
   const previous = sealed ? openRecord<DeviceRecord>(vault, tag, false, sealed) : undefined
+  const bases = db ? basesOf(vault, db, previous?.bases) : previous?.bases
   // Removals only accumulate: those published before, and every marker there is now.
   const removals = { ...previous?.removals }
   for (const [t, r] of await readMarkers(vault)) if (r) removals[t] ??= r
@@ -305,9 +317,36 @@ export async function touchDevice(vault: Vault, device: DeviceIdentity, touch: '
     lastUpSync: touch === 'up' ? now : previous?.lastUpSync,
     lastSeen: now,
     removals: Object.keys(removals).length ? removals : undefined,
+    bases: bases && Object.keys(bases).length ? bases : undefined,
   }
   await records.put(tag, sealRecord(vault, tag, false, record))
   return record
+}
+
+/** The bases the chain's devices (removed ones aside) published for the space of tag `tag`. */
+export function basesIn(devices: readonly ChainDevice[], tag: string): { tree: string; from: string }[] {
+  return devices
+    .filter((d) => !d.removed && !d.markerGone)
+    .flatMap((d) => (d.bases?.[tag] ?? []).map((tree) => ({ tree, from: `${PREFIX}${d.tag} (base of ${d.name})` })))
+}
+
+/**
+ * The trees this computer's state rests on per space tag (`DeviceRecord.bases`), from the state
+ * database; spaces this process holds no key for keep what the record said (a mount of one
+ * application writes only its own).
+ */
+export function basesOf(vault: Vault, db: StateDb, previous: Record<string, string[]> = {}): Record<string, string[]> {
+  const bySpace = new Map<string, Set<string>>()
+  for (const [key, value] of db.metaWithPrefix('tree:', 'kept:')) {
+    const space = key.slice(key.indexOf(':') + 1)
+    if (!vault.holds(space)) continue
+    let trees = bySpace.get(space)
+    if (!trees) bySpace.set(space, (trees = new Set()))
+    trees.add(value)
+  }
+  const out: Record<string, string[]> = { ...previous }
+  for (const [space, trees] of bySpace) out[vault.space(space).tag] = [...trees].sort()
+  return out
 }
 
 /** Find one device by name or tag prefix; a name that fits several devices is refused. */

@@ -86,7 +86,15 @@ export async function applyDownAll(s: Session, planned: DownAllPlan, progress: P
       files.reduce((n, it) => n + (it.entry!.size ?? 0), 0),
     )
     const result = await applyDown(
-      { db: s.db, home: source.root, only: planned.only, onBytes: (n) => bar.add(n), onFile: (path, size) => bar.file?.(path, size) },
+      {
+        db: s.db,
+        home: source.root,
+        only: planned.only,
+        onBytes: (n) => bar.add(n),
+        onFile: (path, size) => bar.file?.(path, size),
+        // The new base is published in this device's record: prune keeps it (chain.ts `bases`).
+        pin: async () => void (await touchDevice(s.vault, s.device, 'seen', s.db)),
+      },
       plan,
     )
     bar.done()
@@ -95,7 +103,7 @@ export async function applyDownAll(s: Session, planned: DownAllPlan, progress: P
     result.warnings.push(...(await applyStaged(source, s.env, written)))
     results.push(result)
   }
-  if (planned.spaces.some((sp) => sp.items.length)) await touchDevice(s.vault, s.device, 'seen')
+  if (planned.spaces.some((sp) => sp.items.length)) await touchDevice(s.vault, s.device, 'seen', s.db)
   return results
 }
 

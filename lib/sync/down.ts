@@ -20,6 +20,7 @@ import { keptMetaKey, treeMetaKey, type DeviceIdentity } from './up.js'
 import { Warnings, type SyncWarning } from './warnings.js'
 import { madeCopies, pendingCopies, recordCopies, recordWrittenCopies } from './copies.js'
 import { fsPath } from '../fs/raw-name.js'
+import { keepAlive, RECHECK_MS } from './keep-alive.js'
 
 export interface PlanDownOptions {
   vault: Vault
@@ -305,7 +306,15 @@ async function writtenCopies(home: string, plan: DownPlan, items: readonly PlanI
 
 /** Apply a plan, or only the items under `only` (plan names). Conflicts keep both versions. */
 export async function applyDown(
-  o: { db: StateDb; home: string; only?: readonly string[]; onBytes?: (n: number) => void; onFile?: (path: string, size: number) => void },
+  o: {
+    db: StateDb
+    home: string
+    only?: readonly string[]
+    onBytes?: (n: number) => void
+    onFile?: (path: string, size: number) => void
+    /** Publish the new base (this device's record) once it is recorded. */
+    pin?: () => Promise<void>
+  },
   plan: DownPlan,
 ): Promise<DownSyncResult> {
   const warnings = new Warnings()
@@ -354,10 +363,19 @@ export async function applyDown(
   )
   recordWrittenCopies(o.db, plan.space, chosen, await writtenCopies(o.home, plan, chosen, complete && warnings.size === 0))
   if (complete && warnings.size === 0 && plan.heads.length) {
+    // The new base must outlive any prune under way (keep-alive.ts), and is published for the
+    // prunes to come.
+    const checked = performance.now()
+    const newBase = plan.target !== undefined && plan.target !== plan.base
+    if (newBase) await keepAlive(plan.store, [plan.target])
     if (plan.target) o.db.setMeta(treeMetaKey(plan.space), plan.target)
     o.db.deleteMeta(keptMetaKey(plan.space))
     o.db.deleteMeta(writtenMetaKey(plan.space))
     o.db.setApplied(plan.space, plan.heads)
+    if (newBase && o.pin) {
+      await o.pin()
+      if (performance.now() - checked > RECHECK_MS) await keepAlive(plan.store, [plan.target])
+    }
   }
   return {
     space: plan.space,

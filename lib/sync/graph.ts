@@ -1,6 +1,11 @@
 /**
  * The commit graph of one space. Commits are immutable, so each is fetched from the vault once
  * and kept in the state database; ancestry questions are then answered locally.
+ *
+ * Commits `forget` let go stay in the graph, whole, from their forget records (their objects
+ * and the data only they used may be pruned): ancestry is the same before and after a forget.
+ * Only retained commits have a tree to read: `retained` says which, and merge bases are chosen
+ * among them.
  */
 import type { StateDb } from '../state/db.js'
 import { isCommit, type Commit } from '../store/objects.js'
@@ -27,7 +32,7 @@ export class CommitGraph {
     if (known) return known
     const space = this.#store.keys.name
     const json = this.#db.getCommit(space, id)
-    let commit = json ? (JSON.parse(json) as unknown) : undefined
+    let commit = json ? (JSON.parse(json) as unknown) : (this.#store.forgotten.get(id) as unknown)
     if (!isCommit(commit)) {
       commit = await this.#store.readCommit(id)
       this.#db.putCommit(space, id, JSON.stringify(commit))
@@ -38,6 +43,11 @@ export class CommitGraph {
 
   async ref(id: string): Promise<CommitRef> {
     return { id, commit: await this.get(id) }
+  }
+
+  /** Whether `id`'s tree is kept: no forget record names it. */
+  retained(id: string): boolean {
+    return !this.#store.forgotten.has(id)
   }
 
   /** `id` and every commit it descends from. */
@@ -79,7 +89,9 @@ export class CommitGraph {
   async mergeBases(ours: readonly string[], theirs: string): Promise<CommitRef[]> {
     const mine = new Set<string>()
     for (const o of ours) for (const a of await this.ancestors(o)) mine.add(a)
-    const common = [...(await this.ancestors(theirs))].filter((a) => mine.has(a))
+    // Among retained commits only: a forgotten one's tree may be gone. With the one that was the
+    // best forgotten, an older retained one stands in (forget keeps the bases of the heads).
+    const common = [...(await this.ancestors(theirs))].filter((a) => mine.has(a) && this.retained(a))
     if (common.length === 0) return []
     // Everything strictly below a common ancestor is not a best one; each commit is marked once.
     const below = new Set<string>()

@@ -9,10 +9,10 @@ import type { CommitGraph, CommitRef } from './graph.js'
 import { entryAt, sameEntry } from './merge.js'
 import { countChanges, treeChanges, type FileChange } from './tree-changes.js'
 
-/** Every commit of the space, newest first. */
+/** Every commit of the space that `forget` kept, newest first. */
 export async function allCommits(graph: CommitGraph, headIds: Iterable<string>): Promise<CommitRef[]> {
   const ids = new Set<string>()
-  for (const h of headIds) for (const a of await graph.ancestors(h)) ids.add(a)
+  for (const h of headIds) for (const a of await graph.ancestors(h)) if (graph.retained(a)) ids.add(a)
   const refs = await Promise.all([...ids].map((id) => graph.ref(id)))
   return refs.sort((x, y) => (x.commit.time === y.commit.time ? (x.id < y.id ? 1 : -1) : x.commit.time < y.commit.time ? 1 : -1))
 }

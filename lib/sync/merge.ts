@@ -547,7 +547,14 @@ export async function authorOf(
   const memo = new Map<string, Promise<boolean>>()
   const holds = (id: string) => {
     let p = memo.get(id)
-    if (!p) memo.set(id, (p = graph.get(id).then(async (c) => sameVersion(await entryAt(store, c.tree, path), entry))))
+    // A forgotten commit's tree may be gone: it holds nothing as far as this walk knows.
+    if (!p)
+      memo.set(
+        id,
+        (p = graph.retained(id)
+          ? graph.get(id).then(async (c) => sameVersion(await entryAt(store, c.tree, path), entry))
+          : Promise.resolve(false)),
+      )
     return p
   }
   let best: CommitRef | undefined
@@ -586,7 +593,7 @@ export function heldSince(store: SpaceStore, graph: CommitGraph, heads: readonly
     })())
   const roots = async (): Promise<string[]> => {
     const trees = new Set<string>()
-    for (const a of await since()) trees.add((await graph.get(a)).tree)
+    for (const a of await since()) if (graph.retained(a)) trees.add((await graph.get(a)).tree)
     return [...trees]
   }
   const folder = (rel: string): Promise<Map<string, TreeEntry>[]> => {
@@ -621,7 +628,13 @@ export function heldSince(store: SpaceStore, graph: CommitGraph, heads: readonly
     const memo = new Map<string, Promise<boolean>>()
     const holds = (id: string) => {
       let p = memo.get(id)
-      if (!p) memo.set(id, (p = graph.get(id).then(async (c) => matches(await entryAt(store, c.tree, path), entry))))
+      if (!p)
+        memo.set(
+          id,
+          (p = graph.retained(id)
+            ? graph.get(id).then(async (c) => matches(await entryAt(store, c.tree, path), entry))
+            : Promise.resolve(false)),
+        )
       return p
     }
     // Whether the merge of a commit's parents holds it: a parent holds it, and no parent lacks

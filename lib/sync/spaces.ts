@@ -36,10 +36,13 @@ export async function allSpaces(vault: Vault, db: StateDb): Promise<string[]> {
     const id = todo.pop()!
     if (seen.has(id)) continue
     seen.add(id)
-    const commit = await registry.readCommit(id)
-    for (const e of (await registry.readTree(commit.tree)).entries) if (e.type === 'dir') ids.add(e.name)
+    // A forgotten commit's tree may be gone; its parents are in its forget record.
+    const forgotten = registry.forgotten.get(id)
+    const commit = forgotten ?? (await registry.readCommit(id))
+    if (!forgotten) for (const e of (await registry.readTree(commit.tree)).entries) if (e.type === 'dir') ids.add(e.name)
     todo.push(...commit.parents)
   }
+  for (const app of registry.forgottenApps) ids.add(app)
   // Every catalog application the selection ever named has a home store.
   const named = Object.keys(await loadSelectionMap(vault, db))
     .filter((k) => k.startsWith('app:'))

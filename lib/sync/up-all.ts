@@ -112,7 +112,7 @@ export async function syncUpAll(s: Session, o: UpAllOptions = {}): Promise<UpAll
   // refreshes "last seen" at most every ten minutes: each record write wakes every follower.
   const seenAt = Number(s.db.getMeta(SEEN_AT) ?? 0)
   if (published || Date.now() - seenAt > SEEN_EVERY_MS) {
-    await touchDevice(s.vault, s.device, published ? 'up' : 'seen')
+    await touchDevice(s.vault, s.device, published ? 'up' : 'seen', s.db)
     s.db.setMeta(SEEN_AT, String(Date.now()))
   }
   return { spaces, written, skipped, warnings }

@@ -4,7 +4,7 @@
  * head — means a crash at any point leaves a valid vault (at worst some unreferenced packs).
  */
 import { lstatSync } from 'node:fs'
-import { UsageError } from '../errors.js'
+import { PrunedError, UsageError } from '../errors.js'
 import { fsPath } from '../fs/raw-name.js'
 import type { StateDb } from '../state/db.js'
 import { SealPool } from '../store/seal-pool.js'
@@ -19,6 +19,7 @@ import { entryAt, sameEntry, unionTrees } from './merge.js'
 import { madeCopies, pendingCopies, settleCopies } from './copies.js'
 import { finishLeftFolders, folderJournal } from './apply.js'
 import type { TreeEntry } from '../store/objects.js'
+import { keepAlive, RECHECK_MS } from './keep-alive.js'
 
 /** Who is publishing: this computer and OS user. */
 export interface DeviceIdentity {
@@ -92,6 +93,18 @@ export function endUpSync(db: StateDb, space: string): void {
 }
 
 export async function upSync(o: UpSyncOptions): Promise<UpSyncResult> {
+  try {
+    return await upSyncOnce(o)
+  } catch (e) {
+    // A prune elsewhere deleted what this run was about to refer to; nothing was published.
+    // A new run reads the index again (what is gone leaves it and the file cache) and stores
+    // that data again.
+    if (!(e instanceof PrunedError)) throw e
+    return upSyncOnce(o)
+  }
+}
+
+async function upSyncOnce(o: UpSyncOptions): Promise<UpSyncResult> {
   const keys = o.vault.space(o.space)
   const sealPool = SealPool.create(keys)
   const store = o.vault.store(o.space, o.db, { sealPool })
@@ -264,6 +277,9 @@ export async function publish(o: PublishOptions, store: SpaceStore, tree: string
     // this state was built on, which is what lets other computers merge it 3-way.
     const parents = [...new Set([own?.commit ?? state.ownCommit, ...state.applied].filter((p): p is string => !!p))]
     const time = new Date().toISOString()
+    // What the commit refers to must outlive any prune under way (keep-alive.ts).
+    const checked = performance.now()
+    await keepAlive(store, [tree])
     commit = await store.putCommit({
       format: 1,
       space: o.space,
@@ -278,6 +294,8 @@ export async function publish(o: PublishOptions, store: SpaceStore, tree: string
       seq,
     })
     await store.putHead(deviceTag, { commit, seq, time })
+    // Slow to become visible: a prune may have marked since the look above.
+    if (performance.now() - checked > RECHECK_MS) await keepAlive(store, [tree])
     o.db.setOwnCommit(o.space, commit, seq)
     o.db.setHeadSeen(o.space, deviceTag, seq, commit)
   }

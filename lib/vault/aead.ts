@@ -22,6 +22,8 @@ export const BlobType = {
   selection: 10,
   moved: 11,
   client: 12,
+  forgotten: 13,
+  pruneMark: 14,
 } as const
 export type BlobType = (typeof BlobType)[keyof typeof BlobType]
 

@@ -4,7 +4,7 @@
  */
 import { EXIT } from '../../errors.js'
 import { checkSpace, type CheckReport } from '../../store/check.js'
-import { readChain } from '../../sync/chain.js'
+import { basesIn, readChain } from '../../sync/chain.js'
 import { selectionProblems } from '../../selection/records.js'
 import { openSession } from '../context.js'
 import { formatBytes, type CliIo } from '../io.js'
@@ -30,10 +30,12 @@ export async function check(io: CliIo, args: CheckArgs): Promise<number> {
       // A removed device's head recorded in its removal is the one that counts; its file may go.
       const mayBeGone = new Set([...chain.removals].filter(([, k]) => k.removal.heads?.[space]).map(([tag]) => tag))
       const bar = progress(`check ${space}`)
-      await checkSpace(s.provider, s.vault.space(space), report, {
+      const keys = s.vault.space(space)
+      await checkSpace(s.provider, keys, report, {
         readData: args.readData,
         progress: bar,
         heads: { seen: s.db.headsSeen(space), mayBeGone, name: (tag) => names.get(tag) },
+        bases: basesIn(chain.devices, keys.tag),
       })
       bar.done()
     }
@@ -47,6 +49,12 @@ export async function check(io: CliIo, args: CheckArgs): Promise<number> {
         io.stdout.write(
           `ORPHAN ${o.object} (${formatBytes(o.bytes)}): a pack no index lists, left by a stopped up-sync (not damage: the next up-sync of the computer that stored it takes it in)\n`,
         )
+      if (report.forgotten) io.stdout.write(`${report.forgotten} commits forgotten (forget records): their data is not checked.\n`)
+      if (report.unused)
+        io.stdout.write(
+          `UNUSED ${report.unused.blobs} blobs (${formatBytes(report.unused.bytes)}) that no retained commit and no computer's base uses (not damage: "cloudy prune" removes them)\n`,
+        )
+      if (report.condemned) io.stdout.write(`A prune is under way: ${report.condemned} packs are marked for deletion.\n`)
       io.stdout.write(report.problems.length ? `${report.problems.length} problem(s) found.\n` : 'No problems found.\n')
     }
     return report.problems.length ? EXIT.INTEGRITY : EXIT.OK

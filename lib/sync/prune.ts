@@ -1,0 +1,405 @@
+/**
+ * `cloudy prune`: remove what no retained commit and no computer's base uses, while the other
+ * computers go on syncing (docs/FORMAT.md, "Retention and prune"). Two phases per space:
+ *
+ * 1. Mark: work out the live blobs (the trees of every retained commit and every base in the
+ *    device records), copy the live blobs of packs mostly unused into new packs, and write a
+ *    mark naming the packs to delete (fully unused ones and the ones just copied out of) and the
+ *    objects of forgotten commits.
+ * 2. Finish, once the mark has been seen here for its grace period: work out the live blobs
+ *    again (heads moved meanwhile), copy any live blob that is only in a condemned pack, rewrite
+ *    the index files that list condemned packs, then delete the packs, the commits and the mark.
+ *
+ * Prunes exclude each other (a lock in the vault); syncs never wait for a prune.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { UsageError } from '../errors.js'
+import type { Session } from '../session.js'
+import type { IndexEntry } from '../store/index-file.js'
+import type { PruneMark } from '../store/prune-records.js'
+import type { SpaceStore } from '../store/space-store.js'
+import type { BlobType } from '../vault/aead.js'
+import { LockedError } from '../errors.js'
+import { basesIn, readChain, type ChainDevice } from './chain.js'
+import { chainHeadIds } from './down.js'
+import { CommitGraph } from './graph.js'
+import { allCommits } from './history.js'
+import { noProgress, type ProgressFor } from './progress.js'
+import { referencedBlobs } from './referenced.js'
+import { allSpaces } from './spaces.js'
+
+/** The most unused data prune leaves in packs it does not rewrite: a fraction of what is used, or bytes. */
+export type MaxUnused = { fraction: number } | { bytes: number } | 'unlimited'
+
+/** restic's default: 5 % of the vault may be unused data once prune is done. */
+export const DEFAULT_MAX_UNUSED: MaxUnused = { fraction: 0.05 }
+
+/** The default grace period between a mark and the deletion it names. */
+export const DEFAULT_GRACE_MS = 10 * 60_000
+/** The shortest grace period accepted: writers look at the marks again after half of it (keep-alive.ts). */
+export const MIN_GRACE_MS = 2000
+
+const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }
+
+/** `--max-unused`: `5%`, `unlimited`, or bytes with an optional k/M/G/T suffix, as restic takes it. */
+export function parseMaxUnused(text: string): MaxUnused {
+  const t = text.trim().toLowerCase()
+  if (t === 'unlimited') return 'unlimited'
+  const pct = /^(\d+(?:\.\d+)?)\s*%$/.exec(t)
+  if (pct) {
+    const p = Number(pct[1])
+    if (p >= 100) throw new UsageError(`--max-unused ${text}: a percentage below 100 (e.g. 5%), or "unlimited"`)
+    return { fraction: p / 100 }
+  }
+  const size = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/.exec(t)
+  if (size) return { bytes: Math.round(Number(size[1]) * UNITS[size[2]!]!) }
+  throw new UsageError(`--max-unused ${text}: give a percentage (5%), a size (100M, 2G) or "unlimited"`)
+}
+
+/** `--grace`: `90s`, `10m`, `1h`; at least two seconds. */
+export function parseGrace(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim())
+  if (!m) throw new UsageError(`--grace ${text}: a duration such as 30s, 10m or 1h`)
+  const ms = Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h']
+  if (ms < MIN_GRACE_MS)
+    throw new UsageError(`--grace ${text}: at least ${MIN_GRACE_MS / 1000}s, so that an up-sync under way always sees the mark in time`)
+  return ms
+}
+
+/** What unused data `max` allows beside `used` bytes. */
+function allowance(max: MaxUnused, used: number): number {
+  if (max === 'unlimited') return Number.POSITIVE_INFINITY
+  // As restic: unused / (used + unused) <= fraction.
+  return 'bytes' in max ? max.bytes : (max.fraction / (1 - max.fraction)) * used
+}
+
+export interface PruneOptions {
+  dryRun?: boolean
+  maxUnused?: MaxUnused
+  graceMs?: number
+  /** Wait for the grace period and finish the marks of this run (else the next prune does). */
+  wait?: boolean
+  progress?: ProgressFor
+  /** Told when the run starts waiting for the grace period, and until when. */
+  onWait?: (until: Date) => void
+}
+
+export interface Amount {
+  count: number
+  bytes: number
+}
+
+export interface SpacePrune {
+  space: string
+  /** Packs and their bytes before the run. */
+  before: Amount
+  /** Blobs a retained commit or a base uses (one copy each). */
+  used: Amount
+  /** Everything else in the packs (copies counted). */
+  unused: Amount
+  /** Packs this run copied the used blobs out of, and those blobs. */
+  repacked: { packs: number; blobs: number; bytes: number }
+  /** Packs this run marked for deletion. */
+  condemned: Amount
+  /** Forgotten commits whose objects this run marked for deletion. */
+  commits: number
+  /** What finished marks deleted (this run's, once waited for, and earlier runs'). */
+  deleted: { packs: number; bytes: number; indexes: number; commits: number; rescued: number }
+  /** Marks still waiting for their grace period. */
+  pending: number
+}
+
+const LOCK_STALE_MS = 60 * 60_000
+
+/** Prune every space of the vault. */
+export async function prune(s: Session, o: PruneOptions = {}): Promise<SpacePrune[]> {
+  const graceMs = o.graceMs ?? DEFAULT_GRACE_MS
+  const run = async () => {
+    const out: SpacePrune[] = []
+    const stores = new Map<string, SpaceStore>()
+    let devices = (await readChain(s.vault, s.db)).devices
+    for (const space of await allSpaces(s.vault, s.db)) {
+      const store = s.vault.store(space, s.db)
+      await store.open()
+      stores.set(space, store)
+      const result = emptyResult(space)
+      out.push(result)
+      if (!o.dryRun) await finishDue(s, store, devices, result, o)
+      await markSpace(s, store, devices, result, { ...o, graceMs })
+    }
+    if (o.wait && !o.dryRun && out.some((r) => r.pending)) {
+      const until = new Date(Date.now() + graceMs)
+      o.onWait?.(until)
+      await sleep(graceMs + 50)
+      devices = (await readChain(s.vault, s.db)).devices
+      for (const r of out) {
+        if (!r.pending) continue
+        const store = stores.get(r.space)!
+        await store.open()
+        r.pending = 0
+        await finishDue(s, store, devices, r, o)
+      }
+    }
+    return out
+  }
+  if (o.dryRun) return run()
+  return s.vault.exclusive(
+    {
+      key: 'locks/prune',
+      staleMs: LOCK_STALE_MS,
+      refused: (since) =>
+        new LockedError(
+          `pruning the vault`,
+          `another computer is pruning it${since ? ` since ${since.toISOString()}` : ''}; two prunes at once could each keep the copy the other deletes. ` +
+            `Nothing was changed: run "cloudy prune" again once it is done (a prune stopped half-way frees it after ${LOCK_STALE_MS / 60_000} minutes)`,
+        ),
+    },
+    run,
+  )
+}
+
+function emptyResult(space: string): SpacePrune {
+  return {
+    space,
+    before: { count: 0, bytes: 0 },
+    used: { count: 0, bytes: 0 },
+    unused: { count: 0, bytes: 0 },
+    repacked: { packs: 0, blobs: 0, bytes: 0 },
+    condemned: { count: 0, bytes: 0 },
+    commits: 0,
+    deleted: { packs: 0, bytes: 0, indexes: 0, commits: 0, rescued: 0 },
+    pending: 0,
+  }
+}
+
+/** Every blob a retained commit of the chain or a computer's base refers to (hex ids). */
+export async function liveBlobs(s: Session, store: SpaceStore, devices: readonly ChainDevice[]): Promise<Set<string>> {
+  const graph = new CommitGraph(store, s.db)
+  const commits = await allCommits(graph, await chainHeadIds(s.vault, store, s.db))
+  const roots = commits.map((c) => c.commit.tree)
+  for (const b of basesIn(devices, store.keys.tag)) roots.push(b.tree)
+  return referencedBlobs(store, roots)
+}
+
+/** The vault's index of a space, as packs and the places of each blob. */
+interface VaultIndex {
+  files: { name: string; entries: IndexEntry[] }[]
+  packs: Map<string, IndexEntry[]>
+  places: Map<string, IndexEntry[]>
+}
+
+async function vaultIndex(store: SpaceStore): Promise<VaultIndex> {
+  const files = await store.readIndexFiles()
+  const packs = new Map<string, IndexEntry[]>()
+  const places = new Map<string, IndexEntry[]>()
+  const seen = new Set<string>()
+  for (const f of files)
+    for (const e of f.entries) {
+      const hex = e.id.toString('hex')
+      // The same place listed by two index files (an orphan pack taken in twice) is one place.
+      const at = `${e.pack}:${hex}`
+      if (seen.has(at)) continue
+      seen.add(at)
+      let list = packs.get(e.pack)
+      if (!list) packs.set(e.pack, (list = []))
+      list.push(e)
+      let where = places.get(hex)
+      if (!where) places.set(hex, (where = []))
+      where.push(e)
+    }
+  return { files, packs, places }
+}
+
+/** Copy `entries` (all in `pack`) to new packs of `store`, reading the pack once. */
+async function copyOut(store: SpaceStore, pack: string, entries: readonly IndexEntry[]): Promise<number> {
+  if (entries.length === 0) return 0
+  const start = Math.min(...entries.map((e) => e.offset))
+  const end = Math.max(...entries.map((e) => e.offset + e.length))
+  const bytes = await store.readPackRange(pack, start, end - start)
+  for (const e of entries) {
+    const sealed = bytes.subarray(e.offset - start, e.offset - start + e.length)
+    await store.copySealed(e.type as BlobType, e.id, sealed, e.rawLength)
+  }
+  return end - start
+}
+
+const seenKey = (store: SpaceStore, mark: string) => `prune-seen:${store.keys.tag}:${mark}`
+
+/** Phase 1 for one space: what is used, what to copy out, and the mark. */
+async function markSpace(
+  s: Session,
+  store: SpaceStore,
+  devices: readonly ChainDevice[],
+  r: SpacePrune,
+  o: PruneOptions & { graceMs: number },
+): Promise<void> {
+  const index = await vaultIndex(store)
+  const live = await liveBlobs(s, store, devices)
+  const excluded = store.condemned
+  const size = (entries: readonly IndexEntry[]) => entries.reduce((n, e) => n + e.length, 0)
+  for (const entries of index.packs.values()) {
+    r.before.count++
+    r.before.bytes += size(entries)
+  }
+  // Each live blob is kept at one place: in the pack holding the most live blobs, so that as few
+  // packs as possible have to be copied out of. Packs condemned by an earlier mark are going.
+  const liveIn = new Map<string, number>()
+  for (const hex of live)
+    for (const e of index.places.get(hex) ?? []) if (!excluded.has(e.pack)) liveIn.set(e.pack, (liveIn.get(e.pack) ?? 0) + 1)
+  const keptAt = new Map<string, string>()
+  for (const hex of live) {
+    let best: string | undefined
+    for (const e of index.places.get(hex) ?? []) {
+      if (excluded.has(e.pack)) continue
+      const n = liveIn.get(e.pack)!
+      if (best === undefined || n > liveIn.get(best)! || (n === liveIn.get(best)! && e.pack < best)) best = e.pack
+    }
+    if (best) keptAt.set(hex, best)
+  }
+  const usage: { pack: string; used: IndexEntry[]; unused: number }[] = []
+  for (const [pack, entries] of index.packs) {
+    if (excluded.has(pack)) continue
+    const used = entries.filter((e) => keptAt.get(e.id.toString('hex')) === pack)
+    const unused = size(entries) - size(used)
+    r.used.count += used.length
+    r.used.bytes += size(used)
+    r.unused.count += entries.length - used.length
+    r.unused.bytes += unused
+    usage.push({ pack, used, unused })
+  }
+  const condemned: string[] = []
+  let leftUnused = 0
+  const partly: typeof usage = []
+  for (const u of usage) {
+    if (u.used.length === 0) {
+      condemned.push(u.pack)
+      r.condemned.count++
+      r.condemned.bytes += u.unused
+    } else if (u.unused > 0) {
+      partly.push(u)
+      leftUnused += u.unused
+    }
+  }
+  // Copy out of the packs with the most unused data first until what is left is allowed.
+  partly.sort((a, b) => b.unused - a.unused || (a.pack < b.pack ? -1 : 1))
+  const limit = allowance(o.maxUnused ?? DEFAULT_MAX_UNUSED, r.used.bytes)
+  const repack: typeof usage = []
+  for (const u of partly) {
+    if (leftUnused <= limit) break
+    repack.push(u)
+    leftUnused -= u.unused
+  }
+  const commits = await forgottenObjects(store)
+  r.commits = commits.length
+  if (o.dryRun) {
+    for (const u of repack) {
+      r.repacked.packs++
+      r.repacked.blobs += u.used.length
+      r.repacked.bytes += size(u.used)
+      r.condemned.count++
+      r.condemned.bytes += u.unused + size(u.used)
+    }
+    return
+  }
+  const bar = (o.progress ?? noProgress)(`prune ${store.keys.name}`)
+  bar.total?.(
+    repack.length,
+    repack.reduce((n, u) => n + size(u.used), 0),
+  )
+  for (const u of repack) {
+    bar.file?.(u.pack.slice(0, 12), size(u.used))
+    await copyOut(store, u.pack, u.used)
+    bar.add(size(u.used))
+    r.repacked.packs++
+    r.repacked.blobs += u.used.length
+    r.repacked.bytes += size(u.used)
+    condemned.push(u.pack)
+    r.condemned.count++
+    r.condemned.bytes += u.unused + size(u.used)
+  }
+  // The copies are stored and indexed before any mark names their old packs.
+  await store.flush()
+  bar.done()
+  if (condemned.length === 0 && commits.length === 0) return
+  const mark: PruneMark = {
+    format: 1,
+    by: s.vault.deviceTag(s.device.id),
+    byName: s.device.name,
+    time: new Date().toISOString(),
+    graceMs: o.graceMs,
+    packs: condemned.sort(),
+    commits,
+  }
+  const name = await store.putMark(mark)
+  // Seen from now on: it is on the provider, so every writer that looks from now sees it.
+  s.db.setMeta(seenKey(store, name), String(Date.now()))
+  r.pending++
+}
+
+/** Forgotten commits whose objects are still in the vault, and no mark names yet. */
+async function forgottenObjects(store: SpaceStore): Promise<string[]> {
+  if (store.forgotten.size === 0) return []
+  const stored = (await store.sizes('commits')).get('commits')?.keys ?? new Map<string, number>()
+  const marked = new Set([...store.marks.values()].flatMap((m) => m.commits))
+  return [...store.forgotten.keys()].filter((id) => stored.has(id) && !marked.has(id)).sort()
+}
+
+/** Phase 2 for every mark of the space whose grace period is over here. */
+async function finishDue(s: Session, store: SpaceStore, devices: readonly ChainDevice[], r: SpacePrune, o: PruneOptions): Promise<void> {
+  const now = Date.now()
+  const due: [string, PruneMark][] = []
+  for (const [name, mark] of store.marks) {
+    const key = seenKey(store, name)
+    const seen = Number(s.db.getMeta(key))
+    if (!seen) {
+      // First seen now: a mark another prune left (it was stopped) waits its grace from here.
+      s.db.setMeta(key, String(now))
+      r.pending++
+    } else if (now - seen >= mark.graceMs) due.push([name, mark])
+    else r.pending++
+  }
+  if (due.length === 0) return
+  const live = await liveBlobs(s, store, devices)
+  const index = await vaultIndex(store)
+  const condemned = store.condemned
+  const bar = (o.progress ?? noProgress)(`prune ${store.keys.name} (delete)`)
+  for (const [name, mark] of due) {
+    const packs = new Set(mark.packs)
+    // What a head or base moved to since the mark uses, and is only in packs going: copied out.
+    const rescue = new Map<string, IndexEntry[]>()
+    for (const hex of live) {
+      const where = index.places.get(hex) ?? []
+      if (where.length === 0 || where.some((e) => !condemned.has(e.pack))) continue
+      const here = where.find((e) => packs.has(e.pack))
+      if (!here) continue
+      let list = rescue.get(here.pack)
+      if (!list) rescue.set(here.pack, (list = []))
+      list.push(here)
+    }
+    for (const [pack, entries] of rescue) {
+      await copyOut(store, pack, entries)
+      r.deleted.rescued += entries.length
+    }
+    await store.flush()
+    // Index files first: a reader that finds no place for a blob reads the index again, while
+    // one sent to a deleted pack would fail. An index listing other packs too keeps those.
+    for (const f of index.files) {
+      if (!f.entries.some((e) => packs.has(e.pack))) continue
+      const rest = f.entries.filter((e) => !packs.has(e.pack))
+      if (rest.length) await store.writeIndex(rest)
+      await store.deleteObjects('index', [f.name])
+      r.deleted.indexes++
+    }
+    bar.total?.(packs.size, 0)
+    for (const p of packs) {
+      r.deleted.packs++
+      r.deleted.bytes += (index.packs.get(p) ?? []).reduce((n, e) => n + e.length, 0)
+    }
+    await store.deleteObjects('pack', [...packs])
+    await store.deleteObjects('commit', mark.commits)
+    r.deleted.commits += mark.commits.length
+    await store.deleteObjects('prune', [name])
+    s.db.deleteMeta(seenKey(store, name))
+  }
+  bar.done()
+}

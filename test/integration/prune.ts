@@ -1,0 +1,150 @@
+/**
+ * `cloudy forget` and `cloudy prune` while the chain goes on (docs/FORMAT.md, "Retention and
+ * prune"): two computers up-sync in a loop while a third forgets and prunes with a short grace
+ * period, and every commit kept restores byte for byte; after half the data is deleted, prune
+ * brings the vault within 10 % of what its kept commits need.
+ */
+import t from 'tap'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { cloudy, computer, initVault, joinVault, tempDir, type Computer } from '../helpers/cli.js'
+import { run } from '../helpers/three-computers.js'
+
+/** Small packs, so that a few files make many of them and prune has choices to make. */
+const PACKS = { CLOUDY_PACK_SIZE: '8192' }
+
+const withPacks = (c: Computer) => Object.assign(c, { env: { ...c.env, ...PACKS } })
+
+/** Every file under `dir` (relative path -> sha256 of its bytes). */
+async function snapshot(dir: string, rel = ''): Promise<Map<string, string>> {
+  const out = new Map<string, string>()
+  for (const e of await readdir(join(dir, rel), { withFileTypes: true }).catch(() => [])) {
+    const p = rel ? `${rel}/${e.name}` : e.name
+    if (e.isDirectory()) for (const [k, v] of await snapshot(dir, p)) out.set(k, v)
+    else
+      out.set(
+        p,
+        createHash('sha256')
+          .update(await readFile(join(dir, p)))
+          .digest('hex'),
+      )
+  }
+  return out
+}
+
+/** The bytes of every object of the vault at `vault` (its `Cloudy` folder), temporary files aside. */
+async function vaultBytes(dir: string): Promise<number> {
+  let n = 0
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (e.name === '.tmp') continue
+    const p = join(dir, e.name)
+    n += e.isDirectory() ? await vaultBytes(p) : (await stat(p)).size
+  }
+  return n
+}
+
+t.test('two computers up-sync while a third forgets and prunes; every kept commit restores byte for byte', async (t) => {
+  const vault = tempDir(t, 'vault')
+  const a = withPacks(computer(t))
+  const b = withPacks(computer(t))
+  const c = withPacks(computer(t))
+  for (const x of [a, b]) await mkdir(join(x.home, 'cfg', x === a ? 'a' : 'b'), { recursive: true })
+  await initVault(t, a, vault, ['~/cfg/a'], 'pc-a')
+  await joinVault(t, b, vault, ['~/cfg/b'], 'pc-b')
+  await joinVault(t, c, vault, ['~/cfg'], 'pc-c')
+
+  /** What each commit of a computer held, by commit id. */
+  const held = new Map<string, { who: 'a' | 'b'; files: Map<string, string> }>()
+  const loop = async (x: Computer, who: 'a' | 'b', rounds: number) => {
+    const dir = join(x.home, 'cfg', who)
+    const deleted: Buffer[] = []
+    for (let i = 0; i < rounds; i++) {
+      // New files, a changed one, a deleted one, and one back with the bytes of one deleted
+      // before: its chunk may be in a pack a prune has condemned by now.
+      for (let j = 0; j < 3; j++) await writeFile(join(dir, `r${i}-${j}`), randomBytes(2000 + 1500 * j))
+      if (i > 0) await writeFile(join(dir, `r${i - 1}-0`), randomBytes(3000))
+      if (i > 1) {
+        const gone = join(dir, `r${i - 2}-1`)
+        deleted.push(await readFile(gone))
+        await rm(gone)
+      }
+      if (deleted.length > 1) await writeFile(join(dir, `back${i}`), deleted[deleted.length - 2]!)
+      const r = await cloudy(x, ['sync', 'up', '--json'])
+      t.equal(r.code, 0, `sync up on ${who}, round ${i}: ${r.stderr}`)
+      const commit = (JSON.parse(r.stdout) as { spaces: { commit?: string }[] }).spaces.find((s) => s.commit)?.commit
+      if (commit) held.set(commit, { who, files: await snapshot(dir) })
+    }
+  }
+  let writing = true
+  const pruned: number[] = []
+  const pruner = (async () => {
+    while (writing) {
+      await run(t, c, ['forget', '--keep-last', '2'])
+      const r = await run(t, c, ['prune', '--grace', '2s', '--max-unused', '0%', '--json'])
+      pruned.push((JSON.parse(r.stdout) as { spaces: { deleted: { packs: number } }[] }).spaces.reduce((n, s) => n + s.deleted.packs, 0))
+    }
+  })()
+  await Promise.all([loop(a, 'a', 12), loop(b, 'b', 12)])
+  writing = false
+  await pruner
+  await run(t, c, ['forget', '--keep-last', '2'])
+  await run(t, c, ['prune', '--grace', '2s', '--max-unused', '0%'])
+  t.ok(
+    pruned.some((n) => n > 0),
+    `prunes during the loop deleted packs (${pruned.join(', ')})`,
+  )
+
+  const check = await cloudy(c, ['check', '--read-data'])
+  t.equal(check.code, 0, `check --read-data after the loop: ${check.stdout}${check.stderr}`)
+
+  // Every commit kept restores as it was made, on a computer that never synced.
+  const history = JSON.parse((await run(t, c, ['history', '--json'])).stdout) as { commits: { commit: string; device: string }[] }
+  const kept = history.commits.filter((x) => held.has(x.commit))
+  t.equal(kept.length, 4, 'two commits of each computer are kept')
+  const d = withPacks(computer(t))
+  await joinVault(t, d, vault, ['~/cfg'], 'pc-d')
+  for (const { commit } of kept) {
+    const { who, files } = held.get(commit)!
+    await rm(join(d.home, 'cfg'), { recursive: true, force: true })
+    await run(t, d, ['restore', '--at', commit, `settings/cfg/${who}`])
+    t.same(await snapshot(join(d.home, 'cfg', who)), files, `commit ${commit.slice(0, 8)} of pc-${who} restores byte for byte`)
+  }
+  // And the chain syncs on: A takes B's state in.
+  await run(t, a, ['sync', 'down', '--yes'])
+  t.same(await snapshot(join(a.home, 'cfg', 'b')), await snapshot(join(b.home, 'cfg', 'b')), "A holds B's files after the prunes")
+})
+
+t.test('after half the data is deleted, prune brings the vault within 10 % of what the kept commits need', async (t) => {
+  const vault = tempDir(t, 'vault')
+  const a = withPacks(computer(t))
+  const dir = join(a.home, 'cfg')
+  await mkdir(dir)
+  for (let i = 0; i < 60; i++) await writeFile(join(dir, `f${i}`), randomBytes(3000 + ((i * 677) % 2000)))
+  await initVault(t, a, vault, ['~/cfg'], 'pc-a')
+  await run(t, a, ['sync', 'up'])
+  for (let i = 0; i < 60; i += 2) await rm(join(dir, `f${i}`))
+  await run(t, a, ['sync', 'up'])
+  const before = await vaultBytes(join(vault, 'Cloudy'))
+  const dry = await run(t, a, ['prune', '--dry-run'])
+  t.match(dry.stdout, /nothing was changed \(--dry-run\)/)
+  t.equal(await vaultBytes(join(vault, 'Cloudy')), before, '--dry-run changes nothing')
+  const forget = await run(t, a, ['forget', '--keep-last', '1'])
+  t.match(forget.stdout, /settings: keep 1, forget 1 commits/)
+  await run(t, a, ['prune', '--grace', '2s'])
+  const after = await vaultBytes(join(vault, 'Cloudy'))
+
+  // What the kept commit needs: a vault made anew from the same files.
+  const fresh = tempDir(t, 'vault')
+  const e = withPacks(computer(t))
+  await mkdir(join(e.home, 'cfg'))
+  for (const name of await readdir(dir)) await writeFile(join(e.home, 'cfg', name), await readFile(join(dir, name)))
+  await initVault(t, e, fresh, ['~/cfg'], 'pc-e')
+  await run(t, e, ['sync', 'up'])
+  const needed = await vaultBytes(join(fresh, 'Cloudy'))
+  t.comment(`vault before prune ${before} B, after ${after} B; a vault of the kept commit alone ${needed} B`)
+  t.ok(Math.abs(after - needed) <= needed * 0.1, `after prune ${after} B is within 10 % of ${needed} B`)
+  t.ok(after < before * 0.7, 'prune freed the deleted half')
+  const check = await cloudy(a, ['check', '--read-data'])
+  t.equal(check.code, 0, check.stdout + check.stderr)
+})
