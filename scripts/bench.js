@@ -7,7 +7,10 @@
 //   node scripts/bench.js [--small-files N] [--big-mib M] [--fresh] [--json]
 //     [--providers-only | --no-providers] [--mount-only | --no-mount] [--mount-mib M]
 //     [--catalog-only | --no-catalog] [--service-only | --no-service] [--idle-minutes M]
+//     [--prune-only | --no-prune]
 //
+// After the restic comparison, forget and prune (scripts/bench-prune.js): Cloudy beside restic's
+// `forget --prune` on the small files once half of them are deleted.
 // Then the providers: the big files up and down through each provider on loopback (the S3 and
 // SFTP test servers of scripts/servers/), beside `rclone copy` to the same servers, with ratios.
 // Then the mounts (scripts/bench-mount.js): Cloudy's FUSE mount beside gocryptfs and rclone mount.
@@ -23,6 +26,7 @@ import { makeDataSet } from './bench-data.js'
 import { benchMount, printMount } from './bench-mount.js'
 import { benchCatalog, printCatalog } from './bench-catalog.js'
 import { benchIdle, benchPropagation, printService } from './bench-service.js'
+import { benchPrune, printPrune } from './bench-prune.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const CLOUDY = join(ROOT, 'bin', 'cloudy.js')
@@ -30,7 +34,7 @@ const PASSWORD = 'bench password'
 
 const argv = process.argv.slice(2)
 const num = (name, dflt) => (argv.includes(name) ? Number(argv[argv.indexOf(name) + 1]) : dflt)
-const only = ['--providers-only', '--mount-only', '--catalog-only', '--service-only'].find((o) => argv.includes(o))
+const only = ['--providers-only', '--mount-only', '--catalog-only', '--service-only', '--prune-only'].find((o) => argv.includes(o))
 const options = {
   smallFiles: num('--small-files', 20000),
   bigMiB: num('--big-mib', 600),
@@ -46,6 +50,8 @@ const options = {
   // --service-only: only real time and the idle service; --no-service: skip them.
   service: !argv.includes('--no-service') && (!only || only === '--service-only'),
   idleMinutes: num('--idle-minutes', 10),
+  // --prune-only: only forget and prune beside restic's; --no-prune: skip them.
+  prune: !argv.includes('--no-prune') && (!only || only === '--prune-only'),
   mountMiB: num('--mount-mib', num('--mount-mb', 512)),
 }
 const say = (...a) => (options.json ? console.error(...a) : console.log(...a))
@@ -323,7 +329,7 @@ function tomlOf(tables) {
   )
 }
 
-if (options.restic) ensure('restic', 'restic')
+if (options.restic || options.prune) ensure('restic', 'restic')
 ensure('/usr/bin/time', 'time')
 say(`Generating or reusing the data set (${options.smallFiles} small files, ${options.bigMiB} MiB of big files)…`)
 const data = makeDataSet(options)
@@ -339,6 +345,7 @@ for (const c of options.restic ? cases : []) {
     results.push(runCase(tool, c.name, data, c.sub, c.bytes))
   }
 }
+const prune = options.prune ? benchPrune({ smallDir: join(data, 'small'), say, measure, duBytes }) : undefined
 const providerResults = options.providers ? await benchProviders(data, cases[1]) : []
 const catalog = options.catalog ? benchCatalog({ smallDir: join(data, 'small'), say }) : undefined
 const mount = options.mount
@@ -367,13 +374,17 @@ const ratios = (options.restic ? cases : []).map((c) => {
 
 const versions = Object.fromEntries(
   Object.entries(tools)
-    .filter(([k]) => options.restic || k === 'cloudy')
+    .filter(([k]) => options.restic || options.prune || k === 'cloudy')
     .map(([k, t]) => [k, t.version()]),
 )
 if (options.providers) versions.rclone = execFileSync('rclone', ['version'], { encoding: 'utf8' }).split('\n')[0].trim()
 if (options.json) {
   console.log(
-    JSON.stringify({ versions, cachesDropped: canDrop, results, ratios, providers: providerResults, catalog, mount, service }, null, 1),
+    JSON.stringify(
+      { versions, cachesDropped: canDrop, results, ratios, prune, providers: providerResults, catalog, mount, service },
+      null,
+      1,
+    ),
   )
 } else {
   const f = (n, d = 1) => n.toFixed(d)
@@ -399,6 +410,7 @@ if (options.json) {
       )
     }
   }
+  if (prune) printPrune(prune)
   if (providerResults.length) {
     console.log(`\nProviders on loopback, ${cases[1].name} (MB/s; ratio Cloudy/rclone above 1 means Cloudy is faster)`)
     for (const r of providerResults) {
