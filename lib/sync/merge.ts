@@ -534,6 +534,22 @@ function sameVersion(x: TreeEntry | undefined, e: TreeEntry): boolean {
 }
 
 /**
+ * Whether commit `id`'s tree has at `path` what `test` accepts, each commit asked once. A
+ * forgotten commit's tree may be gone: it holds nothing as far as a walk knows.
+ */
+function holding(store: SpaceStore, graph: CommitGraph, path: string, test: (x: TreeEntry | undefined) => boolean) {
+  const memo = new Map<string, Promise<boolean>>()
+  return (id: string): Promise<boolean> => {
+    let p = memo.get(id)
+    if (!p) {
+      p = graph.retained(id) ? graph.get(id).then(async (c) => test(await entryAt(store, c.tree, path))) : Promise.resolve(false)
+      memo.set(id, p)
+    }
+    return p
+  }
+}
+
+/**
  * The device that made the version `entry` at `path`: of the commits behind `heads` whose tree
  * holds it, the oldest that none of its parents holds it in (ties: the smallest id).
  */
@@ -544,19 +560,7 @@ export async function authorOf(
   path: string,
   entry: TreeEntry,
 ): Promise<string | undefined> {
-  const memo = new Map<string, Promise<boolean>>()
-  const holds = (id: string) => {
-    let p = memo.get(id)
-    // A forgotten commit's tree may be gone: it holds nothing as far as this walk knows.
-    if (!p)
-      memo.set(
-        id,
-        (p = graph.retained(id)
-          ? graph.get(id).then(async (c) => sameVersion(await entryAt(store, c.tree, path), entry))
-          : Promise.resolve(false)),
-      )
-    return p
-  }
+  const holds = holding(store, graph, path, (x) => sameVersion(x, entry))
   let best: CommitRef | undefined
   const seen = new Set<string>()
   const todo = [...heads]
@@ -625,18 +629,7 @@ export function heldSince(store: SpaceStore, graph: CommitGraph, heads: readonly
     // not yet merged the base's removal of it) never added it: taken for an add of this side,
     // the version passed for the base of the other side's own add of it (a file moved away and
     // back), and this side's removal, merged since, beat that add.
-    const memo = new Map<string, Promise<boolean>>()
-    const holds = (id: string) => {
-      let p = memo.get(id)
-      if (!p)
-        memo.set(
-          id,
-          (p = graph.retained(id)
-            ? graph.get(id).then(async (c) => matches(await entryAt(store, c.tree, path), entry))
-            : Promise.resolve(false)),
-        )
-      return p
-    }
+    const holds = holding(store, graph, path, (x) => matches(x, entry))
     // Whether the merge of a commit's parents holds it: a parent holds it, and no parent lacks
     // it that removed it (its best common ancestor with a parent holding it held it).
     const builtOn = async (id: string): Promise<boolean> => {
