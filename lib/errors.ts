@@ -57,6 +57,22 @@ export class WrongPasswordError extends CloudyError {
   }
 }
 
+/**
+ * The vault's keys were changed by a rekey (`passwd --rekey`, `chain remove --rekey`) since
+ * this password was set or this key was unlocked: it opens only the keys from before.
+ */
+export class KeysChangedError extends CloudyError {
+  constructor() {
+    super(
+      'EKEYSCHANGED',
+      EXIT.WRONG_PASSWORD,
+      "the vault's keys were changed on another computer (cloudy passwd --rekey or chain remove --rekey): this password, or the key " +
+        'the Cloudy service holds, opens only the keys from before, which seal nothing new. Nothing was changed. Give the new ' +
+        'password (for the service: cloudy unlock).',
+    )
+  }
+}
+
 /** There is no vault at the configured place, or this computer has not joined one. */
 export class NoVaultError extends CloudyError {
   constructor(message: string) {

@@ -48,6 +48,11 @@ function withPrune<T>(y: Argv<T>) {
   })
 }
 
+/** prune's options as given. */
+function pruneArgs(a: { 'max-unused'?: string; grace?: string; wait?: boolean }) {
+  return { maxUnused: a['max-unused'], grace: a.grace, wait: a.wait }
+}
+
 /** The --keep-* options given, as the words of a policy (lib/sync/retention.ts parses them). */
 function keepArgs(a: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {}
@@ -217,12 +222,27 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
           (yy) =>
             withJson(yy)
               .positional('device', { type: 'string', demandOption: true })
-              .options({ yes: { type: 'boolean', describe: 'do not ask on a terminal before removing' } }),
+              .options({
+                yes: { type: 'boolean', describe: 'do not ask on a terminal before removing' },
+                rekey: {
+                  type: 'boolean',
+                  describe: 'also change the password and start a new key epoch: the removed computer opens nothing written after',
+                },
+                'new-password-file': { type: 'string', describe: 'with --rekey: read the new password from this file' },
+                kdf: {
+                  choices: ['interactive', 'moderate', 'sensitive'] as const,
+                  default: 'moderate',
+                  describe: 'with --rekey: Argon2id cost of the new slot',
+                },
+              }),
           (a) => {
             run = async () =>
               (await import('./commands/chain.js')).chainRemove(io, {
                 device: a.device,
                 yes: a.yes,
+                rekey: a.rekey,
+                newPasswordFile: a['new-password-file'],
+                kdf: a.kdf,
                 passwordFile: a['password-file'],
                 json: a.json,
               })
@@ -348,7 +368,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
     )
     .command(
       'passwd',
-      'change the master password (the old one stops working; data is untouched)',
+      'change the master password (the old one stops working); --rekey: new keys for all written from now on',
       (y) =>
         y.options({
           ...passwordOption,
@@ -358,10 +378,15 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
             default: 'moderate',
             describe: 'Argon2id cost of the new slot',
           },
+          rekey: {
+            type: 'boolean',
+            describe: 'start a new key epoch: a new master key for all written from now on (an old key slot or key opens nothing new)',
+          },
         }),
       (a) => {
         run = async () =>
           (await import('./commands/passwd.js')).passwd(io, {
+            rekey: a.rekey,
             kdf: a.kdf,
             passwordFile: a['password-file'],
             newPasswordFile: a['new-password-file'],
@@ -434,9 +459,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
             keep: keepArgs(a),
             dryRun: a['dry-run'],
             prune: a.prune,
-            maxUnused: a['max-unused'],
-            grace: a.grace,
-            wait: a.wait,
+            ...pruneArgs(a),
             passwordFile: a['password-file'],
             json: a.json,
           })
@@ -453,9 +476,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         run = async () =>
           (await import('./commands/prune.js')).pruneCommand(io, {
             dryRun: a['dry-run'],
-            maxUnused: a['max-unused'],
-            grace: a.grace,
-            wait: a.wait,
+            ...pruneArgs(a),
             passwordFile: a['password-file'],
             json: a.json,
           })

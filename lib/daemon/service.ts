@@ -31,6 +31,7 @@ import { sessionPlan } from '../sync/spaces.js'
 import { readMoved } from '../vault/moved.js'
 import { serveJson, type JsonServer } from './ipc.js'
 import { desktopNotifier, type Notify } from './notify.js'
+import { KeysChangedError } from '../errors.js'
 import { ChangeWatcher } from './watcher.js'
 
 export class LockedServiceError extends CloudyError {
@@ -261,6 +262,13 @@ export class Service {
     if (s) this.#o.log('cloudy service: locked')
   }
 
+  #keysChanged(): void {
+    this.#o.log('cloudy service: the vault was rekeyed on another computer; locking: "cloudy unlock" with the new password')
+    this.#notify('Cloudy needs the new password', 'The vault was rekeyed on another computer: run "cloudy unlock" with the new password.')
+    // After the job that met it (lock waits for the running job).
+    setImmediate(() => void this.lock().catch(() => {}))
+  }
+
   /** Finish the running job, stop listening, forget the keys. */
   async stop(): Promise<void> {
     this.#stopping = true
@@ -339,6 +347,11 @@ export class Service {
         // config.toml as it is now: the user may have changed [here] or [sync] since the unlock.
         s.config = await requireConfig(this.paths)
         return await fn(s)
+      } catch (e) {
+        // Another computer rekeyed the vault: the keys held here seal nothing that would be
+        // trusted. The service locks itself and asks for the new password, once.
+        if (e instanceof KeysChangedError) this.#keysChanged()
+        throw e
       } finally {
         lock.release()
       }

@@ -50,7 +50,7 @@ async function* records(vault: Vault): AsyncGenerator<{ key: string; map?: Selec
     const sealed = await stored.get(tag)
     // Deleted since it was listed.
     if (!sealed) continue
-    const record = openJson<SelectionRecord>(vault, BlobType.selection, recordId(tag), sealed)
+    const record = openJson<SelectionRecord>(vault, BlobType.selection, recordId(tag), sealed, stored.key(tag))
     yield { key: stored.key(tag), map: record?.format === 1 ? wellFormed(record.entries) : undefined }
   }
 }

@@ -7,7 +7,8 @@
 import type { ProgressSink } from '../sync/progress.js'
 import type { Provider } from '../../providers/provider.js'
 import { CloudyError, NotFoundError } from '../errors.js'
-import { BlobType, open } from '../vault/aead.js'
+import { BlobType } from '../vault/aead.js'
+import { openSealed, type Provenance } from '../vault/epochs.js'
 import { blobId, type SpaceKeys } from '../vault/keys.js'
 import { decodePayload } from './codec.js'
 import { decodeIndex, type IndexEntry } from './index-file.js'
@@ -66,8 +67,8 @@ export interface HeadsSeen {
   name?: (device: string) => string | undefined
 }
 
-function openObject(keys: SpaceKeys, type: BlobType, id: Buffer, sealed: Uint8Array): Buffer | undefined {
-  const payload = open(keys.blobKey, type, id, sealed)
+function openObject(keys: SpaceKeys, type: BlobType, id: Buffer, sealed: Uint8Array, from: Provenance): Buffer | undefined {
+  const payload = openSealed(keys, type, id, sealed, from)
   return payload && decodePayload(payload)
 }
 
@@ -91,7 +92,7 @@ export async function checkSpace(provider: Provider, keys: SpaceKeys, report: Ch
   for await (const o of provider.list(`${prefix}index/`)) {
     const name = o.key.slice(`${prefix}index/`.length)
     const sealed = await get(o.key)
-    const plain = sealed && openObject(keys, BlobType.index, Buffer.from(name, 'hex'), sealed)
+    const plain = sealed && openObject(keys, BlobType.index, Buffer.from(name, 'hex'), sealed, { kind: 'index', name })
     const entries = plain && decodeIndex(plain)
     if (!entries) {
       problem(o.key, 'index file fails authentication or is malformed')
@@ -124,7 +125,7 @@ export async function checkSpace(provider: Provider, keys: SpaceKeys, report: Ch
     }
     report.packs++
     options.progress?.file?.(key, size)
-    const header = await readPackHeader(provider, keys.blobKey, key, pack, size, options.readData)
+    const header = await readPackHeader(provider, [keys.blobKey, ...keys.older], key, pack, size, options.readData)
     options.progress?.add(size)
     if ('error' in header) {
       problem(key, header.error)
@@ -141,7 +142,7 @@ export async function checkSpace(provider: Provider, keys: SpaceKeys, report: Ch
       for (const e of header.entries) {
         report.blobs++
         report.bytesRead += e.length
-        const plain = openObject(keys, e.type, e.id, header.data.subarray(e.offset, e.offset + e.length))
+        const plain = openObject(keys, e.type, e.id, header.data.subarray(e.offset, e.offset + e.length), { kind: 'content' })
         if (!plain) problem(key, `blob ${e.id.toString('hex')} at offset ${e.offset} fails authentication (damaged or moved)`)
         else if ((e.type === BlobType.data || e.type === BlobType.tree) && !blobId(keys, plain).equals(e.id)) {
           problem(key, `blob ${e.id.toString('hex')} does not hash to its id`)
@@ -162,7 +163,7 @@ export async function checkSpace(provider: Provider, keys: SpaceKeys, report: Ch
       if (!/^[0-9a-f]{64}$/.test(name)) continue
       const sealed = await get(o.key)
       if (!sealed) continue
-      const plain = openObject(keys, type, Buffer.from(name, 'hex'), sealed)
+      const plain = openObject(keys, type, Buffer.from(name, 'hex'), sealed, { kind: 'named', key: o.key })
       const value = plain && decodeJson<unknown>(plain)
       if (kind === 'forgotten' && isForgetRecord(value))
         for (const [id, c] of Object.entries((value as ForgetRecord).commits)) forgotten.set(id, c)
@@ -190,7 +191,7 @@ export async function checkSpace(provider: Provider, keys: SpaceKeys, report: Ch
       if (e instanceof NotFoundError) return undefined // reported with the pack
       throw e
     }
-    const plain = openObject(keys, BlobType.tree, Buffer.from(id, 'hex'), sealed)
+    const plain = openObject(keys, BlobType.tree, Buffer.from(id, 'hex'), sealed, { kind: 'content' })
     const tree = plain && decodeJson<Tree>(plain)
     if (!isTree(tree)) {
       problem(key, `tree ${id} fails authentication or is malformed`)
@@ -222,7 +223,7 @@ export async function checkSpace(provider: Provider, keys: SpaceKeys, report: Ch
     const device = o.key.slice(`${prefix}heads/`.length)
     listed.add(device)
     const sealed = await get(o.key)
-    const plain = sealed && openObject(keys, BlobType.head, Buffer.from(device, 'hex'), sealed)
+    const plain = sealed && openObject(keys, BlobType.head, Buffer.from(device, 'hex'), sealed, { kind: 'named', key: o.key })
     const head = plain && decodeJson<Head>(plain)
     if (!isHead(head)) problem(o.key, 'head fails authentication or is malformed')
     else {
@@ -258,7 +259,7 @@ export async function checkSpace(provider: Provider, keys: SpaceKeys, report: Ch
       problem(key, `commit is missing (referred to by ${from})`)
       continue
     }
-    const plain = openObject(keys, BlobType.commit, Buffer.from(id, 'hex'), sealed)
+    const plain = openObject(keys, BlobType.commit, Buffer.from(id, 'hex'), sealed, { kind: 'content' })
     const commit = plain && decodeJson<Commit>(plain)
     if (!isCommit(commit)) {
       problem(key, 'commit fails authentication or is malformed')

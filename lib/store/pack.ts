@@ -68,12 +68,12 @@ export function packKey(spaceTag: string, packId: string): string {
 }
 
 /**
- * Read and authenticate the header of pack `pack` (at `key`, `size` bytes): its blobs, or what is
- * wrong with it. `whole`: read the whole pack (returned as `data`) instead of two ranges.
+ * Read and authenticate the header of pack `pack` (at `key`, `size` bytes) with one of
+ * `blobKeys`: its blobs, or what is wrong with it. `whole`: read the whole pack (returned as `data`) instead of two ranges.
  */
 export async function readPackHeader(
   provider: Provider,
-  blobKey: Uint8Array,
+  blobKeys: readonly Uint8Array[],
   key: string,
   pack: string,
   size: number,
@@ -91,7 +91,9 @@ export async function readPackHeader(
   if (hlen + 4 > size) return { error: 'pack is truncated: its trailer points before its start' }
   const sealed = data ? data.subarray(size - 4 - hlen, size - 4) : await provider.get(key, { offset: size - 4 - hlen, length: hlen })
   // Pack headers are sealed without the payload codec byte (see pack.ts).
-  const plain = open(blobKey, BlobType.packHeader, Buffer.from(pack, 'hex'), sealed)
+  // Any of `blobKeys` (the current epoch's first): a pack keeps the epoch it was written in.
+  let plain: Buffer | undefined
+  for (const key of blobKeys) if ((plain = open(key, BlobType.packHeader, Buffer.from(pack, 'hex'), sealed))) break
   const entries = plain && decodeHeader(plain)
   if (!entries) return { error: 'pack header fails authentication (pack truncated or damaged)' }
   const last = entries[entries.length - 1]

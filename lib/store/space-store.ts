@@ -5,7 +5,8 @@
 import type { Provider } from '../../providers/provider.js'
 import { CloudyError, IntegrityError, NotFoundError, ProviderError, RollbackError } from '../errors.js'
 import type { BlobLocation, StateDb } from '../state/db.js'
-import { BlobType, open, seal } from '../vault/aead.js'
+import { BlobType, seal } from '../vault/aead.js'
+import { openSealed, type Provenance } from '../vault/epochs.js'
 import { blobId, type SpaceKeys } from '../vault/keys.js'
 import { randomBytes } from '../vault/sodium.js'
 import { decodePayload, encodePayload } from './codec.js'
@@ -108,7 +109,7 @@ export class SpaceStore {
     const names = [...onProvider].filter((n) => !this.#db.hasIndex(this.keys.name, n))
     await inParallel(names, async (name) => {
       const key = `${this.prefix}index/${name}`
-      const plain = await this.#readSealed(key, BlobType.index, Buffer.from(name, 'hex'))
+      const plain = await this.#readSealed(key, BlobType.index, Buffer.from(name, 'hex'), { kind: 'index', name })
       const entries = decodeIndex(plain)
       if (!entries) throw new IntegrityError(key, 'index file is malformed')
       this.#db.addIndex(this.keys.name, name, entries)
@@ -153,7 +154,7 @@ export class SpaceStore {
     }
     await inParallel(names, async (name) => {
       const key = `${this.prefix}forgotten/${name}`
-      const plain = await this.#readOptional(key, BlobType.forgotten, Buffer.from(name, 'hex'))
+      const plain = await this.#readOptional(key, BlobType.forgotten, Buffer.from(name, 'hex'), { kind: 'named', key })
       if (!plain) return
       const record = decodeJson<ForgetRecord>(plain)
       if (!isForgetRecord(record)) throw new IntegrityError(key, 'not a valid forget record')
@@ -191,7 +192,7 @@ export class SpaceStore {
       [...listed].filter((n) => !this.#marks.has(n)),
       async (name) => {
         const key = `${this.prefix}prune/${name}`
-        const plain = await this.#readOptional(key, BlobType.pruneMark, Buffer.from(name, 'hex'))
+        const plain = await this.#readOptional(key, BlobType.pruneMark, Buffer.from(name, 'hex'), { kind: 'named', key })
         if (!plain) return
         const mark = decodeJson<PruneMark>(plain)
         if (!isPruneMark(mark)) throw new IntegrityError(key, 'not a valid prune mark')
@@ -269,7 +270,7 @@ export class SpaceStore {
     const out: { name: string; entries: IndexEntry[] }[] = []
     await inParallel(names, async (name) => {
       const key = `${this.prefix}index/${name}`
-      const plain = await this.#readOptional(key, BlobType.index, Buffer.from(name, 'hex'))
+      const plain = await this.#readOptional(key, BlobType.index, Buffer.from(name, 'hex'), { kind: 'index', name })
       if (!plain) return
       const entries = decodeIndex(plain)
       if (!entries) throw new IntegrityError(key, 'index file is malformed')
@@ -478,7 +479,8 @@ export class SpaceStore {
     let adopted = 0
     for (const o of await this.orphanPacks(known)) {
       const pack = o.key.slice(o.key.lastIndexOf('/') + 1)
-      const header = await readPackHeader(this.#provider, this.keys.blobKey, o.key, pack, o.size)
+      // Only this epoch's: a pack no index lists is taken in only if a current key holder wrote it.
+      const header = await readPackHeader(this.#provider, [this.keys.blobKey], o.key, pack, o.size)
       if ('error' in header) continue
       // Every blob of the pack is listed, duplicates too: the pack is then no orphan any more.
       for (const e of header.entries) entries.push({ ...e, pack })
@@ -528,9 +530,14 @@ export class SpaceStore {
 
   /** Authenticate and decode a sealed blob read from pack `key`. */
   openBlob(key: string, type: BlobType, id: Buffer, sealed: Uint8Array): Buffer {
-    const payload = open(this.keys.blobKey, type, id, sealed)
+    return this.#open(key, type, id, sealed, { kind: 'content' })
+  }
+
+  /** Open with the current key, or an earlier epoch's where it is trusted (lib/vault/epochs.ts). */
+  #open(key: string, type: BlobType, id: Buffer, sealed: Uint8Array, from: Provenance): Buffer {
+    const payload = openSealed(this.keys, type, id, sealed, from)
     const plain = payload && decodePayload(payload)
-    if (!plain) throw new IntegrityError(key, `blob ${id.toString('hex')} fails authentication`)
+    if (!plain) throw new IntegrityError(key, `${from.kind === 'content' ? `blob ${id.toString('hex')}` : 'object'} fails authentication`)
     return plain
   }
 
@@ -588,7 +595,7 @@ export class SpaceStore {
 
   async readCommit(idHex: string): Promise<Commit> {
     const key = `${this.prefix}commits/${idHex}`
-    const c = decodeJson<Commit>(await this.#readSealed(key, BlobType.commit, Buffer.from(idHex, 'hex')))
+    const c = decodeJson<Commit>(await this.#readSealed(key, BlobType.commit, Buffer.from(idHex, 'hex'), { kind: 'content' }))
     if (!isCommit(c)) throw new IntegrityError(key, 'not a valid commit')
     return c
   }
@@ -616,7 +623,7 @@ export class SpaceStore {
       if (!/^[0-9a-f]{32}$/.test(device)) continue
       let plain: Buffer
       try {
-        plain = await this.#readSealed(o.key, BlobType.head, Buffer.from(device, 'hex'))
+        plain = await this.#readSealed(o.key, BlobType.head, Buffer.from(device, 'hex'), { kind: 'named', key: o.key })
       } catch (e) {
         if (e instanceof NotFoundError) continue
         throw e
@@ -641,18 +648,18 @@ export class SpaceStore {
   }
 
   /** `#readSealed`, or undefined for an object deleted since it was listed. */
-  async #readOptional(key: string, type: BlobType, id: Buffer): Promise<Buffer | undefined> {
+  async #readOptional(key: string, type: BlobType, id: Buffer, from: Provenance): Promise<Buffer | undefined> {
     try {
-      return await this.#readSealed(key, type, id)
+      return await this.#readSealed(key, type, id, from)
     } catch (e) {
       if (e instanceof NotFoundError) return undefined
       throw e
     }
   }
 
-  async #readSealed(key: string, type: BlobType, id: Buffer): Promise<Buffer> {
+  async #readSealed(key: string, type: BlobType, id: Buffer, from: Provenance): Promise<Buffer> {
     const sealed = await this.#provider.get(key)
-    return this.openBlob(key, type, id, sealed)
+    return this.#open(key, type, id, sealed, from)
   }
 }
 

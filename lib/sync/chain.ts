@@ -81,7 +81,7 @@ function sealRecord(vault: Vault, tag: string, removal: boolean, value: object):
 
 /** A record that does not open is ignored, not fatal: the chain listing must still work. */
 function openRecord<T>(vault: Vault, tag: string, removal: boolean, sealed: Uint8Array): T | undefined {
-  return openJson<T>(vault, BlobType.device, recordId(tag, removal), sealed)
+  return openJson<T>(vault, BlobType.device, recordId(tag, removal), sealed, `${PREFIX}${tag}${removal ? REMOVED : ''}`)
 }
 
 /** Something wrong with the chain's records on the provider (for `chain list` and `check`). */
@@ -298,6 +298,7 @@ export async function touchDevice(
   db?: StateDb,
 ): Promise<DeviceRecord> {
   const tag = vault.deviceTag(device.id)
+  await vault.assertLatestEpoch()
   const records = vault.records(PREFIX)
   const sealed = await records.get(tag)
   const previous = sealed ? openRecord<DeviceRecord>(vault, tag, false, sealed) : undefined

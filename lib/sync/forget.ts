@@ -62,6 +62,7 @@ export async function forget(s: Session, o: ForgetOptions = {}): Promise<SpaceFo
       commits: Object.fromEntries(decided.forgotten.map((c) => [c.id, c.commit])),
     }
     if (space === APPS_REGISTRY) record.apps = await appsListed(store, decided.forgotten)
+    await s.vault.assertLatestEpoch()
     await store.putForgetRecord(record)
   }
   return out

@@ -330,6 +330,7 @@ async function markSpace(
     packs: condemned.sort(),
     commits,
   }
+  await s.vault.assertLatestEpoch()
   const name = await store.putMark(mark)
   // Seen from now on: it is on the provider, so every writer that looks from now sees it.
   s.db.setMeta(seenKey(store, name), String(Date.now()))

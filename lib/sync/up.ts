@@ -277,6 +277,8 @@ export async function publish(o: PublishOptions, store: SpaceStore, tree: string
     // this state was built on, which is what lets other computers merge it 3-way.
     const parents = [...new Set([own?.commit ?? state.ownCommit, ...state.applied].filter((p): p is string => !!p))]
     const time = new Date().toISOString()
+    // Never with keys a rekey on another computer replaced (lib/vault/epochs.ts).
+    await o.vault.assertLatestEpoch()
     // What the commit refers to must outlive any prune under way (keep-alive.ts).
     const checked = performance.now()
     await keepAlive(store, [tree])

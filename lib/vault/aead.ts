@@ -24,6 +24,7 @@ export const BlobType = {
   client: 12,
   forgotten: 13,
   pruneMark: 14,
+  epoch: 15,
 } as const
 export type BlobType = (typeof BlobType)[keyof typeof BlobType]
 

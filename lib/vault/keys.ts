@@ -10,6 +10,9 @@
  *   app/<id> key ──BLAKE2b("home files")──▶ space key of app/<id>/home (the application's HOME files)
  *   master key ──BLAKE2b("cloudy device v1\0" + device id)──▶ device tag
  *
+ * After a rekey (key epochs) the first epoch's master key still names everything (tags, blob
+ * ids, chunk boundaries, device tags); each epoch's own master key seals what is written in it.
+ *
  * Holding one space key opens that space and nothing else: app isolation is cryptographic.
  */
 import { blake2b, secureKey } from './sodium.js'
@@ -28,6 +31,21 @@ export interface SpaceKeys {
   readonly tag: string
   /** Seed of the chunker's gear table. */
   readonly gearSeed: Uint8Array
+  /**
+   * Blob keys of the vault's earlier key epochs, newest first (docs/FORMAT.md, "Key epochs"):
+   * what was sealed before the last rekey opens with one of them.
+   */
+  readonly older: readonly Buffer[]
+  /** Which objects sealed in an earlier epoch are still to be trusted; absent in epoch 0. */
+  readonly trust?: EpochTrust
+}
+
+/** What a rekey recorded as the vault's objects then (docs/FORMAT.md, "Key epochs"). */
+export interface EpochTrust {
+  /** Rewritable objects by provider key: BLAKE2b-256 (hex) of their sealed bytes at the rekey. */
+  objects: ReadonlyMap<string, string>
+  /** Index files by space tag: their names at the rekey. */
+  indexes: ReadonlyMap<string, ReadonlySet<string>>
 }
 
 function derive(parent: Uint8Array, label: string, out: Uint8Array = secureKey()): Uint8Array {
@@ -43,14 +61,28 @@ export function homeStoreKey(appKey: Uint8Array): Buffer {
   return derive(appKey, 'home files') as Buffer
 }
 
-export function spaceKeys(space: string, key: Uint8Array): SpaceKeys {
+/**
+ * The keys of a space from its key. After a rekey, names (tag, blob ids, chunk boundaries) still
+ * come from the first epoch's space key `key`, so nothing stored is renamed, while objects are
+ * sealed with the current epoch's `sealing` key; `older` are the earlier epochs' space keys,
+ * newest first.
+ */
+export function spaceKeys(
+  space: string,
+  key: Uint8Array,
+  sealing: Uint8Array = key,
+  older: readonly Uint8Array[] = [],
+  trust?: EpochTrust,
+): SpaceKeys {
   const tag = derive(key, 'tag', Buffer.alloc(16))
   return {
     name: space,
-    blobKey: derive(key, 'blob') as Buffer,
+    blobKey: derive(sealing, 'blob') as Buffer,
     idKey: derive(key, 'id') as Buffer,
     tag: Buffer.from(tag).toString('hex'),
     gearSeed: derive(key, 'gear', Buffer.alloc(32)),
+    older: older.map((k) => derive(k, 'blob') as Buffer),
+    trust,
   }
 }
 

@@ -31,7 +31,7 @@ export async function writeMoved(vault: Vault, r: MovedRecord): Promise<void> {
 export async function readMoved(vault: Vault): Promise<MovedRecord | undefined> {
   const sealed = await vault.records('').get(MOVED_KEY)
   if (!sealed) return undefined
-  const r = openJson<MovedRecord>(vault, BlobType.moved, AD, sealed)
+  const r = openJson<MovedRecord>(vault, BlobType.moved, AD, sealed, MOVED_KEY)
   if (!r || typeof r.provider !== 'string' || typeof r.root !== 'string')
     throw new CloudyError(
       'EINTEGRITY',

@@ -28,7 +28,7 @@ export async function writeClient(vault: Vault, c: OAuthClient): Promise<void> {
 /** The client the vault remembers for `kind`; undefined when none (or a record that does not open). */
 export async function readClient(vault: Vault, kind: OAuthKind): Promise<OAuthClient | undefined> {
   const sealed = await vault.records('').get(NAME(kind))
-  const c = sealed && openJson<OAuthClient>(vault, BlobType.client, Buffer.from(NAME(kind)), sealed)
+  const c = sealed && openJson<OAuthClient>(vault, BlobType.client, Buffer.from(NAME(kind)), sealed, NAME(kind))
   return c && c.kind === kind && typeof c.id === 'string' ? c : undefined
 }
 

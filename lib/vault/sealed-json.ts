@@ -5,7 +5,8 @@
  */
 import { decodeJson } from '../store/objects.js'
 import { decodePayload, encodePayload } from '../store/codec.js'
-import { open, seal, type BlobType } from './aead.js'
+import { seal, type BlobType } from './aead.js'
+import { openSealed } from './epochs.js'
 import type { Vault } from './vault.js'
 
 /** The space whose blob key seals the chain's records: it holds no data of its own. */
@@ -15,9 +16,12 @@ export function sealJson(vault: Vault, type: BlobType, ad: Uint8Array, value: ob
   return seal(vault.space(CHAIN_SPACE).blobKey, type, ad, encodePayload(Buffer.from(JSON.stringify(value))))
 }
 
-/** The record, or undefined when it does not open (damaged, or another record's). */
-export function openJson<T>(vault: Vault, type: BlobType, ad: Uint8Array, sealed: Uint8Array): T | undefined {
-  const payload = open(vault.space(CHAIN_SPACE).blobKey, type, ad, sealed)
+/**
+ * The record at provider key `key`, or undefined when it does not open (damaged, another
+ * record's, or sealed in an earlier key epoch and not as the rekey found it).
+ */
+export function openJson<T>(vault: Vault, type: BlobType, ad: Uint8Array, sealed: Uint8Array, key: string): T | undefined {
+  const payload = openSealed(vault.space(CHAIN_SPACE), type, ad, sealed, { kind: 'named', key })
   const plain = payload && decodePayload(payload)
   return plain ? decodeJson<T>(plain) : undefined
 }

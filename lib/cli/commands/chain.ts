@@ -5,6 +5,7 @@
 import { formatTime } from '../../text/format.js'
 import { EXIT } from '../../errors.js'
 import { findDevice, readChain, removeDevice, writeRemoval, type ChainDevice } from '../../sync/chain.js'
+import { readNewPassword, rekey, REKEYED, type RekeyArgs } from './rekey.js'
 import { openSession } from '../context.js'
 import { allSpaces } from '../../sync/spaces.js'
 import { confirm, type CliIo } from '../io.js'
@@ -42,7 +43,10 @@ export async function chainList(io: CliIo, args: ChainArgs): Promise<number> {
   }
 }
 
-export async function chainRemove(io: CliIo, args: ChainArgs & { device: string; yes?: boolean }): Promise<number> {
+export async function chainRemove(
+  io: CliIo,
+  args: ChainArgs & { device: string; yes?: boolean; rekey?: boolean } & RekeyArgs,
+): Promise<number> {
   const s = await openSession(io, args)
   try {
     const target = findDevice((await readChain(s.vault, s.db)).devices, args.device)
@@ -72,11 +76,17 @@ export async function chainRemove(io: CliIo, args: ChainArgs & { device: string;
       const head = (await s.vault.store(space, s.db).readHeads()).get(target.tag)
       if (head) heads[space] = head.commit
     }
+    // The new password is asked before anything changes.
+    const password = args.rekey ? await readNewPassword(io, args) : undefined
+    // A lost or stolen computer knows the password and holds the keys: both are replaced
+    // first, so that the marker too is sealed with keys it does not hold.
+    const epoch = password ? await rekey(s, password, args, `chain remove ${target.name}`) : undefined
     const removal = await removeDevice(s.vault, s.db, s.device, target, heads)
-    if (args.json) io.stdout.write(JSON.stringify({ removed: target.tag, ...removal }) + '\n')
+    if (args.json) io.stdout.write(JSON.stringify({ removed: target.tag, ...removal, ...(epoch ? { epoch } : {}) }) + '\n')
     else
       io.stdout.write(
-        `Removed ${target.name} (${target.tag.slice(0, 8)}) from the chain: what it up-syncs from now on is ignored; what it up-synced before stays.\n`,
+        `Removed ${target.name} (${target.tag.slice(0, 8)}) from the chain: what it up-syncs from now on is ignored; what it up-synced before stays.\n` +
+          (epoch ? `Master password changed and the vault rekeyed (key epoch ${epoch}): ${REKEYED}\n` : ''),
       )
     return EXIT.OK
   } finally {

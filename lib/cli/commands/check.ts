@@ -24,6 +24,8 @@ export async function check(io: CliIo, args: CheckArgs): Promise<number> {
     const chain = await readChain(s.vault, s.db)
     report.problems.push(...chain.problems.map(({ object, message }) => ({ object, message })))
     report.problems.push(...(await selectionProblems(s.vault)))
+    const epochs = await s.vault.epochProblems()
+    report.problems.push(...epochs.problems)
     const names = new Map(chain.devices.map((d) => [d.tag, d.name]))
     const progress = progressFor(io, args.json)
     for (const space of await allSpaces(s.vault, s.db)) {
@@ -54,6 +56,12 @@ export async function check(io: CliIo, args: CheckArgs): Promise<number> {
         io.stdout.write(
           `UNUSED ${report.unused.blobs} blobs (${formatBytes(report.unused.bytes)}) that no retained commit and no computer's base uses (not damage: "cloudy prune" removes them)\n`,
         )
+      for (const slot of epochs.staleSlots)
+        io.stdout.write(
+          `OLD SLOT ${slot}: a key slot of an earlier key epoch, left by a rekey that stopped (its password opens only keys that seal nothing new; "cloudy passwd" removes it)\n`,
+        )
+      if (s.vault.epoch && epochs.problems.length === 0)
+        io.stdout.write(`Key epoch ${s.vault.epoch}: the records of every epoch open, and name the same earlier keys.\n`)
       if (report.condemned) io.stdout.write(`A prune is under way: ${report.condemned} packs are marked for deletion.\n`)
       io.stdout.write(report.problems.length ? `${report.problems.length} problem(s) found.\n` : 'No problems found.\n')
     }

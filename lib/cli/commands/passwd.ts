@@ -1,8 +1,12 @@
-/** `cloudy passwd`: re-wrap the master key under a new password; data is not touched. */
+/**
+ * `cloudy passwd`: re-wrap the master key under a new password; data is not touched. With
+ * `--rekey`, a new key epoch: a new master key for everything written from now on.
+ */
 import { EXIT } from '../../errors.js'
 import { cloudyPaths } from '../../paths.js'
 import { Vault } from '../../vault/vault.js'
-import { connect, requireConfig } from '../context.js'
+import { connect, openSession, requireConfig } from '../context.js'
+import { readNewPassword, rekey, REKEYED } from './rekey.js'
 import type { CliIo } from '../io.js'
 import { readPassword } from '../password.js'
 
@@ -10,9 +14,20 @@ export interface PasswdArgs {
   kdf?: string
   passwordFile?: string
   newPasswordFile?: string
+  rekey?: boolean
 }
 
 export async function passwd(io: CliIo, args: PasswdArgs): Promise<number> {
+  if (args.rekey) {
+    const s = await openSession(io, args)
+    try {
+      const epoch = await rekey(s, await readNewPassword(io, args), args, 'passwd')
+      io.stdout.write(`Master password changed and the vault rekeyed (key epoch ${epoch}): ${REKEYED}\n`)
+      return EXIT.OK
+    } finally {
+      await s.close()
+    }
+  }
   const paths = cloudyPaths(io.env)
   const config = await requireConfig(paths)
   const provider = await connect(io, paths, config.vault.provider!, config.vault.root)
@@ -27,15 +42,7 @@ export async function passwd(io: CliIo, args: PasswdArgs): Promise<number> {
     })
     const vault = await Vault.unlock(provider, old)
     try {
-      // The new password never comes from CLOUDY_PASSWORD: that one is the current password.
-      const fresh = await readPassword({
-        passwordFile: args.newPasswordFile,
-        env: { CLOUDY_PASSWORD: io.env.CLOUDY_NEW_PASSWORD, CLOUDY_PASSWORD_FILE: io.env.CLOUDY_NEW_PASSWORD_FILE },
-        prompt: 'New master password: ',
-        confirm: true,
-        stdin: io.stdin,
-        stderr,
-      })
+      const fresh = await readNewPassword(io, args)
       await vault.changePassword(old, fresh, { kdf: args.kdf })
     } finally {
       vault.close()

@@ -1,0 +1,196 @@
+/**
+ * Key epochs (docs/FORMAT.md, "Key epochs"): after `passwd --rekey`, a copy of the key slot taken
+ * before it, with the old password, opens none of the objects written after (every one is
+ * tried, with every key it gives); the new password still restores the history from before; the
+ * other computer is asked for the new password once and syncs on. After `chain remove DEVICE
+ * --rekey`, the removed computer's password and keys open nothing written after either.
+ */
+import t, { type Test } from 'tap'
+import { createHash } from 'node:crypto'
+import { cpSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join, relative } from 'node:path'
+import { cloudy, computer, initVault, joinVault, tempDir, type Computer } from '../helpers/cli.js'
+import { BlobType, open } from '../../lib/vault/aead.js'
+import { deriveKek } from '../../lib/vault/kdf.js'
+import { spaceKey, spaceKeys } from '../../lib/vault/keys.js'
+import { openEpochRecord } from '../../lib/vault/epochs.js'
+
+const OLD = 'correct horse'
+const NEW = 'battery staple 2'
+
+/** `cloudy ARGS` on `c` with `password`, which must exit with `code`. */
+async function as(t: Test, c: Computer, password: string, args: string[], code = 0) {
+  const r = await cloudy(c, args, { CLOUDY_PASSWORD: password, CLOUDY_NEW_PASSWORD: NEW })
+  t.equal(r.code, code, `${args.join(' ')}: ${r.stdout}${r.stderr}`)
+  return r
+}
+
+/** Every object of the vault folder by path, with the hash of its bytes. */
+function objects(root: string): Map<string, string> {
+  const out = new Map<string, string>()
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name)
+      if (e.name === '.tmp') continue
+      if (e.isDirectory()) walk(p)
+      else out.set(relative(root, p), createHash('sha256').update(readFileSync(p)).digest('hex'))
+    }
+  }
+  walk(root)
+  return out
+}
+
+/** The master key a copied slot gives with `password`. */
+async function keyOf(keysDir: string, vaultId: string, password: string): Promise<Buffer> {
+  for (const name of readdirSync(keysDir)) {
+    if (!/^[0-9a-f]{32}$/.test(name)) continue
+    const slot = JSON.parse(readFileSync(join(keysDir, name), 'utf8')) as { kdf: never; wrapped: string; epoch?: number }
+    const kek = await deriveKek(password, slot.kdf)
+    const ad = Buffer.from(slot.epoch ? `${vaultId}/${name}/epoch-${slot.epoch}` : `${vaultId}/${name}`)
+    const key = open(kek, BlobType.keySlot, ad, Buffer.from(slot.wrapped, 'base64'))
+    if (key) return Buffer.from(key)
+  }
+  throw new Error('the copied slot does not open with that password')
+}
+
+const SPACES = ['settings', 'apps', 'inventory', 'system', 'chain']
+
+/**
+ * Whether any key that `master` gives (every space's blob key, the epoch record key) opens the
+ * object at `path` (relative to the vault folder), as any kind of object, with the ids its name gives.
+ */
+function opensWith(master: Buffer, root: string, path: string, vaultId: string): boolean {
+  const bytes = readFileSync(join(root, path))
+  const name = path.slice(path.lastIndexOf('/') + 1)
+  if (path.startsWith('keys/epoch-')) return !!openEpochRecord(vaultId, Number(name.slice('epoch-'.length)), master, bytes)
+  const ids: Buffer[] = []
+  if (/^[0-9a-f]+$/.test(name) && name.length % 2 === 0) ids.push(Buffer.from(name, 'hex'))
+  const tag = /^(?:devices|selection)\/([0-9a-f]{32})/.exec(path)?.[1]
+  if (tag)
+    ids.push(
+      Buffer.from(tag, 'hex'),
+      Buffer.concat([Buffer.from(tag, 'hex'), Buffer.from('.removed')]),
+      Buffer.concat([Buffer.from(tag, 'hex'), Buffer.from('selection')]),
+    )
+  ids.push(Buffer.from('moved'), Buffer.from(path))
+  // A pack: its header, at the end (the blobs in it are found through the header only).
+  const sealed: Uint8Array[] = [bytes]
+  if (path.includes('/packs/') && bytes.length > 4) {
+    const hlen = bytes.readUInt32LE(bytes.length - 4)
+    if (hlen + 4 <= bytes.length) sealed.push(bytes.subarray(bytes.length - 4 - hlen, bytes.length - 4))
+  }
+  for (const space of SPACES) {
+    const k = spaceKeys(space, spaceKey(master, space))
+    for (const s of sealed)
+      for (const id of ids) for (let type = 1; type <= 15; type++) if (open(k.blobKey, type as BlobType, id, s)) return true
+  }
+  return false
+}
+
+/** The objects written or rewritten since `before`, key slots, cloudy.json and the pulse aside (not sealed with the vault's keys). */
+function writtenSince(root: string, before: Map<string, string>): string[] {
+  return [...objects(root)]
+    .filter(([p, h]) => before.get(p) !== h)
+    .map(([p]) => p)
+    .filter((p) => !/^keys\/[0-9a-f]{32}$/.test(p) && p !== 'cloudy.json' && p !== 'pulse' && !p.endsWith('.lock'))
+}
+
+t.test('passwd --rekey: an old slot and password open nothing written after; history restores; the other computer asks once', async (t) => {
+  const vault = tempDir(t, 'vault')
+  const root = join(vault, 'Cloudy')
+  const a = computer(t)
+  const b = computer(t)
+  await mkdir(join(a.home, 'cfg'))
+  await writeFile(join(a.home, 'cfg', 'before.txt'), 'written before the rekey')
+  await initVault(t, a, vault, ['~/cfg'], 'pc-a')
+  const first = JSON.parse((await as(t, a, OLD, ['sync', 'up', '--json'])).stdout).spaces[0].commit as string
+  await joinVault(t, b, vault, ['~/cfg'], 'pc-b')
+  await as(t, b, OLD, ['sync', 'down', '--yes'])
+  const vaultId = JSON.parse(await readFile(join(root, 'cloudy.json'), 'utf8')).vaultId as string
+
+  // What a thief keeps: the key slot as it was, and the old password.
+  const stolen = tempDir(t, 'slot')
+  cpSync(join(root, 'keys'), stolen, { recursive: true })
+  const before = objects(root)
+  const oldKey = await keyOf(stolen, vaultId, OLD)
+  t.ok(
+    [...before.keys()].some((p) => p.includes('/commits/') && opensWith(oldKey, root, p, vaultId)),
+    'the old key opens what was written before (the way objects are tried works)',
+  )
+
+  const rekeyed = await as(t, a, OLD, ['passwd', '--rekey', '--kdf', 'interactive'])
+  t.match(rekeyed.stdout, /rekeyed \(key epoch 1\)/)
+  await as(t, a, OLD, ['status'], 3)
+  await writeFile(join(a.home, 'cfg', 'after.txt'), 'written after the rekey')
+  const second = JSON.parse((await as(t, a, NEW, ['sync', 'up', '--json'])).stdout).spaces[0].commit as string
+  t.ok(second, 'A up-syncs with the new password')
+
+  const written = writtenSince(root, before)
+  for (const kind of ['/packs/', '/index/', '/commits/', '/heads/', 'devices/', 'keys/epoch-1'])
+    t.ok(
+      written.some((p) => p.includes(kind)),
+      `written after the rekey: ${kind}`,
+    )
+  const opened = written.filter((p) => opensWith(oldKey, root, p, vaultId))
+  t.same(opened, [], `none of the ${written.length} objects written after the rekey opens with the old slot and password`)
+
+  // History from before restores with the new password.
+  await as(t, a, NEW, ['restore', '--at', first, 'settings/cfg/before.txt'])
+  t.equal(await readFile(join(a.home, 'cfg', 'before.txt'), 'utf8'), 'written before the rekey')
+  const history = JSON.parse((await as(t, a, NEW, ['history', '--json'])).stdout).commits.map((c: { commit: string }) => c.commit)
+  t.same(history, [second, first], 'the whole history is there')
+
+  // B: asked for the new password (exit 3, saying why), then syncs on.
+  const refused = await as(t, b, OLD, ['sync', 'down', '--yes'], 3)
+  t.match(refused.stderr, /rekeyed.*give the password set then/s)
+  await as(t, b, NEW, ['sync', 'down', '--yes'])
+  t.equal(await readFile(join(b.home, 'cfg', 'after.txt'), 'utf8'), 'written after the rekey')
+  await writeFile(join(b.home, 'cfg', 'from-b.txt'), 'B after the rekey')
+  await as(t, b, NEW, ['sync', 'up'])
+  await as(t, a, NEW, ['sync', 'down', '--yes'])
+  t.equal(await readFile(join(a.home, 'cfg', 'from-b.txt'), 'utf8'), 'B after the rekey')
+  const check = await as(t, a, NEW, ['check', '--read-data'])
+  t.match(check.stdout, /Key epoch 1: the records of every epoch open/)
+  t.same(
+    writtenSince(root, before).filter((p) => opensWith(oldKey, root, p, vaultId)),
+    [],
+    'still nothing new opens with the old key after B synced',
+  )
+})
+
+t.test('chain remove --rekey: the removed computer opens nothing written after', async (t) => {
+  const vault = tempDir(t, 'vault')
+  const root = join(vault, 'Cloudy')
+  const a = computer(t)
+  const c = computer(t)
+  await mkdir(join(a.home, 'cfg'))
+  await writeFile(join(a.home, 'cfg', 'f'), 'one')
+  await initVault(t, a, vault, ['~/cfg'], 'pc-a')
+  await as(t, a, OLD, ['sync', 'up'])
+  await joinVault(t, c, vault, ['~/cfg'], 'pc-c')
+  await as(t, c, OLD, ['sync', 'down', '--yes'])
+  const vaultId = JSON.parse(await readFile(join(root, 'cloudy.json'), 'utf8')).vaultId as string
+  // What the lost computer holds: its password, and the key it unlocked (as a copy of the slot gives it).
+  const slot = tempDir(t, 'slot')
+  cpSync(join(root, 'keys'), slot, { recursive: true })
+  const cKey = await keyOf(slot, vaultId, OLD)
+  const before = objects(root)
+
+  const removed = await as(t, a, OLD, ['chain', 'remove', 'pc-c', '--rekey', '--kdf', 'interactive', '--yes'])
+  t.match(removed.stdout, /Removed pc-c .*rekeyed \(key epoch 1\)/s)
+  await writeFile(join(a.home, 'cfg', 'f'), 'two, after the removal')
+  await as(t, a, NEW, ['sync', 'up'])
+  const written = writtenSince(root, before)
+  t.ok(written.length > 0)
+  t.same(
+    written.filter((p) => opensWith(cKey, root, p, vaultId)),
+    [],
+    `none of the ${written.length} objects written after opens with the removed computer's key`,
+  )
+  // Its saved state and password: refused before anything is read.
+  const r = await as(t, c, OLD, ['sync', 'down', '--yes'], 3)
+  t.match(r.stderr, /wrong password/)
+  t.equal(await readFile(join(c.home, 'cfg', 'f'), 'utf8'), 'one', 'nothing came down to it')
+  t.ok(statSync(join(root, 'keys', 'epoch-1')).size > 0)
+})
