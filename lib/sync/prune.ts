@@ -146,6 +146,7 @@ export async function prune(s: Session, o: PruneOptions = {}): Promise<SpacePrun
   return s.vault.exclusive(
     {
       key: 'locks/prune',
+      holder: s.vault.deviceTag(s.device.id),
       staleMs: LOCK_STALE_MS,
       refused: (since) =>
         new LockedError(

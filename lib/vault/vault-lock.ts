@@ -2,14 +2,21 @@
  * A lock object in the vault: an if-absent put of `{"since": <ISO time>}`, deleted when done.
  * It orders the few operations that must not run twice at once across the chain (a password
  * change, a prune); syncs never take one. A lock left by a run that was stopped goes stale and
- * is taken over; one that does not say when it was taken (damaged: Cloudy writes it whole) at once.
+ * is taken over; one that does not say when it was taken (damaged: Cloudy writes it whole) at once,
+ * and so is one a process of this computer left and that is gone.
  */
 import type { Provider } from '../../providers/provider.js'
+import { hostname } from 'node:os'
 import { AlreadyExistsError, NotFoundError } from '../errors.js'
 
 export interface VaultLock {
   /** The lock's key (`keys/passwd.lock`, `locks/prune`). */
   key: string
+  /**
+   * Who takes it (a device tag): a lock this device left with a process that is gone (killed)
+   * is taken over at once, not after `staleMs`.
+   */
+  holder?: string
   /** Age after which a lock is taken over. */
   staleMs: number
   /** The error for a lock held by another run; `since` is when it was taken, when known. */
@@ -35,10 +42,21 @@ export async function withVaultLock<T>(provider: Provider, lock: VaultLock, fn: 
   }
 }
 
+/** Whether process `pid` of this computer runs. */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
 async function take(provider: Provider, lock: VaultLock): Promise<void> {
+  const mine = lock.holder ? { holder: lock.holder, host: hostname(), pid: process.pid } : {}
   const put = async () => {
     try {
-      await provider.put(lock.key, json({ since: new Date().toISOString() }), { ifAbsent: true })
+      await provider.put(lock.key, json({ since: new Date().toISOString(), ...mine }), { ifAbsent: true })
       return true
     } catch (e) {
       if (e instanceof AlreadyExistsError) return false
@@ -47,15 +65,24 @@ async function take(provider: Provider, lock: VaultLock): Promise<void> {
   }
   if (await put()) return
   let since: number | undefined
+  let left = false
   try {
-    since = Date.parse((JSON.parse(Buffer.from(await provider.get(lock.key)).toString('utf8')) as { since: string }).since)
+    const held = JSON.parse(Buffer.from(await provider.get(lock.key)).toString('utf8')) as {
+      since: string
+      holder?: string
+      host?: string
+      pid?: number
+    }
+    since = Date.parse(held.since)
+    // Left by a run of this device on this computer that is gone (killed).
+    left = !!lock.holder && held.holder === lock.holder && held.host === hostname() && typeof held.pid === 'number' && !running(held.pid)
   } catch (e) {
     if (e instanceof NotFoundError) {
       if (await put()) return
     } else if (e instanceof SyntaxError) since = Number.NaN
     else throw e
   }
-  if (since !== undefined && (Number.isNaN(since) || Date.now() - since > lock.staleMs)) {
+  if (left || (since !== undefined && (Number.isNaN(since) || Date.now() - since > lock.staleMs))) {
     await provider.delete(lock.key)
     if (await put()) return
   }

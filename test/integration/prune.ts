@@ -8,7 +8,8 @@ import t from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { cloudy, computer, initVault, joinVault, tempDir, type Computer } from '../helpers/cli.js'
+import { spawn } from 'node:child_process'
+import { cloudy, cloudyArgv, computer, initVault, joinVault, tempDir, type Computer } from '../helpers/cli.js'
 import { run } from '../helpers/three-computers.js'
 
 /** Small packs, so that a few files make many of them and prune has choices to make. */
@@ -145,6 +146,40 @@ t.test('after half the data is deleted, prune brings the vault within 10 % of wh
   t.comment(`vault before prune ${before} B, after ${after} B; a vault of the kept commit alone ${needed} B`)
   t.ok(Math.abs(after - needed) <= needed * 0.1, `after prune ${after} B is within 10 % of ${needed} B`)
   t.ok(after < before * 0.7, 'prune freed the deleted half')
+  const check = await cloudy(a, ['check', '--read-data'])
+  t.equal(check.code, 0, check.stdout + check.stderr)
+})
+
+t.test('a prune killed while it waits is finished by the next one, at once', async (t) => {
+  const vault = tempDir(t, 'vault')
+  const a = withPacks(computer(t))
+  const dir = join(a.home, 'cfg')
+  await mkdir(dir)
+  for (let i = 0; i < 20; i++) await writeFile(join(dir, `f${i}`), randomBytes(3000))
+  await initVault(t, a, vault, ['~/cfg'], 'pc-a')
+  await run(t, a, ['sync', 'up'])
+  for (let i = 0; i < 20; i += 2) await rm(join(dir, `f${i}`))
+  await run(t, a, ['sync', 'up'])
+  await run(t, a, ['forget', '--keep-last', '1'])
+  const before = await vaultBytes(join(vault, 'Cloudy'))
+  // Killed once its mark is written, while it waits for the grace period.
+  const [cmd, args] = cloudyArgv(['prune', '--grace', '2s'])
+  const child = spawn(cmd, args, {
+    env: { PATH: process.env.PATH, HOME: a.home, CLOUDY_HOME: a.cloudyHome, CLOUDY_PASSWORD: 'correct horse', ...a.env },
+    stdio: 'ignore',
+  })
+  t.teardown(() => void child.kill('SIGKILL'))
+  const marks = async () => (await readdir(join(vault, 'Cloudy', 's'), { recursive: true })).filter((p) => p.includes('prune/')).length
+  for (let i = 0; i < 400 && (await marks()) === 0; i++) await new Promise((r) => setTimeout(r, 50))
+  t.ok((await marks()) > 0, 'the mark is written')
+  child.kill('SIGKILL')
+  await new Promise((r) => child.once('exit', r))
+  // The lock it left is its own computer's, its process gone: taken over at once. Its mark
+  // waits its grace from when this run first sees it, unless this computer saw it already.
+  const next = await run(t, a, ['prune', '--grace', '2s', '--json'])
+  const deleted = (JSON.parse(next.stdout) as { spaces: { deleted: { packs: number } }[] }).spaces.reduce((n, s) => n + s.deleted.packs, 0)
+  t.ok(deleted > 0, `the next prune deleted what the killed one marked (${deleted} packs)`)
+  t.ok((await vaultBytes(join(vault, 'Cloudy'))) < before, 'the vault shrank')
   const check = await cloudy(a, ['check', '--read-data'])
   t.equal(check.code, 0, check.stdout + check.stderr)
 })
