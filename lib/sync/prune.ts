@@ -211,17 +211,22 @@ async function vaultIndex(store: SpaceStore): Promise<VaultIndex> {
   return { files, packs, places }
 }
 
-/** Copy `entries` (all in `pack`) to new packs of `store`, reading the pack once. */
-async function copyOut(store: SpaceStore, pack: string, entries: readonly IndexEntry[]): Promise<number> {
-  if (entries.length === 0) return 0
-  const start = Math.min(...entries.map((e) => e.offset))
-  const end = Math.max(...entries.map((e) => e.offset + e.length))
-  const bytes = await store.readPackRange(pack, start, end - start)
-  for (const e of entries) {
-    const sealed = bytes.subarray(e.offset - start, e.offset - start + e.length)
-    await store.copySealed(e.type as BlobType, e.id, sealed, e.rawLength)
+/** Bytes read from a pack at once when copying out of it: neighbours share a read, memory stays small. */
+const COPY_READ = 2 * 1024 * 1024
+
+/** Copy `entries` (all in `pack`) to new packs of `store`, neighbouring blobs read together. */
+async function copyOut(store: SpaceStore, pack: string, entries: readonly IndexEntry[]): Promise<void> {
+  const sorted = [...entries].sort((a, b) => a.offset - b.offset)
+  for (let i = 0; i < sorted.length;) {
+    const start = sorted[i]!.offset
+    let j = i + 1
+    while (j < sorted.length && sorted[j]!.offset + sorted[j]!.length - start <= COPY_READ) j++
+    const last = sorted[j - 1]!
+    const bytes = await store.readPackRange(pack, start, last.offset + last.length - start)
+    for (const e of sorted.slice(i, j))
+      await store.copySealed(e.type as BlobType, e.id, bytes.subarray(e.offset - start, e.offset - start + e.length), e.rawLength)
+    i = j
   }
-  return end - start
 }
 
 const seenKey = (store: SpaceStore, mark: string) => `prune-seen:${store.keys.tag}:${mark}`
