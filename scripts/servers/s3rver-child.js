@@ -3,12 +3,17 @@
 // must stay out of the test processes. Started by scripts/servers/s3.ts; prints one JSON line
 // {"port": N} once listening, stops on SIGTERM.
 //
-// Three gaps of s3rver are filled here so the provider's real code paths are tested, as real
-// S3 behaves: Signature V4 is checked (s3rver accepts any secret: a wrong one must be refused
-// with SignatureDoesNotMatch); conditional writes (`If-None-Match: *` on PutObject and on
-// CompleteMultipartUpload: 412 PreconditionFailed if the key exists, decided atomically per
-// key, S3's behaviour since 2024); suffix ranges (`bytes=-N`).
+// Four gaps of s3rver are filled here so the provider's real code paths are tested, as real
+// S3 behaves: a PUT is atomic (see below); Signature V4 is checked (s3rver accepts any secret:
+// a wrong one must be refused with SignatureDoesNotMatch); conditional writes (`If-None-Match:
+// *` on PutObject and on CompleteMultipartUpload: 412 PreconditionFailed if the key exists,
+// decided atomically per key, S3's behaviour since 2024); suffix ranges (`bytes=-N`).
 import { createHash, createHmac } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
+import { mkdir, rename, rm } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { Readable, Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import S3rver from 's3rver'
 
 /** s3rver's one account. */
@@ -124,6 +129,35 @@ server.middleware.unshift(async (ctx, next) => {
     return next()
   })
 })
+
+// s3rver writes an object where readers read it: a GET during a PUT of the same key (one
+// computer reading a head another is rewriting) could get half of it. S3's PUT is atomic:
+// readers see the old object or the new one. So the content is written aside and renamed over.
+let aside = 0
+server.store.putObject = async function (object) {
+  const objectPath = this.getResourcePath(object.bucket, object.key, 'object')
+  await mkdir(dirname(objectPath), { recursive: true })
+  const tmp = `${objectPath}.tmp-${++aside}`
+  const md5 = createHash('md5')
+  let size = 0
+  const count = new Transform({
+    transform(chunk, _encoding, done) {
+      md5.update(chunk)
+      size += chunk.length
+      done(null, chunk)
+    },
+  })
+  try {
+    await pipeline(Buffer.isBuffer(object.content) ? Readable.from([object.content]) : object.content, count, createWriteStream(tmp))
+    await rename(tmp, objectPath)
+  } catch (e) {
+    await rm(tmp, { force: true })
+    throw e
+  }
+  const digest = md5.digest('hex')
+  await this.putMetadata(object.bucket, object.key, object.metadata, digest)
+  return { size, md5: digest }
+}
 
 const address = await server.run()
 process.stdout.write(JSON.stringify({ port: address.port }) + '\n')
