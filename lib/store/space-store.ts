@@ -97,6 +97,14 @@ export class SpaceStore {
    */
   async open(): Promise<number> {
     this.#openedAt = performance.now()
+    // Three listings at once: on a remote provider each is a round trip.
+    const [vanished] = await Promise.all([this.#readIndex(), this.refreshMarks(), this.#readForgotten()])
+    this.#known = undefined
+    return vanished
+  }
+
+  /** Take in the index files new since the last look, drop those gone; how many went. */
+  async #readIndex(): Promise<number> {
     const onProvider = new Set<string>()
     for await (const o of this.#provider.list(`${this.prefix}index/`)) {
       const name = o.key.slice(this.prefix.length + 'index/'.length)
@@ -114,8 +122,6 @@ export class SpaceStore {
       if (!entries) throw new IntegrityError(key, 'index file is malformed')
       this.#db.addIndex(this.keys.name, name, entries)
     })
-    await Promise.all([this.refreshMarks(), this.#readForgotten()])
-    this.#known = undefined
     return vanished.length
   }
 
