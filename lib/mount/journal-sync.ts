@@ -18,7 +18,7 @@ import { Walker } from '../sources/walk.js'
 import { followChain } from '../sync/follow.js'
 import { endUpSync, publish, startUpSync, treeMetaKey, type PublishOptions } from '../sync/up.js'
 import { Warnings } from '../sync/warnings.js'
-import { keepAlive, RECHECK_MS } from '../sync/keep-alive.js'
+import { keptWhileVisible } from '../sync/keep-alive.js'
 import { touchDevice } from '../sync/chain.js'
 import { isHidden, type JournalSnapshot } from './journal.js'
 import type { JournaledView } from './journaled-view.js'
@@ -127,24 +127,21 @@ export async function downSyncJournal(s: JournaledSpace): Promise<boolean> {
   await s.store.flush()
   // The new base must outlive any prune under way, and is published for those to come
   // (keep-alive.ts; chain.ts `bases`).
-  const checked = performance.now()
-  await keepAlive(s.store, [merged.tree])
-  // With no change in progress: one that started before the merge (a file being copied out
-  // of the old base) must be published first, then merged, never laid over the new base.
-  const changed = await s.view.pause(() => {
-    // Written while merging: the journal goes first (published at the next up-sync).
-    if (!s.view.journal.empty) return false
-    if (merged.tree) s.db.setMeta(treeMetaKey(s.space), merged.tree)
-    s.db.setApplied(s.space, ids)
-    const changed = s.view.base.root !== merged.tree
-    s.view.base.setRoot(merged.tree)
+  return keptWhileVisible(s.store, [merged.tree], async () => {
+    // With no change in progress: one that started before the merge (a file being copied out
+    // of the old base) must be published first, then merged, never laid over the new base.
+    const changed = await s.view.pause(() => {
+      // Written while merging: the journal goes first (published at the next up-sync).
+      if (!s.view.journal.empty) return false
+      if (merged.tree) s.db.setMeta(treeMetaKey(s.space), merged.tree)
+      s.db.setApplied(s.space, ids)
+      const moved = s.view.base.root !== merged.tree
+      s.view.base.setRoot(merged.tree)
+      return moved
+    })
+    if (changed) await touchDevice(s.vault, s.device, 'seen', s.db)
     return changed
   })
-  if (changed) {
-    await touchDevice(s.vault, s.device, 'seen', s.db)
-    if (performance.now() - checked > RECHECK_MS) await keepAlive(s.store, [merged.tree])
-  }
-  return changed
 }
 
 /** The base tree of a journaled space as this computer last synced it. */

@@ -20,7 +20,7 @@ import { keptMetaKey, treeMetaKey, type DeviceIdentity } from './up.js'
 import { Warnings, type SyncWarning } from './warnings.js'
 import { madeCopies, pendingCopies, recordCopies, recordWrittenCopies } from './copies.js'
 import { fsPath } from '../fs/raw-name.js'
-import { keepAlive, RECHECK_MS } from './keep-alive.js'
+import { keptWhileVisible } from './keep-alive.js'
 
 export interface PlanDownOptions {
   vault: Vault
@@ -365,17 +365,18 @@ export async function applyDown(
   if (complete && warnings.size === 0 && plan.heads.length) {
     // The new base must outlive any prune under way (keep-alive.ts), and is published for the
     // prunes to come.
-    const checked = performance.now()
-    const newBase = plan.target !== undefined && plan.target !== plan.base
-    if (newBase) await keepAlive(plan.store, [plan.target])
-    if (plan.target) o.db.setMeta(treeMetaKey(plan.space), plan.target)
-    o.db.deleteMeta(keptMetaKey(plan.space))
-    o.db.deleteMeta(writtenMetaKey(plan.space))
-    o.db.setApplied(plan.space, plan.heads)
-    if (newBase && o.pin) {
-      await o.pin()
-      if (performance.now() - checked > RECHECK_MS) await keepAlive(plan.store, [plan.target])
+    const record = () => {
+      if (plan.target) o.db.setMeta(treeMetaKey(plan.space), plan.target)
+      o.db.deleteMeta(keptMetaKey(plan.space))
+      o.db.deleteMeta(writtenMetaKey(plan.space))
+      o.db.setApplied(plan.space, plan.heads)
     }
+    if (plan.target !== undefined && plan.target !== plan.base)
+      await keptWhileVisible(plan.store, [plan.target], async () => {
+        record()
+        await o.pin?.()
+      })
+    else record()
   }
   return {
     space: plan.space,

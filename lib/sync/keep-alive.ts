@@ -59,3 +59,20 @@ export async function keepAlive(store: SpaceStore, roots: readonly (string | und
   if (copied) await store.flush()
   return copied
 }
+
+/**
+ * Make a state visible (`makeVisible`: a head moved, a base recorded and published) with every
+ * blob the trees `roots` refer to kept alive: looked at right before, and again after when
+ * making it visible took longer than `RECHECK_MS` (a prune may have marked meanwhile).
+ */
+export async function keptWhileVisible<T>(
+  store: SpaceStore,
+  roots: readonly (string | undefined)[],
+  makeVisible: () => Promise<T>,
+): Promise<T> {
+  const checked = performance.now()
+  await keepAlive(store, roots)
+  const out = await makeVisible()
+  if (performance.now() - checked > RECHECK_MS) await keepAlive(store, roots)
+  return out
+}

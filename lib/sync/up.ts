@@ -19,7 +19,7 @@ import { entryAt, sameEntry, unionTrees } from './merge.js'
 import { madeCopies, pendingCopies, settleCopies } from './copies.js'
 import { finishLeftFolders, folderJournal } from './apply.js'
 import type { TreeEntry } from '../store/objects.js'
-import { keepAlive, RECHECK_MS } from './keep-alive.js'
+import { keptWhileVisible } from './keep-alive.js'
 
 /** Who is publishing: this computer and OS user. */
 export interface DeviceIdentity {
@@ -280,24 +280,23 @@ export async function publish(o: PublishOptions, store: SpaceStore, tree: string
     // Never with keys a rekey on another computer replaced (lib/vault/epochs.ts).
     await o.vault.assertLatestEpoch()
     // What the commit refers to must outlive any prune under way (keep-alive.ts).
-    const checked = performance.now()
-    await keepAlive(store, [tree])
-    commit = await store.putCommit({
-      format: 1,
-      space: o.space,
-      device: deviceTag,
-      deviceName: o.device.name,
-      username: o.device.username,
-      hostname: o.device.hostname,
-      home: o.device.home,
-      time,
-      parents,
-      tree,
-      seq,
+    commit = await keptWhileVisible(store, [tree], async () => {
+      const id = await store.putCommit({
+        format: 1,
+        space: o.space,
+        device: deviceTag,
+        deviceName: o.device.name,
+        username: o.device.username,
+        hostname: o.device.hostname,
+        home: o.device.home,
+        time,
+        parents,
+        tree,
+        seq,
+      })
+      await store.putHead(deviceTag, { commit: id, seq, time })
+      return id
     })
-    await store.putHead(deviceTag, { commit, seq, time })
-    // Slow to become visible: a prune may have marked since the look above.
-    if (performance.now() - checked > RECHECK_MS) await keepAlive(store, [tree])
     o.db.setOwnCommit(o.space, commit, seq)
     o.db.setHeadSeen(o.space, deviceTag, seq, commit)
   }
