@@ -96,18 +96,24 @@ function writtenSince(root: string, before: Map<string, string>): string[] {
     .filter((p) => !/^keys\/[0-9a-f]{32}$/.test(p) && p !== 'cloudy.json' && p !== 'pulse' && !p.endsWith('.lock'))
 }
 
-t.test('passwd --rekey: an old slot and password open nothing written after; history restores; the other computer asks once', async (t) => {
+/** pc-a with ~/cfg/`file` up-synced (its first commit), and a second computer `name` joined and down-synced. */
+async function chain(t: Test, file: string, text: string, name: string) {
   const vault = tempDir(t, 'vault')
   const root = join(vault, 'Cloudy')
   const a = computer(t)
   const b = computer(t)
   await mkdir(join(a.home, 'cfg'))
-  await writeFile(join(a.home, 'cfg', 'before.txt'), 'written before the rekey')
+  await writeFile(join(a.home, 'cfg', file), text)
   await initVault(t, a, vault, ['~/cfg'], 'pc-a')
   const first = JSON.parse((await as(t, a, OLD, ['sync', 'up', '--json'])).stdout).spaces[0].commit as string
-  await joinVault(t, b, vault, ['~/cfg'], 'pc-b')
+  await joinVault(t, b, vault, ['~/cfg'], name)
   await as(t, b, OLD, ['sync', 'down', '--yes'])
   const vaultId = JSON.parse(await readFile(join(root, 'cloudy.json'), 'utf8')).vaultId as string
+  return { root, a, b, first, vaultId }
+}
+
+t.test('passwd --rekey: an old slot and password open nothing written after; history restores; the other computer asks once', async (t) => {
+  const { root, a, b, first, vaultId } = await chain(t, 'before.txt', 'written before the rekey', 'pc-b')
 
   // What a thief keeps: the key slot as it was, and the old password.
   const stolen = tempDir(t, 'slot')
@@ -160,17 +166,7 @@ t.test('passwd --rekey: an old slot and password open nothing written after; his
 })
 
 t.test('chain remove --rekey: the removed computer opens nothing written after', async (t) => {
-  const vault = tempDir(t, 'vault')
-  const root = join(vault, 'Cloudy')
-  const a = computer(t)
-  const c = computer(t)
-  await mkdir(join(a.home, 'cfg'))
-  await writeFile(join(a.home, 'cfg', 'f'), 'one')
-  await initVault(t, a, vault, ['~/cfg'], 'pc-a')
-  await as(t, a, OLD, ['sync', 'up'])
-  await joinVault(t, c, vault, ['~/cfg'], 'pc-c')
-  await as(t, c, OLD, ['sync', 'down', '--yes'])
-  const vaultId = JSON.parse(await readFile(join(root, 'cloudy.json'), 'utf8')).vaultId as string
+  const { root, a, b: c, vaultId } = await chain(t, 'f', 'one', 'pc-c')
   // What the lost computer holds: its password, and the key it unlocked (as a copy of the slot gives it).
   const slot = tempDir(t, 'slot')
   cpSync(join(root, 'keys'), slot, { recursive: true })
