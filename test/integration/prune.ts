@@ -183,3 +183,30 @@ t.test('a prune killed while it waits is finished by the next one, at once', asy
   const check = await cloudy(a, ['check', '--read-data'])
   t.equal(check.code, 0, check.stdout + check.stderr)
 })
+
+t.test('a prune whose copies the account refuses (full) marks and deletes nothing; the next one does', async (t) => {
+  const vault = tempDir(t, 'vault')
+  const a = withPacks(computer(t))
+  const dir = join(a.home, 'cfg')
+  await mkdir(dir)
+  for (let i = 0; i < 30; i++) await writeFile(join(dir, `f${i}`), randomBytes(2000 + ((i * 677) % 2000)))
+  await initVault(t, a, vault, ['~/cfg'], 'pc-a')
+  await run(t, a, ['sync', 'up'])
+  for (let i = 0; i < 30; i += 2) await rm(join(dir, `f${i}`))
+  await run(t, a, ['sync', 'up'])
+  await run(t, a, ['forget', '--keep-last', '1'])
+  const before = await vaultBytes(join(vault, 'Cloudy'))
+  // Room for the lock, not for a pack of copies.
+  const full = await cloudy(a, ['prune', '--grace', '2s'], { CLOUDY_FAULT_INJECTION: 'quota=2000' })
+  t.equal(full.code, 5, `a full account stops the prune: ${full.stderr}`)
+  const marks = (await readdir(join(vault, 'Cloudy', 's'), { recursive: true })).filter(
+    (p) => p.includes('prune/') && /[0-9a-f]{64}$/.test(p),
+  )
+  t.same(marks, [], 'no mark was written')
+  t.ok((await vaultBytes(join(vault, 'Cloudy'))) >= before, 'nothing was deleted')
+  t.equal((await cloudy(a, ['check', '--read-data'])).code, 0, 'the vault is whole')
+  await run(t, a, ['prune', '--grace', '2s'])
+  t.ok((await vaultBytes(join(vault, 'Cloudy'))) < before, 'the next prune, with room, frees the space')
+  const check = await cloudy(a, ['check', '--read-data'])
+  t.equal(check.code, 0, check.stdout + check.stderr)
+})
