@@ -4,7 +4,7 @@
  * period, and every commit kept restores byte for byte; after half the data is deleted, prune
  * brings the vault within 10 % of what its kept commits need.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -43,6 +43,20 @@ async function vaultBytes(dir: string): Promise<number> {
     n += e.isDirectory() ? await vaultBytes(p) : (await stat(p)).size
   }
   return n
+}
+
+/** pc-a with `n` random files in ~/cfg (file i of `size(i)` bytes) up-synced, then every other one deleted and up-synced. */
+async function halfDeleted(t: Test, n: number, size: (i: number) => number) {
+  const vault = tempDir(t, 'vault')
+  const a = withPacks(computer(t))
+  const dir = join(a.home, 'cfg')
+  await mkdir(dir)
+  for (let i = 0; i < n; i++) await writeFile(join(dir, `f${i}`), randomBytes(size(i)))
+  await initVault(t, a, vault, ['~/cfg'], 'pc-a')
+  await run(t, a, ['sync', 'up'])
+  for (let i = 0; i < n; i += 2) await rm(join(dir, `f${i}`))
+  await run(t, a, ['sync', 'up'])
+  return { vault, a, dir }
 }
 
 t.test('two computers up-sync while a third forgets and prunes; every kept commit restores byte for byte', async (t) => {
@@ -117,15 +131,7 @@ t.test('two computers up-sync while a third forgets and prunes; every kept commi
 })
 
 t.test('after half the data is deleted, prune brings the vault within 10 % of what the kept commits need', async (t) => {
-  const vault = tempDir(t, 'vault')
-  const a = withPacks(computer(t))
-  const dir = join(a.home, 'cfg')
-  await mkdir(dir)
-  for (let i = 0; i < 60; i++) await writeFile(join(dir, `f${i}`), randomBytes(3000 + ((i * 677) % 2000)))
-  await initVault(t, a, vault, ['~/cfg'], 'pc-a')
-  await run(t, a, ['sync', 'up'])
-  for (let i = 0; i < 60; i += 2) await rm(join(dir, `f${i}`))
-  await run(t, a, ['sync', 'up'])
+  const { vault, a, dir } = await halfDeleted(t, 60, (i) => 3000 + ((i * 677) % 2000))
   const before = await vaultBytes(join(vault, 'Cloudy'))
   const dry = await run(t, a, ['prune', '--dry-run'])
   t.match(dry.stdout, /nothing was changed \(--dry-run\)/)
@@ -151,15 +157,7 @@ t.test('after half the data is deleted, prune brings the vault within 10 % of wh
 })
 
 t.test('a prune killed while it waits is finished by the next one, at once', async (t) => {
-  const vault = tempDir(t, 'vault')
-  const a = withPacks(computer(t))
-  const dir = join(a.home, 'cfg')
-  await mkdir(dir)
-  for (let i = 0; i < 20; i++) await writeFile(join(dir, `f${i}`), randomBytes(3000))
-  await initVault(t, a, vault, ['~/cfg'], 'pc-a')
-  await run(t, a, ['sync', 'up'])
-  for (let i = 0; i < 20; i += 2) await rm(join(dir, `f${i}`))
-  await run(t, a, ['sync', 'up'])
+  const { vault, a } = await halfDeleted(t, 20, () => 3000)
   await run(t, a, ['forget', '--keep-last', '1'])
   const before = await vaultBytes(join(vault, 'Cloudy'))
   // Killed once its mark is written, while it waits for the grace period.
@@ -185,15 +183,7 @@ t.test('a prune killed while it waits is finished by the next one, at once', asy
 })
 
 t.test('a prune whose copies the account refuses (full) marks and deletes nothing; the next one does', async (t) => {
-  const vault = tempDir(t, 'vault')
-  const a = withPacks(computer(t))
-  const dir = join(a.home, 'cfg')
-  await mkdir(dir)
-  for (let i = 0; i < 30; i++) await writeFile(join(dir, `f${i}`), randomBytes(2000 + ((i * 677) % 2000)))
-  await initVault(t, a, vault, ['~/cfg'], 'pc-a')
-  await run(t, a, ['sync', 'up'])
-  for (let i = 0; i < 30; i += 2) await rm(join(dir, `f${i}`))
-  await run(t, a, ['sync', 'up'])
+  const { vault, a } = await halfDeleted(t, 30, (i) => 2000 + ((i * 677) % 2000))
   await run(t, a, ['forget', '--keep-last', '1'])
   const before = await vaultBytes(join(vault, 'Cloudy'))
   // Room for the lock, not for a pack of copies.
