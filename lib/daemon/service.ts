@@ -349,9 +349,11 @@ export class Service {
         return await fn(s)
       } catch (e) {
         // Another computer rekeyed the vault: the keys held here seal nothing that would be
-        // trusted. The service locks itself and asks for the new password, once.
-        if (e instanceof KeysChangedError) this.#keysChanged()
-        throw e
+        // trusted, and open nothing sealed since. The service locks itself and asks for the
+        // new password, once.
+        const meant = await s.vault.keysChangedOr(e)
+        if (meant instanceof KeysChangedError) this.#keysChanged()
+        throw meant
       } finally {
         lock.release()
       }

@@ -178,8 +178,10 @@ export async function runMount(s: Session, o: RunMountOptions): Promise<RunningM
             done()
           }
         })
-        .catch((e: unknown) => {
-          o.log(`cloudy mount: ${what} failed (kept in the journal, tried again later): ${(e as Error).message}`)
+        .catch(async (e: unknown) => {
+          // Keys out of date (another computer rekeyed the vault) are said as such, not as damage.
+          const meant = await s.vault.keysChangedOr(e)
+          o.log(`cloudy mount: ${what} failed (kept in the journal, tried again later): ${(meant as Error).message}`)
           return undefined
         })
         .finally(() => revalidate().catch(() => {}))

@@ -301,6 +301,17 @@ export class Vault {
     if ((epochs[epochs.length - 1] ?? 0) > this.#epoch) throw new KeysChangedError()
   }
 
+  /**
+   * What `e`, met while this vault was open, means. An object that fails authentication after
+   * another computer rekeyed the vault was sealed with a key this process never held: not
+   * damage, but keys that are out of date (a service or a mount unlocked before the rekey).
+   */
+  async keysChangedOr(e: unknown): Promise<unknown> {
+    if (!(e instanceof IntegrityError)) return e
+    const epochs = await listEpochs(this.#provider).catch(() => [])
+    return (epochs[epochs.length - 1] ?? 0) > this.#epoch ? new KeysChangedError() : e
+  }
+
   /** A copy of the master key, for this user's commands (the caller wipes it once sent). */
   masterKeyCopy(): Buffer {
     if (!this.#master) throw new Error('this process holds no master key')

@@ -3,11 +3,12 @@
  * before it, with the old password, opens none of the objects written after (every one is
  * tried, with every key it gives); the new password still restores the history from before; the
  * other computer is asked for the new password once and syncs on. After `chain remove DEVICE
- * --rekey`, the removed computer's password and keys open nothing written after either.
+ * --rekey`, the removed computer's password and keys open nothing written after either. A service
+ * that meets the new epoch while following the chain locks itself and asks for the new password.
  */
 import t, { type Test } from 'tap'
 import { createHash } from 'node:crypto'
-import { cpSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { cpSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { cloudy, computer, initVault, joinVault, tempDir, type Computer } from '../helpers/cli.js'
@@ -15,6 +16,7 @@ import { BlobType, open } from '../../lib/vault/aead.js'
 import { deriveKek } from '../../lib/vault/kdf.js'
 import { spaceKey, spaceKeys } from '../../lib/vault/keys.js'
 import { openEpochRecord } from '../../lib/vault/epochs.js'
+import { startService, until } from '../helpers/service.js'
 
 const OLD = 'correct horse'
 const NEW = 'battery staple 2'
@@ -189,4 +191,34 @@ t.test('chain remove --rekey: the removed computer opens nothing written after',
   t.match(r.stderr, /wrong password/)
   t.equal(await readFile(join(c.home, 'cfg', 'f'), 'utf8'), 'one', 'nothing came down to it')
   t.ok(statSync(join(root, 'keys', 'epoch-1')).size > 0)
+})
+
+t.test('a service that meets a rekey locks itself, says why, and follows on once unlocked anew', async (t) => {
+  const { a, b } = await chain(t, 'before.txt', 'written before the rekey', 'pc-b')
+  const noPassword = { CLOUDY_PASSWORD: undefined }
+  const service = await startService(t, b, [], { CLOUDY_PASSWORD: OLD })
+  await until(t, 'unlocked with the old password', () => /cloudy service: unlocked/.test(service.log()))
+
+  await as(t, a, OLD, ['passwd', '--rekey', '--kdf', 'interactive'])
+  await writeFile(join(a.home, 'cfg', 'after.txt'), 'written after the rekey')
+  await as(t, a, NEW, ['sync', 'up'])
+  // B's service follows the chain: the next down-sync meets the new epoch.
+  await until(t, 'the service locks itself', () => /rekeyed on another computer; locking/.test(service.log()))
+  await until(t, 'locked', async () =>
+    /service: running \(process \d+\), locked:/.test((await cloudy(b, ['status'], { CLOUDY_PASSWORD: NEW })).stdout),
+  )
+  t.notOk(existsSync(join(b.home, 'cfg', 'after.txt')), 'nothing applied with keys the chain no longer trusts')
+  const asked = await cloudy(b, ['sync', 'down', '--yes'], noPassword)
+  t.equal(asked.code, 2, `a command asks for the password again: ${asked.stderr}`)
+
+  const old = join(tempDir(t, 'pw'), 'old')
+  await writeFile(old, `${OLD}\n`, { mode: 0o600 })
+  const refused = await cloudy(b, ['unlock', '--password-file', old], noPassword)
+  t.equal(refused.code, 3, `the old password unlocks nothing: ${refused.stderr}`)
+  const fresh = join(tempDir(t, 'pw'), 'new')
+  await writeFile(fresh, `${NEW}\n`, { mode: 0o600 })
+  t.match((await cloudy(b, ['unlock', '--password-file', fresh], noPassword)).stdout, /Unlocked/)
+  await until(t, "A's file from after the rekey, followed with no command typed", () => existsSync(join(b.home, 'cfg', 'after.txt')))
+  t.equal(await readFile(join(b.home, 'cfg', 'after.txt'), 'utf8'), 'written after the rekey')
+  t.equal(await service.stop(), 0, 'SIGTERM: stopped cleanly')
 })
