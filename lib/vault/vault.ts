@@ -220,7 +220,12 @@ export class Vault {
     const info = await readVaultInfo(provider)
     const epochs = await listEpochs(provider)
     const latest = epochs[epochs.length - 1] ?? 0
-    const found = await findSlot(provider, info, password, latest)
+    const { best: found, unfinished } = await findSlot(provider, info, password, latest)
+    if (!found && unfinished)
+      throw new WrongPasswordError(
+        'this is the password a rekey (cloudy passwd --rekey or chain remove --rekey) was setting when it stopped, before it ' +
+          'took effect: the password from before still holds. Give it, and run the rekey again. Nothing was changed.',
+      )
     // After a rekey the old slots are gone: an old password is a wrong one, said so.
     if (!found)
       throw latest
@@ -357,6 +362,10 @@ export class Vault {
     const params = kdfParams(options.kdf ?? 'moderate', randomBytes(sodium.crypto_pwhash_SALTBYTES))
     const fresh = await this.#writeSlot(newPassword, params, this.#master!, this.#epoch)
     for (const s of opened) if (s !== fresh) await this.#provider.delete(`keys/${s}`)
+    // Slots of an earlier epoch that a stopped rekey left (its last step) go too: their
+    // passwords open only keys that seal nothing new (check reports them as OLD SLOT).
+    for (const s of old)
+      if (!opened.includes(s) && ((await readSlot(this.#provider, s))?.epoch ?? 0) < this.#epoch) await this.#provider.delete(`keys/${s}`)
   }
 
   /**
@@ -484,11 +493,11 @@ export class Vault {
     const staleSlots: string[] = []
     for (const slotId of await listSlots(this.#provider)) {
       try {
-        const slot = JSON.parse(Buffer.from(await this.#provider.get(`keys/${slotId}`)).toString('utf8')) as KeySlot
-        if ((slot.epoch ?? 0) < this.#epoch) staleSlots.push(`keys/${slotId}`)
+        const slot = await readSlot(this.#provider, slotId)
+        if (slot && (slot.epoch ?? 0) < this.#epoch) staleSlots.push(`keys/${slotId}`)
       } catch (e) {
-        if (e instanceof SyntaxError) problems.push({ object: `keys/${slotId}`, message: 'key slot is not valid JSON' })
-        else if (!(e instanceof NotFoundError)) throw e
+        if (e instanceof IntegrityError) problems.push({ object: e.object, message: 'key slot is not valid JSON' })
+        else throw e
       }
     }
     return { problems, staleSlots }
@@ -520,20 +529,25 @@ async function listSlots(provider: Provider): Promise<string[]> {
   return ids.sort()
 }
 
+/** The key slot `slotId` as stored, or undefined once deleted. */
+async function readSlot(provider: Provider, slotId: string): Promise<KeySlot | undefined> {
+  try {
+    return JSON.parse(Buffer.from(await provider.get(`keys/${slotId}`)).toString('utf8')) as KeySlot
+  } catch (e) {
+    if (e instanceof NotFoundError) return undefined
+    if (e instanceof SyntaxError) throw new IntegrityError(`keys/${slotId}`, 'key slot is not valid JSON')
+    throw e
+  }
+}
+
 async function tryOpenSlot(
   provider: Provider,
   info: VaultInfo,
   slotId: string,
   password: string,
 ): Promise<{ master: Buffer; epoch: number } | undefined> {
-  let slot: KeySlot
-  try {
-    slot = JSON.parse(Buffer.from(await provider.get(`keys/${slotId}`)).toString('utf8')) as KeySlot
-  } catch (e) {
-    if (e instanceof NotFoundError) return undefined
-    if (e instanceof SyntaxError) throw new IntegrityError(`keys/${slotId}`, 'key slot is not valid JSON')
-    throw e
-  }
+  const slot = await readSlot(provider, slotId)
+  if (!slot) return undefined
   const epoch = slot.epoch ?? 0
   if (!validKdfParams(slot.kdf) || typeof slot.wrapped !== 'string' || !Number.isInteger(epoch) || epoch < 0) {
     throw new IntegrityError(`keys/${slotId}`, 'key slot has invalid or unsafe KDF parameters')
@@ -560,20 +574,23 @@ async function findSlot(
   info: VaultInfo,
   password: string,
   latest: number,
-): Promise<{ slotId: string; master: Buffer; epoch: number } | undefined> {
+): Promise<{ best?: { slotId: string; master: Buffer; epoch: number }; unfinished: boolean }> {
   const slots = await listSlots(provider)
   if (slots.length === 0) throw new IntegrityError('keys/', 'the vault has no key slot: it cannot be opened by any password')
   let best: { slotId: string; master: Buffer; epoch: number } | undefined
+  // A slot of an epoch with no record yet: a rekey stopped between its first two steps.
+  let unfinished = false
   for (const slotId of slots) {
     const found = await tryOpenSlot(provider, info, slotId, password)
     if (!found) continue
+    if (found.epoch > latest) unfinished = true
     if (found.epoch > latest || (best && best.epoch >= found.epoch)) wipe(found.master)
     else {
       if (best) wipe(best.master)
       best = { slotId, ...found }
     }
   }
-  return best
+  return { best, unfinished }
 }
 
 /**

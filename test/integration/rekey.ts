@@ -8,7 +8,7 @@
  */
 import t, { type Test } from 'tap'
 import { createHash } from 'node:crypto'
-import { cpSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { cpSync, existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { cloudy, computer, initVault, joinVault, tempDir, type Computer } from '../helpers/cli.js'
@@ -221,4 +221,48 @@ t.test('a service that meets a rekey locks itself, says why, and follows on once
   await until(t, "A's file from after the rekey, followed with no command typed", () => existsSync(join(b.home, 'cfg', 'after.txt')))
   t.equal(await readFile(join(b.home, 'cfg', 'after.txt'), 'utf8'), 'written after the rekey')
   t.equal(await service.stop(), 0, 'SIGTERM: stopped cleanly')
+})
+
+t.test('a rekey stopped after each of its steps: one password opens, says which, and a rerun finishes', async (t) => {
+  const { root, a, b } = await chain(t, 'f', 'one', 'pc-b')
+  const keys = join(root, 'keys')
+  const oldSlots = tempDir(t, 'old-slots')
+  cpSync(keys, oldSlots, { recursive: true })
+  const slotsNow = () =>
+    readdirSync(keys)
+      .filter((n) => /^[0-9a-f]{32}$/.test(n))
+      .sort()
+  // A rekey whose last step has run: the old slots are gone.
+  await as(t, a, OLD, ['passwd', '--rekey', '--kdf', 'interactive'])
+
+  // Stopped after its first step (the new slot written, not the epoch record): the rekey did
+  // not happen. The old password holds; the new one is refused, saying why.
+  cpSync(oldSlots, keys, { recursive: true })
+  rmSync(join(keys, 'epoch-1'))
+  t.equal(slotsNow().length, 2, 'the old slot and the stopped rekey’s slot')
+  const early = await as(t, b, NEW, ['sync', 'down', '--yes'], 3)
+  t.match(early.stderr, /a rekey .* was setting when it stopped, before it took effect: the password from before still holds/s)
+  await writeFile(join(b.home, 'cfg', 'f'), 'two, with the old keys')
+  await as(t, b, OLD, ['sync', 'up'])
+  await as(t, a, OLD, ['sync', 'down', '--yes'])
+  t.equal(await readFile(join(a.home, 'cfg', 'f'), 'utf8'), 'two, with the old keys', 'the chain syncs on with the old password')
+  t.equal((await as(t, a, OLD, ['check', '--read-data'])).code, 0)
+  // Run again, it finishes, and takes the stopped one's slot away with the old ones.
+  await as(t, a, OLD, ['passwd', '--rekey', '--kdf', 'interactive'])
+  t.equal(slotsNow().length, 1, 'one slot: the new password’s')
+  await as(t, b, NEW, ['sync', 'down', '--yes'])
+
+  // Stopped before its last step (the record written, the old slots not yet deleted): the
+  // rekey took effect. The old password is refused as out of date; check names the old slot;
+  // the next password change removes it.
+  cpSync(oldSlots, keys, { recursive: true })
+  const late = await as(t, b, OLD, ['sync', 'down', '--yes'], 3)
+  t.match(late.stderr, /keys were changed .*Give the new password/s)
+  const check = await as(t, a, NEW, ['check'])
+  t.match(check.stdout, /^OLD SLOT keys\/[0-9a-f]{32}: a key slot of an earlier key epoch/m)
+  const changed = await cloudy(a, ['passwd', '--kdf', 'interactive'], { CLOUDY_PASSWORD: NEW, CLOUDY_NEW_PASSWORD: 'third one 3' })
+  t.equal(changed.code, 0, changed.stderr)
+  t.equal(slotsNow().length, 1, 'the old slot is gone with the changed password’s')
+  t.notMatch((await as(t, a, 'third one 3', ['check'])).stdout, /OLD SLOT/)
+  await as(t, b, 'third one 3', ['sync', 'down', '--yes'])
 })
