@@ -97,7 +97,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
     .exitProcess(false)
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .fail((msg, err) => {
-      if (err) throw err
+      // A .check() that returns a message passes it as the "error" too: a usage error like the others.
+      if (err && typeof err !== 'string') throw err
       if (msg.startsWith('Did you mean')) usageErrors.push(msg)
       else usageErrors.unshift(msg)
     })

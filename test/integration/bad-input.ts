@@ -1,6 +1,6 @@
 /**
- * Acceptance, bad input: a malformed config.toml (exit 2 naming the key and line), a missing
- * vault (exit 4), an unreadable file and a FIFO in HOME (warned, skipped, exit 6, rest synced).
+ * Acceptance, bad input: a malformed config.toml (exit 2 naming the key and line), options a
+ * check refuses (exit 2, its words), a missing vault (exit 4), an unreadable file and a FIFO in HOME (warned, skipped, exit 6, rest synced).
  */
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
@@ -35,6 +35,13 @@ t.test('malformed config.toml: exit 2, the key and the line named', async (t) =>
   r = await cloudy(a, ['sync', 'down', '--preview'])
   t.equal(r.code, 2)
   t.match(r.stderr, /config\.toml:\d+: .*TOML syntax/)
+})
+
+t.test('a command line a check of its options refuses: exit 2 and the check\'s words, no "unexpected error"', async (t) => {
+  const r = await cloudy(computer(t), ['join', '/tmp/a-vault', '--name', 'pc'])
+  t.equal(r.code, 2, r.stderr)
+  t.match(r.stderr, /^cloudy: say where the vault lives: --provider URL/)
+  t.notMatch(r.stderr, /unexpected error/)
 })
 
 t.test('no vault there: exit 4', async (t) => {
