@@ -150,6 +150,28 @@ async function rememberClient(o: SessionOptions, paths: CloudyPaths, config: Con
 }
 
 /** Open everything an operation on the vault needs. The caller must `close()` it. */
+/**
+ * The first session with the keys of a newer epoch than this state database knew: the index
+ * files it took in that the epoch's record does not list were written, or read, with keys that
+ * rekey replaced after it took stock, so they are stale for the chain (docs/FORMAT.md, "Key
+ * epochs"). They leave the local copy of the index, with the file cache entries naming their
+ * blobs: what they list is stored anew, and an index file that is not stale is read again.
+ */
+function settleEpoch(vault: Vault, db: StateDb): void {
+  if (vault.epoch <= Number(db.getMeta(EPOCH_KEY) ?? 0)) return
+  for (const space of db.indexSpaces()) {
+    const trusted = vault.trustedIndexes(space)
+    db.dropIndexes(
+      space,
+      db.indexNames(space).filter((n) => !trusted.has(n)),
+    )
+  }
+  db.setMeta(EPOCH_KEY, String(vault.epoch))
+}
+
+/** State database meta: the key epoch of its last session. */
+const EPOCH_KEY = 'key-epoch'
+
 export async function openSession(o: SessionOptions): Promise<Session> {
   const paths = cloudyPaths(o.env)
   let config = await requireConfig(paths)
@@ -161,6 +183,7 @@ export async function openSession(o: SessionOptions): Promise<Session> {
     ;({ config, provider, vault } = await followMoves(o, paths, config, provider, vault))
     const lock = o.exclusive ? await acquireSyncLock(join(paths.stateDir, 'sync.lock'), () => o.onWait?.()) : undefined
     const db = StateDb.open(paths.stateDb, (aside, why) => o.onDamagedState?.(aside, why))
+    settleEpoch(vault, db)
     await rememberClient(o, paths, config, vault, db)
     return {
       paths,

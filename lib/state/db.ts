@@ -311,6 +311,11 @@ export class StateDb {
     )
   }
 
+  /** The spaces whose index this database holds a copy of. */
+  indexSpaces(): string[] {
+    return this.db.prepare('SELECT DISTINCT space FROM index_files').pluck().all() as string[]
+  }
+
   indexNames(space: string): string[] {
     return this.db
       .prepare<[string], { name: string }>('SELECT name FROM index_files WHERE space = ?')

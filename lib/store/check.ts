@@ -8,7 +8,7 @@ import type { ProgressSink } from '../sync/progress.js'
 import type { Provider } from '../../providers/provider.js'
 import { CloudyError, NotFoundError } from '../errors.js'
 import { BlobType } from '../vault/aead.js'
-import { openSealed, type Provenance } from '../vault/epochs.js'
+import { openSealed, sealedWithOlderKey, type Provenance } from '../vault/epochs.js'
 import { blobId, type SpaceKeys } from '../vault/keys.js'
 import { decodePayload } from './codec.js'
 import { decodeIndex, type IndexEntry } from './index-file.js'
@@ -45,6 +45,11 @@ export interface CheckReport {
   unused?: { blobs: number; bytes: number }
   /** Packs a prune under way condemned (deleted at its next step). */
   condemned?: number
+  /**
+   * Objects sealed with keys a rekey replaced, after it took stock (docs/FORMAT.md, "Key
+   * epochs"): not trusted, so not used; not damage. Their computer writes its own anew.
+   */
+  stale?: string[]
 }
 
 export interface CheckOptions {
@@ -76,6 +81,12 @@ function openObject(keys: SpaceKeys, type: BlobType, id: Buffer, sealed: Uint8Ar
 export async function checkSpace(provider: Provider, keys: SpaceKeys, report: CheckReport, options: CheckOptions = {}): Promise<void> {
   const prefix = `s/${keys.tag}/`
   const problem = (object: string, message: string) => report.problems.push({ object, message })
+  /** Whether `sealed` is stale (CheckReport.stale), which is then noted. */
+  const stale = (object: string, type: BlobType, id: Buffer, sealed: Uint8Array) => {
+    if (!sealedWithOlderKey(keys, type, id, sealed)) return false
+    ;(report.stale ??= []).push(object)
+    return true
+  }
   const get = async (key: string): Promise<Uint8Array | undefined> => {
     try {
       return await provider.get(key)
@@ -93,6 +104,7 @@ export async function checkSpace(provider: Provider, keys: SpaceKeys, report: Ch
     const name = o.key.slice(`${prefix}index/`.length)
     const sealed = await get(o.key)
     const plain = sealed && openObject(keys, BlobType.index, Buffer.from(name, 'hex'), sealed, { kind: 'index', name })
+    if (!plain && sealed && stale(o.key, BlobType.index, Buffer.from(name, 'hex'), sealed)) continue
     const entries = plain && decodeIndex(plain)
     if (!entries) {
       problem(o.key, 'index file fails authentication or is malformed')
@@ -164,6 +176,7 @@ export async function checkSpace(provider: Provider, keys: SpaceKeys, report: Ch
       const sealed = await get(o.key)
       if (!sealed) continue
       const plain = openObject(keys, type, Buffer.from(name, 'hex'), sealed, { kind: 'named', key: o.key })
+      if (!plain && stale(o.key, type, Buffer.from(name, 'hex'), sealed)) continue
       const value = plain && decodeJson<unknown>(plain)
       if (kind === 'forgotten' && isForgetRecord(value))
         for (const [id, c] of Object.entries((value as ForgetRecord).commits)) forgotten.set(id, c)
@@ -224,6 +237,12 @@ export async function checkSpace(provider: Provider, keys: SpaceKeys, report: Ch
     listed.add(device)
     const sealed = await get(o.key)
     const plain = sealed && openObject(keys, BlobType.head, Buffer.from(device, 'hex'), sealed, { kind: 'named', key: o.key })
+    if (!plain && sealed && stale(o.key, BlobType.head, Buffer.from(device, 'hex'), sealed)) {
+      // The head as this computer last saw it stands in (as for a sync).
+      const seen = options.heads?.seen.get(device)
+      if (seen) commitQueue.push({ id: seen.commit, from: o.key })
+      continue
+    }
     const head = plain && decodeJson<Head>(plain)
     if (!isHead(head)) problem(o.key, 'head fails authentication or is malformed')
     else {

@@ -15,7 +15,7 @@ import { RollbackError, UsageError } from '../errors.js'
 import type { StateDb } from '../state/db.js'
 import type { Head } from '../store/objects.js'
 import { BlobType } from '../vault/aead.js'
-import { openJson, sealJson } from '../vault/sealed-json.js'
+import { openJson, sealJson, staleJson } from '../vault/sealed-json.js'
 import type { Vault } from '../vault/vault.js'
 import type { DeviceIdentity } from './up.js'
 
@@ -90,6 +90,8 @@ export interface ChainProblem {
   message: string
   /** A removal this computer knows of whose marker is gone: the removal would be undone. */
   markerGone?: boolean
+  /** Stale (docs/FORMAT.md, "Key epochs"), not damage. */
+  stale?: boolean
 }
 
 /** A removal as the chain knows it: from its marker, or only remembered here or by another device. */
@@ -176,6 +178,14 @@ export async function readChain(vault: Vault, db?: StateDb): Promise<ChainState>
   // A record that does not open under its name may be another device's, swapped or moved.
   const candidates = new Set([...sealedRecords.keys(), ...markers.keys(), ...remembered.keys(), ...(db?.seenDevices() ?? [])])
   for (const tag of unopened) {
+    if (staleJson(vault, BlobType.device, recordId(tag, false), sealedRecords.get(tag)!)) {
+      problems.push({
+        object: `${PREFIX}${tag}`,
+        message: 'device record sealed with keys a rekey replaced, after the rekey took stock: not trusted (its device writes it anew)',
+        stale: true,
+      })
+      continue
+    }
     const owner = [...candidates].find((c) => c !== tag && openRecord<DeviceRecord>(vault, c, false, sealedRecords.get(tag)!))
     const name = owner && records.get(owner)?.name
     problems.push({

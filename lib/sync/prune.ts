@@ -366,6 +366,10 @@ async function finishDue(s: Session, store: SpaceStore, devices: readonly ChainD
     else r.pending++
   }
   if (due.length === 0) return
+  // A mark sealed with keys a rekey replaced may be stale for the computers that hold the new
+  // ones (they would not keep its packs' blobs alive): this process deletes nothing once a newer
+  // epoch is listed (docs/FORMAT.md, "Key epochs").
+  await s.vault.assertLatestEpoch()
   const live = await liveBlobs(s, store, devices)
   const index = await vaultIndex(store)
   const condemned = store.condemned

@@ -235,8 +235,10 @@ async function putAt(
 
 /** The tree of this device's head in the space, if it published there. */
 async function lastPublished(o: UpSyncOptions, store: SpaceStore): Promise<string | undefined> {
-  const head = (await store.readHeads()).get(o.vault.deviceTag(o.device.id))
-  return head && (await store.readCommit(head.commit)).tree
+  const tag = o.vault.deviceTag(o.device.id)
+  const head = (await store.readHeads()).get(tag)
+  // A stale head (space-store.ts, `stale`) is written anew even when nothing changed.
+  return head && !store.staleHead(tag) ? (await store.readCommit(head.commit)).tree : undefined
 }
 
 /** Who publishes in which space. */
@@ -268,7 +270,12 @@ export async function publish(o: PublishOptions, store: SpaceStore, tree: string
   // The state database may be new (lost, or deleted): the vault says what was published. (Only
   // when that commit already covers every head applied here: else a local undoing of what the
   // chain brought would go unsaid, and come back at the next down-sync.)
-  if (own && head?.tree === tree && state.applied.every((a) => a === own.commit || head.parents.includes(a))) {
+  if (
+    own &&
+    !store.staleHead(deviceTag) &&
+    head?.tree === tree &&
+    state.applied.every((a) => a === own.commit || head.parents.includes(a))
+  ) {
     o.db.setOwnCommit(o.space, own.commit, own.seq)
   } else {
     // The sequence comes from the vault too: a lost state database must not make it go back.
@@ -297,6 +304,10 @@ export async function publish(o: PublishOptions, store: SpaceStore, tree: string
       await store.putHead(deviceTag, { commit: id, seq, time })
       return id
     })
+    // A rekey that took stock between the look above and the head is seen now: the head may be
+    // stale for the chain (space-store.ts, `stale`), so this commit is not taken as this
+    // device's; the next up-sync, with the new keys, writes one anew (docs/FORMAT.md, "Key epochs").
+    await o.vault.assertLatestEpoch()
     o.db.setOwnCommit(o.space, commit, seq)
     o.db.setHeadSeen(o.space, deviceTag, seq, commit)
   }

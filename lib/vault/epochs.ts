@@ -110,6 +110,15 @@ export function openSealed(keys: SpaceKeys, type: BlobType, id: Uint8Array, seal
   return undefined
 }
 
+/**
+ * Whether a key of an earlier epoch opens `sealed`: an object written with keys a rekey
+ * replaced, after the rekey took stock (a computer that had checked for a newer epoch just
+ * before, or a removed computer). Not trusted, and not damage either.
+ */
+export function sealedWithOlderKey(keys: SpaceKeys, type: BlobType, id: Uint8Array, sealed: Uint8Array): boolean {
+  return keys.older.some((key) => !!open(key, type, id, sealed))
+}
+
 function trusted(keys: SpaceKeys, id: Uint8Array, sealed: Uint8Array, payload: Buffer, from: Provenance): boolean {
   switch (from.kind) {
     case 'content': {

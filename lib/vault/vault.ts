@@ -302,8 +302,18 @@ export class Vault {
    * another one rekeyed it stops before it publishes (its objects would not be trusted).
    */
   async assertLatestEpoch(): Promise<void> {
+    if (await this.newerEpochListed()) throw new KeysChangedError()
+  }
+
+  /** The index files of `space` the current epoch's record lists (all of them, in epoch 0: none). */
+  trustedIndexes(space: string): ReadonlySet<string> {
+    return this.#trust?.indexes.get(this.space(space).tag) ?? new Set()
+  }
+
+  /** Whether another computer rekeyed the vault since this process opened it. */
+  async newerEpochListed(): Promise<boolean> {
     const epochs = await listEpochs(this.#provider)
-    if ((epochs[epochs.length - 1] ?? 0) > this.#epoch) throw new KeysChangedError()
+    return (epochs[epochs.length - 1] ?? 0) > this.#epoch
   }
 
   /**
@@ -313,8 +323,7 @@ export class Vault {
    */
   async keysChangedOr(e: unknown): Promise<unknown> {
     if (!(e instanceof IntegrityError)) return e
-    const epochs = await listEpochs(this.#provider).catch(() => [])
-    return (epochs[epochs.length - 1] ?? 0) > this.#epoch ? new KeysChangedError() : e
+    return (await this.newerEpochListed().catch(() => false)) ? new KeysChangedError() : e
   }
 
   /** A copy of the master key, for this user's commands (the caller wipes it once sent). */

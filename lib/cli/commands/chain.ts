@@ -35,9 +35,9 @@ export async function chainList(io: CliIo, args: ChainArgs): Promise<number> {
         d.removed ? `removed by ${d.removed.byName} ${when(d.removed.time)}${d.markerGone ? ' (marker gone)' : ''}` : 'active',
       ])
       io.stdout.write(table(['DEVICE', 'TAG', 'OS USER', 'HOST', 'LAST UP-SYNC', 'LAST SEEN', 'STATE'], rows))
-      for (const p of problems) io.stdout.write(`DAMAGED ${p.object}: ${p.message}\n`)
+      for (const p of problems) io.stdout.write(`${p.stale ? 'STALE' : 'DAMAGED'} ${p.object}: ${p.message}\n`)
     }
-    return problems.length ? EXIT.INTEGRITY : EXIT.OK
+    return problems.some((p) => !p.stale) ? EXIT.INTEGRITY : EXIT.OK
   } finally {
     await s.close()
   }

@@ -22,7 +22,8 @@ export async function check(io: CliIo, args: CheckArgs): Promise<number> {
   try {
     const report: CheckReport = { spaces: 0, packs: 0, blobs: 0, commits: 0, bytesRead: 0, problems: [] }
     const chain = await readChain(s.vault, s.db)
-    report.problems.push(...chain.problems.map(({ object, message }) => ({ object, message })))
+    report.problems.push(...chain.problems.filter((p) => !p.stale).map(({ object, message }) => ({ object, message })))
+    for (const p of chain.problems) if (p.stale) (report.stale ??= []).push(p.object)
     report.problems.push(...(await selectionProblems(s.vault)))
     const epochs = await s.vault.epochProblems()
     report.problems.push(...epochs.problems)
@@ -55,6 +56,10 @@ export async function check(io: CliIo, args: CheckArgs): Promise<number> {
       if (report.unused)
         io.stdout.write(
           `UNUSED ${report.unused.blobs} blobs (${formatBytes(report.unused.bytes)}) that no retained commit and no computer's base uses (not damage: "cloudy prune" removes them)\n`,
+        )
+      for (const object of report.stale ?? [])
+        io.stdout.write(
+          `STALE ${object}: sealed with keys a rekey replaced, after the rekey took stock (a computer writing at that moment, or a removed one): not trusted, not used (not damage: a computer writes its own anew at its next up-sync)\n`,
         )
       for (const slot of epochs.staleSlots)
         io.stdout.write(

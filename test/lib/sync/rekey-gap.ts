@@ -1,0 +1,105 @@
+/**
+ * What a computer stores while another one rekeys the vault (docs/FORMAT.md, "Key epochs"). Its
+ * up-sync may write index files, and even its head, with keys the rekey has just replaced, after
+ * the rekey took stock: the chain does not trust them. They are stale, never damage: the other
+ * computers go on syncing (the head as they last saw it stands in), check and chain list name
+ * them, and the writer, given the new password, stores that data anew and writes its head and
+ * its device record with the new keys.
+ */
+import t, { type Test } from 'tap'
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { openSession, type Session } from '../../../lib/session.js'
+import { syncUpAll } from '../../../lib/sync/up-all.js'
+import { touchDevice } from '../../../lib/sync/chain.js'
+import { cloudy, computer, initVault, joinVault, setInclude, tempDir, type Computer } from '../../helpers/cli.js'
+
+const OLD = 'correct horse'
+const NEW = 'battery staple 2'
+
+/** `c`'s session in this process, opened with the password from before the rekey. */
+function session(t: Test, c: Computer): Promise<Session> {
+  const env = { PATH: process.env.PATH, HOME: c.home, CLOUDY_HOME: c.cloudyHome, ...c.env }
+  return openSession({ env, password: async () => OLD }).then((s) => {
+    t.teardown(() => s.close())
+    return s
+  })
+}
+
+/** `cloudy ARGS` on `c` with `password`: exit 0, its output. */
+async function run(t: Test, c: Computer, password: string, args: string[]): Promise<string> {
+  const r = await cloudy(c, args, { CLOUDY_PASSWORD: password, CLOUDY_NEW_PASSWORD: NEW })
+  t.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
+  return r.stdout
+}
+
+t.test('stored while another computer rekeys: stale for the chain, never damage; stored anew with the new keys', async (t) => {
+  const vault = tempDir(t, 'vault')
+  const [a, b] = [computer(t), computer(t)]
+  for (const c of [a, b]) await mkdir(join(c.home, 'cfg'))
+  await writeFile(join(a.home, 'cfg', 'f'), 'from A')
+  await initVault(t, a, vault, ['~/cfg'], 'pc-a')
+  await run(t, a, OLD, ['sync', 'up'])
+  await joinVault(t, b, vault, ['~/cfg'], 'pc-b')
+  await run(t, b, OLD, ['sync', 'down', '--yes'])
+  await writeFile(join(b.home, 'cfg', 'zero'), 'B before the rekey')
+  await run(t, b, OLD, ['sync', 'up'])
+  await run(t, a, OLD, ['sync', 'down', '--yes'])
+
+  // B holds the keys from before; A rekeys.
+  const sb = await session(t, b)
+  await run(t, a, OLD, ['passwd', '--rekey', '--kdf', 'interactive'])
+
+  // 1. B's up-sync stores its data, then finds the new epoch before it writes its head.
+  await writeFile(join(b.home, 'cfg', 'one'), 'stored while A rekeyed')
+  await t.rejects(syncUpAll(sb), { code: 'EKEYSCHANGED' }, 'B stops before its head')
+  let check = await run(t, a, NEW, ['check', '--read-data'])
+  t.match(check, /^STALE s\/[0-9a-f]{32}\/index\/[0-9a-f]{64}: sealed with keys a rekey replaced/m, 'check names the index file')
+  t.match(check, /No problems found/)
+  await run(t, a, NEW, ['sync', 'down', '--yes'])
+
+  // 2. B looked for a newer epoch a moment before the rekey was recorded, and wrote its head after.
+  const real = sb.vault.newerEpochListed.bind(sb.vault)
+  let looks = 0
+  sb.vault.newerEpochListed = async () => (looks++ === 0 ? false : real())
+  await writeFile(join(b.home, 'cfg', 'two'), 'B’s head written after the rekey')
+  await t.rejects(syncUpAll(sb), { code: 'EKEYSCHANGED' }, 'B finds the new epoch after its head')
+  check = await run(t, a, NEW, ['check', '--read-data'])
+  t.match(check, /^STALE s\/[0-9a-f]{32}\/heads\/[0-9a-f]{32}: /m, "check names B's head")
+  t.match(check, /No problems found/)
+  // A goes on: B's head as A last saw it stands in (not "gone", not damaged).
+  await writeFile(join(a.home, 'cfg', 'f'), 'from A, after the rekey')
+  await run(t, a, NEW, ['sync', 'up'])
+  await run(t, a, NEW, ['sync', 'down', '--yes'])
+  t.equal(await readFile(join(a.home, 'cfg', 'zero'), 'utf8'), 'B before the rekey')
+  t.notOk(existsSync(join(a.home, 'cfg', 'one')), 'nothing stale is applied')
+  // 3. Its device record, written the same way (a down-sync records what it rests on).
+  looks = 0
+  await touchDevice(sb.vault, sb.device, 'seen', sb.db)
+  const chain = await run(t, a, NEW, ['chain', 'list'])
+  t.match(chain, /^STALE devices\/[0-9a-f]{32}: device record sealed with keys a rekey replaced/m, 'chain list: stale, exit 0')
+  t.match(await run(t, a, NEW, ['check']), /^STALE devices\/[0-9a-f]{32}: /m)
+  await sb.close()
+
+  // Given the new password, B stores what was stale anew and writes its head with the new keys.
+  await run(t, b, NEW, ['sync', 'down', '--yes'])
+  await run(t, b, NEW, ['sync', 'up'])
+  await run(t, a, NEW, ['sync', 'down', '--yes'])
+  for (const [name, text] of [
+    ['one', 'stored while A rekeyed'],
+    ['two', 'B’s head written after the rekey'],
+  ] as const)
+    t.equal(await readFile(join(a.home, 'cfg', name), 'utf8'), text, `A has B's ${name}`)
+  check = await run(t, a, NEW, ['check', '--read-data'])
+  t.notMatch(check, /STALE s\/[0-9a-f]{32}\/heads\/|STALE devices\//, "B's head and record are current again")
+  t.match(check, /No problems found/)
+
+  // A computer that never saw B's old head reads the new one.
+  const c = computer(t)
+  await mkdir(join(c.home, 'cfg'))
+  await run(t, c, NEW, ['join', '--provider', vault, '--name', 'pc-c'])
+  await setInclude(c, ['~/cfg'])
+  await run(t, c, NEW, ['sync', 'down', '--yes'])
+  t.equal(await readFile(join(c.home, 'cfg', 'two'), 'utf8'), 'B’s head written after the rekey')
+})
