@@ -13,6 +13,7 @@ import { CredentialStore } from './credentials.js'
 import { CloudyError, EXIT, NoVaultError } from './errors.js'
 import { cloudyPaths, type CloudyPaths } from './paths.js'
 import { StateDb } from './state/db.js'
+import { settleEpoch } from './state/epoch-change.js'
 import { acquireSyncLock } from './state/lock.js'
 import { privateDir } from './state/private-file.js'
 import type { DeviceIdentity } from './sync/up.js'
@@ -150,28 +151,6 @@ async function rememberClient(o: SessionOptions, paths: CloudyPaths, config: Con
 }
 
 /** Open everything an operation on the vault needs. The caller must `close()` it. */
-/**
- * The first session with the keys of a newer epoch than this state database knew: the index
- * files it took in that the epoch's record does not list were written, or read, with keys that
- * rekey replaced after it took stock, so they are stale for the chain (docs/FORMAT.md, "Key
- * epochs"). They leave the local copy of the index, with the file cache entries naming their
- * blobs: what they list is stored anew, and an index file that is not stale is read again.
- */
-function settleEpoch(vault: Vault, db: StateDb): void {
-  if (vault.epoch <= Number(db.getMeta(EPOCH_KEY) ?? 0)) return
-  for (const space of db.indexSpaces()) {
-    const trusted = vault.trustedIndexes(space)
-    db.dropIndexes(
-      space,
-      db.indexNames(space).filter((n) => !trusted.has(n)),
-    )
-  }
-  db.setMeta(EPOCH_KEY, String(vault.epoch))
-}
-
-/** State database meta: the key epoch of its last session. */
-const EPOCH_KEY = 'key-epoch'
-
 export async function openSession(o: SessionOptions): Promise<Session> {
   const paths = cloudyPaths(o.env)
   let config = await requireConfig(paths)

@@ -656,16 +656,12 @@ export class SpaceStore {
   }
 
   /**
-   * Objects under this space (`heads/<tag>`, `index/<name>`) sealed with keys a rekey replaced
-   * after the rekey took stock of the vault: written by a computer that had looked for a newer
-   * epoch a moment before (docs/FORMAT.md, "Key epochs"), or by a removed one. Not trusted, and
-   * not damage: left out, as if not written yet.
+   * Objects under this space (`heads/<tag>`, `index/<name>`, forget records, prune marks) sealed
+   * with keys a rekey replaced after the rekey took stock of the vault: written by a computer
+   * that had looked for a newer epoch a moment before (docs/FORMAT.md, "Key epochs"), or by a
+   * removed one. Not trusted, and not damage: left out, as if not written yet.
    */
   #stale = new Set<string>()
-
-  get stale(): ReadonlySet<string> {
-    return this.#stale
-  }
 
   /** Whether this device's head is stale: its next up-sync writes it anew. */
   staleHead(deviceTag: string): boolean {

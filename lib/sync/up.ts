@@ -5,6 +5,7 @@
  */
 import { lstatSync } from 'node:fs'
 import { PrunedError, UsageError } from '../errors.js'
+import { ownHeadLooked, ownHeadToLook } from '../state/epoch-change.js'
 import { fsPath } from '../fs/raw-name.js'
 import type { StateDb } from '../state/db.js'
 import { SealPool } from '../store/seal-pool.js'
@@ -169,7 +170,11 @@ async function upSyncOnce(o: UpSyncOptions): Promise<UpSyncResult> {
   }
 
   const heldCommit = held !== tree ? await publish(o, store, held) : undefined
-  const commit = base !== scanned || held !== tree ? await publish(o, store, tree) : undefined
+  // After a rekey this device's head may be stale (lib/state/epoch-change.ts): written anew.
+  const looking = ownHeadToLook(o.db, o.space)
+  const stale = looking && (await store.readHeads(), store.staleHead(o.vault.deviceTag(o.device.id)))
+  const commit = base !== scanned || held !== tree || stale ? await publish(o, store, tree) : undefined
+  if (looking) ownHeadLooked(o.db, o.space)
   o.db.setMeta(treeMetaKey(o.space), scanned)
   // A copy that could not be read now stays pending (the walker kept it out and said so).
   const sent: string[] = []
@@ -235,10 +240,8 @@ async function putAt(
 
 /** The tree of this device's head in the space, if it published there. */
 async function lastPublished(o: UpSyncOptions, store: SpaceStore): Promise<string | undefined> {
-  const tag = o.vault.deviceTag(o.device.id)
-  const head = (await store.readHeads()).get(tag)
-  // A stale head (space-store.ts, `stale`) is written anew even when nothing changed.
-  return head && !store.staleHead(tag) ? (await store.readCommit(head.commit)).tree : undefined
+  const head = (await store.readHeads()).get(o.vault.deviceTag(o.device.id))
+  return head && (await store.readCommit(head.commit)).tree
 }
 
 /** Who publishes in which space. */

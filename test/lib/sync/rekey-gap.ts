@@ -7,8 +7,9 @@
  * its device record with the new keys.
  */
 import t, { type Test } from 'tap'
+import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { openSession, type Session } from '../../../lib/session.js'
 import { syncUpAll } from '../../../lib/sync/up-all.js'
@@ -102,4 +103,48 @@ t.test('stored while another computer rekeys: stale for the chain, never damage;
   await setInclude(c, ['~/cfg'])
   await run(t, c, NEW, ['sync', 'down', '--yes'])
   t.equal(await readFile(join(c.home, 'cfg', 'two'), 'utf8'), 'B’s head written after the rekey')
+})
+
+t.test('a stale head is written anew even when nothing changed since', async (t) => {
+  const vault = tempDir(t, 'vault')
+  const [a, b] = [computer(t), computer(t)]
+  for (const c of [a, b]) await mkdir(join(c.home, 'cfg'))
+  await writeFile(join(a.home, 'cfg', 'f'), 'from A')
+  await initVault(t, a, vault, ['~/cfg'], 'pc-a')
+  await run(t, a, OLD, ['sync', 'up'])
+  await joinVault(t, b, vault, ['~/cfg'], 'pc-b')
+  await run(t, b, OLD, ['sync', 'down', '--yes'])
+  await writeFile(join(b.home, 'cfg', 'b'), 'from B')
+  await run(t, b, OLD, ['sync', 'up'])
+  await run(t, a, OLD, ['sync', 'down', '--yes'])
+
+  // B's head lands just after A's rekey; then B takes its change back.
+  const sb = await session(t, b)
+  await run(t, a, OLD, ['passwd', '--rekey', '--kdf', 'interactive'])
+  const real = sb.vault.newerEpochListed.bind(sb.vault)
+  let looks = 0
+  sb.vault.newerEpochListed = async () => (looks++ === 0 ? false : real())
+  // The folder's time as it was, to the nanosecond (what a tree records).
+  const { mtimeNs } = await stat(join(b.home, 'cfg'), { bigint: true })
+  const sec = mtimeNs / 1_000_000_000n
+  const was = `@${sec}.${String(mtimeNs - sec * 1_000_000_000n).padStart(9, '0')}`
+  await writeFile(join(b.home, 'cfg', 'gone'), 'taken back')
+  await t.rejects(syncUpAll(sb), { code: 'EKEYSCHANGED' })
+  await sb.close()
+  await rm(join(b.home, 'cfg', 'gone'))
+  execFileSync('touch', ['-m', '-d', was, join(b.home, 'cfg')])
+  t.match(await run(t, a, NEW, ['check']), /^STALE s\/[0-9a-f]{32}\/heads\//m)
+
+  // Nothing differs from what B last published, yet its head is written anew.
+  t.match(await run(t, b, NEW, ['sync', 'up']), /^settings: published/m)
+  t.notMatch(await run(t, a, NEW, ['check', '--read-data']), /STALE s\/[0-9a-f]{32}\/heads\//, "B's head is current again")
+  const c = computer(t)
+  await mkdir(join(c.home, 'cfg'))
+  await run(t, c, NEW, ['join', '--provider', vault, '--name', 'pc-c'])
+  await setInclude(c, ['~/cfg'])
+  await run(t, c, NEW, ['sync', 'down', '--yes'])
+  t.equal(await readFile(join(c.home, 'cfg', 'b'), 'utf8'), 'from B', "a computer that never saw B's old head has B's file")
+  t.notOk(existsSync(join(c.home, 'cfg', 'gone')))
+  // Once is enough: the next up-sync with nothing new publishes nothing.
+  t.notMatch(await run(t, b, NEW, ['sync', 'up']), /published/)
 })

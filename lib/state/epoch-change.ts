@@ -1,0 +1,54 @@
+/**
+ * What this computer does once, when it first opens the vault with the keys of a newer epoch
+ * than its state database knew (docs/FORMAT.md, "Key epochs"): objects it wrote, or took in,
+ * with the earlier keys after that rekey took stock are stale for the chain, and are not
+ * counted on from then on.
+ */
+import type { StateDb } from './db.js'
+import type { Vault } from '../vault/vault.js'
+
+/** State database meta: the key epoch of its last session. */
+const EPOCH_KEY = 'key-epoch'
+/** State database meta: the spaces whose head this device wrote that its next up-sync looks at. */
+const HEADS_KEY = 'key-epoch-heads'
+
+/**
+ * The index files taken in that the epoch's record does not list leave the local copy of the
+ * index, with the file cache entries naming their blobs: what they list is stored anew, and an
+ * index file that is not stale is read again. And each space's next up-sync looks at this
+ * device's head once (`ownHeadToLook`).
+ */
+export function settleEpoch(vault: Vault, db: StateDb): void {
+  if (vault.epoch <= Number(db.getMeta(EPOCH_KEY) ?? 0)) return
+  const spaces = db.indexSpaces()
+  for (const space of spaces) {
+    const trusted = vault.trustedIndexes(space)
+    db.dropIndexes(
+      space,
+      db.indexNames(space).filter((n) => !trusted.has(n)),
+    )
+  }
+  db.setMeta(HEADS_KEY, JSON.stringify([...new Set([...headsToLook(db), ...spaces])]))
+  db.setMeta(EPOCH_KEY, String(vault.epoch))
+}
+
+function headsToLook(db: StateDb): string[] {
+  const v = db.getMeta(HEADS_KEY)
+  return v ? (JSON.parse(v) as string[]) : []
+}
+
+/**
+ * Whether the next up-sync of `space` looks at this device's head: if it is stale, it is written
+ * anew even when nothing changed here (a computer that never saw it would not see this device's
+ * state otherwise).
+ */
+export function ownHeadToLook(db: StateDb, space: string): boolean {
+  return headsToLook(db).includes(space)
+}
+
+/** The head of `space` was looked at, and written anew if it had to be. */
+export function ownHeadLooked(db: StateDb, space: string): void {
+  const rest = headsToLook(db).filter((s) => s !== space)
+  if (rest.length) db.setMeta(HEADS_KEY, JSON.stringify(rest))
+  else db.deleteMeta(HEADS_KEY)
+}
