@@ -7,7 +7,7 @@
  */
 import type { StateDb } from '../state/db.js'
 import { BlobType } from '../vault/aead.js'
-import { openJson, sealJson } from '../vault/sealed-json.js'
+import { openJson, sealJson, staleJson } from '../vault/sealed-json.js'
 import type { Vault } from '../vault/vault.js'
 import { mergeSelections, setSelection, type SelectionMap } from './selection.js'
 
@@ -43,7 +43,7 @@ function seen(db: StateDb | undefined): SelectionMap {
 }
 
 /** Every record on the provider: its key, and its map when it opens under its own name. */
-async function* records(vault: Vault): AsyncGenerator<{ key: string; map?: SelectionMap }> {
+async function* records(vault: Vault): AsyncGenerator<{ key: string; map?: SelectionMap; stale?: boolean }> {
   const stored = vault.records(PREFIX)
   for await (const tag of stored.names()) {
     if (!/^[0-9a-f]{32}$/.test(tag)) continue
@@ -51,16 +51,23 @@ async function* records(vault: Vault): AsyncGenerator<{ key: string; map?: Selec
     // Deleted since it was listed.
     if (!sealed) continue
     const record = openJson<SelectionRecord>(vault, BlobType.selection, recordId(tag), sealed, stored.key(tag))
-    yield { key: stored.key(tag), map: record?.format === 1 ? wellFormed(record.entries) : undefined }
+    if (!record && staleJson(vault, BlobType.selection, recordId(tag), sealed)) yield { key: stored.key(tag), stale: true }
+    else yield { key: stored.key(tag), map: record?.format === 1 ? wellFormed(record.entries) : undefined }
   }
 }
 
-/** The records that do not open under their own name (damaged, or moved from another): for `check`. */
-export async function selectionProblems(vault: Vault): Promise<{ object: string; message: string }[]> {
-  const out: { object: string; message: string }[] = []
+/**
+ * The records that do not open under their own name (damaged, or moved from another), and those
+ * that are stale (docs/FORMAT.md, "Key epochs"; not damage): for `check`.
+ */
+export async function selectionProblems(vault: Vault): Promise<{ problems: { object: string; message: string }[]; stale: string[] }> {
+  const problems: { object: string; message: string }[] = []
+  const stale: string[] = []
   for await (const r of records(vault))
-    if (!r.map) out.push({ object: r.key, message: 'selection record fails authentication: damaged, or moved from another device' })
-  return out
+    if (r.stale) stale.push(r.key)
+    else if (!r.map)
+      problems.push({ object: r.key, message: 'selection record fails authentication: damaged, or moved from another device' })
+  return { problems, stale }
 }
 
 /** The chain's selection map now: every device's record merged with what this computer saw. */
@@ -90,9 +97,13 @@ export async function changeSelection(
   changes: Record<string, boolean>,
 ): Promise<SelectionMap> {
   const tag = vault.deviceTag(deviceId)
+  // Never with keys a rekey on another computer replaced (docs/FORMAT.md, "Key epochs").
+  await vault.assertLatestEpoch()
   const map = setSelection(await loadSelectionMap(vault, db), changes, tag)
   const record: SelectionRecord = { format: 1, entries: map }
   await vault.records(PREFIX).put(tag, sealJson(vault, BlobType.selection, recordId(tag), record))
+  // A rekey that took stock in between makes the record stale: the change did not happen.
+  await vault.assertLatestEpoch()
   // Seen here only once it is published: a failed put leaves nothing that looks chosen.
   db?.setMeta(SEEN, JSON.stringify(map))
   return map

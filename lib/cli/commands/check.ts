@@ -23,8 +23,9 @@ export async function check(io: CliIo, args: CheckArgs): Promise<number> {
     const report: CheckReport = { spaces: 0, packs: 0, blobs: 0, commits: 0, bytesRead: 0, problems: [] }
     const chain = await readChain(s.vault, s.db)
     report.problems.push(...chain.problems.filter((p) => !p.stale).map(({ object, message }) => ({ object, message })))
-    for (const p of chain.problems) if (p.stale) (report.stale ??= []).push(p.object)
-    report.problems.push(...(await selectionProblems(s.vault)))
+    const selection = await selectionProblems(s.vault)
+    report.problems.push(...selection.problems)
+    report.stale = [...chain.problems.filter((p) => p.stale).map((p) => p.object), ...selection.stale]
     const epochs = await s.vault.epochProblems()
     report.problems.push(...epochs.problems)
     const names = new Map(chain.devices.map((d) => [d.tag, d.name]))

@@ -100,7 +100,7 @@ t.test('a replayed old record or a deleted one takes back nothing a computer has
   await provider.delete(key)
   t.same([...readSelection(await loadSelectionMap(vault, db('fresh'))).apps], [], 'a moved record is not read')
   t.same(
-    (await selectionProblems(vault)).map((p) => p.object),
+    (await selectionProblems(vault)).problems.map((p) => p.object),
     [`selection/${vault.deviceTag('bravo')}`],
     'and check names it',
   )

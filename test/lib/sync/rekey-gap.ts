@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { openSession, type Session } from '../../../lib/session.js'
 import { syncUpAll } from '../../../lib/sync/up-all.js'
 import { touchDevice } from '../../../lib/sync/chain.js'
+import { changeSelection } from '../../../lib/selection/records.js'
 import { cloudy, computer, initVault, joinVault, setInclude, tempDir, type Computer } from '../../helpers/cli.js'
 
 const OLD = 'correct horse'
@@ -75,13 +76,19 @@ t.test('stored while another computer rekeys: stale for the chain, never damage;
   await run(t, a, NEW, ['sync', 'down', '--yes'])
   t.equal(await readFile(join(a.home, 'cfg', 'zero'), 'utf8'), 'B before the rekey')
   t.notOk(existsSync(join(a.home, 'cfg', 'one')), 'nothing stale is applied')
-  // 3. Its device record, written the same way (a down-sync records what it rests on).
+  // 3. Its device record and its selection record, written the same way.
   looks = 0
   await touchDevice(sb.vault, sb.device, 'seen', sb.db)
+  looks = 0
+  await t.rejects(changeSelection(sb.vault, sb.db, sb.device.id, { 'include:~/notes': true }), { code: 'EKEYSCHANGED' })
   const chain = await run(t, a, NEW, ['chain', 'list'])
   t.match(chain, /^STALE devices\/[0-9a-f]{32}: device record sealed with keys a rekey replaced/m, 'chain list: stale, exit 0')
-  t.match(await run(t, a, NEW, ['check']), /^STALE devices\/[0-9a-f]{32}: /m)
+  check = await run(t, a, NEW, ['check'])
+  t.match(check, /^STALE devices\/[0-9a-f]{32}: /m)
+  t.match(check, /^STALE selection\/[0-9a-f]{32}: /m)
+  t.notMatch(await run(t, a, NEW, ['selection']), /notes/, 'a stale selection record is left out')
   await sb.close()
+  t.notMatch(await run(t, b, NEW, ['selection']), /notes/, 'nor on B: its change did not happen')
 
   // Given the new password, B stores what was stale anew and writes its head with the new keys.
   await run(t, b, NEW, ['sync', 'down', '--yes'])
