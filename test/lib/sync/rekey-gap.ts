@@ -36,7 +36,8 @@ async function run(t: Test, c: Computer, password: string, args: string[]): Prom
   return r.stdout
 }
 
-t.test('stored while another computer rekeys: stale for the chain, never damage; stored anew with the new keys', async (t) => {
+/** A and B on one vault, each with the other's file (A's ~/cfg/f, B's ~/cfg/b). */
+async function pair(t: Test) {
   const vault = tempDir(t, 'vault')
   const [a, b] = [computer(t), computer(t)]
   for (const c of [a, b]) await mkdir(join(c.home, 'cfg'))
@@ -45,13 +46,41 @@ t.test('stored while another computer rekeys: stale for the chain, never damage;
   await run(t, a, OLD, ['sync', 'up'])
   await joinVault(t, b, vault, ['~/cfg'], 'pc-b')
   await run(t, b, OLD, ['sync', 'down', '--yes'])
-  await writeFile(join(b.home, 'cfg', 'zero'), 'B before the rekey')
+  await writeFile(join(b.home, 'cfg', 'b'), 'from B')
   await run(t, b, OLD, ['sync', 'up'])
   await run(t, a, OLD, ['sync', 'down', '--yes'])
+  return { vault, a, b }
+}
 
-  // B holds the keys from before; A rekeys.
+/** B's session opened with the keys from before A rekeys the vault. */
+async function keysBeforeRekey(t: Test, a: Computer, b: Computer): Promise<Session> {
   const sb = await session(t, b)
   await run(t, a, OLD, ['passwd', '--rekey', '--kdf', 'interactive'])
+  return sb
+}
+
+/** `s`'s next look for a newer epoch is as if made a moment before the rekey: it finds none. */
+function missNextLook(s: Session): void {
+  const proto = Object.getPrototypeOf(s.vault) as Session['vault']
+  let missed = false
+  s.vault.newerEpochListed = async () => (missed ? proto.newerEpochListed.call(s.vault) : ((missed = true), false))
+}
+
+/** A computer joined with the new password, down-synced: it never saw a stale object's earlier version. */
+async function newComputer(t: Test, vault: string): Promise<Computer> {
+  const c = computer(t)
+  await mkdir(join(c.home, 'cfg'))
+  await run(t, c, NEW, ['join', '--provider', vault, '--name', 'pc-c'])
+  await setInclude(c, ['~/cfg'])
+  await run(t, c, NEW, ['sync', 'down', '--yes'])
+  return c
+}
+
+t.test('stored while another computer rekeys: stale for the chain, never damage; stored anew with the new keys', async (t) => {
+  const { vault, a, b } = await pair(t)
+
+  // B holds the keys from before; A rekeys.
+  const sb = await keysBeforeRekey(t, a, b)
 
   // 1. B's up-sync stores its data, then finds the new epoch before it writes its head.
   await writeFile(join(b.home, 'cfg', 'one'), 'stored while A rekeyed')
@@ -62,9 +91,7 @@ t.test('stored while another computer rekeys: stale for the chain, never damage;
   await run(t, a, NEW, ['sync', 'down', '--yes'])
 
   // 2. B looked for a newer epoch a moment before the rekey was recorded, and wrote its head after.
-  const real = sb.vault.newerEpochListed.bind(sb.vault)
-  let looks = 0
-  sb.vault.newerEpochListed = async () => (looks++ === 0 ? false : real())
+  missNextLook(sb)
   await writeFile(join(b.home, 'cfg', 'two'), 'B’s head written after the rekey')
   await t.rejects(syncUpAll(sb), { code: 'EKEYSCHANGED' }, 'B finds the new epoch after its head')
   check = await run(t, a, NEW, ['check', '--read-data'])
@@ -74,12 +101,12 @@ t.test('stored while another computer rekeys: stale for the chain, never damage;
   await writeFile(join(a.home, 'cfg', 'f'), 'from A, after the rekey')
   await run(t, a, NEW, ['sync', 'up'])
   await run(t, a, NEW, ['sync', 'down', '--yes'])
-  t.equal(await readFile(join(a.home, 'cfg', 'zero'), 'utf8'), 'B before the rekey')
+  t.equal(await readFile(join(a.home, 'cfg', 'b'), 'utf8'), 'from B')
   t.notOk(existsSync(join(a.home, 'cfg', 'one')), 'nothing stale is applied')
   // 3. Its device record and its selection record, written the same way.
-  looks = 0
+  missNextLook(sb)
   await touchDevice(sb.vault, sb.device, 'seen', sb.db)
-  looks = 0
+  missNextLook(sb)
   await t.rejects(changeSelection(sb.vault, sb.db, sb.device.id, { 'include:~/notes': true }), { code: 'EKEYSCHANGED' })
   const chain = await run(t, a, NEW, ['chain', 'list'])
   t.match(chain, /^STALE devices\/[0-9a-f]{32}: device record sealed with keys a rekey replaced/m, 'chain list: stale, exit 0')
@@ -104,33 +131,16 @@ t.test('stored while another computer rekeys: stale for the chain, never damage;
   t.match(check, /No problems found/)
 
   // A computer that never saw B's old head reads the new one.
-  const c = computer(t)
-  await mkdir(join(c.home, 'cfg'))
-  await run(t, c, NEW, ['join', '--provider', vault, '--name', 'pc-c'])
-  await setInclude(c, ['~/cfg'])
-  await run(t, c, NEW, ['sync', 'down', '--yes'])
+  const c = await newComputer(t, vault)
   t.equal(await readFile(join(c.home, 'cfg', 'two'), 'utf8'), 'B’s head written after the rekey')
 })
 
 t.test('a stale head is written anew even when nothing changed since', async (t) => {
-  const vault = tempDir(t, 'vault')
-  const [a, b] = [computer(t), computer(t)]
-  for (const c of [a, b]) await mkdir(join(c.home, 'cfg'))
-  await writeFile(join(a.home, 'cfg', 'f'), 'from A')
-  await initVault(t, a, vault, ['~/cfg'], 'pc-a')
-  await run(t, a, OLD, ['sync', 'up'])
-  await joinVault(t, b, vault, ['~/cfg'], 'pc-b')
-  await run(t, b, OLD, ['sync', 'down', '--yes'])
-  await writeFile(join(b.home, 'cfg', 'b'), 'from B')
-  await run(t, b, OLD, ['sync', 'up'])
-  await run(t, a, OLD, ['sync', 'down', '--yes'])
+  const { vault, a, b } = await pair(t)
 
   // B's head lands just after A's rekey; then B takes its change back.
-  const sb = await session(t, b)
-  await run(t, a, OLD, ['passwd', '--rekey', '--kdf', 'interactive'])
-  const real = sb.vault.newerEpochListed.bind(sb.vault)
-  let looks = 0
-  sb.vault.newerEpochListed = async () => (looks++ === 0 ? false : real())
+  const sb = await keysBeforeRekey(t, a, b)
+  missNextLook(sb)
   // The folder's time as it was, to the nanosecond (what a tree records).
   const { mtimeNs } = await stat(join(b.home, 'cfg'), { bigint: true })
   const sec = mtimeNs / 1_000_000_000n
@@ -145,11 +155,7 @@ t.test('a stale head is written anew even when nothing changed since', async (t)
   // Nothing differs from what B last published, yet its head is written anew.
   t.match(await run(t, b, NEW, ['sync', 'up']), /^settings: published/m)
   t.notMatch(await run(t, a, NEW, ['check', '--read-data']), /STALE s\/[0-9a-f]{32}\/heads\//, "B's head is current again")
-  const c = computer(t)
-  await mkdir(join(c.home, 'cfg'))
-  await run(t, c, NEW, ['join', '--provider', vault, '--name', 'pc-c'])
-  await setInclude(c, ['~/cfg'])
-  await run(t, c, NEW, ['sync', 'down', '--yes'])
+  const c = await newComputer(t, vault)
   t.equal(await readFile(join(c.home, 'cfg', 'b'), 'utf8'), 'from B', "a computer that never saw B's old head has B's file")
   t.notOk(existsSync(join(c.home, 'cfg', 'gone')))
   // Once is enough: the next up-sync with nothing new publishes nothing.
