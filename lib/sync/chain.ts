@@ -331,6 +331,12 @@ export async function touchDevice(
     bases: bases && Object.keys(bases).length ? bases : undefined,
   }
   await records.put(tag, sealRecord(vault, tag, false, record))
+  // Another process of this computer (a mount, the service, a command) may have recorded a
+  // newer base in the state database and written its record before this one landed: the record
+  // must end with the bases the database holds, or a prune could delete a tree this computer
+  // rests on (docs/FORMAT.md, "Retention and prune"). The last writer looks again and writes anew.
+  const after = db && basesOf(vault, db, previous?.bases)
+  if (after && JSON.stringify(after) !== JSON.stringify(bases)) return touchDevice(vault, device, touch, db)
   return record
 }
 

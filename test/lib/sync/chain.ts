@@ -1,4 +1,7 @@
-/** The chain's records on an in-memory vault: removals that cannot be undone by deleting a marker. */
+/**
+ * The chain's records on an in-memory vault: removals that cannot be undone by deleting a marker;
+ * a device record that ends with the bases the state database holds.
+ */
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
 import { memory } from '../../../providers/memory.js'
@@ -76,4 +79,32 @@ t.test('a record under another device name is reported, not dropped silently', a
   t.match(chain.problems, [{ object: `devices/${bTag}`, message: /holds the record of another device \(alpha, / }])
   await provider.put(`devices/${bTag}`, Buffer.from('not a record'))
   t.match((await readChain(vault)).problems, [{ object: `devices/${bTag}`, message: /fails authentication/ }])
+})
+
+t.test("two writers of one device's record at once: it ends with the bases the state database holds", async (t) => {
+  const { provider, vault, db } = await setup(t)
+  const a = db('a')
+  const key = `devices/${vault.deviceTag(alpha.id)}`
+  // The first write of the record waits until the second one has landed.
+  const put = provider.put.bind(provider)
+  let release = () => {}
+  const gate = new Promise<void>((r) => (release = r))
+  let held = false
+  provider.put = async (k, data, o) => {
+    if (k === key && !held) {
+      held = true
+      await gate
+    }
+    return put(k, data, o)
+  }
+  a.setMeta('tree:settings', 'a'.repeat(64))
+  const slow = touchDevice(vault, alpha, 'seen', a)
+  while (!held) await new Promise((r) => setTimeout(r, 5))
+  // Meanwhile another process of this computer records a newer base, and its record lands first.
+  a.setMeta('tree:settings', 'b'.repeat(64))
+  await touchDevice(vault, alpha, 'seen', a)
+  release()
+  await slow
+  const record = (await readChain(vault)).devices.find((d) => d.name === 'alpha')!
+  t.same(record.bases, { [vault.space('settings').tag]: ['b'.repeat(64)] }, 'the newer base, not the one written last')
 })
