@@ -5,6 +5,8 @@
  */
 import yargs, { type Argv } from 'yargs'
 import { CloudyError, EXIT, MissingError, NotFoundError } from '../errors.js'
+import { cloudyPaths } from '../paths.js'
+import { ownFilesProblem, type OwnFolders } from '../state/own-file-errors.js'
 // Commands are imported when run: a command loads only the modules it uses (start-up time is
 // most of a no-change run).
 import { COMPLETE_FLAG, completionScript, SHELLS } from './completion.js'
@@ -711,8 +713,17 @@ function named(e: unknown): unknown {
   return new MissingError(e.key, what, { cause: e })
 }
 
+/** Where Cloudy's own files are, for naming what went wrong with them (none when HOME is unusable). */
+function ownFolders(env: NodeJS.ProcessEnv): OwnFolders {
+  try {
+    return cloudyPaths(env)
+  } catch {
+    return { stateDb: '' }
+  }
+}
+
 function report(io: CliIo, err: unknown): number {
-  const e = named(err)
+  const e = ownFilesProblem(err, ownFolders(io.env)) ?? named(err)
   if (e instanceof CloudyError) {
     io.stderr.write(`cloudy: ${e.message}\n`)
     if (io.env.CLOUDY_DEBUG) io.stderr.write(`${e.stack}\n`)

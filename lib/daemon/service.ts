@@ -17,6 +17,7 @@ import { CloudyError, EXIT, UsageError } from '../errors.js'
 import { runMount, type RunningMount, type RunMountOptions } from '../mount/run.js'
 import { cloudyPaths, expandHome, type CloudyPaths } from '../paths.js'
 import { openSession, requireConfig, type Session } from '../session.js'
+import { ownFilesProblem } from '../state/own-file-errors.js'
 import { acquireSyncLock } from '../state/lock.js'
 import { applyDownAll, downAllReport, planDownAll, type DownAllPlan, type DownAllReport, type DownAllResult } from '../sync/down-all.js'
 import { treeFiles } from '../sync/pending.js'
@@ -351,7 +352,8 @@ export class Service {
         // Another computer rekeyed the vault: the keys held here seal nothing that would be
         // trusted, and open nothing sealed since. The service locks itself and asks for the
         // new password, once.
-        const meant = await s.vault.keysChangedOr(e)
+        // (And Cloudy's own files on a full or read-only disk are said as such.)
+        const meant = ownFilesProblem(e, this.paths) ?? (await s.vault.keysChangedOr(e))
         if (meant instanceof KeysChangedError) this.#keysChanged()
         throw meant
       } finally {

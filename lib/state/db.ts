@@ -7,6 +7,7 @@
 import Database from 'better-sqlite3'
 import { existsSync, renameSync } from 'node:fs'
 import { CloudyError, EXIT } from '../errors.js'
+import { oneLine } from './own-file-errors.js'
 import { privateFile } from './private-file.js'
 
 /**
@@ -74,15 +75,6 @@ function isDamage(e: unknown): boolean {
   return typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB')
 }
 
-/** SQLite's report, short and on one line, for a message. */
-function oneLine(text: string): string {
-  const line = text
-    .replace(/\*\*\* in database main \*\*\*/g, '')
-    .replace(/\s*\n\s*/g, '; ')
-    .replace(/^[; ]+/, '')
-  return line.length > 160 ? `${line.slice(0, 157)}...` : line
-}
-
 /** The state database is damaged: `StateDb.open` moves it aside. */
 export class DamagedStateError extends CloudyError {
   readonly why: string
@@ -105,7 +97,11 @@ export class StateDb {
    * `check`: read every page first (`PRAGMA quick_check`, ~0.5 ms per MB) and throw a
    * `DamagedStateError` if the file is not a sound database.
    */
+  /** Where the database lives. */
+  readonly file: string
+
   constructor(file: string, options: { check?: boolean } = {}) {
+    this.file = file
     // Created 0600 (its -wal and -shm files take its mode): it names the synced files.
     privateFile(file)
     this.db = new Database(file)

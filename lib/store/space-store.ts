@@ -5,6 +5,7 @@
 import type { Provider } from '../../providers/provider.js'
 import { CloudyError, IntegrityError, NotFoundError, ProviderError, RollbackError } from '../errors.js'
 import type { BlobLocation, StateDb } from '../state/db.js'
+import { ownFilesProblem } from '../state/own-file-errors.js'
 import { BlobType, seal } from '../vault/aead.js'
 import { openSealed, sealedWithOlderKey, type Provenance } from '../vault/epochs.js'
 import { blobId, type SpaceKeys } from '../vault/keys.js'
@@ -424,10 +425,12 @@ export class SpaceStore {
       const hex = entry.id.toString('hex')
       if (this.#pending.get(hex)?.pack === pack.id) this.#pending.delete(hex)
     }
+    // The state database's own errors (its disk full) are this computer's, not the provider's.
     this.#failure ??=
       e instanceof CloudyError
         ? e
-        : new ProviderError(this.#provider.name, `an upload failed: ${(e as Error)?.message ?? String(e)}`, { cause: e })
+        : (ownFilesProblem(e, { stateDb: this.#db.file }) ??
+          new ProviderError(this.#provider.name, `an upload failed: ${(e as Error)?.message ?? String(e)}`, { cause: e }))
   }
 
   #throwIfFailed(): void {
