@@ -47,12 +47,17 @@ function withPrune<T>(y: Argv<T>) {
       describe: 'how long a mark stands before what it names is deleted (default 10m): an up-sync under way sees it first',
     },
     wait: { type: 'boolean', default: true, describe: 'wait for the grace period and delete (--no-wait: the next prune deletes)' },
+    reencrypt: {
+      type: 'boolean',
+      describe:
+        'after a rekey: seal anew with the new keys what the earlier ones seal (copying it out of its packs), so they open none of it',
+    },
   })
 }
 
 /** prune's options as given. */
-function pruneArgs(a: { 'max-unused'?: string; grace?: string; wait?: boolean }) {
-  return { maxUnused: a['max-unused'], grace: a.grace, wait: a.wait }
+function pruneArgs(a: { 'max-unused'?: string; grace?: string; wait?: boolean; reencrypt?: boolean }) {
+  return { maxUnused: a['max-unused'], grace: a.grace, wait: a.wait, reencrypt: a.reencrypt }
 }
 
 /** The --keep-* options given, as the words of a policy (lib/sync/retention.ts parses them). */

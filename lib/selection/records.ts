@@ -7,7 +7,7 @@
  */
 import type { StateDb } from '../state/db.js'
 import { BlobType } from '../vault/aead.js'
-import { openJson, sealJson, staleJson } from '../vault/sealed-json.js'
+import { openJson, sealJson, sealedNowJson, staleJson } from '../vault/sealed-json.js'
 import type { Vault } from '../vault/vault.js'
 import { mergeSelections, setSelection, type SelectionMap } from './selection.js'
 
@@ -68,6 +68,19 @@ export async function selectionProblems(vault: Vault): Promise<{ problems: { obj
     else if (!r.map)
       problems.push({ object: r.key, message: 'selection record fails authentication: damaged, or moved from another device' })
   return { problems, stale }
+}
+
+/**
+ * This device's record sealed anew with the current epoch's key when an earlier epoch's seals it
+ * (trusted as the rekey found it): after a rekey, the earlier keys then open none of it.
+ */
+export async function resealOwnSelection(vault: Vault, deviceId: string): Promise<void> {
+  const tag = vault.deviceTag(deviceId)
+  const stored = vault.records(PREFIX)
+  const sealed = await stored.get(tag)
+  if (!sealed || sealedNowJson(vault, BlobType.selection, recordId(tag), sealed)) return
+  const record = openJson<SelectionRecord>(vault, BlobType.selection, recordId(tag), sealed, stored.key(tag))
+  if (record) await stored.put(tag, sealJson(vault, BlobType.selection, recordId(tag), record))
 }
 
 /** The chain's selection map now: every device's record merged with what this computer saw. */

@@ -11,12 +11,15 @@ import type { Vault } from '../vault/vault.js'
 const EPOCH_KEY = 'key-epoch'
 /** State database meta: the spaces whose head this device wrote that its next up-sync looks at. */
 const HEADS_KEY = 'key-epoch-heads'
+/** State database meta: set while this device's records (device, selection) are to be sealed anew. */
+const RECORDS_KEY = 'key-epoch-records'
 
 /**
  * The index files taken in that the epoch's record does not list leave the local copy of the
  * index, with the file cache entries naming their blobs: what they list is stored anew, and an
  * index file that is not stale is read again. And each space's next up-sync looks at this
- * device's head once (`ownHeadToLook`).
+ * device's head once (`ownHeadToLook`), and the next up-sync writes this device's records anew
+ * (`ownRecordsToSeal`): the earlier keys then open nothing this device keeps in the vault.
  */
 export function settleEpoch(vault: Vault, db: StateDb): void {
   if (vault.epoch <= Number(db.getMeta(EPOCH_KEY) ?? 0)) return
@@ -29,6 +32,7 @@ export function settleEpoch(vault: Vault, db: StateDb): void {
     )
   }
   db.setMeta(HEADS_KEY, JSON.stringify([...new Set([...headsToLook(db), ...spaces])]))
+  db.setMeta(RECORDS_KEY, '1')
   db.setMeta(EPOCH_KEY, String(vault.epoch))
 }
 
@@ -51,4 +55,13 @@ export function ownHeadLooked(db: StateDb, space: string): void {
   const rest = headsToLook(db).filter((s) => s !== space)
   if (rest.length) db.setMeta(HEADS_KEY, JSON.stringify(rest))
   else db.deleteMeta(HEADS_KEY)
+}
+
+/** Whether the next up-sync seals this device's own records anew (with the current epoch's key). */
+export function ownRecordsToSeal(db: StateDb): boolean {
+  return db.getMeta(RECORDS_KEY) !== undefined
+}
+
+export function ownRecordsSealed(db: StateDb): void {
+  db.deleteMeta(RECORDS_KEY)
 }

@@ -6,7 +6,7 @@ import type { Provider } from '../../providers/provider.js'
 import { CloudyError, IntegrityError, NotFoundError, ProviderError, RollbackError } from '../errors.js'
 import type { BlobLocation, StateDb } from '../state/db.js'
 import { ownFilesProblem } from '../state/own-file-errors.js'
-import { BlobType, seal } from '../vault/aead.js'
+import { BlobType, open, seal } from '../vault/aead.js'
 import { openSealed, sealedWithOlderKey, type Provenance } from '../vault/epochs.js'
 import { blobId, type SpaceKeys } from '../vault/keys.js'
 import { randomBytes } from '../vault/sodium.js'
@@ -269,20 +269,20 @@ export class SpaceStore {
   }
 
   /** Every index file of the space with its entries (prune reads the whole index from the vault). */
-  async readIndexFiles(): Promise<{ name: string; entries: IndexEntry[] }[]> {
+  async readIndexFiles(): Promise<{ name: string; entries: IndexEntry[]; sealedBefore: boolean }[]> {
     const names: string[] = []
     for await (const o of this.#provider.list(`${this.prefix}index/`)) {
       const name = o.key.slice(this.prefix.length + 'index/'.length)
       if (/^[0-9a-f]{64}$/.test(name)) names.push(name)
     }
-    const out: { name: string; entries: IndexEntry[] }[] = []
+    const out: { name: string; entries: IndexEntry[]; sealedBefore: boolean }[] = []
     await inParallel(names, async (name) => {
       const key = `${this.prefix}index/${name}`
       const plain = await this.#readTrusted(key, BlobType.index, Buffer.from(name, 'hex'), { kind: 'index', name })
       if (!plain) return
       const entries = decodeIndex(plain)
       if (!entries) throw new IntegrityError(key, 'index file is malformed')
-      out.push({ name, entries })
+      out.push({ name, entries, sealedBefore: this.#sealedBefore.has(key) })
     })
     return out
   }
@@ -680,11 +680,59 @@ export class SpaceStore {
       if (e instanceof NotFoundError) return undefined
       throw e
     }
-    if (!openSealed(this.keys, type, id, sealed, from) && sealedWithOlderKey(this.keys, type, id, sealed)) {
-      this.#stale.add(key.slice(this.prefix.length))
-      return undefined
+    this.#sealedBefore.delete(key)
+    const now = open(this.keys.blobKey, type, id, sealed)
+    const plain = now && decodePayload(now)
+    if (plain) return plain
+    if (!now) {
+      if (!openSealed(this.keys, type, id, sealed, from) && sealedWithOlderKey(this.keys, type, id, sealed)) {
+        this.#stale.add(key.slice(this.prefix.length))
+        return undefined
+      }
+      this.#sealedBefore.add(key)
     }
     return this.#open(key, type, id, sealed, from)
+  }
+
+  /** Objects read (by provider key) that an earlier epoch's key seals, trusted as the rekey found them. */
+  #sealedBefore = new Set<string>()
+
+  /** Whether this device's head, as read last, is sealed with an earlier epoch's key. */
+  headSealedBefore(deviceTag: string): boolean {
+    return this.#sealedBefore.has(`${this.prefix}heads/${deviceTag}`)
+  }
+
+  /**
+   * `sealed`, a blob of this space, sealed with the current epoch's key: itself when that key
+   * seals it already, else opened as trusted and sealed anew (`prune --reencrypt`, and every copy
+   * a prune makes, so that a pack holds blobs of one epoch only).
+   */
+  resealed(type: BlobType, id: Buffer, sealed: Uint8Array): Uint8Array {
+    if (open(this.keys.blobKey, type, id, sealed)) return sealed
+    const payload = openSealed(this.keys, type, id, sealed, { kind: 'content' })
+    if (!payload) throw new IntegrityError(`blob ${id.toString('hex')}`, 'fails authentication')
+    return seal(this.keys.blobKey, type, id, payload)
+  }
+
+  /** Whether the current epoch's key seals `sealed` (a blob of this space). */
+  sealedNow(type: BlobType, id: Buffer, sealed: Uint8Array): boolean {
+    return !!open(this.keys.blobKey, type, id, sealed)
+  }
+
+  /**
+   * Seal anew with the current epoch's key a commit, forget record or prune mark that an earlier
+   * epoch's key seals (trusted as the rekey found it), in place: readers trust either. Returns
+   * whether it did (false: sealed now already, gone, or stale).
+   */
+  async resealObject(kind: 'commit' | 'forgotten' | 'prune', name: string): Promise<boolean> {
+    const key = `${this.prefix}${kind === 'commit' ? 'commits' : kind}/${name}`
+    const type = kind === 'commit' ? BlobType.commit : kind === 'forgotten' ? BlobType.forgotten : BlobType.pruneMark
+    const id = Buffer.from(name, 'hex')
+    const plain = await this.#readTrusted(key, type, id, kind === 'commit' ? { kind: 'content' } : { kind: 'named', key })
+    if (!plain || !this.#sealedBefore.has(key)) return false
+    await this.#writeSealed(key, type, id, plain)
+    this.#sealedBefore.delete(key)
+    return true
   }
 
   #commitTime(id: string): string {

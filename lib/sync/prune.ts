@@ -82,6 +82,12 @@ export interface PruneOptions {
   progress?: ProgressFor
   /** Told when the run starts waiting for the grace period, and until when. */
   onWait?: (until: Date) => void
+  /**
+   * Seal anew with the current key epoch's key what earlier epochs' keys seal: every used blob
+   * of such packs is copied into new packs (which the mark then condemns), and commits, forget
+   * records and prune marks are sealed anew in place (docs/FORMAT.md, "Key epochs").
+   */
+  reencrypt?: boolean
 }
 
 export interface Amount {
@@ -99,6 +105,8 @@ export interface SpacePrune {
   unused: Amount
   /** Packs this run copied the used blobs out of, and those blobs. */
   repacked: { packs: number; blobs: number; bytes: number }
+  /** Of those, the packs copied out of because an earlier epoch's key sealed them (`--reencrypt`), and objects sealed anew in place. */
+  reencrypted: { packs: number; objects: number }
   /** Packs this run marked for deletion. */
   condemned: Amount
   /** Forgotten commits whose objects this run marked for deletion. */
@@ -166,6 +174,7 @@ function emptyResult(space: string): SpacePrune {
     used: { count: 0, bytes: 0 },
     unused: { count: 0, bytes: 0 },
     repacked: { packs: 0, blobs: 0, bytes: 0 },
+    reencrypted: { packs: 0, objects: 0 },
     condemned: { count: 0, bytes: 0 },
     commits: 0,
     deleted: { packs: 0, bytes: 0, indexes: 0, commits: 0, rescued: 0 },
@@ -184,7 +193,7 @@ export async function liveBlobs(s: Session, store: SpaceStore, devices: readonly
 
 /** The vault's index of a space, as packs and the places of each blob. */
 interface VaultIndex {
-  files: { name: string; entries: IndexEntry[] }[]
+  files: { name: string; entries: IndexEntry[]; sealedBefore: boolean }[]
   packs: Map<string, IndexEntry[]>
   places: Map<string, IndexEntry[]>
 }
@@ -214,7 +223,10 @@ async function vaultIndex(store: SpaceStore): Promise<VaultIndex> {
 /** Bytes read from a pack at once when copying out of it: neighbours share a read, memory stays small. */
 const COPY_READ = 2 * 1024 * 1024
 
-/** Copy `entries` (all in `pack`) to new packs of `store`, neighbouring blobs read together. */
+/**
+ * Copy `entries` (all in `pack`) to new packs of `store`, neighbouring blobs read together. A
+ * blob an earlier key epoch's key seals is sealed anew: a pack then holds one epoch's blobs.
+ */
 async function copyOut(store: SpaceStore, pack: string, entries: readonly IndexEntry[]): Promise<void> {
   const sorted = [...entries].sort((a, b) => a.offset - b.offset)
   for (let i = 0; i < sorted.length;) {
@@ -223,8 +235,10 @@ async function copyOut(store: SpaceStore, pack: string, entries: readonly IndexE
     while (j < sorted.length && sorted[j]!.offset + sorted[j]!.length - start <= COPY_READ) j++
     const last = sorted[j - 1]!
     const bytes = await store.readPackRange(pack, start, last.offset + last.length - start)
-    for (const e of sorted.slice(i, j))
-      await store.copySealed(e.type as BlobType, e.id, bytes.subarray(e.offset - start, e.offset - start + e.length), e.rawLength)
+    for (const e of sorted.slice(i, j)) {
+      const sealed = bytes.subarray(e.offset - start, e.offset - start + e.length)
+      await store.copySealed(e.type as BlobType, e.id, store.resealed(e.type as BlobType, e.id, sealed), e.rawLength)
+    }
     i = j
   }
 }
@@ -297,6 +311,20 @@ async function markSpace(
   }
   const commits = await forgottenObjects(store)
   r.commits = commits.length
+  if (o.reencrypt) {
+    // Packs an earlier epoch's key seals (copies are sealed anew, so one blob tells), or that an
+    // index file such a key seals lists (the finish then writes that index file anew).
+    const listedBefore = new Set(index.files.filter((f) => f.sealedBefore).flatMap((f) => f.entries.map((e) => e.pack)))
+    for (const u of usage) {
+      if (u.used.length === 0 || repack.includes(u)) continue
+      const first = u.used[0]!
+      const sealed = await store.readPackRange(u.pack, first.offset, first.length)
+      if (!listedBefore.has(u.pack) && store.sealedNow(first.type as BlobType, first.id, sealed)) continue
+      repack.push(u)
+      r.reencrypted.packs++
+    }
+    if (!o.dryRun) r.reencrypted.objects += await resealObjects(store, new Set(commits))
+  }
   if (o.dryRun) {
     for (const u of repack) {
       r.repacked.packs++
@@ -341,6 +369,19 @@ async function markSpace(
   // Seen from now on: it is on the provider, so every writer that looks from now sees it.
   s.db.setMeta(seenKey(store, name), String(Date.now()))
   r.pending++
+}
+
+/** Seal anew in place the commits (but `going`), forget records and marks an earlier epoch's key seals; how many. */
+async function resealObjects(store: SpaceStore, going: ReadonlySet<string>): Promise<number> {
+  const commits = [...((await store.sizes('commits')).get('commits')?.keys.keys() ?? [])].filter((id) => !going.has(id))
+  const work: ['commit' | 'forgotten' | 'prune', string][] = [
+    ...commits.map((id) => ['commit', id] as ['commit', string]),
+    ...[...store.forgetRecords].map((id) => ['forgotten', id] as ['forgotten', string]),
+    ...[...store.marks.keys()].map((id) => ['prune', id] as ['prune', string]),
+  ]
+  let n = 0
+  for (const [kind, id] of work) if (await store.resealObject(kind, id)) n++
+  return n
 }
 
 /** Forgotten commits whose objects are still in the vault, and no mark names yet. */

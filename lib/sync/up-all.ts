@@ -12,6 +12,8 @@ import { journaledSpaceNames, JournaledSpaces } from '../mount/journaled-spaces.
 import type { Session } from '../session.js'
 import { stageInventory } from '../sources/inventory.js'
 import { stageSource } from '../sources/staged.js'
+import { ownRecordsSealed, ownRecordsToSeal } from '../state/epoch-change.js'
+import { resealOwnSelection } from '../selection/records.js'
 import { assertInChain, touchDevice } from './chain.js'
 import { onlyItems, onlyTouches } from './items.js'
 import { toSend } from './to-send.js'
@@ -111,9 +113,15 @@ export async function syncUpAll(s: Session, o: UpAllOptions = {}): Promise<UpAll
   // A no-change up-sync (the service runs many: after each change it applied, at each start)
   // refreshes "last seen" at most every ten minutes: each record write wakes every follower.
   const seenAt = Number(s.db.getMeta(SEEN_AT) ?? 0)
-  if (published || Date.now() - seenAt > SEEN_EVERY_MS) {
+  // After a rekey, this device's records are sealed anew once (lib/state/epoch-change.ts).
+  const reseal = ownRecordsToSeal(s.db)
+  if (published || reseal || Date.now() - seenAt > SEEN_EVERY_MS) {
     await touchDevice(s.vault, s.device, published ? 'up' : 'seen', s.db)
     s.db.setMeta(SEEN_AT, String(Date.now()))
+  }
+  if (reseal) {
+    await resealOwnSelection(s.vault, s.device.id)
+    ownRecordsSealed(s.db)
   }
   return { spaces, written, skipped, warnings }
 }

@@ -171,9 +171,18 @@ async function upSyncOnce(o: UpSyncOptions): Promise<UpSyncResult> {
 
   const heldCommit = held !== tree ? await publish(o, store, held) : undefined
   // After a rekey this device's head may be stale (lib/state/epoch-change.ts): written anew.
+  const tag = o.vault.deviceTag(o.device.id)
   const looking = ownHeadToLook(o.db, o.space)
-  const stale = looking && (await store.readHeads(), store.staleHead(o.vault.deviceTag(o.device.id)))
+  const own = looking ? (await store.readHeads()).get(tag) : undefined
+  const stale = looking && store.staleHead(tag)
   const commit = base !== scanned || held !== tree || stale ? await publish(o, store, tree) : undefined
+  // One sealed with an earlier epoch's key (trusted as the rekey found it) is sealed anew as it
+  // is: the earlier key then opens no head of this device. (Read again right before: a mount of
+  // this computer may have moved it meanwhile, and must not be set back.)
+  if (own && !commit && store.headSealedBefore(tag)) {
+    const now = (await store.readHeads()).get(tag)
+    if (now?.seq === own.seq && now.commit === own.commit && store.headSealedBefore(tag)) await store.putHead(tag, own)
+  }
   if (looking) ownHeadLooked(o.db, o.space)
   o.db.setMeta(treeMetaKey(o.space), scanned)
   // A copy that could not be read now stays pending (the walker kept it out and said so).

@@ -5,7 +5,7 @@
  */
 import { decodeJson } from '../store/objects.js'
 import { decodePayload, encodePayload } from '../store/codec.js'
-import { seal, type BlobType } from './aead.js'
+import { open, seal, type BlobType } from './aead.js'
 import { openSealed, sealedWithOlderKey } from './epochs.js'
 import type { Vault } from './vault.js'
 
@@ -20,6 +20,11 @@ export function sealJson(vault: Vault, type: BlobType, ad: Uint8Array, value: ob
  * The record at provider key `key`, or undefined when it does not open (damaged, another
  * record's, or sealed in an earlier key epoch and not as the rekey found it).
  */
+/** Whether the current epoch's key seals `sealed`. */
+export function sealedNowJson(vault: Vault, type: BlobType, ad: Uint8Array, sealed: Uint8Array): boolean {
+  return !!open(vault.space(CHAIN_SPACE).blobKey, type, ad, sealed)
+}
+
 /** Whether `sealed` is stale (lib/vault/epochs.ts, `sealedWithOlderKey`): not damage. */
 export function staleJson(vault: Vault, type: BlobType, ad: Uint8Array, sealed: Uint8Array): boolean {
   return sealedWithOlderKey(vault.space(CHAIN_SPACE), type, ad, sealed)

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto'
 import { cpSync, existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
-import { cloudy, computer, initVault, joinVault, tempDir, type Computer } from '../helpers/cli.js'
+import { cloudy, computer, initVault, joinVault, setInclude, tempDir, type Computer } from '../helpers/cli.js'
 import { BlobType, open } from '../../lib/vault/aead.js'
 import { deriveKek } from '../../lib/vault/kdf.js'
 import { spaceKey, spaceKeys } from '../../lib/vault/keys.js'
@@ -265,4 +265,39 @@ t.test('a rekey stopped after each of its steps: one password opens, says which,
   t.equal(slotsNow().length, 1, 'the old slot is gone with the changed password’s')
   t.notMatch((await as(t, a, 'third one 3', ['check'])).stdout, /OLD SLOT/)
   await as(t, b, 'third one 3', ['sync', 'down', '--yes'])
+})
+
+t.test('prune --reencrypt: once done and each computer has synced, the old key opens nothing in the vault', async (t) => {
+  const { root, a, b, first, vaultId } = await chain(t, 'before.txt', 'written before the rekey', 'pc-b')
+  await writeFile(join(b.home, 'cfg', 'from-b.txt'), 'B before the rekey')
+  await as(t, b, OLD, ['sync', 'up'])
+  await as(t, a, OLD, ['sync', 'down', '--yes'])
+  const stolen = tempDir(t, 'slot')
+  cpSync(join(root, 'keys'), stolen, { recursive: true })
+  const oldKey = await keyOf(stolen, vaultId, OLD)
+  const opened = () =>
+    [...objects(root).keys()]
+      .filter((p) => !/^keys\/[0-9a-f]{32}$/.test(p) && p !== 'cloudy.json' && p !== 'pulse' && !p.endsWith('.lock'))
+      .filter((p) => opensWith(oldKey, root, p, vaultId))
+  t.ok(opened().length > 5, 'before: the old key opens what was written before')
+
+  await as(t, a, OLD, ['passwd', '--rekey', '--kdf', 'interactive'])
+  const dry = await as(t, a, NEW, ['prune', '--reencrypt', '--dry-run'])
+  t.match(dry.stdout, /would seal anew with the current keys: [1-9]\d* packs/, 'the dry run says what it would do')
+  const pruned = await as(t, a, NEW, ['prune', '--reencrypt', '--grace', '2s'])
+  t.match(pruned.stdout, /sealed anew with the current keys: [1-9]\d* packs \(copied out of\) and [1-9]\d* objects/)
+  // Heads and device records are their computers' own: each seals them anew at its next sync.
+  await as(t, b, NEW, ['sync', 'up'])
+  await as(t, a, NEW, ['sync', 'up'])
+  t.same(opened(), [], 'the old key opens nothing left in the vault')
+
+  await as(t, a, NEW, ['restore', '--at', first, 'settings/cfg/before.txt'])
+  t.equal(await readFile(join(a.home, 'cfg', 'before.txt'), 'utf8'), 'written before the rekey', 'history from before restores')
+  await as(t, a, NEW, ['check', '--read-data'])
+  const c = computer(t)
+  await mkdir(join(c.home, 'cfg'))
+  await as(t, c, NEW, ['join', '--provider', join(root, '..'), '--name', 'pc-c'])
+  await setInclude(c, ['~/cfg'])
+  await as(t, c, NEW, ['sync', 'down', '--yes'])
+  t.equal(await readFile(join(c.home, 'cfg', 'from-b.txt'), 'utf8'), 'B before the rekey', 'a new computer gets everything')
 })

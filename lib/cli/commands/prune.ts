@@ -76,6 +76,7 @@ export interface PruneArgs {
   maxUnused?: string
   grace?: string
   wait?: boolean
+  reencrypt?: boolean
   passwordFile?: string
   json?: boolean
 }
@@ -86,6 +87,7 @@ function pruneOptionsOf(args: PruneArgs) {
     maxUnused: args.maxUnused === undefined ? undefined : parseMaxUnused(args.maxUnused),
     graceMs: args.grace === undefined ? DEFAULT_GRACE_MS : parseGrace(args.grace),
     wait: args.wait ?? true,
+    reencrypt: args.reencrypt,
   }
 }
 
@@ -125,6 +127,9 @@ function printPrune(io: CliIo, spaces: readonly SpacePrune[], dryRun: boolean): 
       `${r.space}: ${r.before.count} packs (${b(r.before.bytes)}): used ${b(r.used.bytes)}, unused ${b(r.unused.bytes)}; ` +
         `${dryRun ? 'would copy' : 'copied'} ${r.repacked.blobs} blobs (${b(r.repacked.bytes)}) out of ${r.repacked.packs} packs; ` +
         `${dryRun ? 'would mark' : 'marked'} ${r.condemned.count} packs (${b(r.condemned.bytes)}) and ${r.commits} forgotten commits` +
+        (r.reencrypted.packs || r.reencrypted.objects
+          ? `; ${dryRun ? 'would seal anew' : 'sealed anew'} with the current keys: ${r.reencrypted.packs} packs (copied out of) and ${r.reencrypted.objects} objects`
+          : '') +
         (r.deleted.packs || r.deleted.commits
           ? `; deleted ${r.deleted.packs} packs (${b(r.deleted.bytes)}), ${r.deleted.commits} commits`
           : '') +
