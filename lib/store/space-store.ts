@@ -106,25 +106,37 @@ export class SpaceStore {
 
   /** Take in the index files new since the last look, drop those gone; how many went. */
   async #readIndex(): Promise<number> {
-    const onProvider = new Set<string>()
-    for await (const o of this.#provider.list(`${this.prefix}index/`)) {
-      const name = o.key.slice(this.prefix.length + 'index/'.length)
-      if (/^[0-9a-f]{64}$/.test(name)) onProvider.add(name)
-    }
+    const onProvider = new Set(await this.#listNames('index'))
     // Index files known here but gone from the vault (pruned, or another vault at the same
     // place): their packs' blobs leave the local copy, and the file cache entries naming them.
     const vanished = this.#db.indexNames(this.keys.name).filter((n) => !onProvider.has(n))
     this.#db.dropIndexes(this.keys.name, vanished)
     const names = [...onProvider].filter((n) => !this.#db.hasIndex(this.keys.name, n) && !this.#stale.has(`index/${n}`))
     await inParallel(names, async (name) => {
-      const key = `${this.prefix}index/${name}`
-      const plain = await this.#readTrusted(key, BlobType.index, Buffer.from(name, 'hex'), { kind: 'index', name })
-      if (!plain) return
-      const entries = decodeIndex(plain)
-      if (!entries) throw new IntegrityError(key, 'index file is malformed')
-      this.#db.addIndex(this.keys.name, name, entries)
+      const entries = await this.#readIndexFile(name)
+      if (entries) this.#db.addIndex(this.keys.name, name, entries)
     })
     return vanished.length
+  }
+
+  /** The names (64 hex digits) of the objects of `kind` under this space. */
+  async #listNames(kind: 'index' | 'forgotten' | 'prune'): Promise<string[]> {
+    const names: string[] = []
+    for await (const o of this.#provider.list(`${this.prefix}${kind}/`)) {
+      const name = o.key.slice(o.key.lastIndexOf('/') + 1)
+      if (/^[0-9a-f]{64}$/.test(name)) names.push(name)
+    }
+    return names
+  }
+
+  /** Index file `name`'s entries; undefined when it is gone or stale (`#readTrusted`). */
+  async #readIndexFile(name: string): Promise<IndexEntry[] | undefined> {
+    const key = this.#objectKey('index', name)
+    const plain = await this.#readTrusted(key, BlobType.index, Buffer.from(name, 'hex'), { kind: 'index', name })
+    if (!plain) return undefined
+    const entries = decodeIndex(plain)
+    if (!entries) throw new IntegrityError(key, 'index file is malformed')
+    return entries
   }
 
   #openedAt = 0
@@ -155,13 +167,9 @@ export class SpaceStore {
   }
 
   async #readForgotten(): Promise<void> {
-    const names: string[] = []
-    for await (const o of this.#provider.list(`${this.prefix}forgotten/`)) {
-      const name = o.key.slice(o.key.lastIndexOf('/') + 1)
-      if (/^[0-9a-f]{64}$/.test(name) && !this.#forgetRecords.has(name)) names.push(name)
-    }
+    const names = (await this.#listNames('forgotten')).filter((n) => !this.#forgetRecords.has(n))
     await inParallel(names, async (name) => {
-      const key = `${this.prefix}forgotten/${name}`
+      const key = this.#objectKey('forgotten', name)
       const plain = await this.#readTrusted(key, BlobType.forgotten, Buffer.from(name, 'hex'), { kind: 'named', key })
       if (!plain) return
       const record = decodeJson<ForgetRecord>(plain)
@@ -190,16 +198,12 @@ export class SpaceStore {
    * (their prunes finished: the packs they condemned are deleted).
    */
   async refreshMarks(): Promise<{ fresh: PruneMark[]; finished: number }> {
-    const listed = new Set<string>()
-    for await (const o of this.#provider.list(`${this.prefix}prune/`)) {
-      const name = o.key.slice(o.key.lastIndexOf('/') + 1)
-      if (/^[0-9a-f]{64}$/.test(name)) listed.add(name)
-    }
+    const listed = new Set(await this.#listNames('prune'))
     const fresh: PruneMark[] = []
     await inParallel(
       [...listed].filter((n) => !this.#marks.has(n)),
       async (name) => {
-        const key = `${this.prefix}prune/${name}`
+        const key = this.#objectKey('prune', name)
         const plain = await this.#readTrusted(key, BlobType.pruneMark, Buffer.from(name, 'hex'), { kind: 'named', key })
         if (!plain) return
         const mark = decodeJson<PruneMark>(plain)
@@ -226,7 +230,7 @@ export class SpaceStore {
   async putForgetRecord(record: ForgetRecord): Promise<string> {
     const name = randomBytes(32).toString('hex')
     await this.#writeSealed(
-      `${this.prefix}forgotten/${name}`,
+      this.#objectKey('forgotten', name),
       BlobType.forgotten,
       Buffer.from(name, 'hex'),
       Buffer.from(JSON.stringify(record)),
@@ -240,7 +244,7 @@ export class SpaceStore {
   /** Write a prune mark; returns its id. */
   async putMark(mark: PruneMark): Promise<string> {
     const name = randomBytes(32).toString('hex')
-    await this.#writeSealed(`${this.prefix}prune/${name}`, BlobType.pruneMark, Buffer.from(name, 'hex'), Buffer.from(JSON.stringify(mark)))
+    await this.#writeSealed(this.#objectKey('prune', name), BlobType.pruneMark, Buffer.from(name, 'hex'), Buffer.from(JSON.stringify(mark)))
     this.#marks.set(name, mark)
     for (const p of mark.packs) this.#condemned.add(p)
     this.#known = undefined
@@ -253,14 +257,18 @@ export class SpaceStore {
    * is no error, so a prune stopped halfway is finished by the next one.
    */
   async deleteObjects(kind: 'pack' | 'index' | 'commit' | 'forgotten' | 'prune', ids: readonly string[]): Promise<void> {
-    const key = (id: string) =>
-      kind === 'pack' ? packKey(this.keys.tag, id) : `${this.prefix}${kind === 'commit' ? 'commits' : kind}/${id}`
+    const key = (id: string) => (kind === 'pack' ? packKey(this.keys.tag, id) : this.#objectKey(kind, id))
     await inParallel(ids, (id) => this.#provider.delete(key(id)), this.parallelism * 2)
     if (kind === 'prune') {
       for (const id of ids) this.#marks.delete(id)
       this.#condemned = new Set([...this.#marks.values()].flatMap((m) => m.packs))
       this.#known = undefined
     }
+  }
+
+  /** Where object `id` of `kind` lives under this space. */
+  #objectKey(kind: 'index' | 'commit' | 'forgotten' | 'prune', id: string): string {
+    return `${this.prefix}${kind === 'commit' ? 'commits' : kind}/${id}`
   }
 
   /** Write an index file listing `entries` (already stored blobs, e.g. what prune keeps of an index it rewrites). */
@@ -270,19 +278,10 @@ export class SpaceStore {
 
   /** Every index file of the space with its entries (prune reads the whole index from the vault). */
   async readIndexFiles(): Promise<{ name: string; entries: IndexEntry[]; sealedBefore: boolean }[]> {
-    const names: string[] = []
-    for await (const o of this.#provider.list(`${this.prefix}index/`)) {
-      const name = o.key.slice(this.prefix.length + 'index/'.length)
-      if (/^[0-9a-f]{64}$/.test(name)) names.push(name)
-    }
     const out: { name: string; entries: IndexEntry[]; sealedBefore: boolean }[] = []
-    await inParallel(names, async (name) => {
-      const key = `${this.prefix}index/${name}`
-      const plain = await this.#readTrusted(key, BlobType.index, Buffer.from(name, 'hex'), { kind: 'index', name })
-      if (!plain) return
-      const entries = decodeIndex(plain)
-      if (!entries) throw new IntegrityError(key, 'index file is malformed')
-      out.push({ name, entries, sealedBefore: this.#sealedBefore.has(key) })
+    await inParallel(await this.#listNames('index'), async (name) => {
+      const entries = await this.#readIndexFile(name)
+      if (entries) out.push({ name, entries, sealedBefore: this.#sealedBefore.has(this.#objectKey('index', name)) })
     })
     return out
   }
@@ -464,7 +463,7 @@ export class SpaceStore {
   async #writeIndex(entries: IndexEntry[]): Promise<void> {
     if (entries.length === 0) return
     const name = randomBytes(32).toString('hex')
-    await this.#writeSealed(`${this.prefix}index/${name}`, BlobType.index, Buffer.from(name, 'hex'), encodeIndex(entries))
+    await this.#writeSealed(this.#objectKey('index', name), BlobType.index, Buffer.from(name, 'hex'), encodeIndex(entries))
     this.#db.addIndex(this.keys.name, name, entries)
     for (const e of entries) {
       const hex = e.id.toString('hex')
@@ -599,12 +598,12 @@ export class SpaceStore {
     const plain = Buffer.from(JSON.stringify(commit))
     const id = blobId(this.keys, plain)
     const hex = id.toString('hex')
-    await this.#writeSealed(`${this.prefix}commits/${hex}`, BlobType.commit, id, plain)
+    await this.#writeSealed(this.#objectKey('commit', hex), BlobType.commit, id, plain)
     return hex
   }
 
   async readCommit(idHex: string): Promise<Commit> {
-    const key = `${this.prefix}commits/${idHex}`
+    const key = this.#objectKey('commit', idHex)
     const c = decodeJson<Commit>(await this.#readSealed(key, BlobType.commit, Buffer.from(idHex, 'hex'), { kind: 'content' }))
     if (!isCommit(c)) throw new IntegrityError(key, 'not a valid commit')
     return c
@@ -725,7 +724,7 @@ export class SpaceStore {
    * whether it did (false: sealed now already, gone, or stale).
    */
   async resealObject(kind: 'commit' | 'forgotten' | 'prune', name: string): Promise<boolean> {
-    const key = `${this.prefix}${kind === 'commit' ? 'commits' : kind}/${name}`
+    const key = this.#objectKey(kind, name)
     const type = kind === 'commit' ? BlobType.commit : kind === 'forgotten' ? BlobType.forgotten : BlobType.pruneMark
     const id = Buffer.from(name, 'hex')
     const plain = await this.#readTrusted(key, type, id, kind === 'commit' ? { kind: 'content' } : { kind: 'named', key })
