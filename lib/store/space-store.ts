@@ -7,7 +7,7 @@ import { CloudyError, IntegrityError, NotFoundError, ProviderError, RollbackErro
 import type { BlobLocation, StateDb } from '../state/db.js'
 import { ownFilesProblem } from '../state/own-file-errors.js'
 import { BlobType, open, seal } from '../vault/aead.js'
-import { openSealed, sealedWithOlderKey, type Provenance } from '../vault/epochs.js'
+import { openInEpoch, openSealed, type Provenance } from '../vault/epochs.js'
 import { blobId, type SpaceKeys } from '../vault/keys.js'
 import { randomBytes } from '../vault/sodium.js'
 import { decodePayload, encodePayload } from './codec.js'
@@ -546,7 +546,7 @@ export class SpaceStore {
   #open(key: string, type: BlobType, id: Buffer, sealed: Uint8Array, from: Provenance): Buffer {
     const payload = openSealed(this.keys, type, id, sealed, from)
     const plain = payload && decodePayload(payload)
-    if (!plain) throw new IntegrityError(key, `${from.kind === 'content' ? `blob ${id.toString('hex')}` : 'object'} fails authentication`)
+    if (!plain) throw failsAuthentication(key, id, from)
     return plain
   }
 
@@ -680,17 +680,15 @@ export class SpaceStore {
       throw e
     }
     this.#sealedBefore.delete(key)
-    const now = open(this.keys.blobKey, type, id, sealed)
-    const plain = now && decodePayload(now)
-    if (plain) return plain
-    if (!now) {
-      if (!openSealed(this.keys, type, id, sealed, from) && sealedWithOlderKey(this.keys, type, id, sealed)) {
-        this.#stale.add(key.slice(this.prefix.length))
-        return undefined
-      }
-      this.#sealedBefore.add(key)
+    const opened = openInEpoch(this.keys, type, id, sealed, from)
+    if (opened === 'stale') {
+      this.#stale.add(key.slice(this.prefix.length))
+      return undefined
     }
-    return this.#open(key, type, id, sealed, from)
+    const plain = opened && decodePayload(opened.payload)
+    if (!plain) throw failsAuthentication(key, id, from)
+    if (!opened.now) this.#sealedBefore.add(key)
+    return plain
   }
 
   /** Objects read (by provider key) that an earlier epoch's key seals, trusted as the rekey found them. */
@@ -743,6 +741,10 @@ export class SpaceStore {
     const sealed = await this.#provider.get(key)
     return this.#open(key, type, id, sealed, from)
   }
+}
+
+function failsAuthentication(key: string, id: Buffer, from: Provenance): IntegrityError {
+  return new IntegrityError(key, `${from.kind === 'content' ? `blob ${id.toString('hex')}` : 'object'} fails authentication`)
 }
 
 /** Run `fn` over `items`, a few at a time: on a remote provider each is a round trip. */

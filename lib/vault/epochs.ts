@@ -96,18 +96,34 @@ export type Provenance =
   | { kind: 'current' }
 
 /**
+ * How `sealed` opens: its payload, and whether the current epoch's key sealed it; `stale` when
+ * only an earlier epoch's key opens it and `from` does not trust it; undefined when nothing
+ * opens it (damage).
+ */
+export function openInEpoch(
+  keys: SpaceKeys,
+  type: BlobType,
+  id: Uint8Array,
+  sealed: Uint8Array,
+  from: Provenance,
+): { payload: Buffer; now: boolean } | 'stale' | undefined {
+  const now = open(keys.blobKey, type, id, sealed)
+  if (now) return { payload: now, now: true }
+  if (from.kind === 'current') return undefined
+  for (const key of keys.older) {
+    const payload = open(key, type, id, sealed)
+    if (payload) return trusted(keys, id, sealed, payload, from) ? { payload, now: false } : 'stale'
+  }
+  return undefined
+}
+
+/**
  * Open `sealed` with the space's current blob key, else with an earlier epoch's when `from`
  * trusts it. Returns the payload (codec byte first, as `open` does), or undefined.
  */
 export function openSealed(keys: SpaceKeys, type: BlobType, id: Uint8Array, sealed: Uint8Array, from: Provenance): Buffer | undefined {
-  const now = open(keys.blobKey, type, id, sealed)
-  if (now || keys.older.length === 0 || from.kind === 'current') return now
-  for (const key of keys.older) {
-    const payload = open(key, type, id, sealed)
-    if (!payload) continue
-    return trusted(keys, id, sealed, payload, from) ? payload : undefined
-  }
-  return undefined
+  const opened = openInEpoch(keys, type, id, sealed, from)
+  return typeof opened === 'object' ? opened.payload : undefined
 }
 
 /**
