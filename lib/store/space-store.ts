@@ -374,13 +374,15 @@ export class SpaceStore {
 
   /**
    * Store a copy of a blob as it is sealed (prune keeping a used blob of a pack it condemns, an
-   * up-sync rescuing one): the seal binds the blob to its id and kind, not to its pack.
+   * up-sync rescuing one): the seal binds the blob to its id and kind, not to its pack. One an
+   * earlier epoch's key seals is sealed anew with the current one (`#resealed`).
    */
-  async copySealed(type: BlobType, id: Buffer, sealed: Uint8Array, rawLength: number): Promise<void> {
+  async copySealed(type: BlobType, id: Buffer, given: Uint8Array, rawLength: number): Promise<void> {
     this.#throwIfFailed()
     while (this.#pack && this.#pack.size >= this.#packSize) await this.#closePack()
     // The caller decides a copy is needed; only one made in this session already is enough.
     if (this.#pending.has(id.toString('hex'))) return
+    const sealed = this.#resealed(type, id, given)
     this.#pack ??= new PackWriter(this.#provider, this.keys.tag, this.keys.blobKey)
     const pack = this.#pack
     this.#pending.set(id.toString('hex'), { id, type, pack: pack.id, offset: pack.size, length: sealed.length, rawLength })
@@ -701,10 +703,10 @@ export class SpaceStore {
 
   /**
    * `sealed`, a blob of this space, sealed with the current epoch's key: itself when that key
-   * seals it already, else opened as trusted and sealed anew (`prune --reencrypt`, and every copy
-   * a prune makes, so that a pack holds blobs of one epoch only).
+   * seals it already, else opened as trusted and sealed anew. Every copy goes through it, so a
+   * pack holds blobs of one epoch only (what `prune --reencrypt` relies on to tell a pack's epoch).
    */
-  resealed(type: BlobType, id: Buffer, sealed: Uint8Array): Uint8Array {
+  #resealed(type: BlobType, id: Buffer, sealed: Uint8Array): Uint8Array {
     if (open(this.keys.blobKey, type, id, sealed)) return sealed
     const payload = openSealed(this.keys, type, id, sealed, { kind: 'content' })
     if (!payload) throw new IntegrityError(`blob ${id.toString('hex')}`, 'fails authentication')

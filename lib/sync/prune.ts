@@ -224,8 +224,8 @@ async function vaultIndex(store: SpaceStore): Promise<VaultIndex> {
 const COPY_READ = 2 * 1024 * 1024
 
 /**
- * Copy `entries` (all in `pack`) to new packs of `store`, neighbouring blobs read together. A
- * blob an earlier key epoch's key seals is sealed anew: a pack then holds one epoch's blobs.
+ * Copy `entries` (all in `pack`) to new packs of `store`, neighbouring blobs read together (a
+ * blob an earlier key epoch's key seals is sealed anew: `SpaceStore.copySealed`).
  */
 async function copyOut(store: SpaceStore, pack: string, entries: readonly IndexEntry[]): Promise<void> {
   const sorted = [...entries].sort((a, b) => a.offset - b.offset)
@@ -235,10 +235,8 @@ async function copyOut(store: SpaceStore, pack: string, entries: readonly IndexE
     while (j < sorted.length && sorted[j]!.offset + sorted[j]!.length - start <= COPY_READ) j++
     const last = sorted[j - 1]!
     const bytes = await store.readPackRange(pack, start, last.offset + last.length - start)
-    for (const e of sorted.slice(i, j)) {
-      const sealed = bytes.subarray(e.offset - start, e.offset - start + e.length)
-      await store.copySealed(e.type as BlobType, e.id, store.resealed(e.type as BlobType, e.id, sealed), e.rawLength)
-    }
+    for (const e of sorted.slice(i, j))
+      await store.copySealed(e.type as BlobType, e.id, bytes.subarray(e.offset - start, e.offset - start + e.length), e.rawLength)
     i = j
   }
 }

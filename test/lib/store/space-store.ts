@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { memory } from '../../../providers/memory.js'
 import { StateDb } from '../../../lib/state/db.js'
 import { SpaceStore } from '../../../lib/store/space-store.js'
-import { BlobType } from '../../../lib/vault/aead.js'
+import { packKey } from '../../../lib/store/pack.js'
+import { BlobType, open } from '../../../lib/vault/aead.js'
 import { blobId, spaceKeys } from '../../../lib/vault/keys.js'
 import { RollbackError, IntegrityError } from '../../../lib/errors.js'
 
@@ -127,4 +128,35 @@ t.test('a failed pack upload poisons the store: flush fails, its blobs are not s
   await t.rejects(s2.putHead('ab'.repeat(16), { commit: 'cd'.repeat(32), seq: 1, time: new Date().toISOString() }), /full/)
   await t.rejects(s2.flush(), /full/)
   db.close()
+})
+
+t.test('a copy of a blob sealed in an earlier key epoch is sealed with the current key', async (t) => {
+  const p = memory()
+  const db = new StateDb(join(tempDir(t), 'a.db'))
+  t.teardown(() => db.close())
+  const naming = randomBytes(32)
+  const before = spaceKeys('settings', naming)
+  const old = new SpaceStore(p, before, db)
+  const plain = randomBytes(5000)
+  const id = await old.addBlob(BlobType.data, plain)
+  await old.flush()
+  const { sealed } = await old.fetchSealed(id)
+  const first = old.locate(id)!.pack
+
+  // After a rekey: names from the first key, seals from the new one, the old one among `older`.
+  const after = spaceKeys('settings', naming, randomBytes(32), [naming])
+  const now = new SpaceStore(p, after, db)
+  await now.open()
+  await now.copySealed(BlobType.data, id, sealed, plain.length)
+  await now.flush()
+  const places = db.getBlob('settings', id)
+  const at = places.find((l) => l.pack !== first)
+  t.ok(at, 'the copy is in a pack of its own')
+  const copy = {
+    key: packKey(after.tag, at!.pack),
+    sealed: await p.get(packKey(after.tag, at!.pack), { offset: at!.offset, length: at!.length }),
+  }
+  t.ok(open(after.blobKey, BlobType.data, id, copy.sealed), 'the current key opens the copy')
+  t.notOk(open(before.blobKey, BlobType.data, id, copy.sealed), 'the earlier key does not')
+  t.same(now.openBlob(copy.key, BlobType.data, id, copy.sealed), plain)
 })
