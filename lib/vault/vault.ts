@@ -101,6 +101,12 @@ export async function listEpochs(provider: Provider): Promise<number[]> {
   return out.sort((a, b) => a - b)
 }
 
+/** The vault's latest key epoch (0 until the first rekey). */
+async function latestEpoch(provider: Provider): Promise<number> {
+  const epochs = await listEpochs(provider)
+  return epochs[epochs.length - 1] ?? 0
+}
+
 export class Vault {
   /** Reached through `store` and `records` only (docs/ARCHITECTURE.md, "Layers"). */
   readonly #provider: Provider
@@ -218,8 +224,7 @@ export class Vault {
   /** Open the vault with the master password; WrongPasswordError if no slot opens. */
   static async unlock(provider: Provider, password: string): Promise<Vault> {
     const info = await readVaultInfo(provider)
-    const epochs = await listEpochs(provider)
-    const latest = epochs[epochs.length - 1] ?? 0
+    const latest = await latestEpoch(provider)
     const { best: found, unfinished } = await findSlot(provider, info, password, latest)
     if (!found && unfinished)
       throw new WrongPasswordError(
@@ -285,8 +290,7 @@ export class Vault {
     const master = secureKey()
     master.set(key)
     // The key of the latest epoch opens that epoch's record; any other is from before a rekey.
-    const epochs = await listEpochs(provider)
-    const latest = epochs[epochs.length - 1] ?? 0
+    const latest = await latestEpoch(provider)
     if (latest > 0) {
       const sealed = await provider.get(`${EPOCH_PREFIX}${latest}`)
       if (!openEpochRecord(info.vaultId, latest, master, sealed)) {
@@ -312,8 +316,7 @@ export class Vault {
 
   /** Whether another computer rekeyed the vault since this process opened it. */
   async newerEpochListed(): Promise<boolean> {
-    const epochs = await listEpochs(this.#provider)
-    return (epochs[epochs.length - 1] ?? 0) > this.#epoch
+    return (await latestEpoch(this.#provider)) > this.#epoch
   }
 
   /**
