@@ -33,7 +33,7 @@ export interface CheckReport {
   /**
    * Packs no index lists: left by an up-sync that was stopped (killed, or refused by the
    * account) and not yet taken in by a later one. Not damage: no commit needs them, and the
-   * next up-sync of the computer that stored them takes them in.
+   * next up-sync of the computer that stored them takes them in, or a prune deletes them.
    */
   orphanPacks?: { object: string; bytes: number }[]
   /** Commits `forget` let go (their forget records), over every space. */

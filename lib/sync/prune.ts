@@ -109,6 +109,11 @@ export interface SpacePrune {
   reencrypted: { packs: number; objects: number }
   /** Packs this run marked for deletion. */
   condemned: Amount
+  /**
+   * Packs no index lists (a stopped up-sync's or prune's), and of those the ones this run
+   * marked: seen here as such for the grace period (the rest wait for it).
+   */
+  orphans: Amount & { marked: number }
   /** Forgotten commits whose objects this run marked for deletion. */
   commits: number
   /** What finished marks deleted (this run's, once waited for, and earlier runs'). */
@@ -176,6 +181,7 @@ function emptyResult(space: string): SpacePrune {
     repacked: { packs: 0, blobs: 0, bytes: 0 },
     reencrypted: { packs: 0, objects: 0 },
     condemned: { count: 0, bytes: 0 },
+    orphans: { count: 0, bytes: 0, marked: 0 },
     commits: 0,
     deleted: { packs: 0, bytes: 0, indexes: 0, commits: 0, rescued: 0 },
     pending: 0,
@@ -242,6 +248,43 @@ async function copyOut(store: SpaceStore, pack: string, entries: readonly IndexE
 }
 
 const seenKey = (store: SpaceStore, mark: string) => `prune-seen:${store.keys.tag}:${mark}`
+const orphansKey = (store: SpaceStore) => `prune-orphans:${store.keys.tag}`
+
+/**
+ * The packs of the space no index lists (but `known`) that this computer has seen as such for
+ * `graceMs`: a stopped up-sync or prune left them. One seen for less waits: it may be a pack an
+ * up-sync stored a moment ago, its index file on the way. (Marking such a pack is still safe:
+ * the protocol keeps every blob a writer publishes, at the cost of a copy.) The first sightings
+ * are kept in the state database; packs that are no longer orphans are dropped from it.
+ */
+async function orphansDue(
+  s: Session,
+  store: SpaceStore,
+  known: ReadonlySet<string>,
+  r: SpacePrune,
+  o: { graceMs: number; dryRun?: boolean },
+): Promise<string[]> {
+  const now = Date.now()
+  const before = JSON.parse(s.db.getMeta(orphansKey(store)) ?? '{}') as Record<string, number>
+  const seen: Record<string, number> = {}
+  const due: string[] = []
+  for (const { key, size } of await store.orphanPacks(new Set(known))) {
+    const pack = key.slice(key.lastIndexOf('/') + 1)
+    seen[pack] = before[pack] ?? now
+    r.orphans.count++
+    r.orphans.bytes += size
+    if (now - seen[pack] < o.graceMs) continue
+    due.push(pack)
+    r.orphans.marked++
+    r.condemned.count++
+    r.condemned.bytes += size
+  }
+  if (!o.dryRun) {
+    if (Object.keys(seen).length) s.db.setMeta(orphansKey(store), JSON.stringify(seen))
+    else s.db.deleteMeta(orphansKey(store))
+  }
+  return due
+}
 
 /** Phase 1 for one space: what is used, what to copy out, and the mark. */
 async function markSpace(
@@ -285,7 +328,7 @@ async function markSpace(
     r.unused.bytes += unused
     usage.push({ pack, used, unused })
   }
-  const condemned: string[] = []
+  const condemned = await orphansDue(s, store, new Set([...index.packs.keys(), ...excluded]), r, o)
   let leftUnused = 0
   const partly: typeof usage = []
   for (const u of usage) {
@@ -441,9 +484,11 @@ async function finishDue(s: Session, store: SpaceStore, devices: readonly ChainD
       r.deleted.indexes++
     }
     bar.total?.(packs.size, 0)
+    // The size of a pack no index lists (an orphan the mark names) is the object's.
+    const unlisted = [...packs].some((p) => !index.packs.has(p)) ? (await store.sizes('packs')).get('packs')?.keys : undefined
     for (const p of packs) {
       r.deleted.packs++
-      r.deleted.bytes += (index.packs.get(p) ?? []).reduce((n, e) => n + e.length, 0)
+      r.deleted.bytes += index.packs.get(p)?.reduce((n, e) => n + e.length, 0) ?? unlisted?.get(p) ?? 0
     }
     await store.deleteObjects('pack', [...packs])
     await store.deleteObjects('commit', mark.commits)

@@ -6,6 +6,7 @@
  */
 import t, { type Test } from 'tap'
 import { createHash, randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
@@ -199,4 +200,32 @@ t.test('a prune whose copies the account refuses (full) marks and deletes nothin
   t.ok((await vaultBytes(join(vault, 'Cloudy'))) < before, 'the next prune, with room, frees the space')
   const check = await cloudy(a, ['check', '--read-data'])
   t.equal(check.code, 0, check.stdout + check.stderr)
+})
+
+t.test('a pack no index lists is deleted by a prune once seen for the grace period, not before', async (t) => {
+  const { vault, a } = await halfDeleted(t, 10, () => 3000)
+  // A stopped run's pack: stored, its index file never written (a copy of a real one, under another id).
+  const packsDir = join(vault, 'Cloudy', 's')
+  const real = (await readdir(packsDir, { recursive: true })).find((p) => /\/packs\/[0-9a-f]{2}\/[0-9a-f]{64}$/.test(p))!
+  const id = randomBytes(32).toString('hex')
+  const orphan = join(packsDir, real, '..', '..', id.slice(0, 2), id)
+  await mkdir(join(orphan, '..'), { recursive: true })
+  await writeFile(orphan, await readFile(join(packsDir, real)))
+  t.match((await cloudy(a, ['check'])).stdout, new RegExp(`ORPHAN \\S*${id}`))
+
+  const dry = await run(t, a, ['prune', '--dry-run', '--grace', '2s'])
+  t.match(dry.stdout, /1 packs no index lists \(.*\), left by a stopped up-sync or prune: 0 would be marked, the rest once seen here/)
+  const first = await run(t, a, ['prune', '--grace', '2s'])
+  t.match(first.stdout, /1 packs no index lists .*: 0 marked, the rest once seen here for the grace period/, 'first seen: kept')
+  t.ok(existsSync(orphan), 'the pack is still there')
+  await new Promise((r) => setTimeout(r, 2100))
+  const second = await run(t, a, ['prune', '--grace', '2s', '--json'])
+  const [settings] = (JSON.parse(second.stdout) as { spaces: { orphans: { marked: number }; deleted: { packs: number; bytes: number } }[] })
+    .spaces
+  t.equal(settings!.orphans.marked, 1, 'seen for the grace period: marked')
+  t.ok(settings!.deleted.bytes >= (await stat(join(packsDir, real))).size, `and deleted, its bytes counted (${settings!.deleted.bytes} B)`)
+  t.notOk(existsSync(orphan), 'the pack is gone')
+  const check = await cloudy(a, ['check', '--read-data'])
+  t.equal(check.code, 0, check.stdout + check.stderr)
+  t.notMatch(check.stdout, /ORPHAN/)
 })

@@ -51,7 +51,7 @@ export async function check(io: CliIo, args: CheckArgs): Promise<number> {
       // Not damage (no commit needs them): said, without failing the check.
       for (const o of report.orphanPacks ?? [])
         io.stdout.write(
-          `ORPHAN ${o.object} (${formatBytes(o.bytes)}): a pack no index lists, left by a stopped up-sync (not damage: the next up-sync of the computer that stored it takes it in)\n`,
+          `ORPHAN ${o.object} (${formatBytes(o.bytes)}): a pack no index lists, left by a stopped up-sync or prune (not damage: the next up-sync of the computer that stored it takes it in, or a prune deletes it once seen for its grace period)\n`,
         )
       if (report.forgotten) io.stdout.write(`${report.forgotten} commits forgotten (forget records): their data is not checked.\n`)
       if (report.unused)

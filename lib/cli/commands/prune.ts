@@ -122,11 +122,15 @@ function printPrune(io: CliIo, spaces: readonly SpacePrune[], dryRun: boolean): 
   const sum = (f: (r: SpacePrune) => number) => spaces.reduce((n, r) => n + f(r), 0)
   const b = (n: number) => formatBytes(n)
   for (const r of spaces) {
-    if (r.before.count === 0 && r.deleted.packs === 0) continue
+    if (r.before.count === 0 && r.deleted.packs === 0 && r.orphans.count === 0) continue
     io.stdout.write(
       `${r.space}: ${r.before.count} packs (${b(r.before.bytes)}): used ${b(r.used.bytes)}, unused ${b(r.unused.bytes)}; ` +
         `${dryRun ? 'would copy' : 'copied'} ${r.repacked.blobs} blobs (${b(r.repacked.bytes)}) out of ${r.repacked.packs} packs; ` +
         `${dryRun ? 'would mark' : 'marked'} ${r.condemned.count} packs (${b(r.condemned.bytes)}) and ${r.commits} forgotten commits` +
+        (r.orphans.count
+          ? `; ${r.orphans.count} packs no index lists (${b(r.orphans.bytes)}), left by a stopped up-sync or prune: ${r.orphans.marked} ${dryRun ? 'would be marked' : 'marked'}` +
+            (r.orphans.count > r.orphans.marked ? ', the rest once seen here for the grace period' : '')
+          : '') +
         (r.reencrypted.packs || r.reencrypted.objects
           ? `; ${dryRun ? 'would seal anew' : 'sealed anew'} with the current keys: ${r.reencrypted.packs} packs (copied out of) and ${r.reencrypted.objects} objects`
           : '') +
