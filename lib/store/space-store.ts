@@ -526,7 +526,13 @@ export class SpaceStore {
   /** One blob as stored (sealed), and the pack it was read from; `openBlob` opens it. */
   async fetchSealed(id: Buffer, retried = false): Promise<{ key: string; sealed: Uint8Array }> {
     const loc = this.locate(id)
-    if (!loc) throw new IntegrityError(`blob ${id.toString('hex')}`, 'no index entry: the blob is missing from the vault')
+    if (!loc) {
+      // A head read after this store read the index may use blobs stored since (its index files
+      // were written before it): read the index again and look there once.
+      if (retried) throw new IntegrityError(`blob ${id.toString('hex')}`, 'no index entry: the blob is missing from the vault')
+      await this.#readAgain(id)
+      return this.fetchSealed(id, true)
+    }
     const key = packKey(this.keys.tag, loc.pack)
     try {
       return { key, sealed: await this.#provider.get(key, { offset: loc.offset, length: loc.length }) }
@@ -534,9 +540,30 @@ export class SpaceStore {
       // A prune repacked the blob and deleted the pack since this store read the index: read
       // the index again and look there once.
       if (!(e instanceof NotFoundError) || retried) throw e
-      await this.open()
+      await this.#readAgain(id, loc.pack)
       return this.fetchSealed(id, true)
     }
+  }
+
+  #reading: Promise<number> | undefined
+
+  /**
+   * Read the index again for a reader that did not find blob `id` (or found it in `gone`, a pack
+   * deleted since). Readers that miss at the same time (blobs are read in parallel) share one
+   * read; one that began before this miss may have listed the index too early, so a reader
+   * still without a place after it waits for the next.
+   */
+  async #readAgain(id: Buffer, gone?: string): Promise<void> {
+    const placed = () => {
+      const loc = this.locate(id)
+      return loc !== undefined && loc.pack !== gone
+    }
+    if (this.#reading) {
+      await this.#reading
+      if (placed()) return
+    }
+    this.#reading ??= this.open().finally(() => (this.#reading = undefined))
+    await this.#reading
   }
 
   /** Authenticate and decode a sealed blob read from pack `key`. */

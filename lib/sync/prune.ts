@@ -294,8 +294,10 @@ async function markSpace(
   r: SpacePrune,
   o: PruneOptions & { graceMs: number },
 ): Promise<void> {
-  const index = await vaultIndex(store)
+  // The heads first, then the index: a head is written after the index files of the blobs it
+  // uses, so the index read after it places every one of them.
   const live = await liveBlobs(s, store, devices)
+  const index = await vaultIndex(store)
   const excluded = store.condemned
   const size = (entries: readonly IndexEntry[]) => entries.reduce((n, e) => n + e.length, 0)
   for (const entries of index.packs.values()) {

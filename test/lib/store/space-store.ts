@@ -95,6 +95,31 @@ t.test('commits and heads; a head that goes back is refused as a rollback', asyn
   db.close()
 })
 
+t.test('a blob stored after this store read the index is found by one more read of it, shared by readers at once', async (t) => {
+  const p = memory()
+  let listings = 0
+  const counted = { ...p, list: (prefix: string) => (prefix.endsWith('/index/') && listings++, p.list(prefix)) }
+  const dir = tempDir(t)
+  const [dbA, dbB] = [new StateDb(join(dir, 'a.db')), new StateDb(join(dir, 'b.db'))]
+  t.teardown(() => (dbA.close(), dbB.close()))
+  const reader = new SpaceStore(counted, keys, dbA, { packSize: 16 * 1024 })
+  await reader.open()
+  // Another computer stores blobs (and would then write a head this reader follows).
+  const writer = new SpaceStore(p, keys, dbB, { packSize: 16 * 1024 })
+  const blobs = Array.from({ length: 12 }, () => randomBytes(5000))
+  const ids = await Promise.all(blobs.map((b) => writer.addBlob(BlobType.data, b)))
+  await writer.flush()
+  listings = 0
+  const read = await Promise.all(ids.map((id) => reader.readBlob(BlobType.data, id)))
+  t.same(read, blobs, 'every blob reads back, with no open between')
+  t.ok(listings >= 1 && listings <= 2, `the index was listed again ${listings} times for 12 readers`)
+  await t.rejects(
+    reader.readBlob(BlobType.data, randomBytes(32)),
+    /no index entry: the blob is missing/,
+    'a blob stored nowhere is still damage',
+  )
+})
+
 t.test('a failed pack upload poisons the store: flush fails, its blobs are not stored, nothing is published', async (t) => {
   const { faulty } = await import('../../../providers/faulty.js')
   const p = memory()
