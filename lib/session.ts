@@ -173,6 +173,8 @@ export async function openSession(o: SessionOptions): Promise<Session> {
       db,
       device: deviceIdentity(config, paths),
       async close() {
+        // What a failed run still has on its way is stored (or fails) with the keys it began with.
+        await vault.settle()
         vault.close()
         db.close()
         lock?.release()

@@ -3,6 +3,8 @@ declare module 'sodium-native' {
   interface Sodium {
     sodium_malloc(size: number): Buffer
     sodium_memzero(buf: Uint8Array): void
+    /** Whether every byte of `buf` is zero (constant time). */
+    sodium_is_zero(buf: Uint8Array): boolean
     randombytes_buf(buf: Uint8Array): void
     crypto_generichash(out: Uint8Array, input: Uint8Array, key?: Uint8Array): void
     crypto_generichash_batch(out: Uint8Array, inputs: Uint8Array[], key?: Uint8Array): void

@@ -25,6 +25,11 @@ export interface SpaceStoreOptions {
   packSize?: number
   /** Seal large blobs on worker threads. Default: none, all on the calling thread. */
   sealPool?: SealPool
+  /**
+   * Where the store also lists its uploads in flight (the vault's, `Vault.settle`): a run that
+   * fails while packs are still uploading is only over, and its keys only wiped, once they are.
+   */
+  inFlight?: Set<Promise<unknown>>
 }
 
 /** Blobs from this size go to the seal pool, when there is one; smaller ones are not worth a message. */
@@ -76,7 +81,10 @@ export class SpaceStore {
     this.#db = db
     this.#packSize = options.packSize ?? defaultPackSize()
     this.#sealPool = options.sealPool
+    this.#inFlight = options.inFlight
   }
+
+  #inFlight: Set<Promise<unknown>> | undefined
 
   /** How many uploads or reads the provider takes at once. */
   get parallelism(): number {
@@ -416,8 +424,12 @@ export class SpaceStore {
         await this.#writeIndex(pack.entries.map((e) => ({ ...e, pack: pack.id })))
       })
       .catch((e: unknown) => this.#failed(pack, e))
-    const tracked = done.finally(() => this.#uploads.delete(tracked))
+    const tracked = done.finally(() => {
+      this.#uploads.delete(tracked)
+      this.#inFlight?.delete(tracked)
+    })
     this.#uploads.add(tracked)
+    this.#inFlight?.add(tracked)
   }
 
   /** A pack (or its index file) did not reach the vault: its blobs are not stored, the store is poisoned. */

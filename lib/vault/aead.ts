@@ -60,6 +60,9 @@ export function associatedData(type: BlobType, id: Uint8Array): Buffer {
 /** Encrypt `plain` under `key`, bound to `type` and `id`. Writes into `out` when given. */
 export function seal(key: Uint8Array, type: BlobType, id: Uint8Array, plain: Uint8Array, out?: Uint8Array): Uint8Array {
   if (key.length !== KEY_BYTES) throw new RangeError(`seal: key must be ${KEY_BYTES} bytes`)
+  // A key wiped when its vault was closed: what it would seal no one could ever open. Work that
+  // outlived its run fails here instead of storing an object that reads as damage.
+  if (sodium.sodium_is_zero(key)) throw new Error('seal: the key was wiped (its vault is closed)')
   const sealed = out ?? Buffer.allocUnsafe(plain.length + SEAL_OVERHEAD)
   const nonce = sealed.subarray(0, NONCE_BYTES)
   nextNonce(nonce)

@@ -145,7 +145,19 @@ export class Vault {
 
   /** Space `space`'s store, with its keys: the way to a space's blobs, trees, commits and heads. */
   store(space: string, db: StateDb, options?: SpaceStoreOptions): SpaceStore {
-    return new SpaceStore(this.#provider, this.space(space), db, options)
+    return new SpaceStore(this.#provider, this.space(space), db, { ...options, inFlight: this.#inFlight })
+  }
+
+  /** The uploads in flight of every store of this vault. */
+  #inFlight = new Set<Promise<unknown>>()
+
+  /**
+   * Wait until no store of this vault has an upload in flight. A run that failed (an upload
+   * refused) may still have packs on their way, each to be followed by its index file: sealed
+   * after `close` wiped the keys, that file would be sealed with a zero key and read as damage.
+   */
+  async settle(): Promise<void> {
+    while (this.#inFlight.size) await Promise.allSettled([...this.#inFlight])
   }
 
   /** The records under `prefix` (device records, selection records). */

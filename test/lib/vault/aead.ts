@@ -18,6 +18,8 @@ t.test('seal/open round trip, and what must fail', async (t) => {
   t.equal(open(key, BlobType.data, id, flipped), undefined, 'one flipped bit')
   t.equal(open(key, BlobType.data, id, sealed.subarray(0, 10)), undefined, 'truncated')
   t.not(Buffer.from(seal(key, BlobType.data, id, plain)).toString('hex'), Buffer.from(sealed).toString('hex'), 'random nonce')
+  key.fill(0)
+  t.throws(() => seal(key, BlobType.data, id, plain), /key was wiped/, 'a wiped key seals nothing')
 })
 
 t.test('a blob sealed by sodium-native opens with libsodium-wrappers-sumo (the format is plain libsodium)', async (t) => {

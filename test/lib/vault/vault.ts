@@ -3,6 +3,13 @@ import sodiumWasm from 'libsodium-wrappers-sumo'
 import { memory } from '../../../providers/memory.js'
 import { Vault, readVaultInfo } from '../../../lib/vault/vault.js'
 import { WrongPasswordError, NoVaultError } from '../../../lib/errors.js'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Provider } from '../../../providers/provider.js'
+import { StateDb } from '../../../lib/state/db.js'
+import { BlobType } from '../../../lib/vault/aead.js'
+import { tempDir } from '../../helpers/temp.js'
 
 t.test('create, unlock, wrong password, change password', async (t) => {
   const p = memory()
@@ -61,4 +68,42 @@ t.test('a restricted vault holds the keys it was given and nothing else', async 
   t.throws(() => r.deviceTag('device-2'), /holds no key/)
   t.throws(() => v.space('app/beta'), /holds no key/, 'the full vault it came from is forgotten (master key wiped)')
   r.close()
+})
+
+t.test('settle waits for the uploads a failed run left in flight: none is sealed after close wipes the keys', async (t) => {
+  const p = memory()
+  // Packs take a while to store; the first index file is refused (the run fails).
+  let refused = false
+  const slow: Provider = {
+    ...p,
+    put: async (key, body, o) => {
+      if (key.includes('/packs/')) await sleep(300)
+      if (key.includes('/index/') && !refused) {
+        refused = true
+        throw new Error('refused')
+      }
+      return p.put(key, body, o)
+    },
+  }
+  const v = await Vault.create(slow, 'pw', { kdf: 'interactive' })
+  const dir = tempDir(t)
+  const db = new StateDb(join(dir, 'a.db'))
+  t.teardown(() => db.close())
+  const store = v.store('settings', db, { packSize: 4096 })
+  const blobs = [randomBytes(5000), randomBytes(5000)]
+  const ids = []
+  for (const b of blobs) ids.push(await store.addBlob(BlobType.data, b))
+  await t.rejects(store.flush(), /refused/, 'the run fails')
+  // A third pack on its way as the run ends.
+  const late = randomBytes(5000)
+  const lateId = await store.addBlob(BlobType.data, late)
+  await v.settle()
+  v.close()
+  const again = await Vault.unlock(p, 'pw')
+  const db2 = new StateDb(join(dir, 'b.db'))
+  t.teardown(() => db2.close())
+  const fresh = again.store('settings', db2)
+  await fresh.open()
+  t.same(await fresh.readBlob(BlobType.data, lateId), late, "the late pack's index file opens with the vault's key")
+  t.same(await fresh.readBlob(BlobType.data, ids[1]!), blobs[1], 'and so does the one stored after the refusal')
 })
