@@ -7,7 +7,7 @@
  * that meets the new epoch while following the chain locks itself and asks for the new password.
  */
 import t, { type Test } from 'tap'
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { cpSync, existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
@@ -90,12 +90,20 @@ function opensWith(master: Buffer, root: string, path: string, vaultId: string):
   return false
 }
 
+/** Every object of the vault that `master` opens, key slots, cloudy.json and the pulse aside. */
+function openedBy(master: Buffer, root: string, vaultId: string): string[] {
+  return [...objects(root).keys()].filter((p) => sealedWithVaultKeys(p) && opensWith(master, root, p, vaultId))
+}
+
+/** Whether the object at `path` is sealed with the vault's keys (key slots, cloudy.json, the pulse and locks are not). */
+const sealedWithVaultKeys = (p: string) => !/^keys\/[0-9a-f]{32}$/.test(p) && p !== 'cloudy.json' && p !== 'pulse' && !p.endsWith('.lock')
+
 /** The objects written or rewritten since `before`, key slots, cloudy.json and the pulse aside (not sealed with the vault's keys). */
 function writtenSince(root: string, before: Map<string, string>): string[] {
   return [...objects(root)]
     .filter(([p, h]) => before.get(p) !== h)
     .map(([p]) => p)
-    .filter((p) => !/^keys\/[0-9a-f]{32}$/.test(p) && p !== 'cloudy.json' && p !== 'pulse' && !p.endsWith('.lock'))
+    .filter(sealedWithVaultKeys)
 }
 
 /** pc-a with ~/cfg/`file` up-synced (its first commit), and a second computer `name` joined and down-synced. */
@@ -275,10 +283,7 @@ t.test('prune --reencrypt: once done and each computer has synced, the old key o
   const stolen = tempDir(t, 'slot')
   cpSync(join(root, 'keys'), stolen, { recursive: true })
   const oldKey = await keyOf(stolen, vaultId, OLD)
-  const opened = () =>
-    [...objects(root).keys()]
-      .filter((p) => !/^keys\/[0-9a-f]{32}$/.test(p) && p !== 'cloudy.json' && p !== 'pulse' && !p.endsWith('.lock'))
-      .filter((p) => opensWith(oldKey, root, p, vaultId))
+  const opened = () => openedBy(oldKey, root, vaultId)
   t.ok(opened().length > 5, 'before: the old key opens what was written before')
 
   await as(t, a, OLD, ['passwd', '--rekey', '--kdf', 'interactive'])
@@ -300,4 +305,48 @@ t.test('prune --reencrypt: once done and each computer has synced, the old key o
   await setInclude(c, ['~/cfg'])
   await as(t, c, NEW, ['sync', 'down', '--yes'])
   t.equal(await readFile(join(c.home, 'cfg', 'from-b.txt'), 'utf8'), 'B before the rekey', 'a new computer gets everything')
+})
+
+t.test('prune --reencrypt whose uploads fail part-way leaves the vault whole; a later run finishes', async (t) => {
+  const { root, a, b, first, vaultId } = await chain(t, 'before.txt', 'written before the rekey', 'pc-b')
+  // Bytes that do not compress, so that the copies fill several small packs.
+  const more = Array.from({ length: 12 }, () => randomBytes(3000))
+  for (const [i, bytes] of more.entries()) await writeFile(join(a.home, 'cfg', `more-${i}`), bytes)
+  await as(t, a, OLD, ['sync', 'up'])
+  const stolen = tempDir(t, 'slot')
+  cpSync(join(root, 'keys'), stolen, { recursive: true })
+  const oldKey = await keyOf(stolen, vaultId, OLD)
+  await as(t, a, OLD, ['passwd', '--rekey', '--kdf', 'interactive'])
+
+  // Uploads refused at random, at rates that stop the run at different points (the first copy,
+  // a pack's copies, the records sealed anew in place, the marks).
+  let failed = 0
+  for (const [i, rate] of [0.6, 0.3, 0.15, 0.05].entries()) {
+    const r = await cloudy(a, ['prune', '--reencrypt', '--grace', '2s'], {
+      CLOUDY_PASSWORD: NEW,
+      CLOUDY_FAULT_INJECTION: `putfail=${rate},seed=${11 + i}`,
+      CLOUDY_PACK_SIZE: '8192',
+    })
+    if (r.code !== 0) {
+      failed++
+      t.equal(r.code, 5, `a refused upload is the provider's error: ${r.stderr}`)
+      t.notMatch(r.stderr, /unexpected|\n\s+at /, 'named, without a stack trace')
+    }
+    await as(t, a, NEW, ['check', '--read-data'])
+    await as(t, a, NEW, ['restore', '--at', first, 'settings/cfg/before.txt'])
+    t.equal(await readFile(join(a.home, 'cfg', 'before.txt'), 'utf8'), 'written before the rekey', `history restores after run ${i + 1}`)
+  }
+  t.ok(failed > 0, `${failed} of the faulty runs stopped part-way`)
+
+  await as(t, a, NEW, ['prune', '--reencrypt', '--grace', '2s'])
+  await as(t, b, NEW, ['sync', 'down', '--yes'])
+  await as(t, b, NEW, ['sync', 'up'])
+  await as(t, a, NEW, ['sync', 'up'])
+  t.same(openedBy(oldKey, root, vaultId), [], 'the old key opens nothing left in the vault')
+  // The packs of copies a stopped run stored without their index file: deleted by a prune once
+  // seen for the grace period.
+  await new Promise((r) => setTimeout(r, 2100))
+  await as(t, a, NEW, ['prune', '--grace', '2s'])
+  t.notMatch((await as(t, a, NEW, ['check', '--read-data'])).stdout, /ORPHAN/, 'no pack left that no index lists')
+  for (const [i, bytes] of more.entries()) t.same(await readFile(join(b.home, 'cfg', `more-${i}`)), bytes, `B has more-${i}, byte for byte`)
 })
