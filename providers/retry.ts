@@ -210,6 +210,7 @@ export function withRetries(provider: Provider, options: RetryOptions = {}): Pro
         const it = provider.list(prefix, resume === undefined ? undefined : { resume })[Symbol.asyncIterator]()
         let failure: unknown
         let ended = false
+        let progressed = false
         try {
           for (;;) {
             const watchdog = new Deadline(o.timeoutMs, stalled(op))
@@ -229,6 +230,7 @@ export function withRetries(provider: Provider, options: RetryOptions = {}): Pro
             if (r.value.resume !== undefined) resume = r.value.resume
             if (listed.has(r.value.key)) continue
             listed.add(r.value.key)
+            progressed = true
             yield r.value
           }
         } finally {
@@ -236,6 +238,9 @@ export function withRetries(provider: Provider, options: RetryOptions = {}): Pro
           // (its own clean-up runs), without waiting for it.
           if (!ended) void it.return?.()?.catch(() => {})
         }
+        // The tries count failures in a row: a long listing that moved on since its last failure
+        // starts counting again (a rate-limited service fails one page in five, not every one).
+        if (progressed) n = 0
         await orWait(op, n, failure)
       }
     },

@@ -208,6 +208,37 @@ t.test('a paged listing broken off goes on from its page, not from the start', a
   t.same(starts, [undefined, '2', '2'], 'the retries start at the broken page')
 })
 
+t.test('a long listing that fails now and then goes on to its end: the tries count failures in a row', async (t) => {
+  // 40 pages, each failing once before it is listed: 40 failures in all, never two in a row.
+  const failed = new Set<number>()
+  const paged: Provider = {
+    ...memory(),
+    async *list(_prefix, options) {
+      for (let p = Number(options?.resume ?? 0); p < 40; p++) {
+        if (!failed.has(p)) {
+          failed.add(p)
+          throw new TransientError('paged', 'HTTP 429 (too_many_requests)')
+        }
+        yield { key: `k${p}`, size: 1, resume: String(p + 1) }
+      }
+    },
+  }
+  const keys: string[] = []
+  for await (const o of withRetries(paged, recorded({ retries: 3 })).list('')) keys.push(o.key)
+  t.equal(keys.length, 40, 'every key, with 3 tries allowed for 40 failures')
+  // Failures in a row still end it.
+  const down: Provider = {
+    ...memory(),
+    list: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new TransientError('down', 'HTTP 503')) }) }),
+  }
+  await t.rejects(
+    (async () => {
+      for await (const _ of withRetries(down, recorded({ retries: 3 })).list('')) void _
+    })(),
+    /listing the vault failed 4 times/,
+  )
+})
+
 t.test("the provider's change feed and parallelism come through the policy", async (t) => {
   const calls: string[] = []
   const feeding: Provider = {
