@@ -515,7 +515,7 @@ export class SpaceStore {
   }
 
   /** The packs of this space that no index lists (`known`: the pack ids the index lists). */
-  async orphanPacks(known = this.#db.packIds(this.keys.name)): Promise<{ key: string; size: number }[]> {
+  async orphanPacks(known: ReadonlySet<string> = this.#db.packIds(this.keys.name)): Promise<{ key: string; size: number }[]> {
     const out: { key: string; size: number }[] = []
     for await (const o of this.#provider.list(`${this.prefix}packs/`)) {
       const pack = o.key.slice(o.key.lastIndexOf('/') + 1)
@@ -746,10 +746,9 @@ export class SpaceStore {
    * pack holds blobs of one epoch only (what `prune --reencrypt` relies on to tell a pack's epoch).
    */
   #resealed(type: BlobType, id: Buffer, sealed: Uint8Array): Uint8Array {
-    if (open(this.keys.blobKey, type, id, sealed)) return sealed
-    const payload = openSealed(this.keys, type, id, sealed, { kind: 'content' })
-    if (!payload) throw new IntegrityError(`blob ${id.toString('hex')}`, 'fails authentication')
-    return seal(this.keys.blobKey, type, id, payload)
+    const opened = openInEpoch(this.keys, type, id, sealed, { kind: 'content' })
+    if (typeof opened !== 'object') throw new IntegrityError(`blob ${id.toString('hex')}`, 'fails authentication')
+    return opened.now ? sealed : seal(this.keys.blobKey, type, id, opened.payload)
   }
 
   /** Whether the current epoch's key seals `sealed` (a blob of this space). */

@@ -268,7 +268,7 @@ async function orphansDue(
   const before = JSON.parse(s.db.getMeta(orphansKey(store)) ?? '{}') as Record<string, number>
   const seen: Record<string, number> = {}
   const due: string[] = []
-  for (const { key, size } of await store.orphanPacks(new Set(known))) {
+  for (const { key, size } of await store.orphanPacks(known)) {
     const pack = key.slice(key.lastIndexOf('/') + 1)
     seen[pack] = before[pack] ?? now
     r.orphans.count++
